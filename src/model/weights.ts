@@ -1,0 +1,113 @@
+import type { BertConfig } from './bert-config.ts';
+import { LivetagError } from '../common/errors.ts';
+
+/** A tensor of float32 weights, row-major, in Hugging Face layout (Linear: [out, in]). */
+export interface WeightTensor {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** Canonical names are Hugging Face BertForSequenceClassification's state_dict keys. */
+export type WeightMap = Map<string, WeightTensor>;
+
+export interface WeightSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: 'normal' | 'zeros' | 'ones';
+}
+
+export function layerPrefix(i: number): string {
+  return `bert.encoder.layer.${i}`;
+}
+
+/** Every tensor the architecture has, in a stable order. */
+export function weightSpecs(c: BertConfig): WeightSpec[] {
+  const h = c.hiddenSize;
+  const linear = (name: string, out: number, inp: number): WeightSpec[] => [
+    { name: `${name}.weight`, shape: [out, inp], init: 'normal' },
+    { name: `${name}.bias`, shape: [out], init: 'zeros' },
+  ];
+  const norm = (name: string): WeightSpec[] => [
+    { name: `${name}.weight`, shape: [h], init: 'ones' },
+    { name: `${name}.bias`, shape: [h], init: 'zeros' },
+  ];
+  const specs: WeightSpec[] = [
+    { name: 'bert.embeddings.word_embeddings.weight', shape: [c.vocabSize, h], init: 'normal' },
+    { name: 'bert.embeddings.position_embeddings.weight', shape: [c.maxPositions, h], init: 'normal' },
+    { name: 'bert.embeddings.token_type_embeddings.weight', shape: [c.typeVocabSize, h], init: 'normal' },
+    ...norm('bert.embeddings.LayerNorm'),
+  ];
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = layerPrefix(i);
+    specs.push(
+      ...linear(`${p}.attention.self.query`, h, h),
+      ...linear(`${p}.attention.self.key`, h, h),
+      ...linear(`${p}.attention.self.value`, h, h),
+      ...linear(`${p}.attention.output.dense`, h, h),
+      ...norm(`${p}.attention.output.LayerNorm`),
+      ...linear(`${p}.intermediate.dense`, c.intermediateSize, h),
+      ...linear(`${p}.output.dense`, h, c.intermediateSize),
+      ...norm(`${p}.output.LayerNorm`),
+    );
+  }
+  specs.push(...linear('bert.pooler.dense', h, h), ...linear('classifier', c.numLabels, h));
+  return specs;
+}
+
+export function headSpecs(c: BertConfig): WeightSpec[] {
+  return weightSpecs(c).filter((s) => s.name.startsWith('classifier.'));
+}
+
+/** Deterministic PRNG (mulberry32) so generated models and tests are reproducible. */
+export function createRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function createNormal(rng: () => number): () => number {
+  return () => {
+    const u = Math.max(rng(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
+  };
+}
+
+export function initTensor(spec: WeightSpec, normal: () => number, std = 0.02): WeightTensor {
+  const size = spec.shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(size);
+  if (spec.init === 'ones') data.fill(1);
+  else if (spec.init === 'normal') for (let i = 0; i < size; i++) data[i] = normal() * std;
+  return { shape: [...spec.shape], data };
+}
+
+/** BERT's initialisation: N(0, 0.02) for matrices and embeddings, LayerNorm at identity. */
+export function randomWeights(c: BertConfig, seed = 42, std = 0.02): WeightMap {
+  const normal = createNormal(createRng(seed));
+  const map: WeightMap = new Map();
+  for (const spec of weightSpecs(c)) map.set(spec.name, initTensor(spec, normal, std));
+  return map;
+}
+
+/** Refuses a weight map that lacks a tensor or has one of the wrong shape, naming it. */
+export function checkWeights(c: BertConfig, weights: WeightMap): void {
+  for (const spec of weightSpecs(c)) {
+    const t = weights.get(spec.name);
+    if (!t) throw new LivetagError('LT_WEIGHTS_INVALID', `missing tensor ${spec.name}`);
+    const same = t.shape.length === spec.shape.length && t.shape.every((d, i) => d === spec.shape[i]);
+    if (!same) {
+      throw new LivetagError(
+        'LT_WEIGHTS_INVALID',
+        `tensor ${spec.name} has shape [${t.shape.join(',')}], expected [${spec.shape.join(',')}]`,
+      );
+    }
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== size) {
+      throw new LivetagError('LT_WEIGHTS_INVALID', `tensor ${spec.name} holds ${t.data.length} values, expected ${size}`);
+    }
+  }
+}
