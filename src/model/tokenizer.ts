@@ -1,0 +1,170 @@
+import tokenizers from 'tokenizers';
+import { LivetagError } from '../common/errors.ts';
+
+const { Tokenizer } = tokenizers;
+type HfTokenizer = InstanceType<typeof Tokenizer>;
+
+/** Token ids of one batch, padded to the batch's longest text, flattened row-major. */
+export interface EncodedBatch {
+  readonly batchSize: number;
+  readonly seqLength: number;
+  readonly inputIds: BigInt64Array;
+  readonly attentionMask: BigInt64Array;
+  readonly tokenTypeIds: BigInt64Array;
+  /** Real (unpadded) token count per text, for token-budget batching and metrics. */
+  readonly lengths: readonly number[];
+}
+
+export interface TextEncoder {
+  readonly maxLength: number;
+  readonly vocabSize: number;
+  encode(texts: readonly string[]): Promise<EncodedBatch>;
+  /** Unpadded ids, for callers that need them (parity tests, token counts). */
+  ids(texts: readonly string[]): Promise<number[][]>;
+}
+
+export function parseTokenizer(json: string): HfTokenizer {
+  try {
+    return Tokenizer.fromString(json);
+  } catch (cause) {
+    throw new LivetagError('LT_TOKENIZER', `tokenizer.json cannot be loaded: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * Wraps a Hugging Face tokenizer.json: truncation to the bundle's max length
+ * (special tokens kept), padding only to the longest text of each batch so
+ * short live comments do not pay for long ones.
+ */
+export function createTextEncoder(tokenizerJson: string, maxLength: number, padId = 0): TextEncoder {
+  const tokenizer = parseTokenizer(tokenizerJson);
+  tokenizer.setTruncation(maxLength);
+  tokenizer.disablePadding();
+  const vocabSize = tokenizer.getVocabSize(true);
+
+  async function ids(texts: readonly string[]): Promise<number[][]> {
+    if (texts.length === 0) return [];
+    const encodings = await tokenizer.encodeBatch([...texts]);
+    return encodings.map((e) => e.getIds());
+  }
+
+  async function encode(texts: readonly string[]): Promise<EncodedBatch> {
+    const rows = await ids(texts);
+    const batchSize = rows.length;
+    const seqLength = rows.reduce((m, r) => Math.max(m, r.length), 0);
+    const inputIds = new BigInt64Array(batchSize * seqLength).fill(BigInt(padId));
+    const attentionMask = new BigInt64Array(batchSize * seqLength);
+    for (let b = 0; b < batchSize; b++) {
+      const row = rows[b];
+      const base = b * seqLength;
+      for (let s = 0; s < row.length; s++) {
+        inputIds[base + s] = BigInt(row[s]);
+        attentionMask[base + s] = 1n;
+      }
+    }
+    return {
+      batchSize,
+      seqLength,
+      inputIds,
+      attentionMask,
+      // Single-segment classification: every token is segment 0.
+      tokenTypeIds: new BigInt64Array(batchSize * seqLength),
+      lengths: rows.map((r) => r.length),
+    };
+  }
+
+  return { maxLength, vocabSize, encode, ids };
+}
+
+export interface WordPieceOptions {
+  readonly lowercase: boolean;
+  readonly tokenizeChineseChars: boolean;
+  readonly stripAccents: boolean | null;
+  readonly unkToken: string;
+  readonly clsToken: string;
+  readonly sepToken: string;
+  readonly padToken: string;
+  readonly maskToken: string;
+}
+
+export const BERT_CHINESE_DEFAULTS: WordPieceOptions = Object.freeze({
+  lowercase: false,
+  tokenizeChineseChars: true,
+  stripAccents: null,
+  unkToken: '[UNK]',
+  clsToken: '[CLS]',
+  sepToken: '[SEP]',
+  padToken: '[PAD]',
+  maskToken: '[MASK]',
+});
+
+/**
+ * A tokenizer.json equivalent to Hugging Face's BertTokenizerFast for a
+ * vocab.txt, for checkpoints that ship no tokenizer.json and for vocabularies
+ * the trainer builds from data.
+ */
+export function buildWordPieceTokenizerJson(vocab: readonly string[], opts: WordPieceOptions = BERT_CHINESE_DEFAULTS): string {
+  const index = new Map<string, number>();
+  vocab.forEach((tok, i) => {
+    if (!index.has(tok)) index.set(tok, i);
+  });
+  const need = (tok: string): number => {
+    const id = index.get(tok);
+    if (id === undefined) throw new LivetagError('LT_TOKENIZER', `vocabulary lacks special token ${tok}`);
+    return id;
+  };
+  const specials = [opts.padToken, opts.unkToken, opts.clsToken, opts.sepToken, opts.maskToken];
+  const cls = need(opts.clsToken);
+  const sep = need(opts.sepToken);
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: specials
+      .filter((t) => index.has(t))
+      .map((t) => ({ id: index.get(t), content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }))
+      .sort((a, b) => a.id! - b.id!),
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: opts.tokenizeChineseChars,
+      strip_accents: opts.stripAccents,
+      lowercase: opts.lowercase,
+    },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [
+        { SpecialToken: { id: opts.clsToken, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: opts.sepToken, type_id: 0 } },
+      ],
+      pair: [
+        { SpecialToken: { id: opts.clsToken, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: opts.sepToken, type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: opts.sepToken, type_id: 1 } },
+      ],
+      special_tokens: {
+        [opts.clsToken]: { id: opts.clsToken, ids: [cls], tokens: [opts.clsToken] },
+        [opts.sepToken]: { id: opts.sepToken, ids: [sep], tokens: [opts.sepToken] },
+      },
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: {
+      type: 'WordPiece',
+      unk_token: opts.unkToken,
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab: Object.fromEntries(index),
+    },
+  };
+  return JSON.stringify(json);
+}
+
+export function vocabFromText(text: string): string[] {
+  const lines = text.split(/\r?\n/);
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
