@@ -175,7 +175,7 @@ export interface BundleSpec {
 
 /** Writes weights through the project's ONNX writer into a new bundle. */
 export async function writeBundle(dir: string, spec: BundleSpec, weights: WeightMap): Promise<Manifest> {
-  const model = buildBertOnnx(spec.architecture, weights, { 'livetag.model_id': spec.modelId });
+  const model = buildBertOnnx(spec.architecture, weights, { meta: { 'livetag.model_id': spec.modelId } });
   return writeBundleFiles(dir, spec, model);
 }
 

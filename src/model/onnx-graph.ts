@@ -73,30 +73,51 @@ function io(name: string, elemType: number, dims: (string | number)[]): onnxProt
   };
 }
 
+export interface BuildOptions {
+  /**
+   * Stop after this many encoder layers and output their hidden states
+   * (`hidden_states` [batch, sequence, hidden]) instead of logits: the trainer
+   * runs frozen lower layers through onnxruntime once and caches them.
+   */
+  readonly hiddenAfterLayers?: number;
+  readonly meta?: Record<string, string>;
+}
+
+export const HIDDEN_OUTPUT_NAME = 'hidden_states';
+
 /**
  * Emits BERT-for-sequence-classification as standard ONNX operators. Weights
  * keep Hugging Face's names and layouts (Linear as [out, in] behind a
  * Transpose), so the reader is a plain lookup and onnxruntime's constant
  * folding removes the transposes at load.
  */
-export function buildBertOnnx(config: BertConfig, weights: WeightMap, meta: Record<string, string> = {}): Uint8Array {
+export function buildBertOnnx(config: BertConfig, weights: WeightMap, opts: BuildOptions = {}): Uint8Array {
   checkWeights(config, weights);
+  const prefix = opts.hiddenAfterLayers;
+  if (prefix !== undefined && (prefix < 0 || prefix > config.numLayers)) {
+    throw new LivetagError('LT_WEIGHTS_INVALID', `hiddenAfterLayers ${prefix} is outside 0..${config.numLayers}`);
+  }
+  const layers = prefix ?? config.numLayers;
   const g = new GraphBuilder();
-  const w = (name: string): string => {
-    const t = weights.get(name)!;
-    return g.floatTensor(name, t);
-  };
-  for (const spec of weightSpecs(config)) w(spec.name);
+  const used = weightSpecs(config).filter((spec) => {
+    if (prefix === undefined) return true;
+    const m = /^bert\.encoder\.layer\.(\d+)\./.exec(spec.name);
+    if (m) return Number(m[1]) < prefix;
+    return spec.name.startsWith('bert.embeddings.');
+  });
+  for (const spec of used) g.floatTensor(spec.name, weights.get(spec.name)!);
 
   const linear = (x: string, name: string): string => {
     const wt = g.op('Transpose', [`${name}.weight`], [intsAttr('perm', [1, 0])]);
     return g.op('Add', [g.op('MatMul', [x, wt]), `${name}.bias`]);
   };
-  const layerNorm = (x: string, name: string): string =>
-    g.op('LayerNormalization', [x, `${name}.weight`, `${name}.bias`], [
-      intAttr('axis', -1),
-      floatAttr('epsilon', config.layerNormEps),
-    ]);
+  const layerNorm = (x: string, name: string, out?: string): string =>
+    g.op(
+      'LayerNormalization',
+      [x, `${name}.weight`, `${name}.bias`],
+      [intAttr('axis', -1), floatAttr('epsilon', config.layerNormEps)],
+      out,
+    );
 
   // Embeddings: word + position + token type, then LayerNorm.
   const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int64s([1], true)], [intAttr('axis', 0)]);
@@ -104,7 +125,8 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, meta: Reco
   const word = g.op('Gather', ['bert.embeddings.word_embeddings.weight', 'input_ids'], [intAttr('axis', 0)]);
   const pos = g.op('Gather', ['bert.embeddings.position_embeddings.weight', positions], [intAttr('axis', 0)]);
   const typ = g.op('Gather', ['bert.embeddings.token_type_embeddings.weight', 'token_type_ids'], [intAttr('axis', 0)]);
-  let x = layerNorm(g.op('Add', [g.op('Add', [word, pos]), typ]), 'bert.embeddings.LayerNorm');
+  const embOut = layers === 0 && prefix !== undefined ? HIDDEN_OUTPUT_NAME : undefined;
+  let x = layerNorm(g.op('Add', [g.op('Add', [word, pos]), typ]), 'bert.embeddings.LayerNorm', embOut);
 
   // Additive mask [B, 1, 1, S]: 0 where attended, MASK_BIAS where padded.
   const maskF = g.op('Cast', ['attention_mask'], [intAttr('to', onnx.TensorProto.DataType.FLOAT)]);
@@ -120,7 +142,7 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, meta: Reco
   const one = g.scalarFloat(1);
   const half = g.scalarFloat(0.5);
 
-  for (let i = 0; i < config.numLayers; i++) {
+  for (let i = 0; i < layers; i++) {
     const p = layerPrefix(i);
     const split = (t: string, perm: number[]): string =>
       g.op('Transpose', [g.op('Reshape', [t, splitShape])], [intsAttr('perm', perm)]);
@@ -141,13 +163,21 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, meta: Reco
     const erf = g.op('Erf', [g.op('Div', [inter, sqrt2])]);
     const gelu = g.op('Mul', [g.op('Mul', [inter, half]), g.op('Add', [erf, one])]);
     const out = linear(gelu, `${p}.output.dense`);
-    x = layerNorm(g.op('Add', [out, x]), `${p}.output.LayerNorm`);
+    const last = prefix !== undefined && i === layers - 1 ? HIDDEN_OUTPUT_NAME : undefined;
+    x = layerNorm(g.op('Add', [out, x]), `${p}.output.LayerNorm`, last);
   }
 
-  const first = g.op('Gather', [x, g.int64s([0], true)], [intAttr('axis', 1)]);
-  const pooled = g.op('Tanh', [linear(first, 'bert.pooler.dense')]);
-  const wt = g.op('Transpose', ['classifier.weight'], [intsAttr('perm', [1, 0])]);
-  g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'], [], OUTPUT_NAME);
+  const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  let output: onnxProto.onnx.IValueInfoProto;
+  if (prefix === undefined) {
+    const first = g.op('Gather', [x, g.int64s([0], true)], [intAttr('axis', 1)]);
+    const pooled = g.op('Tanh', [linear(first, 'bert.pooler.dense')]);
+    const wt = g.op('Transpose', ['classifier.weight'], [intsAttr('perm', [1, 0])]);
+    g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'], [], OUTPUT_NAME);
+    output = io(OUTPUT_NAME, FLOAT, ['batch', config.numLabels]);
+  } else {
+    output = io(HIDDEN_OUTPUT_NAME, FLOAT, ['batch', 'sequence', config.hiddenSize]);
+  }
 
   const INT64 = onnx.TensorProto.DataType.INT64;
   const model = onnx.ModelProto.create({
@@ -155,13 +185,13 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, meta: Reco
     producerName: 'livetag',
     producerVersion: '1',
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
-    metadataProps: Object.entries(meta).map(([key, value]) => ({ key, value })),
+    metadataProps: Object.entries(opts.meta ?? {}).map(([key, value]) => ({ key, value })),
     graph: {
       name: 'bert_multilabel',
       node: g.nodes,
       initializer: g.initializers,
       input: INPUT_NAMES.map((n) => io(n, INT64, ['batch', 'sequence'])),
-      output: [io(OUTPUT_NAME, onnx.TensorProto.DataType.FLOAT, ['batch', config.numLabels])],
+      output: [output],
     },
   });
   return onnx.ModelProto.encode(model).finish();
@@ -187,16 +217,17 @@ export function summarizeOnnx(bytes: Uint8Array): OnnxSummary {
   const model = decode(bytes);
   const graph = model.graph;
   if (!graph) throw new LivetagError('LT_ONNX_INVALID', 'ONNX model has no graph');
-  const inits = new Set(graph.initializer.map((t) => t.name));
-  const out = graph.output[0];
+  const inits = new Set((graph.initializer ?? []).map((t) => t.name));
+  const outputs = graph.output ?? [];
+  const out = outputs[0];
   const dims = out?.type?.tensorType?.shape?.dim ?? [];
   const last = dims[dims.length - 1];
   const width = last?.dimValue != null ? Number(last.dimValue) : undefined;
   return {
-    inputs: graph.input.map((i) => i.name).filter((n) => !inits.has(n)),
-    outputs: graph.output.map((o) => o.name),
+    inputs: (graph.input ?? []).map((i) => String(i.name)).filter((n) => !inits.has(n)),
+    outputs: outputs.map((o) => String(o.name)),
     outputWidth: width,
-    meta: Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value])),
+    meta: Object.fromEntries((model.metadataProps ?? []).map((p) => [String(p.key), String(p.value)])),
   };
 }
 
@@ -204,12 +235,12 @@ export function summarizeOnnx(bytes: Uint8Array): OnnxSummary {
 export function readBertWeights(config: BertConfig, bytes: Uint8Array): WeightMap {
   const graph = decode(bytes).graph;
   if (!graph) throw new LivetagError('LT_ONNX_INVALID', 'ONNX model has no graph');
-  const byName = new Map(graph.initializer.map((t) => [t.name, t]));
+  const byName = new Map((graph.initializer ?? []).map((t) => [t.name, t]));
   const map: WeightMap = new Map();
   for (const spec of weightSpecs(config)) {
     const t = byName.get(spec.name);
     if (!t) throw new LivetagError('LT_ONNX_INVALID', `ONNX graph lacks initializer ${spec.name}`);
-    map.set(spec.name, { shape: t.dims.map(Number), data: tensorToFloat32(t) });
+    map.set(spec.name, { shape: (t.dims ?? []).map(Number), data: tensorToFloat32(t) });
   }
   checkWeights(config, map);
   return map;

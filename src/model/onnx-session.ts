@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { LivetagError } from '../common/errors.ts';
-import { INPUT_NAMES, OUTPUT_NAME } from './onnx-graph.ts';
+import { INPUT_NAMES } from './onnx-graph.ts';
 import type { EncodedBatch } from './tokenizer.ts';
 
 export type Device = 'cpu' | 'cuda';
@@ -53,6 +53,8 @@ export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = 
   }
   session ??= await ort.InferenceSession.create(model, { ...baseOptions(opts.threads), executionProviders: ['cpu'] });
   const live = session;
+  // The first output: logits for full graphs, hidden states for encoder prefixes.
+  const outputName = live.outputNames[0];
   let released = false;
 
   return {
@@ -67,7 +69,7 @@ export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = 
       };
       try {
         const out = await live.run(feeds);
-        const logits = out[OUTPUT_NAME];
+        const logits = out[outputName];
         const data = logits.data as Float32Array;
         logits.dispose?.();
         return data;
