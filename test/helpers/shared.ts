@@ -1,0 +1,22 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** ../shared beside the checkout (or LIVETAG_SHARED), read in place. */
+export const SHARED_DIR = process.env.LIVETAG_SHARED ?? resolve(REPO_ROOT, '../shared');
+
+/** The path of a ../shared item, or undefined with the reason a test should skip. */
+export function sharedPath(rel: string): { path?: string; skip?: string } {
+  const p = join(SHARED_DIR, rel);
+  return existsSync(p) ? { path: p } : { skip: `${p} absent: ../shared is not beside this checkout` };
+}
+
+/** A temporary directory removed when the test process exits. */
+export function tempDir(prefix = 'livetag-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
