@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { join } from 'node:path';
+import { createClassifier } from '../../../src/model/classifier.ts';
+import { writeRandomBundle } from '../../../src/model/random-bundle.ts';
+import { tempDir } from '../../helpers/shared.ts';
+
+/** Max event-loop delay (ms) and mean batch time (ms) over a few large batches. */
+async function measure(bundle: string, worker: boolean): Promise<{ maxDelay: number; batchMs: number }> {
+  const c = await createClassifier({ bundle, worker, threads: 1 });
+  try {
+    const batch = await c.encode(Array.from({ length: 48 }, (_, i) => '这个多少钱M码还有吗什么时候发货'.repeat(8) + i));
+    await c.infer(batch);
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    const timer = setInterval(() => undefined, 1);
+    h.enable();
+    const start = performance.now();
+    for (let i = 0; i < 3; i++) await c.infer(batch);
+    const batchMs = (performance.now() - start) / 3;
+    h.disable();
+    clearInterval(timer);
+    return { maxDelay: h.max / 1e6, batchMs };
+  } finally {
+    await c.stop();
+  }
+}
+
+test('inference on the worker thread leaves the event loop free while a large batch runs', async () => {
+  const bundle = join(tempDir(), 'small');
+  await writeRandomBundle(bundle, { shape: 'small' });
+  const inline = await measure(bundle, false);
+  const worker = await measure(bundle, true);
+  // Inline, the loop waits for (nearly) the whole batch; on the worker it should not.
+  assert.ok(inline.maxDelay > 0.5 * inline.batchMs, `inline: max delay ${inline.maxDelay} ms, batch ${inline.batchMs} ms`);
+  assert.ok(worker.maxDelay < 0.25 * worker.batchMs, `worker: max delay ${worker.maxDelay} ms, batch ${worker.batchMs} ms`);
+});
