@@ -28,7 +28,7 @@ for (const worker of [false, true]) {
       assert.deepEqual(await classifier.encoder.ids(texts), expected.cases.map((c) => c.input_ids));
 
       const batched = await classifier.classify(texts, { allScores: true });
-      const single = [];
+      const single: typeof batched = [];
       for (const text of texts) single.push((await classifier.classify([text], { allScores: true }))[0]);
       let worst = 0;
       expected.cases.forEach((c, i) => {
