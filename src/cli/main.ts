@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'import-hf': async () => (await import('./commands/import-hf.ts')).command,
   'make-model': async () => (await import('./commands/make-model.ts')).command,
   kafka: async () => (await import('./commands/kafka.ts')).command,
+  serve: async () => (await import('./commands/serve.ts')).command,
 };
 
 function usage(): string {

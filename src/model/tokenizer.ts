@@ -19,8 +19,10 @@ export interface TextEncoder {
   readonly maxLength: number;
   readonly vocabSize: number;
   encode(texts: readonly string[]): Promise<EncodedBatch>;
-  /** Unpadded ids, for callers that need them (parity tests, token counts). */
+  /** Unpadded ids: the stream pipeline tokenizes on arrival and batches by length later. */
   ids(texts: readonly string[]): Promise<number[][]>;
+  /** Pads already-tokenized rows into one batch (no second tokenization). */
+  pad(rows: readonly (readonly number[])[]): EncodedBatch;
 }
 
 export function parseTokenizer(json: string): HfTokenizer {
@@ -48,8 +50,7 @@ export function createTextEncoder(tokenizerJson: string, maxLength: number, padI
     return encodings.map((e) => e.getIds());
   }
 
-  async function encode(texts: readonly string[]): Promise<EncodedBatch> {
-    const rows = await ids(texts);
+  function pad(rows: readonly (readonly number[])[]): EncodedBatch {
     const batchSize = rows.length;
     const seqLength = rows.reduce((m, r) => Math.max(m, r.length), 0);
     const inputIds = new BigInt64Array(batchSize * seqLength).fill(BigInt(padId));
@@ -73,7 +74,11 @@ export function createTextEncoder(tokenizerJson: string, maxLength: number, padI
     };
   }
 
-  return { maxLength, vocabSize, encode, ids };
+  async function encode(texts: readonly string[]): Promise<EncodedBatch> {
+    return pad(await ids(texts));
+  }
+
+  return { maxLength, vocabSize, encode, ids, pad };
 }
 
 export interface WordPieceOptions {

@@ -1,0 +1,62 @@
+import { parseArgs } from 'node:util';
+import { createLogger } from '../../common/logger.ts';
+import { configReference, loadServeConfig } from '../../consumer/config.ts';
+import { createStreamService } from '../../consumer/stream-service.ts';
+import type { Command } from '../main.ts';
+
+const HELP = `usage: livetag serve [--print-config-reference]
+
+Runs the stream classifier: reads comments from Kafka, tags them with the model
+bundle, publishes tags (and dead letters), serves /metrics, /healthz, /readyz.
+Configured by environment variables (all optional):
+
+${configReference()}
+
+SIGTERM/SIGINT drains and commits within LIVETAG_DRAIN_TIMEOUT_MS; a second signal exits at once.`;
+
+export const command: Command = {
+  summary: 'run the Kafka stream classifier',
+  async run(argv) {
+    const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, 'print-config-reference': { type: 'boolean' } } });
+    if (values.help) {
+      process.stdout.write(HELP + '\n');
+      return 0;
+    }
+    if (values['print-config-reference']) {
+      process.stdout.write(configReference() + '\n');
+      return 0;
+    }
+    const config = loadServeConfig();
+    const logger = createLogger(config.logLevel, { component: 'serve' });
+    const service = createStreamService(config, logger);
+    return runUntilSignalled(service, logger);
+  },
+};
+
+/** First signal: drain and exit (1 if the deadline passed). Second signal: exit at once. */
+export async function runUntilSignalled(service: { start(): Promise<void>; stop(): Promise<{ drained: boolean }> }, logger: ReturnType<typeof createLogger>): Promise<number> {
+  let signalled: (s: NodeJS.Signals) => void = () => undefined;
+  const signal = new Promise<NodeJS.Signals>((r) => (signalled = r));
+  const onSignal = (s: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn('second signal: exiting without draining', { signal: s });
+      process.exit(130);
+    }
+    signalled(s);
+  };
+  let stopping = false;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await service.start();
+  } catch (err) {
+    stopping = true;
+    await service.stop();
+    throw err;
+  }
+  const s = await signal;
+  stopping = true;
+  logger.info('draining', { signal: s });
+  const { drained } = await service.stop();
+  return drained ? 0 : 1;
+}

@@ -1,0 +1,175 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { LivetagError } from '../common/errors.ts';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const csv = z
+  .string()
+  .min(1)
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .refine((v) => v.length > 0, 'at least one entry');
+const secretFile = z.string().min(1);
+
+/**
+ * Every setting `livetag serve` reads, with its default and its meaning. The
+ * README's configuration table is generated from this one table, so the two
+ * cannot drift.
+ */
+export const SETTINGS = {
+  LIVETAG_KAFKA_BROKERS: { schema: csv, default: '127.0.0.1:9092', doc: 'Comma-separated Kafka bootstrap brokers (host:port).' },
+  LIVETAG_KAFKA_CLIENT_ID: { schema: z.string().min(1), default: 'livetag', doc: 'Kafka client id.' },
+  LIVETAG_INPUT_TOPIC: { schema: z.string().min(1), default: 'livetag.comments', doc: 'Topic of live comments to classify.' },
+  LIVETAG_OUTPUT_TOPIC: { schema: z.string().min(1), default: 'livetag.tags', doc: 'Topic the tags are published to.' },
+  LIVETAG_DLQ_TOPIC: { schema: z.string().min(1), default: 'livetag.dead-letter', doc: 'Dead-letter topic for messages that are not valid input.' },
+  LIVETAG_GROUP_ID: { schema: z.string().min(1), default: 'livetag', doc: 'Consumer group id; instances with the same id share the partitions.' },
+  LIVETAG_FROM_BEGINNING: { schema: bool, default: 'true', doc: 'Where a group with no committed offset starts: earliest (true) or latest (false).' },
+  LIVETAG_MODEL: { schema: z.string().min(1), default: 'models/default', doc: 'Model bundle directory (model.onnx, tokenizer.json, manifest.json).' },
+  LIVETAG_DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', doc: 'Execution provider; cuda falls back to cpu with a warning when CUDA is missing.' },
+  LIVETAG_DEVICE_ID: { schema: int(0), default: '0', doc: 'CUDA device id.' },
+  LIVETAG_THREADS: { schema: int(0, 256), default: '0', doc: 'onnxruntime intra-op threads (0 = one per core).' },
+  LIVETAG_HTTP_HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address of the HTTP server (/metrics, /healthz, /readyz).' },
+  LIVETAG_HTTP_PORT: { schema: int(0, 65535), default: '9464', doc: 'Port of the HTTP server (0 picks a free one).' },
+  LIVETAG_DELIVERY: { schema: z.enum(['at-least-once', 'exactly-once']), default: 'at-least-once', doc: 'at-least-once (idempotent producer, acks=all) or exactly-once (Kafka transactions; read the output with read_committed).' },
+  LIVETAG_TRANSACTIONAL_ID: { schema: z.string().min(1), default: `livetag-${hostname()}`, doc: 'Transactional id for exactly-once; must be stable per instance (e.g. the pod name) and unique across instances.' },
+  LIVETAG_BATCH_MAX_SIZE: { schema: int(1, 4096), default: '64', doc: 'Most comments in one inference batch.' },
+  LIVETAG_BATCH_MAX_WAIT_MS: { schema: int(0, 60000), default: '5', doc: 'Longest a comment waits for its batch to fill, in ms.' },
+  LIVETAG_BATCH_MAX_TOKENS: { schema: int(1), default: '4096', doc: 'Most padded tokens (batch × longest) in one inference batch.' },
+  LIVETAG_MAX_IN_FLIGHT: { schema: int(1), default: '4096', doc: 'Most messages held in memory; fetching pauses above it.' },
+  LIVETAG_MAX_MESSAGE_BYTES: { schema: int(16), default: '65536', doc: 'Larger input messages are dead-lettered as LT_MSG_TOO_LARGE.' },
+  LIVETAG_PARTITIONS_CONCURRENCY: { schema: int(1, 1024), default: '16', doc: 'Partitions processed concurrently (their comments share inference batches).' },
+  LIVETAG_DEDUPE_CACHE_SIZE: { schema: int(0), default: '10000', doc: 'Entries of the repeated-comment cache (0 disables it).' },
+  LIVETAG_ALL_SCORES: { schema: bool, default: 'false', doc: 'Include every label\'s probability in output messages.' },
+  LIVETAG_DRAIN_TIMEOUT_MS: { schema: int(0), default: '20000', doc: 'On SIGTERM/SIGINT, how long to drain, publish and commit before exiting anyway.' },
+  LIVETAG_LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', doc: 'Log level (JSON lines on stderr; comment text is never logged at info).' },
+  LIVETAG_KAFKA_SASL_MECHANISM: { schema: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(), default: undefined, doc: 'SASL mechanism; unset for none.' },
+  LIVETAG_KAFKA_SASL_USERNAME: { schema: z.string().min(1).optional(), default: undefined, doc: 'SASL user name.' },
+  LIVETAG_KAFKA_SASL_PASSWORD_FILE: { schema: secretFile.optional(), default: undefined, doc: 'File holding the SASL password (e.g. a mounted Secret).' },
+  LIVETAG_KAFKA_TLS: { schema: bool, default: 'false', doc: 'Connect to Kafka over TLS.' },
+  LIVETAG_KAFKA_TLS_CA_FILE: { schema: secretFile.optional(), default: undefined, doc: 'PEM file of the CA that signed the brokers\' certificates.' },
+  LIVETAG_KAFKA_TLS_CERT_FILE: { schema: secretFile.optional(), default: undefined, doc: 'PEM client certificate for mutual TLS.' },
+  LIVETAG_KAFKA_TLS_KEY_FILE: { schema: secretFile.optional(), default: undefined, doc: 'PEM client key for mutual TLS.' },
+} as const;
+
+type Settings = typeof SETTINGS;
+type Raw = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
+
+// prefault: the string default goes through the same coercion as a set value.
+const EnvSchema = z.object(
+  Object.fromEntries(
+    Object.entries(SETTINGS).map(([k, s]) => [k, s.default === undefined ? s.schema : (s.schema as z.ZodType).prefault(s.default)]),
+  ) as unknown as { [K in keyof Settings]: Settings[K]['schema'] },
+);
+
+export interface KafkaSecurity {
+  readonly ssl?: { readonly ca?: string; readonly cert?: string; readonly key?: string } | true;
+  readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string };
+}
+
+export interface ServeConfig {
+  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string } & KafkaSecurity;
+  readonly topics: { readonly input: string; readonly output: string; readonly deadLetter: string };
+  readonly groupId: string;
+  readonly fromBeginning: boolean;
+  readonly model: { readonly path: string; readonly device: 'cpu' | 'cuda'; readonly deviceId: number; readonly threads: number };
+  readonly http: { readonly host: string; readonly port: number };
+  readonly delivery: 'at-least-once' | 'exactly-once';
+  readonly transactionalId: string;
+  readonly batch: { readonly maxSize: number; readonly maxWaitMs: number; readonly maxTokens: number };
+  readonly maxInFlight: number;
+  readonly maxMessageBytes: number;
+  readonly partitionsConcurrency: number;
+  readonly dedupeCacheSize: number;
+  readonly allScores: boolean;
+  readonly drainTimeoutMs: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/**
+ * Parses the environment into a frozen config. Every problem is reported at
+ * once (a bad deployment is fixed in one round trip, not one per field).
+ */
+export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Settings, string>> = {}): ServeConfig {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(SETTINGS)) {
+    const v = overrides[key as keyof Settings] ?? env[key];
+    input[key] = v === '' ? undefined : v;
+  }
+  const problems: string[] = [];
+  const parsed = EnvSchema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0])}=${JSON.stringify(input[String(issue.path[0])] ?? '')}: ${issue.message}`);
+  }
+  const raw = (parsed.success ? parsed.data : {}) as Raw;
+  const readSecret = (key: keyof Settings): string | undefined => {
+    const file = input[key];
+    if (!file) return undefined;
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      problems.push(`${key}=${JSON.stringify(file)}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  };
+  const password = readSecret('LIVETAG_KAFKA_SASL_PASSWORD_FILE');
+  const ca = readSecret('LIVETAG_KAFKA_TLS_CA_FILE');
+  const cert = readSecret('LIVETAG_KAFKA_TLS_CERT_FILE');
+  const key = readSecret('LIVETAG_KAFKA_TLS_KEY_FILE');
+  if (input.LIVETAG_KAFKA_SASL_MECHANISM && (!input.LIVETAG_KAFKA_SASL_USERNAME || !input.LIVETAG_KAFKA_SASL_PASSWORD_FILE)) {
+    problems.push('LIVETAG_KAFKA_SASL_MECHANISM is set: LIVETAG_KAFKA_SASL_USERNAME and LIVETAG_KAFKA_SASL_PASSWORD_FILE are required');
+  }
+  if (Boolean(cert) !== Boolean(key) && (input.LIVETAG_KAFKA_TLS_CERT_FILE || input.LIVETAG_KAFKA_TLS_KEY_FILE)) {
+    problems.push('LIVETAG_KAFKA_TLS_CERT_FILE and LIVETAG_KAFKA_TLS_KEY_FILE go together');
+  }
+  if (parsed.success) {
+    const topics = [raw.LIVETAG_INPUT_TOPIC, raw.LIVETAG_OUTPUT_TOPIC, raw.LIVETAG_DLQ_TOPIC];
+    if (new Set(topics).size !== 3) problems.push('LIVETAG_INPUT_TOPIC, LIVETAG_OUTPUT_TOPIC and LIVETAG_DLQ_TOPIC must differ');
+  }
+  if (problems.length > 0) {
+    throw new LivetagError('LT_CONFIG_INVALID', `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  - ${problems.join('\n  - ')}`);
+  }
+  const tls = raw.LIVETAG_KAFKA_TLS || ca || cert;
+  return deepFreeze({
+    kafka: {
+      brokers: raw.LIVETAG_KAFKA_BROKERS,
+      clientId: raw.LIVETAG_KAFKA_CLIENT_ID,
+      ...(tls ? { ssl: ca || cert ? { ca, cert, key } : (true as const) } : {}),
+      ...(raw.LIVETAG_KAFKA_SASL_MECHANISM
+        ? { sasl: { mechanism: raw.LIVETAG_KAFKA_SASL_MECHANISM, username: raw.LIVETAG_KAFKA_SASL_USERNAME!, password: password! } }
+        : {}),
+    },
+    topics: { input: raw.LIVETAG_INPUT_TOPIC, output: raw.LIVETAG_OUTPUT_TOPIC, deadLetter: raw.LIVETAG_DLQ_TOPIC },
+    groupId: raw.LIVETAG_GROUP_ID,
+    fromBeginning: raw.LIVETAG_FROM_BEGINNING,
+    model: { path: raw.LIVETAG_MODEL, device: raw.LIVETAG_DEVICE, deviceId: raw.LIVETAG_DEVICE_ID, threads: raw.LIVETAG_THREADS },
+    http: { host: raw.LIVETAG_HTTP_HOST, port: raw.LIVETAG_HTTP_PORT },
+    delivery: raw.LIVETAG_DELIVERY,
+    transactionalId: raw.LIVETAG_TRANSACTIONAL_ID,
+    batch: { maxSize: raw.LIVETAG_BATCH_MAX_SIZE, maxWaitMs: raw.LIVETAG_BATCH_MAX_WAIT_MS, maxTokens: raw.LIVETAG_BATCH_MAX_TOKENS },
+    maxInFlight: raw.LIVETAG_MAX_IN_FLIGHT,
+    maxMessageBytes: raw.LIVETAG_MAX_MESSAGE_BYTES,
+    partitionsConcurrency: raw.LIVETAG_PARTITIONS_CONCURRENCY,
+    dedupeCacheSize: raw.LIVETAG_DEDUPE_CACHE_SIZE,
+    allScores: raw.LIVETAG_ALL_SCORES,
+    drainTimeoutMs: raw.LIVETAG_DRAIN_TIMEOUT_MS,
+    logLevel: raw.LIVETAG_LOG_LEVEL,
+  });
+}
+
+/** The README's configuration table, generated from SETTINGS. */
+export function configReference(): string {
+  const rows = Object.entries(SETTINGS).map(([k, s]) => {
+    const def = k === 'LIVETAG_TRANSACTIONAL_ID' ? '`livetag-<hostname>`' : s.default === undefined ? '(unset)' : `\`${s.default}\``;
+    return `| \`${k}\` | ${def} | ${s.doc} |`;
+  });
+  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,223 @@
+import { errorCode } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { createKafka, ensureTopics, type Consumer, type EachBatchPayload, type Producer } from '../kafka/kafka-client.ts';
+import { createClassifier, type Classifier } from '../model/classifier.ts';
+import type { ServeConfig } from './config.ts';
+import { createHttpServer, type HttpServer } from './http-server.ts';
+import { createInFlightGate } from './in-flight-gate.ts';
+import { createServeMetrics, type ServeMetrics } from './metrics.ts';
+import { createPipeline, type OutRecord, type Pipeline, type SourceRecord } from './pipeline.ts';
+
+export interface StreamService {
+  start(): Promise<void>;
+  /** Stops fetching, drains in-flight batches, publishes, commits, then closes in reverse order. Idempotent. */
+  stop(): Promise<{ drained: boolean }>;
+  readonly ready: boolean;
+  readonly httpPort: number;
+  readonly metrics: ServeMetrics;
+}
+
+function groupByTopic(records: readonly OutRecord[]) {
+  const byTopic = new Map<string, { key: Buffer | null; value: Buffer | string; headers: OutRecord['headers'] }[]>();
+  for (const r of records) {
+    let list = byTopic.get(r.topic);
+    if (!list) byTopic.set(r.topic, (list = []));
+    list.push({ key: r.key, value: r.value, headers: r.headers });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/**
+ * The serve job: a consumer group reads comments, the pipeline tags them, the
+ * producer publishes tags and dead letters, and offsets are committed only
+ * after everything before them in the partition is published.
+ */
+export function createStreamService(config: ServeConfig, logger: Logger): StreamService {
+  const metrics = createServeMetrics();
+  const exactlyOnce = config.delivery === 'exactly-once';
+  let classifier: Classifier | undefined;
+  let pipeline: Pipeline | undefined;
+  let consumer: Consumer | undefined;
+  let producer: Producer | undefined;
+  let http: HttpServer | undefined;
+  let joined = false;
+  let draining = false;
+  let txnLock: Promise<void> = Promise.resolve();
+  const chunkSize = Math.max(config.batch.maxSize * 4, 64);
+  const gate = createInFlightGate(config.maxInFlight, (used, waiting) => {
+    metrics.queueDepth.set(used);
+    metrics.fetchPaused.set(waiting > 0 ? 1 : 0);
+  });
+
+  const isReady = (): boolean => Boolean(classifier) && joined && !draining;
+
+  async function publish(outs: OutRecord[], topic: string, partition: number, nextOffset: string): Promise<void> {
+    const topicMessages = groupByTopic(outs);
+    if (!exactlyOnce) {
+      if (topicMessages.length > 0) await producer!.sendBatch({ topicMessages, acks: -1 });
+      await consumer!.commitOffsets([{ topic, partition, offset: nextOffset }]);
+      return;
+    }
+    // One producer runs one transaction at a time; partitions take turns.
+    const previous = txnLock;
+    let release!: () => void;
+    txnLock = new Promise((r) => (release = r));
+    await previous;
+    try {
+      const txn = await producer!.transaction();
+      try {
+        if (topicMessages.length > 0) await txn.sendBatch({ topicMessages });
+        await txn.sendOffsets({ consumerGroupId: config.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
+        await txn.commit();
+      } catch (err) {
+        await txn.abort().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  function observePublished(outs: readonly OutRecord[]): void {
+    const now = Date.now();
+    for (const r of outs) {
+      if (r.kind === 'dead-letter') {
+        metrics.deadLettered.inc({ reason: String(r.headers['livetag-error-code']) });
+      } else {
+        metrics.classified.inc();
+        for (const label of r.tags ?? []) metrics.predictions.inc({ label });
+      }
+      if (Number.isFinite(r.producedAt) && r.producedAt > 0) metrics.endToEnd.observe(Math.max(0, now - r.producedAt) / 1000);
+    }
+  }
+
+  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    for (let i = 0; i < batch.messages.length; i += chunkSize) {
+      // Revoked or stopping: leave the rest uncommitted for the next owner.
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(i, i + chunkSize);
+      await gate.acquire(chunk.length);
+      try {
+        const records: SourceRecord[] = chunk.map((m) => ({
+          topic,
+          partition,
+          offset: m.offset,
+          key: m.key,
+          value: m.value,
+          headers: m.headers,
+          timestamp: m.timestamp,
+        }));
+        const outs = await pipeline!.process(records);
+        if (isStale()) return;
+        const last = chunk[chunk.length - 1].offset;
+        const next = String(BigInt(last) + 1n);
+        await publish(outs, topic, partition, next);
+        resolveOffset(last);
+        observePublished(outs);
+        metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
+        await heartbeat();
+      } catch (err) {
+        metrics.errors.inc({ code: errorCode(err) === 'LT_UNEXPECTED' ? 'LT_KAFKA' : errorCode(err) });
+        logger.error('batch failed; it will be retried from the last committed offset', { topic, partition, error: (err as Error).message });
+        throw err;
+      } finally {
+        gate.release(chunk.length);
+      }
+    }
+  }
+
+  let stopping: Promise<{ drained: boolean }> | undefined;
+  return {
+    metrics,
+    get ready() {
+      return isReady();
+    },
+    get httpPort() {
+      return http?.port ?? config.http.port;
+    },
+    async start() {
+      http = createHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, isReady });
+      await http.start();
+      classifier = await createClassifier({
+        bundle: config.model.path,
+        device: config.model.device,
+        deviceId: config.model.deviceId,
+        threads: config.model.threads,
+        warn: (m) => logger.warn(m),
+      });
+      const m = classifier.manifest;
+      metrics.modelInfo.set({ model_id: m.modelId, version: m.version, provider: classifier.provider }, 1);
+      logger.info('model loaded', { model: m.modelId, version: m.version, provider: classifier.provider, labels: m.labels.length });
+      pipeline = createPipeline({
+        classifier,
+        outputTopic: config.topics.output,
+        deadLetterTopic: config.topics.deadLetter,
+        batch: config.batch,
+        maxMessageBytes: config.maxMessageBytes,
+        dedupeCacheSize: config.dedupeCacheSize,
+        allScores: config.allScores,
+        metrics,
+      });
+      const client = createKafka({
+        brokers: config.kafka.brokers,
+        clientId: config.kafka.clientId,
+        ...(config.kafka.ssl ? { ssl: config.kafka.ssl === true ? true : { ...config.kafka.ssl } } : {}),
+        ...(config.kafka.sasl ? { sasl: { ...config.kafka.sasl } } : {}),
+      });
+      await ensureTopics(client, [{ topic: config.topics.output }, { topic: config.topics.deadLetter }]);
+      producer = client.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        ...(exactlyOnce ? { transactionalId: config.transactionalId } : {}),
+      });
+      await producer.connect();
+      consumer = client.consumer({ groupId: config.groupId, readUncommitted: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        joined = true;
+        const assigned = Object.values(e.payload.memberAssignment).flat().length;
+        logger.info('joined consumer group', { group: config.groupId, partitions: assigned });
+      });
+      consumer.on(consumer.events.CRASH, (e) => {
+        metrics.errors.inc({ code: 'LT_KAFKA' });
+        logger.error('consumer crashed', { error: e.payload.error.message, restart: e.payload.restart });
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topic: config.topics.input, fromBeginning: config.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: config.partitionsConcurrency,
+        eachBatch,
+      });
+      metrics.ready.set(1);
+      logger.info('serving', { input: config.topics.input, output: config.topics.output, delivery: config.delivery, http: http.port });
+    },
+    stop() {
+      stopping ??= (async () => {
+        draining = true;
+        metrics.ready.set(0);
+        let drained = true;
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.drainTimeoutMs)));
+        const drain = (async () => {
+          // consumer.stop waits for the running eachBatch handlers, which publish and commit what they hold.
+          await consumer?.stop();
+          await pipeline?.stop();
+          await consumer?.disconnect();
+          await producer?.disconnect();
+        })();
+        if ((await Promise.race([drain.then(() => 'done' as const), deadline])) === 'timeout') {
+          drained = false;
+          logger.error('drain deadline passed; exiting with work uncommitted (it will be redelivered)', { deadlineMs: config.drainTimeoutMs });
+        }
+        clearTimeout(timer);
+        await classifier?.stop().catch(() => undefined);
+        await http?.stop();
+        logger.info('stopped', { drained });
+        return { drained };
+      })();
+      return stopping;
+    },
+  };
+}
