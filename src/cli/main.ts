@@ -12,6 +12,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'import-hf': async () => (await import('./commands/import-hf.ts')).command,
   'make-model': async () => (await import('./commands/make-model.ts')).command,
   kafka: async () => (await import('./commands/kafka.ts')).command,
+  train: async () => (await import('./commands/train.ts')).command,
+  eval: async () => (await import('./commands/eval.ts')).command,
   serve: async () => (await import('./commands/serve.ts')).command,
 };
 

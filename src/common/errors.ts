@@ -25,6 +25,10 @@ export const ERROR_CODES = {
   LT_MSG_TOO_LARGE: { retryable: false, description: 'message is over the configured size' },
   LT_KAFKA: { retryable: true, description: 'Kafka operation failed' },
   LT_BROKER: { retryable: false, description: 'local Kafka broker could not be run' },
+  LT_DATA: { retryable: false, description: 'training or evaluation data is unusable' },
+  LT_TRAINING: { retryable: false, description: 'training failed' },
+  LT_PARITY: { retryable: false, description: 'tfjs and onnxruntime disagree on the exported model' },
+  LT_CHECKPOINT: { retryable: false, description: 'a training checkpoint cannot be read or written' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

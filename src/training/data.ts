@@ -1,0 +1,289 @@
+/**
+ * Labeled rows in, a clean training set and a data report out. Bad rows are
+ * reported and skipped, never fatal: a nightly job that dies on one broken
+ * line from a labeling tool trains nothing at all.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { LivetagError } from '../common/errors.ts';
+
+/** One unparsed record: a JSONL line or a Kafka message value. */
+export interface RawRecord {
+  readonly source: string;
+  /** 1-based line number for files, offset for Kafka. */
+  readonly position?: number | string;
+  readonly value: string;
+}
+
+export interface LabeledRow {
+  /** Identity of the text (sha256 prefix): duplicates, relabels and pinned splits key on it. */
+  readonly key: string;
+  readonly id: string;
+  readonly text: string;
+  readonly labels: readonly string[];
+  readonly origin: 'previous' | 'new';
+}
+
+export const ISSUE_KINDS = [
+  'invalid-json',
+  'invalid-row',
+  'empty-text',
+  'too-long',
+  'unknown-label',
+  'label-added',
+  'duplicate',
+  'conflict',
+  'relabeled',
+  'truncated',
+] as const;
+export type IssueKind = (typeof ISSUE_KINDS)[number];
+
+/** What happened to the row: rejected rows are not trained on. */
+export const ISSUE_EFFECT: Record<IssueKind, 'rejected' | 'kept' | 'info'> = {
+  'invalid-json': 'rejected',
+  'invalid-row': 'rejected',
+  'empty-text': 'rejected',
+  'too-long': 'rejected',
+  'unknown-label': 'rejected',
+  'label-added': 'info',
+  duplicate: 'info',
+  conflict: 'rejected',
+  relabeled: 'kept',
+  truncated: 'kept',
+};
+
+export interface DataIssue {
+  readonly kind: IssueKind;
+  readonly source: string;
+  readonly position?: number | string;
+  readonly detail: string;
+}
+
+export interface DataReport {
+  readonly sources: Record<string, { records: number; accepted: number }>;
+  readonly counts: Partial<Record<IssueKind, number>>;
+  /** Every issue up to a cap per kind, so a million bad lines do not make a million-line report. */
+  readonly issues: DataIssue[];
+  readonly omitted: Partial<Record<IssueKind, number>>;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly previousRows: number;
+  readonly newRows: number;
+  readonly labelsAdded: string[];
+  readonly labelCounts: Record<string, number>;
+}
+
+export interface ValidateOptions {
+  /** Fixed label set (from a bundle or --labels); undefined: every label seen is accepted. */
+  readonly labels?: readonly string[];
+  /** Unknown labels extend the label set instead of rejecting their rows. */
+  readonly addUnknownLabels?: boolean;
+  readonly maxChars?: number;
+  readonly maxIssuesPerKind?: number;
+}
+
+export const DEFAULT_MAX_CHARS = 1000;
+
+export function textKey(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
+}
+
+/** JSONL files, or every *.jsonl in a directory (sorted, not recursive). */
+export async function listDataFiles(path: string): Promise<string[]> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (cause) {
+    throw new LivetagError('LT_DATA', `${path}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+  }
+  if (!info.isDirectory()) return [path];
+  const names = (await readdir(path)).filter((n) => n.endsWith('.jsonl')).sort();
+  return names.map((n) => join(path, n));
+}
+
+export async function* readJsonlRecords(file: string, sourceName = file): AsyncGenerator<RawRecord> {
+  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of lines) {
+    n++;
+    if (line.trim() === '') continue;
+    yield { source: sourceName, position: n, value: line };
+  }
+}
+
+interface Candidate {
+  readonly record: RawRecord;
+  readonly text: string;
+  readonly labels: string[];
+  readonly id?: string;
+  readonly origin: 'previous' | 'new';
+}
+
+function parseRecord(record: RawRecord): { ok: true; text: string; labels: string[]; id?: string } | { ok: false; kind: IssueKind; detail: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(record.value);
+  } catch (err) {
+    return { ok: false, kind: 'invalid-json', detail: `not JSON: ${(err as Error).message.split('\n')[0]}` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, kind: 'invalid-row', detail: 'not a JSON object' };
+  }
+  const obj = value as Record<string, unknown>;
+  if (typeof obj.text !== 'string') return { ok: false, kind: 'invalid-row', detail: '"text" is missing or not a string' };
+  if (!Array.isArray(obj.labels) || !obj.labels.every((l) => typeof l === 'string')) {
+    return { ok: false, kind: 'invalid-row', detail: '"labels" is missing or not an array of strings' };
+  }
+  const labels = [...new Set((obj.labels as string[]).map((l) => l.trim()).filter((l) => l.length > 0))].sort();
+  const id = typeof obj.id === 'string' || typeof obj.id === 'number' ? String(obj.id) : undefined;
+  return { ok: true, text: obj.text, labels, ...(id === undefined ? {} : { id }) };
+}
+
+function preview(text: string): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > 40 ? `${flat.slice(0, 40)}…` : flat;
+}
+
+/**
+ * Validates and merges the previous training set with new records. Policies:
+ * exact duplicates keep one copy; the same text with different labels among
+ * new records is dropped (no way to know which is right); a new record whose
+ * text was in the previous set with other labels replaces it (a relabel).
+ */
+export function validateRecords(
+  previous: readonly RawRecord[],
+  fresh: readonly RawRecord[],
+  opts: ValidateOptions = {},
+): { rows: LabeledRow[]; labels: string[]; report: DataReport } {
+  const maxChars = opts.maxChars ?? DEFAULT_MAX_CHARS;
+  const cap = opts.maxIssuesPerKind ?? 200;
+  const issues: DataIssue[] = [];
+  const counts: Partial<Record<IssueKind, number>> = {};
+  const omitted: Partial<Record<IssueKind, number>> = {};
+  const sources: Record<string, { records: number; accepted: number }> = {};
+  const known = opts.labels ? [...opts.labels] : undefined;
+  const knownSet = new Set(known ?? []);
+  const added: string[] = [];
+
+  const note = (kind: IssueKind, record: RawRecord, detail: string): void => {
+    counts[kind] = (counts[kind] ?? 0) + 1;
+    if ((counts[kind] ?? 0) > cap) {
+      omitted[kind] = (omitted[kind] ?? 0) + 1;
+      return;
+    }
+    issues.push({ kind, source: record.source, ...(record.position === undefined ? {} : { position: record.position }), detail });
+  };
+
+  const candidates: Candidate[] = [];
+  const take = (record: RawRecord, origin: 'previous' | 'new'): void => {
+    sources[record.source] ??= { records: 0, accepted: 0 };
+    sources[record.source].records++;
+    const parsed = parseRecord(record);
+    if (!parsed.ok) return note(parsed.kind, record, parsed.detail);
+    const text = parsed.text.trim();
+    if (text.length === 0) return note('empty-text', record, 'text is empty');
+    if ([...text].length > maxChars) return note('too-long', record, `text has ${[...text].length} characters (limit ${maxChars}): "${preview(text)}"`);
+    if (known) {
+      const unknown = parsed.labels.filter((l) => !knownSet.has(l));
+      if (unknown.length > 0) {
+        if (!opts.addUnknownLabels) {
+          return note('unknown-label', record, `unknown label${unknown.length > 1 ? 's' : ''} ${unknown.map((l) => `"${l}"`).join(', ')} (pass --add-labels to add)`);
+        }
+        for (const l of unknown) {
+          knownSet.add(l);
+          known.push(l);
+          added.push(l);
+          note('label-added', record, `new label "${l}" added on request`);
+        }
+      }
+    }
+    candidates.push({ record, text, labels: parsed.labels, ...(parsed.id === undefined ? {} : { id: parsed.id }), origin });
+  };
+  for (const r of previous) take(r, 'previous');
+  for (const r of fresh) take(r, 'new');
+
+  const byKey = new Map<string, Candidate[]>();
+  for (const c of candidates) {
+    const key = textKey(c.text);
+    if (!byKey.has(key)) byKey.set(key, []);
+    byKey.get(key)!.push(c);
+  }
+  const rows: LabeledRow[] = [];
+  const sig = (c: Candidate): string => c.labels.join('\u0000');
+  for (const [key, group] of byKey) {
+    const old = group.filter((c) => c.origin === 'previous');
+    const neu = group.filter((c) => c.origin === 'new');
+    let chosen: Candidate | undefined;
+    const distinctNew = new Set(neu.map(sig));
+    if (distinctNew.size > 1) {
+      const variants = [...distinctNew].map((s) => `[${s.split('\u0000').filter(Boolean).join(', ')}]`).join(' vs ');
+      for (const c of neu) note('conflict', c.record, `"${preview(c.text)}" has conflicting labels ${variants}; all ${neu.length} copies dropped`);
+      chosen = old[0];
+    } else if (neu.length > 0) {
+      chosen = neu[0];
+      for (const c of neu.slice(1)) note('duplicate', c.record, `exact duplicate of ${c.record.source === neu[0].record.source ? '' : `${neu[0].record.source} `}line ${neu[0].record.position ?? '?'}`);
+      if (old.length > 0 && sig(old[0]) !== sig(chosen)) {
+        note('relabeled', chosen.record, `"${preview(chosen.text)}" was [${old[0].labels.join(', ')}], now [${chosen.labels.join(', ')}]`);
+      }
+    } else {
+      chosen = old[0];
+    }
+    // Copies inside the previous set were deduplicated when it was written; any left are silent.
+    if (!chosen) continue;
+    sources[chosen.record.source].accepted++;
+    rows.push({ key, id: chosen.id ?? key, text: chosen.text, labels: chosen.labels, origin: chosen.origin });
+  }
+
+  const labelCounts: Record<string, number> = {};
+  for (const l of known ?? []) labelCounts[l] = 0;
+  for (const r of rows) for (const l of r.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
+  // An open label set is ordered by frequency, so output columns are stable for a given data set.
+  const labels = known ?? Object.keys(labelCounts).sort((a, b) => labelCounts[b] - labelCounts[a] || (a < b ? -1 : 1));
+  const rejected = Object.entries(counts).reduce((s, [k, n]) => s + (ISSUE_EFFECT[k as IssueKind] === 'rejected' ? n! : 0), 0);
+  return {
+    rows,
+    labels,
+    report: {
+      sources,
+      counts,
+      issues,
+      omitted,
+      accepted: rows.length,
+      rejected,
+      previousRows: rows.filter((r) => r.origin === 'previous').length,
+      newRows: rows.filter((r) => r.origin === 'new').length,
+      labelsAdded: added,
+      labelCounts,
+    },
+  };
+}
+
+/** Adds a tokenization finding (found later, once the tokenizer is known) to a report. */
+export function noteIssue(report: DataReport, issue: DataIssue, cap = 200): void {
+  const counts = report.counts as Record<string, number>;
+  counts[issue.kind] = (counts[issue.kind] ?? 0) + 1;
+  if (counts[issue.kind] > cap) {
+    const omitted = report.omitted as Record<string, number>;
+    omitted[issue.kind] = (omitted[issue.kind] ?? 0) + 1;
+  } else report.issues.push(issue);
+}
+
+export function formatDataReport(report: DataReport): string {
+  const lines = [
+    `data: ${report.accepted} rows accepted (${report.previousRows} previous, ${report.newRows} new), ${report.rejected} records rejected`,
+  ];
+  for (const kind of ISSUE_KINDS) {
+    const n = report.counts[kind];
+    if (n) lines.push(`  ${kind}: ${n} (${ISSUE_EFFECT[kind]})`);
+  }
+  for (const i of report.issues) lines.push(`  - ${i.source}${i.position === undefined ? '' : `:${i.position}`}: ${i.kind}: ${i.detail}`);
+  for (const [kind, n] of Object.entries(report.omitted)) lines.push(`  … and ${n} more ${kind}`);
+  return lines.join('\n');
+}
+
+export function rowToJson(row: LabeledRow): string {
+  return JSON.stringify({ id: row.id, text: row.text, labels: row.labels });
+}

@@ -1,0 +1,107 @@
+/**
+ * Scores a bundle the way serving runs it: its own tokenizer, onnxruntime,
+ * its manifest's thresholds. Used by `livetag eval`, for the trainer's test
+ * numbers and for both sides of the champion/challenger comparison.
+ */
+import { createClassifier, sigmoid } from '../model/classifier.ts';
+import { loadBundle, type LoadedBundle } from '../model/bundle.ts';
+import { multiLabelMetrics, toMatrix, type MultiLabelMetrics } from './metrics.ts';
+
+export interface EvalRow {
+  readonly text: string;
+  readonly labels: readonly string[];
+}
+
+export interface BundleEvaluation {
+  readonly metrics: MultiLabelMetrics;
+  /** Probabilities, rows × the bundle's labels. */
+  readonly probs: Float32Array;
+  readonly bundleLabels: readonly string[];
+  /** Labels scored that the bundle cannot predict (always counted as not predicted). */
+  readonly missingLabels: string[];
+}
+
+export interface EvaluateOptions {
+  /** Labels to score; default the bundle's. A challenger's labels, to compare a champion on the same columns. */
+  readonly labels?: readonly string[];
+  readonly batchSize?: number;
+  readonly threads?: number;
+}
+
+export async function evaluateBundle(bundle: string | LoadedBundle, rows: readonly EvalRow[], opts: EvaluateOptions = {}): Promise<BundleEvaluation> {
+  const loaded = typeof bundle === 'string' ? await loadBundle(bundle) : bundle;
+  const classifier = await createClassifier({ bundle: loaded, worker: false, ...(opts.threads === undefined ? {} : { threads: opts.threads }) });
+  try {
+    const bundleLabels = classifier.labels;
+    const width = bundleLabels.length;
+    const labels = opts.labels ?? bundleLabels;
+    const thresholds = loaded.manifest.thresholds;
+    const probs = new Float32Array(rows.length * width);
+    const size = opts.batchSize ?? 64;
+    // Sorted by length so each batch pads little; results go back to row order.
+    const order = [...rows.keys()].sort((a, b) => rows[a].text.length - rows[b].text.length);
+    for (let i = 0; i < order.length; i += size) {
+      const idx = order.slice(i, i + size);
+      const batch = await classifier.encode(idx.map((r) => rows[r].text));
+      const logits = await classifier.infer(batch);
+      idx.forEach((r, b) => {
+        for (let j = 0; j < width; j++) probs[r * width + j] = sigmoid(logits[b * width + j]);
+      });
+    }
+    const column = new Map(bundleLabels.map((l, j) => [l, j]));
+    const pred = rows.map((_, i) =>
+      Uint8Array.from(labels, (l) => {
+        const j = column.get(l);
+        return j !== undefined && probs[i * width + j] >= thresholds[j] ? 1 : 0;
+      }),
+    );
+    const truth = toMatrix(
+      rows.map((r) => r.labels),
+      labels,
+    );
+    return {
+      metrics: multiLabelMetrics(truth, pred, labels),
+      probs,
+      bundleLabels,
+      missingLabels: labels.filter((l) => !column.has(l)),
+    };
+  } finally {
+    await classifier.stop();
+  }
+}
+
+export interface ChampionDecision {
+  readonly decision: 'promoted' | 'kept';
+  readonly metric: string;
+  readonly margin: number;
+  readonly challenger: number;
+  readonly champion: number | null;
+  readonly reason: string;
+}
+
+/**
+ * The challenger replaces the champion only if it is better on the pinned test
+ * split by at least `margin`: noise between two retrains on the same data is
+ * about a point of macro-F1, and swapping models on noise churns serving.
+ */
+export function decidePromotion(metric: string, challenger: MultiLabelMetrics, champion: MultiLabelMetrics | undefined, margin: number): ChampionDecision {
+  const pick = (m: MultiLabelMetrics): number => {
+    const v = (m as unknown as Record<string, unknown>)[metric];
+    return typeof v === 'number' ? v : NaN;
+  };
+  const c = pick(challenger);
+  if (!champion) {
+    return { decision: 'promoted', metric, margin, challenger: c, champion: null, reason: 'no base bundle to beat' };
+  }
+  const b = pick(champion);
+  const gain = c - b;
+  const promoted = gain >= margin;
+  return {
+    decision: promoted ? 'promoted' : 'kept',
+    metric,
+    margin,
+    challenger: c,
+    champion: b,
+    reason: `${metric} ${c.toFixed(4)} vs ${b.toFixed(4)} (${gain >= 0 ? '+' : ''}${gain.toFixed(4)}; needs +${margin})`,
+  };
+}

@@ -1,0 +1,95 @@
+import { LivetagError } from '../common/errors.ts';
+import type { LossName } from './losses.ts';
+
+/**
+ * Every training choice in one value, written into the manifest: a bundle
+ * says how it was made. `livetag` is the strong-practitioner recipe; `seed`
+ * reproduces what the user who asked for livetag did, for comparison on the
+ * same split.
+ */
+export interface Recipe {
+  readonly name: 'livetag' | 'seed';
+  readonly loss: LossName;
+  /** 'auto': sqrt(neg/pos) per label from the training split (bce only). */
+  readonly posWeight: 'auto' | 'none';
+  readonly batchSize: number;
+  readonly maxEpochs: number;
+  /** Epochs without a validation macro-F1 gain before stopping; 0 runs every epoch. */
+  readonly patience: number;
+  readonly lr: number;
+  readonly weightDecay: number;
+  readonly warmupRatio: number;
+  readonly schedule: 'linear' | 'constant';
+  readonly clipNorm: number;
+  readonly dropout: number;
+  /** 'best': weights of the epoch with the best validation macro-F1; 'last': the final epoch's. */
+  readonly keep: 'best' | 'last';
+  /** 'tuned': per-label thresholds maximising validation F1; 'fixed': 0.5 for every label. */
+  readonly thresholds: 'tuned' | 'fixed';
+}
+
+export type InitKind = 'scratch' | 'pretrained';
+
+/**
+ * Learning rate follows what is being trained: a from-scratch small model
+ * needs ~1e-3 to move at all within a few thousand rows, a pretrained one
+ * the usual 5e-5, and with most of it frozen the top can take 1e-4.
+ */
+export function livetagRecipe(init: InitKind, frozenLayers: number): Recipe {
+  const lr = init === 'scratch' ? 1e-3 : frozenLayers > 0 ? 1e-4 : 5e-5;
+  return {
+    name: 'livetag',
+    loss: 'bce',
+    posWeight: 'auto',
+    batchSize: 32,
+    maxEpochs: 30,
+    patience: 6,
+    lr,
+    weightDecay: 0.01,
+    warmupRatio: 0.06,
+    schedule: 'linear',
+    clipNorm: 1,
+    dropout: 0.1,
+    keep: 'best',
+    thresholds: 'tuned',
+  };
+}
+
+/**
+ * The user's notebook: sigmoid + BCELoss, Adam at 2e-5 without schedule,
+ * batch 128, 30 epochs, the last one kept, 0.5 for every label. Dropout 0.1
+ * is Hugging Face's BERT default, which they trained with.
+ */
+export function seedRecipe(): Recipe {
+  return {
+    name: 'seed',
+    loss: 'sigmoid-bce',
+    posWeight: 'none',
+    batchSize: 128,
+    maxEpochs: 30,
+    patience: 0,
+    lr: 2e-5,
+    weightDecay: 0,
+    warmupRatio: 0,
+    schedule: 'constant',
+    clipNorm: 0,
+    dropout: 0.1,
+    keep: 'last',
+    thresholds: 'fixed',
+  };
+}
+
+export type RecipeOverrides = Partial<Omit<Recipe, 'name'>>;
+
+export function resolveRecipe(name: string, init: InitKind, frozenLayers: number, overrides: RecipeOverrides = {}): Recipe {
+  let base: Recipe;
+  if (name === 'livetag') base = livetagRecipe(init, frozenLayers);
+  else if (name === 'seed') base = seedRecipe();
+  else throw new LivetagError('LT_USAGE', `unknown recipe "${name}" (livetag or seed)`);
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const recipe = { ...base, ...defined } as Recipe;
+  if (!(recipe.lr > 0) || recipe.batchSize < 1 || recipe.maxEpochs < 1 || recipe.dropout < 0 || recipe.dropout >= 1) {
+    throw new LivetagError('LT_USAGE', `recipe values out of range: lr ${recipe.lr}, batch ${recipe.batchSize}, epochs ${recipe.maxEpochs}, dropout ${recipe.dropout}`);
+  }
+  return recipe;
+}

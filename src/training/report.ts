@@ -1,0 +1,132 @@
+/**
+ * The run report: report.json (everything, machine-readable), report.md (for
+ * a person) and SVG charts, all in the run directory.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { groupedBars, lineChart } from './charts.ts';
+import { ISSUE_EFFECT, ISSUE_KINDS, type DataReport } from './data.ts';
+import type { ChampionDecision } from './evaluate.ts';
+import type { MultiLabelMetrics } from './metrics.ts';
+import type { Recipe } from './recipe.ts';
+import type { EpochRecord } from './trainer.ts';
+
+export interface RunReport {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly wallSeconds: number;
+  readonly command: string;
+  readonly backend: string;
+  readonly recipe: Recipe;
+  readonly init: { readonly kind: string; readonly from: string; readonly frozenLayers: number };
+  readonly architecture: Record<string, number>;
+  readonly labels: readonly string[];
+  readonly split: { readonly seed: number; readonly train: number; readonly validation: number; readonly test: number; readonly pinnedTest: number };
+  readonly data: DataReport;
+  readonly history: readonly EpochRecord[];
+  readonly keptEpoch: number;
+  readonly stoppedEarly: boolean;
+  readonly resumedFromEpoch?: number;
+  readonly thresholds: Record<string, number>;
+  readonly posWeight?: Record<string, number>;
+  readonly firstBatch: { readonly tfjsLoss: number; readonly onnxLoss?: number; readonly absDiff?: number; readonly rows: number };
+  readonly parity: { readonly rows: number; readonly maxAbsDiff: number; readonly tolerance: number };
+  readonly throughput: { readonly samplesPerSecond: number; readonly trainSeconds: number; readonly steps: number };
+  readonly validation: MultiLabelMetrics;
+  readonly test: MultiLabelMetrics;
+  readonly champion?: { readonly bundle: string; readonly version: string; readonly test: MultiLabelMetrics; readonly missingLabels: readonly string[] };
+  readonly decision: ChampionDecision;
+  readonly bundle: { readonly dir: string; readonly version: string; readonly promotedTo?: string };
+}
+
+const pct = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(4));
+
+function metricsTable(rows: ReadonlyArray<[string, MultiLabelMetrics | undefined]>): string[] {
+  const present = rows.filter((r): r is [string, MultiLabelMetrics] => r[1] !== undefined);
+  return [
+    `| model | subset accuracy | micro-F1 | macro-F1 | hamming loss |`,
+    `|---|---:|---:|---:|---:|`,
+    ...present.map(([n, m]) => `| ${n} | ${pct(m.subset_accuracy)} | ${pct(m.micro_f1)} | ${pct(m.macro_f1)} | ${pct(m.hamming_loss)} |`),
+  ];
+}
+
+export function renderMarkdown(r: RunReport): string {
+  const out: string[] = [];
+  out.push(`# livetag training run`, '');
+  out.push(`- started ${r.startedAt}, finished ${r.finishedAt} (${r.wallSeconds.toFixed(0)} s wall)`);
+  out.push(`- command: \`${r.command}\``);
+  out.push(`- ${r.backend}`);
+  out.push(`- init: ${r.init.kind} (${r.init.from}); frozen lower layers: ${r.init.frozenLayers}`);
+  out.push(`- architecture: ${Object.entries(r.architecture).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  out.push(
+    `- recipe **${r.recipe.name}**: loss ${r.recipe.loss}${r.recipe.posWeight === 'auto' ? ' (positive weights)' : ''}, batch ${r.recipe.batchSize}, lr ${r.recipe.lr}, ` +
+      `${r.recipe.schedule === 'linear' ? `warmup ${r.recipe.warmupRatio} + linear decay` : 'constant lr'}, weight decay ${r.recipe.weightDecay}, ` +
+      `epochs ≤ ${r.recipe.maxEpochs}${r.recipe.patience > 0 ? ` (early stop, patience ${r.recipe.patience})` : ' (fixed)'}, keep ${r.recipe.keep}, thresholds ${r.recipe.thresholds}`,
+  );
+  out.push(`- split (seed ${r.split.seed}): train ${r.split.train}, validation ${r.split.validation}, test ${r.split.test} (${r.split.pinnedTest} pinned from the previous run)`);
+  out.push(`- kept epoch ${r.keptEpoch} of ${r.history.length}${r.stoppedEarly ? ' (stopped early)' : ''}${r.resumedFromEpoch ? `; resumed after epoch ${r.resumedFromEpoch}` : ''}`);
+  out.push(`- training throughput ${r.throughput.samplesPerSecond.toFixed(1)} samples/s (${r.throughput.steps} steps, ${r.throughput.trainSeconds.toFixed(0)} s)`);
+  out.push(`- tfjs ↔ onnxruntime parity on ${r.parity.rows} rows: max |Δlogit| ${r.parity.maxAbsDiff.toExponential(2)} (tolerance ${r.parity.tolerance})`);
+  out.push(
+    `- first-batch loss before training: tfjs ${r.firstBatch.tfjsLoss.toFixed(6)}` +
+      (r.firstBatch.onnxLoss !== undefined ? `, initial model through onnxruntime ${r.firstBatch.onnxLoss.toFixed(6)} (|Δ| ${r.firstBatch.absDiff!.toExponential(2)})` : ''),
+  );
+  out.push('', `## Decision: ${r.decision.decision.toUpperCase()}`, '', `${r.decision.reason}.`, '');
+  out.push(`Challenger bundle: \`${r.bundle.dir}\` (version ${r.bundle.version})${r.bundle.promotedTo ? `, promoted to \`${r.bundle.promotedTo}\`` : ''}.`, '');
+  out.push('## Test split', '');
+  out.push(...metricsTable([
+    ['challenger', r.test],
+    [r.champion ? `champion ${r.champion.version}` : 'champion', r.champion?.test],
+  ]));
+  out.push('', '| label | threshold | precision | recall | F1 | support | champion F1 |', '|---|---:|---:|---:|---:|---:|---:|');
+  for (const l of r.labels) {
+    const m = r.test.per_label[l];
+    const c = r.champion?.test.per_label[l];
+    out.push(`| ${l} | ${r.thresholds[l]?.toFixed(2) ?? ''} | ${pct(m?.precision)} | ${pct(m?.recall)} | ${pct(m?.f1)} | ${m?.support ?? 0} | ${pct(c?.f1)} |`);
+  }
+  out.push('', '## Validation (kept epoch, shipped thresholds)', '', ...metricsTable([['challenger', r.validation]]));
+  out.push('', '## Epochs', '', '| epoch | train loss | val loss | val macro-F1 | val macro-F1 @0.5 | lr | s | samples/s |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const e of r.history) {
+    out.push(`| ${e.epoch} | ${e.trainLoss.toFixed(4)} | ${e.valLoss.toFixed(4)} | ${pct(e.valMacroF1)} | ${pct(e.valMacroF1At05)} | ${e.lr.toExponential(2)} | ${e.seconds.toFixed(0)} | ${e.samplesPerSecond.toFixed(1)} |`);
+  }
+  out.push('', '![loss and validation macro-F1](loss-f1.svg)', '', '![per-label F1](per-label-f1.svg)', '');
+  out.push('## Data', '', `${r.data.accepted} rows accepted (${r.data.previousRows} from the previous training set, ${r.data.newRows} new); ${r.data.rejected} records rejected.`, '');
+  const kinds = ISSUE_KINDS.filter((k) => r.data.counts[k]);
+  if (kinds.length > 0) {
+    out.push('| problem | count | effect |', '|---|---:|---|', ...kinds.map((k) => `| ${k} | ${r.data.counts[k]} | ${ISSUE_EFFECT[k]} |`), '');
+    for (const i of r.data.issues) out.push(`- \`${i.source}${i.position === undefined ? '' : `:${i.position}`}\` ${i.kind}: ${i.detail}`);
+    for (const [k, n] of Object.entries(r.data.omitted)) out.push(`- … and ${n} more ${k}`);
+  } else out.push('No problems found.');
+  out.push('');
+  return out.join('\n');
+}
+
+export async function writeRunReport(dir: string, r: RunReport): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const lossF1 = lineChart(
+    `${r.recipe.name}: loss and validation macro-F1 per epoch`,
+    'epoch',
+    [
+      { name: 'train loss', values: r.history.map((e) => e.trainLoss), color: '#1f77b4' },
+      { name: 'validation loss (BCE)', values: r.history.map((e) => e.valLoss), color: '#ff7f0e' },
+      { name: 'validation macro-F1', values: r.history.map((e) => e.valMacroF1), color: '#2ca02c', right: true },
+    ],
+    { x: r.keptEpoch, label: `kept: epoch ${r.keptEpoch}` },
+  );
+  const perLabel = groupedBars(
+    'Per-label F1 on the test split',
+    r.labels,
+    [
+      { name: 'challenger', values: r.labels.map((l) => r.test.per_label[l]?.f1 ?? NaN), color: '#2ca02c' },
+      ...(r.champion ? [{ name: `champion ${r.champion.version}`, values: r.labels.map((l) => r.champion!.test.per_label[l]?.f1 ?? NaN), color: '#999999' }] : []),
+    ],
+  );
+  const files = {
+    'report.json': JSON.stringify(r, null, 2) + '\n',
+    'report.md': renderMarkdown(r),
+    'loss-f1.svg': lossF1,
+    'per-label-f1.svg': perLabel,
+  };
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  return Object.keys(files).map((f) => join(dir, f));
+}

@@ -1,0 +1,109 @@
+/**
+ * A run directory holds a bundle and, beside it, what the bundle was trained
+ * and judged on:
+ *
+ *   <run>/bundle/            the bundle (manifest.json, model.onnx, tokenizer.json)
+ *   <run>/train-data.jsonl   every accepted row (all splits): the next run's "previous" set
+ *   <run>/splits.json        seed, ratios, and each row's split by text key (test pinned)
+ *   <run>/test.jsonl …       the splits as files, for `livetag eval --data`
+ *   <run>/report/            report.json, report.md, charts
+ *   <run>/checkpoint/        per-epoch state while a run is in progress
+ *
+ * The data stays out of the bundle so a bundle can ship without its data.
+ */
+import { access, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { LivetagError } from '../common/errors.ts';
+import { readJsonlRecords, rowToJson, type LabeledRow, type RawRecord } from './data.ts';
+import { SPLIT_NAMES, type SplitName } from './stratify.ts';
+
+export const BUNDLE_DIR = 'bundle';
+export const TRAIN_DATA_FILE = 'train-data.jsonl';
+export const SPLITS_FILE = 'splits.json';
+export const REPORT_DIR = 'report';
+export const CHECKPOINT_DIR = 'checkpoint';
+
+export const SplitsSchema = z.object({
+  version: z.literal(1),
+  seed: z.number().int(),
+  ratios: z.array(z.number()).length(3),
+  /** text key → split; the test entries are what later runs keep pinned. */
+  assignments: z.record(z.string(), z.enum(SPLIT_NAMES)),
+});
+export type Splits = z.infer<typeof SplitsSchema>;
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+export interface BaseRun {
+  readonly bundleDir: string;
+  /** Where train-data.jsonl and splits.json are, when the base has them. */
+  readonly runDir?: string;
+  readonly previous: RawRecord[];
+  readonly splits?: Splits;
+}
+
+/** Accepts a run directory or a bundle directory inside one (or a bare bundle, with no data). */
+export async function resolveBaseRun(path: string): Promise<BaseRun> {
+  const abs = resolve(path);
+  let bundleDir: string;
+  if (await exists(join(abs, 'manifest.json'))) bundleDir = abs;
+  else if (await exists(join(abs, BUNDLE_DIR, 'manifest.json'))) bundleDir = join(abs, BUNDLE_DIR);
+  else throw new LivetagError('LT_BUNDLE_MISSING_FILE', `${path}: neither a bundle nor a run directory with ${BUNDLE_DIR}/manifest.json`);
+  const candidates = [dirname(bundleDir), bundleDir];
+  for (const dir of candidates) {
+    if (await exists(join(dir, TRAIN_DATA_FILE))) {
+      const previous: RawRecord[] = [];
+      for await (const r of readJsonlRecords(join(dir, TRAIN_DATA_FILE), `previous:${basename(dir)}/${TRAIN_DATA_FILE}`)) previous.push(r);
+      const splits = (await exists(join(dir, SPLITS_FILE))) ? await readSplits(join(dir, SPLITS_FILE)) : undefined;
+      return { bundleDir, runDir: dir, previous, ...(splits ? { splits } : {}) };
+    }
+  }
+  return { bundleDir, previous: [] };
+}
+
+export async function readSplits(path: string): Promise<Splits> {
+  try {
+    return SplitsSchema.parse(JSON.parse(await readFile(path, 'utf8')));
+  } catch (cause) {
+    throw new LivetagError('LT_DATA', `${path}: not a valid splits file (${(cause as Error).message.split('\n')[0]})`, { cause });
+  }
+}
+
+export async function writeRunData(runDir: string, rows: readonly LabeledRow[], split: readonly SplitName[], splits: Splits): Promise<void> {
+  await mkdir(runDir, { recursive: true });
+  await writeFile(join(runDir, TRAIN_DATA_FILE), rows.map((r) => rowToJson(r) + '\n').join(''));
+  await writeFile(join(runDir, SPLITS_FILE), JSON.stringify(splits, null, 1) + '\n');
+  for (const name of SPLIT_NAMES) {
+    const lines = rows.filter((_, i) => split[i] === name).map((r) => rowToJson(r) + '\n');
+    await writeFile(join(runDir, `${name}.jsonl`), lines.join(''));
+  }
+}
+
+/**
+ * Copies a run's bundle and data to where serving and the next run look,
+ * replacing what is there in one rename so nobody reads a half-copied model.
+ */
+export async function promoteRun(runDir: string, target: string): Promise<void> {
+  const abs = resolve(target);
+  const tmp = join(dirname(abs), `.${basename(abs)}.tmp-${randomBytes(4).toString('hex')}`);
+  const old = join(dirname(abs), `.${basename(abs)}.old-${randomBytes(4).toString('hex')}`);
+  await mkdir(tmp, { recursive: true });
+  try {
+    for (const f of [BUNDLE_DIR, TRAIN_DATA_FILE, SPLITS_FILE, REPORT_DIR]) {
+      if (await exists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f), { recursive: true });
+    }
+    if (await exists(abs)) await rename(abs, old);
+    await rename(tmp, abs);
+    await rm(old, { recursive: true, force: true });
+  } catch (cause) {
+    await rm(tmp, { recursive: true, force: true });
+    throw new LivetagError('LT_TRAINING', `cannot promote ${runDir} to ${target}: ${(cause as Error).message}`, { cause });
+  }
+}

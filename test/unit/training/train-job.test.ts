@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadBundle } from '../../../src/model/bundle.ts';
+import { readSplits } from '../../../src/training/run-dir.ts';
+import { runTrainJob, type TrainJobOptions } from '../../../src/training/train-job.ts';
+import { command as evalCommand } from '../../../src/cli/commands/eval.ts';
+import { tempDir } from '../../helpers/shared.ts';
+import { TINY_LABELS, tinyRows, writeJsonl } from './fixtures.ts';
+
+const quiet = { quiet: true, log: () => {}, threads: 1 } as const;
+const tiny: Partial<TrainJobOptions> = {
+  arch: { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32 },
+  recipeOverrides: { maxEpochs: 3, batchSize: 16 },
+  maxLength: 24,
+};
+
+async function captureStdout(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
+  const write = process.stdout.write.bind(process.stdout);
+  let out = '';
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    out += chunk.toString();
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    return { code: await fn(), out };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+test('from scratch: bad rows reported, bundle exported with thresholds, parity, report and data beside it', async () => {
+  const dir = tempDir();
+  const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(60), [
+    '{"text": "cut off',
+    JSON.stringify({ text: '', labels: ['price'] }),
+    JSON.stringify({ text: '这个多少钱啊', labels: ['price', 'weather'] }),
+  ]);
+  const out = join(dir, 'run');
+  const result = await runTrainJob({ ...tiny, ...quiet, data: [data], recipe: 'livetag', out, labels: TINY_LABELS });
+
+  const r = result.report;
+  assert.equal(r.data.counts['invalid-json'], 1);
+  assert.equal(r.data.counts['empty-text'], 1);
+  assert.equal(r.data.counts['unknown-label'], 1);
+  assert.ok(r.data.issues.some((i) => i.kind === 'unknown-label' && i.position === 63 && /weather/.test(i.detail)));
+  assert.ok(r.parity.maxAbsDiff <= 1e-4, `parity ${r.parity.maxAbsDiff}`);
+  assert.ok(r.firstBatch.absDiff! < 1e-5, `first batch ${JSON.stringify(r.firstBatch)}`);
+  assert.equal(result.decision.decision, 'promoted');
+  assert.equal(r.history.length, 3);
+
+  const bundle = await loadBundle(result.bundleDir);
+  assert.deepEqual(bundle.manifest.labels, TINY_LABELS);
+  assert.equal(bundle.manifest.thresholds.length, 3);
+  assert.equal(bundle.manifest.head, 'trained');
+  assert.equal(bundle.manifest.training?.recipe, 'livetag');
+  assert.match(bundle.manifest.training!.evaluatedOn!, /test split/);
+  assert.equal(bundle.manifest.training?.metrics?.macro_f1, r.test.macro_f1);
+
+  for (const f of ['train-data.jsonl', 'splits.json', 'test.jsonl', 'report/report.json', 'report/report.md', 'report/loss-f1.svg', 'report/per-label-f1.svg']) {
+    assert.ok(existsSync(join(out, f)), `${f} missing`);
+  }
+  assert.ok(!existsSync(join(out, 'checkpoint')), 'a finished run leaves no checkpoint');
+  assert.match(readFileSync(join(out, 'report/report.md'), 'utf8'), /## Decision: PROMOTED/);
+  assert.match(readFileSync(join(out, 'report/loss-f1.svg'), 'utf8'), /^<svg[^]*<\/svg>\n$/);
+
+  const { code, out: printed } = await captureStdout(() => evalCommand.run(['--model', result.bundleDir, '--data', join(out, 'test.jsonl'), '--threads', '1']));
+  assert.equal(code, 0);
+  const metrics = JSON.parse(printed);
+  for (const k of ['subset_accuracy', 'micro_f1', 'macro_f1', 'hamming_loss', 'per_label']) assert.ok(k in metrics, k);
+  assert.equal(metrics.macro_f1, r.test.macro_f1);
+  assert.deepEqual(Object.keys(metrics.per_label), TINY_LABELS);
+});
+
+test('champion/challenger: previous data merged, test split pinned, decision by margin, promotion copies the run', async () => {
+  const dir = tempDir();
+  const first = join(dir, 'first');
+  const a = await runTrainJob({ ...tiny, ...quiet, data: [writeJsonl(join(dir, 'a.jsonl'), tinyRows(50, 2))], recipe: 'livetag', out: first });
+  const pinnedTest = Object.entries((await readSplits(join(first, 'splits.json'))).assignments).filter(([, s]) => s === 'test').map(([k]) => k);
+
+  const newData = writeJsonl(join(dir, 'b.jsonl'), tinyRows(30, 3, 'n'));
+  const kept = await runTrainJob({ ...tiny, ...quiet, data: [newData], base: first, init: first, recipe: 'livetag', out: join(dir, 'second'), promoteMargin: 1 });
+  assert.equal(kept.decision.decision, 'kept');
+  assert.equal(kept.report.data.previousRows, a.report.data.accepted);
+  assert.equal(kept.report.data.newRows, 30);
+  assert.equal(kept.report.split.pinnedTest, pinnedTest.length);
+  const second = (await readSplits(join(dir, 'second', 'splits.json'))).assignments;
+  for (const k of pinnedTest) assert.equal(second[k], 'test');
+  assert.equal(kept.report.champion?.version, (await loadBundle(join(first, 'bundle'))).manifest.version);
+  assert.equal(typeof kept.decision.champion, 'number');
+  assert.match(readFileSync(join(dir, 'second/report/report.md'), 'utf8'), /## Decision: KEPT/);
+  // Starting from the base bundle, the first batch's loss is the base model's own.
+  assert.ok(kept.report.firstBatch.absDiff! < 1e-5);
+
+  const serving = join(dir, 'serving');
+  const promoted = await runTrainJob({ ...tiny, ...quiet, data: [newData], base: first, recipe: 'livetag', out: join(dir, 'third'), promoteMargin: -1, promoteTo: serving });
+  assert.equal(promoted.decision.decision, 'promoted');
+  assert.equal((await loadBundle(join(serving, 'bundle'))).manifest.version, promoted.report.bundle.version);
+  assert.ok(existsSync(join(serving, 'train-data.jsonl')));
+  assert.equal((await loadBundle(join(first, 'bundle'))).manifest.version, a.report.bundle.version);
+});
