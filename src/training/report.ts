@@ -29,7 +29,7 @@ export interface RunReport {
   readonly resumedFromEpoch?: number;
   readonly thresholds: Record<string, number>;
   readonly posWeight?: Record<string, number>;
-  readonly firstBatch: { readonly tfjsLoss: number; readonly onnxLoss?: number; readonly absDiff?: number; readonly rows: number };
+  readonly firstBatch: { readonly tfjsLoss: number; readonly onnxLoss?: number; readonly absDiff?: number; readonly rows: number; readonly ids: readonly string[] };
   readonly parity: { readonly rows: number; readonly maxAbsDiff: number; readonly tolerance: number };
   readonly throughput: { readonly samplesPerSecond: number; readonly trainSeconds: number; readonly steps: number };
   readonly validation: MultiLabelMetrics;

@@ -298,7 +298,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     });
 
     // The untrained model through onnxruntime must give the same first-batch loss as tfjs did.
-    let firstBatch: RunReport['firstBatch'] = { tfjsLoss: result.firstBatch.loss, rows: result.firstBatch.rows.length };
+    let firstBatch: RunReport['firstBatch'] = { tfjsLoss: result.firstBatch.loss, rows: result.firstBatch.rows.length, ids: result.firstBatch.rows.map((i) => rows[i].id) };
     if (initOnnx && result.resumedFromEpoch === undefined) {
       const runner = await createOrtRunner(initOnnx, opts.threads === undefined ? {} : { threads: opts.threads });
       try {
