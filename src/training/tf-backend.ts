@@ -117,9 +117,8 @@ async function tryWasm(): Promise<{ simd: boolean; threads: boolean }> {
     unhandledRejection: new Set(process.listeners('unhandledRejection')),
   };
   const ok = await tf.setBackend('wasm');
-  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
-    for (const l of process.listeners(event)) if (!before[event].has(l)) process.removeListener(event, l as never);
-  }
+  for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.has(l)) process.removeListener('uncaughtException', l);
+  for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.has(l)) process.removeListener('unhandledRejection', l);
   if (!ok) throw new Error('wasm backend failed to initialise');
   registerWasmSegmentSum();
   registerExplicitTransposeMatMulGrad();
