@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { createKafka, deleteTopics, ensureTopics } from '../../../src/kafka/kafka-client.ts';
+import { isLivetagError } from '../../../src/common/errors.ts';
+import { createKafkaLabelSource } from '../../../src/training/kafka-label-source.ts';
+import { collect } from '../../../src/training/label-source.ts';
+import { runTrainJob } from '../../../src/training/train-job.ts';
+import { tempDir } from '../../helpers/shared.ts';
+
+// scripts/run-tests.ts starts a broker and sets KAFKA_BROKERS when integration tests are selected.
+const brokers = process.env.KAFKA_BROKERS;
+const skip = brokers ? undefined : 'KAFKA_BROKERS not set: run the whole suite (npm test), which starts a local broker';
+
+test('labels topic: read to the end, offsets committed only on commit()', { skip, timeout: 120_000 }, async (t) => {
+  const client = createKafka({ brokers: brokers!, clientId: 'livetag-test-labels', logLevel: 'nothing' });
+  const topic = `labels-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const groupId = `${topic}-train`;
+  await ensureTopics(client, [{ topic, partitions: 2 }]);
+  t.after(() => deleteTopics(client, [topic]).catch(() => undefined));
+  const producer = client.producer();
+  await producer.connect();
+  const send = (values: string[]) => producer.send({ topic, messages: values.map((value, i) => ({ key: String(i), value })) });
+  const rowsOf = (n: number, p: string) => Array.from({ length: n }, (_, i) => JSON.stringify({ text: `${p} ${i}`, labels: ['price'] }));
+  try {
+    await send([...rowsOf(4, 'first'), 'not json']);
+    const read = async (): Promise<{ values: string[]; commit: () => Promise<void> }> => {
+      const source = createKafkaLabelSource({ kafka: { brokers: brokers!, logLevel: 'nothing' }, topic, groupId, readTimeoutMs: 60_000 });
+      await source.start();
+      const values = (await collect(source)).map((r) => r.value);
+      return { values, commit: async () => { await source.commit(); await source.stop(); } };
+    };
+    const a = await read();
+    assert.equal(a.values.length, 5);
+    // Not committed: a failed run would see the same rows again.
+    const b = await read();
+    assert.deepEqual(b.values.sort(), a.values.sort());
+    await b.commit();
+    const c = await read();
+    assert.deepEqual(c.values, []);
+    await send(rowsOf(2, 'second'));
+    const d = await read();
+    assert.deepEqual(d.values.sort(), rowsOf(2, 'second').sort());
+
+    // A run that fails (too few rows here) commits nothing.
+    const dir = tempDir();
+    const source = createKafkaLabelSource({ kafka: { brokers: brokers!, logLevel: 'nothing' }, topic, groupId });
+    await assert.rejects(
+      runTrainJob({ data: [], sources: [source], recipe: 'livetag', out: join(dir, 'run'), quiet: true, log: () => {} }),
+      (err: unknown) => isLivetagError(err, 'LT_DATA'),
+    );
+    assert.equal((await read()).values.length, 2);
+  } finally {
+    await producer.disconnect();
+  }
+});
