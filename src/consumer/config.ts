@@ -130,10 +130,8 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides:
   if (Boolean(cert) !== Boolean(key) && (input.LIVETAG_KAFKA_TLS_CERT_FILE || input.LIVETAG_KAFKA_TLS_KEY_FILE)) {
     problems.push('LIVETAG_KAFKA_TLS_CERT_FILE and LIVETAG_KAFKA_TLS_KEY_FILE go together');
   }
-  if (parsed.success) {
-    const topics = [raw.LIVETAG_INPUT_TOPIC, raw.LIVETAG_OUTPUT_TOPIC, raw.LIVETAG_DLQ_TOPIC];
-    if (new Set(topics).size !== 3) problems.push('LIVETAG_INPUT_TOPIC, LIVETAG_OUTPUT_TOPIC and LIVETAG_DLQ_TOPIC must differ');
-  }
+  const topicNames = (['LIVETAG_INPUT_TOPIC', 'LIVETAG_OUTPUT_TOPIC', 'LIVETAG_DLQ_TOPIC'] as const).map((k) => input[k] ?? SETTINGS[k].default);
+  if (new Set(topicNames).size !== 3) problems.push('LIVETAG_INPUT_TOPIC, LIVETAG_OUTPUT_TOPIC and LIVETAG_DLQ_TOPIC must differ');
   if (problems.length > 0) {
     throw new LivetagError('LT_CONFIG_INVALID', `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  - ${problems.join('\n  - ')}`);
   }
