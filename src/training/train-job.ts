@@ -129,7 +129,10 @@ function extendHead(config: BertConfig, weights: WeightMap, oldLabels: readonly 
 }
 
 function hashOf(value: unknown): string {
-  return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex');
+  const h = createHash('sha256');
+  if (value instanceof Uint8Array) h.update(value);
+  else h.update(typeof value === 'string' ? value : JSON.stringify(value));
+  return h.digest('hex');
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -164,6 +167,9 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
   if (base) log(`base ${base.bundleDir}: ${base.previous.length} previous rows${base.splits ? ', pinned splits' : ' (no splits.json: nothing pinned)'}`);
 
   const init = await resolveInit(opts.init);
+  if (opts.tokenizer && init.kind !== 'scratch') {
+    throw new LivetagError('LT_USAGE', '--tokenizer applies to --init scratch only: an initial model brings its own tokenizer');
+  }
   let hf: HfCheckpoint | undefined;
   let fixedLabels: readonly string[] | undefined =
     opts.labels ?? (init.kind === 'bundle' ? init.bundle.manifest.labels : baseBundle?.manifest.labels);
@@ -273,7 +279,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     labels,
     maxLength,
     tokenizer: hashOf(tokenizerJson),
-    init: initOnnx ? hashOf(Buffer.from(initOnnx).toString('base64')) : initFrom,
+    init: initOnnx ? hashOf(initOnnx) : initFrom,
     train: trainRows.map((i) => `${rows[i].key}:${rows[i].labels.join(',')}`),
     val: valRows.map((i) => rows[i].key),
   });
