@@ -42,6 +42,10 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
   let http: HttpServer | undefined;
   let joined = false;
   let draining = false;
+  // eachBatch handlers running now: a drain waits for them while the consumer
+  // still runs, because kafkajs ignores commitOffsets once it is stopped.
+  let active = 0;
+  let onIdle: (() => void) | undefined;
   let txnLock: Promise<void> = Promise.resolve();
   const chunkSize = Math.max(config.batch.maxSize * 4, 64);
   const gate = createInFlightGate(config.maxInFlight, (used, waiting) => {
@@ -91,11 +95,22 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     }
   }
 
-  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    if (draining) return;
+    active++;
+    try {
+      await handleBatch(payload);
+    } finally {
+      active--;
+      if (active === 0) onIdle?.();
+    }
+  }
+
+  async function handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     for (let i = 0; i < batch.messages.length; i += chunkSize) {
-      // Revoked or stopping: leave the rest uncommitted for the next owner.
-      if (!isRunning() || isStale()) return;
+      // Draining, revoked or crashed: leave the rest uncommitted for the next owner.
+      if (draining || !isRunning() || isStale()) return;
       const chunk = batch.messages.slice(i, i + chunkSize);
       await gate.acquire(chunk.length);
       try {
@@ -201,8 +216,10 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.drainTimeoutMs)));
         const drain = (async () => {
-          // consumer.stop waits for the running eachBatch handlers, which publish and commit what they hold.
-          await consumer?.stop();
+          // Stop fetching, let running handlers publish and commit what they
+          // hold, and only then stop the consumer.
+          if (consumer) consumer.pause([{ topic: config.topics.input }]);
+          if (active > 0) await new Promise<void>((r) => (onIdle = r));
           await pipeline?.stop();
           await consumer?.disconnect();
           await producer?.disconnect();
