@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => (await import('./commands/train.ts')).command,
   eval: async () => (await import('./commands/eval.ts')).command,
   serve: async () => (await import('./commands/serve.ts')).command,
+  models: async () => (await import('./commands/models.ts')).command,
 };
 
 function usage(): string {

@@ -26,6 +26,9 @@ export const SETTINGS = {
   LIVETAG_GROUP_ID: { schema: z.string().min(1), default: 'livetag', doc: 'Consumer group id; instances with the same id share the partitions.' },
   LIVETAG_FROM_BEGINNING: { schema: bool, default: 'true', doc: 'Where a group with no committed offset starts: earliest (true) or latest (false).' },
   LIVETAG_MODEL: { schema: z.string().min(1), default: 'models/default', doc: 'Model bundle directory (model.onnx, tokenizer.json, manifest.json).' },
+  LIVETAG_REGISTRY: { schema: z.string().min(1).optional(), default: undefined, doc: 'Model registry directory; when set, serve its current version (LIVETAG_MODEL is ignored) and reload on promotion.' },
+  LIVETAG_MODEL_TOPIC: { schema: z.string().min(1), default: 'livetag.models', doc: 'Compacted topic announcing promotions to every replica (with LIVETAG_REGISTRY).' },
+  LIVETAG_REGISTRY_POLL_MS: { schema: int(0), default: '10000', doc: 'Registry polling interval, the fallback when an announcement is missed (0 disables).' },
   LIVETAG_DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', doc: 'Execution provider; cuda falls back to cpu with a warning when CUDA is missing.' },
   LIVETAG_DEVICE_ID: { schema: int(0), default: '0', doc: 'CUDA device id.' },
   LIVETAG_THREADS: { schema: int(0, 256), default: '0', doc: 'onnxruntime intra-op threads (0 = one per core).' },
@@ -73,6 +76,7 @@ export interface ServeConfig {
   readonly groupId: string;
   readonly fromBeginning: boolean;
   readonly model: { readonly path: string; readonly device: 'cpu' | 'cuda'; readonly deviceId: number; readonly threads: number };
+  readonly registry?: { readonly root: string; readonly topic: string; readonly pollMs: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly delivery: 'at-least-once' | 'exactly-once';
   readonly transactionalId: string;
@@ -149,6 +153,7 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     groupId: raw.LIVETAG_GROUP_ID,
     fromBeginning: raw.LIVETAG_FROM_BEGINNING,
     model: { path: raw.LIVETAG_MODEL, device: raw.LIVETAG_DEVICE, deviceId: raw.LIVETAG_DEVICE_ID, threads: raw.LIVETAG_THREADS },
+    ...(raw.LIVETAG_REGISTRY ? { registry: { root: raw.LIVETAG_REGISTRY, topic: raw.LIVETAG_MODEL_TOPIC, pollMs: raw.LIVETAG_REGISTRY_POLL_MS } } : {}),
     http: { host: raw.LIVETAG_HTTP_HOST, port: raw.LIVETAG_HTTP_PORT },
     delivery: raw.LIVETAG_DELIVERY,
     transactionalId: raw.LIVETAG_TRANSACTIONAL_ID,

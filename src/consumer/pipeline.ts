@@ -57,7 +57,24 @@ export interface Pipeline {
   /** Validates, classifies and turns records into output or dead-letter records, in source order. Never throws for bad input. */
   process(records: readonly SourceRecord[]): Promise<OutRecord[]>;
   readonly classifier: Classifier;
+  /**
+   * Serves `next` from the next chunk on. Chunks already under way finish on
+   * the model that tokenized them; resolves with the old classifier once
+   * its last batch is done, for the caller to stop.
+   */
+  swap(next: Classifier): Promise<Classifier>;
   stop(): Promise<void>;
+}
+
+/** Everything that depends on one model: swapped together, never mixed within a chunk. */
+interface ModelState {
+  readonly classifier: Classifier;
+  readonly batcher: MicroBatcher<Classification>;
+  readonly cache: DedupeCache;
+  readonly modelRef: { readonly id: string; readonly version: string };
+  /** process() calls using this state; a swap waits for them before stopping its batcher. */
+  active: number;
+  idle?: () => void;
 }
 
 const ERROR_HEADER = 'livetag-error-code';
@@ -87,20 +104,37 @@ export function deadLetter(record: SourceRecord, topic: string, code: string, re
  * batcher, so concurrent partitions fill the same inference batches.
  */
 export function createPipeline(opts: PipelineOptions): Pipeline {
-  const { classifier, metrics } = opts;
-  const cache: DedupeCache = createDedupeCache(opts.dedupeCacheSize);
-  const batcher: MicroBatcher<Classification> = createMicroBatcher(opts.batch, async (rows) => {
-    const batch = classifier.encoder.pad(rows);
-    metrics?.batchSize.observe(batch.batchSize);
-    metrics?.batchTokens.observe(batch.batchSize * batch.seqLength);
-    const end = metrics?.inference.startTimer();
-    const logits = await classifier.infer(batch);
-    end?.();
-    return classifier.decide(logits, batch.batchSize, opts.allScores);
+  const { metrics } = opts;
+  const stateFor = (classifier: Classifier): ModelState => ({
+    classifier,
+    active: 0,
+    cache: createDedupeCache(opts.dedupeCacheSize),
+    modelRef: { id: classifier.manifest.modelId, version: classifier.manifest.version },
+    batcher: createMicroBatcher(opts.batch, async (rows) => {
+      const batch = classifier.encoder.pad(rows);
+      metrics?.batchSize.observe(batch.batchSize);
+      metrics?.batchTokens.observe(batch.batchSize * batch.seqLength);
+      const end = metrics?.inference.startTimer();
+      const logits = await classifier.infer(batch);
+      end?.();
+      return classifier.decide(logits, batch.batchSize, opts.allScores);
+    }),
   });
-  const modelRef = { id: classifier.manifest.modelId, version: classifier.manifest.version };
+  let state = stateFor(opts.classifier);
 
   async function process(records: readonly SourceRecord[]): Promise<OutRecord[]> {
+    const current = state;
+    current.active++;
+    try {
+      return await processWith(current, records);
+    } finally {
+      current.active--;
+      if (current.active === 0) current.idle?.();
+    }
+  }
+
+  async function processWith(current: ModelState, records: readonly SourceRecord[]): Promise<OutRecord[]> {
+    const { classifier, cache, batcher, modelRef } = current;
     const slots: (OutRecord | { record: SourceRecord; message: Readonly<InputMessage> })[] = [];
     const misses = new Map<string, number[]>(); // text → slot indexes (coalesces repeats within a chunk)
     const results = new Map<number, Classification>();
@@ -177,7 +211,16 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
 
   return {
     process,
-    classifier,
-    stop: () => batcher.stop(),
+    get classifier() {
+      return state.classifier;
+    },
+    async swap(next) {
+      const old = state;
+      state = stateFor(next);
+      if (old.active > 0) await new Promise<void>((r) => (old.idle = r));
+      await old.batcher.stop();
+      return old.classifier;
+    },
+    stop: () => state.batcher.stop(),
   };
 }

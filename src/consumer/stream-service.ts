@@ -2,6 +2,8 @@ import { errorCode } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { createKafka, ensureTopics, type Consumer, type EachBatchPayload, type Producer } from '../kafka/kafka-client.ts';
 import { createClassifier, type Classifier } from '../model/classifier.ts';
+import { createModelRegistry } from '../model/registry.ts';
+import { createModelWatcher, type ModelWatcher } from './model-watcher.ts';
 import type { ServeConfig } from './config.ts';
 import { createHttpServer, type HttpServer } from './http-server.ts';
 import { createInFlightGate } from './in-flight-gate.ts';
@@ -10,6 +12,9 @@ import { createPipeline, type OutRecord, type Pipeline, type SourceRecord } from
 
 export interface StreamService {
   start(): Promise<void>;
+  /** Loads, verifies and smoke-tests a registry version, then swaps it in between batches; the old model keeps serving if anything fails. */
+  reload(id: string): Promise<boolean>;
+  readonly modelVersion: string | undefined;
   /** Stops fetching, drains in-flight batches, publishes, commits, then closes in reverse order. Idempotent. */
   stop(): Promise<{ drained: boolean }>;
   readonly ready: boolean;
@@ -40,6 +45,9 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
   let consumer: Consumer | undefined;
   let producer: Producer | undefined;
   let http: HttpServer | undefined;
+  let watcher: ModelWatcher | undefined;
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  let lastRefused: string | undefined;
   let joined = false;
   let draining = false;
   // eachBatch handlers running now: a drain waits for them while the consumer
@@ -142,9 +150,58 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     }
   }
 
+  const loadClassifier = (path: string): Promise<Classifier> =>
+    createClassifier({
+      bundle: path,
+      device: config.model.device,
+      deviceId: config.model.deviceId,
+      threads: config.model.threads,
+      warn: (m) => logger.warn(m),
+    });
+
+  function showModel(c: Classifier): void {
+    const m = c.manifest;
+    metrics.modelInfo.reset();
+    metrics.modelInfo.set({ model_id: m.modelId, version: m.version, provider: c.provider }, 1);
+  }
+
+  async function doReload(id: string): Promise<boolean> {
+    if (!pipeline || draining || id === pipeline.classifier.manifest.version) return true;
+    const registry = createModelRegistry(config.registry!.root);
+    let next: Classifier | undefined;
+    try {
+      next = await loadClassifier(await registry.path(id));
+      const [smoke] = await next.classify(['smoke test 多少钱']);
+      if (!smoke || !Array.isArray(smoke.tags)) throw new Error('smoke inference returned nothing');
+    } catch (err) {
+      await next?.stop().catch(() => undefined);
+      lastRefused = id;
+      metrics.reloadFailures.inc();
+      metrics.errors.inc({ code: errorCode(err) });
+      logger.error('model reload refused; the current model keeps serving', { version: id, serving: pipeline.classifier.manifest.version, error: (err as Error).message });
+      return false;
+    }
+    const old = await pipeline.swap(next);
+    classifier = next;
+    showModel(next);
+    logger.info('model swapped', { from: old.manifest.version, to: id, labels: next.manifest.labels.length });
+    await old.stop();
+    return true;
+  }
+
+  function reload(id: string): Promise<boolean> {
+    // One reload at a time, in the order asked.
+    reloading = reloading.then(() => doReload(id));
+    return reloading;
+  }
+
   let stopping: Promise<{ drained: boolean }> | undefined;
   return {
     metrics,
+    reload,
+    get modelVersion() {
+      return pipeline?.classifier.manifest.version;
+    },
     get ready() {
       return isReady();
     },
@@ -154,15 +211,10 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     async start() {
       http = createHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, isReady });
       await http.start();
-      classifier = await createClassifier({
-        bundle: config.model.path,
-        device: config.model.device,
-        deviceId: config.model.deviceId,
-        threads: config.model.threads,
-        warn: (m) => logger.warn(m),
-      });
+      const modelPath = config.registry ? await createModelRegistry(config.registry.root).path() : config.model.path;
+      classifier = await loadClassifier(modelPath);
+      showModel(classifier);
       const m = classifier.manifest;
-      metrics.modelInfo.set({ model_id: m.modelId, version: m.version, provider: classifier.provider }, 1);
       logger.info('model loaded', { model: m.modelId, version: m.version, provider: classifier.provider, labels: m.labels.length });
       pipeline = createPipeline({
         classifier,
@@ -205,6 +257,19 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
         partitionsConsumedConcurrently: config.partitionsConcurrency,
         eachBatch,
       });
+      if (config.registry) {
+        watcher = createModelWatcher({
+          root: config.registry.root,
+          topic: config.registry.topic,
+          pollMs: config.registry.pollMs,
+          client,
+          logger,
+          onChange: (id) => {
+            if (id !== pipeline?.classifier.manifest.version && id !== lastRefused) void reload(id);
+          },
+        });
+        await watcher.start();
+      }
       metrics.ready.set(1);
       logger.info('serving', { input: config.topics.input, output: config.topics.output, delivery: config.delivery, http: http.port });
     },
@@ -212,6 +277,8 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       stopping ??= (async () => {
         draining = true;
         metrics.ready.set(0);
+        await watcher?.stop().catch(() => undefined);
+        await reloading;
         let drained = true;
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.drainTimeoutMs)));
@@ -229,7 +296,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
           logger.error('drain deadline passed; exiting with work uncommitted (it will be redelivered)', { deadlineMs: config.drainTimeoutMs });
         }
         clearTimeout(timer);
-        await classifier?.stop().catch(() => undefined);
+        await (pipeline?.classifier ?? classifier)?.stop().catch(() => undefined);
         await http?.stop();
         logger.info('stopped', { drained });
         return { drained };

@@ -36,11 +36,10 @@ export interface ServeTopics {
 /** Input, output and dead-letter topics (same partition count) and a group, all removed after the test. */
 export async function serveTopics(t: TestContext, client: KafkaClient, partitions: number, configs?: Record<string, string>): Promise<ServeTopics> {
   const opts = { partitions, client, ...(configs ? { configs } : {}) };
-  const [input, output, dlq] = await Promise.all([
-    useTopic(t, { prefix: 'serve-in', ...opts }),
-    useTopic(t, { prefix: 'serve-out', ...opts }),
-    useTopic(t, { prefix: 'serve-dlq', ...opts }),
-  ]);
+  // One at a time: concurrent CreateTopics with waitForLeaders can race the metadata refresh.
+  const input = await useTopic(t, { prefix: 'serve-in', ...opts });
+  const output = await useTopic(t, { prefix: 'serve-out', ...opts });
+  const dlq = await useTopic(t, { prefix: 'serve-dlq', ...opts });
   return { input, output, dlq, group: useGroup(t, 'serve', client) };
 }
 

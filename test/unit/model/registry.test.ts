@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createModelRegistry } from '../../../src/model/registry.ts';
+import { writeRandomBundle } from '../../../src/model/random-bundle.ts';
+import { loadBundle } from '../../../src/model/bundle.ts';
+import { tempDir } from '../../helpers/shared.ts';
+
+async function bundles(n: number): Promise<string[]> {
+  const dir = tempDir();
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = join(dir, `b${i}`);
+    await writeRandomBundle(b, { shape: 'tiny', seed: 100 + i });
+    out.push(b);
+  }
+  return out;
+}
+
+test('publish, promote, rollback move the current pointer atomically', async () => {
+  const [a, b, c] = await bundles(3);
+  const reg = createModelRegistry(join(tempDir(), 'registry'));
+  assert.equal(await reg.current(), null);
+  await assert.rejects(reg.path(), /no current model/);
+  const [ia, ib, ic] = [await reg.publish(a), await reg.publish(b), await reg.publish(c)];
+  assert.equal(await reg.publish(a), ia, 'publishing the same bundle again is a no-op');
+  await reg.promote(ia);
+  await reg.promote(ib);
+  await reg.promote(ic);
+  assert.equal(await reg.current(), ic);
+  assert.equal(await readlink(join(reg.root, 'current')), join('versions', ic));
+  assert.equal((await loadBundle(join(reg.root, 'current'))).manifest.version, ic);
+  assert.equal(await reg.rollback(), ib);
+  assert.equal(await reg.current(), ib);
+  assert.equal(await reg.rollback(), ia);
+  await assert.rejects(reg.rollback(), /no earlier version/);
+  const listed = await reg.list();
+  assert.deepEqual(listed.filter((e) => e.current).map((e) => e.id), [ia]);
+  assert.equal(listed.length, 3);
+});
+
+test('a version that does not verify cannot be promoted', async () => {
+  const [a, b] = await bundles(2);
+  const reg = createModelRegistry(join(tempDir(), 'registry'));
+  const ia = await reg.publish(a);
+  const ib = await reg.publish(b);
+  await reg.promote(ia);
+  const onnx = join(reg.root, 'versions', ib, 'model.onnx');
+  const bytes = await readFile(onnx);
+  bytes[100] ^= 0xff;
+  await writeFile(onnx, bytes);
+  await assert.rejects(reg.promote(ib), /LT_BUNDLE_HASH_MISMATCH|does not match/);
+  assert.equal(await reg.current(), ia);
+});
+
+test('prune keeps the newest N and never the current or the rollback target', async () => {
+  const bs = await bundles(5);
+  const reg = createModelRegistry(join(tempDir(), 'registry'));
+  const ids: string[] = [];
+  for (const b of bs) ids.push(await reg.publish(b));
+  const sorted = [...ids].sort();
+  await reg.promote(sorted[0]);
+  await reg.promote(sorted[1]);
+  const removed = await reg.prune(2);
+  assert.deepEqual(removed.sort(), [sorted[2]]);
+  const left = (await reg.list()).map((e) => e.id).sort();
+  assert.deepEqual(left, [sorted[0], sorted[1], sorted[3], sorted[4]]);
+  assert.equal(await reg.rollback(), sorted[0]);
+});
