@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadServeConfig } from '../../../src/consumer/config.ts';
+import { isLivetagError } from '../../../src/common/errors.ts';
+import { tempDir } from '../../helpers/shared.ts';
+
+test('defaults need no configuration and the result is deeply frozen', () => {
+  const c = loadServeConfig({});
+  assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092']);
+  assert.equal(c.delivery, 'at-least-once');
+  assert.equal(c.batch.maxSize, 64);
+  assert.equal(c.fromBeginning, true);
+  assert.equal(c.registry, undefined);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.batch) && Object.isFrozen(c.kafka.brokers));
+});
+
+test('values are coerced and validated', () => {
+  const c = loadServeConfig({ LIVETAG_KAFKA_BROKERS: 'a:1, b:2', LIVETAG_HTTP_PORT: '8080', LIVETAG_ALL_SCORES: 'yes', LIVETAG_DELIVERY: 'exactly-once', LIVETAG_REGISTRY: '/models' });
+  assert.deepEqual(c.kafka.brokers, ['a:1', 'b:2']);
+  assert.equal(c.http.port, 8080);
+  assert.equal(c.allScores, true);
+  assert.equal(c.delivery, 'exactly-once');
+  assert.deepEqual(c.registry, { root: '/models', topic: 'livetag.models', pollMs: 10000 });
+});
+
+test('every problem is reported at once', () => {
+  assert.throws(
+    () => loadServeConfig({ LIVETAG_HTTP_PORT: '99999', LIVETAG_THREADS: '-1', LIVETAG_DEVICE: 'tpu', LIVETAG_DLQ_TOPIC: 'livetag.comments' }),
+    (err: unknown) => {
+      assert.ok(isLivetagError(err, 'LT_CONFIG_INVALID'));
+      for (const k of ['LIVETAG_HTTP_PORT', 'LIVETAG_THREADS', 'LIVETAG_DEVICE', 'must differ']) assert.ok(err.message.includes(k), k);
+      assert.match(err.message, /4 problems/);
+      return true;
+    },
+  );
+});
+
+test('SASL and TLS secrets are read from files', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'pw'), 's3cret\n');
+  writeFileSync(join(dir, 'ca.pem'), 'CA');
+  const c = loadServeConfig({
+    LIVETAG_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    LIVETAG_KAFKA_SASL_USERNAME: 'livetag',
+    LIVETAG_KAFKA_SASL_PASSWORD_FILE: join(dir, 'pw'),
+    LIVETAG_KAFKA_TLS_CA_FILE: join(dir, 'ca.pem'),
+  });
+  assert.deepEqual(c.kafka.sasl, { mechanism: 'scram-sha-512', username: 'livetag', password: 's3cret' });
+  assert.deepEqual(c.kafka.ssl, { ca: 'CA', cert: undefined, key: undefined });
+  assert.throws(() => loadServeConfig({ LIVETAG_KAFKA_SASL_MECHANISM: 'plain', LIVETAG_KAFKA_SASL_USERNAME: 'u', LIVETAG_KAFKA_SASL_PASSWORD_FILE: join(dir, 'missing') }), /cannot read \(ENOENT\)/);
+});
