@@ -231,6 +231,16 @@ export function summarizeOnnx(bytes: Uint8Array): OnnxSummary {
   };
 }
 
+/** How many nodes of each operator a graph has, e.g. to see which fusions onnxruntime applied. */
+export function opTypeCounts(bytes: Uint8Array): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const node of decode(bytes).graph?.node ?? []) {
+    const key = node.domain ? `${node.domain}.${node.opType}` : String(node.opType);
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
 /** The weight map of a graph written by buildBertOnnx (canonical names, float32). */
 export function readBertWeights(config: BertConfig, bytes: Uint8Array): WeightMap {
   const graph = decode(bytes).graph;

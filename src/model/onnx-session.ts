@@ -11,6 +11,14 @@ export interface SessionOptions {
   /** intra-op threads; 0 lets onnxruntime choose (one per core). */
   readonly threads?: number;
   readonly warn?: (message: string) => void;
+  /**
+   * onnxruntime graph optimisation: 'all' (default) applies its transformer
+   * fusions (Attention, SkipLayerNormalization, BiasGelu, …) at load;
+   * 'basic' only folds constants, the unfused baseline.
+   */
+  readonly optimization?: 'basic' | 'all';
+  /** Where onnxruntime writes the graph it actually runs (to inspect fusions). */
+  readonly optimizedModelPath?: string;
 }
 
 export interface OrtRunner {
@@ -23,11 +31,12 @@ export interface OrtRunner {
 // report the fallback ourselves, once, through the caller's logger.
 ort.env.logLevel = 'fatal';
 
-function baseOptions(threads: number | undefined): ort.InferenceSession.SessionOptions {
+function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
   return {
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: opts.optimization ?? 'all',
+    ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath } : {}),
     executionMode: 'sequential',
-    intraOpNumThreads: threads ?? 0,
+    intraOpNumThreads: opts.threads ?? 0,
     interOpNumThreads: 1,
     logSeverityLevel: 4,
   };
@@ -40,7 +49,7 @@ export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = 
   if (opts.device === 'cuda') {
     try {
       session = await ort.InferenceSession.create(model, {
-        ...baseOptions(opts.threads),
+        ...baseOptions(opts),
         executionProviders: [{ name: 'cuda', deviceId: opts.deviceId ?? 0 }],
       });
       provider = 'cuda';
@@ -51,7 +60,7 @@ export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = 
       );
     }
   }
-  session ??= await ort.InferenceSession.create(model, { ...baseOptions(opts.threads), executionProviders: ['cpu'] });
+  session ??= await ort.InferenceSession.create(model, { ...baseOptions(opts), executionProviders: ['cpu'] });
   const live = session;
   // The first output: logits for full graphs, hidden states for encoder prefixes.
   const outputName = live.outputNames[0];
