@@ -109,11 +109,13 @@ export type TopicSpec = {
 /** Runs `fn` with a connected admin client and always disconnects it. */
 export async function withAdmin<T>(client: KafkaClient, fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = client.admin();
-  await admin.connect();
   try {
+    await admin.connect();
     return await fn(admin);
   } finally {
-    await admin.disconnect();
+    // Also after a failed connect: kafkajs keeps a socket that was accepted but
+    // never answered (e.g. something else on the port) open until disconnect().
+    await admin.disconnect().catch(() => {});
   }
 }
 
@@ -188,14 +190,17 @@ export async function probeKafka(
 }
 
 /**
- * Polls `probeKafka` until it succeeds, `timeoutMs` passes, or `abort` returns
- * a reason to give up early (e.g. the broker process died).
+ * Polls `probeKafka` until it succeeds (and `accept` likes the answer),
+ * `timeoutMs` passes, or `abort` returns a reason to give up early (e.g. the
+ * broker process died).
  */
 export async function waitForKafka(
   options: Pick<KafkaClientOptions, 'brokers' | 'ssl' | 'sasl'> & {
     readonly timeoutMs: number;
     readonly intervalMs?: number;
     readonly abort?: () => string | undefined;
+    /** E.g. check the cluster id, so that another broker on the port is not mistaken for ours. */
+    readonly accept?: (info: ClusterInfo) => boolean;
   },
 ): Promise<ClusterInfo> {
   const deadline = Date.now() + options.timeoutMs;
@@ -205,7 +210,8 @@ export async function waitForKafka(
     if (reason !== undefined) throw new LivetagError('LT_KAFKA', reason);
     try {
       const info = await probeKafka({ ...options, timeoutMs: Math.max(1_000, Math.min(5_000, deadline - Date.now())) });
-      if (info.brokers.length > 0) return info;
+      if (info.brokers.length > 0 && (options.accept?.(info) ?? true)) return info;
+      last = new Error(`unexpected cluster ${info.clusterId} answered`);
     } catch (err) {
       last = err;
     }
