@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./commands/eval.ts')).command,
   serve: async () => (await import('./commands/serve.ts')).command,
   models: async () => (await import('./commands/models.ts')).command,
+  generate: async () => (await import('./commands/generate.ts')).command,
 };
 
 function usage(): string {
