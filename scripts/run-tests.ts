@@ -8,7 +8,7 @@
  * Node 20's `--test` does not expand globs over .ts files, so the files are
  * collected here and passed explicitly.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,25 +46,49 @@ async function main(argv: string[]): Promise<number> {
   }
   const needsKafka = files.some((f) => f.startsWith(INTEGRATION_DIR + path.sep));
 
-  let broker: LocalBroker | undefined;
+  const state: RunState = {};
+  // Installed before the broker starts: a ^C during a cold start (a minute of
+  // Maven) must cancel it, and one during the tests must still stop the broker.
+  // The terminal sends ^C to the test runner too; we outlive it to clean up.
+  const onSignal = (signal: NodeJS.Signals) => {
+    state.interrupted = signal;
+    if (state.child) state.child.kill(signal);
+    else void state.broker?.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await run(files, passThrough, needsKafka, state);
+  } finally {
+    await state.broker?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+type RunState = { broker?: LocalBroker; child?: ChildProcess; interrupted?: NodeJS.Signals };
+
+async function run(files: string[], passThrough: string[], needsKafka: boolean, state: RunState): Promise<number> {
   const env = { ...process.env };
   if (needsKafka && process.env.KAFKA_BROKERS) {
     log(`integration tests use KAFKA_BROKERS=${process.env.KAFKA_BROKERS}`);
   } else if (needsKafka) {
     const cold = !isClasspathCached();
-    broker = createLocalBroker({
+    const broker = createLocalBroker({
       logger: { info: (m) => log(`kafka: ${m}`), warn: (m) => log(`kafka: WARN ${m}`) },
       onUnexpectedExit: (reason) => log(`kafka: the shared broker died during the run: ${reason}`),
     });
+    state.broker = broker;
     const t0 = Date.now();
     try {
       await broker.start();
     } catch (err) {
+      if (state.interrupted) return exitCodeFor(state.interrupted);
       log(`cannot start the local Kafka broker: ${err instanceof Error ? err.message : String(err)}`);
       log('install Java 17+ and Maven, or set KAFKA_BROKERS=host:port to use an existing cluster');
-      await broker.stop();
       return 1;
     }
+    if (state.interrupted) return exitCodeFor(state.interrupted);
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
     log(`Kafka ${broker.version} ${cold ? 'cold start (Maven resolve included)' : 'warm start'}: ${seconds} s, KAFKA_BROKERS=${broker.brokers}`);
     env.KAFKA_BROKERS = broker.brokers;
@@ -76,16 +100,7 @@ async function main(argv: string[]): Promise<number> {
 
   const t0 = Date.now();
   const child = spawn(process.execPath, args, { stdio: 'inherit', env, cwd: ROOT });
-  // The terminal sends ^C to the whole foreground group, test runner included;
-  // we only need to outlive it long enough to stop the broker.
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupted = signal;
-    child.kill(signal);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
+  state.child = child;
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
     child.once('exit', (c, s) => resolve([c, s]));
     child.once('error', (err) => {
@@ -94,14 +109,12 @@ async function main(argv: string[]): Promise<number> {
     });
   });
   log(`tests finished in ${((Date.now() - t0) / 1000).toFixed(1)} s (${signal ?? `exit ${code}`})`);
-
-  if (broker) {
-    await broker.stop();
-  }
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  if (interrupted) return interrupted === 'SIGINT' ? 130 : 143;
+  if (state.interrupted) return exitCodeFor(state.interrupted);
   return code ?? 1;
+}
+
+function exitCodeFor(signal: NodeJS.Signals): number {
+  return signal === 'SIGINT' ? 130 : 143;
 }
 
 process.exitCode = await main(process.argv.slice(2));
