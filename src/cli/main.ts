@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./commands/serve.ts')).command,
   models: async () => (await import('./commands/models.ts')).command,
   generate: async () => (await import('./commands/generate.ts')).command,
+  demo: async () => (await import('./commands/demo.ts')).command,
 };
 
 function usage(): string {
