@@ -100,3 +100,18 @@ test('champion/challenger: previous data merged, test split pinned, decision by 
   assert.ok(existsSync(join(serving, 'train-data.jsonl')));
   assert.equal((await loadBundle(join(first, 'bundle'))).manifest.version, a.report.bundle.version);
 });
+
+test('--add-labels grows the head of an initial bundle and keeps the old rows of it', async () => {
+  const dir = tempDir();
+  const first = join(dir, 'first');
+  await runTrainJob({ ...tiny, ...quiet, data: [writeJsonl(join(dir, 'a.jsonl'), tinyRows(40, 8))], recipe: 'livetag', out: first, labels: TINY_LABELS });
+  const withGift = tinyRows(30, 9, 'g').map((r, i) => (i % 3 === 0 ? { ...r, labels: [...r.labels, 'gift'] } : r));
+  const data = writeJsonl(join(dir, 'b.jsonl'), withGift);
+  const refused = await runTrainJob({ ...tiny, ...quiet, data: [data], init: first, recipe: 'livetag', out: join(dir, 'refused') });
+  assert.equal(refused.report.data.counts['unknown-label'], 10);
+  const grown = await runTrainJob({ ...tiny, ...quiet, data: [data], init: first, addLabels: true, recipe: 'livetag', out: join(dir, 'grown'), recipeOverrides: { maxEpochs: 1, batchSize: 16 } });
+  assert.deepEqual(grown.report.labels, [...TINY_LABELS, 'gift']);
+  assert.deepEqual(grown.report.data.labelsAdded, ['gift']);
+  assert.ok(grown.report.parity.maxAbsDiff <= 1e-4);
+  assert.equal((await loadBundle(grown.bundleDir)).manifest.architecture.numLabels, 4);
+});
