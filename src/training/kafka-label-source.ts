@@ -74,6 +74,18 @@ export function createKafkaLabelSource(opts: KafkaLabelSourceOptions): LabelSour
             () => reject(new LivetagError('LT_KAFKA', `did not reach the end of ${opts.topic} within ${timeoutMs} ms`)),
             timeoutMs,
           );
+          const reached = (partition: number, offset: string | null): void => {
+            const end = pending.get(partition);
+            if (end === undefined || offset === null || BigInt(offset) + 1n < end) return;
+            pending.delete(partition);
+            if (pending.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+          // The last offsets of a transactional topic are commit markers that
+          // never reach eachMessage; kafkajs still reports the batch's end.
+          consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => reached(payload.partition, payload.lastOffset));
           consumer
             .run({
               autoCommit: false,
@@ -81,11 +93,7 @@ export function createKafkaLabelSource(opts: KafkaLabelSourceOptions): LabelSour
                 const end = pending.get(partition);
                 if (end === undefined || BigInt(message.offset) >= end) return;
                 buffered.push({ source: `kafka:${opts.topic}/${partition}`, position: message.offset, value: message.value?.toString('utf8') ?? '' });
-                if (BigInt(message.offset) + 1n >= end) pending.delete(partition);
-                if (pending.size === 0) {
-                  clearTimeout(timer);
-                  resolve();
-                }
+                reached(partition, message.offset);
               },
             })
             .catch((err: unknown) => {

@@ -16,7 +16,7 @@ import { buildWordPieceTokenizerJson, createTextEncoder, vocabFromText } from '.
 import { createNormal, createRng, randomWeights, type WeightMap } from '../model/weights.ts';
 import { LivetagError, isLivetagError } from '../common/errors.ts';
 import { removeCheckpoint } from './checkpoint.ts';
-import { formatDataReport, noteIssue, validateRecords, type LabeledRow, type RawRecord } from './data.ts';
+import { formatDataReport, noteIssue, validateRecords, type RawRecord } from './data.ts';
 import { decidePromotion, evaluateBundle, type BundleEvaluation, type ChampionDecision } from './evaluate.ts';
 import { createFrozenFeatures, createIdFeatures, toEncodedBatch, tokenizeAll, type FeatureStore } from './features.ts';
 import { collect, createFileLabelSource, type LabelSource } from './label-source.ts';
@@ -451,4 +451,3 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
   }
 }
 
-export type { LabeledRow };
