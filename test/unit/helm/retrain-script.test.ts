@@ -1,0 +1,116 @@
+/**
+ * helm/livetag/files/retrain.sh, the retrain CronJob's command, run with /bin/sh
+ * against a stub `livetag` that records its calls: which base it trains from,
+ * and that only a promoted challenger is published, promoted and pruned.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../../helpers/shared.ts';
+
+const SCRIPT = path.resolve(import.meta.dirname, '../../../helm/livetag/files/retrain.sh');
+
+const STUB = `#!/bin/sh
+echo "$*" >> "$STUB_LOG"
+case "$1" in
+  train)
+    if [ -n "\${STUB_TRAIN_EXIT:-}" ]; then echo "training failed" >&2; exit "$STUB_TRAIN_EXIT"; fi
+    echo "\${STUB_DECISION}: reason"
+    echo "{\\"decision\\":\\"\${STUB_DECISION}\\",\\"metric\\":\\"macro_f1\\"}" ;;
+  models)
+    case "$2" in
+      publish) echo "published v42" ;;
+      promote) echo "current: $3"; echo "promote-brokers=[\${LIVETAG_KAFKA_BROKERS}]" >> "$STUB_LOG" ;;
+      prune) echo "nothing to remove" ;;
+    esac ;;
+esac
+`;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  calls: string[];
+}
+
+function retrain(opts: { champion?: boolean; current?: boolean; decision?: string; trainExit?: number; env?: Record<string, string>; args?: string[] }): Run & { registry: string } {
+  const dir = tempDir('livetag-retrain-');
+  const bin = path.join(dir, 'bin');
+  const registry = path.join(dir, 'models');
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, 'livetag'), STUB, { mode: 0o755 });
+  if (opts.champion) {
+    fs.mkdirSync(path.join(registry, 'champion', 'bundle'), { recursive: true });
+    fs.writeFileSync(path.join(registry, 'champion', 'bundle', 'manifest.json'), '{}');
+  }
+  if (opts.current) {
+    fs.mkdirSync(path.join(registry, 'current'), { recursive: true });
+    fs.writeFileSync(path.join(registry, 'current', 'manifest.json'), '{}');
+  }
+  fs.mkdirSync(path.join(dir, 'scratch'));
+  const log = path.join(dir, 'calls.log');
+  const r = spawnSync('/bin/sh', [SCRIPT, ...(opts.args ?? ['--backend', 'auto'])], {
+    encoding: 'utf8',
+    env: {
+      PATH: `${bin}:/usr/bin:/bin`,
+      STUB_LOG: log,
+      STUB_DECISION: opts.decision ?? 'kept',
+      ...(opts.trainExit ? { STUB_TRAIN_EXIT: String(opts.trainExit) } : {}),
+      LIVETAG_REGISTRY: registry,
+      LIVETAG_KAFKA_BROKERS: 'kafka:9092',
+      LIVETAG_LABELS_TOPIC: 'livetag.labels',
+      LIVETAG_LABELS_GROUP: 'livetag-train',
+      LIVETAG_TRAIN_OUT: path.join(dir, 'scratch', 'run'),
+      LIVETAG_KEEP_VERSIONS: '3',
+      ...opts.env,
+    },
+  });
+  const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
+  return { status: r.status, stdout: r.stdout + r.stderr, calls, registry };
+}
+
+test('first run, nothing promoted yet: trains from scratch on the labels topic and keeps the champion', () => {
+  const r = retrain({ decision: 'kept' });
+  assert.equal(r.status, 0, r.stdout);
+  assert.equal(r.calls.length, 1, r.calls.join('\n'));
+  const train = r.calls[0];
+  assert.match(train, /^train --backend auto --out \S+\/scratch\/run --promote-to \S+\/models\/champion --labels-topic livetag\.labels --labels-group livetag-train --kafka-brokers kafka:9092$/);
+  assert.doesNotMatch(train, /--base/);
+  assert.match(r.stdout, /"decision":"kept"/);
+  assert.match(r.stdout, /retrain: champion kept/);
+});
+
+test('a promoted challenger is published, promoted (announced) and old versions pruned', () => {
+  const r = retrain({ champion: true, decision: 'promoted' });
+  assert.equal(r.status, 0, r.stdout);
+  assert.match(r.calls[0], new RegExp(`--base ${r.registry}/champion`));
+  assert.deepEqual(r.calls.slice(1), [`models publish ${r.registry}/champion/bundle`, 'models promote v42', 'promote-brokers=[kafka:9092]', 'models prune --keep 3']);
+  assert.match(r.stdout, /retrain: promoted v42/);
+});
+
+test('a registry seeded by hand: the first run starts from its current version', () => {
+  const r = retrain({ current: true });
+  assert.equal(r.status, 0, r.stdout);
+  assert.match(r.calls[0], new RegExp(`--base ${r.registry}/current`));
+});
+
+test('without Kafka announcements (SASL/TLS clusters) the promotion is left to the replicas polling the registry', () => {
+  const r = retrain({ champion: true, decision: 'promoted', env: { LIVETAG_ANNOUNCE: 'false' } });
+  assert.equal(r.status, 0, r.stdout);
+  assert.ok(r.calls.includes('promote-brokers=[]'), r.calls.join('\n'));
+});
+
+test('no labels topic: trains on --data alone', () => {
+  const r = retrain({ env: { LIVETAG_LABELS_TOPIC: '' }, args: ['--data', '/models/data/extra.jsonl'] });
+  assert.equal(r.status, 0, r.stdout);
+  assert.doesNotMatch(r.calls[0], /--labels-topic/);
+  assert.match(r.calls[0], /^train --data \/models\/data\/extra\.jsonl --out /);
+});
+
+test('a failed training run fails the job with its exit code and publishes nothing', () => {
+  const r = retrain({ champion: true, trainExit: 3 });
+  assert.equal(r.status, 3);
+  assert.equal(r.calls.length, 1);
+  assert.match(r.stdout, /retrain: livetag train exited 3/);
+});
