@@ -3,7 +3,7 @@
  * and local runs, without Docker: the broker's jars come from Maven Central
  * into a git-ignored cache, and the JVM runs straight off that classpath.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -80,6 +80,8 @@ export type LocalBroker = {
 
 const SILENT: BrokerLogger = { info: () => {}, warn: () => {} };
 
+const START_MARK = '--- broker start ';
+
 function settings(options: Pick<LocalBrokerOptions, 'version' | 'cacheDir'>): { version: string; cacheDir: string } {
   return {
     version: options.version ?? process.env.LIVETAG_KAFKA_VERSION ?? KAFKA_VERSION,
@@ -148,23 +150,21 @@ export function createLocalBroker(options: LocalBrokerOptions = {}): LocalBroker
       // bootstrap metadata; KRaft refuses to start on an unformatted log dir.
       const tf = Date.now();
       const clusterId = randomBytes(16).toString('base64url');
-      const fmt = spawnSync(
+      const fmt = await runToEnd(
         java,
         [...jvmArgs, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', configFile, '--ignore-formatted'],
-        { encoding: 'utf8', timeout: 120_000 },
+        cancel,
       );
-      fs.appendFileSync(logFile, `--- storage format ---\n${fmt.stdout ?? ''}${fmt.stderr ?? ''}`);
-      if (fmt.error || fmt.status !== 0) {
-        throw new LivetagError(
-          'LT_BROKER',
-          `kafka storage format failed (${fmt.error?.message ?? `exit ${fmt.status}`}):\n${tail(`${fmt.stdout ?? ''}${fmt.stderr ?? ''}`, 30)}`,
-        );
+      fs.appendFileSync(logFile, `--- storage format ---\n${fmt.output}`);
+      if (cancel.aborted) throw new LivetagError('LT_BROKER', 'local Kafka start cancelled by stop()');
+      if (fmt.failure !== undefined) {
+        throw new LivetagError('LT_BROKER', `kafka storage format failed (${fmt.failure}):\n${tail(fmt.output, 30)}`);
       }
       logger.info(`formatted ${path.join(dir, 'data')} in ${Date.now() - tf} ms (cluster ${clusterId})`);
     }
     const clusterId = readClusterId(dir);
 
-    fs.appendFileSync(logFile, `--- broker start ${new Date().toISOString()} ---\n`);
+    fs.appendFileSync(logFile, `${START_MARK}${new Date().toISOString()} ---\n`);
     const out = fs.openSync(logFile, 'a');
     let child: ChildProcess;
     try {
@@ -292,8 +292,9 @@ export function createLocalBroker(options: LocalBrokerOptions = {}): LocalBroker
       return stopping;
     },
     async kill() {
+      const wasRunning = jvm !== undefined;
       await halt('SIGKILL');
-      logger.info(`Kafka at 127.0.0.1:${ports?.client} killed`);
+      if (wasRunning) logger.info(`Kafka at 127.0.0.1:${ports?.client} killed`);
     },
     async restart() {
       await halt('SIGTERM');
@@ -333,7 +334,7 @@ export async function resolveClasspath(
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('exit', (c) => resolve(c));
+      child.once('close', (c) => resolve(c));
       child.once('error', (err) => {
         reject(
           cancel?.aborted
@@ -546,6 +547,20 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Runs a short-lived command (no shell), collecting its output; `failure` is unset on exit 0. */
+function runToEnd(command: string, args: string[], cancel: AbortSignal): Promise<{ output: string; failure?: string }> {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], signal: cancel, timeout: 120_000 });
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('error', (err) => resolve({ output, failure: err.message }));
+    child.once('close', (code, signal) =>
+      resolve(code === 0 ? { output } : { output, failure: signal ? `killed by ${signal}` : `exit ${code}` }),
+    );
+  });
+}
+
 function tail(text: string, lines: number): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
@@ -556,7 +571,8 @@ function tail(text: string, lines: number): string {
  */
 function failureReport(file: string): string {
   const text = readEnd(file, 256 * 1024);
-  const lines = text.trimEnd().split('\n');
+  // A kept --dir appends every run to one log: only this run's lines count.
+  const lines = text.slice(Math.max(0, text.lastIndexOf(START_MARK))).trimEnd().split('\n');
   const errors = lines.filter((l) => /\b(ERROR|FATAL)\b/.test(l)).slice(0, 8);
   return [
     ...(errors.length > 0 ? [`--- ${file} (errors) ---`, ...errors.map((l) => l.slice(0, 2000))] : []),
