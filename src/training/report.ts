@@ -56,7 +56,7 @@ export function renderMarkdown(r: RunReport): string {
   out.push(`- started ${r.startedAt}, finished ${r.finishedAt} (${r.wallSeconds.toFixed(0)} s wall)`);
   out.push(`- command: \`${r.command}\``);
   out.push(`- ${r.backend}`);
-  out.push(`- init: ${r.init.kind} (${r.init.from}); frozen lower layers: ${r.init.frozenLayers}`);
+  out.push(`- init: ${r.init.from}; frozen lower layers: ${r.init.frozenLayers}`);
   out.push(`- architecture: ${Object.entries(r.architecture).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   out.push(
     `- recipe **${r.recipe.name}**: loss ${r.recipe.loss}${r.recipe.posWeight === 'auto' ? ' (positive weights)' : ''}, batch ${r.recipe.batchSize}, lr ${r.recipe.lr}, ` +
