@@ -271,7 +271,8 @@ export function noteIssue(report: DataReport, issue: DataIssue, cap = 200): void
   } else report.issues.push(issue);
 }
 
-export function formatDataReport(report: DataReport): string {
+/** The report as text; `maxIssues` caps the listed issues (the counts are always complete). */
+export function formatDataReport(report: DataReport, maxIssues = Infinity): string {
   const lines = [
     `data: ${report.accepted} rows accepted (${report.previousRows} previous, ${report.newRows} new), ${report.rejected} records rejected`,
   ];
@@ -279,8 +280,9 @@ export function formatDataReport(report: DataReport): string {
     const n = report.counts[kind];
     if (n) lines.push(`  ${kind}: ${n} (${ISSUE_EFFECT[kind]})`);
   }
-  for (const i of report.issues) lines.push(`  - ${i.source}${i.position === undefined ? '' : `:${i.position}`}: ${i.kind}: ${i.detail}`);
-  for (const [kind, n] of Object.entries(report.omitted)) lines.push(`  … and ${n} more ${kind}`);
+  for (const i of report.issues.slice(0, maxIssues)) lines.push(`  - ${i.source}${i.position === undefined ? '' : `:${i.position}`}: ${i.kind}: ${i.detail}`);
+  const unlisted = Math.max(0, report.issues.length - maxIssues) + Object.values(report.omitted).reduce((a, b) => a + (b ?? 0), 0);
+  if (unlisted > 0) lines.push(`  … and ${unlisted} more (see the run report)`);
   return lines.join('\n');
 }
 

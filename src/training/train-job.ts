@@ -189,7 +189,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     ...(opts.addLabels ? { addUnknownLabels: true } : {}),
     ...(opts.maxChars ? { maxChars: opts.maxChars } : {}),
   });
-  log(formatDataReport(dataReport).split('\n').slice(0, 12).join('\n'));
+  log(formatDataReport(dataReport, 20));
   if (rows.length < 10) throw new LivetagError('LT_DATA', `only ${rows.length} usable rows; nothing to train on`);
 
   // Split: rows placed by the previous run stay where they were.
