@@ -231,6 +231,8 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
         clientId: config.kafka.clientId,
         ...(config.kafka.ssl ? { ssl: config.kafka.ssl === true ? true : { ...config.kafka.ssl } } : {}),
         ...(config.kafka.sasl ? { sasl: { ...config.kafka.sasl } } : {}),
+        logLevel: config.logLevel === 'debug' ? 'info' : 'warn',
+        log: (level, message, fields) => logger[level](message, fields),
       });
       await ensureTopics(client, [{ topic: config.topics.output }, { topic: config.topics.deadLetter }]);
       producer = client.producer({

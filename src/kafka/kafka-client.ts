@@ -49,6 +49,13 @@ export type KafkaClientOptions = {
   /** Upper bound on kafkajs' own retry loop for one operation. */
   readonly maxRetryTimeMs?: number;
   readonly retries?: number;
+  /**
+   * Route kafkajs' log lines to the service's logger instead of its own JSON on
+   * stdout. kafkajs reports retried, recovered conditions (a coordinator still
+   * loading, a rebalance) at ERROR; they arrive here as warnings, since real
+   * failures reach the caller as thrown errors.
+   */
+  readonly log?: (level: 'debug' | 'warn', message: string, fields: Record<string, unknown>) => void;
 };
 
 /** A kafkajs client whose producers default to the Java-compatible partitioner. */
@@ -79,6 +86,16 @@ export function createKafka(options: KafkaClientOptions): KafkaClient {
     ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
     ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
     logLevel: LOG_LEVELS[options.logLevel ?? 'error'],
+    ...(options.log === undefined
+      ? {}
+      : {
+          logCreator:
+            () =>
+            ({ namespace, level, log }: { namespace: string; level: logLevel; log: { message: string } & Record<string, unknown> }) => {
+              const { message, timestamp: _t, logger: _l, ...fields } = log;
+              options.log!(level <= logLevel.WARN ? 'warn' : 'debug', `kafkajs ${namespace}: ${message}`, fields);
+            },
+        }),
     ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
     retry: {
