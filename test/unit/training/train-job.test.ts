@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundle } from '../../../src/model/bundle.ts';
+import { readBertWeights } from '../../../src/model/onnx-graph.ts';
 import { readSplits } from '../../../src/training/run-dir.ts';
 import { runTrainJob, type TrainJobOptions } from '../../../src/training/train-job.ts';
 import { command as evalCommand } from '../../../src/cli/commands/eval.ts';
@@ -114,4 +115,24 @@ test('--add-labels grows the head of an initial bundle and keeps the old rows of
   assert.deepEqual(grown.report.data.labelsAdded, ['gift']);
   assert.ok(grown.report.parity.maxAbsDiff <= 1e-4);
   assert.equal((await loadBundle(grown.bundleDir)).manifest.architecture.numLabels, 4);
+});
+
+test('--train-layers: the frozen prefix runs once in onnxruntime, only the top trains, export stays exact', async () => {
+  const dir = tempDir();
+  const first = join(dir, 'first');
+  const twoLayers = { ...tiny, arch: { hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32 } };
+  await runTrainJob({ ...twoLayers, ...quiet, data: [writeJsonl(join(dir, 'a.jsonl'), tinyRows(50, 12))], recipe: 'livetag', out: first });
+  const before = await loadBundle(join(first, 'bundle'));
+  const top = await runTrainJob({ ...twoLayers, ...quiet, data: [], base: first, init: first, trainLayers: 1, recipe: 'livetag', out: join(dir, 'top') });
+  assert.equal(top.report.init.frozenLayers, 1);
+  assert.equal(top.report.recipe.lr, 1e-4);
+  assert.ok(top.report.firstBatch.absDiff! < 1e-5);
+  assert.ok(top.report.parity.maxAbsDiff <= 1e-4, `parity ${top.report.parity.maxAbsDiff}`);
+  const after = await loadBundle(top.bundleDir);
+  const w0 = readBertWeights(before.manifest.architecture, before.modelBytes);
+  const w1 = readBertWeights(after.manifest.architecture, after.modelBytes);
+  for (const name of ['bert.embeddings.word_embeddings.weight', 'bert.encoder.layer.0.output.dense.weight']) {
+    assert.deepEqual(w1.get(name)!.data, w0.get(name)!.data, `${name} is frozen`);
+  }
+  assert.notDeepEqual(w1.get('bert.encoder.layer.1.output.dense.weight')!.data, w0.get('bert.encoder.layer.1.output.dense.weight')!.data);
 });
