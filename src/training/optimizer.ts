@@ -55,8 +55,10 @@ export function createAdamW(variables: ReadonlyMap<string, tf.Variable>, opts: A
   const clip = opts.clipNorm ?? 0;
   const state: OptimizerState = { step: 0, m: new Map(), v: new Map() };
   for (const [name, variable] of variables) {
-    state.m.set(name, tf.variable(tf.zerosLike(variable), false));
-    state.v.set(name, tf.variable(tf.zerosLike(variable), false));
+    const zeros = tf.zerosLike(variable);
+    state.m.set(name, tf.variable(zeros, false));
+    state.v.set(name, tf.variable(zeros, false));
+    zeros.dispose();
   }
   const byId = new Map([...variables].map(([name, variable]) => [variable.name, name]));
 

@@ -88,7 +88,10 @@ export function createTfBert(config: BertConfig, weights: WeightMap, frozenLayer
       continue;
     }
     const { data, shape } = toTf(spec.name, t);
-    variables.set(spec.name, tf.variable(tf.tensor(data, shape, 'float32'), true, `${id}/${spec.name}`));
+    // A variable shares its initial tensor's buffer; dispose the tensor handle so only the variable holds it.
+    const initial = tf.tensor(data, shape, 'float32');
+    variables.set(spec.name, tf.variable(initial, true, `${id}/${spec.name}`));
+    initial.dispose();
   }
   const v = (name: string): tf.Variable => {
     const found = variables.get(name);
