@@ -323,7 +323,8 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     // Export through the model core's writer.
     const trained = model.exportWeights();
     const thresholds = result.thresholds.map((t) => t.threshold);
-    const sampleRows = [...valRows, ...testRows].slice(0, opts.paritySample ?? 64);
+    // Held-out rows first; training rows only when the splits are too small to fill the sample.
+    const sampleRows = [...valRows, ...testRows, ...trainRows].slice(0, opts.paritySample ?? 64);
     const tfLogits = predictLogits(model, features, sampleRows);
     const evaluatedOn = `test split: ${testRows.length} rows (${pinnedTest} pinned from the previous run), keys in ${join(out, 'splits.json')}`;
     const training: TrainingInfo = {
