@@ -4,7 +4,8 @@
  * with the same result it would have had. Written to a temp directory and
  * swapped in, so a kill during the write leaves the previous checkpoint.
  */
-import { mkdir, readFile, rename, rm, writeFile, access } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { pathExists } from './fs-util.ts';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LivetagError } from '../common/errors.ts';
@@ -22,12 +23,6 @@ export interface CheckpointData<S> {
 const STATE = 'state.json';
 const TENSORS = 'tensors.bin';
 
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
-}
 
 export async function saveCheckpoint<S>(dir: string, state: S, tensors: ReadonlyMap<string, StoredTensor>): Promise<void> {
   const index: Array<{ name: string; shape: readonly number[]; offset: number; length: number }> = [];
@@ -45,7 +40,7 @@ export async function saveCheckpoint<S>(dir: string, state: S, tensors: Readonly
     await writeFile(join(tmp, TENSORS), new Uint8Array(blob.buffer));
     await writeFile(join(tmp, STATE), JSON.stringify({ state, index }) + '\n');
     await rm(old, { recursive: true, force: true });
-    if (await exists(dir)) await rename(dir, old);
+    if (await pathExists(dir)) await rename(dir, old);
     await rename(tmp, dir);
     await rm(old, { recursive: true, force: true });
   } catch (cause) {
@@ -56,7 +51,7 @@ export async function saveCheckpoint<S>(dir: string, state: S, tensors: Readonly
 
 export async function loadCheckpoint<S>(dir: string): Promise<CheckpointData<S> | undefined> {
   // A kill between the two renames leaves only the previous one, under .old.
-  const where = (await exists(join(dir, STATE))) ? dir : (await exists(join(`${dir}.old`, STATE))) ? `${dir}.old` : undefined;
+  const where = (await pathExists(join(dir, STATE))) ? dir : (await pathExists(join(`${dir}.old`, STATE))) ? `${dir}.old` : undefined;
   if (!where) return undefined;
   try {
     const { state, index } = JSON.parse(await readFile(join(where, STATE), 'utf8')) as {

@@ -11,7 +11,8 @@
  *
  * The data stays out of the bundle so a bundle can ship without its data.
  */
-import { access, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { pathExists } from './fs-util.ts';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -34,12 +35,6 @@ export const SplitsSchema = z.object({
 });
 export type Splits = z.infer<typeof SplitsSchema>;
 
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
-}
 
 export interface BaseRun {
   readonly bundleDir: string;
@@ -53,15 +48,15 @@ export interface BaseRun {
 export async function resolveBaseRun(path: string): Promise<BaseRun> {
   const abs = resolve(path);
   let bundleDir: string;
-  if (await exists(join(abs, 'manifest.json'))) bundleDir = abs;
-  else if (await exists(join(abs, BUNDLE_DIR, 'manifest.json'))) bundleDir = join(abs, BUNDLE_DIR);
+  if (await pathExists(join(abs, 'manifest.json'))) bundleDir = abs;
+  else if (await pathExists(join(abs, BUNDLE_DIR, 'manifest.json'))) bundleDir = join(abs, BUNDLE_DIR);
   else throw new LivetagError('LT_BUNDLE_MISSING_FILE', `${path}: neither a bundle nor a run directory with ${BUNDLE_DIR}/manifest.json`);
   const candidates = [dirname(bundleDir), bundleDir];
   for (const dir of candidates) {
-    if (await exists(join(dir, TRAIN_DATA_FILE))) {
+    if (await pathExists(join(dir, TRAIN_DATA_FILE))) {
       const previous: RawRecord[] = [];
       for await (const r of readJsonlRecords(join(dir, TRAIN_DATA_FILE), `previous:${basename(dir)}/${TRAIN_DATA_FILE}`)) previous.push(r);
-      const splits = (await exists(join(dir, SPLITS_FILE))) ? await readSplits(join(dir, SPLITS_FILE)) : undefined;
+      const splits = (await pathExists(join(dir, SPLITS_FILE))) ? await readSplits(join(dir, SPLITS_FILE)) : undefined;
       return { bundleDir, runDir: dir, previous, ...(splits ? { splits } : {}) };
     }
   }
@@ -97,9 +92,9 @@ export async function promoteRun(runDir: string, target: string): Promise<void> 
   await mkdir(tmp, { recursive: true });
   try {
     for (const f of [BUNDLE_DIR, TRAIN_DATA_FILE, SPLITS_FILE, REPORT_DIR]) {
-      if (await exists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f), { recursive: true });
+      if (await pathExists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f), { recursive: true });
     }
-    if (await exists(abs)) await rename(abs, old);
+    if (await pathExists(abs)) await rename(abs, old);
     await rename(tmp, abs);
     await rm(old, { recursive: true, force: true });
   } catch (cause) {

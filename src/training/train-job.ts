@@ -5,7 +5,8 @@
  * challenger, write the report. `livetag train` is a thin shell around this.
  */
 import { createHash } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { pathExists } from './fs-util.ts';
 import { join, resolve } from 'node:path';
 import { smallBertConfig, parseBertConfig, type BertConfig } from '../model/bert-config.ts';
 import { loadBundle, writeBundle, type LoadedBundle, type TrainingInfo } from '../model/bundle.ts';
@@ -86,27 +87,21 @@ type InitModel =
   | { readonly kind: 'bundle'; readonly dir: string; readonly bundle: LoadedBundle }
   | { readonly kind: 'hf'; readonly dir: string };
 
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
-}
 
 async function resolveInit(init: string | undefined): Promise<InitModel> {
   if (!init || init === 'scratch') return { kind: 'scratch' };
   const dir = resolve(init);
-  if (await exists(join(dir, 'manifest.json'))) return { kind: 'bundle', dir, bundle: await loadBundle(dir) };
-  if (await exists(join(dir, BUNDLE_DIR, 'manifest.json'))) return { kind: 'bundle', dir: join(dir, BUNDLE_DIR), bundle: await loadBundle(join(dir, BUNDLE_DIR)) };
-  if (await exists(join(dir, 'config.json'))) return { kind: 'hf', dir };
+  if (await pathExists(join(dir, 'manifest.json'))) return { kind: 'bundle', dir, bundle: await loadBundle(dir) };
+  if (await pathExists(join(dir, BUNDLE_DIR, 'manifest.json'))) return { kind: 'bundle', dir: join(dir, BUNDLE_DIR), bundle: await loadBundle(join(dir, BUNDLE_DIR)) };
+  if (await pathExists(join(dir, 'config.json'))) return { kind: 'hf', dir };
   throw new LivetagError('LT_USAGE', `--init ${init}: not "scratch", a bundle (manifest.json) or a Hugging Face checkpoint (config.json)`);
 }
 
 async function loadTokenizerFile(path: string): Promise<string> {
   const abs = resolve(path);
-  if (await exists(join(abs, 'tokenizer.json'))) return readFile(join(abs, 'tokenizer.json'), 'utf8');
-  if (await exists(join(abs, 'vocab.txt'))) return buildWordPieceTokenizerJson(vocabFromText(await readFile(join(abs, 'vocab.txt'), 'utf8')));
-  if (await exists(abs)) return readFile(abs, 'utf8');
+  if (await pathExists(join(abs, 'tokenizer.json'))) return readFile(join(abs, 'tokenizer.json'), 'utf8');
+  if (await pathExists(join(abs, 'vocab.txt'))) return buildWordPieceTokenizerJson(vocabFromText(await readFile(join(abs, 'vocab.txt'), 'utf8')));
+  if (await pathExists(abs)) return readFile(abs, 'utf8');
   throw new LivetagError('LT_TOKENIZER', `${path}: no tokenizer.json or vocab.txt`);
 }
 
