@@ -176,3 +176,14 @@ export function configReference(): string {
   });
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
+
+/** Connection settings for the Kafka adapter (brokers, client id, TLS, SASL) from a parsed config. */
+export function kafkaConnection(config: ServeConfig, brokers?: string) {
+  const k = config.kafka;
+  return {
+    brokers: brokers ?? [...k.brokers],
+    clientId: k.clientId,
+    ...(k.ssl ? { ssl: k.ssl === true ? true : { ...k.ssl } } : {}),
+    ...(k.sasl ? { sasl: { ...k.sasl } } : {}),
+  };
+}

@@ -4,7 +4,7 @@ import { createKafka, ensureTopics, type Consumer, type EachBatchPayload, type P
 import { createClassifier, type Classifier } from '../model/classifier.ts';
 import { createModelRegistry } from '../model/registry.ts';
 import { createModelWatcher, type ModelWatcher } from './model-watcher.ts';
-import type { ServeConfig } from './config.ts';
+import { kafkaConnection, type ServeConfig } from './config.ts';
 import { createHttpServer, type HttpServer } from './http-server.ts';
 import { createInFlightGate } from './in-flight-gate.ts';
 import { createServeMetrics, type ServeMetrics } from './metrics.ts';
@@ -227,10 +227,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
         metrics,
       });
       const client = createKafka({
-        brokers: config.kafka.brokers,
-        clientId: config.kafka.clientId,
-        ...(config.kafka.ssl ? { ssl: config.kafka.ssl === true ? true : { ...config.kafka.ssl } } : {}),
-        ...(config.kafka.sasl ? { sasl: { ...config.kafka.sasl } } : {}),
+        ...kafkaConnection(config),
         logLevel: config.logLevel === 'debug' ? 'info' : 'warn',
         log: (level, message, fields) => logger[level](message, fields),
       });
@@ -244,6 +241,8 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       consumer = client.consumer({ groupId: config.groupId, readUncommitted: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         joined = true;
+        // Partitions this instance no longer owns must not keep reporting their last lag.
+        metrics.lag.reset();
         const assigned = Object.values(e.payload.memberAssignment).flat().length;
         logger.info('joined consumer group', { group: config.groupId, partitions: assigned });
       });

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { announcePromotion } from '../../consumer/model-watcher.ts';
 import { createKafka } from '../../kafka/kafka-client.ts';
+import { kafkaConnection, loadServeConfig } from '../../consumer/config.ts';
 import { createModelRegistry } from '../../model/registry.ts';
 import { usageError, type Command } from '../main.ts';
 
@@ -37,7 +38,9 @@ export const command: Command = {
     const registry = createModelRegistry(values.registry);
     const announce = async (id: string): Promise<void> => {
       if (!values.brokers) return;
-      await announcePromotion(createKafka({ brokers: values.brokers, clientId: 'livetag-models', logLevel: 'nothing' }), values.topic, registry.root, id);
+      // Same TLS/SASL settings (LIVETAG_KAFKA_*) as the service, so secured clusters work too.
+      const connection = kafkaConnection(loadServeConfig(), values.brokers);
+      await announcePromotion(createKafka({ ...connection, clientId: 'livetag-models', logLevel: 'nothing' }), values.topic, registry.root, id);
       process.stdout.write(`announced ${id} on ${values.topic}\n`);
     };
     switch (action) {
