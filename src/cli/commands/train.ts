@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isLivetagError } from '../../common/errors.ts';
+import { kafkaConnection, loadServeConfig } from '../../consumer/config.ts';
 import { parseLabelList } from '../../model/labels.ts';
 import { createKafkaLabelSource } from '../../training/kafka-label-source.ts';
 import type { LabelSource } from '../../training/label-source.ts';
@@ -121,9 +122,12 @@ export const command: Command = {
 
     const sources: LabelSource[] = [];
     if (values['labels-topic']) {
-      const brokers = values['kafka-brokers'] ?? process.env.KAFKA_BROKERS;
+      const brokers = values['kafka-brokers'] ?? process.env.KAFKA_BROKERS ?? process.env.LIVETAG_KAFKA_BROKERS;
       if (!brokers) throw usageError('--labels-topic needs --kafka-brokers or KAFKA_BROKERS');
-      sources.push(createKafkaLabelSource({ kafka: { brokers }, topic: values['labels-topic'], groupId: values['labels-group'] }));
+      // TLS/SASL from the same LIVETAG_KAFKA_* settings as the service, so secured clusters work.
+      const { ssl, sasl } = kafkaConnection(loadServeConfig());
+      const kafka = { brokers, ...(ssl ? { ssl } : {}), ...(sasl ? { sasl } : {}) };
+      sources.push(createKafkaLabelSource({ kafka, topic: values['labels-topic'], groupId: values['labels-group'] }));
     }
     try {
       const result = await runTrainJob({
