@@ -149,10 +149,12 @@ export function createLocalBroker(options: LocalBrokerOptions = {}): LocalBroker
       // Formatting writes meta.properties (cluster id, node id) and the
       // bootstrap metadata; KRaft refuses to start on an unformatted log dir.
       const tf = Date.now();
+      // base64url ids may start with '-': passed as --cluster-id=<id> so the
+      // tool's argument parser cannot take one for an option (1 run in 64 failed).
       const clusterId = randomBytes(16).toString('base64url');
       const fmt = await runToEnd(
         java,
-        [...jvmArgs, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', configFile, '--ignore-formatted'],
+        [...jvmArgs, '-cp', classpath, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', configFile, '--ignore-formatted'],
         cancel,
       );
       fs.appendFileSync(logFile, `--- storage format ---\n${fmt.output}`);
