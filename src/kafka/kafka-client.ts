@@ -36,6 +36,8 @@ const LOG_LEVELS: Record<KafkaLogLevel, logLevel> = {
   debug: logLevel.DEBUG,
 };
 
+const TRANSIENT = /coordinator is loading|coordinator is not available|not the correct coordinator|group is rebalancing|leadership election/i;
+
 export type KafkaClientOptions = {
   /** `host:port` list, or one comma-separated string as in `KAFKA_BROKERS`. */
   readonly brokers: string | readonly string[];
@@ -93,7 +95,10 @@ export function createKafka(options: KafkaClientOptions): KafkaClient {
             () =>
             ({ namespace, level, log }: { namespace: string; level: logLevel; log: { message: string } & Record<string, unknown> }) => {
               const { message, timestamp: _t, logger: _l, ...fields } = log;
-              options.log!(level <= logLevel.WARN ? 'warn' : 'debug', `kafkajs ${namespace}: ${message}`, fields);
+              // Coordinator start-up and rebalances are answered with errors that
+              // kafkajs retries and recovers from: normal operation, not a warning.
+              const transient = typeof fields.error === 'string' && TRANSIENT.test(fields.error);
+              options.log!(level <= logLevel.WARN && !transient ? 'warn' : 'debug', `kafkajs ${namespace}: ${message}`, fields);
             },
         }),
     ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
