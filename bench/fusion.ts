@@ -36,7 +36,7 @@ console.log(`parity on 256 real comments: max |Δlogit| ${worst.toExponential(2)
 console.log('| batch | standard texts/s | fused texts/s | fused / standard |');
 console.log('|---:|---:|---:|---:|');
 for (const size of values.batches.split(',').map(Number)) {
-  const batches = [];
+  const batches: Awaited<ReturnType<typeof enc.encode>>[] = [];
   for (let i = 0; i < 64; i++) batches.push(await enc.encode(texts.slice(i * size, (i + 1) * size)));
   const rate = async (r: typeof plain): Promise<number> => {
     await r.run(batches[0]);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { LivetagError } from '../common/errors.ts';
+import { deepFreeze } from '../common/freeze.ts';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -88,14 +89,6 @@ export interface ServeConfig {
   readonly allScores: boolean;
   readonly drainTimeoutMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
-}
-
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object') {
-    for (const x of Object.values(v)) deepFreeze(x);
-    Object.freeze(v);
-  }
-  return v;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile, access } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { BertConfigSchema, type BertConfig } from './bert-config.ts';
@@ -7,6 +7,8 @@ import { INPUT_NAMES, ONNX_OPSET, OUTPUT_NAME, buildBertOnnx, summarizeOnnx } fr
 import { parseTokenizer } from './tokenizer.ts';
 import type { WeightMap } from './weights.ts';
 import { LivetagError } from '../common/errors.ts';
+import { deepFreeze } from '../common/freeze.ts';
+import { pathExists } from '../common/fs.ts';
 
 export const BUNDLE_FORMAT_VERSION = 1;
 export const MODEL_FILE = 'model.onnx';
@@ -82,14 +84,6 @@ export interface LoadedBundle {
 
 export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 function refuse(file: string, problem: string, code: 'LT_BUNDLE_MISSING_FILE' | 'LT_BUNDLE_MANIFEST_INVALID' | 'LT_BUNDLE_HASH_MISMATCH' | 'LT_BUNDLE_INCONSISTENT' = 'LT_BUNDLE_INCONSISTENT'): never {
@@ -219,20 +213,11 @@ export async function writeBundleFiles(dir: string, spec: BundleSpec, model: Uin
     await writeFile(join(tmp, MODEL_FILE), model);
     await writeFile(join(tmp, TOKENIZER_FILE), tokenizerBytes);
     await writeFile(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
-    if (await exists(dir)) await rm(dir, { recursive: true, force: true });
+    if (await pathExists(dir)) await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
   return manifest;
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

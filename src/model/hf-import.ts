@@ -1,4 +1,4 @@
-import { readFile, access } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseBertConfig, type BertConfig } from './bert-config.ts';
 import { writeBundle, type Manifest } from './bundle.ts';
@@ -6,6 +6,7 @@ import { readSafetensors } from './safetensors.ts';
 import { BERT_CHINESE_DEFAULTS, buildWordPieceTokenizerJson, vocabFromText } from './tokenizer.ts';
 import { createNormal, createRng, initTensor, weightSpecs, type WeightMap, type WeightTensor } from './weights.ts';
 import { LivetagError } from '../common/errors.ts';
+import { pathExists } from '../common/fs.ts';
 
 export interface HfImportOptions {
   readonly labels?: readonly string[];
@@ -39,13 +40,6 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** Maps a checkpoint's tensor name onto the canonical name, or undefined for tensors we do not use. */
 export function canonicalName(name: string): string | undefined {
   if (name.startsWith('cls.') || name.endsWith('position_ids')) return undefined;
@@ -77,9 +71,9 @@ async function loadTokenizer(dir: string): Promise<{ json: string; maxLength?: n
   const tokConfig = (await readJson(join(dir, 'tokenizer_config.json'))) ?? {};
   const modelMax = typeof tokConfig.model_max_length === 'number' && tokConfig.model_max_length < 1e6 ? tokConfig.model_max_length : undefined;
   const tokenizerPath = join(dir, 'tokenizer.json');
-  if (await exists(tokenizerPath)) return { json: await readFile(tokenizerPath, 'utf8'), maxLength: modelMax };
+  if (await pathExists(tokenizerPath)) return { json: await readFile(tokenizerPath, 'utf8'), maxLength: modelMax };
   const vocabPath = join(dir, 'vocab.txt');
-  if (!(await exists(vocabPath))) fail(`${dir}: neither tokenizer.json nor vocab.txt is present`);
+  if (!(await pathExists(vocabPath))) fail(`${dir}: neither tokenizer.json nor vocab.txt is present`);
   const str = (k: string, d: string): string => (typeof tokConfig[k] === 'string' ? (tokConfig[k] as string) : d);
   const json = buildWordPieceTokenizerJson(vocabFromText(await readFile(vocabPath, 'utf8')), {
     lowercase: tokConfig.do_lower_case === true,
@@ -109,7 +103,7 @@ export async function readHfCheckpoint(dir: string, opts: HfImportOptions = {}):
     fail(`config.json: hidden_act "${hf.hidden_act}" is not supported (the graph uses exact erf GELU)`);
   }
   const stPath = join(dir, 'model.safetensors');
-  if (!(await exists(stPath))) fail(`${dir}: model.safetensors not found (convert pytorch_model.bin to safetensors first)`);
+  if (!(await pathExists(stPath))) fail(`${dir}: model.safetensors not found (convert pytorch_model.bin to safetensors first)`);
   const raw = await readSafetensors(stPath);
 
   const tensors = new Map<string, WeightTensor>();

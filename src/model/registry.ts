@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, readFile, readdir, rename, rm, symlink, writeFile, readlink } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { LivetagError } from '../common/errors.ts';
@@ -154,9 +154,4 @@ export function createModelRegistry(root: string): ModelRegistry {
     },
   };
   return registry;
-}
-
-/** Where a `current` symlink points (for logs). */
-export async function currentTarget(root: string): Promise<string | undefined> {
-  return readlink(join(resolve(root), CURRENT_LINK)).catch(() => undefined);
 }

@@ -5,7 +5,7 @@
  * swapped in, so a kill during the write leaves the previous checkpoint.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { pathExists } from './fs-util.ts';
+import { pathExists } from '../common/fs.ts';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LivetagError } from '../common/errors.ts';

@@ -12,7 +12,7 @@
  * The data stays out of the bundle so a bundle can ship without its data.
  */
 import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { pathExists } from './fs-util.ts';
+import { pathExists } from '../common/fs.ts';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';

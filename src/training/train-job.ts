@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { pathExists } from './fs-util.ts';
+import { pathExists } from '../common/fs.ts';
 import { join, resolve } from 'node:path';
 import { smallBertConfig, parseBertConfig, type BertConfig } from '../model/bert-config.ts';
 import { loadBundle, writeBundle, type LoadedBundle, type TrainingInfo } from '../model/bundle.ts';
