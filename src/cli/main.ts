@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   classify: async () => (await import('./commands/classify.ts')).command,
   'import-hf': async () => (await import('./commands/import-hf.ts')).command,
   'make-model': async () => (await import('./commands/make-model.ts')).command,
+  optimize: async () => (await import('./commands/optimize.ts')).command,
   kafka: async () => (await import('./commands/kafka.ts')).command,
   train: async () => (await import('./commands/train.ts')).command,
   eval: async () => (await import('./commands/eval.ts')).command,

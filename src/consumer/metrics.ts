@@ -26,7 +26,7 @@ export function createServeMetrics() {
     fetchPaused: new Gauge({ name: 'livetag_fetch_paused', help: '1 while fetching is paused because in-flight work is full.', registers: reg }),
     lag: new Gauge({ name: 'livetag_consumer_lag', help: 'High watermark minus next offset to process, per partition, as seen by this instance.', labelNames: ['topic', 'partition'], registers: reg }),
     predictions: new Counter({ name: 'livetag_predictions_total', help: 'Tags assigned, per label.', labelNames: ['label'], registers: reg }),
-    modelInfo: new Gauge({ name: 'livetag_model_info', help: 'The model being served (value 1).', labelNames: ['model_id', 'version', 'provider'], registers: reg }),
+    modelInfo: new Gauge({ name: 'livetag_model_info', help: 'The model being served (value 1).', labelNames: ['model_id', 'version', 'provider', 'variant'], registers: reg }),
     errors: new Counter({ name: 'livetag_errors_total', help: 'Errors by code.', labelNames: ['code'], registers: reg }),
     cacheLookups: new Counter({ name: 'livetag_dedupe_cache_lookups_total', help: 'Repeated-comment cache lookups.', registers: reg }),
     cacheHits: new Counter({ name: 'livetag_dedupe_cache_hits_total', help: 'Repeated-comment cache hits (inference skipped).', registers: reg }),

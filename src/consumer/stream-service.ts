@@ -156,13 +156,14 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       device: config.model.device,
       deviceId: config.model.deviceId,
       threads: config.model.threads,
+      variant: config.model.variant,
       warn: (m) => logger.warn(m),
     });
 
   function showModel(c: Classifier): void {
     const m = c.manifest;
     metrics.modelInfo.reset();
-    metrics.modelInfo.set({ model_id: m.modelId, version: m.version, provider: c.provider }, 1);
+    metrics.modelInfo.set({ model_id: m.modelId, version: m.version, provider: c.provider, variant: c.variant }, 1);
   }
 
   async function doReload(id: string): Promise<boolean> {
@@ -215,7 +216,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       classifier = await loadClassifier(modelPath);
       showModel(classifier);
       const m = classifier.manifest;
-      logger.info('model loaded', { model: m.modelId, version: m.version, provider: classifier.provider, labels: m.labels.length });
+      logger.info('model loaded', { model: m.modelId, version: m.version, provider: classifier.provider, variant: classifier.variant, labels: m.labels.length });
       pipeline = createPipeline({
         classifier,
         outputTopic: config.topics.output,

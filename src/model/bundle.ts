@@ -29,6 +29,33 @@ export const TrainingInfoSchema = z.object({
   details: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** The standard fp32 graph, model.onnx: what training reads and every other variant is derived from. */
+export const BASE_VARIANT = 'base';
+
+/**
+ * A serving variant of model.onnx (fused, int8, fp16), written by
+ * `livetag optimize` with the agreement it measured against the base graph.
+ */
+export const VariantSchema = z.object({
+  file: z.string().regex(/^model\.[a-z0-9-]+\.onnx$/),
+  precision: z.enum(['fp32', 'fp16', 'int8']),
+  fused: z.boolean(),
+  /** Providers it is built for; others can run it, usually slower. */
+  devices: z.array(z.enum(['cpu', 'cuda'])).min(1),
+  agreement: z.object({
+    texts: z.number().int().positive(),
+    /** Share of texts whose tag set equals the base graph's. */
+    sameTags: z.number().min(0).max(1),
+    maxAbsProbDiff: z.number().nonnegative(),
+    measuredOn: z.string(),
+  }),
+  /** texts/s relative to the base graph, where measured (CPU, one batch size). */
+  speedup: z.object({ device: z.enum(['cpu', 'cuda']), batch: z.number().int().positive(), ratio: z.number().positive() }).optional(),
+});
+
+/** Which variant `auto` serves on each provider ("base" or a key of variants). */
+export const ServingSchema = z.object({ cpu: z.string(), cuda: z.string() });
+
 export const ManifestSchema = z
   .object({
     formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
@@ -50,8 +77,20 @@ export const ManifestSchema = z
     source: z.string(),
     files: z.record(z.string(), FileEntrySchema),
     training: TrainingInfoSchema.optional(),
+    variants: z.record(z.string().regex(/^[a-z0-9-]+$/), VariantSchema).optional(),
+    serving: ServingSchema.optional(),
   })
   .superRefine((m, ctx) => {
+    for (const [name, v] of Object.entries(m.variants ?? {})) {
+      if (name === BASE_VARIANT) ctx.addIssue({ code: 'custom', path: ['variants', name], message: `"${BASE_VARIANT}" names model.onnx itself` });
+      if (!m.files[v.file]) ctx.addIssue({ code: 'custom', path: ['variants', name, 'file'], message: `${v.file} is not listed in files` });
+    }
+    for (const device of ['cpu', 'cuda'] as const) {
+      const name = m.serving?.[device];
+      if (name !== undefined && name !== BASE_VARIANT && !m.variants?.[name]) {
+        ctx.addIssue({ code: 'custom', path: ['serving', device], message: `"${name}" is neither "${BASE_VARIANT}" nor a listed variant` });
+      }
+    }
     if (new Set(m.labels).size !== m.labels.length) ctx.addIssue({ code: 'custom', path: ['labels'], message: 'labels repeat' });
     if (m.thresholds.length !== m.labels.length) {
       ctx.addIssue({ code: 'custom', path: ['thresholds'], message: `${m.thresholds.length} thresholds for ${m.labels.length} labels` });
@@ -72,6 +111,8 @@ export const ManifestSchema = z
   });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
+export type Variant = z.infer<typeof VariantSchema>;
+export type ServingChoice = z.infer<typeof ServingSchema>;
 export type TrainingInfo = z.infer<typeof TrainingInfoSchema>;
 
 /** A bundle whose every byte was verified; serve only these. */
@@ -80,6 +121,13 @@ export interface LoadedBundle {
   readonly manifest: Readonly<Manifest>;
   readonly modelBytes: Uint8Array;
   readonly tokenizerJson: string;
+  /** Graphs of the variants asked for at load (by default those the manifest serves). */
+  readonly variantBytes: Readonly<Record<string, Uint8Array>>;
+}
+
+export interface LoadBundleOptions {
+  /** Variants whose graphs to keep in memory; every file is hash-checked regardless. */
+  readonly variants?: readonly string[] | 'all';
 }
 
 export function sha256(bytes: Uint8Array | string): string {
@@ -112,7 +160,7 @@ export function parseManifest(raw: unknown, where = MANIFEST_FILE): Manifest {
  * tokenizer agree. Throws on the first problem, naming the file; nothing
  * partially verified is returned.
  */
-export async function loadBundle(dir: string): Promise<LoadedBundle> {
+export async function loadBundle(dir: string, opts: LoadBundleOptions = {}): Promise<LoadedBundle> {
   const manifestText = (await readOrRefuse(dir, MANIFEST_FILE)).toString('utf8');
   let raw: unknown;
   try {
@@ -121,6 +169,9 @@ export async function loadBundle(dir: string): Promise<LoadedBundle> {
     refuse(join(dir, MANIFEST_FILE), 'is not valid JSON', 'LT_BUNDLE_MANIFEST_INVALID');
   }
   const manifest = parseManifest(raw, join(dir, MANIFEST_FILE));
+  const variants = manifest.variants ?? {};
+  const wanted = opts.variants === 'all' ? Object.keys(variants) : (opts.variants ?? [manifest.serving?.cpu, manifest.serving?.cuda]);
+  const keep = new Set([MODEL_FILE, TOKENIZER_FILE, ...wanted.flatMap((n) => (n && variants[n] ? [variants[n].file] : []))]);
   const contents = new Map<string, Buffer>();
   for (const [file, entry] of Object.entries(manifest.files)) {
     const bytes = await readOrRefuse(dir, file);
@@ -128,12 +179,29 @@ export async function loadBundle(dir: string): Promise<LoadedBundle> {
     if (actual !== entry.sha256 || bytes.length !== entry.bytes) {
       refuse(join(dir, file), `sha256 ${actual.slice(0, 12)}… (${bytes.length} bytes) does not match the manifest's ${entry.sha256.slice(0, 12)}… (${entry.bytes} bytes)`, 'LT_BUNDLE_HASH_MISMATCH');
     }
-    contents.set(file, bytes);
+    if (keep.has(file)) contents.set(file, bytes);
+  }
+  const variantBytes: Record<string, Uint8Array> = {};
+  for (const [name, v] of Object.entries(variants)) {
+    const bytes = contents.get(v.file);
+    if (!bytes) continue;
+    checkGraph(join(dir, v.file), manifest, bytes);
+    variantBytes[name] = new Uint8Array(bytes);
   }
   const modelBytes = contents.get(MODEL_FILE)!;
   const tokenizerJson = contents.get(TOKENIZER_FILE)!.toString('utf8');
-  const modelPath = join(dir, MODEL_FILE);
-  const graph = summarizeOnnx(modelBytes);
+  checkGraph(join(dir, MODEL_FILE), manifest, modelBytes);
+  const tokenizer = parseTokenizer(tokenizerJson);
+  const vocab = tokenizer.getVocabSize(true);
+  if (vocab > manifest.architecture.vocabSize) {
+    refuse(join(dir, TOKENIZER_FILE), `vocabulary of ${vocab} tokens exceeds the model's ${manifest.architecture.vocabSize} embeddings`);
+  }
+  return deepFreeze({ dir, manifest, modelBytes: new Uint8Array(modelBytes), tokenizerJson, variantBytes });
+}
+
+/** A graph's inputs, output and label width agree with the manifest. */
+function checkGraph(modelPath: string, manifest: Manifest, bytes: Uint8Array): void {
+  const graph = summarizeOnnx(bytes);
   const expected = [...manifest.onnx.inputs].sort().join(',');
   if ([...graph.inputs].sort().join(',') !== expected) {
     refuse(modelPath, `graph inputs [${graph.inputs.join(', ')}] differ from the manifest's [${manifest.onnx.inputs.join(', ')}]`);
@@ -144,12 +212,6 @@ export async function loadBundle(dir: string): Promise<LoadedBundle> {
   if (graph.outputWidth !== manifest.labels.length) {
     refuse(modelPath, `output width ${graph.outputWidth ?? 'unknown'} does not match the manifest's ${manifest.labels.length} labels`);
   }
-  const tokenizer = parseTokenizer(tokenizerJson);
-  const vocab = tokenizer.getVocabSize(true);
-  if (vocab > manifest.architecture.vocabSize) {
-    refuse(join(dir, TOKENIZER_FILE), `vocabulary of ${vocab} tokens exceeds the model's ${manifest.architecture.vocabSize} embeddings`);
-  }
-  return deepFreeze({ dir, manifest, modelBytes: new Uint8Array(modelBytes), tokenizerJson });
 }
 
 export interface BundleSpec {
@@ -178,11 +240,7 @@ function defaultVersion(modelHash: string): string {
   return `${stamp}-${modelHash.slice(0, 8)}`;
 }
 
-/**
- * Writes a bundle from an already-built ONNX graph (variants such as int8).
- * Files land in a sibling temp directory first and are renamed into place, so
- * a reader never sees a half-written bundle.
- */
+/** Writes a bundle from an already-built ONNX graph. */
 export async function writeBundleFiles(dir: string, spec: BundleSpec, model: Uint8Array): Promise<Manifest> {
   const tokenizerBytes = Buffer.from(spec.tokenizerJson, 'utf8');
   const modelHash = sha256(model);
@@ -205,13 +263,21 @@ export async function writeBundleFiles(dir: string, spec: BundleSpec, model: Uin
     },
     ...(spec.training ? { training: spec.training } : {}),
   });
+  await writeAtomically(dir, manifest, new Map([[MODEL_FILE, model], [TOKENIZER_FILE, tokenizerBytes]]));
+  return manifest;
+}
+
+/**
+ * Files land in a sibling temp directory first and are renamed into place, so
+ * a reader never sees a half-written bundle.
+ */
+async function writeAtomically(dir: string, manifest: Manifest, files: ReadonlyMap<string, Uint8Array>): Promise<void> {
   const parent = dirname(dir);
   await mkdir(parent, { recursive: true });
   const tmp = join(parent, `.${basename(dir)}.tmp-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
   try {
-    await writeFile(join(tmp, MODEL_FILE), model);
-    await writeFile(join(tmp, TOKENIZER_FILE), tokenizerBytes);
+    for (const [file, bytes] of files) await writeFile(join(tmp, file), bytes);
     await writeFile(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
     if (await pathExists(dir)) await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);
@@ -219,5 +285,34 @@ export async function writeBundleFiles(dir: string, spec: BundleSpec, model: Uin
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+export interface VariantFile {
+  readonly name: string;
+  readonly variant: Variant;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Writes `source` again with serving variants beside model.onnx (replacing
+ * any it had) and which one `auto` serves per provider. The result is a new
+ * version whose parent is the source.
+ */
+export async function writeBundleWithVariants(dir: string, source: LoadedBundle, variants: readonly VariantFile[], serving: ServingChoice, version?: string): Promise<Manifest> {
+  const base = source.manifest;
+  const tokenizerBytes = Buffer.from(source.tokenizerJson, 'utf8');
+  const files = new Map<string, Uint8Array>([[MODEL_FILE, source.modelBytes], [TOKENIZER_FILE, tokenizerBytes]]);
+  for (const v of variants) files.set(v.variant.file, v.bytes);
+  const { variants: _old, serving: _s, ...rest } = base;
+  const manifest = parseManifest({
+    ...rest,
+    version: version ?? `${base.version.replace(/-opt$/, '')}-opt`,
+    createdAt: new Date().toISOString(),
+    parentVersion: base.version,
+    files: Object.fromEntries([...files].map(([f, b]) => [f, { sha256: sha256(b), bytes: b.byteLength }])),
+    variants: Object.fromEntries(variants.map((v) => [v.name, v.variant])),
+    serving,
+  });
+  await writeAtomically(dir, manifest, files);
   return manifest;
 }

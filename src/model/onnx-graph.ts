@@ -33,10 +33,17 @@ class GraphBuilder {
   readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private counter = 0;
 
+  /** half: float weights are stored as float16 (the fp16 variant). */
+  constructor(readonly half = false) {}
+
   op(opType: string, inputs: string[], attrs: Attr[] = [], outName?: string, domain?: string): string {
-    const out = outName ?? `${opType.toLowerCase()}_${this.counter++}`;
-    this.nodes.push({ opType, input: inputs, output: [out], name: `${opType}_${this.counter++}`, attribute: attrs, ...(domain ? { domain } : {}) });
-    return out;
+    return this.opN(opType, inputs, 1, attrs, outName ? [outName] : undefined, domain)[0];
+  }
+
+  opN(opType: string, inputs: string[], outputs: number, attrs: Attr[] = [], outNames?: string[], domain?: string): string[] {
+    const outs = outNames ?? Array.from({ length: outputs }, () => `${opType.toLowerCase()}_${this.counter++}`);
+    this.nodes.push({ opType, input: inputs, output: outs, name: `${opType}_${this.counter++}`, attribute: attrs, ...(domain ? { domain } : {}) });
+    return outs;
   }
 
   /** onnxruntime's contrib operators (com.microsoft), implemented for CPU and CUDA. */
@@ -45,8 +52,25 @@ class GraphBuilder {
   }
 
   floatTensor(name: string, t: WeightTensor): string {
+    if (this.half) {
+      const bits = float32ToFloat16Bits(t.data);
+      this.initializers.push({ name, dims: [...t.shape], dataType: onnx.TensorProto.DataType.FLOAT16, rawData: new Uint8Array(bits.buffer) });
+      return name;
+    }
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     this.initializers.push({ name, dims: [...t.shape], dataType: onnx.TensorProto.DataType.FLOAT, rawData: bytes });
+    return name;
+  }
+
+  /** Float32 whatever the mode: quantization scales and operator parameters that must stay fp32. */
+  float32Tensor(name: string, t: WeightTensor): string {
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    this.initializers.push({ name, dims: [...t.shape], dataType: onnx.TensorProto.DataType.FLOAT, rawData: bytes });
+    return name;
+  }
+
+  int8Tensor(name: string, shape: number[], data: Int8Array): string {
+    this.initializers.push({ name, dims: shape, dataType: onnx.TensorProto.DataType.INT8, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
     return name;
   }
 
@@ -65,6 +89,65 @@ class GraphBuilder {
     });
     return name;
   }
+}
+
+/** IEEE 754 binary16 bits, round to nearest even; overflow saturates to ±Inf as a cast would. */
+export function float32ToFloat16Bits(src: Float32Array): Uint16Array {
+  const out = new Uint16Array(src.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < src.length; i++) {
+    f[0] = src[i];
+    const x = u[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    let e = exp - 127 + 15;
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
+    if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let half = mant >>> shift;
+      const rem = mant & ((1 << shift) - 1);
+      const mid = 1 << (shift - 1);
+      if (rem > mid || (rem === mid && half & 1)) half++;
+      out[i] = sign | half;
+      continue;
+    }
+    let half = (e << 10) | (mant >>> 13);
+    const rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+    out[i] = sign | half;
+  }
+  return out;
+}
+
+/**
+ * Symmetric per-column int8 quantization of a [in, out] matrix: one scale per
+ * output column (max |w| / 127), zero point 0, as onnxruntime's dynamic
+ * quantization does for weights.
+ */
+export function quantizeColumns(w: WeightTensor): { data: Int8Array; scales: Float32Array } {
+  const [rows, cols] = w.shape;
+  const scales = new Float32Array(cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) scales[c] = Math.max(scales[c], Math.abs(w.data[r * cols + c]));
+  for (let c = 0; c < cols; c++) scales[c] = scales[c] > 0 ? scales[c] / 127 : 1;
+  const data = new Int8Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) data[r * cols + c] = Math.max(-127, Math.min(127, Math.round(w.data[r * cols + c] / scales[c])));
+  }
+  return { data, scales };
 }
 
 function io(name: string, elemType: number, dims: (string | number)[]): onnxProto.onnx.IValueInfoProto {
@@ -94,6 +177,14 @@ export interface BuildOptions {
    * packed weights are not read back by readBertWeights).
    */
   readonly fused?: boolean;
+  /**
+   * Serving precision of a fused graph. int8: weight matrices quantized per
+   * column, activations quantized per batch at run time (QAttention,
+   * DynamicQuantizeMatMul; onnxruntime CPU). fp16: every float weight and
+   * activation in half precision, logits cast back to float32 (for CUDA; on
+   * CPU onnxruntime inserts casts around operators it lacks fp16 kernels for).
+   */
+  readonly precision?: 'fp32' | 'int8' | 'fp16';
 }
 
 /** Concatenates the transposes of [out, in] matrices column-wise: [in, sum(out)]. */
@@ -136,7 +227,11 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, opts: Buil
     throw new LivetagError('LT_WEIGHTS_INVALID', `hiddenAfterLayers ${prefix} is outside 0..${config.numLayers}`);
   }
   const layers = prefix ?? config.numLayers;
-  const g = new GraphBuilder();
+  const precision = opts.precision ?? 'fp32';
+  if (precision !== 'fp32' && (!opts.fused || prefix !== undefined)) {
+    throw new LivetagError('LT_WEIGHTS_INVALID', `precision ${precision} is a serving variant of the fused full graph (set fused, not hiddenAfterLayers)`);
+  }
+  const g = new GraphBuilder(precision === 'fp16');
   const used = weightSpecs(config).filter((spec) => {
     if (prefix === undefined) return true;
     const m = /^bert\.encoder\.layer\.(\d+)\./.exec(spec.name);
@@ -185,16 +280,32 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, opts: Buil
 
   const fused = opts.fused === true;
   const maskInt = fused ? g.op('Cast', ['attention_mask'], [intAttr('to', onnx.TensorProto.DataType.INT32)]) : '';
-  const matmulT = (t: string, name: string): string =>
-    g.op('MatMul', [t, g.op('Transpose', [`${name}.weight`], [intsAttr('perm', [1, 0])])]);
+  const int8 = precision === 'int8';
+  const quantized = (name: string, w: WeightTensor): { weight: string; scale: string } => {
+    const q = quantizeColumns(w);
+    return { weight: g.int8Tensor(`${name}.weight_int8`, [...w.shape], q.data), scale: g.float32Tensor(`${name}.weight_scale`, { shape: [q.scales.length], data: q.scales }) };
+  };
+  const matmulT = (t: string, name: string): string => {
+    if (!int8) return g.op('MatMul', [t, g.op('Transpose', [`${name}.weight`], [intsAttr('perm', [1, 0])])]);
+    const q = quantized(name, packTransposed([weights.get(`${name}.weight`)!]));
+    return g.msOp('DynamicQuantizeMatMul', [t, q.weight, q.scale]);
+  };
 
   for (let i = 0; i < layers && fused; i++) {
     const p = layerPrefix(i);
     const w = (n: string): WeightTensor => weights.get(n)!;
-    const qkvW = g.floatTensor(`${p}.attention.self.qkv.weight`, packTransposed(['query', 'key', 'value'].map((n) => w(`${p}.attention.self.${n}.weight`))));
-    const qkvB = g.floatTensor(`${p}.attention.self.qkv.bias`, concat(['query', 'key', 'value'].map((n) => w(`${p}.attention.self.${n}.bias`))));
-    // Attention's default mask_filter_value is -10000, the same bias the unfused graph adds.
-    const attn = g.msOp('Attention', [x, qkvW, qkvB, maskInt], [intAttr('num_heads', heads)]);
+    const qkv = packTransposed(['query', 'key', 'value'].map((n) => w(`${p}.attention.self.${n}.weight`)));
+    const qkvB = concat(['query', 'key', 'value'].map((n) => w(`${p}.attention.self.${n}.bias`)));
+    let attn: string;
+    if (int8) {
+      const q = quantized(`${p}.attention.self.qkv`, qkv);
+      const [xq, xScale, xZero] = g.opN('DynamicQuantizeLinear', [x], 3);
+      attn = g.msOp('QAttention', [xq, q.weight, g.float32Tensor(`${p}.attention.self.qkv.bias`, qkvB), xScale, q.scale, maskInt, xZero], [intAttr('num_heads', heads)]);
+    } else {
+      // Attention's default mask_filter_value is -10000, the same bias the unfused graph adds.
+      const qkvW = g.floatTensor(`${p}.attention.self.qkv.weight`, qkv);
+      attn = g.msOp('Attention', [x, qkvW, g.floatTensor(`${p}.attention.self.qkv.bias`, qkvB), maskInt], [intAttr('num_heads', heads)]);
+    }
     const skipLn = (t: string, skip: string, bias: string, norm: string, out?: string): string =>
       g.msOp('SkipLayerNormalization', [t, skip, `${norm}.weight`, `${norm}.bias`, bias], [floatAttr('epsilon', config.layerNormEps)], out);
     x = skipLn(matmulT(attn, `${p}.attention.output.dense`), x, `${p}.attention.output.dense.bias`, `${p}.attention.output.LayerNorm`);
@@ -234,13 +345,21 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, opts: Buil
     const first = g.op('Gather', [x, g.int64s([0], true)], [intAttr('axis', 1)]);
     const pooled = g.op('Tanh', [linear(first, 'bert.pooler.dense')]);
     const wt = g.op('Transpose', ['classifier.weight'], [intsAttr('perm', [1, 0])]);
-    g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'], [], OUTPUT_NAME);
+    if (precision === 'fp16') {
+      // Callers always read float32 logits.
+      g.op('Cast', [g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'])], [intAttr('to', FLOAT)], OUTPUT_NAME);
+    } else {
+      g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'], [], OUTPUT_NAME);
+    }
     output = io(OUTPUT_NAME, FLOAT, ['batch', config.numLabels]);
   } else {
     output = io(HIDDEN_OUTPUT_NAME, FLOAT, ['batch', 'sequence', config.hiddenSize]);
   }
 
   const INT64 = onnx.TensorProto.DataType.INT64;
+  // Fused and quantized graphs repack weights; drop the originals they no longer read.
+  const read = new Set(g.nodes.flatMap((n) => n.input ?? []));
+  const initializers = g.initializers.filter((t) => read.has(String(t.name)));
   const model = onnx.ModelProto.create({
     irVersion: ONNX_IR_VERSION,
     producerName: 'livetag',
@@ -250,7 +369,7 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, opts: Buil
     graph: {
       name: 'bert_multilabel',
       node: g.nodes,
-      initializer: g.initializers,
+      initializer: initializers,
       input: INPUT_NAMES.map((n) => io(n, INT64, ['batch', 'sequence'])),
       output: [output],
     },

@@ -19,6 +19,11 @@ export interface SessionOptions {
   readonly optimization?: 'basic' | 'all';
   /** Where onnxruntime writes the graph it actually runs (to inspect fusions). */
   readonly optimizedModelPath?: string;
+  /**
+   * The graph to run when the CUDA provider loads (a bundle's fp16 variant);
+   * the CPU fallback runs the main graph instead.
+   */
+  readonly cudaModel?: Uint8Array;
 }
 
 export interface OrtRunner {
@@ -48,7 +53,7 @@ export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = 
   let provider: Device = 'cpu';
   if (opts.device === 'cuda') {
     try {
-      session = await ort.InferenceSession.create(model, {
+      session = await ort.InferenceSession.create(opts.cudaModel ?? model, {
         ...baseOptions(opts),
         executionProviders: [{ name: 'cuda', deviceId: opts.deviceId ?? 0 }],
       });

@@ -7,11 +7,13 @@ import type { Device } from '../../model/onnx-session.ts';
 import { usageError, type Command } from '../main.ts';
 
 const HELP = `usage: livetag classify --model <bundle> [--all-scores] [--batch-size N] [--format jsonl|table]
-                        [--device cpu|cuda] [--device-id N] [--threads N] [file|-]
+                        [--device cpu|cuda] [--device-id N] [--threads N] [--variant auto|base|NAME] [file|-]
 
 Reads plain text lines or JSONL with a "text" field (file or stdin) and writes one JSONL
 record per input line, in input order: {"text", "tags": [{"label","score"}], "scores"?}.
-Empty or invalid lines give {"line", "error": {"code","reason"}} instead of stopping.`;
+Empty or invalid lines give {"line", "error": {"code","reason"}} instead of stopping.
+--variant picks a graph of the bundle (see livetag optimize); auto serves the manifest's choice
+for the provider that loads.`;
 
 type Item = { line: number; text: string } | { line: number; error: { code: string; reason: string } };
 
@@ -43,6 +45,7 @@ export const command: Command = {
         device: { type: 'string', default: 'cpu' },
         'device-id': { type: 'string', default: '0' },
         threads: { type: 'string', default: '0' },
+        variant: { type: 'string', default: 'auto' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -61,6 +64,7 @@ export const command: Command = {
       device: values.device as Device,
       deviceId: Number(values['device-id']),
       threads: Number(values.threads),
+      variant: values.variant,
       // A one-shot CLI has no event loop to protect; skip the worker's start-up cost.
       worker: false,
       warn: (m) => process.stderr.write(m + '\n'),
