@@ -33,6 +33,7 @@ export const SETTINGS = {
   LIVETAG_DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', doc: 'Execution provider; cuda falls back to cpu with a warning when CUDA is missing.' },
   LIVETAG_DEVICE_ID: { schema: int(0), default: '0', doc: 'CUDA device id.' },
   LIVETAG_THREADS: { schema: int(0, 256), default: '0', doc: 'onnxruntime intra-op threads (0 = one per core).' },
+  LIVETAG_ORT_SPINNING: { schema: bool, default: 'true', doc: 'Let onnxruntime\'s threads spin between operators (its default); false frees CPU for Kafka work when they share few cores.' },
   LIVETAG_MODEL_VARIANT: { schema: z.string().regex(/^[a-z0-9-]+$/), default: 'auto', doc: 'Graph of the bundle to serve: auto (the manifest\'s measured choice per provider, see livetag optimize), base (model.onnx) or a variant name (fused, int8, fp16).' },
   LIVETAG_HTTP_HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address of the HTTP server (/metrics, /healthz, /readyz).' },
   LIVETAG_HTTP_PORT: { schema: int(0, 65535), default: '9464', doc: 'Port of the HTTP server (0 picks a free one).' },
@@ -77,7 +78,7 @@ export interface ServeConfig {
   readonly topics: { readonly input: string; readonly output: string; readonly deadLetter: string };
   readonly groupId: string;
   readonly fromBeginning: boolean;
-  readonly model: { readonly path: string; readonly device: 'cpu' | 'cuda'; readonly deviceId: number; readonly threads: number; readonly variant: string };
+  readonly model: { readonly path: string; readonly device: 'cpu' | 'cuda'; readonly deviceId: number; readonly threads: number; readonly variant: string; readonly spinning: boolean };
   readonly registry?: { readonly root: string; readonly topic: string; readonly pollMs: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly delivery: 'at-least-once' | 'exactly-once';
@@ -146,7 +147,7 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     topics: { input: raw.LIVETAG_INPUT_TOPIC, output: raw.LIVETAG_OUTPUT_TOPIC, deadLetter: raw.LIVETAG_DLQ_TOPIC },
     groupId: raw.LIVETAG_GROUP_ID,
     fromBeginning: raw.LIVETAG_FROM_BEGINNING,
-    model: { path: raw.LIVETAG_MODEL, device: raw.LIVETAG_DEVICE, deviceId: raw.LIVETAG_DEVICE_ID, threads: raw.LIVETAG_THREADS, variant: raw.LIVETAG_MODEL_VARIANT },
+    model: { path: raw.LIVETAG_MODEL, device: raw.LIVETAG_DEVICE, deviceId: raw.LIVETAG_DEVICE_ID, threads: raw.LIVETAG_THREADS, variant: raw.LIVETAG_MODEL_VARIANT, spinning: raw.LIVETAG_ORT_SPINNING },
     ...(raw.LIVETAG_REGISTRY ? { registry: { root: raw.LIVETAG_REGISTRY, topic: raw.LIVETAG_MODEL_TOPIC, pollMs: raw.LIVETAG_REGISTRY_POLL_MS } } : {}),
     http: { host: raw.LIVETAG_HTTP_HOST, port: raw.LIVETAG_HTTP_PORT },
     delivery: raw.LIVETAG_DELIVERY,

@@ -157,6 +157,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       deviceId: config.model.deviceId,
       threads: config.model.threads,
       variant: config.model.variant,
+      spinning: config.model.spinning,
       warn: (m) => logger.warn(m),
     });
 

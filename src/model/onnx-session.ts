@@ -20,6 +20,12 @@ export interface SessionOptions {
   /** Where onnxruntime writes the graph it actually runs (to inspect fusions). */
   readonly optimizedModelPath?: string;
   /**
+   * Let onnxruntime's intra-op threads spin between operators (its default).
+   * Spinning shaves latency off an idle machine but burns CPU that Kafka and
+   * tokenization need when they share the cores (measured in bench/suite.ts).
+   */
+  readonly spinning?: boolean;
+  /**
    * The graph to run when the CUDA provider loads (a bundle's fp16 variant);
    * the CPU fallback runs the main graph instead.
    */
@@ -44,6 +50,7 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
     intraOpNumThreads: opts.threads ?? 0,
     interOpNumThreads: 1,
     logSeverityLevel: 4,
+    ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
   };
 }
 

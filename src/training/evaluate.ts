@@ -19,6 +19,8 @@ export interface BundleEvaluation {
   readonly bundleLabels: readonly string[];
   /** Labels scored that the bundle cannot predict (always counted as not predicted). */
   readonly missingLabels: string[];
+  /** The graph scored: "base" or a variant name. */
+  readonly variant: string;
 }
 
 export interface EvaluateOptions {
@@ -26,11 +28,14 @@ export interface EvaluateOptions {
   readonly labels?: readonly string[];
   readonly batchSize?: number;
   readonly threads?: number;
+  /** Graph to score (see createClassifier): default "auto", what serving would run. */
+  readonly variant?: string;
 }
 
 export async function evaluateBundle(bundle: string | LoadedBundle, rows: readonly EvalRow[], opts: EvaluateOptions = {}): Promise<BundleEvaluation> {
-  const loaded = typeof bundle === 'string' ? await loadBundle(bundle) : bundle;
-  const classifier = await createClassifier({ bundle: loaded, worker: false, ...(opts.threads === undefined ? {} : { threads: opts.threads }) });
+  const variant = opts.variant ?? 'auto';
+  const loaded = typeof bundle === 'string' ? await loadBundle(bundle, variant === 'auto' ? {} : { variants: [variant] }) : bundle;
+  const classifier = await createClassifier({ bundle: loaded, worker: false, variant, ...(opts.threads === undefined ? {} : { threads: opts.threads }) });
   try {
     const bundleLabels = classifier.labels;
     const width = bundleLabels.length;
@@ -64,6 +69,7 @@ export async function evaluateBundle(bundle: string | LoadedBundle, rows: readon
       probs,
       bundleLabels,
       missingLabels: labels.filter((l) => !column.has(l)),
+      variant: classifier.variant,
     };
   } finally {
     await classifier.stop();

@@ -1,0 +1,53 @@
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ManifestSchema } from '../../src/model/bundle.ts';
+
+/**
+ * The same model files laid out as a Hugging Face model directory
+ * (config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx) so
+ * transformers.js's pipeline can load them. model.onnx is a hard link to the
+ * bundle's file (a copy across devices): the very same graph.
+ */
+export function exportHfLayout(bundleDir: string, outDir: string): void {
+  const m = ManifestSchema.parse(JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')));
+  const a = m.architecture;
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(join(outDir, 'onnx'), { recursive: true });
+  const config = {
+    model_type: 'bert',
+    architectures: ['BertForSequenceClassification'],
+    // transformers.js applies a sigmoid per label for multi-label heads.
+    problem_type: 'multi_label_classification',
+    vocab_size: a.vocabSize,
+    hidden_size: a.hiddenSize,
+    num_hidden_layers: a.numLayers,
+    num_attention_heads: a.numHeads,
+    intermediate_size: a.intermediateSize,
+    max_position_embeddings: a.maxPositions,
+    type_vocab_size: a.typeVocabSize,
+    layer_norm_eps: a.layerNormEps,
+    id2label: Object.fromEntries(m.labels.map((l, i) => [String(i), l])),
+    label2id: Object.fromEntries(m.labels.map((l, i) => [l, i])),
+  };
+  writeFileSync(join(outDir, 'config.json'), JSON.stringify(config, null, 2));
+  // Without pad_token transformers.js cannot pad a batch of different lengths.
+  const tokenizerConfig = {
+    tokenizer_class: 'BertTokenizer',
+    do_lower_case: true,
+    tokenize_chinese_chars: true,
+    model_max_length: m.maxSequenceLength,
+    pad_token: '[PAD]',
+    unk_token: '[UNK]',
+    cls_token: '[CLS]',
+    sep_token: '[SEP]',
+    mask_token: '[MASK]',
+  };
+  writeFileSync(join(outDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
+  copyFileSync(join(bundleDir, 'tokenizer.json'), join(outDir, 'tokenizer.json'));
+  const target = join(outDir, 'onnx', 'model.onnx');
+  try {
+    linkSync(join(bundleDir, 'model.onnx'), target);
+  } catch {
+    if (!existsSync(target)) copyFileSync(join(bundleDir, 'model.onnx'), target);
+  }
+}

@@ -1,0 +1,587 @@
+/**
+ * The benchmark suite (issue 7): one command, side by side in one run, for
+ * the default small model and a bert-base-chinese-shaped one, on the same
+ * ONNX file and the same texts (real live comments when ../shared has them):
+ *
+ *   raw onnxruntime at each batch size (the pipeline's ceiling), a plain
+ *   large matrix product (the machine's GFLOP/s ceiling), the
+ *   @huggingface/transformers text-classification pipeline on the same model
+ *   files, livetag serve through a real broker (its own process), and a naive
+ *   consumer (its own process): msgs/s, p50/p95/p99 end-to-end latency at
+ *   25/50/75 % of each one's measured maximum, CPU and RSS; serving variants
+ *   (fused, int8, fp16) with speed and agreement; the GPU when there is one.
+ *
+ *   npm run bench                      # both models, ~15 min on 2 cores
+ *   npm run bench -- --models default --quick
+ *
+ * Writes bench/results/suite.json and bench/results/suite.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { flopsPerSequence } from '../src/model/bert-config.ts';
+import { createKafka, deleteTopics, ensureTopics } from '../src/kafka/kafka-client.ts';
+import { createClassifier } from '../src/model/classifier.ts';
+import { measureMatMulGflops } from '../src/model/matmul-probe.ts';
+import { createOrtRunner } from '../src/model/onnx-session.ts';
+import { optimizeBundle, type VariantReport } from '../src/model/variants.ts';
+import { benchBroker } from './lib/broker.ts';
+import { exportHfLayout } from './lib/hf-layout.ts';
+import { benchModel } from './lib/models.ts';
+import { watchProcess } from './lib/proc.ts';
+import { REPO_ROOT, liveComments, percentile } from './lib/texts.ts';
+
+const { values } = parseArgs({
+  options: {
+    models: { type: 'string', default: 'default,base' },
+    quick: { type: 'boolean', default: false },
+    threads: { type: 'string', default: '0' },
+  },
+});
+const quick = values.quick;
+const threads = Number(values.threads);
+const CACHE = resolve(REPO_ROOT, '.cache/bench');
+const PARTITIONS = 3;
+const log = (m: string): void => void process.stderr.write(`[suite ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+
+interface ModelPlan {
+  readonly key: string;
+  readonly title: string;
+  readonly bundle: () => Promise<string>;
+  readonly rawSeconds: number;
+  readonly batches: number[];
+  readonly backlog: number;
+  readonly naiveBacklog: number;
+  readonly latencySeconds: number;
+}
+
+const PLANS: Record<string, ModelPlan> = {
+  default: {
+    key: 'default',
+    title: 'default model (models/default: 2 layers, hidden 128, trained)',
+    bundle: async () => resolve(REPO_ROOT, 'models/default'),
+    rawSeconds: quick ? 1 : 3,
+    batches: [1, 8, 32, 64, 128],
+    backlog: quick ? 5000 : 20000,
+    naiveBacklog: quick ? 500 : 2000,
+    latencySeconds: quick ? 4 : 10,
+  },
+  base: {
+    key: 'base',
+    title: 'bert-base-chinese shape (12 layers, hidden 768, random weights, real tokenizer)',
+    bundle: () => benchModel('base'),
+    rawSeconds: quick ? 3 : 8,
+    batches: [1, 8, 32, 64],
+    backlog: quick ? 200 : 700,
+    naiveBacklog: quick ? 20 : 60,
+    latencySeconds: quick ? 8 : 20,
+  },
+};
+
+const { texts, source: textSource } = liveComments();
+const f = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
+
+// ---------------------------------------------------------------- model-only parts
+
+type RawRow = { batch: number; textsPerSecond: number; gflops: number; meanTokens: number; paddingShare: number; cpuSecondsPer1000: number };
+
+/** Pre-tokenized batches in arrival order (or sorted by length within windows of 512: bucketing). */
+async function encodeBatches(c: Awaited<ReturnType<typeof createClassifier>>, batch: number, count: number, bucketed = false) {
+  const n = Math.min(texts.length, Math.max(batch * count, 512));
+  const ids = await c.encoder.ids(texts.slice(0, n));
+  if (bucketed) {
+    for (let i = 0; i < ids.length; i += 512) {
+      const window = ids.slice(i, i + 512).sort((a, b) => a.length - b.length);
+      ids.splice(i, window.length, ...window);
+    }
+  }
+  const out = [];
+  for (let i = 0; i + batch <= ids.length && out.length < count; i += batch) out.push(c.encoder.pad(ids.slice(i, i + batch)));
+  return out;
+}
+
+async function rawRate(bundle: string, variant: string, batch: number, seconds: number, opts: { bucketed?: boolean; threads?: number; device?: 'cpu' | 'cuda' } = {}): Promise<RawRow & { provider: string }> {
+  const c = await createClassifier({ bundle, worker: false, threads: opts.threads ?? threads, variant, device: opts.device ?? 'cpu', warn: () => undefined });
+  try {
+    const batches = await encodeBatches(c, batch, batch === 1 ? 256 : 48, opts.bucketed);
+    const config = c.manifest.architecture;
+    await c.infer(batches[0]);
+    let done = 0;
+    let flops = 0;
+    let tokens = 0;
+    let padded = 0;
+    let inferSeconds = 0;
+    let k = 0;
+    const cpu0 = process.cpuUsage();
+    const start = performance.now();
+    while (performance.now() - start < seconds * 1000 || k < 2) {
+      const b = batches[k++ % batches.length];
+      const t0 = performance.now();
+      c.decide(await c.infer(b), b.batchSize);
+      inferSeconds += (performance.now() - t0) / 1000;
+      done += b.batchSize;
+      flops += b.batchSize * flopsPerSequence(config, b.seqLength);
+      tokens += b.lengths.reduce((x, y) => x + y, 0);
+      padded += b.batchSize * b.seqLength;
+    }
+    const wall = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSecondsPer1000 = ((cpu.user + cpu.system) / 1e6 / done) * 1000;
+    return { batch, textsPerSecond: done / wall, gflops: flops / inferSeconds / 1e9, meanTokens: tokens / done, paddingShare: 1 - tokens / padded, cpuSecondsPer1000, provider: c.provider };
+  } finally {
+    await c.stop();
+  }
+}
+
+/** transformers.js text-classification pipeline on the same files; also checks it computes the same scores. */
+async function transformersJs(bundle: string, batch: number, seconds: number) {
+  const { pipeline, env } = await import('@huggingface/transformers');
+  const hfDir = join(CACHE, 'hf', basename(bundle));
+  exportHfLayout(bundle, hfDir);
+  env.allowRemoteModels = false;
+  env.localModelPath = dirname(hfDir) + '/';
+  const clf = await pipeline('text-classification', basename(hfDir), { dtype: 'fp32', device: 'cpu' });
+  const ours = await createClassifier({ bundle, worker: false, threads, variant: 'base' });
+  try {
+    // Same model and tokenization: the label probabilities must agree.
+    const probe = texts.slice(0, 32);
+    const theirs = (await clf(probe, { top_k: null })) as unknown as { label: string; score: number }[][];
+    const mine = await ours.classify(probe, { allScores: true });
+    let worst = 0;
+    theirs.forEach((row, i) => row.forEach((s) => (worst = Math.max(worst, Math.abs(s.score - mine[i].scores![s.label])))));
+    const rate = async (fn: (t: string[]) => Promise<unknown>, size: number): Promise<number> => {
+      await fn(texts.slice(0, size));
+      let n = 0;
+      let k = 0;
+      const start = performance.now();
+      while (performance.now() - start < seconds * 1000 || k < 2) {
+        const at = (k++ * size) % (texts.length - size);
+        await fn(texts.slice(at, at + size));
+        n += size;
+      }
+      return n / ((performance.now() - start) / 1000);
+    };
+    const tjs = (t: string[]) => clf(t, { top_k: null });
+    const lt = (t: string[]) => ours.classify(t);
+    // Alternate to spread a noisy machine's drift over both.
+    const rows = [];
+    for (const size of [...new Set([1, batch])]) {
+      const t1 = await rate(tjs, size);
+      const l1 = await rate(lt, size);
+      const t2 = await rate(tjs, size);
+      const l2 = await rate(lt, size);
+      rows.push({ batch: size, transformersJs: (t1 + t2) / 2, livetagClassifier: (l1 + l2) / 2 });
+    }
+    return { maxAbsProbDiff: worst, rows };
+  } finally {
+    await ours.stop();
+    await clf.dispose();
+  }
+}
+
+async function gpuProbe(): Promise<{ available: boolean; reason: string }> {
+  const { buildBertOnnx } = await import('../src/model/onnx-graph.ts');
+  const { parseBertConfig } = await import('../src/model/bert-config.ts');
+  const { randomWeights } = await import('../src/model/weights.ts');
+  const config = parseBertConfig({ vocabSize: 16, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16, maxPositions: 8, typeVocabSize: 2, numLabels: 2, layerNormEps: 1e-12 });
+  let reason = '';
+  const r = await createOrtRunner(buildBertOnnx(config, randomWeights(config, 1)), { device: 'cuda', warn: (m) => (reason = m) });
+  await r.release();
+  return r.provider === 'cuda' ? { available: true, reason: 'CUDA execution provider loaded' } : { available: false, reason: reason.replace(/^livetag: /, '') };
+}
+
+// ---------------------------------------------------------------- through the broker
+
+const broker = await benchBroker();
+const kafka = createKafka({ brokers: broker.brokers, clientId: 'bench-suite', logLevel: 'nothing' });
+const run = Date.now().toString(36);
+const created: string[] = [];
+let topicSeq = 0;
+
+async function topics(name: string) {
+  const t = { input: `suite-${name}-${run}-${topicSeq}-in`, output: `suite-${name}-${run}-${topicSeq}-out`, dlq: `suite-${name}-${run}-${topicSeq++}-dlq` };
+  await ensureTopics(kafka, Object.values(t).map((topic) => ({ topic, partitions: PARTITIONS })));
+  created.push(...Object.values(t));
+  return t;
+}
+
+async function produce(topic: string, count: number, rate?: number, unique = false): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  const start = Date.now();
+  const chunk = rate ? Math.max(1, Math.round(rate / 50)) : 500;
+  for (let i = 0; i < count; i += chunk) {
+    const messages = [];
+    for (let j = i; j < Math.min(count, i + chunk); j++) {
+      // unique: the comments once each, in their real order (the duplicate-cache run).
+      const text = unique ? texts[j % texts.length] : texts[j % texts.length] + (j >= texts.length ? ` #${Math.floor(j / texts.length)}` : '');
+      messages.push({ key: `room-${j % 97}`, value: JSON.stringify({ text, id: `m${j}` }) });
+    }
+    await producer.send({ topic, messages });
+    if (rate) {
+      const wait = start + ((i + chunk) / rate) * 1000 - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+  await producer.disconnect();
+}
+
+function collector(topic: string, count: number, timeoutMs: number) {
+  const latencies: number[] = [];
+  let first = 0;
+  let last = 0;
+  const consumer = kafka.consumer({ groupId: `suite-collect-${topic}`, maxWaitTimeInMs: 5 });
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const ready = (async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const now = Date.now();
+        for (const m of batch.messages) {
+          latencies.push(now - (JSON.parse(m.value!.toString('utf8')) as { timing: { producedAt: number } }).timing.producedAt);
+          first ||= now;
+          last = now;
+        }
+        if (latencies.length >= count) done();
+      },
+    });
+  })();
+  return {
+    ready,
+    async result() {
+      const timer = setTimeout(done, timeoutMs);
+      await finished;
+      clearTimeout(timer);
+      await consumer.disconnect();
+      return { received: latencies.length, seconds: Math.max(0.001, (last - first) / 1000), latencies };
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+interface Child {
+  readonly process: ChildProcess;
+  readonly port?: number;
+  stop(): Promise<void>;
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, stderr: () => string, ms = 180_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${stderr().slice(-2000)}`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not ready after ${ms} ms: ${stderr().slice(-2000)}`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((res) => {
+    if (child.exitCode !== null) return res();
+    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      res();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function startLivetag(bundle: string, t: Awaited<ReturnType<typeof topics>>, extra: Record<string, string>): Promise<Child> {
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    LIVETAG_KAFKA_BROKERS: broker.brokers,
+    LIVETAG_INPUT_TOPIC: t.input,
+    LIVETAG_OUTPUT_TOPIC: t.output,
+    LIVETAG_DLQ_TOPIC: t.dlq,
+    LIVETAG_GROUP_ID: `suite-${t.input}`,
+    LIVETAG_MODEL: bundle,
+    LIVETAG_HTTP_HOST: '127.0.0.1',
+    LIVETAG_HTTP_PORT: String(port),
+    LIVETAG_THREADS: String(threads),
+    LIVETAG_LOG_LEVEL: 'warn',
+    // The model path is measured with the repeat cache off; its effect has its own run.
+    LIVETAG_DEDUPE_CACHE_SIZE: '0',
+    ...extra,
+  };
+  const child = spawn(process.execPath, [resolve(REPO_ROOT, 'bin/livetag.js'), 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)));
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 'livetag serve', child, () => err);
+  return { process: child, port, stop: () => stopChild(child) };
+}
+
+async function startNaive(bundle: string, t: Awaited<ReturnType<typeof topics>>): Promise<Child> {
+  const env = { ...process.env, NAIVE_BROKERS: broker.brokers, NAIVE_INPUT: t.input, NAIVE_OUTPUT: t.output, NAIVE_GROUP: `suite-${t.input}`, NAIVE_BUNDLE: bundle, NAIVE_THREADS: String(threads) };
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, 'bench/naive-main.ts')], { env, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)));
+  await waitFor(async () => out.includes('ready'), 'naive consumer', child, () => err);
+  return { process: child, stop: () => stopChild(child) };
+}
+
+type Usage = { cores: number; peakRssMb: number; brokerCores: number; benchCores: number; cpuSeconds: number; brokerCpuSeconds: number; benchCpuSeconds: number; threads?: Record<string, number> };
+type ServeResult = {
+  msgsPerSecond: number;
+  received: number;
+  expected: number;
+  usage: Usage;
+  latency?: { p50: number; p95: number; p99: number };
+  cache?: { lookups: number; hits: number };
+  /** From livetag's own /metrics at the end of the run. */
+  model?: { inferenceSeconds: number; batches: number; texts: number; paddedTokens: number };
+};
+
+async function metric(port: number | undefined, name: string): Promise<number> {
+  if (!port) return NaN;
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** backlog: the topic is full before the consumer starts (max msgs/s); rate: paced input (latency). */
+async function serveRun(kind: 'livetag' | 'naive', bundle: string, count: number, opts: { rate?: number; env?: Record<string, string>; unique?: boolean } = {}): Promise<ServeResult> {
+  const t = await topics(kind);
+  if (!opts.rate) await produce(t.input, count, undefined, opts.unique);
+  const col = collector(t.output, count, Math.max(120_000, (count / (opts.rate ?? 5)) * 3000));
+  await col.ready;
+  const child = kind === 'livetag' ? await startLivetag(bundle, t, opts.env ?? {}) : await startNaive(bundle, t);
+  const brokerPid = broker.pid();
+  const watches = { child: watchProcess(child.process.pid!), broker: brokerPid ? watchProcess(brokerPid) : undefined };
+  const self0 = process.cpuUsage();
+  const wall0 = performance.now();
+  if (opts.rate) await produce(t.input, count, opts.rate);
+  const r = await col.result();
+  const wall = (performance.now() - wall0) / 1000;
+  const self = process.cpuUsage(self0);
+  const c = watches.child.stop();
+  const b = watches.broker?.stop();
+  const cache = kind === 'livetag' ? { lookups: await metric(child.port, 'livetag_dedupe_cache_lookups_total'), hits: await metric(child.port, 'livetag_dedupe_cache_hits_total') } : undefined;
+  const model =
+    kind === 'livetag'
+      ? {
+          inferenceSeconds: await metric(child.port, 'livetag_inference_seconds_sum'),
+          batches: await metric(child.port, 'livetag_batch_size_count'),
+          texts: await metric(child.port, 'livetag_batch_size_sum'),
+          paddedTokens: await metric(child.port, 'livetag_batch_tokens_sum'),
+        }
+      : undefined;
+  await child.stop();
+  const s = [...r.latencies].sort((x, y) => x - y);
+  return {
+    msgsPerSecond: r.received / r.seconds,
+    received: r.received,
+    expected: count,
+    usage: { cores: c.cpuShare, peakRssMb: c.peakRssBytes / 2 ** 20, brokerCores: b ? b.cpuShare : NaN, benchCores: (self.user + self.system) / 1e6 / wall, cpuSeconds: c.cpuSeconds, brokerCpuSeconds: b ? b.cpuSeconds : NaN, benchCpuSeconds: (self.user + self.system) / 1e6, threads: c.threads },
+    ...(opts.rate ? { latency: { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99) } } : {}),
+    ...(cache && cache.lookups > 0 ? { cache } : {}),
+    ...(model ? { model } : {}),
+  };
+}
+
+async function loadLadder(kind: 'livetag' | 'naive', bundle: string, max: number, seconds: number, env?: Record<string, string>) {
+  const rows = [];
+  for (const share of [0.25, 0.5, 0.75]) {
+    const rate = Math.max(0.5, Math.round(max * share * 10) / 10);
+    const count = Math.max(8, Math.round(rate * seconds));
+    log(`${kind} paced at ${rate}/s (${share * 100}% of max) for ${count} messages`);
+    rows.push({ share, rate, ...(await serveRun(kind, bundle, count, { rate, env })) });
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- the run
+
+const startedAt = new Date();
+const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverageAtStart: loadavg()[0] };
+log(`texts: ${textSource}; ${machine.cores} cores (${machine.cpu}); broker ${broker.brokers}`);
+const gpu = await gpuProbe();
+log(`GPU: ${gpu.reason}`);
+const results: Record<string, unknown>[] = [];
+
+try {
+  for (const key of values.models.split(',')) {
+    const plan = PLANS[key];
+    if (!plan) throw new Error(`unknown model ${key} (default, base)`);
+    const source = await plan.bundle();
+    log(`${plan.title}: optimizing into serving variants`);
+    const optimized = join(CACHE, `${key}-optimized`);
+    const opt = await optimizeBundle(source, optimized, { texts: texts.slice(0, key === 'base' ? 512 : 4000), textsSource: textSource, threads, seconds: quick ? 1 : 3, batchSize: 32 });
+    const bundle = optimized; // model.onnx is byte-identical to the source's; variants ride along.
+    const config = opt.manifest.architecture;
+
+    log('matrix product ceiling');
+    const matmulBefore = await measureMatMulGflops(2048, threads, 2);
+    log('raw onnxruntime, batch sweep');
+    const raw: RawRow[] = [];
+    for (const batch of plan.batches) raw.push(await rawRate(bundle, 'base', batch, plan.rawSeconds));
+    const best = raw.reduce((a, b) => (b.textsPerSecond > a.textsPerSecond ? b : a));
+    const matmulAfter = await measureMatMulGflops(2048, threads, 2);
+    const matmul = (matmulBefore + matmulAfter) / 2;
+    const gemmM = Math.round(best.batch * best.meanTokens / (1 - best.paddingShare));
+    const ffnGemm = await measureMatMulGflops(config.intermediateSize, threads, 2, { m: gemmM, k: config.hiddenSize });
+    log('tuning: bucketing, threads, variants at the best batch');
+    const bucketed = await rawRate(bundle, 'base', best.batch, plan.rawSeconds, { bucketed: true });
+    const oneThread = await rawRate(bundle, 'base', best.batch, plan.rawSeconds, { threads: 1 });
+    const variantRows = [];
+    for (const r of opt.reports) {
+      const row = await rawRate(bundle, r.name, best.batch, plan.rawSeconds);
+      variantRows.push({ name: r.name, precision: r.variant.precision, textsPerSecond: row.textsPerSecond, sameTags: r.variant.agreement.sameTags, maxAbsProbDiff: r.variant.agreement.maxAbsProbDiff, megabytes: r.bytes / 1e6, accepted: r.accepted, optimizeSpeedup: r.variant.speedup?.ratio });
+    }
+    const gpuRows = [];
+    if (gpu.available) {
+      for (const variant of ['base', 'fused', 'fp16']) {
+        for (const batch of plan.batches) gpuRows.push({ variant, ...(await rawRate(bundle, variant, batch, plan.rawSeconds, { device: 'cuda' })) });
+      }
+    }
+    log('transformers.js pipeline vs livetag classifier, in process');
+    const tjs = await transformersJs(bundle, best.batch, plan.rawSeconds);
+
+    log(`livetag serve, backlog of ${plan.backlog}`);
+    const livetag = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base' } });
+    const livetagNoSpin = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_ORT_SPINNING: 'false' } });
+    const livetagAuto = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'auto' } });
+    const livetagOneThread = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_THREADS: '1' } });
+    const ladder = await loadLadder('livetag', bundle, livetag.msgsPerSecond, plan.latencySeconds, { LIVETAG_MODEL_VARIANT: 'base' });
+    log(`naive consumer, backlog of ${plan.naiveBacklog}`);
+    const naive = await serveRun('naive', bundle, plan.naiveBacklog);
+    const naiveLadder = await loadLadder('naive', bundle, naive.msgsPerSecond, plan.latencySeconds);
+    let dedupe: ServeResult | undefined;
+    if (key === 'default') {
+      log('livetag with the duplicate cache on, real comments once each in their order');
+      const n = Math.min(texts.length, plan.backlog);
+      const on = await serveRun('livetag', bundle, n, { unique: true, env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_DEDUPE_CACHE_SIZE: '10000' } });
+      const off = await serveRun('livetag', bundle, n, { unique: true, env: { LIVETAG_MODEL_VARIANT: 'base' } });
+      dedupe = on;
+      results.push({ key: `${key}-dedupe`, on, off });
+    }
+
+    const tjsBest = tjs.rows.reduce((a, b) => (b.transformersJs > a.transformersJs ? b : a));
+    const ratios = {
+      pipelineOverRaw: livetag.msgsPerSecond / best.textsPerSecond,
+      pipelineOverRawNoSpin: livetagNoSpin.msgsPerSecond / best.textsPerSecond,
+      pipelineOverRawOneThread: livetagOneThread.msgsPerSecond / best.textsPerSecond,
+      pipelineAutoOverRaw: livetagAuto.msgsPerSecond / best.textsPerSecond,
+      livetagOverNaive: livetag.msgsPerSecond / naive.msgsPerSecond,
+      livetagServeOverTransformersJs: livetag.msgsPerSecond / tjsBest.transformersJs,
+      livetagClassifierOverTransformersJs: tjs.rows.map((r) => ({ batch: r.batch, ratio: r.livetagClassifier / r.transformersJs })),
+      modelGflopsOverMatmul: best.gflops / matmul,
+      modelGflopsOverModelShapedGemm: best.gflops / ffnGemm,
+    };
+    results.push({ key, title: plan.title, bundle: source, baseMegabytes: opt.manifest.files['model.onnx'].bytes / 1e6, architecture: config, serving: opt.serving, raw, best: best.batch, matmul: { square2048: matmul, modelShapedGemm: ffnGemm, gemmShape: `${gemmM}×${config.hiddenSize}×${config.intermediateSize}` }, bucketed, oneThread, variants: variantRows, gpu: gpuRows, transformersJs: tjs, livetag, livetagNoSpin, livetagAuto, livetagOneThread, ladder, naive, naiveLadder, ratios, ...(dedupe ? { dedupe } : {}) });
+    log(`${key}: pipeline/raw ${f(ratios.pipelineOverRaw, 2)}, livetag/naive ${f(ratios.livetagOverNaive, 1)}×, livetag/transformers.js ${f(ratios.livetagServeOverTransformersJs, 2)}`);
+  }
+} finally {
+  await deleteTopics(kafka, created).catch(() => undefined);
+  await broker.stop();
+}
+
+const out = { bench: 'suite', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick, machine, texts: textSource, partitions: PARTITIONS, gpu, results };
+writeFileSync(resolve(REPO_ROOT, 'bench/results/suite.json'), JSON.stringify(out, null, 2) + '\n');
+const md = renderMarkdown(out);
+writeFileSync(resolve(REPO_ROOT, 'bench/results/suite.md'), md);
+process.stdout.write(md);
+
+// ---------------------------------------------------------------- the table
+
+function renderMarkdown(o: typeof out): string {
+  const L: string[] = [];
+  L.push(`# livetag benchmark suite`, '');
+  L.push(`${o.startedAt} → ${o.finishedAt}${o.quick ? ' (--quick)' : ''}; ${o.machine.cores} cores (${o.machine.cpu}), Node ${o.machine.node}, load average ${f(o.machine.loadAverageAtStart, 2)} at start.`);
+  L.push(`Texts: ${o.texts}. Broker: a real single-node Kafka on this machine, ${o.partitions} partitions per topic. Regenerate: \`npm run bench\`.`);
+  L.push(`GPU: ${o.gpu.available ? o.gpu.reason : `none here — ${o.gpu.reason}; no GPU numbers in this table`}.`, '');
+  for (const r of o.results as Record<string, any>[]) {
+    if (r.key.endsWith('-dedupe')) {
+      const on = r.on as ServeResult;
+      const off = r.off as ServeResult;
+      L.push(`### Duplicate cache on real live chat (${on.expected} comments once each, in their order)`, '');
+      L.push('| cache | msgs/s | hit rate | livetag CPU (cores) |', '|---|---:|---:|---:|');
+      L.push(`| off | ${f(off.msgsPerSecond)} | – | ${f(off.usage.cores, 2)} |`);
+      L.push(`| 10,000 entries | ${f(on.msgsPerSecond)} | ${on.cache ? f((on.cache.hits / on.cache.lookups) * 100, 1) + '%' : '–'} | ${f(on.usage.cores, 2)} |`, '');
+      continue;
+    }
+    const ra = r.ratios;
+    L.push(`## ${r.title}`, '');
+    L.push('| ratio | value | target |', '|---|---:|---|');
+    L.push(`| livetag serve (broker) / raw onnxruntime at its best batch (${r.best}) | **${f(ra.pipelineOverRaw, 2)}** | ≥ 0.9 |`);
+    L.push(`| same, onnxruntime thread spinning off | ${f(ra.pipelineOverRawNoSpin, 2)} | |`);
+    L.push(`| same, 1 onnxruntime thread (the other core left to Kafka work) | ${f(ra.pipelineOverRawOneThread, 2)} | |`);
+    L.push(`| livetag serve with the bundle's auto variant (cpu → ${r.serving.cpu}) / raw model.onnx | ${f(ra.pipelineAutoOverRaw, 2)} | |`);
+    L.push(`| livetag serve / naive consumer | **${f(ra.livetagOverNaive, 1)}×** | ≥ 10× |`);
+    L.push(`| livetag serve (broker) / transformers.js pipeline (in process, best batch) | **${f(ra.livetagServeOverTransformersJs, 2)}×** | |`);
+    for (const c of ra.livetagClassifierOverTransformersJs) L.push(`| livetag classifier / transformers.js pipeline, both in process, batch ${c.batch} | ${f(c.ratio, 2)}× | |`);
+    L.push(`| model GFLOP/s / ${'2048²'} matrix product GFLOP/s | **${f(ra.modelGflopsOverMatmul * 100, 0)}%** | |`);
+    L.push(`| model GFLOP/s / model-shaped GEMM (${r.matmul.gemmShape}) GFLOP/s | ${f(ra.modelGflopsOverModelShapedGemm * 100, 0)}% | |`, '');
+
+    L.push('| mode | msgs/s | CPU (cores) | peak RSS MB | broker CPU | load generator CPU |', '|---|---:|---:|---:|---:|---:|');
+    L.push(`| raw onnxruntime, batch ${r.best} (in process) | ${f(r.raw.find((x: RawRow) => x.batch === r.best).textsPerSecond)} | – | – | – | – |`);
+    const tb = r.transformersJs.rows.reduce((a: any, b: any) => (b.transformersJs > a.transformersJs ? b : a));
+    L.push(`| transformers.js pipeline, batch ${tb.batch} (in process) | ${f(tb.transformersJs)} | – | – | – | – |`);
+    const serveRow = (name: string, s: ServeResult): string => `| ${name} | ${f(s.msgsPerSecond)} | ${f(s.usage.cores, 2)} | ${mb(s.usage.peakRssMb * 2 ** 20)} | ${f(s.usage.brokerCores, 2)} | ${f(s.usage.benchCores, 2)} |`;
+    L.push(serveRow('livetag serve, model.onnx', r.livetag));
+    L.push(serveRow('livetag serve, model.onnx, spinning off', r.livetagNoSpin));
+    L.push(serveRow(`livetag serve, auto variant (cpu → ${r.serving.cpu})`, r.livetagAuto));
+    L.push(serveRow('livetag serve, model.onnx, 1 onnxruntime thread', r.livetagOneThread));
+    L.push(serveRow('naive consumer (per message, max-length padding)', r.naive), '');
+
+    L.push('End-to-end latency (record timestamp → tagged record read back), paced input:', '');
+    L.push('| mode | load | msgs/s offered | p50 ms | p95 ms | p99 ms | CPU (cores) | peak RSS MB |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const [name, ladder] of [['livetag', r.ladder], ['naive', r.naiveLadder]] as const) {
+      for (const x of ladder) L.push(`| ${name} | ${x.share * 100}% | ${x.rate} | ${f(x.latency.p50, 0)} | ${f(x.latency.p95, 0)} | ${f(x.latency.p99, 0)} | ${f(x.usage.cores, 2)} | ${mb(x.usage.peakRssMb * 2 ** 20)} |`);
+    }
+    L.push('');
+    L.push('Raw onnxruntime by batch size (model.onnx, arrival order):', '');
+    L.push('| batch | texts/s | model GFLOP/s | of 2048² matmul | mean tokens | padding |', '|---:|---:|---:|---:|---:|---:|');
+    for (const x of r.raw as RawRow[]) L.push(`| ${x.batch} | ${f(x.textsPerSecond)} | ${f(x.gflops)} | ${f((x.gflops / r.matmul.square2048) * 100, 0)}% | ${f(x.meanTokens)} | ${f(x.paddingShare * 100, 0)}% |`);
+    L.push(`| ${r.best}, length-bucketed (sorted in windows of 512) | ${f(r.bucketed.textsPerSecond)} | ${f(r.bucketed.gflops)} | | ${f(r.bucketed.meanTokens)} | ${f(r.bucketed.paddingShare * 100, 0)}% |`);
+    L.push(`| ${r.best}, 1 intra-op thread | ${f(r.oneThread.textsPerSecond)} | ${f(r.oneThread.gflops)} | | | |`);
+    L.push(`\n2048² matrix product: ${f(r.matmul.square2048)} GFLOP/s; model-shaped GEMM ${r.matmul.gemmShape}: ${f(r.matmul.modelShapedGemm)} GFLOP/s.`, '');
+    L.push(`Serving variants at batch ${r.best} (CPU; agreement with model.onnx on real comments; \`livetag optimize\` chose cpu → ${r.serving.cpu}, cuda → ${r.serving.cuda}):`, '');
+    L.push('| variant | texts/s | vs model.onnx | same tags | max |Δp| | MB |', '|---|---:|---:|---:|---:|---:|');
+    const baseRate = r.raw.find((x: RawRow) => x.batch === r.best).textsPerSecond;
+    L.push(`| model.onnx (fp32) | ${f(baseRate)} | 1.00× | 100% | 0 | ${f(r.baseMegabytes, 1)} |`);
+    for (const v of r.variants) L.push(`| ${v.name} (${v.precision}) | ${f(v.textsPerSecond)} | ${f(v.textsPerSecond / baseRate, 2)}×${v.name === 'fp16' ? ' (CPU casts; built for CUDA)' : ''} | ${f(v.sameTags * 100, 2)}% | ${v.maxAbsProbDiff.toExponential(1)} | ${f(v.megabytes, 1)} |`);
+    L.push('');
+    if (r.gpu.length) {
+      L.push('GPU (CUDA execution provider), model only:', '', '| variant | batch | texts/s | model GFLOP/s |', '|---|---:|---:|---:|');
+      for (const g of r.gpu) L.push(`| ${g.variant} | ${g.batch} | ${f(g.textsPerSecond)} | ${f(g.gflops)} |`);
+      L.push('');
+    }
+    const lt = r.livetag as ServeResult;
+    const perK = (cpuSeconds: number): string => f((cpuSeconds / lt.received) * 1000, 2);
+    const rawBest = r.raw.find((x: RawRow) => x.batch === r.best) as RawRow;
+    L.push(`Where the CPU goes (CPU seconds per 1000 messages, livetag backlog run vs the raw model at batch ${r.best}):`, '');
+    L.push('| where | CPU s / 1000 msgs |', '|---|---:|');
+    L.push(`| raw onnxruntime alone (tokenize excluded) | ${f(rawBest.cpuSecondsPer1000, 2)} |`);
+    L.push(`| livetag process, all threads | ${perK(lt.usage.cpuSeconds)} |`);
+    const secs = lt.received / lt.msgsPerSecond;
+    if (lt.model) {
+      L.push(`| · of which inference (worker thread busy, wall s × threads ≤ ${machine.cores}) | ${f((lt.model.inferenceSeconds / lt.model.texts) * 1000, 2)} wall s |`);
+      L.push(`| · mean batch in serve: ${f(lt.model.texts / lt.model.batches)} texts, ${f(lt.model.paddedTokens / lt.model.texts)} padded tokens/text (raw: ${rawBest.batch}, ${f(rawBest.meanTokens / (1 - rawBest.paddingShare))}) | |`);
+    }
+    L.push(`| Kafka broker (JVM) | ${perK(lt.usage.brokerCpuSeconds)} |`);
+    L.push(`| reader of the output (bench process) | ${perK(lt.usage.benchCpuSeconds)} |`);
+    L.push(`| machine total available | ${f((machine.cores / lt.msgsPerSecond) * 1000, 2)} (${machine.cores} cores × ${f(secs, 1)} s) |`);
+    L.push('');
+  }
+  return L.join('\n') + '\n';
+}
