@@ -116,38 +116,66 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
 
   async function handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
-    for (let i = 0; i < batch.messages.length; i += chunkSize) {
-      // Draining, revoked or crashed: leave the rest uncommitted for the next owner.
-      if (draining || !isRunning() || isStale()) return;
-      const chunk = batch.messages.slice(i, i + chunkSize);
-      await gate.acquire(chunk.length);
-      try {
-        const records: SourceRecord[] = chunk.map((m) => ({
-          topic,
-          partition,
-          offset: m.offset,
-          key: m.key,
-          value: m.value,
-          headers: m.headers,
-          timestamp: m.timestamp,
-        }));
-        const outs = await pipeline!.process(records);
-        if (isStale()) return;
-        const last = chunk[chunk.length - 1].offset;
-        const next = String(BigInt(last) + 1n);
-        await publish(outs, topic, partition, next);
-        resolveOffset(last);
-        observePublished(outs);
-        metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
-        await heartbeat();
-      } catch (err) {
-        metrics.errors.inc({ code: errorCode(err) === 'LT_UNEXPECTED' ? 'LT_KAFKA' : errorCode(err) });
-        logger.error('batch failed; it will be retried from the last committed offset', { topic, partition, error: (err as Error).message });
-        throw err;
-      } finally {
-        gate.release(chunk.length);
+    const fail = (err: unknown): never => {
+      metrics.errors.inc({ code: errorCode(err) === 'LT_UNEXPECTED' ? 'LT_KAFKA' : errorCode(err) });
+      logger.error('batch failed; it will be retried from the last committed offset', { topic, partition, error: (err as Error).message });
+      throw err;
+    };
+    // Chunk i is published and committed while chunk i+1 is classified, so the
+    // model does not sit idle through Kafka round trips (acks=all send, offset
+    // commit; profiled at 55 % idle without this). Order holds: a chunk is
+    // published only after the previous chunk's publish and commit resolved.
+    let previous: Promise<void> = Promise.resolve();
+    let failed = false;
+    try {
+      for (let i = 0; i < batch.messages.length; i += chunkSize) {
+        // Draining, revoked, crashed or a publish failed: leave the rest uncommitted for the next owner.
+        if (failed || draining || !isRunning() || isStale()) break;
+        const chunk = batch.messages.slice(i, i + chunkSize);
+        await gate.acquire(chunk.length);
+        let outs: OutRecord[];
+        try {
+          const records: SourceRecord[] = chunk.map((m) => ({
+            topic,
+            partition,
+            offset: m.offset,
+            key: m.key,
+            value: m.value,
+            headers: m.headers,
+            timestamp: m.timestamp,
+          }));
+          outs = await pipeline!.process(records);
+        } catch (err) {
+          gate.release(chunk.length);
+          throw err;
+        }
+        const prior = previous;
+        previous = (async () => {
+          try {
+            await prior;
+            if (isStale()) return;
+            const last = chunk[chunk.length - 1].offset;
+            const next = String(BigInt(last) + 1n);
+            await publish(outs, topic, partition, next);
+            resolveOffset(last);
+            observePublished(outs);
+            metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
+            await heartbeat();
+          } catch (err) {
+            failed = true;
+            throw err;
+          } finally {
+            gate.release(chunk.length);
+          }
+        })();
+        // Awaited below or by the next chunk; never an unhandled rejection meanwhile.
+        previous.catch(() => undefined);
       }
+    } catch (err) {
+      await previous.catch(() => undefined);
+      fail(err);
     }
+    await previous.catch(fail);
   }
 
   const loadClassifier = (path: string): Promise<Classifier> =>
