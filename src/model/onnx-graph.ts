@@ -252,14 +252,40 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, opts: Buil
       out,
     );
 
-  // Embeddings: word + position + token type, then LayerNorm.
-  const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int64s([1], true)], [intAttr('axis', 0)]);
-  const positions = g.op('Range', [g.int64s([0], true), seqLen, g.int64s([1], true)]);
-  const word = g.op('Gather', ['bert.embeddings.word_embeddings.weight', 'input_ids'], [intAttr('axis', 0)]);
-  const pos = g.op('Gather', ['bert.embeddings.position_embeddings.weight', positions], [intAttr('axis', 0)]);
-  const typ = g.op('Gather', ['bert.embeddings.token_type_embeddings.weight', 'token_type_ids'], [intAttr('axis', 0)]);
-  const embOut = layers === 0 && prefix !== undefined ? HIDDEN_OUTPUT_NAME : undefined;
-  let x = layerNorm(g.op('Add', [g.op('Add', [word, pos]), typ]), 'bert.embeddings.LayerNorm', embOut);
+  const INT32 = onnx.TensorProto.DataType.INT32;
+  const maskInt = opts.fused ? g.op('Cast', ['attention_mask'], [intAttr('to', INT32)]) : '';
+  let x: string;
+  if (opts.fused && prefix === undefined) {
+    // EmbedLayerNormalization: the three lookups, their sum and the LayerNorm
+    // in one kernel (positions 0…S-1, as the unfused graph's Range).
+    const int32 = (name: string): string => g.op('Cast', [name], [intAttr('to', INT32)]);
+    [x] = g.opN(
+      'EmbedLayerNormalization',
+      [
+        int32('input_ids'),
+        int32('token_type_ids'),
+        'bert.embeddings.word_embeddings.weight',
+        'bert.embeddings.position_embeddings.weight',
+        'bert.embeddings.token_type_embeddings.weight',
+        'bert.embeddings.LayerNorm.weight',
+        'bert.embeddings.LayerNorm.bias',
+        maskInt,
+      ],
+      2,
+      [floatAttr('epsilon', config.layerNormEps)],
+      undefined,
+      MS_DOMAIN,
+    );
+  } else {
+    // Embeddings: word + position + token type, then LayerNorm.
+    const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int64s([1], true)], [intAttr('axis', 0)]);
+    const positions = g.op('Range', [g.int64s([0], true), seqLen, g.int64s([1], true)]);
+    const word = g.op('Gather', ['bert.embeddings.word_embeddings.weight', 'input_ids'], [intAttr('axis', 0)]);
+    const pos = g.op('Gather', ['bert.embeddings.position_embeddings.weight', positions], [intAttr('axis', 0)]);
+    const typ = g.op('Gather', ['bert.embeddings.token_type_embeddings.weight', 'token_type_ids'], [intAttr('axis', 0)]);
+    const embOut = layers === 0 && prefix !== undefined ? HIDDEN_OUTPUT_NAME : undefined;
+    x = layerNorm(g.op('Add', [g.op('Add', [word, pos]), typ]), 'bert.embeddings.LayerNorm', embOut);
+  }
 
   // Additive mask [B, 1, 1, S]: 0 where attended, MASK_BIAS where padded (the fused Attention takes the raw mask).
   const additiveMask = (): string => {
@@ -279,7 +305,6 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, opts: Buil
   const half = g.scalarFloat(0.5);
 
   const fused = opts.fused === true;
-  const maskInt = fused ? g.op('Cast', ['attention_mask'], [intAttr('to', onnx.TensorProto.DataType.INT32)]) : '';
   const int8 = precision === 'int8';
   const quantized = (name: string, w: WeightTensor): { weight: string; scale: string } => {
     const q = quantizeColumns(w);

@@ -36,7 +36,18 @@ if [ "$status" -ne 0 ]; then
 fi
 
 if grep -q '"decision":"promoted"' "$result"; then
-  id=$(livetag models publish "$champion/bundle" | sed -n 's/^published //p')
+  bundle="$champion/bundle"
+  if [ "${LIVETAG_OPTIMIZE:-true}" = true ]; then
+    # Serving variants, each kept only where it gives the same tags as model.onnx.
+    bundle="$(dirname "$out")/optimized"
+    texts="${LIVETAG_OPTIMIZE_TEXTS:-$out/train-data.jsonl}"
+    if [ -f "$texts" ]; then
+      livetag optimize --model "$champion/bundle" --out "$bundle" --texts "$texts"
+    else
+      livetag optimize --model "$champion/bundle" --out "$bundle"
+    fi
+  fi
+  id=$(livetag models publish "$bundle" | sed -n 's/^published //p')
   if [ -z "$id" ]; then
     echo "retrain: livetag models publish printed no version" >&2
     exit 1

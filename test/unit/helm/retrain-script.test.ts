@@ -19,6 +19,7 @@ case "$1" in
     if [ -n "\${STUB_TRAIN_EXIT:-}" ]; then echo "training failed" >&2; exit "$STUB_TRAIN_EXIT"; fi
     echo "\${STUB_DECISION}: reason"
     echo "{\\"decision\\":\\"\${STUB_DECISION}\\",\\"metric\\":\\"macro_f1\\"}" ;;
+  optimize) ;;
   models)
     case "$2" in
       publish) echo "published v42" ;;
@@ -81,12 +82,30 @@ test('first run, nothing promoted yet: trains from scratch on the labels topic a
   assert.match(r.stdout, /retrain: champion kept/);
 });
 
-test('a promoted challenger is published, promoted (announced) and old versions pruned', () => {
+test('a promoted challenger is optimized, published, promoted (announced) and old versions pruned', () => {
   const r = retrain({ champion: true, decision: 'promoted' });
   assert.equal(r.status, 0, r.stdout);
   assert.match(r.calls[0], new RegExp(`--base ${r.registry}/champion`));
-  assert.deepEqual(r.calls.slice(1), [`models publish ${r.registry}/champion/bundle`, 'models promote v42', 'promote-brokers=[kafka:9092]', 'models prune --keep 3']);
+  const scratch = r.calls[0].match(/--out (\S+)\/run /)![1];
+  assert.deepEqual(r.calls.slice(1), [
+    // No training texts in the stub's run directory: optimize falls back to generated comments.
+    `optimize --model ${r.registry}/champion/bundle --out ${scratch}/optimized`,
+    `models publish ${scratch}/optimized`,
+    'models promote v42',
+    'promote-brokers=[kafka:9092]',
+    'models prune --keep 3',
+  ]);
   assert.match(r.stdout, /retrain: promoted v42/);
+});
+
+test('variants are checked on the given texts, or skipped with LIVETAG_OPTIMIZE=false', () => {
+  const withTexts = retrain({ champion: true, decision: 'promoted', env: { LIVETAG_OPTIMIZE_TEXTS: SCRIPT } });
+  assert.equal(withTexts.status, 0, withTexts.stdout);
+  assert.match(withTexts.calls[1], new RegExp(`^optimize --model \\S+ --out \\S+/optimized --texts ${SCRIPT}$`));
+  const off = retrain({ champion: true, decision: 'promoted', env: { LIVETAG_OPTIMIZE: 'false' } });
+  assert.equal(off.status, 0, off.stdout);
+  assert.equal(off.calls[1], `models publish ${off.registry}/champion/bundle`);
+  assert.ok(!off.calls.some((c) => c.startsWith('optimize')), off.calls.join('\n'));
 });
 
 test('a registry seeded by hand: the first run starts from its current version', () => {

@@ -6,7 +6,7 @@ import { charVocab, shapeConfig } from '../../../src/model/random-bundle.ts';
 import { buildWordPieceTokenizerJson, createTextEncoder } from '../../../src/model/tokenizer.ts';
 import { randomWeights } from '../../../src/model/weights.ts';
 
-test('the fused graph (Attention, SkipLayerNormalization, BiasGelu) matches the standard one within 1e-4', async () => {
+test('the fused graph (EmbedLayerNormalization, Attention, SkipLayerNormalization, BiasGelu) matches the standard one within 1e-4', async () => {
   const vocab = charVocab();
   const config = shapeConfig('tiny', vocab.length, 13);
   // Larger than default init so differences would show.
@@ -17,7 +17,9 @@ test('the fused graph (Attention, SkipLayerNormalization, BiasGelu) matches the 
   assert.equal(ops['com.microsoft.Attention'], config.numLayers);
   assert.equal(ops['com.microsoft.SkipLayerNormalization'], 2 * config.numLayers);
   assert.equal(ops['com.microsoft.BiasGelu'], config.numLayers);
+  assert.equal(ops['com.microsoft.EmbedLayerNormalization'], 1);
   assert.equal(ops.Softmax, undefined);
+  assert.equal(ops.LayerNormalization, undefined);
 
   const enc = createTextEncoder(buildWordPieceTokenizerJson(vocab), 64);
   // Ragged lengths: padding must be masked the same way in both graphs.
