@@ -33,7 +33,7 @@ export const SETTINGS = {
   LIVETAG_DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', doc: 'Execution provider; cuda falls back to cpu with a warning when CUDA is missing.' },
   LIVETAG_DEVICE_ID: { schema: int(0), default: '0', doc: 'CUDA device id.' },
   LIVETAG_THREADS: { schema: int(0, 256), default: '0', doc: 'onnxruntime intra-op threads (0 = one per core).' },
-  LIVETAG_ORT_SPINNING: { schema: bool, default: 'false', doc: 'Let onnxruntime\'s threads spin-wait between operators (onnxruntime\'s own default). Off here: spinning threads take CPU from Kafka and tokenizing on the same cores (bench/suite.ts measures both).' },
+  LIVETAG_ORT_SPINNING: { schema: bool, default: 'true', doc: 'Let onnxruntime\'s threads spin-wait between operators (its default, and faster in bench/suite.ts); false costs less CPU per message where the cores are shared.' },
   LIVETAG_MODEL_VARIANT: { schema: z.string().regex(/^[a-z0-9-]+$/), default: 'auto', doc: 'Graph of the bundle to serve: auto (the manifest\'s measured choice per provider, see livetag optimize), base (model.onnx) or a variant name (fused, int8, fp16).' },
   LIVETAG_HTTP_HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address of the HTTP server (/metrics, /healthz, /readyz).' },
   LIVETAG_HTTP_PORT: { schema: int(0, 65535), default: '9464', doc: 'Port of the HTTP server (0 picks a free one).' },
