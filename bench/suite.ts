@@ -32,6 +32,7 @@ import { benchBroker } from './lib/broker.ts';
 import { exportHfLayout } from './lib/hf-layout.ts';
 import { benchModel } from './lib/models.ts';
 import { watchProcess } from './lib/proc.ts';
+import { f, renderMarkdown, type RawRow, type ServeResult, type SuiteOutput } from './lib/suite-report.ts';
 import { REPO_ROOT, liveComments, percentile } from './lib/texts.ts';
 
 const { values } = parseArgs({
@@ -44,6 +45,8 @@ const { values } = parseArgs({
     // Tuning runs instead of the suite: livetag backlog drains, one per
     // ";"-separated set of LIVETAG_* settings, e.g. "LIVETAG_THREADS=1;LIVETAG_BATCH_MAX_SIZE=128".
     tune: { type: 'string' },
+    // With --tune: paced input at this many msgs/s (latency) instead of a backlog.
+    'tune-rate': { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -87,8 +90,6 @@ const PLANS: Record<string, ModelPlan> = {
 };
 
 const { texts, source: textSource } = liveComments();
-const f = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
-const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
 if (values.render) {
   const saved = JSON.parse(readFileSync(resolve(REPO_ROOT, 'bench/results/suite.json'), 'utf8')) as SuiteOutput;
   writeFileSync(resolve(REPO_ROOT, 'bench/results/suite.md'), renderMarkdown(saved));
@@ -97,7 +98,6 @@ if (values.render) {
 
 // ---------------------------------------------------------------- model-only parts
 
-type RawRow = { batch: number; textsPerSecond: number; gflops: number; meanTokens: number; paddingShare: number; cpuSecondsPer1000: number };
 
 /** Pre-tokenized batches in arrival order (or sorted by length within windows of 512: bucketing). */
 async function encodeBatches(c: Awaited<ReturnType<typeof createClassifier>>, batch: number, count: number, bucketed = false) {
@@ -351,18 +351,6 @@ async function startNaive(bundle: string, t: Awaited<ReturnType<typeof topics>>)
   return { process: child, stop: () => stopChild(child) };
 }
 
-type Usage = { cores: number; peakRssMb: number; brokerCores: number; benchCores: number; cpuSeconds: number; brokerCpuSeconds: number; benchCpuSeconds: number; threads?: Record<string, number> };
-type ServeResult = {
-  msgsPerSecond: number;
-  received: number;
-  expected: number;
-  usage: Usage;
-  latency?: { p50: number; p95: number; p99: number };
-  cache?: { lookups: number; hits: number };
-  /** From livetag's own /metrics at the end of the run. */
-  model?: { inferenceSeconds: number; batches: number; texts: number; paddedTokens: number };
-};
-
 async function metric(port: number | undefined, name: string): Promise<number> {
   if (!port) return NaN;
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -440,7 +428,10 @@ try {
     if (values.tune !== undefined) {
       for (const set of values.tune.split(';')) {
         const env = Object.fromEntries(set.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-        const r = await serveRun('livetag', source, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', ...env } });
+        const rate = values['tune-rate'] ? Number(values['tune-rate']) : undefined;
+        const count = rate ? Math.round(rate * plan.latencySeconds) : plan.backlog;
+        const r = await serveRun('livetag', source, count, { rate, env: { LIVETAG_MODEL_VARIANT: 'base', ...env } });
+        if (r.latency) process.stdout.write(`${key} ${set || '(defaults)'} paced at ${rate}/s: p50 ${f(r.latency.p50, 0)} p95 ${f(r.latency.p95, 0)} p99 ${f(r.latency.p99, 0)} ms\n`);
         const m = r.model!;
         process.stdout.write(
           `${key} ${set || '(defaults)'}: ${f(r.msgsPerSecond)} msgs/s (${r.received}/${r.expected}); livetag ${f(r.usage.cores, 2)} cores, broker ${f(r.usage.brokerCores, 2)}, reader ${f(r.usage.benchCores, 2)}; ` +
@@ -539,104 +530,3 @@ function writeResults(final: boolean): void {
 }
 writeResults(true);
 
-// ---------------------------------------------------------------- the table
-
-type SuiteOutput = {
-  startedAt: string;
-  finishedAt: string;
-  complete: boolean;
-  quick: boolean;
-  machine: { cores: number; cpu: string; node: string; loadAverageAtStart: number };
-  texts: string;
-  partitions: number;
-  gpu: { available: boolean; reason: string };
-  results: Record<string, unknown>[];
-};
-
-function renderMarkdown(o: SuiteOutput): string {
-  const L: string[] = [];
-  L.push(`# livetag benchmark suite`, '');
-  L.push(`${o.startedAt} → ${o.finishedAt}${o.quick ? ' (--quick)' : ''}; ${o.machine.cores} cores (${o.machine.cpu}), Node ${o.machine.node}, load average ${f(o.machine.loadAverageAtStart, 2)} at start.`);
-  L.push(`Texts: ${o.texts}. Broker: a real single-node Kafka on this machine, ${o.partitions} partitions per topic. Regenerate: \`npm run bench\`.`);
-  L.push(`GPU: ${o.gpu.available ? o.gpu.reason : `none here — ${o.gpu.reason}; no GPU numbers in this table`}.`, '');
-  for (const r of o.results as Record<string, any>[]) {
-    if (r.key.endsWith('-dedupe')) {
-      const on = r.on as ServeResult;
-      const off = r.off as ServeResult;
-      L.push(`### Duplicate cache on real live chat (${on.expected} comments once each, in their order)`, '');
-      L.push('| cache | msgs/s | hit rate | livetag CPU (cores) |', '|---|---:|---:|---:|');
-      L.push(`| off | ${f(off.msgsPerSecond)} | – | ${f(off.usage.cores, 2)} |`);
-      L.push(`| 10,000 entries | ${f(on.msgsPerSecond)} | ${on.cache ? f((on.cache.hits / on.cache.lookups) * 100, 1) + '%' : '–'} | ${f(on.usage.cores, 2)} |`, '');
-      continue;
-    }
-    const ra = r.ratios;
-    L.push(`## ${r.title}`, '');
-    L.push('| ratio | value | target |', '|---|---:|---|');
-    L.push(`| livetag serve (broker) / raw onnxruntime at its best batch (${r.best}), raw measured right before and after | **${f(ra.pipelineOverRaw, 2)}** | ≥ 0.9 |`);
-    L.push(`| same, raw from the batch sweep earlier in the run | ${f(ra.pipelineOverRawSweep, 2)} | |`);
-    L.push(`| same, onnxruntime thread spinning off | ${f(ra.pipelineOverRawNoSpin, 2)} | |`);
-    L.push(`| same, 1 onnxruntime thread (the other core left to Kafka work) | ${f(ra.pipelineOverRawOneThread, 2)} | |`);
-    L.push(`| livetag serve with the bundle's auto variant (cpu → ${r.serving.cpu}) / raw model.onnx | ${f(ra.pipelineAutoOverRaw, 2)} | |`);
-    L.push(`| livetag serve / naive consumer | **${f(ra.livetagOverNaive, 1)}×** | ≥ 10× |`);
-    L.push(`| livetag serve (broker) / transformers.js pipeline (in process, best batch) | **${f(ra.livetagServeOverTransformersJs, 2)}×** | |`);
-    for (const c of ra.livetagClassifierOverTransformersJs) L.push(`| livetag classifier / transformers.js pipeline, both in process, batch ${c.batch} | ${f(c.ratio, 2)}× | |`);
-    L.push(`| model GFLOP/s / ${'2048²'} matrix product GFLOP/s | **${f(ra.modelGflopsOverMatmul * 100, 0)}%** | |`);
-    L.push(`| model GFLOP/s / model-shaped GEMM (${r.matmul.gemmShape}) GFLOP/s | ${f(ra.modelGflopsOverModelShapedGemm * 100, 0)}% | |`, '');
-
-    L.push('| mode | msgs/s | CPU (cores) | peak RSS MB | broker CPU | load generator CPU |', '|---|---:|---:|---:|---:|---:|');
-    L.push(`| raw onnxruntime, batch ${r.best} (in process), beside the serve runs | ${f(r.rawBeside.mean)} (${f(r.rawBeside.before.textsPerSecond)} before, ${f(r.rawBeside.after.textsPerSecond)} after) | – | – | – | – |`);
-    const tb = r.transformersJs.rows.reduce((a: any, b: any) => (b.transformersJs > a.transformersJs ? b : a));
-    L.push(`| transformers.js pipeline, batch ${tb.batch} (in process) | ${f(tb.transformersJs)} | – | – | – | – |`);
-    const serveRow = (name: string, s: ServeResult): string => `| ${name} | ${f(s.msgsPerSecond)} | ${f(s.usage.cores, 2)} | ${mb(s.usage.peakRssMb * 2 ** 20)} | ${f(s.usage.brokerCores, 2)} | ${f(s.usage.benchCores, 2)} |`;
-    L.push(serveRow('livetag serve, model.onnx', r.livetag));
-    L.push(serveRow('livetag serve, model.onnx, onnxruntime spinning off', r.livetagNoSpin));
-    L.push(serveRow(`livetag serve, auto variant (cpu → ${r.serving.cpu})`, r.livetagAuto));
-    L.push(serveRow('livetag serve, model.onnx, 1 onnxruntime thread', r.livetagOneThread));
-    L.push(serveRow('naive consumer (per message, max-length padding)', r.naive), '');
-
-    L.push('End-to-end latency (record timestamp → tagged record read back), paced input:', '');
-    L.push('| mode | load | msgs/s offered | p50 ms | p95 ms | p99 ms | CPU (cores) | peak RSS MB |', '|---|---:|---:|---:|---:|---:|---:|---:|');
-    for (const [name, ladder] of [['livetag', r.ladder], ['naive', r.naiveLadder]] as const) {
-      for (const x of ladder) L.push(`| ${name} | ${x.share * 100}% | ${x.rate} | ${f(x.latency.p50, 0)} | ${f(x.latency.p95, 0)} | ${f(x.latency.p99, 0)} | ${f(x.usage.cores, 2)} | ${mb(x.usage.peakRssMb * 2 ** 20)} |`);
-    }
-    L.push('');
-    L.push('Raw onnxruntime by batch size (model.onnx, arrival order):', '');
-    L.push('| batch | texts/s | model GFLOP/s | of 2048² matmul | mean tokens | padding |', '|---:|---:|---:|---:|---:|---:|');
-    for (const x of r.raw as RawRow[]) L.push(`| ${x.batch} | ${f(x.textsPerSecond)} | ${f(x.gflops)} | ${f((x.gflops / r.matmul.square2048) * 100, 0)}% | ${f(x.meanTokens)} | ${f(x.paddingShare * 100, 0)}% |`);
-    L.push(`| ${r.best}, length-bucketed (sorted in windows of 512) | ${f(r.bucketed.textsPerSecond)} | ${f(r.bucketed.gflops)} | | ${f(r.bucketed.meanTokens)} | ${f(r.bucketed.paddingShare * 100, 0)}% |`);
-    L.push(`| ${r.best}, 1 intra-op thread | ${f(r.oneThread.textsPerSecond)} | ${f(r.oneThread.gflops)} | | | |`);
-    L.push(`\n2048² matrix product: ${f(r.matmul.square2048)} GFLOP/s; model-shaped GEMM ${r.matmul.gemmShape}: ${f(r.matmul.modelShapedGemm)} GFLOP/s.`, '');
-    L.push(`Serving variants at batch ${r.best} (CPU; agreement with model.onnx on real comments; \`livetag optimize\` chose cpu → ${r.serving.cpu}, cuda → ${r.serving.cuda}):`, '');
-    L.push('| variant | texts/s | vs model.onnx | same tags | max |Δp| | MB |', '|---|---:|---:|---:|---:|---:|');
-    const baseRate = r.raw.find((x: RawRow) => x.batch === r.best).textsPerSecond;
-    L.push(`| model.onnx (fp32) | ${f(baseRate)} | 1.00× | 100% | 0 | ${f(r.baseMegabytes, 1)} |`);
-    for (const v of r.variants) L.push(`| ${v.name} (${v.precision}) | ${f(v.textsPerSecond)} | ${f(v.textsPerSecond / baseRate, 2)}×${v.name === 'fp16' ? ' (CPU casts; built for CUDA)' : ''} | ${f(v.sameTags * 100, 2)}% | ${v.maxAbsProbDiff.toExponential(1)} | ${f(v.megabytes, 1)} |`);
-    L.push('');
-    if (r.gpu.length) {
-      L.push('GPU (CUDA execution provider), model only:', '', '| variant | batch | texts/s | model GFLOP/s |', '|---|---:|---:|---:|');
-      for (const g of r.gpu) L.push(`| ${g.variant} | ${g.batch} | ${f(g.textsPerSecond)} | ${f(g.gflops)} |`);
-      L.push('');
-    }
-    const lt = r.livetag as ServeResult;
-    const perK = (cpuSeconds: number): string => f((cpuSeconds / lt.received) * 1000, 2);
-    const rawBest = r.raw.find((x: RawRow) => x.batch === r.best) as RawRow;
-    L.push(`Where the CPU goes (CPU seconds per 1000 messages, livetag backlog run vs the raw model at batch ${r.best}):`, '');
-    L.push('| where | CPU s / 1000 msgs |', '|---|---:|');
-    L.push(`| raw onnxruntime alone (tokenize excluded) | ${f(rawBest.cpuSecondsPer1000, 2)} |`);
-    L.push(`| livetag process, all threads | ${perK(lt.usage.cpuSeconds)} |`);
-    const secs = lt.received / lt.msgsPerSecond;
-    if (lt.model) {
-      L.push(`| · its batches: ${f(lt.model.texts / lt.model.batches)} texts, ${f(lt.model.paddedTokens / lt.model.texts)} padded tokens per text (raw: ${rawBest.batch}, ${f(rawBest.meanTokens / (1 - rawBest.paddingShare))}) | |`);
-    }
-    L.push(`| Kafka broker (JVM) | ${perK(lt.usage.brokerCpuSeconds)} |`);
-    L.push(`| reader of the output (bench process) | ${perK(lt.usage.benchCpuSeconds)} |`);
-    L.push(`| machine total available | ${f((o.machine.cores / lt.msgsPerSecond) * 1000, 2)} (${o.machine.cores} cores × ${f(secs, 1)} s) |`);
-    L.push('');
-    L.push(
-      `The model's share of livetag's own CPU: raw ${f(rawBest.cpuSecondsPer1000, 2)} / livetag ${f((lt.usage.cpuSeconds / lt.received) * 1000, 2)} = **${f((rawBest.cpuSecondsPer1000 / ((lt.usage.cpuSeconds / lt.received) * 1000)) * 100, 0)}%**; ` +
-        `the broker and the reader, which a deployment runs elsewhere, take ${f(((lt.usage.brokerCpuSeconds + lt.usage.benchCpuSeconds) / lt.received) * 1000, 2)} CPU s per 1000 messages on these same cores.`,
-      '',
-    );
-  }
-  return L.join('\n') + '\n';
-}

@@ -8,6 +8,7 @@ import { kafkaConnection, type ServeConfig } from './config.ts';
 import { createHttpServer, type HttpServer } from './http-server.ts';
 import { createInFlightGate } from './in-flight-gate.ts';
 import { createServeMetrics, type ServeMetrics } from './metrics.ts';
+import { createChunkSizer } from './chunk-sizer.ts';
 import { createPipeline, type OutRecord, type Pipeline, type SourceRecord } from './pipeline.ts';
 
 export interface StreamService {
@@ -55,7 +56,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
   let active = 0;
   let onIdle: (() => void) | undefined;
   let txnLock: Promise<void> = Promise.resolve();
-  const chunkSize = Math.max(config.batch.maxSize * 4, 64);
+  const chunks = createChunkSizer({ min: config.batch.maxSize, max: Math.max(config.batch.maxSize * 4, 64), targetMs: 250 });
   const gate = createInFlightGate(config.maxInFlight, (used, waiting) => {
     metrics.queueDepth.set(used);
     metrics.fetchPaused.set(waiting > 0 ? 1 : 0);
@@ -128,10 +129,11 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     let previous: Promise<void> = Promise.resolve();
     let failed = false;
     try {
-      for (let i = 0; i < batch.messages.length; i += chunkSize) {
+      for (let i = 0; i < batch.messages.length; ) {
         // Draining, revoked, crashed or a publish failed: leave the rest uncommitted for the next owner.
         if (failed || draining || !isRunning() || isStale()) break;
-        const chunk = batch.messages.slice(i, i + chunkSize);
+        const chunk = batch.messages.slice(i, i + chunks.size());
+        i += chunk.length;
         await gate.acquire(chunk.length);
         let outs: OutRecord[];
         try {
@@ -144,7 +146,9 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
             headers: m.headers,
             timestamp: m.timestamp,
           }));
+          const started = Date.now();
           outs = await pipeline!.process(records);
+          chunks.observe(chunk.length, Date.now() - started);
         } catch (err) {
           gate.release(chunk.length);
           throw err;

@@ -1,0 +1,162 @@
+/**
+ * The suite's report: suite.md from suite.json, and the README's headline
+ * block (scripts/update-readme.ts), so neither can drift from the numbers.
+ */
+
+export const f = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
+
+export type RawRow = { batch: number; textsPerSecond: number; gflops: number; meanTokens: number; paddingShare: number; cpuSecondsPer1000: number };
+export type Usage = { cores: number; peakRssMb: number; brokerCores: number; benchCores: number; cpuSeconds: number; brokerCpuSeconds: number; benchCpuSeconds: number; threads?: Record<string, number> };
+export type ServeResult = {
+  msgsPerSecond: number;
+  received: number;
+  expected: number;
+  usage: Usage;
+  latency?: { p50: number; p95: number; p99: number };
+  cache?: { lookups: number; hits: number };
+  /** From livetag's own /metrics at the end of the run. */
+  model?: { inferenceSeconds: number; batches: number; texts: number; paddedTokens: number };
+};
+
+export type SuiteOutput = {
+  startedAt: string;
+  finishedAt: string;
+  complete: boolean;
+  quick: boolean;
+  machine: { cores: number; cpu: string; node: string; loadAverageAtStart: number };
+  texts: string;
+  partitions: number;
+  gpu: { available: boolean; reason: string };
+  results: Record<string, unknown>[];
+};
+
+export function renderMarkdown(o: SuiteOutput): string {
+  const L: string[] = [];
+  L.push(`# livetag benchmark suite`, '');
+  L.push(`${o.startedAt} → ${o.finishedAt}${o.quick ? ' (--quick)' : ''}; ${o.machine.cores} cores (${o.machine.cpu}), Node ${o.machine.node}, load average ${f(o.machine.loadAverageAtStart, 2)} at start.`);
+  L.push(`Texts: ${o.texts}. Broker: a real single-node Kafka on this machine, ${o.partitions} partitions per topic. Regenerate: \`npm run bench\`.`);
+  L.push(`GPU: ${o.gpu.available ? o.gpu.reason : `none here — ${o.gpu.reason}; no GPU numbers in this table`}.`, '');
+  for (const r of o.results as Record<string, any>[]) {
+    if (r.key.endsWith('-dedupe')) {
+      const on = r.on as ServeResult;
+      const off = r.off as ServeResult;
+      L.push(`### Duplicate cache on real live chat (${on.expected} comments once each, in their order)`, '');
+      L.push('| cache | msgs/s | hit rate | livetag CPU (cores) |', '|---|---:|---:|---:|');
+      L.push(`| off | ${f(off.msgsPerSecond)} | – | ${f(off.usage.cores, 2)} |`);
+      L.push(`| 10,000 entries | ${f(on.msgsPerSecond)} | ${on.cache ? f((on.cache.hits / on.cache.lookups) * 100, 1) + '%' : '–'} | ${f(on.usage.cores, 2)} |`, '');
+      continue;
+    }
+    const ra = r.ratios;
+    L.push(`## ${r.title}`, '');
+    L.push('| ratio | value | target |', '|---|---:|---|');
+    L.push(`| livetag serve (broker) / raw onnxruntime at its best batch (${r.best}), raw measured right before and after | **${f(ra.pipelineOverRaw, 2)}** | ≥ 0.9 |`);
+    L.push(`| same, raw from the batch sweep earlier in the run | ${f(ra.pipelineOverRawSweep, 2)} | |`);
+    L.push(`| same, onnxruntime thread spinning off | ${f(ra.pipelineOverRawNoSpin, 2)} | |`);
+    L.push(`| same, 1 onnxruntime thread (the other core left to Kafka work) | ${f(ra.pipelineOverRawOneThread, 2)} | |`);
+    L.push(`| livetag serve with the bundle's auto variant (cpu → ${r.serving.cpu}) / raw model.onnx | ${f(ra.pipelineAutoOverRaw, 2)} | |`);
+    L.push(`| livetag serve / naive consumer | **${f(ra.livetagOverNaive, 1)}×** | ≥ 10× |`);
+    L.push(`| livetag serve (broker) / transformers.js pipeline (in process, best batch) | **${f(ra.livetagServeOverTransformersJs, 2)}×** | |`);
+    for (const c of ra.livetagClassifierOverTransformersJs) L.push(`| livetag classifier / transformers.js pipeline, both in process, batch ${c.batch} | ${f(c.ratio, 2)}× | |`);
+    L.push(`| model GFLOP/s / ${'2048²'} matrix product GFLOP/s | **${f(ra.modelGflopsOverMatmul * 100, 0)}%** | |`);
+    L.push(`| model GFLOP/s / model-shaped GEMM (${r.matmul.gemmShape}) GFLOP/s | ${f(ra.modelGflopsOverModelShapedGemm * 100, 0)}% | |`, '');
+
+    L.push('| mode | msgs/s | CPU (cores) | peak RSS MB | broker CPU | load generator CPU |', '|---|---:|---:|---:|---:|---:|');
+    L.push(`| raw onnxruntime, batch ${r.best} (in process), beside the serve runs | ${f(r.rawBeside.mean)} (${f(r.rawBeside.before.textsPerSecond)} before, ${f(r.rawBeside.after.textsPerSecond)} after) | – | – | – | – |`);
+    const tb = r.transformersJs.rows.reduce((a: any, b: any) => (b.transformersJs > a.transformersJs ? b : a));
+    L.push(`| transformers.js pipeline, batch ${tb.batch} (in process) | ${f(tb.transformersJs)} | – | – | – | – |`);
+    const serveRow = (name: string, s: ServeResult): string => `| ${name} | ${f(s.msgsPerSecond)} | ${f(s.usage.cores, 2)} | ${mb(s.usage.peakRssMb * 2 ** 20)} | ${f(s.usage.brokerCores, 2)} | ${f(s.usage.benchCores, 2)} |`;
+    L.push(serveRow('livetag serve, model.onnx', r.livetag));
+    L.push(serveRow('livetag serve, model.onnx, onnxruntime spinning off', r.livetagNoSpin));
+    L.push(serveRow(`livetag serve, auto variant (cpu → ${r.serving.cpu})`, r.livetagAuto));
+    L.push(serveRow('livetag serve, model.onnx, 1 onnxruntime thread', r.livetagOneThread));
+    L.push(serveRow('naive consumer (per message, max-length padding)', r.naive), '');
+
+    L.push('End-to-end latency (record timestamp → tagged record read back), paced input:', '');
+    L.push('| mode | load | msgs/s offered | p50 ms | p95 ms | p99 ms | CPU (cores) | peak RSS MB |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const [name, ladder] of [['livetag', r.ladder], ['naive', r.naiveLadder]] as const) {
+      for (const x of ladder) L.push(`| ${name} | ${x.share * 100}% | ${x.rate} | ${f(x.latency.p50, 0)} | ${f(x.latency.p95, 0)} | ${f(x.latency.p99, 0)} | ${f(x.usage.cores, 2)} | ${mb(x.usage.peakRssMb * 2 ** 20)} |`);
+    }
+    L.push('');
+    L.push('Raw onnxruntime by batch size (model.onnx, arrival order):', '');
+    L.push('| batch | texts/s | model GFLOP/s | of 2048² matmul | mean tokens | padding |', '|---:|---:|---:|---:|---:|---:|');
+    for (const x of r.raw as RawRow[]) L.push(`| ${x.batch} | ${f(x.textsPerSecond)} | ${f(x.gflops)} | ${f((x.gflops / r.matmul.square2048) * 100, 0)}% | ${f(x.meanTokens)} | ${f(x.paddingShare * 100, 0)}% |`);
+    L.push(`| ${r.best}, length-bucketed (sorted in windows of 512) | ${f(r.bucketed.textsPerSecond)} | ${f(r.bucketed.gflops)} | | ${f(r.bucketed.meanTokens)} | ${f(r.bucketed.paddingShare * 100, 0)}% |`);
+    L.push(`| ${r.best}, 1 intra-op thread | ${f(r.oneThread.textsPerSecond)} | ${f(r.oneThread.gflops)} | | | |`);
+    L.push(`\n2048² matrix product: ${f(r.matmul.square2048)} GFLOP/s; model-shaped GEMM ${r.matmul.gemmShape}: ${f(r.matmul.modelShapedGemm)} GFLOP/s.`, '');
+    L.push(`Serving variants at batch ${r.best} (CPU; agreement with model.onnx on real comments; \`livetag optimize\` chose cpu → ${r.serving.cpu}, cuda → ${r.serving.cuda}):`, '');
+    L.push('| variant | texts/s | vs model.onnx | same tags | max |Δp| | MB |', '|---|---:|---:|---:|---:|---:|');
+    const baseRate = r.raw.find((x: RawRow) => x.batch === r.best).textsPerSecond;
+    L.push(`| model.onnx (fp32) | ${f(baseRate)} | 1.00× | 100% | 0 | ${f(r.baseMegabytes, 1)} |`);
+    for (const v of r.variants) L.push(`| ${v.name} (${v.precision}) | ${f(v.textsPerSecond)} | ${f(v.textsPerSecond / baseRate, 2)}×${v.name === 'fp16' ? ' (CPU casts; built for CUDA)' : ''} | ${f(v.sameTags * 100, 2)}% | ${v.maxAbsProbDiff.toExponential(1)} | ${f(v.megabytes, 1)} |`);
+    L.push('');
+    if (r.gpu.length) {
+      L.push('GPU (CUDA execution provider), model only:', '', '| variant | batch | texts/s | model GFLOP/s |', '|---|---:|---:|---:|');
+      for (const g of r.gpu) L.push(`| ${g.variant} | ${g.batch} | ${f(g.textsPerSecond)} | ${f(g.gflops)} |`);
+      L.push('');
+    }
+    const lt = r.livetag as ServeResult;
+    const perK = (cpuSeconds: number): string => f((cpuSeconds / lt.received) * 1000, 2);
+    const rawBest = r.raw.find((x: RawRow) => x.batch === r.best) as RawRow;
+    L.push(`Where the CPU goes (CPU seconds per 1000 messages, livetag backlog run vs the raw model at batch ${r.best}):`, '');
+    L.push('| where | CPU s / 1000 msgs |', '|---|---:|');
+    L.push(`| raw onnxruntime alone (tokenize excluded) | ${f(rawBest.cpuSecondsPer1000, 2)} |`);
+    L.push(`| livetag process, all threads | ${perK(lt.usage.cpuSeconds)} |`);
+    const secs = lt.received / lt.msgsPerSecond;
+    if (lt.model) {
+      L.push(`| · its batches: ${f(lt.model.texts / lt.model.batches)} texts, ${f(lt.model.paddedTokens / lt.model.texts)} padded tokens per text (raw: ${rawBest.batch}, ${f(rawBest.meanTokens / (1 - rawBest.paddingShare))}) | |`);
+    }
+    L.push(`| Kafka broker (JVM) | ${perK(lt.usage.brokerCpuSeconds)} |`);
+    L.push(`| reader of the output (bench process) | ${perK(lt.usage.benchCpuSeconds)} |`);
+    L.push(`| machine total available | ${f((o.machine.cores / lt.msgsPerSecond) * 1000, 2)} (${o.machine.cores} cores × ${f(secs, 1)} s) |`);
+    L.push('');
+    L.push(
+      `The model's share of livetag's own CPU: raw ${f(rawBest.cpuSecondsPer1000, 2)} / livetag ${f((lt.usage.cpuSeconds / lt.received) * 1000, 2)} = **${f((rawBest.cpuSecondsPer1000 / ((lt.usage.cpuSeconds / lt.received) * 1000)) * 100, 0)}%**; ` +
+        `the broker and the reader, which a deployment runs elsewhere, take ${f(((lt.usage.brokerCpuSeconds + lt.usage.benchCpuSeconds) / lt.received) * 1000, 2)} CPU s per 1000 messages on these same cores.`,
+      '',
+    );
+  }
+  return L.join('\n') + '\n';
+}
+
+/** The README's performance block: the issue's ratios and the serving numbers per model. */
+export function renderHeadline(o: SuiteOutput): string {
+  const models = (o.results as Record<string, any>[]).filter((r) => r.ratios);
+  const dedupe = (o.results as Record<string, any>[]).find((r) => String(r.key).endsWith('-dedupe'));
+  const L: string[] = [];
+  L.push(`Latest \`npm run bench\` (${o.finishedAt.slice(0, 10)}, ${o.machine.cores} cores, ${o.machine.cpu}; texts: ${o.texts.includes('livechat-douyin') ? 'the 10,000 real live comments of ../shared/data/livechat-douyin' : o.texts}). All tables: [bench/results/suite.md](bench/results/suite.md).`, '');
+  L.push(`| | ${models.map((m) => (m.key === 'default' ? 'default model (2 layers, hidden 128)' : 'bert-base-chinese shape (12 layers, hidden 768)')).join(' | ')} |`);
+  L.push(`|---|${models.map(() => '---:').join('|')}|`);
+  const row = (name: string, cell: (m: any) => string): void => void L.push(`| ${name} | ${models.map(cell).join(' | ')} |`);
+  row('**livetag serve / raw onnxruntime** (target ≥ 0.9)', (m) => `**${f(m.ratios.pipelineOverRaw, 2)}**`);
+  row('**livetag serve / naive consumer** (target ≥ 10×)', (m) => `**${f(m.ratios.livetagOverNaive, 1)}×**`);
+  row('**livetag serve / transformers.js pipeline** (pipeline in process, no Kafka)', (m) => `**${f(m.ratios.livetagServeOverTransformersJs, 2)}×**`);
+  row('livetag classifier / transformers.js pipeline, both in process', (m) => m.ratios.livetagClassifierOverTransformersJs.map((c: any) => `${f(c.ratio, 2)}× (batch ${c.batch})`).join(', '));
+  row('**model GFLOP/s / 2048² matrix product GFLOP/s**', (m) => `**${f(m.ratios.modelGflopsOverMatmul * 100, 0)}%** (${f(m.raw.find((x: RawRow) => x.batch === m.best).gflops)} / ${f(m.matmul.square2048)})`);
+  row('livetag serve, msgs/s (backlog, real broker on the same cores)', (m) => f(m.livetag.msgsPerSecond));
+  row('raw onnxruntime, texts/s (best batch, beside the serve runs)', (m) => `${f(m.rawBeside.mean)} (batch ${m.best})`);
+  row('naive consumer, msgs/s', (m) => f(m.naive.msgsPerSecond, m.naive.msgsPerSecond < 10 ? 1 : 0));
+  row('transformers.js pipeline, texts/s (best batch)', (m) => f(Math.max(...m.transformersJs.rows.map((x: any) => x.transformersJs))));
+  for (const share of [0.25, 0.5, 0.75]) {
+    row(`livetag p50 / p95 / p99 ms at ${share * 100}% load`, (m) => {
+      const x = m.ladder.find((l: any) => l.share === share);
+      return `${f(x.latency.p50, 0)} / ${f(x.latency.p95, 0)} / ${f(x.latency.p99, 0)} (${x.rate}/s)`;
+    });
+  }
+  row('livetag CPU (cores) / peak RSS MB, backlog', (m) => `${f(m.livetag.usage.cores, 2)} / ${f(m.livetag.usage.peakRssMb, 0)}`);
+  row('raw onnxruntime CPU per text / livetag process CPU per message (over 100 %: livetag pads less)', (m) => `${f((m.raw.find((x: RawRow) => x.batch === m.best).cpuSecondsPer1000 / ((m.livetag.usage.cpuSeconds / m.livetag.received) * 1000)) * 100, 0)}%`);
+  row('broker + reader CPU s per 1000 messages (on the same 2 cores)', (m) => f(((m.livetag.usage.brokerCpuSeconds + m.livetag.usage.benchCpuSeconds) / m.livetag.received) * 1000, 2));
+  const variant = (name: string) => (m: any) => {
+    const v = m.variants.find((x: any) => x.name === name);
+    const base = m.raw.find((x: RawRow) => x.batch === m.best).textsPerSecond;
+    return v ? `${f(v.textsPerSecond / base, 2)}×, same tags ${f(v.sameTags * 100, 2)}%, max Δp ${v.maxAbsProbDiff.toExponential(1)}` : '–';
+  };
+  row('fused graph vs model.onnx (CPU speed, agreement)', variant('fused'));
+  row('int8 vs model.onnx', variant('int8'));
+  row('fp16 vs model.onnx (on CPU; built for CUDA)', variant('fp16'));
+  row('`livetag optimize` serves', (m) => `cpu → ${m.serving.cpu}, cuda → ${m.serving.cuda}`);
+  L.push('');
+  if (dedupe) L.push(`Duplicate cache on real live chat (${dedupe.on.expected} comments in order): ${f((dedupe.on.cache.hits / dedupe.on.cache.lookups) * 100, 1)}% hits, ${f(dedupe.on.msgsPerSecond, 0)} vs ${f(dedupe.off.msgsPerSecond, 0)} msgs/s with it off.`);
+  L.push(`GPU: ${o.gpu.available ? 'CUDA numbers in bench/results/suite.md.' : 'none on this machine (the CUDA provider does not load), so no GPU numbers.'}`);
+  return L.join('\n');
+}
