@@ -112,3 +112,13 @@ test('the manifest refuses a serving choice or variant file it does not list', a
   const { ['model.fp16.onnx']: _gone, ...files } = manifest.files;
   refuse({ ...manifest, files }, /variants\.fp16\.file: model\.fp16\.onnx is not listed/);
 });
+
+test('a published optimized bundle keeps its variants in the registry', async () => {
+  const { manifest } = await run;
+  const { createModelRegistry } = await import('../../../src/model/registry.ts');
+  const registry = createModelRegistry(join(root, 'registry'));
+  const id = await registry.publish(optimized);
+  assert.equal(id, manifest.version);
+  const loaded = await loadBundle(await registry.path(id), { variants: 'all' });
+  assert.deepEqual(Object.keys(loaded.variantBytes).sort(), ['fp16', 'fused', 'int8']);
+});
