@@ -1,5 +1,5 @@
 import { BASE_VARIANT, loadBundle, writeBundleWithVariants, type LoadedBundle, type Manifest, type ServingChoice, type Variant, type VariantFile } from './bundle.ts';
-import { createDecider } from './classifier.ts';
+import { createDecider, type Classification } from './classifier.ts';
 import { buildBertOnnx, readBertWeights } from './onnx-graph.ts';
 import { createOrtRunner, type OrtRunner } from './onnx-session.ts';
 import { createTextEncoder, type EncodedBatch } from './tokenizer.ts';
@@ -56,6 +56,12 @@ export function buildVariantGraph(bundle: LoadedBundle, name: VariantName): Uint
   });
 }
 
+const tagKey = (c: Classification): string =>
+  c.tags
+    .map((x) => x.label)
+    .sort()
+    .join(',');
+
 async function timeRate(runner: OrtRunner, batches: readonly EncodedBatch[], seconds: number): Promise<number> {
   await runner.run(batches[0]);
   let n = 0;
@@ -90,8 +96,9 @@ export async function optimizeBundle(sourceDir: string, outDir: string, opts: Op
 
   const session = { threads: opts.threads ?? 0 };
   const base = await createOrtRunner(source.modelBytes, session);
-  const baseLogits: Float32Array[] = [];
-  for (const b of batches) baseLogits.push(await base.run(b));
+  // The reference decisions, once for every variant.
+  const reference: Classification[][] = [];
+  for (const b of batches) reference.push(decide(await base.run(b), b.batchSize, true));
 
   const files: VariantFile[] = [];
   const reports: VariantReport[] = [];
@@ -103,12 +110,10 @@ export async function optimizeBundle(sourceDir: string, outDir: string, opts: Op
         let same = 0;
         let worst = 0;
         for (let i = 0; i < batches.length; i++) {
-          const logits = await runner.run(batches[i]);
-          const a = decide(baseLogits[i], batches[i].batchSize, true);
-          const b = decide(logits, batches[i].batchSize, true);
+          const a = reference[i];
+          const b = decide(await runner.run(batches[i]), batches[i].batchSize, true);
           for (let t = 0; t < a.length; t++) {
-            const key = (c: (typeof a)[number]): string => c.tags.map((x) => x.label).sort().join(',');
-            if (key(a[t]) === key(b[t])) same++;
+            if (tagKey(a[t]) === tagKey(b[t])) same++;
             for (const label of manifest.labels) worst = Math.max(worst, Math.abs(a[t].scores![label] - b[t].scores![label]));
           }
         }
