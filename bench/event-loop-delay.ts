@@ -7,8 +7,8 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { createClassifier } from '../src/model/classifier.ts';
-import type { ModelShape } from '../src/model/random-bundle.ts';
+import { createClassifier } from '../src/model/runtime/classifier.ts';
+import type { ModelShape } from '../src/model/build/random-bundle.ts';
 import { benchModel } from './lib/models.ts';
 import { liveComments } from './lib/texts.ts';
 

@@ -23,11 +23,11 @@ import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { flopsPerSequence } from '../src/model/bert-config.ts';
-import { createKafka, deleteTopics, ensureTopics } from '../src/kafka/kafka-client.ts';
-import { createClassifier } from '../src/model/classifier.ts';
-import { measureMatMulGflops } from '../src/model/matmul-probe.ts';
-import { createOrtRunner } from '../src/model/onnx-session.ts';
-import { optimizeBundle, type VariantReport } from '../src/model/variants.ts';
+import { createKafka, deleteTopics, ensureTopics } from '../test/helpers/kafkajs.ts';
+import { createClassifier } from '../src/model/runtime/classifier.ts';
+import { measureMatMulGflops } from '../src/model/runtime/matmul-probe.ts';
+import { createOrtRunner } from '../src/model/runtime/onnx-session.ts';
+import { optimizeBundle, type VariantReport } from '../src/model/build/variants.ts';
 import { benchBroker } from './lib/broker.ts';
 import { exportHfLayout } from './lib/hf-layout.ts';
 import { benchModel } from './lib/models.ts';
@@ -197,7 +197,7 @@ async function transformersJs(bundle: string, batch: number, seconds: number) {
 }
 
 async function gpuProbe(): Promise<{ available: boolean; reason: string }> {
-  const { buildBertOnnx } = await import('../src/model/onnx-graph.ts');
+  const { buildBertOnnx } = await import('../src/model/build/onnx-graph.ts');
   const { parseBertConfig } = await import('../src/model/bert-config.ts');
   const { randomWeights } = await import('../src/model/weights.ts');
   const config = parseBertConfig({ vocabSize: 16, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16, maxPositions: 8, typeVocabSize: 2, numLabels: 2, layerNormEps: 1e-12 });

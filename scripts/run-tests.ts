@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLocalBroker, isClasspathCached, type LocalBroker } from '../src/kafka/local-broker.ts';
+import { createLocalBroker, isClasspathCached, type LocalBroker } from '../src/dev/local-broker.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TEST_DIR = path.join(ROOT, 'test');

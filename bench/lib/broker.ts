@@ -1,4 +1,4 @@
-import { createLocalBroker, type LocalBroker } from '../../src/kafka/local-broker.ts';
+import { createLocalBroker, type LocalBroker } from '../../src/dev/local-broker.ts';
 
 /** KAFKA_BROKERS when set, else a local broker for the run (stopped by the returned function). */
 export async function benchBroker(): Promise<{ brokers: string; pid: () => number | undefined; stop: () => Promise<void> }> {

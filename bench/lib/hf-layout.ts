@@ -1,6 +1,6 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManifestSchema } from '../../src/model/bundle.ts';
+import { ManifestSchema } from '../../src/model/manifest.ts';
 
 /**
  * The same model files laid out as a Hugging Face model directory

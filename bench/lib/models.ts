@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { writeRandomBundle, type ModelShape } from '../../src/model/random-bundle.ts';
+import { writeRandomBundle, type ModelShape } from '../../src/model/build/random-bundle.ts';
 import { REPO_ROOT, sharedTokenizer } from './texts.ts';
 
 /**

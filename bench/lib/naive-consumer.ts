@@ -1,5 +1,5 @@
-import { createKafka } from '../../src/kafka/kafka-client.ts';
-import { createClassifier } from '../../src/model/classifier.ts';
+import { createKafka } from '../../test/helpers/kafkajs.ts';
+import { createClassifier } from '../../src/model/runtime/classifier.ts';
 import type { EncodedBatch } from '../../src/model/tokenizer.ts';
 
 /**

@@ -1,26 +1,18 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { LivetagError } from '../common/errors.ts';
 import { deepFreeze } from '../common/freeze.ts';
+import { parseSettings, settingBool, settingInt, settingsReference } from '../common/env-settings.ts';
+import { KAFKA_SETTINGS, invalid, loadKafkaConnection, type KafkaConnection } from '../kafka/connection.ts';
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
-const csv = z
-  .string()
-  .min(1)
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-  .refine((v) => v.length > 0, 'at least one entry');
-const secretFile = z.string().min(1);
+const int = settingInt;
+const bool = settingBool;
 
 /**
  * Every setting `livetag serve` reads, with its default and its meaning. The
  * README's configuration table is generated from this one table, so the two
  * cannot drift.
  */
-export const SETTINGS = {
-  LIVETAG_KAFKA_BROKERS: { schema: csv, default: '127.0.0.1:9092', doc: 'Comma-separated Kafka bootstrap brokers (host:port).' },
-  LIVETAG_KAFKA_CLIENT_ID: { schema: z.string().min(1), default: 'livetag', doc: 'Kafka client id.' },
+const SERVE_SETTINGS = {
   LIVETAG_INPUT_TOPIC: { schema: z.string().min(1), default: 'livetag.comments', doc: 'Topic of live comments to classify.' },
   LIVETAG_OUTPUT_TOPIC: { schema: z.string().min(1), default: 'livetag.tags', doc: 'Topic the tags are published to.' },
   LIVETAG_DLQ_TOPIC: { schema: z.string().min(1), default: 'livetag.dead-letter', doc: 'Dead-letter topic for messages that are not valid input.' },
@@ -49,32 +41,15 @@ export const SETTINGS = {
   LIVETAG_ALL_SCORES: { schema: bool, default: 'false', doc: 'Include every label\'s probability in output messages.' },
   LIVETAG_DRAIN_TIMEOUT_MS: { schema: int(0), default: '20000', doc: 'On SIGTERM/SIGINT, how long to drain, publish and commit before exiting anyway.' },
   LIVETAG_LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', doc: 'Log level (JSON lines on stderr; comment text is never logged at info).' },
-  LIVETAG_KAFKA_SASL_MECHANISM: { schema: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(), default: undefined, doc: 'SASL mechanism; unset for none.' },
-  LIVETAG_KAFKA_SASL_USERNAME: { schema: z.string().min(1).optional(), default: undefined, doc: 'SASL user name.' },
-  LIVETAG_KAFKA_SASL_PASSWORD_FILE: { schema: secretFile.optional(), default: undefined, doc: 'File holding the SASL password (e.g. a mounted Secret).' },
-  LIVETAG_KAFKA_TLS: { schema: bool, default: 'false', doc: 'Connect to Kafka over TLS.' },
-  LIVETAG_KAFKA_TLS_CA_FILE: { schema: secretFile.optional(), default: undefined, doc: 'PEM file of the CA that signed the brokers\' certificates.' },
-  LIVETAG_KAFKA_TLS_CERT_FILE: { schema: secretFile.optional(), default: undefined, doc: 'PEM client certificate for mutual TLS.' },
-  LIVETAG_KAFKA_TLS_KEY_FILE: { schema: secretFile.optional(), default: undefined, doc: 'PEM client key for mutual TLS.' },
 } as const;
 
+/** Every setting `livetag serve` reads: the Kafka connection's and its own. */
+export const SETTINGS = { ...KAFKA_SETTINGS, ...SERVE_SETTINGS };
+
 type Settings = typeof SETTINGS;
-type Raw = { [K in keyof Settings]: z.output<Settings[K]['schema']> };
-
-// prefault: the string default goes through the same coercion as a set value.
-const EnvSchema = z.object(
-  Object.fromEntries(
-    Object.entries(SETTINGS).map(([k, s]) => [k, s.default === undefined ? s.schema : (s.schema as z.ZodType).prefault(s.default)]),
-  ) as unknown as { [K in keyof Settings]: Settings[K]['schema'] },
-);
-
-export interface KafkaSecurity {
-  readonly ssl?: { readonly ca?: string; readonly cert?: string; readonly key?: string } | true;
-  readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string };
-}
 
 export interface ServeConfig {
-  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string } & KafkaSecurity;
+  readonly kafka: KafkaConnection;
   readonly topics: { readonly input: string; readonly output: string; readonly deadLetter: string };
   readonly groupId: string;
   readonly fromBeginning: boolean;
@@ -98,52 +73,13 @@ export interface ServeConfig {
  * once (a bad deployment is fixed in one round trip, not one per field).
  */
 export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Settings, string>> = {}): ServeConfig {
-  const input: Record<string, string | undefined> = {};
-  for (const key of Object.keys(SETTINGS)) {
-    const v = overrides[key as keyof Settings] ?? env[key];
-    input[key] = v === '' ? undefined : v;
-  }
-  const problems: string[] = [];
-  const parsed = EnvSchema.safeParse(input);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${String(issue.path[0])}=${JSON.stringify(input[String(issue.path[0])] ?? '')}: ${issue.message}`);
-  }
-  const raw = (parsed.success ? parsed.data : {}) as Raw;
-  const readSecret = (key: keyof Settings): string | undefined => {
-    const file = input[key];
-    if (!file) return undefined;
-    try {
-      return readFileSync(file, 'utf8').trim();
-    } catch (err) {
-      problems.push(`${key}=${JSON.stringify(file)}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      return undefined;
-    }
-  };
-  const password = readSecret('LIVETAG_KAFKA_SASL_PASSWORD_FILE');
-  const ca = readSecret('LIVETAG_KAFKA_TLS_CA_FILE');
-  const cert = readSecret('LIVETAG_KAFKA_TLS_CERT_FILE');
-  const key = readSecret('LIVETAG_KAFKA_TLS_KEY_FILE');
-  if (input.LIVETAG_KAFKA_SASL_MECHANISM && (!input.LIVETAG_KAFKA_SASL_USERNAME || !input.LIVETAG_KAFKA_SASL_PASSWORD_FILE)) {
-    problems.push('LIVETAG_KAFKA_SASL_MECHANISM is set: LIVETAG_KAFKA_SASL_USERNAME and LIVETAG_KAFKA_SASL_PASSWORD_FILE are required');
-  }
-  if (Boolean(cert) !== Boolean(key) && (input.LIVETAG_KAFKA_TLS_CERT_FILE || input.LIVETAG_KAFKA_TLS_KEY_FILE)) {
-    problems.push('LIVETAG_KAFKA_TLS_CERT_FILE and LIVETAG_KAFKA_TLS_KEY_FILE go together');
-  }
+  const { values: raw, input, problems } = parseSettings(SERVE_SETTINGS, env, overrides);
+  const kafka = loadKafkaConnection(env, overrides, problems);
   const topicNames = (['LIVETAG_INPUT_TOPIC', 'LIVETAG_OUTPUT_TOPIC', 'LIVETAG_DLQ_TOPIC'] as const).map((k) => input[k] ?? SETTINGS[k].default);
   if (new Set(topicNames).size !== 3) problems.push('LIVETAG_INPUT_TOPIC, LIVETAG_OUTPUT_TOPIC and LIVETAG_DLQ_TOPIC must differ');
-  if (problems.length > 0) {
-    throw new LivetagError('LT_CONFIG_INVALID', `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  - ${problems.join('\n  - ')}`);
-  }
-  const tls = raw.LIVETAG_KAFKA_TLS || ca || cert;
+  if (problems.length > 0) throw invalid(problems);
   return deepFreeze({
-    kafka: {
-      brokers: raw.LIVETAG_KAFKA_BROKERS,
-      clientId: raw.LIVETAG_KAFKA_CLIENT_ID,
-      ...(tls ? { ssl: ca || cert ? { ca, cert, key } : (true as const) } : {}),
-      ...(raw.LIVETAG_KAFKA_SASL_MECHANISM
-        ? { sasl: { mechanism: raw.LIVETAG_KAFKA_SASL_MECHANISM, username: raw.LIVETAG_KAFKA_SASL_USERNAME!, password: password! } }
-        : {}),
-    },
+    kafka,
     topics: { input: raw.LIVETAG_INPUT_TOPIC, output: raw.LIVETAG_OUTPUT_TOPIC, deadLetter: raw.LIVETAG_DLQ_TOPIC },
     groupId: raw.LIVETAG_GROUP_ID,
     fromBeginning: raw.LIVETAG_FROM_BEGINNING,
@@ -165,20 +101,5 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides:
 
 /** The README's configuration table, generated from SETTINGS. */
 export function configReference(): string {
-  const rows = Object.entries(SETTINGS).map(([k, s]) => {
-    const def = k === 'LIVETAG_TRANSACTIONAL_ID' ? '`livetag-<hostname>`' : s.default === undefined ? '(unset)' : `\`${s.default}\``;
-    return `| \`${k}\` | ${def} | ${s.doc} |`;
-  });
-  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
-}
-
-/** Connection settings for the Kafka adapter (brokers, client id, TLS, SASL) from a parsed config. */
-export function kafkaConnection(config: ServeConfig, brokers?: string) {
-  const k = config.kafka;
-  return {
-    brokers: brokers ?? [...k.brokers],
-    clientId: k.clientId,
-    ...(k.ssl ? { ssl: k.ssl === true ? true : { ...k.ssl } } : {}),
-    ...(k.sasl ? { sasl: { ...k.sasl } } : {}),
-  };
+  return settingsReference(SETTINGS, (k) => (k === 'LIVETAG_TRANSACTIONAL_ID' ? '`livetag-<hostname>`' : undefined));
 }

@@ -1,4 +1,4 @@
-import type { Classification } from '../model/classifier.ts';
+import type { Classification } from '../model/runtime/classifier.ts';
 
 /**
  * Live chat repeats itself ("666", "多少钱"): an LRU on normalised text skips

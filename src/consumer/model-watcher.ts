@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.ts';
-import { ensureTopics, type Consumer, type KafkaClient } from '../kafka/kafka-client.ts';
-import { createModelRegistry } from '../model/registry.ts';
+import type { KafkaClient, KafkaConsumer } from '../kafka/port.ts';
+import { createModelRegistry } from '../model/registry/registry.ts';
 
 export interface ModelWatcher {
   start(): Promise<void>;
@@ -25,7 +25,7 @@ export function createModelWatcher(opts: {
 }): ModelWatcher {
   const registry = createModelRegistry(opts.root);
   let timer: NodeJS.Timeout | undefined;
-  let consumer: Consumer | undefined;
+  let consumer: KafkaConsumer | undefined;
   let stopped = false;
 
   const poll = async (): Promise<void> => {
@@ -49,40 +49,38 @@ export function createModelWatcher(opts: {
         loop();
       }
       if (!opts.client) return;
-      await ensureTopics(opts.client, [{ topic: opts.topic, configs: { 'cleanup.policy': 'compact' } }]);
+      await opts.client.admin.ensureTopics([{ topic: opts.topic, configs: { 'cleanup.policy': 'compact' } }]);
       // Every replica must see every announcement: a group of its own, offsets never committed.
-      consumer = opts.client.consumer({ groupId: `livetag-model-watch-${randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 500 });
-      await consumer.connect();
-      await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ message }) => {
+      consumer = opts.client.consumer({ groupId: `livetag-model-watch-${randomBytes(6).toString('hex')}`, topics: [opts.topic], fromBeginning: true, maxWaitMs: 500 });
+      await consumer.start(async (batch) => {
+        for (const record of batch.records) {
           try {
-            const announced = JSON.parse(message.value?.toString('utf8') ?? '{}') as { current?: string };
+            const announced = JSON.parse(record.value?.toString('utf8') ?? '{}') as { current?: string };
             // The registry stays the source of truth; the message only says "look now".
             if (announced.current) await poll();
           } catch {
             opts.logger.warn('ignoring an unreadable model announcement');
           }
-        },
+          batch.resolve(record.offset);
+        }
       });
     },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      await consumer?.disconnect();
+      await consumer?.stop();
     },
   };
 }
 
 /** Tells every serving replica to look at the registry now. */
 export async function announcePromotion(client: KafkaClient, topic: string, root: string, id: string): Promise<void> {
-  await ensureTopics(client, [{ topic, configs: { 'cleanup.policy': 'compact' } }]);
+  await client.admin.ensureTopics([{ topic, configs: { 'cleanup.policy': 'compact' } }]);
   const producer = client.producer();
-  await producer.connect();
+  await producer.start();
   try {
-    await producer.send({ topic, messages: [{ key: ANNOUNCE_KEY, value: JSON.stringify({ registry: root, current: id, at: new Date().toISOString() }) }] });
+    await producer.send([{ topic, key: ANNOUNCE_KEY, value: JSON.stringify({ registry: root, current: id, at: new Date().toISOString() }) }]);
   } finally {
-    await producer.disconnect();
+    await producer.stop();
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The default live-commerce tag set (13 tags), in output order. Bundles carry
+ * The default live-commerce tag set, in output order. Bundles carry
  * their own labels; this is what generated and demo models use.
  */
 export const DEFAULT_LABELS = Object.freeze([

@@ -1,14 +1,14 @@
 /**
  * Per-epoch checkpoints: every trainable tensor, the optimizer's moments and
  * the loop's bookkeeping, so a run killed mid-way resumes at the next epoch
- * with the same result it would have had. Written to a temp directory and
- * swapped in, so a kill during the write leaves the previous checkpoint.
+ * with the same result it would have had. Replaced atomically, so a kill
+ * during the write leaves the previous checkpoint.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { pathExists } from '../common/fs.ts';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { leftoversOf, replaceDirAtomically, writeFiles } from '../common/atomic-write.ts';
 import { LivetagError } from '../common/errors.ts';
+import { pathExists } from '../common/fs.ts';
 
 export interface StoredTensor {
   readonly shape: readonly number[];
@@ -23,7 +23,6 @@ export interface CheckpointData<S> {
 const STATE = 'state.json';
 const TENSORS = 'tensors.bin';
 
-
 export async function saveCheckpoint<S>(dir: string, state: S, tensors: ReadonlyMap<string, StoredTensor>): Promise<void> {
   const index: Array<{ name: string; shape: readonly number[]; offset: number; length: number }> = [];
   let offset = 0;
@@ -33,25 +32,37 @@ export async function saveCheckpoint<S>(dir: string, state: S, tensors: Readonly
   }
   const blob = new Float32Array(offset);
   for (const e of index) blob.set(tensors.get(e.name)!.data, e.offset);
-  const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
-  const old = `${dir}.old`;
   try {
-    await mkdir(tmp, { recursive: true });
-    await writeFile(join(tmp, TENSORS), new Uint8Array(blob.buffer));
-    await writeFile(join(tmp, STATE), JSON.stringify({ state, index }) + '\n');
-    await rm(old, { recursive: true, force: true });
-    if (await pathExists(dir)) await rename(dir, old);
-    await rename(tmp, dir);
-    await rm(old, { recursive: true, force: true });
+    await replaceDirAtomically(dir, (tmp) =>
+      writeFiles(tmp, [
+        [TENSORS, new Uint8Array(blob.buffer)],
+        [STATE, JSON.stringify({ state, index }) + '\n'],
+      ]),
+    );
   } catch (cause) {
-    await rm(tmp, { recursive: true, force: true });
     throw new LivetagError('LT_CHECKPOINT', `cannot write checkpoint ${dir}: ${(cause as Error).message}`, { cause });
   }
 }
 
+/** A killed write's leftovers, and `<dir>.old` from earlier versions of this module. */
+async function leftovers(dir: string): Promise<{ old: string[]; tmp: string[] }> {
+  const found = await leftoversOf(dir);
+  return { old: [`${dir}.old`, ...found.old], tmp: found.tmp };
+}
+
+/** The checkpoint directory, else the newest parked previous one. */
+async function findCheckpoint(dir: string): Promise<string | undefined> {
+  if (await pathExists(join(dir, STATE))) return dir;
+  const found: Array<{ path: string; mtime: number }> = [];
+  for (const path of (await leftovers(dir)).old) {
+    const info = await stat(join(path, STATE)).catch(() => undefined);
+    if (info) found.push({ path, mtime: info.mtimeMs });
+  }
+  return found.sort((x, y) => y.mtime - x.mtime)[0]?.path;
+}
+
 export async function loadCheckpoint<S>(dir: string): Promise<CheckpointData<S> | undefined> {
-  // A kill between the two renames leaves only the previous one, under .old.
-  const where = (await pathExists(join(dir, STATE))) ? dir : (await pathExists(join(`${dir}.old`, STATE))) ? `${dir}.old` : undefined;
+  const where = await findCheckpoint(dir);
   if (!where) return undefined;
   try {
     const { state, index } = JSON.parse(await readFile(join(where, STATE), 'utf8')) as {
@@ -73,5 +84,6 @@ export async function loadCheckpoint<S>(dir: string): Promise<CheckpointData<S> 
 
 export async function removeCheckpoint(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-  await rm(`${dir}.old`, { recursive: true, force: true });
+  const { old, tmp } = await leftovers(dir);
+  for (const path of [...old, ...tmp]) await rm(path, { recursive: true, force: true });
 }

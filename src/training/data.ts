@@ -147,6 +147,65 @@ function preview(text: string): string {
   return flat.length > 40 ? `${flat.slice(0, 40)}…` : flat;
 }
 
+type Note = (kind: IssueKind, record: RawRecord, detail: string) => void;
+
+/** Labels as they grow: a fixed set (extended only with --add-labels), or undefined for an open set. */
+interface LabelSet {
+  readonly known?: string[];
+  readonly knownSet: Set<string>;
+  readonly added: string[];
+}
+
+/** Parses and checks one record; undefined when it is rejected (and noted). */
+function candidateOf(record: RawRecord, origin: 'previous' | 'new', opts: ValidateOptions, labels: LabelSet, note: Note): Candidate | undefined {
+  const maxChars = opts.maxChars ?? DEFAULT_MAX_CHARS;
+  const reject = (kind: IssueKind, detail: string): undefined => {
+    note(kind, record, detail);
+    return undefined;
+  };
+  const parsed = parseRecord(record);
+  if (!parsed.ok) return reject(parsed.kind, parsed.detail);
+  const text = parsed.text.trim();
+  if (text.length === 0) return reject('empty-text', 'text is empty');
+  if ([...text].length > maxChars) return reject('too-long', `text has ${[...text].length} characters (limit ${maxChars}): "${preview(text)}"`);
+  if (labels.known) {
+    const unknown = parsed.labels.filter((l) => !labels.knownSet.has(l));
+    if (unknown.length > 0) {
+      if (!opts.addUnknownLabels) {
+        return reject('unknown-label', `unknown label${unknown.length > 1 ? 's' : ''} ${unknown.map((l) => `"${l}"`).join(', ')} (pass --add-labels to add)`);
+      }
+      for (const l of unknown) {
+        labels.knownSet.add(l);
+        labels.known.push(l);
+        labels.added.push(l);
+        note('label-added', record, `new label "${l}" added on request`);
+      }
+    }
+  }
+  return { record, text, labels: parsed.labels, ...(parsed.id === undefined ? {} : { id: parsed.id }), origin };
+}
+
+const signature = (c: Candidate): string => c.labels.join('\u0000');
+
+/** Picks the one row to keep among the records of one text (see validateRecords for the policies). */
+function chooseAmongCopies(group: readonly Candidate[], note: Note): Candidate | undefined {
+  const old = group.filter((c) => c.origin === 'previous');
+  const neu = group.filter((c) => c.origin === 'new');
+  const distinctNew = new Set(neu.map(signature));
+  if (distinctNew.size > 1) {
+    const variants = [...distinctNew].map((s) => `[${s.split('\u0000').filter(Boolean).join(', ')}]`).join(' vs ');
+    for (const c of neu) note('conflict', c.record, `"${preview(c.text)}" has conflicting labels ${variants}; all ${neu.length} copies dropped`);
+    return old[0];
+  }
+  if (neu.length === 0) return old[0];
+  const chosen = neu[0];
+  for (const c of neu.slice(1)) note('duplicate', c.record, `exact duplicate of ${c.record.source === chosen.record.source ? '' : `${chosen.record.source} `}line ${chosen.record.position ?? '?'}`);
+  if (old.length > 0 && signature(old[0]) !== signature(chosen)) {
+    note('relabeled', chosen.record, `"${preview(chosen.text)}" was [${old[0].labels.join(', ')}], now [${chosen.labels.join(', ')}]`);
+  }
+  return chosen;
+}
+
 /**
  * Validates and merges the previous training set with new records. Policies:
  * exact duplicates keep one copy; the same text with different labels among
@@ -158,79 +217,29 @@ export function validateRecords(
   fresh: readonly RawRecord[],
   opts: ValidateOptions = {},
 ): { rows: LabeledRow[]; labels: string[]; report: DataReport } {
-  const maxChars = opts.maxChars ?? DEFAULT_MAX_CHARS;
   const cap = opts.maxIssuesPerKind ?? 200;
-  const issues: DataIssue[] = [];
-  const counts: Partial<Record<IssueKind, number>> = {};
-  const omitted: Partial<Record<IssueKind, number>> = {};
+  const found: Pick<DataReport, 'counts' | 'issues' | 'omitted'> = { counts: {}, issues: [], omitted: {} };
+  const note: Note = (kind, record, detail) =>
+    noteIssue(found, { kind, source: record.source, ...(record.position === undefined ? {} : { position: record.position }), detail }, cap);
   const sources: Record<string, { records: number; accepted: number }> = {};
-  const known = opts.labels ? [...opts.labels] : undefined;
-  const knownSet = new Set(known ?? []);
-  const added: string[] = [];
+  const labelSet: LabelSet = { ...(opts.labels ? { known: [...opts.labels] } : {}), knownSet: new Set(opts.labels ?? []), added: [] };
 
-  const note = (kind: IssueKind, record: RawRecord, detail: string): void => {
-    counts[kind] = (counts[kind] ?? 0) + 1;
-    if ((counts[kind] ?? 0) > cap) {
-      omitted[kind] = (omitted[kind] ?? 0) + 1;
-      return;
-    }
-    issues.push({ kind, source: record.source, ...(record.position === undefined ? {} : { position: record.position }), detail });
-  };
-
-  const candidates: Candidate[] = [];
+  const byKey = new Map<string, Candidate[]>();
   const take = (record: RawRecord, origin: 'previous' | 'new'): void => {
     sources[record.source] ??= { records: 0, accepted: 0 };
     sources[record.source].records++;
-    const parsed = parseRecord(record);
-    if (!parsed.ok) return note(parsed.kind, record, parsed.detail);
-    const text = parsed.text.trim();
-    if (text.length === 0) return note('empty-text', record, 'text is empty');
-    if ([...text].length > maxChars) return note('too-long', record, `text has ${[...text].length} characters (limit ${maxChars}): "${preview(text)}"`);
-    if (known) {
-      const unknown = parsed.labels.filter((l) => !knownSet.has(l));
-      if (unknown.length > 0) {
-        if (!opts.addUnknownLabels) {
-          return note('unknown-label', record, `unknown label${unknown.length > 1 ? 's' : ''} ${unknown.map((l) => `"${l}"`).join(', ')} (pass --add-labels to add)`);
-        }
-        for (const l of unknown) {
-          knownSet.add(l);
-          known.push(l);
-          added.push(l);
-          note('label-added', record, `new label "${l}" added on request`);
-        }
-      }
-    }
-    candidates.push({ record, text, labels: parsed.labels, ...(parsed.id === undefined ? {} : { id: parsed.id }), origin });
+    const c = candidateOf(record, origin, opts, labelSet, note);
+    if (!c) return;
+    const key = textKey(c.text);
+    if (!byKey.has(key)) byKey.set(key, []);
+    byKey.get(key)!.push(c);
   };
   for (const r of previous) take(r, 'previous');
   for (const r of fresh) take(r, 'new');
 
-  const byKey = new Map<string, Candidate[]>();
-  for (const c of candidates) {
-    const key = textKey(c.text);
-    if (!byKey.has(key)) byKey.set(key, []);
-    byKey.get(key)!.push(c);
-  }
   const rows: LabeledRow[] = [];
-  const sig = (c: Candidate): string => c.labels.join('\u0000');
   for (const [key, group] of byKey) {
-    const old = group.filter((c) => c.origin === 'previous');
-    const neu = group.filter((c) => c.origin === 'new');
-    let chosen: Candidate | undefined;
-    const distinctNew = new Set(neu.map(sig));
-    if (distinctNew.size > 1) {
-      const variants = [...distinctNew].map((s) => `[${s.split('\u0000').filter(Boolean).join(', ')}]`).join(' vs ');
-      for (const c of neu) note('conflict', c.record, `"${preview(c.text)}" has conflicting labels ${variants}; all ${neu.length} copies dropped`);
-      chosen = old[0];
-    } else if (neu.length > 0) {
-      chosen = neu[0];
-      for (const c of neu.slice(1)) note('duplicate', c.record, `exact duplicate of ${c.record.source === neu[0].record.source ? '' : `${neu[0].record.source} `}line ${neu[0].record.position ?? '?'}`);
-      if (old.length > 0 && sig(old[0]) !== sig(chosen)) {
-        note('relabeled', chosen.record, `"${preview(chosen.text)}" was [${old[0].labels.join(', ')}], now [${chosen.labels.join(', ')}]`);
-      }
-    } else {
-      chosen = old[0];
-    }
+    const chosen = chooseAmongCopies(group, note);
     // Copies inside the previous set were deduplicated when it was written; any left are silent.
     if (!chosen) continue;
     sources[chosen.record.source].accepted++;
@@ -238,31 +247,29 @@ export function validateRecords(
   }
 
   const labelCounts: Record<string, number> = {};
-  for (const l of known ?? []) labelCounts[l] = 0;
+  for (const l of labelSet.known ?? []) labelCounts[l] = 0;
   for (const r of rows) for (const l of r.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
   // An open label set is ordered by frequency, so output columns are stable for a given data set.
-  const labels = known ?? Object.keys(labelCounts).sort((a, b) => labelCounts[b] - labelCounts[a] || (a < b ? -1 : 1));
-  const rejected = Object.entries(counts).reduce((s, [k, n]) => s + (ISSUE_EFFECT[k as IssueKind] === 'rejected' ? n! : 0), 0);
+  const labels = labelSet.known ?? Object.keys(labelCounts).sort((a, b) => labelCounts[b] - labelCounts[a] || (a < b ? -1 : 1));
+  const rejected = Object.entries(found.counts).reduce((s, [k, n]) => s + (ISSUE_EFFECT[k as IssueKind] === 'rejected' ? n! : 0), 0);
   return {
     rows,
     labels,
     report: {
       sources,
-      counts,
-      issues,
-      omitted,
+      ...found,
       accepted: rows.length,
       rejected,
       previousRows: rows.filter((r) => r.origin === 'previous').length,
       newRows: rows.filter((r) => r.origin === 'new').length,
-      labelsAdded: added,
+      labelsAdded: labelSet.added,
       labelCounts,
     },
   };
 }
 
-/** Adds a tokenization finding (found later, once the tokenizer is known) to a report. */
-export function noteIssue(report: DataReport, issue: DataIssue, cap = 200): void {
+/** Adds a finding to a report, listing at most `cap` per kind; the tokenizer's come later, once it is known. */
+export function noteIssue(report: Pick<DataReport, 'counts' | 'issues' | 'omitted'>, issue: DataIssue, cap = 200): void {
   const counts = report.counts as Record<string, number>;
   counts[issue.kind] = (counts[issue.kind] ?? 0) + 1;
   if (counts[issue.kind] > cap) {

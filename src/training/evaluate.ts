@@ -3,8 +3,9 @@
  * its manifest's thresholds. Used by `livetag eval`, for the trainer's test
  * numbers and for both sides of the champion/challenger comparison.
  */
-import { createClassifier, sigmoid } from '../model/classifier.ts';
-import { loadBundle, type LoadedBundle } from '../model/bundle.ts';
+import { createClassifier, sigmoid } from '../model/runtime/classifier.ts';
+import { loadBundle } from '../model/runtime/load-bundle.ts';
+import { type LoadedBundle } from '../model/manifest.ts';
 import { multiLabelMetrics, toMatrix, type MultiLabelMetrics } from './metrics.ts';
 
 export interface EvalRow {
@@ -87,8 +88,8 @@ export interface ChampionDecision {
 
 /**
  * The challenger replaces the champion only if it is better on the pinned test
- * split by at least `margin`: noise between two retrains on the same data is
- * about a point of macro-F1, and swapping models on noise churns serving.
+ * split by at least `margin`: two retrains on the same data already differ by
+ * noise, and swapping models on noise churns serving.
  */
 export function decidePromotion(metric: string, challenger: MultiLabelMetrics, champion: MultiLabelMetrics | undefined, margin: number): ChampionDecision {
   const pick = (m: MultiLabelMetrics): number => {

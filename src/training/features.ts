@@ -1,14 +1,15 @@
 /**
  * Model inputs for the trainer: token ids per row, and for frozen lower
- * layers their output, computed once per text with onnxruntime (an order of
- * magnitude faster than tfjs on this hardware) and kept for every epoch.
+ * layers their output, computed once per text with onnxruntime (whose
+ * forward pass is much faster than tfjs's) and kept for every epoch.
  */
 import type { BertConfig } from '../model/bert-config.ts';
-import { buildBertOnnx } from '../model/onnx-graph.ts';
-import { createOrtRunner } from '../model/onnx-session.ts';
-import type { EncodedBatch, TextEncoder } from '../model/tokenizer.ts';
+import { toEncodedBatch } from '../model/build/id-batch.ts';
+import { buildBertOnnx } from '../model/build/onnx-graph.ts';
+import { createOrtRunner } from '../model/runtime/onnx-session.ts';
+import type { TextEncoder } from '../model/tokenizer.ts';
 import type { WeightMap } from '../model/weights.ts';
-import { createRng } from '../model/weights.ts';
+import { createRng } from '../common/rng.ts';
 import { tf } from './tf-backend.ts';
 import type { TfInput } from './tf-bert.ts';
 import type { Progress } from './progress.ts';
@@ -21,21 +22,6 @@ export async function tokenizeAll(encoder: TextEncoder, texts: readonly string[]
   return out;
 }
 
-/** Pads rows of ids into the int64 batch onnxruntime takes (same layout as the serving encoder). */
-export function toEncodedBatch(rows: readonly Int32Array[]): EncodedBatch {
-  const batchSize = rows.length;
-  const seqLength = rows.reduce((m, r) => Math.max(m, r.length), 0);
-  const inputIds = new BigInt64Array(batchSize * seqLength);
-  const attentionMask = new BigInt64Array(batchSize * seqLength);
-  rows.forEach((r, b) => {
-    for (let s = 0; s < r.length; s++) {
-      inputIds[b * seqLength + s] = BigInt(r[s]);
-      attentionMask[b * seqLength + s] = 1n;
-    }
-  });
-  return { batchSize, seqLength, inputIds, attentionMask, tokenTypeIds: new BigInt64Array(batchSize * seqLength), lengths: rows.map((r) => r.length) };
-}
-
 /** Rows grouped by similar length, so padding (wasted compute) stays small. */
 export function lengthSortedBatches(indices: readonly number[], lengths: readonly number[], batchSize: number): number[][] {
   const sorted = [...indices].sort((a, b) => lengths[a] - lengths[b] || a - b);
@@ -46,8 +32,8 @@ export function lengthSortedBatches(indices: readonly number[], lengths: readonl
 
 /**
  * Training batches: shuffled, then length-bucketed within pools of 50
- * batches, then the batches shuffled. Keeps SGD's randomness while cutting
- * padding roughly in half on short, variable-length comments.
+ * batches, then the batches shuffled. Keeps SGD's randomness while most
+ * of a batch's rows are about as long as its longest, so little is padding.
  */
 export function shuffledBatches(indices: readonly number[], lengths: readonly number[], batchSize: number, seed: number): number[][] {
   const rng = createRng(seed);
@@ -84,6 +70,14 @@ function maskFor(rows: readonly number[], lengths: readonly number[], seq: numbe
   return tf.tensor2d(mask, [rows.length, seq]);
 }
 
+/** Per-row values (`width` per token) laid out [rows, seq, width], padded with zeros to the batch's longest row. */
+function padRows<T extends Int32Array | Float32Array>(rows: readonly number[], lengths: readonly number[], values: readonly T[], width: number, alloc: (n: number) => T): { seq: number; flat: T } {
+  const seq = rows.reduce((m, r) => Math.max(m, lengths[r]), 0);
+  const flat = alloc(rows.length * seq * width);
+  rows.forEach((r, b) => flat.set(values[r], b * seq * width));
+  return { seq, flat };
+}
+
 export function createIdFeatures(ids: readonly Int32Array[]): FeatureStore {
   const lengths = ids.map((r) => r.length);
   return {
@@ -91,9 +85,7 @@ export function createIdFeatures(ids: readonly Int32Array[]): FeatureStore {
     lengths,
     ids,
     input(rows) {
-      const seq = rows.reduce((m, r) => Math.max(m, lengths[r]), 0);
-      const flat = new Int32Array(rows.length * seq);
-      rows.forEach((r, b) => flat.set(ids[r], b * seq));
+      const { seq, flat } = padRows(rows, lengths, ids, 1, (n) => new Int32Array(n));
       return {
         kind: 'ids',
         ids: tf.tensor2d(flat, [rows.length, seq], 'int32'),
@@ -145,9 +137,7 @@ export async function createFrozenFeatures(
     lengths,
     ids,
     input(rows) {
-      const seq = rows.reduce((m, r) => Math.max(m, lengths[r]), 0);
-      const flat = new Float32Array(rows.length * seq * h);
-      rows.forEach((r, b) => flat.set(cache[r], b * seq * h));
+      const { seq, flat } = padRows(rows, lengths, cache, h, (n) => new Float32Array(n));
       return { kind: 'hidden', hidden: tf.tensor3d(flat, [rows.length, seq, h]), mask: maskFor(rows, lengths, seq) };
     },
   };

@@ -5,13 +5,15 @@
  * client after the consumer has left the group, so a run that trained for an
  * hour does not depend on a consumer session kept alive all that time.
  */
-import { createKafka, type KafkaClient, type KafkaClientOptions, type Consumer } from '../kafka/kafka-client.ts';
+import { createKafkaClient } from '../kafka/client.ts';
+import type { KafkaConnection } from '../kafka/connection.ts';
+import type { KafkaClient } from '../kafka/port.ts';
 import { LivetagError } from '../common/errors.ts';
 import type { RawRecord } from './data.ts';
 import type { LabelSource } from './label-source.ts';
 
 export interface KafkaLabelSourceOptions {
-  readonly kafka: Pick<KafkaClientOptions, 'brokers' | 'ssl' | 'sasl' | 'logLevel'>;
+  readonly kafka: Pick<KafkaConnection, 'brokers' | 'ssl' | 'sasl'> & Partial<Pick<KafkaConnection, 'client'>>;
   readonly topic: string;
   readonly groupId: string;
   /** Give up if the end is not reached within this time (a stalled broker must not hang the job). */
@@ -24,104 +26,81 @@ export function createKafkaLabelSource(opts: KafkaLabelSourceOptions): LabelSour
   let readDone = false;
   const timeoutMs = opts.readTimeoutMs ?? 120_000;
 
-  async function endOffsets(c: KafkaClient): Promise<{ ends: Map<number, string>; start: Map<number, string> }> {
-    const admin = c.admin();
-    await admin.connect();
+  async function startOffsets(c: KafkaClient): Promise<{ ends: Map<number, string>; start: Map<number, string> }> {
+    const high = await c.admin.watermarks(opts.topic);
+    const committed = await c.admin.committedOffsets(opts.groupId, opts.topic);
+    const lows = new Map(high.map((p) => [p.partition, p.low]));
+    const start = new Map<number, string>(committed.map((p) => [p.partition, p.offset === '-1' ? (lows.get(p.partition) ?? '0') : p.offset]));
+    return { ends: new Map(high.map((p) => [p.partition, p.high])), start };
+  }
+
+  /** Reads every partition of `pending` up to its end offset, then leaves the group. */
+  async function readUpTo(c: KafkaClient, pending: Map<number, bigint>, start: ReadonlyMap<number, string>): Promise<RawRecord[]> {
+    const buffered: RawRecord[] = [];
+    // The group's own offsets say where to start; this consumer never commits (commit() does, after success).
+    const consumer = c.consumer({ groupId: opts.groupId, topics: [opts.topic], fromBeginning: true, maxWaitMs: 500 });
     try {
-      const high = await admin.fetchTopicOffsets(opts.topic);
-      const committed = await admin.fetchOffsets({ groupId: opts.groupId, topics: [opts.topic] });
-      const start = new Map<number, string>();
-      for (const t of committed) for (const p of t.partitions) start.set(p.partition, p.offset);
-      const lows = new Map(high.map((p) => [p.partition, p.low]));
-      for (const [p, off] of start) if (off === '-1') start.set(p, lows.get(p) ?? '0');
-      return { ends: new Map(high.map((p) => [p.partition, p.high])), start };
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new LivetagError('LT_KAFKA', `did not reach the end of ${opts.topic} within ${timeoutMs} ms`)), timeoutMs);
+        const reached = (partition: number, offset: string | null): void => {
+          const end = pending.get(partition);
+          if (end === undefined || offset === null || BigInt(offset) + 1n < end) return;
+          pending.delete(partition);
+          if (pending.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        consumer.on((e) => {
+          if (e.type === 'crashed' && !e.restarting) {
+            clearTimeout(timer);
+            reject(e.error);
+          }
+        });
+        consumer
+          .start(async (batch) => {
+            const from = BigInt(start.get(batch.partition) ?? '0');
+            const end = pending.get(batch.partition);
+            for (const r of batch.records) {
+              if (end === undefined || BigInt(r.offset) >= end || BigInt(r.offset) < from) continue;
+              buffered.push({ source: `kafka:${opts.topic}/${batch.partition}`, position: r.offset, value: r.value?.toString('utf8') ?? '' });
+            }
+            // The last offsets of a transactional topic are commit markers that
+            // never reach `records`; the batch's lastOffset still counts them.
+            reached(batch.partition, batch.lastOffset);
+          })
+          .catch((err: unknown) => {
+            clearTimeout(timer);
+            reject(err);
+          });
+      });
     } finally {
-      await admin.disconnect();
+      await consumer.stop();
     }
+    return buffered;
   }
 
   return {
     name: `kafka:${opts.topic}`,
     async start() {
-      client = createKafka({ ...opts.kafka, clientId: `livetag-train-${opts.groupId}` });
+      client = await createKafkaClient({ connection: { ...opts.kafka, clientId: `livetag-train-${opts.groupId}` } });
     },
     async *records() {
       if (!client) throw new LivetagError('LT_STOPPED', 'label source is not started');
-      const c = client;
-      let offsets;
-      try {
-        offsets = await endOffsets(c);
-      } catch (cause) {
-        throw new LivetagError('LT_KAFKA', `cannot read offsets of ${opts.topic}: ${(cause as Error).message}`, { cause });
-      }
+      const offsets = await startOffsets(client);
       ends = offsets.ends;
       const pending = new Map<number, bigint>();
       for (const [p, high] of ends) {
         const from = BigInt(offsets.start.get(p) ?? '0');
         if (BigInt(high) > from) pending.set(p, BigInt(high));
       }
-      if (pending.size === 0) {
-        readDone = true;
-        return;
-      }
-      const buffered: RawRecord[] = [];
-      const consumer: Consumer = c.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false });
-      await consumer.connect();
-      try {
-        await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(
-            () => reject(new LivetagError('LT_KAFKA', `did not reach the end of ${opts.topic} within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-          const reached = (partition: number, offset: string | null): void => {
-            const end = pending.get(partition);
-            if (end === undefined || offset === null || BigInt(offset) + 1n < end) return;
-            pending.delete(partition);
-            if (pending.size === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
-          };
-          // The last offsets of a transactional topic are commit markers that
-          // never reach eachMessage; kafkajs still reports the batch's end.
-          consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => reached(payload.partition, payload.lastOffset));
-          consumer
-            .run({
-              autoCommit: false,
-              eachMessage: async ({ partition, message }) => {
-                const end = pending.get(partition);
-                if (end === undefined || BigInt(message.offset) >= end) return;
-                buffered.push({ source: `kafka:${opts.topic}/${partition}`, position: message.offset, value: message.value?.toString('utf8') ?? '' });
-                reached(partition, message.offset);
-              },
-            })
-            .catch((err: unknown) => {
-              clearTimeout(timer);
-              reject(err);
-            });
-        });
-      } finally {
-        await consumer.disconnect();
-      }
+      const buffered = pending.size === 0 ? [] : await readUpTo(client, pending, offsets.start);
       readDone = true;
       yield* buffered;
     },
     async commit() {
       if (!client || !readDone) return;
-      const admin = client.admin();
-      await admin.connect();
-      try {
-        await admin.setOffsets({
-          groupId: opts.groupId,
-          topic: opts.topic,
-          partitions: [...ends].map(([partition, offset]) => ({ partition, offset })),
-        });
-      } catch (cause) {
-        throw new LivetagError('LT_KAFKA', `cannot commit offsets of ${opts.topic}: ${(cause as Error).message}`, { cause });
-      } finally {
-        await admin.disconnect();
-      }
+      await client.admin.setCommittedOffsets(opts.groupId, opts.topic, [...ends].map(([partition, offset]) => ({ partition, offset })));
     },
     async stop() {
       client = undefined;

@@ -85,11 +85,11 @@ export function resolveRecipe(name: string, init: InitKind, frozenLayers: number
   let base: Recipe;
   if (name === 'livetag') base = livetagRecipe(init, frozenLayers);
   else if (name === 'seed') base = seedRecipe();
-  else throw new LivetagError('LT_USAGE', `unknown recipe "${name}" (livetag or seed)`);
+  else throw new LivetagError('LT_CONFIG_INVALID', `unknown recipe "${name}" (livetag or seed)`);
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const recipe = { ...base, ...defined } as Recipe;
   if (!(recipe.lr > 0) || recipe.batchSize < 1 || recipe.maxEpochs < 1 || recipe.dropout < 0 || recipe.dropout >= 1) {
-    throw new LivetagError('LT_USAGE', `recipe values out of range: lr ${recipe.lr}, batch ${recipe.batchSize}, epochs ${recipe.maxEpochs}, dropout ${recipe.dropout}`);
+    throw new LivetagError('LT_CONFIG_INVALID', `recipe values out of range: lr ${recipe.lr}, batch ${recipe.batchSize}, epochs ${recipe.maxEpochs}, dropout ${recipe.dropout}`);
   }
   return recipe;
 }

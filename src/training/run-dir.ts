@@ -11,12 +11,12 @@
  *
  * The data stays out of the bundle so a bundle can ship without its data.
  */
-import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { pathExists } from '../common/fs.ts';
+import { cp, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { replaceDirAtomically, writeFileAtomically } from '../common/atomic-write.ts';
 import { LivetagError } from '../common/errors.ts';
+import { pathExists } from '../common/fs.ts';
 import { readJsonlRecords, rowToJson, type LabeledRow, type RawRecord } from './data.ts';
 import { SPLIT_NAMES, type SplitName } from './stratify.ts';
 
@@ -34,7 +34,6 @@ export const SplitsSchema = z.object({
   assignments: z.record(z.string(), z.enum(SPLIT_NAMES)),
 });
 export type Splits = z.infer<typeof SplitsSchema>;
-
 
 export interface BaseRun {
   readonly bundleDir: string;
@@ -71,14 +70,15 @@ export async function readSplits(path: string): Promise<Splits> {
   }
 }
 
+/**
+ * Each file is replaced whole: a later `--base` pointing here must never read
+ * a torn train-data.jsonl or splits.json.
+ */
 export async function writeRunData(runDir: string, rows: readonly LabeledRow[], split: readonly SplitName[], splits: Splits): Promise<void> {
-  await mkdir(runDir, { recursive: true });
-  await writeFile(join(runDir, TRAIN_DATA_FILE), rows.map((r) => rowToJson(r) + '\n').join(''));
-  await writeFile(join(runDir, SPLITS_FILE), JSON.stringify(splits, null, 1) + '\n');
-  for (const name of SPLIT_NAMES) {
-    const lines = rows.filter((_, i) => split[i] === name).map((r) => rowToJson(r) + '\n');
-    await writeFile(join(runDir, `${name}.jsonl`), lines.join(''));
-  }
+  const jsonl = (keep: (i: number) => boolean): string => rows.flatMap((r, i) => (keep(i) ? [rowToJson(r) + '\n'] : [])).join('');
+  await writeFileAtomically(join(runDir, TRAIN_DATA_FILE), jsonl(() => true));
+  await writeFileAtomically(join(runDir, SPLITS_FILE), JSON.stringify(splits, null, 1) + '\n');
+  for (const name of SPLIT_NAMES) await writeFileAtomically(join(runDir, `${name}.jsonl`), jsonl((i) => split[i] === name));
 }
 
 /**
@@ -86,19 +86,13 @@ export async function writeRunData(runDir: string, rows: readonly LabeledRow[], 
  * replacing what is there in one rename so nobody reads a half-copied model.
  */
 export async function promoteRun(runDir: string, target: string): Promise<void> {
-  const abs = resolve(target);
-  const tmp = join(dirname(abs), `.${basename(abs)}.tmp-${randomBytes(4).toString('hex')}`);
-  const old = join(dirname(abs), `.${basename(abs)}.old-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmp, { recursive: true });
   try {
-    for (const f of [BUNDLE_DIR, TRAIN_DATA_FILE, SPLITS_FILE, REPORT_DIR]) {
-      if (await pathExists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f), { recursive: true });
-    }
-    if (await pathExists(abs)) await rename(abs, old);
-    await rename(tmp, abs);
-    await rm(old, { recursive: true, force: true });
+    await replaceDirAtomically(resolve(target), async (tmp) => {
+      for (const f of [BUNDLE_DIR, TRAIN_DATA_FILE, SPLITS_FILE, REPORT_DIR]) {
+        if (await pathExists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f), { recursive: true });
+      }
+    });
   } catch (cause) {
-    await rm(tmp, { recursive: true, force: true });
     throw new LivetagError('LT_TRAINING', `cannot promote ${runDir} to ${target}: ${(cause as Error).message}`, { cause });
   }
 }

@@ -1,11 +1,11 @@
 /**
  * Iterative stratification for multi-label data (Sechidis, Tsoumakas and
  * Vlahavas, 2011): rarest labels are placed first, each example going to the
- * split that still wants the most of that label. A random split of 13
+ * split that still wants the most of that label. A random split of many
  * imbalanced tags can leave a rare tag out of validation or test entirely,
  * making its threshold and its F1 meaningless; this does not.
  */
-import { createRng } from '../model/weights.ts';
+import { createRng } from '../common/rng.ts';
 
 export interface StratifyOptions {
   /** Fractions per split, e.g. [0.6, 0.2, 0.2]; normalised to sum to 1. */

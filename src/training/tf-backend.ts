@@ -77,8 +77,8 @@ function registerWasmSegmentSum(): void {
 
 /**
  * tfjs-core's BatchMatMul gradient asks for products with a transposed operand;
- * XNNPACK only takes the plain layout, so wasm falls back to a naive loop ~10x
- * slower. Transposing explicitly first keeps every backward product on XNNPACK.
+ * XNNPACK only takes the plain layout, so wasm falls back to a naive loop that
+ * is far slower. Transposing explicitly first keeps every backward product on XNNPACK.
  */
 function registerExplicitTransposeMatMulGrad(): void {
   const t = (x: tf.Tensor): tf.Tensor => {
@@ -110,7 +110,7 @@ async function tryWasm(): Promise<{ simd: boolean; threads: boolean }> {
   const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
   wasm.setWasmPaths(pathToFileURL(dist).href + '/');
   // Emscripten's runtime installs process handlers that rethrow every uncaught
-  // error from inside its minified glue (printing a 100 kB line); they serve
+  // error from inside its minified glue (printing one enormous line); they serve
   // no purpose for a library, so they are removed again.
   const before = {
     uncaughtException: new Set(process.listeners('uncaughtException')),

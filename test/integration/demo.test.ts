@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { REPO_ROOT } from '../helpers/shared.ts';
 import { brokersFromEnv, testKafka, uniqueName, useGroup } from './helpers/kafka.ts';
 import { tinyBundle } from './helpers/serve.ts';
-import { deleteTopics } from '../../src/kafka/kafka-client.ts';
+import { deleteTopics } from '../helpers/kafkajs.ts';
 
 const freePort = (): Promise<number> =>
   new Promise((resolve) => {

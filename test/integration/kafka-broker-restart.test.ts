@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ensureTopics, withAdmin, type KafkaClient } from '../../src/kafka/kafka-client.ts';
-import { createLocalBroker } from '../../src/kafka/local-broker.ts';
+import { ensureTopics, withAdmin, type KafkaClient } from '../helpers/kafkajs.ts';
+import { createLocalBroker } from '../../src/dev/local-broker.ts';
 import { testKafka, uniqueName, waitUntil } from './helpers/kafka.ts';
 
 const PARTITIONS = 2;

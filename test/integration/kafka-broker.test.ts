@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withAdmin, type KafkaClient, type KafkaMessage } from '../../src/kafka/kafka-client.ts';
+import { withAdmin, type KafkaClient, type KafkaMessage } from '../helpers/kafkajs.ts';
 import { testKafka, uniqueName, useGroup, useTopic, waitUntil } from './helpers/kafka.ts';
 
 type Received = { partition: number; offset: string; value: string };

@@ -5,12 +5,13 @@ import { test } from 'node:test';
 import { createLogger } from '../../src/common/logger.ts';
 import { loadServeConfig } from '../../src/consumer/config.ts';
 import { announcePromotion } from '../../src/consumer/model-watcher.ts';
+import { createKafkaClient } from '../../src/kafka/client.ts';
 import { createStreamService } from '../../src/consumer/stream-service.ts';
 import { DEFAULT_LABELS } from '../../src/model/labels.ts';
-import { writeRandomBundle } from '../../src/model/random-bundle.ts';
-import { createModelRegistry } from '../../src/model/registry.ts';
+import { writeRandomBundle } from '../../src/model/build/random-bundle.ts';
+import { createModelRegistry } from '../../src/model/registry/registry.ts';
 import { tempDir } from '../helpers/shared.ts';
-import { testKafka, uniqueName, waitUntil } from './helpers/kafka.ts';
+import { brokersFromEnv, testKafka, uniqueName, waitUntil } from './helpers/kafka.ts';
 import { collector, serveEnv, serveTopics } from './helpers/serve.ts';
 
 test('hot reload under continuous load: promote, rollback, and a corrupt bundle refused, nothing lost', { timeout: 300_000 }, async (t) => {
@@ -25,9 +26,11 @@ test('hot reload under continuous load: promote, rollback, and a corrupt bundle 
   await registry.promote(v1);
 
   const client = testKafka('serve-reload');
+  // Announcements go through the service's own adapter, as `livetag models promote` sends them.
+  const announcer = await createKafkaClient({ connection: { brokers: brokersFromEnv(), clientId: 'serve-reload-announcer' } });
   const topics = await serveTopics(t, client, 3);
   const modelTopic = uniqueName('models');
-  t.after(() => import('../../src/kafka/kafka-client.ts').then((k) => k.deleteTopics(client, [modelTopic])).catch(() => undefined));
+  t.after(() => import('../helpers/kafkajs.ts').then((k) => k.deleteTopics(client, [modelTopic])).catch(() => undefined));
   const logs: string[] = [];
   const env = serveEnv(topics, 'unused', { LIVETAG_REGISTRY: registry.root, LIVETAG_MODEL_TOPIC: modelTopic, LIVETAG_REGISTRY_POLL_MS: '0', LIVETAG_ALL_SCORES: 'true' });
   const svc = createStreamService(loadServeConfig({}, env), createLogger('info', {}, (l) => logs.push(l)));
@@ -74,7 +77,7 @@ test('hot reload under continuous load: promote, rollback, and a corrupt bundle 
     // 1. Promote v2 while the stream flows.
     let mark = Date.now();
     await registry.promote(v2);
-    await announcePromotion(client, modelTopic, registry.root, v2);
+    await announcePromotion(announcer, modelTopic, registry.root, v2);
     await versionSeen(v2, 'outputs from v2');
     await waitUntil(() => (index(), arrivals.filter((a) => a.at > mark).length > 300), 60_000, 'steady output after the swap');
     t.diagnostic(`promote: longest gap between two outputs around the swap ${gapAround(mark)} ms`);
@@ -82,7 +85,7 @@ test('hot reload under continuous load: promote, rollback, and a corrupt bundle 
     // 2. Roll back to v1 the same way.
     mark = Date.now();
     assert.equal(await registry.rollback(), v1);
-    await announcePromotion(client, modelTopic, registry.root, v1);
+    await announcePromotion(announcer, modelTopic, registry.root, v1);
     await versionSeen(v1, 'outputs from v1 after rollback');
     await waitUntil(() => (index(), arrivals.filter((a) => a.at > mark).length > 300), 60_000, 'steady output after the rollback');
     t.diagnostic(`rollback: longest gap between two outputs around the swap ${gapAround(mark)} ms`);
@@ -94,7 +97,7 @@ test('hot reload under continuous load: promote, rollback, and a corrupt bundle 
     const bytes = await readFile(onnx);
     bytes[bytes.length >> 1] ^= 0x01;
     await writeFile(onnx, bytes);
-    await announcePromotion(client, modelTopic, registry.root, v3);
+    await announcePromotion(announcer, modelTopic, registry.root, v3);
     await waitUntil(() => logs.some((l) => l.includes('model reload refused')), 60_000, 'the refusal log');
     const failures = (await svc.metrics.reloadFailures.get()).values[0]?.value ?? 0;
     assert.equal(failures, 1);

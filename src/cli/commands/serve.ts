@@ -1,27 +1,12 @@
-import { parseArgs } from 'node:util';
 import { createLogger } from '../../common/logger.ts';
 import { configReference, loadServeConfig } from '../../consumer/config.ts';
 import { createStreamService } from '../../consumer/stream-service.ts';
-import type { Command } from '../main.ts';
+import { createCommand } from '../command.ts';
+import { serveSpec } from '../specs/serve.ts';
 
-const HELP = `usage: livetag serve [--print-config-reference]
-
-Runs the stream classifier: reads comments from Kafka, tags them with the model
-bundle, publishes tags (and dead letters), serves /metrics, /healthz, /readyz.
-Configured by environment variables (all optional):
-
-${configReference()}
-
-SIGTERM/SIGINT drains and commits within LIVETAG_DRAIN_TIMEOUT_MS; a second signal exits at once.`;
-
-export const command: Command = {
-  summary: 'run the Kafka stream classifier',
-  async run(argv) {
-    const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, 'print-config-reference': { type: 'boolean' } } });
-    if (values.help) {
-      process.stdout.write(HELP + '\n');
-      return 0;
-    }
+export const command = createCommand(
+  serveSpec,
+  async ({ values }) => {
     if (values['print-config-reference']) {
       process.stdout.write(configReference() + '\n');
       return 0;
@@ -31,7 +16,8 @@ export const command: Command = {
     const service = createStreamService(config, logger);
     return runUntilSignalled(service, logger);
   },
-};
+  { helpFooter: () => `Configured by environment variables (all optional):\n\n${configReference()}` },
+);
 
 /** First signal: drain and exit (1 if the deadline passed). Second signal: exit at once. */
 export async function runUntilSignalled(service: { start(): Promise<void>; stop(): Promise<{ drained: boolean }> }, logger: ReturnType<typeof createLogger>): Promise<number> {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
-import { createKafka, deleteTopics, ensureTopics, withAdmin, type KafkaClient, type KafkaLogLevel } from '../../../src/kafka/kafka-client.ts';
+import { createKafka, deleteTopics, ensureTopics, withAdmin, type KafkaClient, type KafkaLogLevel } from '../../helpers/kafkajs.ts';
 
 export function brokersFromEnv(): string {
   const brokers = process.env.KAFKA_BROKERS;

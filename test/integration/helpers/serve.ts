@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { withAdmin, type KafkaClient, type KafkaMessage } from '../../../src/kafka/kafka-client.ts';
-import { writeRandomBundle } from '../../../src/model/random-bundle.ts';
+import { withAdmin, type KafkaClient, type KafkaMessage } from '../../helpers/kafkajs.ts';
+import { writeRandomBundle } from '../../../src/model/build/random-bundle.ts';
 import { REPO_ROOT, tempDir } from '../../helpers/shared.ts';
 import { brokersFromEnv, uniqueName, useGroup, useTopic, waitUntil } from './kafka.ts';
 

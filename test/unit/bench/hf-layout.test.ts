@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline, env } from '@huggingface/transformers';
 import { exportHfLayout } from '../../../bench/lib/hf-layout.ts';
-import { createClassifier } from '../../../src/model/classifier.ts';
+import { createClassifier } from '../../../src/model/runtime/classifier.ts';
 import { REPO_ROOT, tempDir } from '../../helpers/shared.ts';
 
 test('transformers.js on the exported layout computes livetag’s probabilities for a padded batch', async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { writeRandomBundle } from '../../../src/model/random-bundle.ts';
+import { writeRandomBundle } from '../../../src/model/build/random-bundle.ts';
 import { REPO_ROOT, tempDir } from '../../helpers/shared.ts';
 
 const bin = join(REPO_ROOT, 'bin/livetag.js');

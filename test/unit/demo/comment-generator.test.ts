@@ -39,7 +39,7 @@ test('every comment is well-formed: known labels in DEFAULT_LABELS order, room-N
   }
 });
 
-test('label distribution: all 13 tags, a long tail, ~40% chit-chat, about a quarter multi-tag', () => {
+test('label distribution: every tag, a long tail, ~40% chit-chat, about a quarter multi-tag', () => {
   const counts = new Map<string, number>(DEFAULT_LABELS.map((l) => [l, 0]));
   for (const c of sample) for (const l of c.labels) counts.set(l, counts.get(l)! + 1);
   for (const [label, n] of counts) assert.ok(n > 0, `label ${label} never generated`);

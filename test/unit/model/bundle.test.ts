@@ -2,10 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile, cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadBundle, sha256 } from '../../../src/model/bundle.ts';
-import { buildBertOnnx, readBertWeights } from '../../../src/model/onnx-graph.ts';
-import { createClassifier } from '../../../src/model/classifier.ts';
-import { writeRandomBundle } from '../../../src/model/random-bundle.ts';
+import { loadBundle } from '../../../src/model/runtime/load-bundle.ts';
+import { sha256 } from '../../../src/model/manifest.ts';
+import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
+import { readBertWeights } from '../../../src/model/onnx-reader.ts';
+import { createClassifier } from '../../../src/model/runtime/classifier.ts';
+import { writeRandomBundle } from '../../../src/model/build/random-bundle.ts';
 import { isLivetagError } from '../../../src/common/errors.ts';
 import { tempDir } from '../../helpers/shared.ts';
 

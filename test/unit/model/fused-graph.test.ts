@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildBertOnnx, opTypeCounts } from '../../../src/model/onnx-graph.ts';
-import { createOrtRunner } from '../../../src/model/onnx-session.ts';
-import { charVocab, shapeConfig } from '../../../src/model/random-bundle.ts';
+import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
+import { opTypeCounts } from '../../../src/model/onnx-reader.ts';
+import { createOrtRunner } from '../../../src/model/runtime/onnx-session.ts';
+import { charVocab, shapeConfig } from '../../../src/model/build/random-bundle.ts';
 import { buildWordPieceTokenizerJson, createTextEncoder } from '../../../src/model/tokenizer.ts';
 import { randomWeights } from '../../../src/model/weights.ts';
 

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { importHf } from '../../../src/model/hf-import.ts';
-import { createClassifier } from '../../../src/model/classifier.ts';
+import { importHf } from '../../../src/model/build/hf-import.ts';
+import { createClassifier } from '../../../src/model/runtime/classifier.ts';
 import { sharedPath, tempDir } from '../../helpers/shared.ts';
 
 const fixture = sharedPath('fixtures/hf-bert-tiny');

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createModelRegistry } from '../../../src/model/registry.ts';
-import { writeRandomBundle } from '../../../src/model/random-bundle.ts';
-import { loadBundle } from '../../../src/model/bundle.ts';
+import { createModelRegistry } from '../../../src/model/registry/registry.ts';
+import { writeRandomBundle } from '../../../src/model/build/random-bundle.ts';
+import { loadBundle } from '../../../src/model/runtime/load-bundle.ts';
+import { isLivetagError } from '../../../src/common/errors.ts';
 import { tempDir } from '../../helpers/shared.ts';
 
 async function bundles(n: number): Promise<string[]> {
@@ -34,7 +35,7 @@ test('publish, promote, rollback move the current pointer atomically', async () 
   assert.equal(await reg.rollback(), ib);
   assert.equal(await reg.current(), ib);
   assert.equal(await reg.rollback(), ia);
-  await assert.rejects(reg.rollback(), /no earlier version/);
+  await assert.rejects(reg.rollback(), (e: unknown) => isLivetagError(e, 'LT_REGISTRY_NO_ROLLBACK') && /no earlier version/.test(e.message));
   const listed = await reg.list();
   assert.deepEqual(listed.filter((e) => e.current).map((e) => e.id), [ia]);
   assert.equal(listed.length, 3);
@@ -67,4 +68,27 @@ test('prune keeps the newest N and never the current or the rollback target', as
   const left = (await reg.list()).map((e) => e.id).sort();
   assert.deepEqual(left, [sorted[0], sorted[1], sorted[3], sorted[4]]);
   assert.equal(await reg.rollback(), sorted[0]);
+});
+
+test('publishing a version again replaces a copy that no longer verifies, leaving no temp directories', async () => {
+  const [a] = await bundles(1);
+  const reg = createModelRegistry(join(tempDir(), 'registry'));
+  const id = await reg.publish(a);
+  const onnx = join(reg.root, 'versions', id, 'model.onnx');
+  const bytes = await readFile(onnx);
+  bytes[100] ^= 0xff;
+  await writeFile(onnx, bytes);
+  assert.equal(await reg.publish(a), id);
+  await loadBundle(join(reg.root, 'versions', id));
+  assert.deepEqual(await readdir(join(reg.root, 'versions')), [id]);
+  await reg.promote(id);
+  assert.deepEqual((await readdir(reg.root)).sort(), ['current', 'registry.json', 'versions']);
+});
+
+test('a registry.json that does not parse is LT_REGISTRY_INVALID', async () => {
+  const reg = createModelRegistry(join(tempDir(), 'registry'));
+  const [a] = await bundles(1);
+  await reg.promote(await reg.publish(a));
+  await writeFile(join(reg.root, 'registry.json'), '{"current": 3');
+  await assert.rejects(reg.current(), (e: unknown) => isLivetagError(e, 'LT_REGISTRY_INVALID'));
 });

@@ -2,10 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile, cp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadBundle, parseManifest } from '../../../src/model/bundle.ts';
-import { createClassifier } from '../../../src/model/classifier.ts';
-import { float32ToFloat16Bits, opTypeCounts } from '../../../src/model/onnx-graph.ts';
-import { optimizeBundle, buildVariantGraph } from '../../../src/model/variants.ts';
+import { loadBundle } from '../../../src/model/runtime/load-bundle.ts';
+import { parseManifest } from '../../../src/model/manifest.ts';
+import { createClassifier } from '../../../src/model/runtime/classifier.ts';
+import { float32ToFloat16Bits } from '../../../src/model/build/weight-packing.ts';
+import { opTypeCounts } from '../../../src/model/onnx-reader.ts';
+import { optimizeBundle, buildVariantGraph } from '../../../src/model/build/variants.ts';
 import { createCommentGenerator } from '../../../src/demo/comment-generator.ts';
 import { isLivetagError } from '../../../src/common/errors.ts';
 import { REPO_ROOT, tempDir } from '../../helpers/shared.ts';
@@ -115,7 +117,7 @@ test('the manifest refuses a serving choice or variant file it does not list', a
 
 test('a published optimized bundle keeps its variants in the registry', async () => {
   const { manifest } = await run;
-  const { createModelRegistry } = await import('../../../src/model/registry.ts');
+  const { createModelRegistry } = await import('../../../src/model/registry/registry.ts');
   const registry = createModelRegistry(join(root, 'registry'));
   const id = await registry.publish(optimized);
   assert.equal(id, manifest.version);

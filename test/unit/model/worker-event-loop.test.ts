@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { createClassifier } from '../../../src/model/classifier.ts';
-import { writeRandomBundle } from '../../../src/model/random-bundle.ts';
+import { createClassifier } from '../../../src/model/runtime/classifier.ts';
+import { writeRandomBundle } from '../../../src/model/build/random-bundle.ts';
 import { tempDir } from '../../helpers/shared.ts';
 
 /** Max event-loop delay (ms) and mean batch time (ms) over a few large batches. */

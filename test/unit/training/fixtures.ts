@@ -1,6 +1,6 @@
 /** Tiny synthetic tagged comments for trainer tests: labels are cued by characters. */
 import { writeFileSync } from 'node:fs';
-import { createRng } from '../../../src/model/weights.ts';
+import { createRng } from '../../../src/common/rng.ts';
 
 const CUES: Record<string, string[]> = {
   price: ['价', '钱', '贵'],

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { importHf } from '../../../src/model/hf-import.ts';
+import { importHf } from '../../../src/model/build/hf-import.ts';
 import { bceWithLogits } from '../../../src/training/losses.ts';
 import { runTrainJob } from '../../../src/training/train-job.ts';
 import { sharedPath, tempDir } from '../../helpers/shared.ts';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createKafka, deleteTopics, ensureTopics } from '../../../src/kafka/kafka-client.ts';
+import { createKafka, deleteTopics, ensureTopics } from '../../helpers/kafkajs.ts';
 import { isLivetagError } from '../../../src/common/errors.ts';
 import { createKafkaLabelSource } from '../../../src/training/kafka-label-source.ts';
 import { collect } from '../../../src/training/label-source.ts';
@@ -26,7 +26,7 @@ test('labels topic: read to the end, offsets committed only on commit()', { skip
   try {
     await send([...rowsOf(4, 'first'), 'not json']);
     const read = async (): Promise<{ values: string[]; commit: () => Promise<void> }> => {
-      const source = createKafkaLabelSource({ kafka: { brokers: brokers!, logLevel: 'nothing' }, topic, groupId, readTimeoutMs: 60_000 });
+      const source = createKafkaLabelSource({ kafka: { brokers: brokers!.split(',') }, topic, groupId, readTimeoutMs: 60_000 });
       await source.start();
       const values = (await collect(source)).map((r) => r.value);
       return { values, commit: async () => { await source.commit(); await source.stop(); } };
@@ -54,7 +54,7 @@ test('labels topic: read to the end, offsets committed only on commit()', { skip
 
     // A run that fails (too few rows here) commits nothing.
     const dir = tempDir();
-    const source = createKafkaLabelSource({ kafka: { brokers: brokers!, logLevel: 'nothing' }, topic, groupId });
+    const source = createKafkaLabelSource({ kafka: { brokers: brokers!.split(',') }, topic, groupId });
     await assert.rejects(
       runTrainJob({ data: [], sources: [source], recipe: 'livetag', out: join(dir, 'run'), quiet: true, log: () => {} }),
       (err: unknown) => isLivetagError(err, 'LT_DATA'),

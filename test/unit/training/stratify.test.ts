@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng } from '../../../src/model/weights.ts';
+import { createRng } from '../../../src/common/rng.ts';
 import { assignSplits, iterativeStratify } from '../../../src/training/stratify.ts';
 
 /** Imbalanced multi-label rows shaped like the tag data: one frequent label, a long tail. */

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBertConfig } from '../../../src/model/bert-config.ts';
-import { buildBertOnnx } from '../../../src/model/onnx-graph.ts';
-import { createOrtRunner } from '../../../src/model/onnx-session.ts';
+import { toEncodedBatch } from '../../../src/model/build/id-batch.ts';
+import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
+import { createOrtRunner } from '../../../src/model/runtime/onnx-session.ts';
 import { randomWeights } from '../../../src/model/weights.ts';
-import { createFrozenFeatures, createIdFeatures, toEncodedBatch } from '../../../src/training/features.ts';
+import { createFrozenFeatures, createIdFeatures } from '../../../src/training/features.ts';
 import { initTfBackend, tf } from '../../../src/training/tf-backend.ts';
 import { createTfBert } from '../../../src/training/tf-bert.ts';
 import { predictLogits } from '../../../src/training/trainer.ts';

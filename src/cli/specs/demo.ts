@@ -1,0 +1,19 @@
+import { defineCommand, positive } from '../options.ts';
+
+export const demoSpec = defineCommand({
+  name: 'demo',
+  summary: 'broker + classifier + a generated live comment stream on this machine (npm start)',
+  description: `The whole thing on one machine: a local Kafka broker (or $KAFKA_BROKERS /
+$LIVETAG_KAFKA_BROKERS), the classifier service with the default model
+($LIVETAG_MODEL, default models/default), and a producer replaying generated
+live-commerce comments (or --file) at --rate per second. Tagged comments and
+rolling throughput/latency print here; Prometheus metrics are at
+http://127.0.0.1:$LIVETAG_HTTP_PORT/metrics (default 9464). Ctrl-C stops everything.
+All LIVETAG_* settings of \`livetag serve\` apply.`,
+  options: {
+    rate: { type: 'number', default: 20, check: positive, help: 'comments produced per second' },
+    file: { type: 'string', value: 'FILE', help: 'replay these comments (JSONL with "text", or text lines) instead of generated ones' },
+    duration: { type: 'number', check: positive, value: 'S', help: 'stop after S seconds', defaultHelp: 'run until Ctrl-C' },
+    quiet: { type: 'boolean', help: 'print only the throughput and latency lines' },
+  },
+});

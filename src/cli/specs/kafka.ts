@@ -1,0 +1,14 @@
+import { between, defineCommand } from '../options.ts';
+
+export const kafkaSpec = defineCommand({
+  name: 'kafka',
+  summary: 'run a local single-node Kafka broker for development and tests',
+  description: `Runs a single-node Kafka (KRaft) on 127.0.0.1 until SIGINT/SIGTERM.
+Needs Java 17+ and Maven; the broker's jars are fetched into .cache/kafka once.
+Prints KAFKA_BROKERS=127.0.0.1:PORT on stdout when the broker is ready.`,
+  positionals: [{ name: 'subcommand', required: true, choices: ['start'], help: 'start: run the broker' }],
+  options: {
+    dir: { type: 'string', value: 'DIR', help: 'data directory, kept across runs', defaultHelp: 'a temp dir removed on exit' },
+    port: { type: 'integer', check: between(1, 65535), help: 'client port', defaultHelp: 'a free port' },
+  },
+});

@@ -1,0 +1,63 @@
+import { defineCommand, nonNegative, positive, ratio, type Check } from '../options.ts';
+import { MODEL_FORMS, MODEL_VALUE } from './model-option.ts';
+
+const splitRatios: Check<readonly string[]> = {
+  test: (parts) => parts.length === 3 && parts.every((p) => p !== '' && Number(p) >= 0) && Number(parts[0]) > 0,
+  text: 'three non-negative ratios, e.g. 0.6,0.2,0.2',
+};
+
+const DATA = 'data';
+const MODEL = 'model';
+const RECIPE = 'recipe';
+const CHAMPION = 'champion/challenger';
+const RUN = 'run';
+
+export const trainSpec = defineCommand({
+  name: 'train',
+  summary: 'fine-tune a model on labeled data and decide champion/challenger',
+  description: `Fine-tunes a model on labeled JSONL rows ({"text", "labels": [...]}) merged with the training
+set of --base, and writes <run-dir>/bundle plus its data, splits and report (see docs/training.md).
+Give --data, --labels-topic or --base (or several).`,
+  options: {
+    data: { type: 'string', multiple: true, value: 'PATH', group: DATA, help: 'JSONL file or directory of *.jsonl' },
+    'labels-topic': { type: 'string', value: 'T', group: DATA, help: 'also read new labels from Kafka topic T to its end (offsets committed only after a successful run)' },
+    'labels-group': { type: 'string', default: 'livetag-train', value: 'G', group: DATA, help: 'consumer group for --labels-topic' },
+    'kafka-brokers': { type: 'string', value: 'B', group: DATA, help: 'brokers for --labels-topic', defaultHelp: '$KAFKA_BROKERS, else $LIVETAG_KAFKA_BROKERS' },
+    labels: { type: 'string', value: 'a,b,…', group: DATA, help: 'fixed label set', defaultHelp: "the init/base model's, else all seen" },
+    'add-labels': { type: 'boolean', group: DATA, help: 'unknown labels become new labels instead of rejecting their rows' },
+    'max-chars': { type: 'integer', check: positive, group: DATA, help: 'reject longer texts', defaultHelp: '1000' },
+    seed: { type: 'integer', group: DATA, help: 'split/shuffle/init seed', defaultHelp: '13' },
+    split: { type: 'list', check: splitRatios, value: 'a,b,c', group: DATA, help: 'train,validation,test ratios', defaultHelp: '0.6,0.2,0.2' },
+    base: { type: 'string', value: MODEL_VALUE, group: MODEL, help: `champion to merge data from and beat: ${MODEL_FORMS}; a run dir brings its training set and pinned splits` },
+    init: { type: 'string', value: `scratch|${MODEL_VALUE}|HF_DIR`, group: MODEL, help: 'initial weights: scratch, a model, or a Hugging Face checkpoint dir', defaultHelp: 'scratch, a small config' },
+    tokenizer: { type: 'string', value: 'PATH', group: MODEL, help: 'tokenizer.json, or a dir with one or vocab.txt; scratch only', defaultHelp: 'built from the data' },
+    'train-layers': { type: 'integer', check: nonNegative, value: 'K', group: MODEL, help: 'train only the top K encoder layers (+ head); lower ones run once in onnxruntime' },
+    hidden: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: hidden size' },
+    layers: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: encoder layers' },
+    heads: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: attention heads' },
+    intermediate: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: feed-forward size' },
+    'max-length': { type: 'integer', check: positive, group: MODEL, help: 'token limit', defaultHelp: "the init model's, else 128" },
+    recipe: { type: 'string', default: 'livetag', choices: ['livetag', 'seed'], group: RECIPE, help: 'training recipe, see docs/training.md' },
+    epochs: { type: 'integer', check: positive, group: RECIPE, help: 'maximum epochs', defaultHelp: "the recipe's" },
+    'batch-size': { type: 'integer', check: positive, group: RECIPE, help: 'batch size', defaultHelp: "the recipe's" },
+    lr: { type: 'number', check: positive, group: RECIPE, help: 'peak learning rate', defaultHelp: "the recipe's" },
+    patience: { type: 'integer', check: nonNegative, group: RECIPE, help: 'early-stopping patience in epochs', defaultHelp: "the recipe's" },
+    dropout: { type: 'number', check: ratio, group: RECIPE, help: 'dropout', defaultHelp: "the recipe's" },
+    'weight-decay': { type: 'number', check: nonNegative, group: RECIPE, help: 'weight decay', defaultHelp: "the recipe's" },
+    loss: { type: 'string', choices: ['bce', 'focal', 'asl', 'sigmoid-bce'], group: RECIPE, help: 'loss', defaultHelp: "the recipe's" },
+    'promote-metric': { type: 'string', default: 'macro_f1', choices: ['macro_f1', 'micro_f1', 'subset_accuracy'], group: CHAMPION, help: 'metric the challenger must improve' },
+    'promote-margin': { type: 'number', default: 0.01, group: CHAMPION, help: 'required gain over the base on the pinned test split' },
+    'promote-to': { type: 'string', value: 'DIR', group: CHAMPION, help: 'on promotion, copy the run (bundle + data) there atomically' },
+    out: { type: 'string', required: true, value: 'RUN_DIR', group: RUN, help: 'run directory to write (bundle/, data, splits, report/)' },
+    backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], group: RUN, help: 'TensorFlow.js backend' },
+    'no-resume': { type: 'boolean', group: RUN, help: 'ignore a checkpoint left by a killed run in the run directory' },
+    threads: { type: 'integer', check: nonNegative, group: RUN, help: 'onnxruntime threads', defaultHelp: 'one per core' },
+    'model-id': { type: 'string', value: 'ID', group: RUN, help: 'modelId recorded in the manifest' },
+    quiet: { type: 'boolean', group: RUN, help: 'no progress output' },
+  },
+  exitCodes: {
+    LT_CONFIG_INVALID: { status: 2, help: 'options that do not fit together or the model (e.g. --train-layers beyond its layers)' },
+    LT_DATA: { status: 3, help: 'no usable data' },
+    LT_PARITY: { status: 4, help: 'exported model disagrees with tfjs, must not be served' },
+  },
+});

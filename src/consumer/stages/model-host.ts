@@ -1,0 +1,109 @@
+import { errorCode } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { KafkaClient } from '../../kafka/port.ts';
+import { createModelRegistry } from '../../model/registry/registry.ts';
+import { createClassifier, type Classifier } from '../../model/runtime/classifier.ts';
+import type { ServeConfig } from '../config.ts';
+import type { ServeMetrics } from '../metrics.ts';
+import { createModelWatcher, type ModelWatcher } from '../model-watcher.ts';
+
+export interface ModelHostOptions {
+  readonly model: ServeConfig['model'];
+  readonly registry: ServeConfig['registry'];
+  readonly metrics: ServeMetrics;
+  readonly logger: Logger;
+}
+
+export interface ModelHost {
+  /** Loads the configured bundle, or the registry's current version. */
+  load(): Promise<Classifier>;
+  /**
+   * Watches the registry (announcements and polling) and hands each verified,
+   * smoke-tested new version to `swap`; returns the classifier it replaced, which is then stopped.
+   */
+  watch(client: KafkaClient, current: () => Classifier | undefined, swap: (next: Classifier) => Promise<Classifier>): Promise<void>;
+  /** Loads, verifies and smoke-tests a registry version, then swaps it in; the old model keeps serving if anything fails. */
+  reload(id: string): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export function createModelHost(opts: ModelHostOptions): ModelHost {
+  const { metrics, logger } = opts;
+  let watcher: ModelWatcher | undefined;
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  let lastRefused: string | undefined;
+  let stopped = false;
+  let current: () => Classifier | undefined = () => undefined;
+  let swap: ((next: Classifier) => Promise<Classifier>) | undefined;
+
+  const { path: _configured, ...session } = opts.model;
+  const loadClassifier = (path: string): Promise<Classifier> => createClassifier({ bundle: path, ...session, warn: (m) => logger.warn(m) });
+
+  function show(c: Classifier): void {
+    const m = c.manifest;
+    metrics.modelInfo.reset();
+    metrics.modelInfo.set({ model_id: m.modelId, version: m.version, provider: c.provider, variant: c.variant }, 1);
+  }
+
+  async function doReload(id: string): Promise<boolean> {
+    const serving = current();
+    if (!serving || !swap || stopped || !opts.registry || id === serving.manifest.version) return true;
+    let next: Classifier | undefined;
+    try {
+      next = await loadClassifier(await createModelRegistry(opts.registry.root).path(id));
+      const [smoke] = await next.classify(['smoke test 多少钱']);
+      if (!smoke || !Array.isArray(smoke.tags)) throw new Error('smoke inference returned nothing');
+    } catch (err) {
+      await next?.stop().catch(() => undefined);
+      lastRefused = id;
+      metrics.reloadFailures.inc();
+      metrics.errors.inc({ code: errorCode(err) });
+      logger.error('model reload refused; the current model keeps serving', { version: id, serving: serving.manifest.version, error: (err as Error).message });
+      return false;
+    }
+    const old = await swap(next);
+    show(next);
+    logger.info('model swapped', { from: old.manifest.version, to: id, labels: next.manifest.labels.length });
+    await old.stop();
+    return true;
+  }
+
+  const reload = (id: string): Promise<boolean> => {
+    // One reload at a time, in the order asked.
+    reloading = reloading.then(() => doReload(id));
+    return reloading;
+  };
+
+  return {
+    async load() {
+      const path = opts.registry ? await createModelRegistry(opts.registry.root).path() : opts.model.path;
+      const classifier = await loadClassifier(path);
+      show(classifier);
+      const m = classifier.manifest;
+      logger.info('model loaded', { model: m.modelId, version: m.version, provider: classifier.provider, variant: classifier.variant, labels: m.labels.length });
+      return classifier;
+    },
+    async watch(client, currentFn, swapFn) {
+      current = currentFn;
+      swap = swapFn;
+      if (!opts.registry) return;
+      watcher = createModelWatcher({
+        root: opts.registry.root,
+        topic: opts.registry.topic,
+        pollMs: opts.registry.pollMs,
+        client,
+        logger,
+        onChange: (id) => {
+          if (id !== current()?.manifest.version && id !== lastRefused) void reload(id);
+        },
+      });
+      await watcher.start();
+    },
+    reload,
+    async stop() {
+      stopped = true;
+      await watcher?.stop().catch(() => undefined);
+      await reloading;
+    },
+  };
+}

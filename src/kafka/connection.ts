@@ -1,0 +1,80 @@
+/**
+ * How livetag reaches Kafka, for every command alike (serve, train
+ * --labels-topic, models promote, demo): brokers, client library, TLS, SASL,
+ * read from the LIVETAG_KAFKA_* variables and nothing else, so a bad setting
+ * of another command (say LIVETAG_HTTP_PORT) never breaks this one.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { LivetagError } from '../common/errors.ts';
+import { deepFreeze } from '../common/freeze.ts';
+import { parseSettings, readSecretSetting, settingBool, settingCsv } from '../common/env-settings.ts';
+import type { KafkaClientName } from './port.ts';
+
+const secretFile = z.string().min(1);
+
+export const KAFKA_SETTINGS = {
+  LIVETAG_KAFKA_BROKERS: { schema: settingCsv, default: '127.0.0.1:9092', doc: 'Comma-separated Kafka bootstrap brokers (host:port).' },
+  LIVETAG_KAFKA_CLIENT_ID: { schema: z.string().min(1), default: 'livetag', doc: 'Kafka client id.' },
+  LIVETAG_KAFKA_CLIENT: {
+    schema: z.enum(['kafkajs', 'confluent']),
+    default: 'kafkajs',
+    doc: 'Kafka client library: kafkajs, or confluent (@confluentinc/kafka-javascript, librdkafka; an optional dependency that must have built).',
+  },
+  LIVETAG_KAFKA_SASL_MECHANISM: { schema: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), default: undefined, doc: 'SASL mechanism; unset for none.' },
+  LIVETAG_KAFKA_SASL_USERNAME: { schema: z.string().min(1), default: undefined, doc: 'SASL user name.' },
+  LIVETAG_KAFKA_SASL_PASSWORD_FILE: { schema: secretFile, default: undefined, doc: 'File holding the SASL password (e.g. a mounted Secret).' },
+  LIVETAG_KAFKA_TLS: { schema: settingBool, default: 'false', doc: 'Connect to Kafka over TLS.' },
+  LIVETAG_KAFKA_TLS_CA_FILE: { schema: secretFile, default: undefined, doc: 'PEM file of the CA that signed the brokers\' certificates.' },
+  LIVETAG_KAFKA_TLS_CERT_FILE: { schema: secretFile, default: undefined, doc: 'PEM client certificate for mutual TLS.' },
+  LIVETAG_KAFKA_TLS_KEY_FILE: { schema: secretFile, default: undefined, doc: 'PEM client key for mutual TLS.' },
+} as const;
+
+export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+export interface KafkaConnection {
+  readonly client: KafkaClientName;
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl?: { readonly ca?: string; readonly cert?: string; readonly key?: string } | true;
+  readonly sasl?: { readonly mechanism: SaslMechanism; readonly username: string; readonly password: string };
+}
+
+/**
+ * Parses the connection settings; problems are appended to `problems` (when
+ * given) so a caller that parses more settings reports all of them at once,
+ * or thrown as one LT_CONFIG_INVALID.
+ */
+export function loadKafkaConnection(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<keyof typeof KAFKA_SETTINGS, string>> = {},
+  problems?: string[],
+): KafkaConnection {
+  const { values, input, problems: found } = parseSettings(KAFKA_SETTINGS, env, overrides);
+  const read = (key: string) => readSecretSetting((p) => readFileSync(p, 'utf8'), key, input, found);
+  const password = read('LIVETAG_KAFKA_SASL_PASSWORD_FILE');
+  const ca = read('LIVETAG_KAFKA_TLS_CA_FILE');
+  const cert = read('LIVETAG_KAFKA_TLS_CERT_FILE');
+  const key = read('LIVETAG_KAFKA_TLS_KEY_FILE');
+  if (input.LIVETAG_KAFKA_SASL_MECHANISM && (!input.LIVETAG_KAFKA_SASL_USERNAME || !input.LIVETAG_KAFKA_SASL_PASSWORD_FILE)) {
+    found.push('LIVETAG_KAFKA_SASL_MECHANISM is set: LIVETAG_KAFKA_SASL_USERNAME and LIVETAG_KAFKA_SASL_PASSWORD_FILE are required');
+  }
+  if (Boolean(cert) !== Boolean(key) && (input.LIVETAG_KAFKA_TLS_CERT_FILE || input.LIVETAG_KAFKA_TLS_KEY_FILE)) {
+    found.push('LIVETAG_KAFKA_TLS_CERT_FILE and LIVETAG_KAFKA_TLS_KEY_FILE go together');
+  }
+  if (problems) problems.push(...found);
+  else if (found.length > 0) throw invalid(found);
+  const tls = values.LIVETAG_KAFKA_TLS || ca || cert;
+  return deepFreeze({
+    client: values.LIVETAG_KAFKA_CLIENT ?? 'kafkajs',
+    brokers: values.LIVETAG_KAFKA_BROKERS ?? [],
+    clientId: values.LIVETAG_KAFKA_CLIENT_ID ?? 'livetag',
+    ...(tls ? { ssl: ca || cert ? { ca, cert, key } : (true as const) } : {}),
+    ...(values.LIVETAG_KAFKA_SASL_MECHANISM ? { sasl: { mechanism: values.LIVETAG_KAFKA_SASL_MECHANISM, username: values.LIVETAG_KAFKA_SASL_USERNAME!, password: password! } } : {}),
+  });
+}
+
+/** One LT_CONFIG_INVALID listing every problem. */
+export function invalid(problems: readonly string[]): LivetagError {
+  return new LivetagError('LT_CONFIG_INVALID', `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  - ${problems.join('\n  - ')}`);
+}

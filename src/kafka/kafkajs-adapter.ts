@@ -1,0 +1,287 @@
+/**
+ * The kafkajs adapter: the only module that imports kafkajs. It maps the
+ * Kafka port (port.ts) onto kafkajs and its errors onto LivetagError.
+ */
+import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
+import { LivetagError } from '../common/errors.ts';
+import type { ClientOptions } from './client-options.ts';
+import type {
+  ConsumerEvent,
+  ConsumerOptions,
+  KafkaAdmin,
+  KafkaClient,
+  KafkaConsumer,
+  KafkaProducer,
+  KafkaTransaction,
+  OutgoingRecord,
+  ProducerOptions,
+  RecordBatch,
+  RecordHeaders,
+  TopicSpec,
+} from './port.ts';
+
+const LOG_LEVELS = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG } as const;
+
+// Coordinator start-up and rebalances are answered with errors that kafkajs
+// retries and recovers from: normal operation, not a warning.
+const TRANSIENT = /coordinator is loading|coordinator is not available|not the correct coordinator|group is rebalancing|leadership election/i;
+
+type KafkajsError = { name?: string; retriable?: boolean; errors?: unknown[]; cause?: unknown };
+
+/**
+ * kafkajs marks its errors `retriable`. An aggregate (e.g. one per topic of a
+ * CreateTopics) is retriable only if all its parts are; "retries exhausted"
+ * is judged by the error that was being retried, since a later attempt may
+ * still succeed where that one was transient.
+ */
+function retriableOf(err: unknown): boolean | undefined {
+  const e = (err ?? {}) as KafkajsError;
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every((x) => retriableOf(x) !== false);
+  if (e.name === 'KafkaJSNumberOfRetriesExceeded') return e.cause ? (retriableOf(e.cause) ?? true) : true;
+  return e.retriable;
+}
+
+/** Anything kafkajs does not judge (a refused connection, a bug) is assumed transient. */
+export function toKafkaError(err: unknown, what: string): LivetagError {
+  if (err instanceof LivetagError) return err;
+  const retriable = retriableOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return new LivetagError('LT_KAFKA', `${what}: ${message}`, { cause: err, retryable: retriable ?? true });
+}
+
+async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toKafkaError(err, what);
+  }
+}
+
+function createKafkajs(options: ClientOptions): Kafka {
+  const c = options.connection;
+  return new Kafka({
+    brokers: [...c.brokers],
+    clientId: c.clientId,
+    ...(c.ssl === undefined ? {} : { ssl: c.ssl === true ? true : { ...c.ssl } }),
+    ...(c.sasl === undefined ? {} : { sasl: { ...c.sasl } as never }),
+    logLevel: LOG_LEVELS[options.logLevel ?? 'error'],
+    ...(options.log === undefined
+      ? {}
+      : {
+          logCreator:
+            () =>
+            ({ namespace, level, log }: { namespace: string; level: logLevel; log: { message: string } & Record<string, unknown> }) => {
+              const { message, timestamp: _t, logger: _l, ...fields } = log;
+              const transient = typeof fields.error === 'string' && TRANSIENT.test(fields.error);
+              options.log!(level <= logLevel.WARN && !transient ? 'warn' : 'debug', `kafkajs ${namespace}: ${message}`, fields);
+            },
+        }),
+    ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
+    retry: {
+      ...(options.maxRetryTimeMs === undefined ? {} : { maxRetryTime: options.maxRetryTimeMs }),
+      ...(options.retries === undefined ? {} : { retries: options.retries }),
+    },
+  });
+}
+
+function groupByTopic(records: readonly OutgoingRecord[]): { topic: string; messages: Message[] }[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const r of records) {
+    let list = byTopic.get(r.topic);
+    if (!list) byTopic.set(r.topic, (list = []));
+    list.push({
+      key: r.key ?? null,
+      value: r.value,
+      ...(r.headers ? { headers: r.headers as Message['headers'] } : {}),
+      ...(r.partition === undefined ? {} : { partition: r.partition }),
+    });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+function toBatch(consumer: Consumer, p: EachBatchPayload): RecordBatch {
+  const { batch } = p;
+  const { topic, partition } = batch;
+  return {
+    topic,
+    partition,
+    highWatermark: batch.highWatermark,
+    // kafkajs' lastOffset() counts control records (transaction markers) that `messages` leaves out.
+    lastOffset: batch.isEmpty() ? null : batch.lastOffset(),
+    records: batch.messages.map((m) => ({
+      topic,
+      partition,
+      offset: m.offset,
+      key: m.key ?? null,
+      value: m.value ?? null,
+      headers: (m.headers ?? {}) as RecordHeaders,
+      timestamp: m.timestamp,
+    })),
+    resolve: (offset) => p.resolveOffset(offset),
+    // kafkajs ignores commitOffsets once the consumer is stopped: callers
+    // commit before stop() (the stream service's drain waits for handlers).
+    commit: (next) => guard(`commit ${topic}/${partition}@${next}`, () => consumer.commitOffsets([{ topic, partition, offset: next }])),
+    isCurrent: () => p.isRunning() && !p.isStale(),
+    heartbeat: () => p.heartbeat(),
+  };
+}
+
+function createConsumer(kafka: Kafka, o: ConsumerOptions): KafkaConsumer {
+  const consumer = kafka.consumer({
+    groupId: o.groupId,
+    readUncommitted: o.readUncommitted ?? false,
+    ...(o.sessionTimeoutMs === undefined ? {} : { sessionTimeout: o.sessionTimeoutMs }),
+    ...(o.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: o.heartbeatIntervalMs }),
+    ...(o.maxWaitMs === undefined ? {} : { maxWaitTimeInMs: o.maxWaitMs }),
+  });
+  const listeners = new Set<(e: ConsumerEvent) => void>();
+  const emit = (e: ConsumerEvent): void => listeners.forEach((l) => l(e));
+  consumer.on(consumer.events.GROUP_JOIN, (e) => emit({ type: 'joined', partitions: Object.values(e.payload.memberAssignment).flat().length }));
+  consumer.on(consumer.events.CRASH, (e) =>
+    emit({ type: 'crashed', error: toKafkaError(e.payload.error, `consumer of group ${o.groupId} crashed`), restarting: e.payload.restart }),
+  );
+  consumer.on(consumer.events.STOP, () => emit({ type: 'stopped' }));
+  let stopping: Promise<void> | undefined;
+  return {
+    on(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async start(eachBatch) {
+      await guard(`consumer of group ${o.groupId}`, async () => {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...o.topics], fromBeginning: o.fromBeginning });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: o.concurrency ?? 1,
+          eachBatch: (p) => eachBatch(toBatch(consumer, p)),
+        });
+      });
+    },
+    pause: (topics) => consumer.pause(topics.map((topic) => ({ topic }))),
+    resume: (topics) => consumer.resume(topics.map((topic) => ({ topic }))),
+    stop() {
+      stopping ??= consumer.disconnect().catch((err: unknown) => {
+        throw toKafkaError(err, `stopping consumer of group ${o.groupId}`);
+      });
+      return stopping;
+    },
+  };
+}
+
+function createProducer(kafka: Kafka, o: ProducerOptions): KafkaProducer {
+  const producer: Producer = kafka.producer({
+    // The Java-compatible partitioner keeps key -> partition identical to
+    // Java producers on the same topics (and silences kafkajs' v2 warning).
+    createPartitioner: Partitioners.DefaultPartitioner,
+    ...(o.idempotent || o.transactionalId ? { idempotent: true, maxInFlightRequests: 1 } : {}),
+    ...(o.transactionalId ? { transactionalId: o.transactionalId } : {}),
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    start: () => guard('producer connect', () => producer.connect()),
+    async send(records) {
+      if (records.length === 0) return;
+      await guard('send', () => producer.sendBatch({ topicMessages: groupByTopic(records), acks: -1 }));
+    },
+    async transaction(): Promise<KafkaTransaction> {
+      const txn = await guard('begin transaction', () => producer.transaction());
+      return {
+        send: async (records) => {
+          if (records.length > 0) await guard('send in transaction', () => txn.sendBatch({ topicMessages: groupByTopic(records) }));
+        },
+        sendOffsets: (groupId, offsets) =>
+          guard('send offsets to transaction', () =>
+            txn.sendOffsets({
+              consumerGroupId: groupId,
+              topics: [...new Set(offsets.map((x) => x.topic))].map((topic) => ({
+                topic,
+                partitions: offsets.filter((x) => x.topic === topic).map(({ partition, offset }) => ({ partition, offset })),
+              })),
+            }),
+          ),
+        commit: () => guard('commit transaction', () => txn.commit()),
+        abort: () => guard('abort transaction', () => txn.abort()),
+      };
+    },
+    stop() {
+      stopping ??= producer.disconnect().catch((err: unknown) => {
+        throw toKafkaError(err, 'stopping producer');
+      });
+      return stopping;
+    },
+  };
+}
+
+/** Runs `fn` with a connected admin client and always disconnects it. */
+async function withAdmin<T>(kafka: Kafka, what: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    return await fn(admin);
+  } catch (err) {
+    throw toKafkaError(err, what);
+  } finally {
+    // Also after a failed connect: kafkajs keeps a socket that was accepted but
+    // never answered (e.g. something else on the port) open until disconnect().
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+function createAdmin(kafka: Kafka): KafkaAdmin {
+  return {
+    ensureTopics: (topics: readonly TopicSpec[]) =>
+      withAdmin(kafka, `cannot create topics ${topics.map((t) => t.topic).join(', ')}`, async (admin) => {
+        const existing = new Set(await admin.listTopics());
+        const missing = topics.filter((t) => !existing.has(t.topic));
+        if (missing.length === 0) return [];
+        // createTopics resolves false (rather than throwing) when another client
+        // created one of them first; both outcomes leave the topics in place.
+        await admin.createTopics({
+          waitForLeaders: true,
+          timeout: 30_000,
+          topics: missing.map((t) => ({
+            topic: t.topic,
+            numPartitions: t.partitions ?? 1,
+            replicationFactor: t.replicationFactor ?? -1,
+            configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+          })),
+        });
+        return missing.map((t) => t.topic);
+      }),
+    deleteTopics: (topics) =>
+      withAdmin(kafka, `cannot delete topics ${topics.join(', ')}`, async (admin) => {
+        const existing = new Set(await admin.listTopics());
+        const present = topics.filter((t) => existing.has(t));
+        if (present.length > 0) await admin.deleteTopics({ topics: present, timeout: 30_000 });
+      }),
+    listTopics: () => withAdmin(kafka, 'cannot list topics', (admin) => admin.listTopics()),
+    watermarks: (topic) =>
+      withAdmin(kafka, `cannot read offsets of ${topic}`, async (admin) =>
+        (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, low: p.low, high: p.high })),
+      ),
+    committedOffsets: (groupId, topic) =>
+      withAdmin(kafka, `cannot read committed offsets of ${groupId} on ${topic}`, async (admin) => {
+        const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        return (entry?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
+      }),
+    setCommittedOffsets: (groupId, topic, partitions) =>
+      withAdmin(kafka, `cannot commit offsets of ${groupId} on ${topic}`, (admin) =>
+        admin.setOffsets({ groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset })) }),
+      ),
+    describeCluster: () => withAdmin(kafka, 'cannot describe the cluster', (admin) => admin.describeCluster()),
+  };
+}
+
+export function createKafkajsClient(options: ClientOptions): KafkaClient {
+  const kafka = createKafkajs(options);
+  return {
+    name: 'kafkajs',
+    brokers: options.connection.brokers,
+    consumer: (o) => createConsumer(kafka, o),
+    producer: (o = {}) => createProducer(kafka, o),
+    admin: createAdmin(kafka),
+  };
+}

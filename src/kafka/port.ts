@@ -1,0 +1,159 @@
+/**
+ * The Kafka port: what livetag needs from a Kafka client, in livetag's own
+ * terms. The pipeline, the model watcher, the label source and the CLI depend
+ * on these types alone; each adapter (kafkajs, librdkafka) maps them onto its
+ * library and turns the library's errors into LivetagErrors (code LT_KAFKA,
+ * `retryable` from the library's own judgement). test/integration/kafka
+ * runs one conformance suite against every adapter.
+ */
+
+export type HeaderValue = Buffer | string;
+export type RecordHeaders = Readonly<Record<string, HeaderValue | HeaderValue[] | undefined>>;
+
+/** A consumed record. Offsets and timestamps are decimal strings (int64). */
+export interface ConsumedRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: RecordHeaders;
+  readonly timestamp: string;
+}
+
+export interface OutgoingRecord {
+  readonly topic: string;
+  readonly key?: Buffer | string | null;
+  readonly value: Buffer | string | null;
+  readonly headers?: RecordHeaders;
+  readonly partition?: number;
+}
+
+export interface TopicPartitionOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to read (last processed + 1), as Kafka commits it. */
+  readonly offset: string;
+}
+
+/**
+ * Records of one partition handed to the application. Nothing is committed
+ * unless the application calls `commit`; `resolve` only marks progress so a
+ * rebalance inside this session does not hand the same records out again.
+ */
+export interface RecordBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly ConsumedRecord[];
+  readonly highWatermark: string;
+  /**
+   * Offset of the last record this fetch covered, control records of
+   * transactions included (they never appear in `records`); null when empty.
+   */
+  readonly lastOffset: string | null;
+  resolve(offset: string): void;
+  /** Commits `nextOffset` (last processed + 1) of this partition for the group. */
+  commit(nextOffset: string): Promise<void>;
+  /** False once the partition was revoked or the consumer is stopping: leave the rest uncommitted. */
+  isCurrent(): boolean;
+  /** Keeps the group membership alive during long work. */
+  heartbeat(): Promise<void>;
+}
+
+export type ConsumerEvent =
+  | { readonly type: 'joined'; readonly partitions: number }
+  | { readonly type: 'crashed'; readonly error: Error; readonly restarting: boolean }
+  | { readonly type: 'stopped' };
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly fromBeginning: boolean;
+  /** Partitions whose batches may be processed at the same time. */
+  readonly concurrency?: number;
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  /** Longest a fetch waits for data; short for control topics. */
+  readonly maxWaitMs?: number;
+  readonly readUncommitted?: boolean;
+}
+
+export interface KafkaConsumer {
+  /** Subscribes, joins the group and hands batches to `eachBatch` until stopped. */
+  start(eachBatch: (batch: RecordBatch) => Promise<void>): Promise<void>;
+  /** Listeners are called synchronously and must not throw; returns an unsubscribe function. */
+  on(listener: (event: ConsumerEvent) => void): () => void;
+  /** Stops fetching these topics (batches already handed out still run). */
+  pause(topics: readonly string[]): void;
+  resume(topics: readonly string[]): void;
+  /** Leaves the group and closes connections. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface ProducerOptions {
+  /** Set for exactly-once: the producer then only sends inside transactions. */
+  readonly transactionalId?: string;
+  readonly idempotent?: boolean;
+}
+
+export interface KafkaTransaction {
+  send(records: readonly OutgoingRecord[]): Promise<void>;
+  /** Commits consumer offsets atomically with the records of this transaction. */
+  sendOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export interface KafkaProducer {
+  start(): Promise<void>;
+  /** Sends and waits for every in-sync replica (acks=all). */
+  send(records: readonly OutgoingRecord[]): Promise<void>;
+  transaction(): Promise<KafkaTransaction>;
+  /** Flushes and closes. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions?: number;
+  readonly replicationFactor?: number;
+  /** Topic-level configs, e.g. `{ 'cleanup.policy': 'compact' }`. */
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+export interface PartitionWatermarks {
+  readonly partition: number;
+  readonly low: string;
+  readonly high: string;
+}
+
+export interface ClusterInfo {
+  readonly clusterId: string;
+  readonly controller: number | null;
+  readonly brokers: ReadonlyArray<{ readonly nodeId: number; readonly host: string; readonly port: number }>;
+}
+
+/** Short-lived administrative operations; every call connects and disconnects on its own. */
+export interface KafkaAdmin {
+  /** Creates the topics that do not exist and waits for their leaders; returns the names it created. */
+  ensureTopics(topics: readonly TopicSpec[]): Promise<string[]>;
+  /** Deletes the topics that exist; missing ones are not an error. */
+  deleteTopics(topics: readonly string[]): Promise<void>;
+  listTopics(): Promise<string[]>;
+  watermarks(topic: string): Promise<PartitionWatermarks[]>;
+  /** The group's committed offset per partition; '-1' where it has none. */
+  committedOffsets(groupId: string, topic: string): Promise<Array<{ readonly partition: number; readonly offset: string }>>;
+  /** Sets the group's committed offsets (the group must have no active members). */
+  setCommittedOffsets(groupId: string, topic: string, partitions: ReadonlyArray<{ readonly partition: number; readonly offset: string }>): Promise<void>;
+  describeCluster(): Promise<ClusterInfo>;
+}
+
+export type KafkaClientName = 'kafkajs' | 'confluent';
+
+export interface KafkaClient {
+  readonly name: KafkaClientName;
+  readonly brokers: readonly string[];
+  consumer(options: ConsumerOptions): KafkaConsumer;
+  producer(options?: ProducerOptions): KafkaProducer;
+  readonly admin: KafkaAdmin;
+}

@@ -1,0 +1,254 @@
+import onnxProto from 'onnx-proto';
+import type { BertConfig } from '../bert-config.ts';
+import { checkWeights, layerPrefix, weightSpecs, type WeightMap, type WeightTensor } from '../weights.ts';
+import { LivetagError } from '../../common/errors.ts';
+import { HIDDEN_OUTPUT_NAME, INPUT_NAMES, MS_DOMAIN, ONNX_IR_VERSION, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
+import { DataType, GraphBuilder, floatAttr, intAttr, intsAttr, valueInfo } from './onnx-graph-builder.ts';
+import { concatVectors, packTransposed, quantizeColumns } from './weight-packing.ts';
+
+const { onnx } = onnxProto;
+
+/** HF's extended attention mask uses a large negative bias; -1e4 stays finite in fp16 too. */
+const MASK_BIAS = -10000;
+
+export interface BuildOptions {
+  /**
+   * Stop after this many encoder layers and output their hidden states
+   * (`hidden_states` [batch, sequence, hidden]) instead of logits: the trainer
+   * runs frozen lower layers through onnxruntime once and caches them.
+   */
+  readonly hiddenAfterLayers?: number;
+  readonly meta?: Record<string, string>;
+  /**
+   * Emit onnxruntime's fused transformer operators (Attention with packed
+   * QKV, SkipLayerNormalization, BiasGelu) instead of standard ones. Faster
+   * on onnxruntime's CPU and CUDA providers; a serving variant only (its
+   * packed weights are not read back by readBertWeights).
+   */
+  readonly fused?: boolean;
+  /**
+   * Serving precision of a fused graph. int8: weight matrices quantized per
+   * column, activations quantized per batch at run time (QAttention,
+   * DynamicQuantizeMatMul; onnxruntime CPU). fp16: every float weight and
+   * activation in half precision, logits cast back to float32 (for CUDA; on
+   * CPU onnxruntime inserts casts around operators it lacks fp16 kernels for).
+   */
+  readonly precision?: 'fp32' | 'int8' | 'fp16';
+}
+
+/** One graph being emitted: the builder and what every part of the graph needs to know. */
+interface Emit {
+  readonly g: GraphBuilder;
+  readonly config: BertConfig;
+  readonly weights: WeightMap;
+  /** hiddenAfterLayers, when the graph is an encoder prefix. */
+  readonly prefix: number | undefined;
+  readonly layers: number;
+  readonly precision: NonNullable<BuildOptions['precision']>;
+  readonly fused: boolean;
+  /** The attention mask as int32, what the fused operators take ('' when unfused). */
+  readonly maskInt: string;
+}
+
+function linear(g: GraphBuilder, x: string, name: string): string {
+  const wt = g.op('Transpose', [`${name}.weight`], [intsAttr('perm', [1, 0])]);
+  return g.op('Add', [g.op('MatMul', [x, wt]), `${name}.bias`]);
+}
+
+function layerNorm(e: Emit, x: string, name: string, out?: string): string {
+  return e.g.op('LayerNormalization', [x, `${name}.weight`, `${name}.bias`], [intAttr('axis', -1), floatAttr('epsilon', e.config.layerNormEps)], out);
+}
+
+/** The name of a layer's output: the graph output after the last layer of an encoder prefix. */
+function layerOut(e: Emit, i: number): string | undefined {
+  return e.prefix !== undefined && i === e.layers - 1 ? HIDDEN_OUTPUT_NAME : undefined;
+}
+
+function embeddings(e: Emit): string {
+  const { g } = e;
+  if (e.fused && e.prefix === undefined) {
+    // EmbedLayerNormalization: the three lookups, their sum and the LayerNorm
+    // in one kernel (positions 0…S-1, as the unfused graph's Range).
+    const int32 = (name: string): string => g.op('Cast', [name], [intAttr('to', DataType.INT32)]);
+    const inputs = [
+      int32('input_ids'),
+      int32('token_type_ids'),
+      'bert.embeddings.word_embeddings.weight',
+      'bert.embeddings.position_embeddings.weight',
+      'bert.embeddings.token_type_embeddings.weight',
+      'bert.embeddings.LayerNorm.weight',
+      'bert.embeddings.LayerNorm.bias',
+      e.maskInt,
+    ];
+    return g.opN('EmbedLayerNormalization', inputs, 2, [floatAttr('epsilon', e.config.layerNormEps)], undefined, MS_DOMAIN)[0];
+  }
+  // Word + position + token type, then LayerNorm.
+  const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int64s([1], true)], [intAttr('axis', 0)]);
+  const positions = g.op('Range', [g.int64s([0], true), seqLen, g.int64s([1], true)]);
+  const word = g.op('Gather', ['bert.embeddings.word_embeddings.weight', 'input_ids'], [intAttr('axis', 0)]);
+  const pos = g.op('Gather', ['bert.embeddings.position_embeddings.weight', positions], [intAttr('axis', 0)]);
+  const typ = g.op('Gather', ['bert.embeddings.token_type_embeddings.weight', 'token_type_ids'], [intAttr('axis', 0)]);
+  const out = e.layers === 0 && e.prefix !== undefined ? HIDDEN_OUTPUT_NAME : undefined;
+  return layerNorm(e, g.op('Add', [g.op('Add', [word, pos]), typ]), 'bert.embeddings.LayerNorm', out);
+}
+
+/** Additive mask [B, 1, 1, S]: 0 where attended, MASK_BIAS where padded (the fused Attention takes the raw mask). */
+function additiveMask(g: GraphBuilder): string {
+  const maskF = g.op('Cast', ['attention_mask'], [intAttr('to', DataType.FLOAT)]);
+  const inverted = g.op('Sub', [g.scalarFloat(1), maskF]);
+  return g.op('Unsqueeze', [g.op('Mul', [inverted, g.scalarFloat(MASK_BIAS)]), g.int64s([1, 2])]);
+}
+
+/**
+ * The standard layers' shape tensors and scalars. Emitted for every graph,
+ * fused too, so tensor and node names do not depend on the variant; the fused
+ * graph's unread ones are dropped with the other unread initializers.
+ */
+function standardConstants(e: Emit) {
+  const { g, config } = e;
+  const headDim = config.hiddenSize / config.numHeads;
+  return {
+    splitShape: g.int64s([0, 0, config.numHeads, headDim]),
+    mergeShape: g.int64s([0, 0, config.hiddenSize]),
+    scale: g.scalarFloat(1 / Math.sqrt(headDim)),
+    sqrt2: g.scalarFloat(Math.SQRT2),
+    one: g.scalarFloat(1),
+    half: g.scalarFloat(0.5),
+  };
+}
+
+function standardLayer(e: Emit, x: string, i: number, k: ReturnType<typeof standardConstants>, maskBias: string): string {
+  const { g } = e;
+  const p = layerPrefix(i);
+  const split = (t: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [t, k.splitShape])], [intsAttr('perm', perm)]);
+  const q = split(linear(g, x, `${p}.attention.self.query`), [0, 2, 1, 3]);
+  const kT = split(linear(g, x, `${p}.attention.self.key`), [0, 2, 3, 1]);
+  const v = split(linear(g, x, `${p}.attention.self.value`), [0, 2, 1, 3]);
+  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, kT]), k.scale]), maskBias]);
+  const probs = g.op('Softmax', [scores], [intAttr('axis', -1)]);
+  const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, v])], [intsAttr('perm', [0, 2, 1, 3])]), k.mergeShape]);
+  const attnOut = linear(g, ctx, `${p}.attention.output.dense`);
+  const h = layerNorm(e, g.op('Add', [attnOut, x]), `${p}.attention.output.LayerNorm`);
+
+  // GELU, exact (erf) form as in Hugging Face's "gelu".
+  const inter = linear(g, h, `${p}.intermediate.dense`);
+  const erf = g.op('Erf', [g.op('Div', [inter, k.sqrt2])]);
+  const gelu = g.op('Mul', [g.op('Mul', [inter, k.half]), g.op('Add', [erf, k.one])]);
+  const out = linear(g, gelu, `${p}.output.dense`);
+  return layerNorm(e, g.op('Add', [out, h]), `${p}.output.LayerNorm`, layerOut(e, i));
+}
+
+function quantized(g: GraphBuilder, name: string, w: WeightTensor): { weight: string; scale: string } {
+  const q = quantizeColumns(w);
+  return {
+    weight: g.int8Tensor(`${name}.weight_int8`, [...w.shape], q.data),
+    scale: g.float32Tensor(`${name}.weight_scale`, { shape: [q.scales.length], data: q.scales }),
+  };
+}
+
+/** t × Wᵀ for a Linear's [out, in] weight: a transposed MatMul, or int8 DynamicQuantizeMatMul. */
+function matmulT(e: Emit, t: string, name: string): string {
+  if (e.precision !== 'int8') return e.g.op('MatMul', [t, e.g.op('Transpose', [`${name}.weight`], [intsAttr('perm', [1, 0])])]);
+  const q = quantized(e.g, name, packTransposed([e.weights.get(`${name}.weight`)!]));
+  return e.g.msOp('DynamicQuantizeMatMul', [t, q.weight, q.scale]);
+}
+
+function fusedLayer(e: Emit, x: string, i: number): string {
+  const { g, config } = e;
+  const p = layerPrefix(i);
+  const w = (n: string): WeightTensor => e.weights.get(n)!;
+  const qkv = packTransposed(['query', 'key', 'value'].map((n) => w(`${p}.attention.self.${n}.weight`)));
+  const qkvB = concatVectors(['query', 'key', 'value'].map((n) => w(`${p}.attention.self.${n}.bias`)));
+  const heads = [intAttr('num_heads', config.numHeads)];
+  let attn: string;
+  if (e.precision === 'int8') {
+    const q = quantized(g, `${p}.attention.self.qkv`, qkv);
+    const [xq, xScale, xZero] = g.opN('DynamicQuantizeLinear', [x], 3);
+    attn = g.msOp('QAttention', [xq, q.weight, g.float32Tensor(`${p}.attention.self.qkv.bias`, qkvB), xScale, q.scale, e.maskInt, xZero], heads);
+  } else {
+    // Attention's default mask_filter_value is -10000, the same bias the unfused graph adds.
+    const qkvW = g.floatTensor(`${p}.attention.self.qkv.weight`, qkv);
+    attn = g.msOp('Attention', [x, qkvW, g.floatTensor(`${p}.attention.self.qkv.bias`, qkvB), e.maskInt], heads);
+  }
+  const skipLn = (t: string, skip: string, bias: string, norm: string, out?: string): string =>
+    g.msOp('SkipLayerNormalization', [t, skip, `${norm}.weight`, `${norm}.bias`, bias], [floatAttr('epsilon', config.layerNormEps)], out);
+  const h = skipLn(matmulT(e, attn, `${p}.attention.output.dense`), x, `${p}.attention.output.dense.bias`, `${p}.attention.output.LayerNorm`);
+  const gelu = g.msOp('BiasGelu', [matmulT(e, h, `${p}.intermediate.dense`), `${p}.intermediate.dense.bias`]);
+  return skipLn(matmulT(e, gelu, `${p}.output.dense`), h, `${p}.output.dense.bias`, `${p}.output.LayerNorm`, layerOut(e, i));
+}
+
+/** Pooler and classifier on the [CLS] position; logits are float32 whatever the precision, as callers read them. */
+function classifierHead(e: Emit, x: string): void {
+  const { g } = e;
+  const first = g.op('Gather', [x, g.int64s([0], true)], [intAttr('axis', 1)]);
+  const pooled = g.op('Tanh', [linear(g, first, 'bert.pooler.dense')]);
+  const wt = g.op('Transpose', ['classifier.weight'], [intsAttr('perm', [1, 0])]);
+  if (e.precision === 'fp16') {
+    g.op('Cast', [g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'])], [intAttr('to', DataType.FLOAT)], OUTPUT_NAME);
+  } else {
+    g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'], [], OUTPUT_NAME);
+  }
+}
+
+function startGraph(config: BertConfig, weights: WeightMap, opts: BuildOptions): Emit {
+  checkWeights(config, weights);
+  const prefix = opts.hiddenAfterLayers;
+  if (prefix !== undefined && (prefix < 0 || prefix > config.numLayers)) {
+    throw new LivetagError('LT_WEIGHTS_INVALID', `hiddenAfterLayers ${prefix} is outside 0..${config.numLayers}`);
+  }
+  const precision = opts.precision ?? 'fp32';
+  if (precision !== 'fp32' && (!opts.fused || prefix !== undefined)) {
+    throw new LivetagError('LT_WEIGHTS_INVALID', `precision ${precision} is a serving variant of the fused full graph (set fused, not hiddenAfterLayers)`);
+  }
+  const g = new GraphBuilder(precision === 'fp16');
+  const used = weightSpecs(config).filter((spec) => {
+    if (prefix === undefined) return true;
+    const m = /^bert\.encoder\.layer\.(\d+)\./.exec(spec.name);
+    if (m) return Number(m[1]) < prefix;
+    return spec.name.startsWith('bert.embeddings.');
+  });
+  for (const spec of used) g.floatTensor(spec.name, weights.get(spec.name)!);
+  const fused = opts.fused === true;
+  const maskInt = fused ? g.op('Cast', ['attention_mask'], [intAttr('to', DataType.INT32)]) : '';
+  return { g, config, weights, prefix, layers: prefix ?? config.numLayers, precision, fused, maskInt };
+}
+
+/**
+ * Emits BERT-for-sequence-classification as standard ONNX operators. Weights
+ * keep Hugging Face's names and layouts (Linear as [out, in] behind a
+ * Transpose), so the reader is a plain lookup and onnxruntime's constant
+ * folding removes the transposes at load.
+ */
+export function buildBertOnnx(config: BertConfig, weights: WeightMap, opts: BuildOptions = {}): Uint8Array {
+  const e = startGraph(config, weights, opts);
+  let x = embeddings(e);
+  const maskBias = e.fused || e.layers === 0 ? '' : additiveMask(e.g);
+  const k = standardConstants(e);
+  for (let i = 0; i < e.layers; i++) x = e.fused ? fusedLayer(e, x, i) : standardLayer(e, x, i, k, maskBias);
+
+  const FLOAT = DataType.FLOAT;
+  let output: onnxProto.onnx.IValueInfoProto;
+  if (e.prefix === undefined) {
+    classifierHead(e, x);
+    output = valueInfo(OUTPUT_NAME, FLOAT, ['batch', config.numLabels]);
+  } else {
+    output = valueInfo(HIDDEN_OUTPUT_NAME, FLOAT, ['batch', 'sequence', config.hiddenSize]);
+  }
+  // Fused and quantized graphs repack weights; drop the originals they no longer read.
+  const read = new Set(e.g.nodes.flatMap((n) => n.input ?? []));
+  const model = onnx.ModelProto.create({
+    irVersion: ONNX_IR_VERSION,
+    producerName: 'livetag',
+    producerVersion: '1',
+    opsetImport: [{ domain: '', version: ONNX_OPSET }, ...(e.fused ? [{ domain: MS_DOMAIN, version: 1 }] : [])],
+    metadataProps: Object.entries(opts.meta ?? {}).map(([key, value]) => ({ key, value })),
+    graph: {
+      name: 'bert_multilabel',
+      node: e.g.nodes,
+      initializer: e.g.initializers.filter((t) => read.has(String(t.name))),
+      input: INPUT_NAMES.map((n) => valueInfo(n, DataType.INT64, ['batch', 'sequence'])),
+      output: [output],
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}

@@ -1,0 +1,143 @@
+/** The bundle format: file names, the manifest schema and its parser, shared by whatever writes or loads a bundle. */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { BertConfigSchema } from './bert-config.ts';
+import { LivetagError } from '../common/errors.ts';
+
+export const BUNDLE_FORMAT_VERSION = 1;
+export const MODEL_FILE = 'model.onnx';
+export const TOKENIZER_FILE = 'tokenizer.json';
+export const MANIFEST_FILE = 'manifest.json';
+
+const FileEntrySchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
+
+/** What a training run says about itself; the trainer owns the contents. */
+export const TrainingInfoSchema = z.object({
+  recipe: z.string(),
+  trainedOn: z.string(),
+  evaluatedOn: z.string().optional(),
+  metrics: z.record(z.string(), z.number()).optional(),
+  perLabel: z
+    .record(z.string(), z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number() }))
+    .optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** The standard fp32 graph, model.onnx: what training reads and every other variant is derived from. */
+export const BASE_VARIANT = 'base';
+
+/**
+ * A serving variant of model.onnx (fused, int8, fp16), written by
+ * `livetag optimize` with the agreement it measured against the base graph.
+ */
+export const VariantSchema = z.object({
+  file: z.string().regex(/^model\.[a-z0-9-]+\.onnx$/),
+  precision: z.enum(['fp32', 'fp16', 'int8']),
+  fused: z.boolean(),
+  /** Providers it is built for; others can run it, usually slower. */
+  devices: z.array(z.enum(['cpu', 'cuda'])).min(1),
+  agreement: z.object({
+    texts: z.number().int().positive(),
+    /** Share of texts whose tag set equals the base graph's. */
+    sameTags: z.number().min(0).max(1),
+    maxAbsProbDiff: z.number().nonnegative(),
+    measuredOn: z.string(),
+  }),
+  /** texts/s relative to the base graph, where measured (CPU, one batch size). */
+  speedup: z.object({ device: z.enum(['cpu', 'cuda']), batch: z.number().int().positive(), ratio: z.number().positive() }).optional(),
+});
+
+/** Which variant `auto` serves on each provider ("base" or a key of variants). */
+export const ServingSchema = z.object({ cpu: z.string(), cuda: z.string() });
+
+export const ManifestSchema = z
+  .object({
+    formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
+    modelId: z.string().min(1),
+    version: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_", "-" only'),
+    createdAt: z.iso.datetime(),
+    parentVersion: z.string().nullable(),
+    labels: z.array(z.string().min(1)).min(1),
+    thresholds: z.array(z.number().min(0).max(1)),
+    maxSequenceLength: z.number().int().min(3),
+    architecture: BertConfigSchema,
+    onnx: z.object({
+      inputs: z.array(z.string()).min(1),
+      output: z.string(),
+      opset: z.number().int(),
+      precision: z.enum(['fp32', 'fp16', 'int8']),
+    }),
+    head: z.enum(['trained', 'pretrained', 'random']),
+    source: z.string(),
+    files: z.record(z.string(), FileEntrySchema),
+    training: TrainingInfoSchema.optional(),
+    variants: z.record(z.string().regex(/^[a-z0-9-]+$/), VariantSchema).optional(),
+    serving: ServingSchema.optional(),
+  })
+  .superRefine((m, ctx) => {
+    for (const [name, v] of Object.entries(m.variants ?? {})) {
+      if (name === BASE_VARIANT) ctx.addIssue({ code: 'custom', path: ['variants', name], message: `"${BASE_VARIANT}" names model.onnx itself` });
+      if (!m.files[v.file]) ctx.addIssue({ code: 'custom', path: ['variants', name, 'file'], message: `${v.file} is not listed in files` });
+    }
+    for (const device of ['cpu', 'cuda'] as const) {
+      const name = m.serving?.[device];
+      if (name !== undefined && name !== BASE_VARIANT && !m.variants?.[name]) {
+        ctx.addIssue({ code: 'custom', path: ['serving', device], message: `"${name}" is neither "${BASE_VARIANT}" nor a listed variant` });
+      }
+    }
+    if (new Set(m.labels).size !== m.labels.length) ctx.addIssue({ code: 'custom', path: ['labels'], message: 'labels repeat' });
+    if (m.thresholds.length !== m.labels.length) {
+      ctx.addIssue({ code: 'custom', path: ['thresholds'], message: `${m.thresholds.length} thresholds for ${m.labels.length} labels` });
+    }
+    if (m.architecture.numLabels !== m.labels.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['architecture', 'numLabels'],
+        message: `architecture has ${m.architecture.numLabels} labels, manifest lists ${m.labels.length}`,
+      });
+    }
+    if (m.maxSequenceLength > m.architecture.maxPositions) {
+      ctx.addIssue({ code: 'custom', path: ['maxSequenceLength'], message: 'exceeds architecture.maxPositions' });
+    }
+    for (const f of [MODEL_FILE, TOKENIZER_FILE]) {
+      if (!m.files[f]) ctx.addIssue({ code: 'custom', path: ['files', f], message: 'required file not listed' });
+    }
+  });
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+export type Variant = z.infer<typeof VariantSchema>;
+export type ServingChoice = z.infer<typeof ServingSchema>;
+export type TrainingInfo = z.infer<typeof TrainingInfoSchema>;
+
+/** A bundle whose every byte was verified; serve only these. */
+export interface LoadedBundle {
+  readonly dir: string;
+  readonly manifest: Readonly<Manifest>;
+  readonly modelBytes: Uint8Array;
+  readonly tokenizerJson: string;
+  /** Graphs of the variants asked for at load (by default those the manifest serves). */
+  readonly variantBytes: Readonly<Record<string, Uint8Array>>;
+}
+
+export interface LoadBundleOptions {
+  /** Variants whose graphs to keep in memory; every file is hash-checked regardless. */
+  readonly variants?: readonly string[] | 'all';
+}
+
+export function sha256(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function refuse(file: string, problem: string, code: 'LT_BUNDLE_MISSING_FILE' | 'LT_BUNDLE_MANIFEST_INVALID' | 'LT_BUNDLE_HASH_MISMATCH' | 'LT_BUNDLE_INCONSISTENT' = 'LT_BUNDLE_INCONSISTENT'): never {
+  throw new LivetagError(code, `${file}: ${problem}`);
+}
+
+export function parseManifest(raw: unknown, where = MANIFEST_FILE): Manifest {
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    refuse(where, problems, 'LT_BUNDLE_MANIFEST_INVALID');
+  }
+  return parsed.data;
+}
+

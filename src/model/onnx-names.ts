@@ -1,0 +1,7 @@
+/** Names and versions every livetag ONNX graph shares: the writer emits them, the runtime and the bundle loader check them. */
+export const ONNX_OPSET = 17;
+export const MS_DOMAIN = 'com.microsoft';
+export const ONNX_IR_VERSION = 8;
+export const INPUT_NAMES = ['input_ids', 'attention_mask', 'token_type_ids'] as const;
+export const OUTPUT_NAME = 'logits';
+export const HIDDEN_OUTPUT_NAME = 'hidden_states';

@@ -1,0 +1,140 @@
+import { cp, readFile, readdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { replaceDirAtomically, replaceSymlinkAtomically, writeFileAtomically } from '../../common/atomic-write.ts';
+import { LivetagError } from '../../common/errors.ts';
+import { loadBundle } from '../runtime/load-bundle.ts';
+import { type Manifest } from '../manifest.ts';
+
+const STATE_FILE = 'registry.json';
+const VERSIONS = 'versions';
+export const CURRENT_LINK = 'current';
+
+const StateSchema = z.object({
+  current: z.string().nullable(),
+  /** Promotions, oldest first; rollback walks back along it. */
+  history: z.array(z.string()),
+});
+type State = z.infer<typeof StateSchema>;
+
+export interface RegistryEntry {
+  readonly id: string;
+  readonly current: boolean;
+  readonly manifest: Readonly<Manifest>;
+}
+
+export interface ModelRegistry {
+  readonly root: string;
+  /** Copies a verified bundle into versions/<id> (id = its manifest version); returns the id. */
+  publish(bundleDir: string): Promise<string>;
+  promote(id: string): Promise<void>;
+  /** Promotes the version that was current before the current one; returns it. */
+  rollback(): Promise<string>;
+  current(): Promise<string | null>;
+  /** Directory of a version (current when omitted). */
+  path(id?: string): Promise<string>;
+  list(): Promise<RegistryEntry[]>;
+  /** Deletes all but the newest `keep` versions, never the current or the one rollback would restore. */
+  prune(keep: number): Promise<string[]>;
+}
+
+async function readState(root: string): Promise<State> {
+  const file = join(root, STATE_FILE);
+  try {
+    return StateSchema.parse(JSON.parse(await readFile(file, 'utf8')));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { current: null, history: [] };
+    throw new LivetagError('LT_REGISTRY_INVALID', `${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * registry.json first, then the `current` link, each replaced by a rename and
+ * flushed, so after a crash both name a complete version. The link cannot go
+ * through writeFileAtomically (it is a symlink, not a file), so it gets the
+ * same sibling-then-rename treatment here.
+ */
+async function writeState(root: string, state: State): Promise<void> {
+  await writeFileAtomically(join(root, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  if (!state.current) return;
+  await replaceSymlinkAtomically(join(root, CURRENT_LINK), join(VERSIONS, state.current));
+}
+
+/** Version ids on disk, sorted; temp and moved-aside directories start with '.' and are skipped. */
+async function versionIds(root: string): Promise<string[]> {
+  const names = await readdir(join(root, VERSIONS)).catch(() => [] as string[]);
+  return names.filter((n) => !n.startsWith('.')).sort();
+}
+
+/**
+ * A model registry on a filesystem path (a volume shared by the retrain job
+ * and the serving pods): versions/<id>/ bundles, registry.json holding the
+ * current id and the promotion history, and a `current` symlink for readers
+ * that only want a bundle path. Each is replaced atomically.
+ */
+export function createModelRegistry(root: string): ModelRegistry {
+  const abs = resolve(root);
+  const versionDir = (id: string): string => join(abs, VERSIONS, id);
+  // Refuse to point `current` at something that does not verify.
+  const ensureVersion = async (id: string): Promise<void> => {
+    await loadBundle(versionDir(id));
+  };
+
+  return {
+    root: abs,
+    async publish(bundleDir) {
+      const id = (await loadBundle(bundleDir)).manifest.version;
+      const verified = await loadBundle(versionDir(id)).then(
+        () => true,
+        () => false,
+      );
+      // Already published: same id, verified content.
+      if (!verified) await replaceDirAtomically(versionDir(id), (tmp) => cp(bundleDir, tmp, { recursive: true }));
+      return id;
+    },
+    async promote(id) {
+      await ensureVersion(id);
+      const state = await readState(abs);
+      if (state.current === id) return;
+      await writeState(abs, { current: id, history: [...state.history, id] });
+    },
+    async rollback() {
+      const state = await readState(abs);
+      if (!state.current || state.history.length < 2) {
+        throw new LivetagError('LT_REGISTRY_NO_ROLLBACK', `${abs}: no earlier version to roll back to`);
+      }
+      const history = state.history.slice(0, -1);
+      const previous = history[history.length - 1];
+      await ensureVersion(previous);
+      await writeState(abs, { current: previous, history });
+      return previous;
+    },
+    async current() {
+      return (await readState(abs)).current;
+    },
+    async path(id) {
+      const which = id ?? (await readState(abs)).current;
+      if (!which) throw new LivetagError('LT_BUNDLE_MISSING_FILE', `${abs}: no current model (promote one first)`);
+      return versionDir(which);
+    },
+    async list() {
+      const state = await readState(abs);
+      const entries: RegistryEntry[] = [];
+      for (const id of await versionIds(abs)) {
+        // A version that no longer verifies is left out; prune still counts it.
+        const bundle = await loadBundle(versionDir(id)).catch(() => undefined);
+        if (bundle) entries.push({ id, current: id === state.current, manifest: bundle.manifest });
+      }
+      return entries;
+    },
+    async prune(keep) {
+      const state = await readState(abs);
+      const protect = new Set([state.current, state.history[state.history.length - 2]].filter(Boolean) as string[]);
+      const ids = await versionIds(abs);
+      const doomed = ids.slice(0, Math.max(0, ids.length - keep)).filter((id) => !protect.has(id));
+      for (const id of doomed) await rm(versionDir(id), { recursive: true, force: true });
+      if (doomed.length) await writeState(abs, { ...state, history: state.history.filter((h) => !doomed.includes(h)) });
+      return doomed;
+    },
+  };
+}

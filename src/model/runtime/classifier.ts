@@ -1,0 +1,139 @@
+import { BASE_VARIANT, type LoadedBundle, type Manifest } from '../manifest.ts';
+import { loadBundle } from './load-bundle.ts';
+import { createModelRunner, type ModelRunner, type ModelRunnerOptions } from './model-runner.ts';
+import { createTextEncoder, type EncodedBatch, type TextEncoder } from '../tokenizer.ts';
+import { LivetagError } from '../../common/errors.ts';
+
+export interface Tag {
+  readonly label: string;
+  readonly score: number;
+}
+
+export interface Classification {
+  readonly tags: Tag[];
+  /** Every label's probability, present when asked for. */
+  readonly scores?: Record<string, number>;
+}
+
+export interface Classifier {
+  readonly manifest: Readonly<Manifest>;
+  readonly labels: readonly string[];
+  readonly provider: ModelRunner['provider'];
+  /** The bundle variant running: "base" (model.onnx) or a key of manifest.variants. */
+  readonly variant: string;
+  readonly encoder: TextEncoder;
+  encode(texts: readonly string[]): Promise<EncodedBatch>;
+  infer(batch: EncodedBatch): Promise<Float32Array>;
+  decide(logits: Float32Array, count: number, allScores?: boolean): Classification[];
+  classify(texts: readonly string[], opts?: { allScores?: boolean }): Promise<Classification[]>;
+  stop(): Promise<void>;
+}
+
+export interface ClassifierOptions extends Omit<ModelRunnerOptions, 'cudaModel'> {
+  readonly bundle: string | LoadedBundle;
+  /**
+   * "auto" (default): the variant the manifest's serving choice names for the
+   * provider that loads; "base": model.onnx; otherwise a variant's name.
+   */
+  readonly variant?: string;
+}
+
+/** The graphs to hand the runner: for the CPU provider and, when it loads, for CUDA. */
+function pickGraphs(bundle: LoadedBundle, choice: string): { cpu: string; cuda: string; bytes: (name: string) => Uint8Array } {
+  const variants = bundle.manifest.variants ?? {};
+  const known = [BASE_VARIANT, ...Object.keys(variants)];
+  const bytes = (name: string): Uint8Array => {
+    if (name === BASE_VARIANT) return bundle.modelBytes;
+    const b = bundle.variantBytes[name];
+    if (!b) throw new LivetagError('LT_CONFIG_INVALID', `variant "${name}" of ${bundle.dir} was not loaded (load the bundle with variants: ["${name}"])`);
+    return b;
+  };
+  if (choice === 'auto') {
+    const serving = bundle.manifest.serving ?? { cpu: BASE_VARIANT, cuda: BASE_VARIANT };
+    return { ...serving, bytes };
+  }
+  if (!known.includes(choice)) {
+    throw new LivetagError('LT_CONFIG_INVALID', `model variant "${choice}" is not in ${bundle.dir} (it has: ${known.join(', ')}; or "auto")`);
+  }
+  return { cpu: choice, cuda: choice, bytes };
+}
+
+export function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+export type Decide = (logits: Float32Array, count: number, allScores?: boolean) => Classification[];
+
+/** sigmoid → per-label thresholds → tags sorted by score. */
+export function createDecider(labels: readonly string[], thresholds: readonly number[]): Decide {
+  const width = labels.length;
+  return (logits, count, allScores = false) => {
+    if (logits.length !== count * width) {
+      throw new LivetagError('LT_INFERENCE', `model returned ${logits.length} logits for ${count} texts × ${width} labels`);
+    }
+    const out: Classification[] = [];
+    for (let i = 0; i < count; i++) {
+      const tags: Tag[] = [];
+      const scores: Record<string, number> | undefined = allScores ? {} : undefined;
+      for (let j = 0; j < width; j++) {
+        const p = sigmoid(logits[i * width + j]);
+        if (scores) scores[labels[j]] = p;
+        if (p >= thresholds[j]) tags.push({ label: labels[j], score: p });
+      }
+      tags.sort((a, b) => b.score - a.score);
+      out.push(scores ? { tags, scores } : { tags });
+    }
+    return out;
+  };
+}
+
+/**
+ * tokenize → infer → sigmoid → per-label thresholds, the whole classify path
+ * (after transformers.js's text-classification pipeline). encode and infer
+ * are exposed separately so the stream pipeline can tokenize the next batch
+ * while the current one is on the model.
+ */
+export async function createClassifier(opts: ClassifierOptions): Promise<Classifier> {
+  const choice = opts.variant ?? 'auto';
+  const bundle =
+    typeof opts.bundle === 'string' ? await loadBundle(opts.bundle, choice === 'auto' ? {} : { variants: [choice] }) : opts.bundle;
+  const { manifest } = bundle;
+  const encoder = createTextEncoder(bundle.tokenizerJson, manifest.maxSequenceLength);
+  const graphs = pickGraphs(bundle, choice);
+  const { bundle: _b, variant: _v, ...runnerOpts } = opts;
+  const runner = await createModelRunner(graphs.bytes(graphs.cpu), {
+    ...runnerOpts,
+    ...(opts.device === 'cuda' && graphs.cuda !== graphs.cpu ? { cudaModel: graphs.bytes(graphs.cuda) } : {}),
+  });
+  const variant = runner.provider === 'cuda' ? graphs.cuda : graphs.cpu;
+  const labels = manifest.labels;
+  const thresholds = manifest.thresholds;
+  let stopped = false;
+
+  const decide = createDecider(labels, thresholds);
+
+  async function infer(batch: EncodedBatch): Promise<Float32Array> {
+    if (stopped) throw new LivetagError('LT_STOPPED', 'classifier is stopped');
+    if (batch.batchSize === 0) return new Float32Array();
+    return runner.infer(batch);
+  }
+
+  return {
+    manifest,
+    labels,
+    provider: runner.provider,
+    variant,
+    encoder,
+    encode: (texts) => encoder.encode(texts),
+    infer,
+    decide,
+    async classify(texts, o = {}) {
+      const batch = await encoder.encode(texts);
+      return decide(await infer(batch), texts.length, o.allScores);
+    },
+    async stop() {
+      stopped = true;
+      await runner.stop();
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { Worker } from 'node:worker_threads';
+import { ERROR_CODES, LivetagError, type ErrorCode } from '../../common/errors.ts';
+import { createOrtRunner, type Device, type OrtRunner, type SessionOptions } from './onnx-session.ts';
+import type { EncodedBatch } from '../tokenizer.ts';
+
+export interface ModelRunnerOptions extends SessionOptions {
+  /** Run the session on a worker thread (default true) so the event loop stays free. */
+  readonly worker?: boolean;
+}
+
+export interface ModelRunner {
+  readonly provider: Device;
+  infer(batch: EncodedBatch): Promise<Float32Array>;
+  stop(): Promise<void>;
+}
+
+type Pending = { resolve: (v: Float32Array) => void; reject: (e: Error) => void };
+
+/**
+ * Workers do not inherit the parent's in-process tsx registration, so the
+ * worker's first act is to register tsx, then load the TypeScript entry.
+ */
+const WORKER_BOOT = `(async () => {
+  const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))});
+  register();
+  await import(${JSON.stringify(new URL('./inference-worker.ts', import.meta.url).href)});
+})();`;
+
+/** An error as it crosses the thread boundary: a structured clone keeps the message and own properties, not the class. */
+type WorkerError = { message: string; code?: unknown; retryable?: boolean };
+
+/**
+ * Rebuilds a LivetagError raised in the worker (say an unreadable graph or a
+ * failed run) with its code; anything else becomes `fallback`, since Node's
+ * own error codes (ERR_...) are not livetag codes.
+ */
+function fromWorker(err: WorkerError, fallback: ErrorCode, context: string): LivetagError {
+  if (typeof err.code === 'string' && Object.hasOwn(ERROR_CODES, err.code)) {
+    return new LivetagError(err.code as ErrorCode, err.message, { cause: err instanceof Error ? err : undefined, retryable: err.retryable });
+  }
+  return new LivetagError(fallback, `${context}${err.message}`, { cause: err instanceof Error ? err : undefined });
+}
+
+async function createWorkerRunner(model: Uint8Array, opts: ModelRunnerOptions): Promise<ModelRunner> {
+  const { warn, worker: _w, ...options } = opts;
+  const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { model, options } });
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let exited: Error | undefined;
+
+  const provider = await new Promise<Device>((resolve, reject) => {
+    worker.once('message', (msg: { provider: Device; warnings: string[] }) => {
+      for (const w of msg.warnings) (warn ?? console.warn)(w);
+      resolve(msg.provider);
+    });
+    worker.once('error', (err) => reject(fromWorker(err, 'LT_WORKER_EXITED', 'inference worker failed to start: ')));
+    // Without this a worker that exits before it is ready would leave the caller waiting forever.
+    worker.once('exit', (code) => reject(new LivetagError('LT_WORKER_EXITED', `inference worker exited with code ${code} before it was ready`)));
+  });
+
+  worker.on('message', (msg: { id: number; logits?: Float32Array; error?: WorkerError; stopped?: boolean }) => {
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    if (msg.error) p.reject(fromWorker(msg.error, 'LT_INFERENCE', ''));
+    else p.resolve(msg.logits ?? new Float32Array());
+  });
+  const failAll = (err: Error): void => {
+    exited = err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  worker.on('error', (err) => failAll(new LivetagError('LT_WORKER_EXITED', `inference worker failed: ${err.message}`, { cause: err })));
+  worker.on('exit', (code) => failAll(new LivetagError('LT_WORKER_EXITED', `inference worker exited with code ${code}`)));
+
+  const call = (payload: object, transfer: ArrayBuffer[] = []): Promise<Float32Array> =>
+    new Promise((resolve, reject) => {
+      if (exited) return reject(exited);
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, ...payload }, transfer);
+    });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    provider,
+    infer: (batch) => call({ batch }),
+    stop() {
+      // Requests already posted are answered first: the worker handles messages in order.
+      stopping ??= (async () => {
+        if (!exited) await call({ stop: true }).catch(() => undefined);
+        await worker.terminate();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function inlineRunner(runner: OrtRunner): ModelRunner {
+  let stopping: Promise<void> | undefined;
+  return {
+    provider: runner.provider,
+    infer: (batch) => runner.run(batch),
+    stop: () => (stopping ??= runner.release()),
+  };
+}
+
+export async function createModelRunner(model: Uint8Array, opts: ModelRunnerOptions = {}): Promise<ModelRunner> {
+  if (opts.worker === false) return inlineRunner(await createOrtRunner(model, opts));
+  return createWorkerRunner(model, opts);
+}

@@ -1,0 +1,111 @@
+import * as ort from 'onnxruntime-node';
+import { LivetagError } from '../../common/errors.ts';
+import { INPUT_NAMES } from '../onnx-names.ts';
+import type { EncodedBatch } from '../tokenizer.ts';
+
+export type Device = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  readonly device?: Device;
+  readonly deviceId?: number;
+  /** intra-op threads; 0 lets onnxruntime choose (one per core). */
+  readonly threads?: number;
+  readonly warn?: (message: string) => void;
+  /**
+   * onnxruntime graph optimisation: 'all' (default) applies its transformer
+   * fusions (Attention, SkipLayerNormalization, BiasGelu, …) at load;
+   * 'basic' only folds constants, the unfused baseline.
+   */
+  readonly optimization?: 'basic' | 'all';
+  /** Where onnxruntime writes the graph it actually runs (to inspect fusions). */
+  readonly optimizedModelPath?: string;
+  /**
+   * Let onnxruntime's intra-op threads spin between operators (its default).
+   * Spinning shaves latency off an idle machine but burns CPU that Kafka and
+   * tokenization need when they share the cores (measured in bench/suite.ts).
+   */
+  readonly spinning?: boolean;
+  /**
+   * The graph to run when the CUDA provider loads (a bundle's fp16 variant);
+   * the CPU fallback runs the main graph instead.
+   */
+  readonly cudaModel?: Uint8Array;
+}
+
+export interface OrtRunner {
+  readonly provider: Device;
+  run(batch: EncodedBatch): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+// onnxruntime's own logger prints provider-loading failures as errors; we
+// report the fallback ourselves, once, through the caller's logger.
+ort.env.logLevel = 'fatal';
+
+function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: opts.optimization ?? 'all',
+    ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath } : {}),
+    executionMode: 'sequential',
+    intraOpNumThreads: opts.threads ?? 0,
+    interOpNumThreads: 1,
+    logSeverityLevel: 4,
+    ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
+  };
+}
+
+/** The only place the project creates onnxruntime sessions. */
+export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = {}): Promise<OrtRunner> {
+  let session: ort.InferenceSession | undefined;
+  let provider: Device = 'cpu';
+  if (opts.device === 'cuda') {
+    try {
+      session = await ort.InferenceSession.create(opts.cudaModel ?? model, {
+        ...baseOptions(opts),
+        executionProviders: [{ name: 'cuda', deviceId: opts.deviceId ?? 0 }],
+      });
+      provider = 'cuda';
+    } catch (err) {
+      (opts.warn ?? console.warn)(
+        `livetag: CUDA execution provider unavailable (${(err as Error).message.split('\n')[0]}); running on CPU. ` +
+          'Install the CUDA provider with ONNXRUNTIME_NODE_INSTALL=cuda12 (see README, GPU).',
+      );
+    }
+  }
+  try {
+    session ??= await ort.InferenceSession.create(model, { ...baseOptions(opts), executionProviders: ['cpu'] });
+  } catch (cause) {
+    throw new LivetagError('LT_ONNX_INVALID', `onnxruntime cannot load the graph: ${(cause as Error).message}`, { cause });
+  }
+  const live = session;
+  // The first output: logits for full graphs, hidden states for encoder prefixes.
+  const outputName = live.outputNames[0];
+  let released = false;
+
+  return {
+    provider,
+    async run(batch) {
+      if (released) throw new LivetagError('LT_STOPPED', 'inference session is released');
+      const dims = [batch.batchSize, batch.seqLength];
+      const feeds: Record<string, ort.Tensor> = {
+        [INPUT_NAMES[0]]: new ort.Tensor('int64', batch.inputIds, dims),
+        [INPUT_NAMES[1]]: new ort.Tensor('int64', batch.attentionMask, dims),
+        [INPUT_NAMES[2]]: new ort.Tensor('int64', batch.tokenTypeIds, dims),
+      };
+      try {
+        const out = await live.run(feeds);
+        const logits = out[outputName];
+        const data = logits.data as Float32Array;
+        logits.dispose?.();
+        return data;
+      } catch (cause) {
+        throw new LivetagError('LT_INFERENCE', `onnxruntime run failed: ${(cause as Error).message}`, { cause });
+      }
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      await live.release();
+    },
+  };
+}

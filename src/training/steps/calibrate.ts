@@ -1,0 +1,32 @@
+/**
+ * Step: calibrate thresholds. Scores the kept epoch on validation and takes
+ * the thresholds the recipe ships (tuned per label, or 0.5) from the same
+ * numbers the trainer chose the epoch by.
+ */
+import type { MultiLabelMetrics } from '../metrics.ts';
+import type { Recipe } from '../recipe.ts';
+import type { ThresholdChoice } from '../thresholds.ts';
+import { scoreValidation } from '../validation-score.ts';
+
+export interface CalibrateInput {
+  /** The kept weights' logits on the validation rows, in the order of `truth`. */
+  readonly valLogits: Float32Array;
+  readonly truth: readonly Uint8Array[];
+  readonly labels: readonly string[];
+  readonly mode: Recipe['thresholds'];
+  readonly keptEpoch: number;
+}
+
+export interface Calibration {
+  readonly choices: readonly ThresholdChoice[];
+  /** One per label, in label order: what the manifest ships. */
+  readonly thresholds: readonly number[];
+  /** Validation metrics with those thresholds. */
+  readonly metrics: MultiLabelMetrics;
+}
+
+export function calibrateThresholds(input: CalibrateInput, log: (line: string) => void): Calibration {
+  const score = scoreValidation(input.valLogits, input.truth, input.labels, input.mode);
+  log(`kept epoch ${input.keptEpoch}: validation macro-F1 ${score.metrics.macro_f1.toFixed(4)}`);
+  return { choices: score.thresholds, thresholds: score.thresholds.map((t) => t.threshold), metrics: score.metrics };
+}

@@ -1,0 +1,140 @@
+/**
+ * Step: initialise. Architecture, tokenizer and starting weights from the
+ * initial model (a bundle, a Hugging Face checkpoint, or scratch), a head
+ * grown for labels it lacks, which layers train, and the recipe that fits.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { LivetagError } from '../../common/errors.ts';
+import { pathExists } from '../../common/fs.ts';
+import { createNormal, createRng } from '../../common/rng.ts';
+import { parseBertConfig, smallBertConfig, type BertConfig } from '../../model/bert-config.ts';
+import type { HfCheckpoint } from '../../model/build/hf-import.ts';
+import { buildBertOnnx } from '../../model/build/onnx-graph.ts';
+import { readBertWeights } from '../../model/onnx-reader.ts';
+import { buildWordPieceTokenizerJson, createTextEncoder, vocabFromText } from '../../model/tokenizer.ts';
+import { randomWeights, type WeightMap } from '../../model/weights.ts';
+import { resolveRecipe, type Recipe, type RecipeOverrides } from '../recipe.ts';
+import { buildCharVocab, charVocabTokenizerJson } from '../vocab.ts';
+import type { InitModel } from './load-data.ts';
+
+export interface ArchOverrides {
+  readonly hiddenSize?: number;
+  readonly numLayers?: number;
+  readonly numHeads?: number;
+  readonly intermediateSize?: number;
+}
+
+export interface InitialiseInput {
+  readonly init: InitModel;
+  /** Read by the validate step for an hf init. */
+  readonly hf?: HfCheckpoint;
+  readonly labels: readonly string[];
+  /** Texts a scratch character vocabulary is built from (train + validation: never test). */
+  readonly vocabTexts: () => readonly string[];
+  readonly seed: number;
+  readonly recipe: string;
+  readonly recipeOverrides?: RecipeOverrides;
+  readonly tokenizer?: string;
+  readonly arch?: ArchOverrides;
+  readonly maxLength?: number;
+  readonly trainLayers?: number;
+}
+
+export interface InitialModel {
+  readonly kind: InitModel['kind'];
+  readonly config: BertConfig;
+  readonly weights: WeightMap;
+  readonly tokenizerJson: string;
+  readonly maxLength: number;
+  /** The starting graph, when it computes the same as the starting weights (not when the head grew). */
+  readonly initOnnx?: Uint8Array;
+  /** Where the weights came from, for logs, the report and the manifest. */
+  readonly initFrom: string;
+  readonly frozenLayers: number;
+  readonly recipe: Recipe;
+}
+
+type Start = Pick<InitialModel, 'config' | 'weights' | 'tokenizerJson' | 'maxLength' | 'initOnnx' | 'initFrom'>;
+
+async function loadTokenizerFile(path: string): Promise<string> {
+  const abs = resolve(path);
+  if (await pathExists(join(abs, 'tokenizer.json'))) return readFile(join(abs, 'tokenizer.json'), 'utf8');
+  if (await pathExists(join(abs, 'vocab.txt'))) return buildWordPieceTokenizerJson(vocabFromText(await readFile(join(abs, 'vocab.txt'), 'utf8')));
+  if (await pathExists(abs)) return readFile(abs, 'utf8');
+  throw new LivetagError('LT_TOKENIZER', `${path}: no tokenizer.json or vocab.txt`);
+}
+
+/** New labels (--add-labels) get fresh classifier rows; the rest of the head is kept. */
+export function extendHead(config: BertConfig, weights: WeightMap, oldLabels: readonly string[], labels: readonly string[], seed: number): { config: BertConfig; weights: WeightMap } {
+  if (labels.length === oldLabels.length) return { config, weights };
+  const h = config.hiddenSize;
+  const normal = createNormal(createRng(seed + 7));
+  const w = weights.get('classifier.weight')!;
+  const b = weights.get('classifier.bias')!;
+  const nw = new Float32Array(labels.length * h);
+  const nb = new Float32Array(labels.length);
+  nw.set(w.data);
+  nb.set(b.data);
+  for (let i = oldLabels.length * h; i < nw.length; i++) nw[i] = normal() * 0.02;
+  const out: WeightMap = new Map(weights);
+  out.set('classifier.weight', { shape: [labels.length, h], data: nw });
+  out.set('classifier.bias', { shape: [labels.length], data: nb });
+  return { config: parseBertConfig({ ...config, numLabels: labels.length }), weights: out };
+}
+
+function fromBundle(init: Extract<InitModel, { kind: 'bundle' }>, input: InitialiseInput): Start {
+  const m = init.bundle.manifest;
+  const stored = parseBertConfig(m.architecture);
+  const { config, weights } = extendHead(stored, readBertWeights(stored, init.bundle.modelBytes), m.labels, input.labels, input.seed);
+  return {
+    config,
+    weights,
+    tokenizerJson: init.bundle.tokenizerJson,
+    maxLength: input.maxLength ?? m.maxSequenceLength,
+    initFrom: `bundle ${init.dir} (version ${m.version})`,
+    ...(input.labels.length === m.labels.length ? { initOnnx: init.bundle.modelBytes } : {}),
+  };
+}
+
+function fromHf(init: Extract<InitModel, { kind: 'hf' }>, hf: HfCheckpoint, input: InitialiseInput): Start {
+  const { config, weights } = extendHead(hf.config, hf.weights, hf.labels, input.labels, input.seed);
+  return {
+    config,
+    weights,
+    tokenizerJson: hf.tokenizerJson,
+    maxLength: input.maxLength ?? hf.maxLength,
+    initFrom: `Hugging Face checkpoint ${init.dir} (head ${hf.head})`,
+    ...(input.labels.length === hf.labels.length ? { initOnnx: buildBertOnnx(config, weights) } : {}),
+  };
+}
+
+async function fromScratch(input: InitialiseInput): Promise<Start> {
+  const tokenizerJson = input.tokenizer ? await loadTokenizerFile(input.tokenizer) : charVocabTokenizerJson(buildCharVocab(input.vocabTexts()));
+  const vocabSize = createTextEncoder(tokenizerJson, 8).vocabSize;
+  const arch = Object.fromEntries(Object.entries(input.arch ?? {}).filter(([, v]) => v !== undefined));
+  let config = parseBertConfig({ ...smallBertConfig(vocabSize, input.labels.length), ...arch });
+  if (input.arch?.hiddenSize && !input.arch.intermediateSize) config = parseBertConfig({ ...config, intermediateSize: 4 * config.hiddenSize });
+  const weights = randomWeights(config, input.seed);
+  return {
+    config,
+    weights,
+    tokenizerJson,
+    maxLength: Math.min(input.maxLength ?? 128, config.maxPositions),
+    initFrom: `scratch (seed ${input.seed}, ${input.tokenizer ? `tokenizer ${input.tokenizer}` : 'character vocabulary built from train+validation'})`,
+    initOnnx: buildBertOnnx(config, weights),
+  };
+}
+
+export async function initialiseModel(input: InitialiseInput, log: (line: string) => void): Promise<InitialModel> {
+  const { init } = input;
+  const start =
+    init.kind === 'bundle' ? fromBundle(init, input) : init.kind === 'hf' ? fromHf(init, input.hf!, input) : await fromScratch(input);
+  const { config } = start;
+  const trainLayers = input.trainLayers ?? config.numLayers;
+  if (trainLayers < 0 || trainLayers > config.numLayers) throw new LivetagError('LT_CONFIG_INVALID', `--train-layers ${trainLayers}: the model has ${config.numLayers} layers`);
+  const frozenLayers = config.numLayers - trainLayers;
+  const recipe = resolveRecipe(input.recipe, init.kind === 'scratch' ? 'scratch' : 'pretrained', frozenLayers, input.recipeOverrides);
+  log(`init: ${start.initFrom}; ${config.numLayers} layers × hidden ${config.hiddenSize}, vocab ${config.vocabSize}, ${input.labels.length} labels; training the top ${trainLayers} layers`);
+  return { kind: init.kind, ...start, maxLength: Math.min(start.maxLength, config.maxPositions), frozenLayers, recipe };
+}

@@ -1,0 +1,59 @@
+/**
+ * Step: split. Rows placed by the previous run stay where they were (the
+ * test split stays pinned, so champion and challenger are scored on the same
+ * rows); new rows are stratified. The data and the assignment are written
+ * beside the bundle for the next run and for `livetag eval`.
+ */
+import type { LabeledRow } from '../data.ts';
+import { writeRunData, type Splits } from '../run-dir.ts';
+import { assignSplits, type SplitName } from '../stratify.ts';
+
+export interface SplitInput {
+  readonly rows: readonly LabeledRow[];
+  readonly labels: readonly string[];
+  readonly ratios: readonly [number, number, number];
+  readonly seed: number;
+  /** The previous run's assignment, if it had one. */
+  readonly previous?: Splits;
+}
+
+export interface SplitPlan {
+  /** Split of each row, by row index. */
+  readonly split: readonly SplitName[];
+  readonly trainRows: readonly number[];
+  readonly valRows: readonly number[];
+  readonly testRows: readonly number[];
+  /** Rows kept where the previous run put them. */
+  readonly pinned: number;
+  /** Test rows that were test rows in the previous run. */
+  readonly pinnedTest: number;
+  readonly splits: Splits;
+}
+
+export function splitRows(input: SplitInput): SplitPlan {
+  const { rows, labels, ratios, seed, previous } = input;
+  const labelIndex = new Map(labels.map((l, i) => [l, i]));
+  const { split, pinned } = assignSplits(
+    rows.map((r) => r.key),
+    rows.map((r) => r.labels.map((l) => labelIndex.get(l)!)),
+    { ratios, seed, ...(previous ? { pinned: previous.assignments } : {}) },
+  );
+  const idx = (name: SplitName): number[] => split.flatMap((s, i) => (s === name ? [i] : []));
+  const testRows = idx('test');
+  return {
+    split,
+    trainRows: idx('train'),
+    valRows: idx('validation'),
+    testRows,
+    pinned,
+    pinnedTest: previous ? testRows.filter((i) => previous.assignments[rows[i].key] === 'test').length : 0,
+    splits: { version: 1, seed, ratios: [...ratios], assignments: Object.fromEntries(rows.map((r, i) => [r.key, split[i]])) },
+  };
+}
+
+export async function splitData(input: SplitInput, runDir: string, log: (line: string) => void): Promise<SplitPlan> {
+  const plan = splitRows(input);
+  log(`split (seed ${input.seed}): train ${plan.trainRows.length}, validation ${plan.valRows.length}, test ${plan.testRows.length} (${plan.pinned} rows kept where the previous run put them)`);
+  await writeRunData(runDir, input.rows, plan.split, plan.splits);
+  return plan;
+}

@@ -1,0 +1,59 @@
+/**
+ * Step: train. Runs the trainer on the encoded rows, resuming a checkpoint
+ * left by a killed run only when everything that shapes the result (the
+ * fingerprint) is the same.
+ */
+import { removeCheckpoint } from '../checkpoint.ts';
+import type { TfBert } from '../tf-bert.ts';
+import { train, type TrainerResult } from '../trainer.ts';
+import { hashOf } from './hash.ts';
+import type { PreparedRun } from './prepared-run.ts';
+
+export interface TrainInput extends PreparedRun {
+  readonly model: TfBert;
+  readonly seed: number;
+  readonly checkpointDir: string;
+  /** false: drop any checkpoint first (--no-resume). */
+  readonly resume?: boolean;
+  readonly quiet?: boolean;
+}
+
+/**
+ * Everything that decides what training computes. The key order is part of
+ * the value: changing it orphans the checkpoints of runs in progress.
+ */
+export function runFingerprint(run: Omit<PreparedRun, 'encoded'>, seed: number): string {
+  const { initial, rows, labels, plan } = run;
+  return hashOf({
+    recipe: initial.recipe,
+    config: initial.config,
+    frozenLayers: initial.frozenLayers,
+    seed,
+    labels,
+    maxLength: initial.maxLength,
+    tokenizer: hashOf(initial.tokenizerJson),
+    init: initial.initOnnx ? hashOf(initial.initOnnx) : initial.initFrom,
+    train: plan.trainRows.map((i) => `${rows[i].key}:${rows[i].labels.join(',')}`),
+    val: plan.valRows.map((i) => rows[i].key),
+  });
+}
+
+export async function trainModel(input: TrainInput, log: (line: string) => void): Promise<TrainerResult> {
+  const { initial, encoded, plan } = input;
+  const fingerprint = runFingerprint(input, input.seed);
+  if (input.resume === false) await removeCheckpoint(input.checkpointDir);
+  return train({
+    model: input.model,
+    features: encoded.features,
+    labels: input.labels,
+    targets: encoded.targets,
+    trainRows: plan.trainRows,
+    valRows: plan.valRows,
+    recipe: initial.recipe,
+    seed: input.seed,
+    checkpointDir: input.checkpointDir,
+    fingerprint,
+    log,
+    ...(input.quiet ? { quiet: true } : {}),
+  });
+}

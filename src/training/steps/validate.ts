@@ -1,0 +1,52 @@
+/**
+ * Step: validate. Settles the label set (--labels, the initial model's, the
+ * base's, or whatever the data has) and turns raw records into clean rows
+ * with a data report. Too few usable rows is LT_DATA (the CLI's exit 3).
+ */
+import { LivetagError, isLivetagError } from '../../common/errors.ts';
+import { readHfCheckpoint, type HfCheckpoint } from '../../model/build/hf-import.ts';
+import { formatDataReport, validateRecords, type DataReport, type LabeledRow } from '../data.ts';
+import type { LoadedData } from './load-data.ts';
+
+/** Below this there is nothing to split three ways and learn from. */
+export const MIN_ROWS = 10;
+
+export interface ValidateInput {
+  readonly labels?: readonly string[];
+  readonly addLabels?: boolean;
+  readonly maxChars?: number;
+}
+
+export interface ValidatedData {
+  readonly rows: LabeledRow[];
+  readonly labels: string[];
+  readonly report: DataReport;
+  /** The Hugging Face checkpoint, read with the settled labels (an hf init only). */
+  readonly hf?: HfCheckpoint;
+}
+
+export async function validateData(loaded: LoadedData, input: ValidateInput, log: (line: string) => void): Promise<ValidatedData> {
+  const { init, base, baseBundle, fresh } = loaded;
+  const maxChars = input.maxChars ? { maxChars: input.maxChars } : {};
+  let fixedLabels: readonly string[] | undefined = input.labels ?? (init.kind === 'bundle' ? init.bundle.manifest.labels : baseBundle?.manifest.labels);
+  let hf: HfCheckpoint | undefined;
+  if (init.kind === 'hf') {
+    try {
+      hf = await readHfCheckpoint(init.dir, fixedLabels ? { labels: fixedLabels } : {});
+    } catch (err) {
+      // A pretraining checkpoint (bert-base-chinese) has no head and no label names: take them from the data.
+      if (!isLivetagError(err, 'LT_HF_IMPORT') || fixedLabels) throw err;
+      const open = validateRecords(base?.previous ?? [], fresh, maxChars);
+      hf = await readHfCheckpoint(init.dir, { labels: open.labels });
+    }
+    fixedLabels = hf.labels;
+  }
+  const { rows, labels, report } = validateRecords(base?.previous ?? [], fresh, {
+    ...(fixedLabels ? { labels: fixedLabels } : {}),
+    ...(input.addLabels ? { addUnknownLabels: true } : {}),
+    ...maxChars,
+  });
+  log(formatDataReport(report, 20));
+  if (rows.length < MIN_ROWS) throw new LivetagError('LT_DATA', `only ${rows.length} usable rows; nothing to train on`);
+  return { rows, labels, report, ...(hf ? { hf } : {}) };
+}

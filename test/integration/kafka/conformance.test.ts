@@ -1,0 +1,236 @@
+/**
+ * One conformance suite for every Kafka adapter (src/kafka/*-adapter.ts),
+ * run against the real broker: what the pipeline relies on from the port,
+ * checked the same way for each client library.
+ */
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import { isLivetagError } from '../../../src/common/errors.ts';
+import { createKafkaClient } from '../../../src/kafka/client.ts';
+import type { ConsumedRecord, ConsumerEvent, KafkaClient, KafkaClientName, KafkaConsumer, RecordBatch } from '../../../src/kafka/port.ts';
+import { brokersFromEnv, uniqueName, useGroup, waitUntil } from '../helpers/kafka.ts';
+
+const ADAPTERS: readonly KafkaClientName[] = ['kafkajs', 'confluent'];
+
+async function clientOrSkipReason(name: KafkaClientName): Promise<KafkaClient | string> {
+  try {
+    return await createKafkaClient({ connection: { client: name, brokers: brokersFromEnv(), clientId: `conformance-${name}` }, logLevel: 'nothing' });
+  } catch (err) {
+    return `the ${name} adapter cannot be loaded here: ${(err as Error).message}`;
+  }
+}
+
+async function topicFor(t: TestContext, client: KafkaClient, prefix: string, partitions: number): Promise<string> {
+  const topic = uniqueName(prefix);
+  await client.admin.ensureTopics([{ topic, partitions }]);
+  t.after(() => client.admin.deleteTopics([topic]).catch((err: unknown) => t.diagnostic(`could not delete ${topic}: ${String(err)}`)));
+  return topic;
+}
+
+/** A consumer that records what it receives; `onBatch` decides what to resolve and commit. */
+function recordingConsumer(
+  client: KafkaClient,
+  options: Parameters<KafkaClient['consumer']>[0],
+  onBatch: (batch: RecordBatch) => Promise<void> = async (b) => {
+    if (b.records.length > 0) {
+      const last = b.records[b.records.length - 1].offset;
+      b.resolve(last);
+      await b.commit(String(BigInt(last) + 1n));
+    }
+  },
+): { consumer: KafkaConsumer; received: ConsumedRecord[]; events: ConsumerEvent[]; start: () => Promise<void> } {
+  const consumer = client.consumer({ maxWaitMs: 100, ...options });
+  const received: ConsumedRecord[] = [];
+  const events: ConsumerEvent[] = [];
+  consumer.on((e) => events.push(e));
+  return {
+    consumer,
+    received,
+    events,
+    start: () =>
+      consumer.start(async (batch) => {
+        received.push(...batch.records);
+        await onBatch(batch);
+      }),
+  };
+}
+
+const keyed = (topic: string, n: number, keys: number) =>
+  Array.from({ length: n }, (_, i) => ({ topic, key: `k${i % keys}`, value: JSON.stringify({ i, key: `k${i % keys}` }) }));
+
+for (const name of ADAPTERS) {
+  const ready = clientOrSkipReason(name);
+  const skip = await ready.then((c) => (typeof c === 'string' ? c : false));
+  describe(`Kafka port conformance: ${name}`, { skip, timeout: 180_000 }, () => {
+    test('per-partition order is kept and nothing is lost', async (t) => {
+      const client = (await ready) as KafkaClient;
+      const topic = await topicFor(t, client, `conf-order-${name}`, 3);
+      const producer = client.producer({ idempotent: true });
+      await producer.start();
+      const sent = keyed(topic, 600, 12);
+      try {
+        for (let i = 0; i < sent.length; i += 100) await producer.send(sent.slice(i, i + 100));
+      } finally {
+        await producer.stop();
+      }
+      const c = recordingConsumer(client, { groupId: useGroup(t, `conf-order-${name}`), topics: [topic], fromBeginning: true, concurrency: 3 });
+      try {
+        await c.start();
+        await waitUntil(() => c.received.length >= sent.length, 60_000, 'every record');
+      } finally {
+        await c.consumer.stop();
+      }
+      assert.equal(c.received.length, sent.length, 'no duplicates in one session');
+      const byKey = new Map<string, number[]>();
+      const lastOffset = new Map<number, bigint>();
+      for (const r of c.received) {
+        const v = JSON.parse(String(r.value)) as { i: number; key: string };
+        assert.equal(String(r.key), v.key);
+        byKey.set(v.key, [...(byKey.get(v.key) ?? []), v.i]);
+        const prev = lastOffset.get(r.partition);
+        assert.ok(prev === undefined || BigInt(r.offset) > prev, `offsets rise within partition ${r.partition}`);
+        lastOffset.set(r.partition, BigInt(r.offset));
+      }
+      for (const [key, seq] of byKey) assert.deepEqual(seq, [...seq].sort((a, b) => a - b), `order of ${key}`);
+      assert.equal(lastOffset.size, 3, 'keys spread over every partition');
+      assert.ok(c.events.some((e) => e.type === 'joined'), 'joined event');
+    });
+
+    test('offsets are committed only when asked; the next member starts after the commit', async (t) => {
+      const client = (await ready) as KafkaClient;
+      const topic = await topicFor(t, client, `conf-commit-${name}`, 1);
+      const groupId = useGroup(t, `conf-commit-${name}`);
+      const producer = client.producer();
+      await producer.start();
+      await producer.send(keyed(topic, 20, 1)).finally(() => producer.stop());
+      // First member: processes everything but commits only up to offset 10.
+      const first = recordingConsumer(client, { groupId, topics: [topic], fromBeginning: true }, async (b) => {
+        for (const r of b.records) b.resolve(r.offset);
+        if (b.records.some((r) => r.offset === '9')) await b.commit('10');
+      });
+      try {
+        await first.start();
+        await waitUntil(() => first.received.length >= 20, 60_000, 'first read');
+      } finally {
+        await first.consumer.stop();
+      }
+      assert.deepEqual(await client.admin.committedOffsets(groupId, topic), [{ partition: 0, offset: '10' }]);
+      const second = recordingConsumer(client, { groupId, topics: [topic], fromBeginning: true });
+      try {
+        await second.start();
+        await waitUntil(() => second.received.length >= 10, 60_000, 'redelivery of the uncommitted rest');
+      } finally {
+        await second.consumer.stop();
+      }
+      assert.deepEqual(second.received.map((r) => r.offset), Array.from({ length: 10 }, (_, i) => String(10 + i)));
+      const [marks] = await client.admin.watermarks(topic);
+      assert.deepEqual(marks, { partition: 0, low: '0', high: '20' });
+    });
+
+    test('a rebalance splits partitions, and a leaving member hands its partitions over', async (t) => {
+      const client = (await ready) as KafkaClient;
+      const topic = await topicFor(t, client, `conf-rebalance-${name}`, 2);
+      const groupId = useGroup(t, `conf-rebalance-${name}`);
+      const a = recordingConsumer(client, { groupId, topics: [topic], fromBeginning: true, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500 });
+      const b = recordingConsumer(client, { groupId, topics: [topic], fromBeginning: true, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500 });
+      const producer = client.producer();
+      await producer.start();
+      try {
+        await a.start();
+        await waitUntil(() => a.events.some((e) => e.type === 'joined'), 30_000, 'a joined');
+        await b.start();
+        await waitUntil(() => b.events.some((e) => e.type === 'joined' && e.partitions === 1), 60_000, 'b joined with one partition');
+        await producer.send([0, 1].flatMap((partition) => Array.from({ length: 5 }, (_, i) => ({ topic, partition, value: `p${partition}-${i}` }))));
+        await waitUntil(() => a.received.length + b.received.length >= 10, 60_000, 'both partitions read');
+        assert.equal(new Set(a.received.map((r) => r.partition)).size, 1, 'a reads one partition');
+        assert.equal(new Set(b.received.map((r) => r.partition)).size, 1, 'b reads the other');
+        await b.consumer.stop();
+        await producer.send([0, 1].map((partition) => ({ topic, partition, value: `after-${partition}` })));
+        await waitUntil(() => a.received.filter((r) => String(r.value).startsWith('after-')).length >= 2, 60_000, 'a takes over both partitions');
+      } finally {
+        await producer.stop();
+        await a.consumer.stop();
+        await b.consumer.stop();
+      }
+    });
+
+    test('pause stops fetching a topic until resume', async (t) => {
+      const client = (await ready) as KafkaClient;
+      const topic = await topicFor(t, client, `conf-pause-${name}`, 1);
+      const c = recordingConsumer(client, { groupId: useGroup(t, `conf-pause-${name}`), topics: [topic], fromBeginning: true });
+      const producer = client.producer();
+      await producer.start();
+      try {
+        await c.start();
+        await waitUntil(() => c.events.some((e) => e.type === 'joined'), 30_000, 'joined');
+        c.consumer.pause([topic]);
+        await producer.send([{ topic, value: 'held' }]);
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(c.received.length, 0, 'nothing while paused');
+        c.consumer.resume([topic]);
+        await waitUntil(() => c.received.length === 1, 30_000, 'the record after resume');
+      } finally {
+        await producer.stop();
+        await c.consumer.stop();
+      }
+    });
+
+    test('transactions: records and offsets commit together; aborted records stay invisible', async (t) => {
+      const client = (await ready) as KafkaClient;
+      const input = await topicFor(t, client, `conf-txn-in-${name}`, 1);
+      const output = await topicFor(t, client, `conf-txn-out-${name}`, 1);
+      const groupId = useGroup(t, `conf-txn-${name}`);
+      const producer = client.producer({ transactionalId: uniqueName(`conf-txn-${name}`) });
+      await producer.start();
+      try {
+        const aborted = await producer.transaction();
+        await aborted.send([{ topic: output, value: 'aborted' }]);
+        await aborted.abort();
+        const txn = await producer.transaction();
+        await txn.send([{ topic: output, value: 'one' }, { topic: output, value: 'two' }]);
+        await txn.sendOffsets(groupId, [{ topic: input, partition: 0, offset: '7' }]);
+        await txn.commit();
+      } finally {
+        await producer.stop();
+      }
+      assert.deepEqual(await client.admin.committedOffsets(groupId, input), [{ partition: 0, offset: '7' }]);
+      let lastOffset: string | null = null;
+      const reader = recordingConsumer(client, { groupId: useGroup(t, `conf-txn-read-${name}`), topics: [output], fromBeginning: true }, async (b) => {
+        if (b.lastOffset !== null) {
+          lastOffset = b.lastOffset;
+          b.resolve(b.lastOffset);
+        }
+      });
+      const [marks] = await client.admin.watermarks(output);
+      try {
+        await reader.start();
+        // Offsets: aborted record, abort marker, two records, commit marker.
+        await waitUntil(() => lastOffset !== null && BigInt(lastOffset) + 1n >= BigInt(marks.high), 60_000, 'the end, markers included');
+      } finally {
+        await reader.consumer.stop();
+      }
+      assert.deepEqual(reader.received.map((r) => String(r.value)), ['one', 'two']);
+    });
+
+    test('errors come back as LivetagErrors that say whether a retry can help', async (t) => {
+      const client = (await ready) as KafkaClient;
+      await assert.rejects(client.admin.ensureTopics([{ topic: 'not a valid topic name!' }]), (err: unknown) => {
+        assert.ok(isLivetagError(err, 'LT_KAFKA'), String(err));
+        assert.equal(err.retryable, false, `an invalid topic name will not heal: ${err.message}`);
+        return true;
+      });
+      const down = await createKafkaClient({
+        connection: { client: name, brokers: '127.0.0.1:1', clientId: 'conformance-down' },
+        logLevel: 'nothing',
+        connectionTimeoutMs: 300,
+        retries: 0,
+      });
+      await assert.rejects(down.admin.listTopics(), (err: unknown) => {
+        assert.ok(isLivetagError(err, 'LT_KAFKA'), String(err));
+        assert.equal(err.retryable, true, 'an unreachable broker may come back');
+        return true;
+      });
+      t.diagnostic(`${name}: errors mapped`);
+    });
+  });
+}

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LivetagError } from '../../../src/common/errors.ts';
+import { createCommand } from '../../../src/cli/command.ts';
+import { COMMANDS } from '../../../src/cli/command-table.ts';
+import { main } from '../../../src/cli/main.ts';
+import { defineCommand } from '../../../src/cli/options.ts';
+import { REPO_ROOT } from '../../helpers/shared.ts';
+
+/** Runs fn with stdout and stderr captured. */
+async function capture(fn: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' };
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
+  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write;
+  try {
+    return { code: await fn(), ...out };
+  } finally {
+    process.stdout.write = writes.stdout;
+    process.stderr.write = writes.stderr;
+  }
+}
+
+test('livetag --version and -v print the package.json version', async () => {
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-v']) {
+    const r = await capture(() => main([flag]));
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `${version}\n`);
+  }
+});
+
+test('livetag --help lists every command with its summary; no arguments is a usage error showing the same', async () => {
+  const help = await capture(() => main(['--help']));
+  assert.equal(help.code, 0);
+  for (const { spec } of COMMANDS) assert.ok(help.stdout.includes(`  ${spec.name}`) && help.stdout.includes(spec.summary), spec.name);
+  const bare = await capture(() => main([]));
+  assert.equal(bare.code, 2);
+  assert.equal(bare.stdout, help.stdout);
+  const unknown = await capture(() => main(['frobnicate']));
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+});
+
+test('a command usage error exits 2 naming the flag, with the usage line', async () => {
+  const r = await capture(() => main(['generate', '--bogus']));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^livetag generate: LT_USAGE: unknown option --bogus\n/);
+  assert.match(r.stderr, /usage: livetag generate \[options\]/);
+  const help = await capture(() => main(['generate', '--help']));
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--no-labeled/);
+});
+
+test('declared exit codes end the command with their status; other errors propagate', async () => {
+  const spec = defineCommand({ name: 'job', summary: 's', options: { fail: { type: 'string', help: 'error code to throw' } }, exitCodes: { LT_DATA: { status: 3, help: 'no data' } } });
+  const command = createCommand(spec, async ({ values }) => {
+    if (values.fail) throw new LivetagError(values.fail === 'data' ? 'LT_DATA' : 'LT_TRAINING', 'boom');
+    return 0;
+  });
+  const data = await capture(() => command.run(['--fail', 'data']));
+  assert.equal(data.code, 3);
+  assert.equal(data.stderr, 'livetag job: LT_DATA: boom\n');
+  await assert.rejects(command.run(['--fail', 'other']), (err) => err instanceof LivetagError && err.code === 'LT_TRAINING');
+  assert.equal((await capture(() => command.run([]))).code, 0);
+});
+
+test("train declares exit status 3 for LT_DATA and 4 for LT_PARITY", () => {
+  const train = COMMANDS.find((c) => c.spec.name === 'train')!.spec;
+  assert.equal(train.exitCodes?.LT_DATA?.status, 3);
+  assert.equal(train.exitCodes?.LT_PARITY?.status, 4);
+});

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isLivetagError } from '../../../src/common/errors.ts';
+import { loadServeConfig } from '../../../src/consumer/config.ts';
+import { loadKafkaConnection } from '../../../src/kafka/connection.ts';
+import { tempDir } from '../../helpers/shared.ts';
+
+test('the Kafka connection reads LIVETAG_KAFKA_* only: a bad serve setting does not break it', () => {
+  const c = loadKafkaConnection({ LIVETAG_KAFKA_BROKERS: 'a:1,b:2', LIVETAG_HTTP_PORT: 'not a port', LIVETAG_BATCH_MAX_SIZE: '-3' });
+  assert.deepEqual(c.brokers, ['a:1', 'b:2']);
+  assert.equal(c.client, 'kafkajs');
+  assert.equal(c.clientId, 'livetag');
+  assert.equal(c.ssl, undefined);
+  assert.ok(Object.isFrozen(c));
+  assert.throws(() => loadServeConfig({ LIVETAG_HTTP_PORT: 'not a port' }), (err) => isLivetagError(err, 'LT_CONFIG_INVALID'));
+});
+
+test('TLS and SASL come from files; every problem is listed at once', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'pw'), 'secret\n');
+  writeFileSync(join(dir, 'ca.pem'), 'CA');
+  const c = loadKafkaConnection({
+    LIVETAG_KAFKA_CLIENT: 'confluent',
+    LIVETAG_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    LIVETAG_KAFKA_SASL_USERNAME: 'u',
+    LIVETAG_KAFKA_SASL_PASSWORD_FILE: join(dir, 'pw'),
+    LIVETAG_KAFKA_TLS_CA_FILE: join(dir, 'ca.pem'),
+  });
+  assert.equal(c.client, 'confluent');
+  assert.deepEqual(c.sasl, { mechanism: 'scram-sha-512', username: 'u', password: 'secret' });
+  assert.deepEqual(c.ssl, { ca: 'CA', cert: undefined, key: undefined });
+  assert.throws(
+    () => loadKafkaConnection({ LIVETAG_KAFKA_CLIENT: 'rdkafka', LIVETAG_KAFKA_SASL_MECHANISM: 'plain', LIVETAG_KAFKA_TLS_CERT_FILE: join(dir, 'missing') }),
+    (err: unknown) => {
+      assert.ok(isLivetagError(err, 'LT_CONFIG_INVALID'));
+      assert.match(err.message, /3 problems/);
+      assert.match(err.message, /LIVETAG_KAFKA_CLIENT="rdkafka"/);
+      assert.match(err.message, /USERNAME and LIVETAG_KAFKA_SASL_PASSWORD_FILE are required/);
+      assert.match(err.message, /LIVETAG_KAFKA_TLS_CERT_FILE=".*missing": cannot read/);
+      return true;
+    },
+  );
+});
+
+test('the serve config carries the same connection, and reports its problems together with the rest', () => {
+  const serve = loadServeConfig({ LIVETAG_KAFKA_BROKERS: 'k:9092', LIVETAG_KAFKA_CLIENT_ID: 'svc' });
+  assert.deepEqual(serve.kafka, loadKafkaConnection({ LIVETAG_KAFKA_BROKERS: 'k:9092', LIVETAG_KAFKA_CLIENT_ID: 'svc' }));
+  assert.throws(
+    () => loadServeConfig({ LIVETAG_KAFKA_CLIENT: 'x', LIVETAG_HTTP_PORT: '99999' }),
+    (err: unknown) => isLivetagError(err, 'LT_CONFIG_INVALID') && /2 problems/.test(err.message),
+  );
+});

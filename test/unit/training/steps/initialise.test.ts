@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isLivetagError } from '../../../../src/common/errors.ts';
+import { parseBertConfig } from '../../../../src/model/bert-config.ts';
+import { randomWeights } from '../../../../src/model/weights.ts';
+import { extendHead, initialiseModel, type InitialiseInput } from '../../../../src/training/steps/initialise.ts';
+import { TINY_LABELS, tinyRows } from '../fixtures.ts';
+
+const texts = tinyRows(30, 3).map((r) => r.text);
+const scratch: InitialiseInput = {
+  init: { kind: 'scratch' },
+  labels: TINY_LABELS,
+  vocabTexts: () => texts,
+  seed: 5,
+  recipe: 'livetag',
+  arch: { hiddenSize: 16, numLayers: 2, numHeads: 2 },
+  maxLength: 500,
+};
+
+test('scratch: character vocabulary, architecture overrides, max length capped by the positions, recipe for scratch', async () => {
+  const lines: string[] = [];
+  const m = await initialiseModel(scratch, (l) => lines.push(l));
+  assert.equal(m.kind, 'scratch');
+  assert.equal(m.config.hiddenSize, 16);
+  assert.equal(m.config.intermediateSize, 64, 'intermediate follows a hidden override');
+  assert.equal(m.config.numLabels, 3);
+  assert.equal(m.maxLength, m.config.maxPositions);
+  assert.equal(m.frozenLayers, 0);
+  assert.equal(m.recipe.lr, 1e-3);
+  assert.ok(m.initOnnx && m.initOnnx.length > 0);
+  assert.match(lines[0], /^init: scratch \(seed 5, character vocabulary built from train\+validation\); 2 layers × hidden 16, vocab \d+, 3 labels; training the top 2 layers$/);
+});
+
+test('--train-layers freezes the rest and must fit the model', async () => {
+  const top = await initialiseModel({ ...scratch, trainLayers: 1 }, () => {});
+  assert.equal(top.frozenLayers, 1);
+  await assert.rejects(initialiseModel({ ...scratch, trainLayers: 3 }, () => {}), (err: unknown) => isLivetagError(err, 'LT_CONFIG_INVALID'));
+});
+
+test('extendHead keeps the old classifier rows and adds fresh ones for new labels', () => {
+  const config = parseBertConfig({ vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16, maxPositions: 8, typeVocabSize: 2, numLabels: 2, layerNormEps: 1e-12 });
+  const weights = randomWeights(config, 1);
+  const same = extendHead(config, weights, ['a', 'b'], ['a', 'b'], 1);
+  assert.equal(same.weights, weights);
+  const grown = extendHead(config, weights, ['a', 'b'], ['a', 'b', 'c'], 1);
+  assert.equal(grown.config.numLabels, 3);
+  const w = grown.weights.get('classifier.weight')!;
+  assert.deepEqual(w.shape, [3, 8]);
+  assert.deepEqual(w.data.subarray(0, 16), weights.get('classifier.weight')!.data);
+  assert.ok(w.data.subarray(16).some((v) => v !== 0));
+  assert.deepEqual(grown.weights.get('classifier.bias')!.data, Float32Array.of(...weights.get('classifier.bias')!.data, 0));
+});
