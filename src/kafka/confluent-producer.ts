@@ -1,0 +1,122 @@
+/**
+ * The producer of the librdkafka adapter (confluent-adapter.ts): the port's
+ * KafkaProducer and its transactions on the library's KafkaJS-style producer.
+ */
+import type { KafkaJS as KJS } from '@confluentinc/kafka-javascript';
+import { guard, type Context } from './confluent-context.ts';
+import { toConfluentError } from './confluent-mapping.ts';
+import type { KafkaProducer, KafkaTransaction, OutgoingRecord, ProducerOptions, TopicPartitionOffset } from './port.ts';
+
+function groupByTopic(records: readonly OutgoingRecord[]): KJS.TopicMessages[] {
+  const byTopic = new Map<string, KJS.Message[]>();
+  for (const r of records) {
+    let list = byTopic.get(r.topic);
+    if (!list) byTopic.set(r.topic, (list = []));
+    list.push({
+      key: r.key ?? null,
+      value: r.value,
+      ...(r.headers ? { headers: r.headers as KJS.IHeaders } : {}),
+      ...(r.partition === undefined ? {} : { partition: r.partition }),
+    });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+function toTopicOffsets(offsets: readonly TopicPartitionOffset[]): KJS.TopicOffsets[] {
+  return [...new Set(offsets.map((x) => x.topic))].map((topic) => ({
+    topic,
+    partitions: offsets.filter((x) => x.topic === topic).map(({ partition, offset }) => ({ partition, offset })),
+  }));
+}
+
+export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer {
+  const transactional = o.transactionalId !== undefined;
+  const idempotent = transactional || o.idempotent === true;
+  const retries = ctx.options.retries ?? 5;
+  const make = (): KJS.Producer =>
+    ctx.kafka.producer({
+      kafkaJS: {
+        acks: -1,
+        idempotent,
+        ...(transactional ? { transactionalId: o.transactionalId } : {}),
+      },
+      // librdkafka refuses idempotence without retries.
+      retries: idempotent ? Math.max(1, retries) : retries,
+    });
+  let producer = make();
+  // Consumers that only lend their group id to sendOffsets (see there).
+  const lenders = new Map<string, Promise<KJS.Consumer>>();
+  let stopping: Promise<void> | undefined;
+
+  /**
+   * The library sends transactional offsets with a consumer's group metadata
+   * (KIP-447), never with a bare group id. A running consumer of this client
+   * in that group lends its own, which also fences zombies; otherwise a
+   * consumer that never joins lends generation -1, which the broker accepts
+   * like the group-id-only form that kafkajs uses.
+   */
+  function consumerFor(groupId: string): Promise<KJS.Consumer> {
+    const live = ctx.live.get(groupId);
+    if (live && live.size > 0) return Promise.resolve([...live][0]);
+    let lender = lenders.get(groupId);
+    if (!lender) {
+      const c = ctx.kafka.consumer({ kafkaJS: { groupId, autoCommit: false } });
+      lender = c.connect().then(() => c);
+      lender.catch(() => lenders.delete(groupId));
+      lenders.set(groupId, lender);
+    }
+    return lender;
+  }
+
+  return {
+    /**
+     * The library's connect() fails for good after one metadata request
+     * (and, for a transactional producer, one 5 s InitProducerId, which a
+     * fresh cluster may need longer for) and cannot be called twice; kafkajs
+     * retries. So a retryable failure starts over with a new library producer,
+     * within `retries` and `maxRetryTimeMs`.
+     */
+    start: () =>
+      guard('producer connect', async () => {
+        const deadline = Date.now() + (ctx.options.maxRetryTimeMs ?? 30_000);
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await producer.connect();
+            return;
+          } catch (err) {
+            if (attempt >= retries || Date.now() >= deadline || !toConfluentError(err, '').retryable) throw err;
+            await producer.disconnect().catch(() => {});
+            producer = make();
+            await new Promise((r) => setTimeout(r, Math.min(300 * 2 ** attempt, 5_000)));
+          }
+        }
+      }),
+    async send(records) {
+      if (records.length === 0) return;
+      await guard('send', () => producer.sendBatch({ topicMessages: groupByTopic(records) }));
+    },
+    async transaction(): Promise<KafkaTransaction> {
+      const txn = await guard('begin transaction', () => producer.transaction());
+      return {
+        send: async (records) => {
+          if (records.length > 0) await guard('send in transaction', () => txn.sendBatch({ topicMessages: groupByTopic(records) }));
+        },
+        sendOffsets: (groupId, offsets) =>
+          guard('send offsets to transaction', async () => {
+            if (offsets.length === 0) return;
+            await txn.sendOffsets({ consumer: await consumerFor(groupId), topics: toTopicOffsets(offsets) });
+          }),
+        commit: () => guard('commit transaction', () => txn.commit()),
+        abort: () => guard('abort transaction', () => txn.abort()),
+      };
+    },
+    stop() {
+      stopping ??= (async () => {
+        const borrowed = await Promise.allSettled([...lenders.values()]);
+        await Promise.allSettled(borrowed.map((b) => (b.status === 'fulfilled' ? b.value.disconnect() : undefined)));
+        await guard('stopping producer', () => producer.disconnect());
+      })();
+      return stopping;
+    },
+  };
+}
