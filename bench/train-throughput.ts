@@ -19,8 +19,8 @@ import { createFrozenFeatures, createIdFeatures, tokenizeAll, type FeatureStore 
 import { toMatrix } from '../src/training/metrics.ts';
 import { resolveRecipe } from '../src/training/recipe.ts';
 import { describeBackend, initTfBackend, type BackendChoice } from '../src/training/tf-backend.ts';
-import { createTfBert } from '../src/training/tf-bert.ts';
-import { train } from '../src/training/trainer.ts';
+import { createTfEngine } from '../src/training/tf-engine.ts';
+import { engineOptionsFor, train } from '../src/training/trainer.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../src/training/vocab.ts';
 
 const { values } = parseArgs({
@@ -80,16 +80,17 @@ if (frozen > 0) {
   cacheSeconds = (performance.now() - t0) / 1000;
 } else features = createIdFeatures(ids);
 
-const model = createTfBert(config, weights, frozen);
 const recipe = resolveRecipe('livetag', 'pretrained', frozen, { batchSize: batch, maxEpochs: 1000 });
 const all = [...ids.keys()];
+const targets = toMatrix(rows.map((r) => r.labels), labels);
+const engine = await createTfEngine({ ...engineOptionsFor({ config, weights, frozenLayers: frozen, features, recipe, targets, trainRows: all }), backend });
 // A few warm-up steps first (wasm compiles kernels and grows its heap on first use).
-await train({ model, features, labels, targets: toMatrix(rows.map((r) => r.labels), labels), trainRows: all, valRows: [], recipe, seed: 1, fingerprint: 'bench', quiet: true, maxSteps: 3, skipValidation: true });
+await train({ engine, features, labels, targets, trainRows: all, valRows: [], recipe, seed: 1, fingerprint: 'bench', quiet: true, maxSteps: 3, skipValidation: true });
 const result = await train({
-  model,
+  engine,
   features,
   labels,
-  targets: toMatrix(rows.map((r) => r.labels), labels),
+  targets,
   trainRows: all,
   valRows: [],
   recipe,
@@ -121,5 +122,5 @@ const out = {
       }
     : {}),
 };
-model.dispose();
+await engine.dispose();
 process.stdout.write(JSON.stringify(out) + '\n');

@@ -55,19 +55,33 @@ export function shuffledBatches(indices: readonly number[], lengths: readonly nu
   return batches;
 }
 
+/** A padded batch as plain arrays, [rows, seq] (hidden: [rows, seq, hidden]); mask 1 for real tokens. */
+export type RawInput =
+  | { readonly kind: 'ids'; readonly rows: number; readonly seq: number; readonly ids: Int32Array; readonly mask: Float32Array }
+  | { readonly kind: 'hidden'; readonly rows: number; readonly seq: number; readonly hidden: Float32Array; readonly mask: Float32Array };
+
 export interface FeatureStore {
   readonly kind: 'ids' | 'hidden';
   readonly lengths: readonly number[];
+  /** The padded batch for these rows as plain arrays (what onnxruntime takes). */
+  raw(rows: readonly number[]): RawInput;
   /** Builds the tfjs input for these rows; the caller disposes it. */
   input(rows: readonly number[]): TfInput;
   /** Token ids per row (the same for both kinds), for onnxruntime comparisons. */
   readonly ids: readonly Int32Array[];
 }
 
-function maskFor(rows: readonly number[], lengths: readonly number[], seq: number): tf.Tensor2D {
+function maskFor(rows: readonly number[], lengths: readonly number[], seq: number): Float32Array {
   const mask = new Float32Array(rows.length * seq);
   rows.forEach((r, b) => mask.fill(1, b * seq, b * seq + lengths[r]));
-  return tf.tensor2d(mask, [rows.length, seq]);
+  return mask;
+}
+
+/** tfjs tensors of a raw batch; the caller disposes them. */
+function toTfInput(x: RawInput): TfInput {
+  const mask = tf.tensor2d(x.mask, [x.rows, x.seq]);
+  if (x.kind === 'hidden') return { kind: 'hidden', hidden: tf.tensor3d(x.hidden, [x.rows, x.seq, x.hidden.length / (x.rows * x.seq || 1)]), mask };
+  return { kind: 'ids', ids: tf.tensor2d(x.ids, [x.rows, x.seq], 'int32'), typeIds: tf.zeros([x.rows, x.seq], 'int32') as tf.Tensor2D, mask };
 }
 
 /** Per-row values (`width` per token) laid out [rows, seq, width], padded with zeros to the batch's longest row. */
@@ -80,20 +94,11 @@ function padRows<T extends Int32Array | Float32Array>(rows: readonly number[], l
 
 export function createIdFeatures(ids: readonly Int32Array[]): FeatureStore {
   const lengths = ids.map((r) => r.length);
-  return {
-    kind: 'ids',
-    lengths,
-    ids,
-    input(rows) {
-      const { seq, flat } = padRows(rows, lengths, ids, 1, (n) => new Int32Array(n));
-      return {
-        kind: 'ids',
-        ids: tf.tensor2d(flat, [rows.length, seq], 'int32'),
-        typeIds: tf.zeros([rows.length, seq], 'int32') as tf.Tensor2D,
-        mask: maskFor(rows, lengths, seq),
-      };
-    },
+  const raw = (rows: readonly number[]): RawInput => {
+    const { seq, flat } = padRows(rows, lengths, ids, 1, (n) => new Int32Array(n));
+    return { kind: 'ids', rows: rows.length, seq, ids: flat, mask: maskFor(rows, lengths, seq) };
   };
+  return { kind: 'ids', lengths, ids, raw, input: (rows) => toTfInput(raw(rows)) };
 }
 
 /**
@@ -132,15 +137,11 @@ export async function createFrozenFeatures(
     await runner.release();
   }
   opts.progress?.finish();
-  return {
-    kind: 'hidden',
-    lengths,
-    ids,
-    input(rows) {
-      const { seq, flat } = padRows(rows, lengths, cache, h, (n) => new Float32Array(n));
-      return { kind: 'hidden', hidden: tf.tensor3d(flat, [rows.length, seq, h]), mask: maskFor(rows, lengths, seq) };
-    },
+  const raw = (rows: readonly number[]): RawInput => {
+    const { seq, flat } = padRows(rows, lengths, cache, h, (n) => new Float32Array(n));
+    return { kind: 'hidden', rows: rows.length, seq, hidden: flat, mask: maskFor(rows, lengths, seq) };
   };
+  return { kind: 'hidden', lengths, ids, raw, input: (rows) => toTfInput(raw(rows)) };
 }
 
 export function disposeInput(input: TfInput): void {

@@ -1,9 +1,11 @@
 /**
  * The retrain job end to end, as its steps: load data (previous set + new
  * labels), validate, split, initialise, encode, train, calibrate thresholds,
- * export and check tfjs ↔ onnxruntime parity, decide champion or challenger
+ * export and check engine ↔ onnxruntime parity, decide champion or challenger
  * on the pinned test split, publish. `livetag train` is a thin shell around
  * this; each step lives in ./steps/ with its own typed input and output.
+ * The training engine (onnxruntime by default, or TensorFlow.js) is chosen
+ * by `backend` and created once the rows are encoded.
  */
 import { join, resolve } from 'node:path';
 import type { DataReport } from './data.ts';
@@ -12,8 +14,9 @@ import type { RecipeOverrides } from './recipe.ts';
 import type { RunReport } from './report.ts';
 import { BUNDLE_DIR, CHECKPOINT_DIR } from './run-dir.ts';
 import type { ChampionDecision } from './evaluate.ts';
-import { describeBackend, initTfBackend, type BackendChoice, type BackendInfo } from './tf-backend.ts';
-import { createTfBert, type TfBert } from './tf-bert.ts';
+import type { TrainingEngine } from './engine.ts';
+import { backendNameOf, checkEngineChoice, createEngine, type DeviceChoice, type EngineChoice } from './engines.ts';
+import { engineOptionsFor } from './trainer.ts';
 import { describeBundle } from './steps/bundle-spec.ts';
 import { calibrateThresholds } from './steps/calibrate.ts';
 import { decideChampion } from './steps/decide.ts';
@@ -53,7 +56,10 @@ export interface TrainJobOptions {
   readonly promoteMetric?: string;
   readonly promoteMargin?: number;
   readonly promoteTo?: string;
-  readonly backend?: BackendChoice;
+  /** 'onnxruntime' (default; 'auto' is its alias), or a TensorFlow.js backend: 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'. */
+  readonly backend?: EngineChoice;
+  /** onnxruntime only: 'auto' (default) = CUDA when its execution provider loads, else CPU with the reason logged. */
+  readonly device?: DeviceChoice;
   readonly resume?: boolean;
   readonly quiet?: boolean;
   readonly modelId?: string;
@@ -76,7 +82,7 @@ interface Job {
   readonly opts: TrainJobOptions;
   readonly log: (line: string) => void;
   readonly started: Date;
-  readonly backend: BackendInfo;
+  readonly engineChoice: EngineChoice;
   readonly sources: readonly LabelSource[];
   readonly seed: number;
   readonly ratios: readonly [number, number, number];
@@ -88,15 +94,15 @@ interface Job {
 export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult> {
   const started = new Date();
   const log = opts.log ?? ((line: string) => process.stderr.write(`livetag train: ${line}\n`));
-  const backend = await initTfBackend(opts.backend ?? 'auto');
-  log(describeBackend(backend));
+  // A bad --backend/--device fails before any data is read.
+  const engineChoice = checkEngineChoice(opts.backend ?? 'onnxruntime', opts.device);
   const runDir = resolve(opts.out);
   const sources = labelSources(opts.data, opts.sources);
   const job: Job = {
     opts,
     log,
     started,
-    backend,
+    engineChoice,
     sources,
     runDir,
     seed: opts.seed ?? 13,
@@ -125,22 +131,28 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
       log,
     );
     const encoded = await encodeRows({ model: initial, rows: data.rows, labels: data.labels, report: data.report, threads: opts.threads, quiet: opts.quiet }, log);
-    const model = createTfBert(initial.config, initial.weights, initial.frozenLayers);
+    const engine = await createEngine(
+      engineChoice,
+      engineOptionsFor(
+        { ...initial, features: encoded.features, targets: encoded.targets, trainRows: plan.trainRows },
+        { log, ...(opts.threads === undefined ? {} : { threads: opts.threads }), ...(opts.device ? { device: opts.device } : {}) },
+      ),
+    );
     try {
-      return await trainAndPublish(job, loaded, data.report, { rows: data.rows, labels: data.labels, plan, initial, encoded }, model);
+      return await trainAndPublish(job, loaded, data.report, { rows: data.rows, labels: data.labels, plan, initial, encoded }, engine);
     } finally {
-      model.dispose();
+      await engine.dispose();
     }
   } finally {
     for (const s of sources) await s.stop().catch(() => undefined);
   }
 }
 
-/** The steps that need the tfjs model: train, calibrate thresholds, export and check parity, decide promotion, publish. */
-async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataReport, run: PreparedRun, model: TfBert): Promise<TrainJobResult> {
+/** The steps that need the training engine: train, calibrate thresholds, export and check parity, decide promotion, publish. */
+async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataReport, run: PreparedRun, engine: TrainingEngine): Promise<TrainJobResult> {
   const { opts, log, seed, runDir, bundleDir, checkpointDir } = job;
   const { rows, labels, plan, initial, encoded } = run;
-  const trained = await trainModel({ ...run, model, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet }, log);
+  const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet }, log);
   const truth = plan.valRows.map((r) => encoded.targets[r]);
   const calibration = calibrateThresholds({ valLogits: trained.valLogits, truth, labels, mode: initial.recipe.thresholds, keptEpoch: trained.keptEpoch }, log);
   const spec = describeBundle({
@@ -154,10 +166,10 @@ async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataRep
     sourceNames: job.sources.map((s) => s.name),
     baseDir: loaded.base?.bundleDir,
     parentVersion: loaded.baseBundle?.manifest.version ?? (loaded.init.kind === 'bundle' ? loaded.init.bundle.manifest.version : null),
-    backendName: job.backend.name,
+    backendName: backendNameOf(job.engineChoice),
   });
   const exported = await exportAndCheck(
-    { ...run, model, trained, spec, bundleDir, tolerance: opts.parityTolerance, paritySample: opts.paritySample, threads: opts.threads },
+    { ...run, engine, trained, spec, bundleDir, tolerance: opts.parityTolerance, paritySample: opts.paritySample, threads: opts.threads },
     log,
   );
   const champion = loaded.base && loaded.baseBundle ? { dir: loaded.base.bundleDir, bundle: loaded.baseBundle } : undefined;
@@ -171,6 +183,6 @@ async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataRep
     threads: opts.threads,
   });
   const command = opts.command ?? 'livetag train';
-  const report = { started: job.started, command, backend: describeBackend(job.backend), initial, labels, seed, plan, data: dataReport, trained, calibration, champion };
+  const report = { started: job.started, command, backend: engine.description, initial, labels, seed, plan, data: dataReport, trained, calibration, champion };
   return publishRun({ runDir, bundleDir, checkpointDir, spec, exported, verdict, sources: job.sources, promoteTo: opts.promoteTo, report });
 }

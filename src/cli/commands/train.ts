@@ -67,6 +67,7 @@ async function jobOptions(values: Values, argv: readonly string[]): Promise<Trai
     promoteMargin: values['promote-margin'],
     ...(values['promote-to'] ? { promoteTo: values['promote-to'] } : {}),
     backend: values.backend,
+    device: values.device,
     resume: !values['no-resume'],
     ...(values.threads === undefined ? {} : { threads: values.threads }),
     ...(values['model-id'] ? { modelId: values['model-id'] } : {}),

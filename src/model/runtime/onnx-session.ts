@@ -54,8 +54,11 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
   };
 }
 
-/** The only place the project creates onnxruntime sessions. */
-export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = {}): Promise<OrtRunner> {
+/**
+ * The only place the project creates onnxruntime sessions: CUDA when asked
+ * for and it loads (`cudaModel` then, when given), else CPU with one warning.
+ */
+export async function openSession(model: Uint8Array, opts: SessionOptions = {}): Promise<{ session: ort.InferenceSession; provider: Device }> {
   let session: ort.InferenceSession | undefined;
   let provider: Device = 'cpu';
   if (opts.device === 'cuda') {
@@ -77,6 +80,11 @@ export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = 
   } catch (cause) {
     throw new LivetagError('LT_ONNX_INVALID', `onnxruntime cannot load the graph: ${(cause as Error).message}`, { cause });
   }
+  return { session, provider };
+}
+
+export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = {}): Promise<OrtRunner> {
+  const { session, provider } = await openSession(model, opts);
   const live = session;
   // The first output: logits for full graphs, hidden states for encoder prefixes.
   const outputName = live.outputNames[0];

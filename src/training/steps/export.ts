@@ -1,16 +1,17 @@
 /**
- * Step: export and check parity. Two checks that tfjs and onnxruntime compute
- * the same model: the untrained starting graph must give the first batch the
- * loss tfjs gave it, and the exported bundle must give the sample rows the
- * logits tfjs gives them (else LT_PARITY, the CLI's exit 4).
+ * Step: export and check parity. Two checks that the training engine and the
+ * served onnxruntime graph compute the same model: the untrained starting
+ * graph must give the first batch the loss the engine gave it, and the
+ * exported bundle must give the sample rows the logits the engine gives them
+ * (else LT_PARITY, the CLI's exit 4).
  */
 import { exportWithParity, onnxLogits, type ParityResult } from '../../model/build/export-parity.ts';
 import type { LoadedBundle } from '../../model/manifest.ts';
 import type { WeightMap } from '../../model/weights.ts';
 import { bceWithLogits } from '../losses.ts';
+import type { TrainingEngine } from '../engine.ts';
 import type { RunReport } from '../report.ts';
-import type { TfBert } from '../tf-bert.ts';
-import { predictLogits, type TrainerResult } from '../trainer.ts';
+import type { TrainerResult } from '../trainer.ts';
 import type { TrainedBundleSpec } from './bundle-spec.ts';
 import type { PreparedRun } from './prepared-run.ts';
 
@@ -18,7 +19,7 @@ export const DEFAULT_PARITY_TOLERANCE = 1e-4;
 export const DEFAULT_PARITY_SAMPLE = 64;
 
 export interface ExportInput extends PreparedRun {
-  readonly model: TfBert;
+  readonly engine: TrainingEngine;
   readonly trained: TrainerResult;
   readonly spec: TrainedBundleSpec;
   readonly bundleDir: string;
@@ -35,8 +36,11 @@ export interface ExportedRun {
   readonly parity: ParityResult;
 }
 
-/** The untrained model's first-batch loss through onnxruntime beside tfjs's (skipped on resume: tfjs's was from an earlier process). */
-export async function checkFirstBatch(input: Pick<ExportInput, 'initial' | 'encoded' | 'trained' | 'rows' | 'labels' | 'threads'>, log: (line: string) => void): Promise<RunReport['firstBatch']> {
+/** The untrained model's first-batch loss through onnxruntime beside the engine's (skipped on resume: the engine's was from an earlier process). */
+export async function checkFirstBatch(
+  input: Pick<ExportInput, 'engine' | 'initial' | 'encoded' | 'trained' | 'rows' | 'labels' | 'threads'>,
+  log: (line: string) => void,
+): Promise<RunReport['firstBatch']> {
   const { trained, encoded, labels } = input;
   const fb = trained.firstBatch;
   const firstBatch: RunReport['firstBatch'] = { tfjsLoss: fb.loss, rows: fb.rows.length, ids: fb.rows.map((i) => input.rows[i].id) };
@@ -48,22 +52,22 @@ export async function checkFirstBatch(input: Pick<ExportInput, 'initial' | 'enco
   const flat = new Float32Array(fb.rows.length * labels.length);
   fb.rows.forEach((r, b) => flat.set(encoded.targets[r], b * labels.length));
   const onnxLoss = bceWithLogits(logits, flat);
-  log(`first-batch loss: tfjs ${fb.loss.toFixed(6)}, initial model through onnxruntime ${onnxLoss.toFixed(6)}`);
+  log(`first-batch loss: ${input.engine.name} engine ${fb.loss.toFixed(6)}, initial model through onnxruntime ${onnxLoss.toFixed(6)}`);
   return { ...firstBatch, onnxLoss, absDiff: Math.abs(onnxLoss - fb.loss) };
 }
 
 export async function exportAndCheck(input: ExportInput, log: (line: string) => void): Promise<ExportedRun> {
   const firstBatch = await checkFirstBatch(input, log);
-  const { plan } = input;
-  const weights = input.model.exportWeights();
+  const { plan, engine } = input;
+  const weights = engine.exportWeights();
   // Held-out rows first; training rows only when the splits are too small to fill the sample.
   const sample = [...plan.valRows, ...plan.testRows, ...plan.trainRows].slice(0, input.paritySample ?? DEFAULT_PARITY_SAMPLE);
-  const expected = predictLogits(input.model, input.encoded.features, sample);
+  const expected = await engine.logits(sample);
   const { bundle, parity } = await exportWithParity(
     input.bundleDir,
     input.spec,
     weights,
-    { rows: sample.map((r) => input.encoded.ids[r]), expected, tolerance: input.tolerance ?? DEFAULT_PARITY_TOLERANCE, reference: 'tfjs' },
+    { rows: sample.map((r) => input.encoded.ids[r]), expected, tolerance: input.tolerance ?? DEFAULT_PARITY_TOLERANCE, reference: engine.name === 'tfjs' ? 'tfjs' : 'the onnxruntime training engine' },
     { log, ...(input.threads === undefined ? {} : { threads: input.threads }) },
   );
   return { bundle, weights, firstBatch, parity };

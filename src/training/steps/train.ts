@@ -4,13 +4,13 @@
  * fingerprint) is the same.
  */
 import { removeCheckpoint } from '../checkpoint.ts';
-import type { TfBert } from '../tf-bert.ts';
+import type { EngineName, TrainingEngine } from '../engine.ts';
 import { train, type TrainerResult } from '../trainer.ts';
 import { hashOf } from './hash.ts';
 import type { PreparedRun } from './prepared-run.ts';
 
 export interface TrainInput extends PreparedRun {
-  readonly model: TfBert;
+  readonly engine: TrainingEngine;
   readonly seed: number;
   readonly checkpointDir: string;
   /** false: drop any checkpoint first (--no-resume). */
@@ -20,9 +20,10 @@ export interface TrainInput extends PreparedRun {
 
 /**
  * Everything that decides what training computes. The key order is part of
- * the value: changing it orphans the checkpoints of runs in progress.
+ * the value: changing it orphans the checkpoints of runs in progress. The
+ * engine is in it because checkpoints hold tensors in its own layout.
  */
-export function runFingerprint(run: Omit<PreparedRun, 'encoded'>, seed: number): string {
+export function runFingerprint(run: Omit<PreparedRun, 'encoded'>, seed: number, engine: EngineName): string {
   const { initial, rows, labels, plan } = run;
   return hashOf({
     recipe: initial.recipe,
@@ -35,15 +36,16 @@ export function runFingerprint(run: Omit<PreparedRun, 'encoded'>, seed: number):
     init: initial.initOnnx ? hashOf(initial.initOnnx) : initial.initFrom,
     train: plan.trainRows.map((i) => `${rows[i].key}:${rows[i].labels.join(',')}`),
     val: plan.valRows.map((i) => rows[i].key),
+    engine,
   });
 }
 
 export async function trainModel(input: TrainInput, log: (line: string) => void): Promise<TrainerResult> {
   const { initial, encoded, plan } = input;
-  const fingerprint = runFingerprint(input, input.seed);
+  const fingerprint = runFingerprint(input, input.seed, input.engine.name);
   if (input.resume === false) await removeCheckpoint(input.checkpointDir);
   return train({
-    model: input.model,
+    engine: input.engine,
     features: encoded.features,
     labels: input.labels,
     targets: encoded.targets,

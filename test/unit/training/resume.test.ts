@@ -9,8 +9,8 @@ import { createIdFeatures } from '../../../src/training/features.ts';
 import { toMatrix } from '../../../src/training/metrics.ts';
 import { resolveRecipe } from '../../../src/training/recipe.ts';
 import { initTfBackend } from '../../../src/training/tf-backend.ts';
-import { createTfBert } from '../../../src/training/tf-bert.ts';
-import { train } from '../../../src/training/trainer.ts';
+import { createTfEngine } from '../../../src/training/tf-engine.ts';
+import { engineOptionsFor, train } from '../../../src/training/trainer.ts';
 import { REPO_ROOT, tempDir } from '../../helpers/shared.ts';
 import { TINY_LABELS, tinyRows, writeJsonl } from './fixtures.ts';
 
@@ -27,7 +27,7 @@ const config = parseBertConfig({
 });
 
 test('a run stopped after an epoch resumes to exactly the weights of an uninterrupted run', async () => {
-  await initTfBackend();
+  const backend = await initTfBackend();
   const rows = tinyRows(40, 5);
   const ids = rows.map((r) => Int32Array.from([2, ...[...r.text].slice(0, 8).map((c) => 5 + (c.codePointAt(0)! % 30)), 3]));
   const features = createIdFeatures(ids);
@@ -35,23 +35,24 @@ test('a run stopped after an epoch resumes to exactly the weights of an uninterr
   const recipe = resolveRecipe('livetag', 'scratch', 0, { maxEpochs: 3, batchSize: 8 });
   const weights = randomWeights(config, 9);
   const common = { features, labels: TINY_LABELS, targets, trainRows: [...Array(30).keys()], valRows: [30, 31, 32, 33, 34, 35, 36, 37, 38, 39], recipe, seed: 4, fingerprint: 'same', quiet: true };
+  const engine = () => createTfEngine({ ...engineOptionsFor({ config, weights, frozenLayers: 0, features, recipe, targets, trainRows: common.trainRows }), backend });
 
-  const straight = createTfBert(config, weights);
-  const full = await train({ ...common, model: straight, checkpointDir: join(tempDir(), 'ckpt') });
+  const straight = await engine();
+  const full = await train({ ...common, engine: straight, checkpointDir: join(tempDir(), 'ckpt') });
   const expected = straight.exportWeights();
-  straight.dispose();
+  await straight.dispose();
 
   const ckpt = join(tempDir(), 'ckpt');
-  const first = createTfBert(config, weights);
+  const first = await engine();
   // maxSteps stops the loop after one epoch (4 steps) with its checkpoint written, as a kill would.
-  await train({ ...common, model: first, checkpointDir: ckpt, maxSteps: 4 });
-  first.dispose();
-  const second = createTfBert(config, weights);
-  const resumed = await train({ ...common, model: second, checkpointDir: ckpt });
+  await train({ ...common, engine: first, checkpointDir: ckpt, maxSteps: 4 });
+  await first.dispose();
+  const second = await engine();
+  const resumed = await train({ ...common, engine: second, checkpointDir: ckpt });
   assert.equal(resumed.resumedFromEpoch, 1);
   assert.deepEqual(resumed.history.map((h) => h.trainLoss), full.history.map((h) => h.trainLoss));
   for (const [name, t] of second.exportWeights()) assert.deepEqual(t.data, expected.get(name)!.data, name);
-  second.dispose();
+  await second.dispose();
 });
 
 test('livetag train killed mid-run picks up from its checkpoint', async () => {

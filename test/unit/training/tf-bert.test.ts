@@ -8,7 +8,7 @@ import { randomWeights } from '../../../src/model/weights.ts';
 import { createFrozenFeatures, createIdFeatures } from '../../../src/training/features.ts';
 import { initTfBackend, tf } from '../../../src/training/tf-backend.ts';
 import { createTfBert } from '../../../src/training/tf-bert.ts';
-import { predictLogits } from '../../../src/training/trainer.ts';
+import { predictLogits } from '../../../src/training/tf-engine.ts';
 
 const config = parseBertConfig({
   vocabSize: 60,

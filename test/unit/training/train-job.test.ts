@@ -10,6 +10,7 @@ import { command as evalCommand } from '../../../src/cli/commands/eval.ts';
 import { tempDir } from '../../helpers/shared.ts';
 import { TINY_LABELS, tinyRows, writeJsonl } from './fixtures.ts';
 
+// The TensorFlow.js engine on wasm until the onnxruntime engine (the default) is built.
 const quiet = { quiet: true, log: () => {}, threads: 1 } as const;
 const tiny: Partial<TrainJobOptions> = {
   arch: { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32 },

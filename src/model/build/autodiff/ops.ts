@@ -1,0 +1,214 @@
+/**
+ * The differentiable operators of the training graph, each emitting its
+ * forward node(s) and recording its backward rule on the tape. Gradients are
+ * the textbook ones (PyTorch's derivatives.yaml states the same), written
+ * with standard ONNX operators so any onnxruntime build runs them.
+ */
+import { DataType, floatAttr, intAttr, intsAttr } from '../onnx-graph-builder.ts';
+import { broadcastShapes, matmulShape, reduceShape, reshapeShape, transposeShape, type Dim, type Shape } from './shapes.ts';
+import type { T, Tape } from './tape.ts';
+
+const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
+
+function out(tape: Tape, name: string, shape: Shape, from: readonly T[]): T {
+  return { name, shape, grad: from.some((t) => t.grad) };
+}
+
+/** Elementwise binary operator with numpy broadcasting. */
+function binary(tape: Tape, op: 'Add' | 'Sub' | 'Mul' | 'Div', a: T, b: T): T {
+  const { g } = tape;
+  const y = out(tape, g.op(op, [a.name, b.name]), broadcastShapes(a.shape, b.shape), [a, b]);
+  return tape.record(y, (dy) => {
+    const to = y.shape;
+    if (op === 'Add') {
+      tape.accumulateBroadcast(a, dy, to);
+      tape.accumulateBroadcast(b, dy, to);
+    } else if (op === 'Sub') {
+      tape.accumulateBroadcast(a, dy, to);
+      if (b.grad) tape.accumulateBroadcast(b, g.op('Neg', [dy]), to);
+    } else if (op === 'Mul') {
+      if (a.grad) tape.accumulateBroadcast(a, g.op('Mul', [dy, b.name]), to);
+      if (b.grad) tape.accumulateBroadcast(b, g.op('Mul', [dy, a.name]), to);
+    } else {
+      if (a.grad) tape.accumulateBroadcast(a, g.op('Div', [dy, b.name]), to);
+      if (b.grad) tape.accumulateBroadcast(b, g.op('Neg', [g.op('Mul', [dy, g.op('Div', [y.name, b.name])])]), to);
+    }
+  });
+}
+
+export const add = (tape: Tape, a: T, b: T): T => binary(tape, 'Add', a, b);
+export const sub = (tape: Tape, a: T, b: T): T => binary(tape, 'Sub', a, b);
+export const mul = (tape: Tape, a: T, b: T): T => binary(tape, 'Mul', a, b);
+export const div = (tape: Tape, a: T, b: T): T => binary(tape, 'Div', a, b);
+
+/** y = f(x) elementwise, with dx = dy * f'(x) built from x and y. */
+function unary(tape: Tape, op: string, x: T, derivative: (x: string, y: string) => string): T {
+  const y = out(tape, tape.g.op(op, [x.name]), x.shape, [x]);
+  return tape.record(y, (dy) => tape.accumulate(x, tape.g.op('Mul', [dy, derivative(x.name, y.name)])));
+}
+
+export function erf(tape: Tape, x: T): T {
+  const { g } = tape;
+  return unary(tape, 'Erf', x, (xn) => g.op('Mul', [g.op('Exp', [g.op('Neg', [g.op('Mul', [xn, xn])])]), g.scalarFloat(TWO_OVER_SQRT_PI)]));
+}
+
+export function tanh(tape: Tape, x: T): T {
+  const { g } = tape;
+  return unary(tape, 'Tanh', x, (_x, y) => g.op('Sub', [g.scalarFloat(1), g.op('Mul', [y, y])]));
+}
+
+export function sigmoid(tape: Tape, x: T): T {
+  const { g } = tape;
+  return unary(tape, 'Sigmoid', x, (_x, y) => g.op('Mul', [y, g.op('Sub', [g.scalarFloat(1), y])]));
+}
+
+export function softplus(tape: Tape, x: T): T {
+  return unary(tape, 'Softplus', x, (xn) => tape.g.op('Sigmoid', [xn]));
+}
+
+export function log(tape: Tape, x: T): T {
+  return unary(tape, 'Log', x, (xn) => tape.g.op('Reciprocal', [xn]));
+}
+
+export function neg(tape: Tape, x: T): T {
+  const y = out(tape, tape.g.op('Neg', [x.name]), x.shape, [x]);
+  return tape.record(y, (dy) => tape.accumulate(x, tape.g.op('Neg', [dy])));
+}
+
+/** max(x, c) for a constant c; the gradient goes to x where x > c. */
+export function maxConst(tape: Tape, x: T, c: number): T {
+  const { g } = tape;
+  const cn = g.scalarFloat(c);
+  const y = out(tape, g.op('Max', [x.name, cn]), x.shape, [x]);
+  return tape.record(y, (dy) => tape.accumulate(x, g.op('Mul', [dy, g.op('Cast', [g.op('Greater', [x.name, cn])], [intAttr('to', DataType.FLOAT)])])));
+}
+
+/** x^n for a constant whole n ≥ 0 (n = 0 is the constant 1, with no gradient). */
+export function powConst(tape: Tape, x: T, n: number): T {
+  const { g } = tape;
+  if (n === 0) return { name: g.op('Expand', [g.scalarFloat(1), g.op('Shape', [x.name])]), shape: x.shape, grad: false };
+  if (n === 1) return x;
+  const y = out(tape, g.op('Pow', [x.name, g.scalarFloat(n)]), x.shape, [x]);
+  return tape.record(y, (dy) => {
+    const d = g.op('Mul', [g.op('Pow', [x.name, g.scalarFloat(n - 1)]), g.scalarFloat(n)]);
+    tape.accumulate(x, g.op('Mul', [dy, d]));
+  });
+}
+
+export function matmul(tape: Tape, a: T, b: T): T {
+  const { g } = tape;
+  const y = out(tape, g.op('MatMul', [a.name, b.name]), matmulShape(a.shape, b.shape), [a, b]);
+  return tape.record(y, (dy) => {
+    const swapLast = (t: string, rank: number): string => g.op('Transpose', [t], [intsAttr('perm', [...Array(rank - 2).keys(), rank - 1, rank - 2])]);
+    if (a.grad) tape.accumulateBroadcast(a, g.op('MatMul', [dy, swapLast(b.name, b.shape.length)]), [...y.shape.slice(0, -2), ...a.shape.slice(-2)]);
+    if (!b.grad) return;
+    if (b.shape.length === 2 && a.shape.length > 2) {
+      // A weight shared by every row: fold the batch dims into one GEMM, Aᵀ·dY over all rows.
+      const k = a.shape[a.shape.length - 1];
+      const n = b.shape[1];
+      const a2 = g.op('Reshape', [a.name, g.int64s([-1, Number(k)])]);
+      const dy2 = g.op('Reshape', [dy, g.int64s([-1, Number(n)])]);
+      tape.accumulate(b, g.op('MatMul', [g.op('Transpose', [a2], [intsAttr('perm', [1, 0])]), dy2]));
+    } else {
+      tape.accumulateBroadcast(b, g.op('MatMul', [swapLast(a.name, a.shape.length), dy]), [...y.shape.slice(0, -2), ...b.shape.slice(-2)]);
+    }
+  });
+}
+
+export function transpose(tape: Tape, x: T, perm: readonly number[]): T {
+  const { g } = tape;
+  const y = out(tape, g.op('Transpose', [x.name], [intsAttr('perm', [...perm])]), transposeShape(x.shape, perm), [x]);
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  return tape.record(y, (dy) => tape.accumulate(x, g.op('Transpose', [dy], [intsAttr('perm', inverse)])));
+}
+
+/** Reshape to a static target (0 copies the input's dim, -1 is allowed once). */
+export function reshape(tape: Tape, x: T, target: readonly Dim[], shape?: Shape): T {
+  const { g } = tape;
+  const numeric = target.map((d) => (typeof d === 'number' ? d : -1));
+  const y = out(tape, g.op('Reshape', [x.name, g.int64s(numeric)]), shape ?? reshapeShape(x.shape, target), [x]);
+  return tape.record(y, (dy) => tape.accumulate(x, g.op('Reshape', [dy, g.op('Shape', [x.name])])));
+}
+
+/** Softmax over the last axis: dx = y·(dy − Σ dy·y). */
+export function softmax(tape: Tape, x: T): T {
+  const { g } = tape;
+  const y = out(tape, g.op('Softmax', [x.name], [intAttr('axis', -1)]), x.shape, [x]);
+  return tape.record(y, (dy) => {
+    const dot = g.op('ReduceSum', [g.op('Mul', [dy, y.name]), g.int64s([-1])], [intAttr('keepdims', 1)]);
+    tape.accumulate(x, g.op('Mul', [y.name, g.op('Sub', [dy, dot])]));
+  });
+}
+
+/**
+ * LayerNormalization over the last axis, taking the mean and 1/σ it already
+ * computes as extra outputs so the backward pass does not recompute them.
+ */
+export function layerNorm(tape: Tape, x: T, gamma: T, beta: T, eps: number, name?: string): T {
+  const { g } = tape;
+  const [yn, mean, invStd] = g.opN('LayerNormalization', [x.name, gamma.name, beta.name], 3, [intAttr('axis', -1), floatAttr('epsilon', eps)], name ? [name, `${name}.mean`, `${name}.inv_std`] : undefined);
+  const y = out(tape, yn, x.shape, [x, gamma, beta]);
+  return tape.record(y, (dy) => {
+    const xHat = g.op('Mul', [g.op('Sub', [x.name, mean]), invStd]);
+    tape.accumulateBroadcast(beta, dy, x.shape);
+    if (gamma.grad) tape.accumulateBroadcast(gamma, g.op('Mul', [dy, xHat]), x.shape);
+    if (!x.grad) return;
+    const dxHat = g.op('Mul', [dy, gamma.name]);
+    const meanOf = (t: string): string => g.op('ReduceMean', [t], [intsAttr('axes', [-1]), intAttr('keepdims', 1)]);
+    const inner = g.op('Sub', [g.op('Sub', [dxHat, meanOf(dxHat)]), g.op('Mul', [xHat, meanOf(g.op('Mul', [dxHat, xHat]))])]);
+    tape.accumulate(x, g.op('Mul', [inner, invStd]));
+  });
+}
+
+/**
+ * Rows of an embedding table: dW scatters dy back onto the rows that were
+ * read (ScatterND with reduction add, so repeated ids sum).
+ */
+export function embed(tape: Tape, table: T, ids: T): T {
+  const { g } = tape;
+  const y = out(tape, g.op('Gather', [table.name, ids.name], [intAttr('axis', 0)]), [...ids.shape, table.shape[1]], [table]);
+  return tape.record(y, (dy) => {
+    // ConstantOfShape's default value is float 0.
+    const zeros = g.op('ConstantOfShape', [g.op('Shape', [table.name])]);
+    const index = g.op('Unsqueeze', [ids.name, g.int64s([-1])]);
+    tape.accumulate(table, g.op('ScatterND', [zeros, index, dy], [{ name: 'reduction', s: new TextEncoder().encode('add'), type: 3 } as never]));
+  });
+}
+
+/** x[:, 0] of [batch, sequence, hidden]: the [CLS] position. dx is dy at position 0, zeros elsewhere. */
+export function firstPosition(tape: Tape, x: T): T {
+  const { g } = tape;
+  const y = out(tape, g.op('Gather', [x.name, g.int64s([0], true)], [intAttr('axis', 1)]), [x.shape[0], x.shape[2]], [x]);
+  return tape.record(y, (dy) => {
+    const seq = g.op('Gather', [g.op('Shape', [x.name]), g.int64s([1])], [intAttr('axis', 0)]);
+    const pads = g.op('Concat', [g.int64s([0, 0, 0, 0]), g.op('Sub', [seq, g.int64s([1])]), g.int64s([0])], [intAttr('axis', 0)]);
+    tape.accumulate(x, g.op('Pad', [g.op('Unsqueeze', [dy, g.int64s([1])]), pads]));
+  });
+}
+
+/** Mean of every element: the scalar loss. */
+export function meanAll(tape: Tape, x: T): T {
+  const { g } = tape;
+  const y = out(tape, g.op('ReduceMean', [x.name], [intAttr('keepdims', 0)]), [], [x]);
+  return tape.record(y, (dy) => {
+    const n = g.op('Cast', [g.op('Size', [x.name])], [intAttr('to', DataType.FLOAT)]);
+    tape.accumulate(x, g.op('Div', [g.op('Expand', [dy, g.op('Shape', [x.name])]), n]));
+  });
+}
+
+/**
+ * Inverted dropout as onnxruntime's Dropout runs it in training mode: kept
+ * units scaled by 1/(1−ratio). `ratio` is a graph input, so 0 turns it off
+ * without another graph; each node has its own seed so masks differ.
+ */
+export function dropout(tape: Tape, x: T, ratio: T, training: T, seed: number): T {
+  const { g } = tape;
+  const [yn, mask] = g.opN('Dropout', [x.name, ratio.name, training.name], 2, [intAttr('seed', seed)]);
+  const y = out(tape, yn, x.shape, [x]);
+  return tape.record(y, (dy) => {
+    const scale = g.op('Div', [g.scalarFloat(1), g.op('Sub', [g.scalarFloat(1), ratio.name])]);
+    tape.accumulate(x, g.op('Mul', [g.op('Mul', [dy, g.op('Cast', [mask], [intAttr('to', DataType.FLOAT)])]), scale]));
+  });
+}
+
+export { reduceShape };

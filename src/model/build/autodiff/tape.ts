@@ -1,0 +1,120 @@
+/**
+ * Reverse-mode differentiation over ONNX: each operator the BERT writer uses
+ * is emitted through this tape, which records how to send a gradient back
+ * through it. `gradients(loss)` then appends the backward pass to the same
+ * graph, so one onnxruntime run gives the loss, the logits and one gradient
+ * per trainable tensor. Tensors that depend on no trainable one (masks,
+ * frozen layers) get no backward nodes at all.
+ */
+import type onnxProto from 'onnx-proto';
+import { LivetagError } from '../../../common/errors.ts';
+import type { WeightTensor } from '../../weights.ts';
+import { DataType, GraphBuilder, intAttr, intsAttr, valueInfo } from '../onnx-graph-builder.ts';
+import { broadcastAxes, type Shape } from './shapes.ts';
+
+/** A tensor in the graph: its name, symbolic shape, and whether a gradient flows to it. */
+export interface T {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly grad: boolean;
+}
+
+type Backward = (g: string) => void;
+
+interface Entry {
+  readonly out: T;
+  readonly backward: Backward;
+}
+
+export class Tape {
+  readonly g = new GraphBuilder();
+  readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly entries: Entry[] = [];
+  private readonly grads = new Map<string, string[]>();
+  private readonly params: T[] = [];
+
+  input(name: string, elemType: number, shape: Shape): T {
+    this.inputs.push(valueInfo(name, elemType, [...shape]));
+    return { name, shape, grad: false };
+  }
+
+  /** A weight: trainable ones are graph inputs that get a gradient output; frozen ones are initializers. */
+  param(name: string, tensor: WeightTensor, trainable: boolean): T {
+    if (!trainable) {
+      this.g.float32Tensor(name, tensor);
+      return { name, shape: tensor.shape, grad: false };
+    }
+    const t = this.input(name, DataType.FLOAT, tensor.shape);
+    const p = { ...t, grad: true };
+    this.params.push(p);
+    return p;
+  }
+
+  scalar(value: number): T {
+    return { name: this.g.scalarFloat(value), shape: [], grad: false };
+  }
+
+  /** Records `out` as computed from differentiable inputs, with its backward rule. */
+  record(out: T, backward: Backward): T {
+    if (out.grad) this.entries.push({ out, backward });
+    return out;
+  }
+
+  /** Adds a gradient contribution for `t` (summed with any others). */
+  accumulate(t: T, g: string): void {
+    if (!t.grad) return;
+    const list = this.grads.get(t.name);
+    if (list) list.push(g);
+    else this.grads.set(t.name, [g]);
+  }
+
+  /** Sums gradient `g` (shaped like `to`) back to `t`'s shape along the axes `t` was broadcast on, then accumulates it. */
+  accumulateBroadcast(t: T, g: string, to: Shape): void {
+    if (!t.grad) return;
+    const { leading, kept } = broadcastAxes(t.shape, to);
+    let out = g;
+    if (leading.length > 0) out = this.g.op('ReduceSum', [out, this.g.int64s(leading)], [intAttr('keepdims', 0)]);
+    if (kept.length > 0) out = this.g.op('ReduceSum', [out, this.g.int64s(kept)], [intAttr('keepdims', 1)]);
+    this.accumulate(t, out);
+  }
+
+  private total(name: string): string | undefined {
+    const list = this.grads.get(name);
+    if (!list || list.length === 0) return undefined;
+    return list.reduce((a, b) => this.g.op('Add', [a, b]));
+  }
+
+  /**
+   * Appends the backward pass from a scalar `loss` and returns each trainable
+   * tensor's gradient output name (`grad.<name>`), zeros where none reaches it.
+   */
+  gradients(loss: T): Map<string, string> {
+    if (loss.shape.length !== 0) throw new LivetagError('LT_INTERNAL', 'gradients() needs a scalar loss');
+    this.accumulate(loss, this.g.op('ConstantOfShape', [this.g.int64s([])], [tensorAttr(1)]));
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const { out, backward } = this.entries[i];
+      const g = this.total(out.name);
+      if (g !== undefined) backward(g);
+    }
+    const result = new Map<string, string>();
+    for (const p of this.params) {
+      const name = `grad.${p.name}`;
+      const g = this.total(p.name);
+      if (g === undefined) this.g.op('ConstantOfShape', [this.g.op('Shape', [p.name])], [tensorAttr(0)], name);
+      else this.g.op('Identity', [g], [], name);
+      result.set(p.name, name);
+    }
+    return result;
+  }
+
+  get trainable(): readonly T[] {
+    return this.params;
+  }
+}
+
+/** A float scalar tensor attribute (ConstantOfShape's `value`). */
+function tensorAttr(value: number) {
+  return { name: 'value', type: 4 /* TENSOR */, t: { dims: [1], dataType: DataType.FLOAT, floatData: [value] } } as unknown as ReturnType<typeof intAttr>;
+}
+
+export { intAttr, intsAttr };

@@ -1,0 +1,213 @@
+/**
+ * The training graph: the serving graph's forward pass (same operators, same
+ * weight names and layouts as buildBertOnnx), dropout where BERT has it, a
+ * multi-label loss, and the backward pass derived by the tape. One
+ * onnxruntime run returns the loss, the logits and a gradient for every
+ * trainable tensor; frozen tensors are baked in and get no backward nodes.
+ */
+import onnxProto from 'onnx-proto';
+import { LivetagError } from '../../common/errors.ts';
+import type { BertConfig } from '../bert-config.ts';
+import { INPUT_NAMES, ONNX_IR_VERSION, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
+import { checkWeights, layerPrefix, weightSpecs, type WeightMap } from '../weights.ts';
+import * as op from './autodiff/ops.ts';
+import { Tape, type T } from './autodiff/tape.ts';
+import { DataType, intAttr, valueInfo } from './onnx-graph-builder.ts';
+
+const { onnx } = onnxProto;
+
+/** Same additive mask bias as the serving graph. */
+const MASK_BIAS = -10000;
+/** PyTorch's BCELoss clamps log terms at -100 so saturated sigmoids give a finite loss. */
+const TORCH_LOG_FLOOR = -100;
+
+export const TRAINING_INPUTS = Object.freeze({
+  hidden: 'hidden_states',
+  labels: 'labels',
+  posWeight: 'pos_weight',
+  dropout: 'dropout_ratio',
+  training: 'training_mode',
+});
+export const LOSS_OUTPUT = 'loss';
+
+export type TrainingLoss =
+  | { readonly name: 'bce' }
+  | { readonly name: 'sigmoid-bce' }
+  | { readonly name: 'focal'; readonly gamma: number }
+  | { readonly name: 'asl'; readonly gammaNeg: number; readonly gammaPos: number; readonly clip: number };
+
+export interface TrainingGraphOptions {
+  readonly loss: TrainingLoss;
+  /**
+   * Encoder layers below this index are frozen and not in the graph: its
+   * input is then their output (`hidden_states`), cached once by the trainer.
+   */
+  readonly frozenLayers: number;
+  /**
+   * Forward only: logits from the same inputs and weight inputs, no loss, no
+   * backward nodes (what the trainer predicts validation rows with).
+   */
+  readonly forwardOnly?: boolean;
+}
+
+export interface TrainingGraph {
+  readonly bytes: Uint8Array;
+  /** Graph inputs besides the trainable weights, in order. */
+  readonly inputs: readonly string[];
+  /** Weight inputs (the trainable tensors), in order. */
+  readonly trainable: readonly string[];
+  /** Trainable tensor name → its gradient output name (empty for a forward-only graph). */
+  readonly gradients: ReadonlyMap<string, string>;
+}
+
+export function isTrainable(name: string, frozenLayers: number): boolean {
+  if (frozenLayers === 0) return true;
+  if (name.startsWith('bert.embeddings.')) return false;
+  const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) >= frozenLayers : true;
+}
+
+interface Ctx {
+  readonly tape: Tape;
+  readonly config: BertConfig;
+  readonly w: (name: string) => T;
+  readonly drop: (x: T) => T;
+}
+
+function linear(c: Ctx, x: T, name: string): T {
+  const wt = op.transpose(c.tape, c.w(`${name}.weight`), [1, 0]);
+  return op.add(c.tape, op.matmul(c.tape, x, wt), c.w(`${name}.bias`));
+}
+
+function norm(c: Ctx, x: T, name: string): T {
+  return op.layerNorm(c.tape, x, c.w(`${name}.weight`), c.w(`${name}.bias`), c.config.layerNormEps);
+}
+
+function embeddings(c: Ctx, ids: T, types: T): T {
+  const { tape } = c;
+  const g = tape.g;
+  const seqLen = g.op('Gather', [g.op('Shape', [ids.name]), g.int64s([1], true)], [intAttr('axis', 0)]);
+  const positions: T = { name: g.op('Range', [g.int64s([0], true), seqLen, g.int64s([1], true)]), shape: ['sequence'], grad: false };
+  const word = op.embed(tape, c.w('bert.embeddings.word_embeddings.weight'), ids);
+  const pos = op.embed(tape, c.w('bert.embeddings.position_embeddings.weight'), positions);
+  const typ = op.embed(tape, c.w('bert.embeddings.token_type_embeddings.weight'), types);
+  return c.drop(norm(c, op.add(tape, op.add(tape, word, pos), typ), 'bert.embeddings.LayerNorm'));
+}
+
+function encoderLayer(c: Ctx, x: T, i: number, maskBias: T): T {
+  const { tape, config } = c;
+  const p = layerPrefix(i);
+  const headDim = config.hiddenSize / config.numHeads;
+  const split = (t: T, perm: number[]): T =>
+    op.transpose(tape, op.reshape(tape, t, [0, 0, config.numHeads, headDim], ['batch', 'sequence', config.numHeads, headDim]), perm);
+  const q = split(linear(c, x, `${p}.attention.self.query`), [0, 2, 1, 3]);
+  const kT = split(linear(c, x, `${p}.attention.self.key`), [0, 2, 3, 1]);
+  const v = split(linear(c, x, `${p}.attention.self.value`), [0, 2, 1, 3]);
+  const scores = op.add(tape, op.mul(tape, op.matmul(tape, q, kT), tape.scalar(1 / Math.sqrt(headDim))), maskBias);
+  const probs = c.drop(op.softmax(tape, scores));
+  const ctxT = op.transpose(tape, op.matmul(tape, probs, v), [0, 2, 1, 3]);
+  const merged = op.reshape(tape, ctxT, [0, 0, config.hiddenSize], ['batch', 'sequence', config.hiddenSize]);
+  const h = norm(c, op.add(tape, c.drop(linear(c, merged, `${p}.attention.output.dense`)), x), `${p}.attention.output.LayerNorm`);
+  const inter = linear(c, h, `${p}.intermediate.dense`);
+  const erf = op.erf(tape, op.div(tape, inter, tape.scalar(Math.SQRT2)));
+  const gelu = op.mul(tape, op.mul(tape, inter, tape.scalar(0.5)), op.add(tape, erf, tape.scalar(1)));
+  return norm(c, op.add(tape, c.drop(linear(c, gelu, `${p}.output.dense`)), h), `${p}.output.LayerNorm`);
+}
+
+/** Mean over rows × labels, as the tfjs losses in src/training/losses.ts. */
+function lossOf(tape: Tape, logits: T, labels: T, posWeight: T, loss: TrainingLoss): T {
+  const one = tape.scalar(1);
+  const notY = op.sub(tape, one, labels);
+  const spNeg = () => op.softplus(tape, op.neg(tape, logits));
+  const spPos = () => op.softplus(tape, logits);
+  switch (loss.name) {
+    case 'bce':
+      return op.meanAll(tape, op.add(tape, op.mul(tape, op.mul(tape, labels, spNeg()), posWeight), op.mul(tape, notY, spPos())));
+    case 'sigmoid-bce': {
+      const p = op.sigmoid(tape, logits);
+      const logP = op.maxConst(tape, op.log(tape, p), TORCH_LOG_FLOOR);
+      const log1mP = op.maxConst(tape, op.log(tape, op.sub(tape, one, p)), TORCH_LOG_FLOOR);
+      return op.neg(tape, op.meanAll(tape, op.add(tape, op.mul(tape, labels, logP), op.mul(tape, notY, log1mP))));
+    }
+    case 'focal': {
+      const p = op.sigmoid(tape, logits);
+      const pos = op.mul(tape, op.mul(tape, labels, op.powConst(tape, op.sub(tape, one, p), loss.gamma)), spNeg());
+      const neg = op.mul(tape, op.mul(tape, notY, op.powConst(tape, p, loss.gamma)), spPos());
+      return op.meanAll(tape, op.add(tape, pos, neg));
+    }
+    case 'asl': {
+      const p = op.sigmoid(tape, logits);
+      const pm = loss.clip > 0 ? op.maxConst(tape, op.sub(tape, p, tape.scalar(loss.clip)), 0) : p;
+      const pos = op.mul(tape, op.mul(tape, labels, op.powConst(tape, op.sub(tape, one, p), loss.gammaPos)), spNeg());
+      const logNotPm = op.log(tape, op.maxConst(tape, op.sub(tape, one, pm), 1e-8));
+      const neg = op.mul(tape, op.mul(tape, notY, op.powConst(tape, pm, loss.gammaNeg)), op.neg(tape, logNotPm));
+      return op.meanAll(tape, op.add(tape, pos, neg));
+    }
+    default:
+      throw new LivetagError('LT_TRAINING', `unknown loss ${String((loss as { name: string }).name)}`);
+  }
+}
+
+/** Builds the training graph for `weights` (the trainable ones become inputs; see TrainingGraph). */
+export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts: TrainingGraphOptions): TrainingGraph {
+  checkWeights(config, weights);
+  const frozen = opts.frozenLayers;
+  if (frozen < 0 || frozen > config.numLayers) throw new LivetagError('LT_TRAINING', `cannot freeze ${frozen} of ${config.numLayers} layers`);
+  const tape = new Tape();
+  const I = DataType.INT64;
+  const inputs: string[] = [];
+  const input = (name: string, type: number, shape: (string | number)[]): T => (inputs.push(name), tape.input(name, type, shape));
+  const ids = frozen === 0 ? input(INPUT_NAMES[0], I, ['batch', 'sequence']) : undefined;
+  const hidden = frozen > 0 ? input(TRAINING_INPUTS.hidden, DataType.FLOAT, ['batch', 'sequence', config.hiddenSize]) : undefined;
+  const mask = input(INPUT_NAMES[1], I, ['batch', 'sequence']);
+  const types = frozen === 0 ? input(INPUT_NAMES[2], I, ['batch', 'sequence']) : undefined;
+  const forward = opts.forwardOnly === true;
+  const labels = forward ? undefined : input(TRAINING_INPUTS.labels, DataType.FLOAT, ['batch', config.numLabels]);
+  const posWeight = forward ? undefined : input(TRAINING_INPUTS.posWeight, DataType.FLOAT, [config.numLabels]);
+  const ratio = forward ? undefined : input(TRAINING_INPUTS.dropout, DataType.FLOAT, []);
+  const training = forward ? undefined : input(TRAINING_INPUTS.training, DataType.BOOL, []);
+
+  const params = new Map<string, T>();
+  for (const spec of weightSpecs(config)) {
+    const m = /^bert\.encoder\.layer\.(\d+)\./.exec(spec.name);
+    const inGraph = frozen === 0 || !(spec.name.startsWith('bert.embeddings.') || (m && Number(m[1]) < frozen));
+    if (inGraph) params.set(spec.name, tape.param(spec.name, weights.get(spec.name)!, isTrainable(spec.name, frozen)));
+  }
+  let seed = 1;
+  const c: Ctx = { tape, config, w: (n) => params.get(n)!, drop: (x) => (ratio && training ? op.dropout(tape, x, ratio, training, seed++) : x) };
+
+  const g = tape.g;
+  const maskF = g.op('Cast', [mask.name], [intAttr('to', DataType.FLOAT)]);
+  const bias = g.op('Unsqueeze', [g.op('Mul', [g.op('Sub', [g.scalarFloat(1), maskF]), g.scalarFloat(MASK_BIAS)]), g.int64s([1, 2])]);
+  const maskBias: T = { name: bias, shape: ['batch', 1, 1, 'sequence'], grad: false };
+  let x = ids && types ? embeddings(c, ids, types) : hidden!;
+  for (let i = frozen; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias);
+  const pooled = c.drop(op.tanh(tape, linear(c, op.firstPosition(tape, x), 'bert.pooler.dense')));
+  const logits = linear(c, pooled, 'classifier');
+  g.op('Identity', [logits.name], [], OUTPUT_NAME);
+  let gradients = new Map<string, string>();
+  if (labels && posWeight) {
+    const loss = lossOf(tape, logits, labels, posWeight, opts.loss);
+    g.op('Identity', [loss.name], [], LOSS_OUTPUT);
+    gradients = tape.gradients(loss);
+  }
+
+  const model = onnx.ModelProto.create({
+    irVersion: ONNX_IR_VERSION,
+    producerName: 'livetag-training',
+    producerVersion: '1',
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    graph: {
+      name: 'bert_multilabel_training',
+      node: g.nodes,
+      initializer: g.initializers,
+      input: tape.inputs,
+      output: [
+        ...(forward ? [] : [valueInfo(LOSS_OUTPUT, DataType.FLOAT, [])]),
+        valueInfo(OUTPUT_NAME, DataType.FLOAT, ['batch', config.numLabels]),
+        ...[...gradients].map(([name, gname]) => valueInfo(gname, DataType.FLOAT, [...weights.get(name)!.shape])),
+      ],
+    },
+  });
+  return { bytes: onnx.ModelProto.encode(model).finish(), inputs, trainable: tape.trainable.map((t) => t.name), gradients };
+}

@@ -1,0 +1,162 @@
+/**
+ * The onnxruntime training engine: livetag's own training graph (forward,
+ * loss and backward in one graph, src/model/build/training-graph.ts) run by
+ * the runtime serving already ships, on CPU or the CUDA execution provider,
+ * with AdamW on typed arrays. Weights live here and go in as graph inputs
+ * each step; onnxruntime-node binds only CPU tensors, so on CUDA they cross
+ * PCIe every step (docs/performance.md measures that share).
+ */
+import { LivetagError } from '../common/errors.ts';
+import { buildTrainingGraph, isTrainable, LOSS_OUTPUT, TRAINING_INPUTS, type TrainingLoss } from '../model/build/training-graph.ts';
+import { INPUT_NAMES, OUTPUT_NAME } from '../model/onnx-names.ts';
+import { createGraphSession, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
+import { weightSpecs, type WeightMap } from '../model/weights.ts';
+import { createArrayAdamW } from './adamw-arrays.ts';
+import type { StoredTensor } from './checkpoint.ts';
+import type { EngineOptions, StepResult, TrainingEngine } from './engine.ts';
+import { lengthSortedBatches, type RawInput } from './features.ts';
+import type { LossOptions } from './losses.ts';
+
+/** The tfjs losses' defaults (losses.ts), so both engines train the same objective. */
+export function trainingLoss(l: LossOptions): TrainingLoss {
+  switch (l.name) {
+    case 'focal':
+      return { name: 'focal', gamma: l.gamma ?? 2 };
+    case 'asl':
+      return { name: 'asl', gammaNeg: l.gammaNeg ?? 4, gammaPos: l.gammaPos ?? 0, clip: l.clip ?? 0.05 };
+    default:
+      return { name: l.name };
+  }
+}
+
+function inputFeeds(x: RawInput): Record<string, Feed> {
+  const dims = [x.rows, x.seq];
+  const mask: Feed = { type: 'int64', data: BigInt64Array.from(x.mask, (v) => BigInt(v)), dims };
+  if (x.kind === 'hidden') return { [TRAINING_INPUTS.hidden]: { type: 'float32', data: x.hidden, dims: [x.rows, x.seq, x.hidden.length / Math.max(1, x.rows * x.seq)] }, [INPUT_NAMES[1]]: mask };
+  return {
+    [INPUT_NAMES[0]]: { type: 'int64', data: BigInt64Array.from(x.ids, (v) => BigInt(v)), dims },
+    [INPUT_NAMES[1]]: mask,
+    [INPUT_NAMES[2]]: { type: 'int64', data: new BigInt64Array(x.rows * x.seq), dims },
+  };
+}
+
+async function openSessions(o: EngineOptions, weights: WeightMap): Promise<{ train: GraphSession; predict: GraphSession; note: string }> {
+  const loss = trainingLoss(o.loss);
+  const train = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers });
+  const predict = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, forwardOnly: true });
+  const device = o.device ?? 'auto';
+  let reason = '';
+  const session = { threads: o.threads ?? 0, device: device === 'cpu' ? ('cpu' as const) : ('cuda' as const), warn: (m: string) => (reason = m) };
+  const t = await createGraphSession(train.bytes, session);
+  const p = await createGraphSession(predict.bytes, { ...session, device: t.provider });
+  if (device === 'cuda' && t.provider !== 'cuda') o.log?.(`--device cuda: ${reason.replace(/^livetag: /, '')}`);
+  const note = device === 'auto' && t.provider === 'cpu' ? ` (auto: ${reason ? 'CUDA provider not available' : 'CPU'})` : '';
+  return { train: t, predict: p, note };
+}
+
+export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine> {
+  const { config, frozenLayers } = o;
+  const trainable = weightSpecs(config).filter((s) => isTrainable(s.name, frozenLayers)).map((s) => s.name);
+  const weights = new Map(trainable.map((n) => [n, Float32Array.from(o.weights.get(n)!.data)]));
+  const optimizer = createArrayAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer);
+  const { train, predict, note } = await openSessions(o, o.weights);
+  const posWeight = new Float32Array(config.numLabels).fill(1);
+  o.loss.posWeight?.forEach((w, i) => (posWeight[i] = w));
+  const dropout = o.dropout ?? 0;
+  const weightFeeds = (): Record<string, Feed> =>
+    Object.fromEntries([...weights].map(([n, w]) => [n, { type: 'float32', data: w, dims: o.weights.get(n)!.shape } as Feed]));
+  const gradNames = trainable.map((n) => `grad.${n}`);
+  let disposed = false;
+
+  /** Loss and gradients of one micro-batch, the graph's mean over its rows. */
+  async function forwardBackward(rows: readonly number[], targets: Float32Array): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+    const feeds: Record<string, Feed> = {
+      ...inputFeeds(o.features.raw(rows)),
+      ...weightFeeds(),
+      [TRAINING_INPUTS.labels]: { type: 'float32', data: targets, dims: [rows.length, config.numLabels] },
+      [TRAINING_INPUTS.posWeight]: { type: 'float32', data: posWeight, dims: [config.numLabels] },
+      [TRAINING_INPUTS.dropout]: { type: 'float32', data: Float32Array.of(dropout), dims: [] },
+      [TRAINING_INPUTS.training]: { type: 'bool', data: Uint8Array.of(dropout > 0 ? 1 : 0), dims: [] },
+    };
+    const out = await train.run(feeds, [LOSS_OUTPUT, ...gradNames]);
+    return { loss: out[LOSS_OUTPUT][0], grads: new Map(trainable.map((n) => [n, out[`grad.${n}`]])) };
+  }
+
+  /**
+   * One update from `rows`: in micro-batches of `microBatchSize` when set
+   * (gradient accumulation: each micro-batch's mean gradient weighted by its
+   * share of rows, so the update equals one pass over the whole batch).
+   */
+  async function step(rows: readonly number[], targets: Float32Array, lr: number): Promise<StepResult> {
+    const width = config.numLabels;
+    const micro = o.microBatchSize && o.microBatchSize < rows.length ? o.microBatchSize : rows.length;
+    let loss = 0;
+    let total: Map<string, Float32Array> | undefined;
+    for (let i = 0; i < rows.length; i += micro) {
+      const part = rows.slice(i, i + micro);
+      const r = await forwardBackward(part, targets.subarray(i * width, (i + part.length) * width));
+      const share = part.length / rows.length;
+      loss += r.loss * share;
+      if (micro === rows.length) total = r.grads;
+      else if (!total) total = new Map([...r.grads].map(([n, g]) => [n, g.map((v) => v * share)]));
+      else for (const [n, g] of r.grads) {
+        const acc = total.get(n)!;
+        for (let j = 0; j < acc.length; j++) acc[j] += g[j] * share;
+      }
+    }
+    if (!Number.isFinite(loss) || !total) return { loss, gradNorm: NaN };
+    return { loss, gradNorm: optimizer.apply(weights, total, lr) };
+  }
+
+  async function logits(rows: readonly number[]): Promise<Float32Array> {
+    const width = config.numLabels;
+    const result = new Float32Array(rows.length * width);
+    const position = new Map(rows.map((r, i) => [r, i]));
+    for (const batch of lengthSortedBatches(rows, o.features.lengths, o.predictBatchSize ?? 64)) {
+      const out = (await predict.run({ ...inputFeeds(o.features.raw(batch)), ...weightFeeds() }, [OUTPUT_NAME]))[OUTPUT_NAME];
+      batch.forEach((r, b) => result.set(out.subarray(b * width, (b + 1) * width), position.get(r)! * width));
+    }
+    return result;
+  }
+
+  const copy = (m: ReadonlyMap<string, Float32Array>): Map<string, StoredTensor> =>
+    new Map([...m].map(([n, d]) => [n, { shape: o.weights.get(n)!.shape, data: Float32Array.from(d) }]));
+  const load = (into: Map<string, Float32Array>, from: ReadonlyMap<string, StoredTensor>, prefix: string): void => {
+    for (const [n, d] of into) {
+      const t = from.get(prefix + n);
+      if (!t || t.data.length !== d.length) throw new LivetagError('LT_CHECKPOINT', `checkpoint lacks ${prefix}${n} or its size differs`);
+      d.set(t.data);
+    }
+  };
+
+  return {
+    name: 'onnxruntime',
+    description: `onnxruntime ${train.provider}${note}, ${o.threads ? `${o.threads} threads` : 'one thread per core'}, training graph with ${trainable.length} trainable tensors`,
+    config,
+    frozenLayers,
+    step: (rows, targets, lr) => step(rows, targets, lr),
+    logits,
+    snapshot: () => copy(weights),
+    restore: (tensors, prefix = '') => load(weights, tensors, prefix),
+    optimizerState: () => ({ step: optimizer.step, m: copy(optimizer.m), v: copy(optimizer.v) }),
+    restoreOptimizer(state) {
+      load(optimizer.m, state.m, '');
+      load(optimizer.v, state.v, '');
+      optimizer.step = state.step;
+    },
+    exportWeights() {
+      const out: WeightMap = new Map();
+      for (const spec of weightSpecs(config)) {
+        const w = weights.get(spec.name);
+        out.set(spec.name, w ? { shape: [...spec.shape], data: Float32Array.from(w) } : o.weights.get(spec.name)!);
+      }
+      return out;
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await train.release();
+      await predict.release();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createRng } from '../../../src/common/rng.ts';
+import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
+import { buildTrainingGraph, type TrainingLoss } from '../../../src/model/build/training-graph.ts';
+import { createGraphSession } from '../../../src/model/runtime/graph-session.ts';
+import { feedsFor, tinyBatch, tinyConfig, tinyWeights } from './training-graph-helpers.ts';
+
+const config = tinyConfig();
+const batch = tinyBatch(config);
+const dims = [batch.rows, batch.seq];
+const posWeight = Float32Array.from({ length: config.numLabels }, (_, i) => 1 + i * 0.5);
+
+test('the training graph forward gives the serving graph logits (max |Δ| ≤ 1e-5)', async () => {
+  const weights = tinyWeights(config);
+  const training = buildTrainingGraph(config, weights, { loss: { name: 'bce' }, frozenLayers: 0 });
+  const forwardOnly = buildTrainingGraph(config, weights, { loss: { name: 'bce' }, frozenLayers: 0, forwardOnly: true });
+  const serving = await createGraphSession(buildBertOnnx(config, weights), { threads: 1 });
+  const ids = { input_ids: { type: 'int64' as const, data: batch.ids, dims }, attention_mask: { type: 'int64' as const, data: batch.mask, dims }, token_type_ids: { type: 'int64' as const, data: batch.types, dims } };
+  const expected = (await serving.run(ids)).logits;
+  for (const graph of [training, forwardOnly]) {
+    const s = await createGraphSession(graph.bytes, { threads: 1 });
+    const feeds = feedsFor(config, batch, weights, graph.trainable);
+    const got = (await s.run(graph === forwardOnly ? Object.fromEntries(Object.entries(feeds).filter(([k]) => !['labels', 'pos_weight', 'dropout_ratio', 'training_mode'].includes(k))) : feeds, ['logits'])).logits;
+    const diff = Math.max(...expected.map((v, i) => Math.abs(v - got[i])));
+    assert.ok(diff <= 1e-5, `max |Δlogit| ${diff}`);
+    await s.release();
+  }
+  await serving.release();
+});
+
+const LOSSES: TrainingLoss[] = [
+  { name: 'bce' },
+  { name: 'sigmoid-bce' },
+  { name: 'focal', gamma: 2 },
+  { name: 'asl', gammaNeg: 4, gammaPos: 1, clip: 0.05 },
+];
+
+for (const loss of LOSSES) {
+  test(`${loss.name}: every trainable tensor's gradient matches central finite differences on sampled coordinates`, async () => {
+    const weights = tinyWeights(config);
+    const graph = buildTrainingGraph(config, weights, { loss, frozenLayers: 0 });
+    const session = await createGraphSession(graph.bytes, { threads: 1 });
+    const run = async (outputs?: string[]) => session.run(feedsFor(config, batch, weights, graph.trainable, 0, posWeight), outputs);
+    const analytic = await run();
+    const rng = createRng(17);
+    const eps = 1e-2;
+    let checked = 0;
+    const worst: string[] = [];
+    for (const name of graph.trainable) {
+      const grad = analytic[`grad.${name}`];
+      const t = weights.get(name)!;
+      assert.equal(grad.length, t.data.length, name);
+      let top = 0;
+      for (let i = 1; i < grad.length; i++) if (Math.abs(grad[i]) > Math.abs(grad[top])) top = i;
+      for (const i of [top, Math.floor(rng() * grad.length)]) {
+        const orig = t.data[i];
+        t.data[i] = orig + eps;
+        const up = (await run(['loss'])).loss[0];
+        t.data[i] = orig - eps;
+        const down = (await run(['loss'])).loss[0];
+        t.data[i] = orig;
+        const fd = (up - down) / (2 * eps);
+        // float32 central differences carry ~1e-5 absolute noise at this loss scale.
+        if (Math.abs(fd - grad[i]) > 2e-4 + 2e-2 * Math.abs(fd)) worst.push(`${name}[${i}] analytic ${grad[i]} vs fd ${fd}`);
+        checked++;
+      }
+    }
+    assert.deepEqual(worst, []);
+    assert.equal(checked, graph.trainable.length * 2);
+    await session.release();
+  });
+}
+
+test('frozen layers: the graph starts at hidden states and only the layers above get gradients', () => {
+  const weights = tinyWeights(config);
+  const graph = buildTrainingGraph(config, weights, { loss: { name: 'bce' }, frozenLayers: 1 });
+  assert.ok(graph.inputs.includes('hidden_states'));
+  assert.ok(!graph.inputs.includes('input_ids'));
+  assert.ok(graph.trainable.length > 0);
+  assert.ok(graph.trainable.every((n) => !n.startsWith('bert.embeddings.') && !n.startsWith('bert.encoder.layer.0.')), graph.trainable.join(','));
+  assert.ok(graph.trainable.includes('bert.encoder.layer.1.output.dense.weight'));
+  const full = buildTrainingGraph(config, weights, { loss: { name: 'bce' }, frozenLayers: 0 });
+  assert.ok(graph.bytes.length < full.bytes.length, 'fewer nodes');
+});
