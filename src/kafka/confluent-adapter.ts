@@ -14,6 +14,7 @@
 import ckjs from '@confluentinc/kafka-javascript';
 import type { KafkaJS as KJS } from '@confluentinc/kafka-javascript';
 import { LivetagError } from '../common/errors.ts';
+import { portClient } from './adapter-kit.ts';
 import type { ClientOptions } from './client-options.ts';
 import { createAdmin } from './confluent-admin.ts';
 import { createConsumer } from './confluent-consumer.ts';
@@ -42,11 +43,5 @@ export function createConfluentClient(options: ClientOptions): KafkaClient {
     kafkaJS: { logLevel: KJS_LOG_LEVELS[level], logger: routedLogger(options.log ?? consoleSink, level) },
   } as KJS.CommonConstructorConfig);
   const ctx: Context = { options, library: ckjs, kafka, live: new Map(), timeoutMs: operationTimeoutMs(options) };
-  return {
-    name: 'confluent',
-    brokers: options.connection.brokers,
-    consumer: (o) => createConsumer(ctx, o),
-    producer: (o = {}) => createProducer(ctx, o),
-    admin: createAdmin(ctx),
-  };
+  return portClient('confluent', options.connection.brokers, { consumer: (o) => createConsumer(ctx, o), producer: (o) => createProducer(ctx, o ?? {}), admin: createAdmin(ctx) });
 }

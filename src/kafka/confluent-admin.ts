@@ -5,6 +5,7 @@
  */
 import type { KafkaJS as KJS, RdKafka } from '@confluentinc/kafka-javascript';
 import { LivetagError } from '../common/errors.ts';
+import { newTopics, withConnected } from './adapter-kit.ts';
 import type { Context } from './confluent-context.ts';
 import {
   connectionConfig,
@@ -65,16 +66,8 @@ async function withAdmin<T>(ctx: Context, what: string, fn: (admin: KJS.Admin) =
 }
 
 /** Consumer-group writes without a joined member: a consumer that connects, commits and leaves. */
-async function withGroupMember<T>(ctx: Context, groupId: string, what: string, fn: (consumer: KJS.Consumer) => Promise<T>): Promise<T> {
-  const consumer = ctx.kafka.consumer({ kafkaJS: { groupId, autoCommit: false } });
-  try {
-    await consumer.connect();
-    return await fn(consumer);
-  } catch (err) {
-    throw toConfluentError(err, what);
-  } finally {
-    await consumer.disconnect().catch(() => {});
-  }
+function withGroupMember<T>(ctx: Context, groupId: string, what: string, fn: (consumer: KJS.Consumer) => Promise<T>): Promise<T> {
+  return withConnected(ctx.kafka.consumer({ kafkaJS: { groupId, autoCommit: false } }), (err) => toConfluentError(err, what), fn);
 }
 
 async function partitionsOf(admin: KJS.Admin, topic: string, timeout: number): Promise<number[]> {
@@ -166,12 +159,7 @@ export function createAdmin(ctx: Context): KafkaAdmin {
         // Resolves false rather than throwing when another client created one first.
         await admin.createTopics({
           timeout: 30_000,
-          topics: missing.map((t) => ({
-            topic: t.topic,
-            numPartitions: t.partitions ?? 1,
-            replicationFactor: t.replicationFactor ?? -1,
-            configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-          })),
+          topics: newTopics(missing),
         });
         await waitForLeaders(admin, missing, 30_000);
         return missing.map((t) => t.topic);

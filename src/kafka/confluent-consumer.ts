@@ -6,9 +6,10 @@
  */
 import type { KafkaJS as KJS, RdKafka } from '@confluentinc/kafka-javascript';
 import { LivetagError } from '../common/errors.ts';
+import { consumedRecord } from './adapter-kit.ts';
 import { guard, type Context } from './confluent-context.ts';
 import { batchLastOffset, toConfluentError } from './confluent-mapping.ts';
-import type { ConsumedRecord, ConsumerEvent, ConsumerOptions, KafkaConsumer, RecordBatch, RecordHeaders } from './port.ts';
+import type { ConsumedRecord, ConsumerEvent, ConsumerOptions, KafkaConsumer, RecordBatch } from './port.ts';
 
 const ERR_ASSIGN_PARTITIONS = -175;
 
@@ -107,15 +108,7 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
     const key = partitionKey(topic, partition);
     const myGeneration = owned.get(key);
     const myPauses = pauses.get(topic) ?? 0;
-    const records: ConsumedRecord[] = p.batch.messages.map((m) => ({
-      topic,
-      partition,
-      offset: m.offset,
-      key: m.key ?? null,
-      value: m.value ?? null,
-      headers: (m.headers ?? {}) as RecordHeaders,
-      timestamp: m.timestamp,
-    }));
+    const records: ConsumedRecord[] = p.batch.messages.map((m) => consumedRecord(topic, partition, m));
     const first = records.length > 0 ? records[0].offset : null;
     const last = records.length > 0 ? records[records.length - 1].offset : null;
     // The library seeks a paused or reset partition back to the last offset

@@ -3,31 +3,10 @@
  * KafkaProducer and its transactions on the library's KafkaJS-style producer.
  */
 import type { KafkaJS as KJS } from '@confluentinc/kafka-javascript';
+import { groupByTopic, portTransaction, topicOffsets } from './adapter-kit.ts';
 import { guard, type Context } from './confluent-context.ts';
 import { toConfluentError } from './confluent-mapping.ts';
-import type { KafkaProducer, KafkaTransaction, OutgoingRecord, ProducerOptions, TopicPartitionOffset } from './port.ts';
-
-function groupByTopic(records: readonly OutgoingRecord[]): KJS.TopicMessages[] {
-  const byTopic = new Map<string, KJS.Message[]>();
-  for (const r of records) {
-    let list = byTopic.get(r.topic);
-    if (!list) byTopic.set(r.topic, (list = []));
-    list.push({
-      key: r.key ?? null,
-      value: r.value,
-      ...(r.headers ? { headers: r.headers as KJS.IHeaders } : {}),
-      ...(r.partition === undefined ? {} : { partition: r.partition }),
-    });
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-}
-
-function toTopicOffsets(offsets: readonly TopicPartitionOffset[]): KJS.TopicOffsets[] {
-  return [...new Set(offsets.map((x) => x.topic))].map((topic) => ({
-    topic,
-    partitions: offsets.filter((x) => x.topic === topic).map(({ partition, offset }) => ({ partition, offset })),
-  }));
-}
+import type { KafkaProducer, KafkaTransaction, ProducerOptions } from './port.ts';
 
 export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer {
   const transactional = o.transactionalId !== undefined;
@@ -93,22 +72,14 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
       }),
     async send(records) {
       if (records.length === 0) return;
-      await guard('send', () => producer.sendBatch({ topicMessages: groupByTopic(records) }));
+      await guard('send', () => producer.sendBatch({ topicMessages: groupByTopic(records) as KJS.TopicMessages[] }));
     },
     async transaction(): Promise<KafkaTransaction> {
       const txn = await guard('begin transaction', () => producer.transaction());
-      return {
-        send: async (records) => {
-          if (records.length > 0) await guard('send in transaction', () => txn.sendBatch({ topicMessages: groupByTopic(records) }));
-        },
-        sendOffsets: (groupId, offsets) =>
-          guard('send offsets to transaction', async () => {
-            if (offsets.length === 0) return;
-            await txn.sendOffsets({ consumer: await consumerFor(groupId), topics: toTopicOffsets(offsets) });
-          }),
-        commit: () => guard('commit transaction', () => txn.commit()),
-        abort: () => guard('abort transaction', () => txn.abort()),
-      };
+      return portTransaction(txn as never, guard, async (groupId, offsets) => {
+        if (offsets.length === 0) return;
+        await txn.sendOffsets({ consumer: await consumerFor(groupId), topics: topicOffsets(offsets) });
+      });
     },
     stop() {
       stopping ??= (async () => {

@@ -4,6 +4,7 @@
  */
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
 import { LivetagError } from '../common/errors.ts';
+import { consumedRecord, groupByTopic, newTopics, portClient, portTransaction, topicOffsets, withConnected } from './adapter-kit.ts';
 import type { ClientOptions } from './client-options.ts';
 import type {
   ConsumerEvent,
@@ -13,10 +14,8 @@ import type {
   KafkaConsumer,
   KafkaProducer,
   KafkaTransaction,
-  OutgoingRecord,
   ProducerOptions,
   RecordBatch,
-  RecordHeaders,
   TopicSpec,
 } from './port.ts';
 
@@ -85,21 +84,6 @@ function createKafkajs(options: ClientOptions): Kafka {
   });
 }
 
-function groupByTopic(records: readonly OutgoingRecord[]): { topic: string; messages: Message[] }[] {
-  const byTopic = new Map<string, Message[]>();
-  for (const r of records) {
-    let list = byTopic.get(r.topic);
-    if (!list) byTopic.set(r.topic, (list = []));
-    list.push({
-      key: r.key ?? null,
-      value: r.value,
-      ...(r.headers ? { headers: r.headers as Message['headers'] } : {}),
-      ...(r.partition === undefined ? {} : { partition: r.partition }),
-    });
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-}
-
 function toBatch(consumer: Consumer, p: EachBatchPayload): RecordBatch {
   const { batch } = p;
   const { topic, partition } = batch;
@@ -109,15 +93,7 @@ function toBatch(consumer: Consumer, p: EachBatchPayload): RecordBatch {
     highWatermark: batch.highWatermark,
     // kafkajs' lastOffset() counts control records (transaction markers) that `messages` leaves out.
     lastOffset: batch.isEmpty() ? null : batch.lastOffset(),
-    records: batch.messages.map((m) => ({
-      topic,
-      partition,
-      offset: m.offset,
-      key: m.key ?? null,
-      value: m.value ?? null,
-      headers: (m.headers ?? {}) as RecordHeaders,
-      timestamp: m.timestamp,
-    })),
+    records: batch.messages.map((m) => consumedRecord(topic, partition, m)),
     resolve: (offset) => p.resolveOffset(offset),
     // kafkajs ignores commitOffsets once the consumer is stopped: callers
     // commit before stop() (the stream service's drain waits for handlers).
@@ -184,27 +160,11 @@ function createProducer(kafka: Kafka, o: ProducerOptions): KafkaProducer {
     start: () => guard('producer connect', () => producer.connect()),
     async send(records) {
       if (records.length === 0) return;
-      await guard('send', () => producer.sendBatch({ topicMessages: groupByTopic(records), acks: -1 }));
+      await guard('send', () => producer.sendBatch({ topicMessages: groupByTopic(records) as { topic: string; messages: Message[] }[], acks: -1 }));
     },
     async transaction(): Promise<KafkaTransaction> {
       const txn = await guard('begin transaction', () => producer.transaction());
-      return {
-        send: async (records) => {
-          if (records.length > 0) await guard('send in transaction', () => txn.sendBatch({ topicMessages: groupByTopic(records) }));
-        },
-        sendOffsets: (groupId, offsets) =>
-          guard('send offsets to transaction', () =>
-            txn.sendOffsets({
-              consumerGroupId: groupId,
-              topics: [...new Set(offsets.map((x) => x.topic))].map((topic) => ({
-                topic,
-                partitions: offsets.filter((x) => x.topic === topic).map(({ partition, offset }) => ({ partition, offset })),
-              })),
-            }),
-          ),
-        commit: () => guard('commit transaction', () => txn.commit()),
-        abort: () => guard('abort transaction', () => txn.abort()),
-      };
+      return portTransaction(txn as never, guard, (groupId, offsets) => txn.sendOffsets({ consumerGroupId: groupId, topics: topicOffsets(offsets) }));
     },
     stop() {
       stopping ??= producer.disconnect().catch((err: unknown) => {
@@ -216,18 +176,8 @@ function createProducer(kafka: Kafka, o: ProducerOptions): KafkaProducer {
 }
 
 /** Runs `fn` with a connected admin client and always disconnects it. */
-async function withAdmin<T>(kafka: Kafka, what: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    return await fn(admin);
-  } catch (err) {
-    throw toKafkaError(err, what);
-  } finally {
-    // Also after a failed connect: kafkajs keeps a socket that was accepted but
-    // never answered (e.g. something else on the port) open until disconnect().
-    await admin.disconnect().catch(() => {});
-  }
+function withAdmin<T>(kafka: Kafka, what: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  return withConnected(kafka.admin(), (err) => toKafkaError(err, what), fn);
 }
 
 function createAdmin(kafka: Kafka): KafkaAdmin {
@@ -242,12 +192,7 @@ function createAdmin(kafka: Kafka): KafkaAdmin {
         await admin.createTopics({
           waitForLeaders: true,
           timeout: 30_000,
-          topics: missing.map((t) => ({
-            topic: t.topic,
-            numPartitions: t.partitions ?? 1,
-            replicationFactor: t.replicationFactor ?? -1,
-            configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-          })),
+          topics: newTopics(missing),
         });
         return missing.map((t) => t.topic);
       }),
@@ -277,11 +222,5 @@ function createAdmin(kafka: Kafka): KafkaAdmin {
 
 export function createKafkajsClient(options: ClientOptions): KafkaClient {
   const kafka = createKafkajs(options);
-  return {
-    name: 'kafkajs',
-    brokers: options.connection.brokers,
-    consumer: (o) => createConsumer(kafka, o),
-    producer: (o = {}) => createProducer(kafka, o),
-    admin: createAdmin(kafka),
-  };
+  return portClient('kafkajs', options.connection.brokers, { consumer: (o) => createConsumer(kafka, o), producer: (o) => createProducer(kafka, o ?? {}), admin: createAdmin(kafka) });
 }

@@ -30,15 +30,19 @@ export interface EpochRecord {
   readonly samplesPerSecond: number;
 }
 
-export interface TrainerInput {
+/** Which feature rows train and which validate (steps/split.ts plans them). */
+export interface TrainValRows {
+  readonly trainRows: readonly number[];
+  readonly valRows: readonly number[];
+}
+
+export interface TrainerInput extends TrainValRows {
   /** Created with engineOptionsFor on the same recipe, targets and training rows. */
   readonly engine: TrainingEngine;
   readonly features: FeatureStore;
   readonly labels: readonly string[];
   /** 0/1 targets per feature row. */
   readonly targets: readonly Uint8Array[];
-  readonly trainRows: readonly number[];
-  readonly valRows: readonly number[];
   readonly recipe: Recipe;
   readonly seed: number;
   /** Checkpoint directory; a checkpoint there with the same fingerprint is resumed. */

@@ -7,6 +7,7 @@
 import type { LabeledRow } from '../data.ts';
 import { writeRunData, type Splits } from '../run-dir.ts';
 import { assignSplits, type SplitName } from '../stratify.ts';
+import type { TrainValRows } from '../trainer.ts';
 
 export interface SplitInput {
   readonly rows: readonly LabeledRow[];
@@ -17,11 +18,9 @@ export interface SplitInput {
   readonly previous?: Splits;
 }
 
-export interface SplitPlan {
+export interface SplitPlan extends TrainValRows {
   /** Split of each row, by row index. */
   readonly split: readonly SplitName[];
-  readonly trainRows: readonly number[];
-  readonly valRows: readonly number[];
   readonly testRows: readonly number[];
   /** Rows kept where the previous run put them. */
   readonly pinned: number;

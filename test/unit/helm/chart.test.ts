@@ -262,7 +262,7 @@ describe('chart contracts', opts, () => {
     assert.ok(cron.metadata.name.length <= 52);
     const c = cron.spec.jobTemplate.spec.template.spec.containers[0];
     assert.deepEqual(c.command, ['/bin/sh', '/opt/livetag/retrain.sh']);
-    assert.deepEqual(c.args, ['--backend', 'auto', '--promote-metric', 'macro_f1', '--promote-margin', '0.01']);
+    assert.deepEqual(c.args, ['--backend', 'onnxruntime', '--device', 'auto', '--promote-metric', 'macro_f1', '--promote-margin', '0.01']);
     const script = find(docs, 'ConfigMap', '-train').data['retrain.sh'];
     assert.equal(script, fs.readFileSync(path.join(CHART_DIR, 'files', 'retrain.sh'), 'utf8').trimEnd());
     // The longest release name Helm allows (53) still gives a CronJob name within 52 characters.

@@ -1,0 +1,116 @@
+/**
+ * Pieces both Kafka adapters build their port objects from. Nothing here
+ * imports a client library: each adapter passes in its own calls and error
+ * mapper, so the shapes the port promises are written once.
+ */
+import type { LivetagError } from '../common/errors.ts';
+import type {
+  ConsumedRecord,
+  KafkaAdmin,
+  KafkaClient,
+  KafkaClientName,
+  KafkaConsumer,
+  KafkaProducer,
+  KafkaTransaction,
+  OutgoingRecord,
+  RecordHeaders,
+  TopicPartitionOffset,
+  TopicSpec,
+} from './port.ts';
+
+/** A record as both libraries take it in a batch send. */
+export interface LibraryMessage {
+  key: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: RecordHeaders;
+  partition?: number;
+}
+
+export function groupByTopic(records: readonly OutgoingRecord[]): { topic: string; messages: LibraryMessage[] }[] {
+  const byTopic = new Map<string, LibraryMessage[]>();
+  for (const r of records) {
+    let list = byTopic.get(r.topic);
+    if (!list) byTopic.set(r.topic, (list = []));
+    list.push({
+      key: r.key ?? null,
+      value: r.value,
+      ...(r.headers ? { headers: r.headers } : {}),
+      ...(r.partition === undefined ? {} : { partition: r.partition }),
+    });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** CreateTopics entries, in the shape both libraries take. */
+export function newTopics(topics: readonly TopicSpec[]): { topic: string; numPartitions: number; replicationFactor: number; configEntries: { name: string; value: string }[] }[] {
+  return topics.map((t) => ({
+    topic: t.topic,
+    numPartitions: t.partitions ?? 1,
+    replicationFactor: t.replicationFactor ?? -1,
+    configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+  }));
+}
+
+export function topicOffsets(offsets: readonly TopicPartitionOffset[]): { topic: string; partitions: { partition: number; offset: string }[] }[] {
+  return [...new Set(offsets.map((x) => x.topic))].map((topic) => ({
+    topic,
+    partitions: offsets.filter((x) => x.topic === topic).map(({ partition, offset }) => ({ partition, offset })),
+  }));
+}
+
+/** A fetched message of either library as the port's record. */
+export function consumedRecord(
+  topic: string,
+  partition: number,
+  m: { offset: string; key?: Buffer | null; value?: Buffer | null; headers?: unknown; timestamp: string },
+): ConsumedRecord {
+  return { topic, partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null, headers: (m.headers ?? {}) as RecordHeaders, timestamp: m.timestamp };
+}
+
+/** Connects `client`, runs `fn`, and always disconnects (also after a failed connect, which may leave a socket open). */
+export async function withConnected<C extends { connect(): Promise<void>; disconnect(): Promise<void> }, T>(
+  client: C,
+  toError: (err: unknown) => LivetagError,
+  fn: (client: C) => Promise<T>,
+): Promise<T> {
+  try {
+    await client.connect();
+    return await fn(client);
+  } catch (err) {
+    throw toError(err);
+  } finally {
+    await client.disconnect().catch(() => {});
+  }
+}
+
+type Guard = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/** The port's transaction over a library transaction; `sendOffsets` is the library-specific part. */
+export function portTransaction(
+  txn: { sendBatch(batch: { topicMessages: ReturnType<typeof groupByTopic> }): Promise<unknown>; commit(): Promise<unknown>; abort(): Promise<unknown> },
+  guard: Guard,
+  sendOffsets: (groupId: string, offsets: readonly TopicPartitionOffset[]) => Promise<unknown>,
+): KafkaTransaction {
+  return {
+    send: async (records) => {
+      if (records.length > 0) await guard('send in transaction', () => txn.sendBatch({ topicMessages: groupByTopic(records) }));
+    },
+    sendOffsets: async (groupId, offsets) => {
+      await guard('send offsets to transaction', () => sendOffsets(groupId, offsets));
+    },
+    commit: async () => {
+      await guard('commit transaction', () => txn.commit());
+    },
+    abort: async () => {
+      await guard('abort transaction', () => txn.abort());
+    },
+  };
+}
+
+export function portClient(
+  name: KafkaClientName,
+  brokers: readonly string[],
+  parts: { consumer: KafkaClient['consumer']; producer: (o: Parameters<KafkaClient['producer']>[0]) => KafkaProducer; admin: KafkaAdmin },
+): KafkaClient {
+  return { name, brokers, consumer: (o): KafkaConsumer => parts.consumer(o), producer: (o = {}) => parts.producer(o), admin: parts.admin };
+}
