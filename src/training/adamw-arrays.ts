@@ -21,6 +21,22 @@ export function globalNorm(grads: ReadonlyMap<string, Float32Array>): number {
   return Math.sqrt(sum);
 }
 
+/** One tensor's update, kept monomorphic and free of closures so V8 compiles a tight loop. */
+function update(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, decay: number, scale: number): void {
+  const a1 = 1 - b1;
+  const a2 = 1 - b2;
+  const ic1 = 1 / c1;
+  const ic2 = 1 / c2;
+  for (let i = 0; i < w.length; i++) {
+    const gi = g[i] * scale;
+    const mi = b1 * m[i] + a1 * gi;
+    const vi = b2 * v[i] + a2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] -= lr * ((mi * ic1) / (Math.sqrt(vi * ic2) + eps) + decay * w[i]);
+  }
+}
+
 export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: AdamWOptions): ArrayAdamW {
   const b1 = opts.beta1 ?? 0.9;
   const b2 = opts.beta2 ?? 0.999;
@@ -43,14 +59,7 @@ export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: Adam
         const w = weights.get(name);
         const mm = m.get(name);
         const vv = v.get(name);
-        if (!w || !mm || !vv) continue;
-        const decay = wd > 0 && decays(name) ? wd : 0;
-        for (let i = 0; i < w.length; i++) {
-          const gi = g[i] * scale;
-          const mi = (mm[i] = b1 * mm[i] + (1 - b1) * gi);
-          const vi = (vv[i] = b2 * vv[i] + (1 - b2) * gi * gi);
-          w[i] -= lr * (mi / c1 / (Math.sqrt(vi / c2) + eps) + decay * w[i]);
-        }
+        if (w && mm && vv) update(w, g, mm, vv, lr, b1, b2, eps, c1, c2, wd > 0 && decays(name) ? wd : 0, scale);
       }
       return norm;
     },

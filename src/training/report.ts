@@ -29,7 +29,7 @@ export interface RunReport {
   readonly resumedFromEpoch?: number;
   readonly thresholds: Record<string, number>;
   readonly posWeight?: Record<string, number>;
-  readonly firstBatch: { readonly tfjsLoss: number; readonly onnxLoss?: number; readonly absDiff?: number; readonly rows: number; readonly ids: readonly string[] };
+  readonly firstBatch: { readonly engineLoss: number; readonly onnxLoss?: number; readonly absDiff?: number; readonly rows: number; readonly ids: readonly string[] };
   readonly parity: { readonly rows: number; readonly maxAbsDiff: number; readonly tolerance: number };
   readonly throughput: { readonly samplesPerSecond: number; readonly trainSeconds: number; readonly steps: number };
   readonly validation: MultiLabelMetrics;
@@ -66,9 +66,9 @@ export function renderMarkdown(r: RunReport): string {
   out.push(`- split (seed ${r.split.seed}): train ${r.split.train}, validation ${r.split.validation}, test ${r.split.test} (${r.split.pinnedTest} pinned from the previous run)`);
   out.push(`- kept epoch ${r.keptEpoch} of ${r.history.length}${r.stoppedEarly ? ' (stopped early)' : ''}${r.resumedFromEpoch ? `; resumed after epoch ${r.resumedFromEpoch}` : ''}`);
   out.push(`- training throughput ${r.throughput.samplesPerSecond.toFixed(1)} samples/s (${r.throughput.steps} steps, ${r.throughput.trainSeconds.toFixed(0)} s)`);
-  out.push(`- tfjs ↔ onnxruntime parity on ${r.parity.rows} rows: max |Δlogit| ${r.parity.maxAbsDiff.toExponential(2)} (tolerance ${r.parity.tolerance})`);
+  out.push(`- training engine ↔ exported graph (onnxruntime) parity on ${r.parity.rows} rows: max |Δlogit| ${r.parity.maxAbsDiff.toExponential(2)} (tolerance ${r.parity.tolerance})`);
   out.push(
-    `- first-batch loss before training: tfjs ${r.firstBatch.tfjsLoss.toFixed(6)}` +
+    `- first-batch loss before training: training engine ${r.firstBatch.engineLoss.toFixed(6)}` +
       (r.firstBatch.onnxLoss !== undefined ? `, initial model through onnxruntime ${r.firstBatch.onnxLoss.toFixed(6)} (|Δ| ${r.firstBatch.absDiff!.toExponential(2)})` : ''),
   );
   out.push('', `## Decision: ${r.decision.decision.toUpperCase()}`, '', `${r.decision.reason}.`, '');

@@ -43,7 +43,7 @@ export async function checkFirstBatch(
 ): Promise<RunReport['firstBatch']> {
   const { trained, encoded, labels } = input;
   const fb = trained.firstBatch;
-  const firstBatch: RunReport['firstBatch'] = { tfjsLoss: fb.loss, rows: fb.rows.length, ids: fb.rows.map((i) => input.rows[i].id) };
+  const firstBatch: RunReport['firstBatch'] = { engineLoss: fb.loss, rows: fb.rows.length, ids: fb.rows.map((i) => input.rows[i].id) };
   if (!input.initial.initOnnx || trained.resumedFromEpoch !== undefined) return firstBatch;
   const logits = await onnxLogits(input.initial.initOnnx, fb.rows.map((r) => encoded.ids[r]), {
     batchSize: fb.rows.length,
