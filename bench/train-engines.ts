@@ -1,0 +1,164 @@
+/**
+ * Training engines side by side, one command:
+ *
+ *   node --import tsx bench/train-engines.ts [--shapes small,base] [--steps N] [--base-steps N]
+ *
+ * For the default small shape and the bert-base shape (all 12 layers
+ * trained), on real tianchi review texts (../shared; a synthetic stand-in of
+ * the same lengths without it), batch 32 in the trainer's length-bucketed
+ * batches: samples/s of the onnxruntime engine and of tfjs-wasm, the training
+ * step's time over the serving graph's forward on the same batches, model
+ * GFLOP/s against a 2048² MatMul through the same onnxruntime, and each
+ * engine's peak RSS. Each engine runs in its own process (RSS is its own).
+ * Writes bench/results/train-engines.json and .md.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { bertBaseConfig, flopsPerSequence, smallBertConfig } from '../src/model/bert-config.ts';
+import { buildBertOnnx } from '../src/model/build/onnx-graph.ts';
+import { createGraphSession } from '../src/model/runtime/graph-session.ts';
+import { measureMatMulGflops } from '../src/model/runtime/matmul-probe.ts';
+import { createTextEncoder } from '../src/model/tokenizer.ts';
+import { randomWeights } from '../src/model/weights.ts';
+import { createIdFeatures, shuffledBatches, tokenizeAll } from '../src/training/features.ts';
+import { resolveRecipe } from '../src/training/recipe.ts';
+import { engineOptionsFor } from '../src/training/trainer.ts';
+import { createArrayAdamW } from '../src/training/adamw-arrays.ts';
+import { createEngine } from '../src/training/engines.ts';
+import { buildCharVocab, charVocabTokenizerJson } from '../src/training/vocab.ts';
+
+const { values } = parseArgs({
+  options: {
+    child: { type: 'string' },
+    shape: { type: 'string' },
+    shapes: { type: 'string', default: 'small,base' },
+    steps: { type: 'string', default: '20' },
+    'base-steps': { type: 'string', default: '4' },
+    shared: { type: 'string', default: join(import.meta.dirname, '../../shared') },
+  },
+});
+const BATCH = 32;
+
+function texts(): { texts: string[]; source: string } {
+  const path = join(values.shared, 'data/tianchi-makeup/labeled.jsonl');
+  if (existsSync(path)) return { texts: readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text), source: 'tianchi-makeup (real reviews)' };
+  const chars = '的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好看起';
+  return { texts: Array.from({ length: 2000 }, (_, i) => Array.from({ length: 6 + ((i * 7919) % 33) }, (_, j) => chars[(i * 31 + j * 17) % chars.length]).join('')), source: 'synthetic (../shared absent)' };
+}
+
+/** One engine on one shape, in this process: prints a JSON line. */
+async function child(engineName: string, shape: string, steps: number): Promise<void> {
+  const { texts: all } = texts();
+  const baseTok = join(values.shared, 'tokenizers/bert-base-chinese/tokenizer.json');
+  const tokenizerJson = shape === 'base' && existsSync(baseTok) ? readFileSync(baseTok, 'utf8') : charVocabTokenizerJson(buildCharVocab(all));
+  const vocab = createTextEncoder(tokenizerJson, 8).vocabSize;
+  const config = shape === 'base' ? bertBaseConfig(13, vocab) : smallBertConfig(vocab, 13);
+  // bert-base rows are cut at 64 tokens: the issue's memory bound is stated for batch 32 × 64.
+  const ids = await tokenizeAll(createTextEncoder(tokenizerJson, shape === 'base' ? 64 : 128), all);
+  const features = createIdFeatures(ids);
+  const weights = randomWeights(config, 1);
+  const rows = [...ids.keys()];
+  const targets = rows.map((r) => Uint8Array.from({ length: 13 }, (_, j) => ((r + j) % 5 === 0 ? 1 : 0)));
+  const recipe = resolveRecipe('livetag', 'pretrained', 0, { batchSize: BATCH });
+  const engine = await createEngine(engineName === 'onnxruntime' ? 'onnxruntime' : 'wasm', engineOptionsFor({ config, weights, frozenLayers: 0, features, recipe, targets, trainRows: rows }, { device: engineName === 'onnxruntime' ? 'cpu' : undefined, log: () => {} }));
+  const batches = shuffledBatches(rows, features.lengths, BATCH, 7).slice(0, steps + 2);
+  const flat = (b: number[]) => Float32Array.from(b.flatMap((r) => [...targets[r]]));
+  for (const b of batches.slice(0, 2)) await engine.step(b, flat(b), 1e-5, 0); // warm-up
+  const measured = batches.slice(2);
+  const tokens = measured.reduce((s, b) => s + b.length * Math.max(...b.map((r) => features.lengths[r])), 0) / measured.reduce((s, b) => s + b.length, 0);
+  const t0 = performance.now();
+  for (const b of measured) await engine.step(b, flat(b), 1e-5, 0);
+  const stepSeconds = (performance.now() - t0) / 1000;
+  const samples = measured.reduce((s, b) => s + b.length, 0);
+  // The engine's own peak, before this bench opens a serving session beside it.
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  let forwardSeconds: number | undefined;
+  if (engineName === 'onnxruntime') {
+    const serve = await createGraphSession(buildBertOnnx(config, weights), {});
+    const feed = (b: number[]) => {
+      const x = features.raw(b);
+      const dims = [x.rows, x.seq];
+      const ids64 = x.kind === 'ids' ? BigInt64Array.from(x.ids, (v) => BigInt(v)) : new BigInt64Array(0);
+      return { input_ids: { type: 'int64' as const, data: ids64, dims }, attention_mask: { type: 'int64' as const, data: BigInt64Array.from(x.mask, (v) => BigInt(v)), dims }, token_type_ids: { type: 'int64' as const, data: new BigInt64Array(ids64.length), dims } };
+    };
+    await serve.run(feed(measured[0]));
+    const f0 = performance.now();
+    for (const b of measured) await serve.run(feed(b));
+    forwardSeconds = (performance.now() - f0) / 1000;
+    await serve.release();
+  }
+  await engine.dispose();
+  let optimizerMs: number | undefined;
+  if (engineName === 'onnxruntime') {
+    // The AdamW update alone, on tensors of the model's sizes (its share of a step).
+    const sizes = new Map([...weights].map(([n, t]) => [n, t.data.length]));
+    const opt = createArrayAdamW(sizes, { lr: 1e-5, weightDecay: 0.01, clipNorm: 1 });
+    const w = new Map([...weights].map(([n, t]) => [n, Float32Array.from(t.data)]));
+    const g = new Map([...w].map(([n, t]) => [n, t.map(() => 1e-3)]));
+    opt.apply(w, g, 1e-5);
+    const a0 = performance.now();
+    for (let i = 0; i < 3; i++) opt.apply(w, g, 1e-5);
+    optimizerMs = (performance.now() - a0) / 3;
+  }
+  const flops = flopsPerSequence(config, tokens) * 3 * samples;
+  process.stdout.write(
+    JSON.stringify({
+      engine: engineName,
+      shape,
+      description: engine.description,
+      steps: measured.length,
+      samplesPerSecond: samples / stepSeconds,
+      paddedTokensPerRow: tokens,
+      gflops: flops / stepSeconds / 1e9,
+      stepOverForward: forwardSeconds ? stepSeconds / forwardSeconds : undefined,
+      stepMs: (stepSeconds * 1000) / measured.length,
+      optimizerMs,
+      peakRssMiB,
+    }) + '\n',
+  );
+}
+
+function runChild(engine: string, shape: string, steps: number): Record<string, unknown> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', engine, '--shape', shape, '--steps', String(steps), '--shared', values.shared], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !line.startsWith('{')) return { engine, shape, error: (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ') };
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+async function main(): Promise<void> {
+  const ceiling = await measureMatMulGflops(2048, 0, 3);
+  const rows: Array<Record<string, unknown>> = [];
+  for (const shape of values.shapes.split(',')) {
+    const steps = shape === 'base' ? Number(values['base-steps']) : Number(values.steps);
+    for (const engine of ['onnxruntime', 'tfjs-wasm']) {
+      const r = runChild(engine, shape, steps);
+      process.stderr.write(JSON.stringify(r) + '\n');
+      rows.push(r);
+    }
+  }
+  const sps = (e: string, s: string) => rows.find((r) => r.engine === e && r.shape === s)?.samplesPerSecond as number | undefined;
+  const fmt = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : String(v ?? '—'));
+  const md = [
+    `# Training engines (${new Date().toISOString().slice(0, 10)}, ${texts().source}, batch ${BATCH})`,
+    '',
+    `2048² MatMul ceiling through onnxruntime: ${ceiling.toFixed(1)} GFLOP/s`,
+    '',
+    '| shape | engine | samples/s | × tfjs-wasm | step / forward | ms/step | AdamW ms | GFLOP/s | of ceiling | peak RSS MiB | padded tokens/row |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => {
+      const base = sps('tfjs-wasm', String(r.shape));
+      const ratio = r.engine === 'onnxruntime' && base ? (r.samplesPerSecond as number) / base : undefined;
+      return `| ${r.shape} | ${r.engine} | ${fmt(r.samplesPerSecond, 2)} | ${fmt(ratio, 2)} | ${fmt(r.stepOverForward, 2)} | ${fmt(r.stepMs, 0)} | ${fmt(r.optimizerMs, 0)} | ${fmt(r.gflops)} | ${typeof r.gflops === 'number' ? `${((100 * r.gflops) / ceiling).toFixed(0)}%` : '—'} | ${fmt(r.peakRssMiB, 0)} | ${fmt(r.paddedTokensPerRow, 1)} |${r.error ? ` error: ${String(r.error)}` : ''}`;
+    }),
+  ].join('\n');
+  const dir = join(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'train-engines.json'), JSON.stringify({ ceiling, rows }, null, 1) + '\n');
+  writeFileSync(join(dir, 'train-engines.md'), md + '\n');
+  process.stdout.write(md + '\n');
+}
+
+if (values.child) await child(values.child, values.shape ?? 'small', Number(values.steps));
+else await main();
