@@ -4,8 +4,7 @@
  * adapter under test (src/kafka/), so a bug there cannot hide itself.
  */
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import type { Admin, Consumer, ConsumerConfig, ITopicConfig, Producer, ProducerConfig, SASLOptions } from 'kafkajs';
-import type { ConnectionOptions } from 'node:tls';
+import type { Admin, Consumer, ConsumerConfig, ITopicConfig, Producer, ProducerConfig } from 'kafkajs';
 import { LivetagError } from '../../src/common/errors.ts';
 import { parseBrokers } from '../../src/kafka/client.ts';
 
@@ -37,28 +36,13 @@ const LOG_LEVELS: Record<KafkaLogLevel, logLevel> = {
   debug: logLevel.DEBUG,
 };
 
-const TRANSIENT = /coordinator is loading|coordinator is not available|not the correct coordinator|group is rebalancing|leadership election/i;
 
 export type KafkaClientOptions = {
   /** `host:port` list, or one comma-separated string as in `KAFKA_BROKERS`. */
   readonly brokers: string | readonly string[];
   readonly clientId: string;
-  readonly ssl?: boolean | ConnectionOptions;
-  readonly sasl?: SASLOptions;
-  /** kafkajs logs every retried connection at ERROR and chatters at INFO; default `error`. */
+  /** kafkajs logs every retried connection at ERROR; default `error`. */
   readonly logLevel?: KafkaLogLevel;
-  readonly connectionTimeoutMs?: number;
-  readonly requestTimeoutMs?: number;
-  /** Upper bound on kafkajs' own retry loop for one operation. */
-  readonly maxRetryTimeMs?: number;
-  readonly retries?: number;
-  /**
-   * Route kafkajs' log lines to the service's logger instead of its own JSON on
-   * stdout. kafkajs reports retried, recovered conditions (a coordinator still
-   * loading, a rebalance) at ERROR; they arrive here as warnings, since real
-   * failures reach the caller as thrown errors.
-   */
-  readonly log?: (level: 'debug' | 'warn', message: string, fields: Record<string, unknown>) => void;
 };
 
 /** A kafkajs client whose producers default to the Java-compatible partitioner. */
@@ -72,32 +56,7 @@ export type KafkaClient = {
 
 export function createKafka(options: KafkaClientOptions): KafkaClient {
   const brokers = parseBrokers(options.brokers);
-  const kafka = new Kafka({
-    brokers,
-    clientId: options.clientId,
-    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
-    ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
-    logLevel: LOG_LEVELS[options.logLevel ?? 'error'],
-    ...(options.log === undefined
-      ? {}
-      : {
-          logCreator:
-            () =>
-            ({ namespace, level, log }: { namespace: string; level: logLevel; log: { message: string } & Record<string, unknown> }) => {
-              const { message, timestamp: _t, logger: _l, ...fields } = log;
-              // Coordinator start-up and rebalances are answered with errors that
-              // kafkajs retries and recovers from: normal operation, not a warning.
-              const transient = typeof fields.error === 'string' && TRANSIENT.test(fields.error);
-              options.log!(level <= logLevel.WARN && !transient ? 'warn' : 'debug', `kafkajs ${namespace}: ${message}`, fields);
-            },
-        }),
-    ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
-    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
-    retry: {
-      ...(options.maxRetryTimeMs === undefined ? {} : { maxRetryTime: options.maxRetryTimeMs }),
-      ...(options.retries === undefined ? {} : { retries: options.retries }),
-    },
-  });
+  const kafka = new Kafka({ brokers, clientId: options.clientId, logLevel: LOG_LEVELS[options.logLevel ?? 'error'] });
   return {
     brokers,
     kafka,

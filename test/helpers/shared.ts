@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseBertConfig, type BertConfig } from '../../src/model/bert-config.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -19,4 +20,9 @@ export function tempDir(prefix = 'livetag-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** A one-layer BERT small enough to train in a unit test; fields given override the defaults. */
+export function tinyBertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
+  return parseBertConfig({ vocabSize: 40, hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32, maxPositions: 16, typeVocabSize: 2, numLabels: 3, layerNormEps: 1e-12, ...overrides });
 }

@@ -2,25 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { isLivetagError } from '../../../src/common/errors.ts';
-import { parseBertConfig } from '../../../src/model/bert-config.ts';
 import { exportWithParity, maxAbsDiff, onnxLogits } from '../../../src/model/build/export-parity.ts';
 import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
 import type { BundleSpec } from '../../../src/model/build/write-bundle.ts';
 import { buildWordPieceTokenizerJson } from '../../../src/model/tokenizer.ts';
 import { randomWeights } from '../../../src/model/weights.ts';
-import { tempDir } from '../../helpers/shared.ts';
+import { tempDir, tinyBertConfig } from '../../helpers/shared.ts';
 
-const config = parseBertConfig({
-  vocabSize: 30,
-  hiddenSize: 16,
-  numLayers: 1,
-  numHeads: 2,
-  intermediateSize: 32,
-  maxPositions: 16,
-  typeVocabSize: 2,
-  numLabels: 3,
-  layerNormEps: 1e-12,
-});
+const config = tinyBertConfig({ vocabSize: 30 });
 // Larger than BERT's 0.02 so the logits differ clearly between rows.
 const weights = randomWeights(config, 5, 0.3);
 const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...'的了很好我是这个吗呢价钱贵码大小快递发包邮'.split('')];

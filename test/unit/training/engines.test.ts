@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isLivetagError } from '../../../src/common/errors.ts';
-import { parseBertConfig } from '../../../src/model/bert-config.ts';
+import { tinyBertConfig } from '../../helpers/shared.ts';
 import { randomWeights } from '../../../src/model/weights.ts';
 import { backendNameOf, checkEngineChoice, createEngine, type EngineChoice } from '../../../src/training/engines.ts';
 import type { TrainingEngine } from '../../../src/training/engine.ts';
@@ -16,17 +16,7 @@ import { predictLogits } from '../../../src/training/tf-engine.ts';
 import { engineOptionsFor } from '../../../src/training/trainer.ts';
 import { TINY_LABELS, tinyRows } from './fixtures.ts';
 
-const config = parseBertConfig({
-  vocabSize: 40,
-  hiddenSize: 16,
-  numLayers: 1,
-  numHeads: 2,
-  intermediateSize: 32,
-  maxPositions: 16,
-  typeVocabSize: 2,
-  numLabels: 3,
-  layerNormEps: 1e-12,
-});
+const config = tinyBertConfig();
 
 function setup() {
   const rows = tinyRows(20, 3);

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseBertConfig } from '../../../src/model/bert-config.ts';
 import { randomWeights } from '../../../src/model/weights.ts';
 import { createIdFeatures } from '../../../src/training/features.ts';
 import { toMatrix } from '../../../src/training/metrics.ts';
@@ -11,20 +10,10 @@ import { resolveRecipe } from '../../../src/training/recipe.ts';
 import { initTfBackend } from '../../../src/training/tf-backend.ts';
 import { createTfEngine } from '../../../src/training/tf-engine.ts';
 import { engineOptionsFor, train } from '../../../src/training/trainer.ts';
-import { REPO_ROOT, tempDir } from '../../helpers/shared.ts';
+import { REPO_ROOT, tempDir, tinyBertConfig } from '../../helpers/shared.ts';
 import { TINY_LABELS, tinyRows, writeJsonl } from './fixtures.ts';
 
-const config = parseBertConfig({
-  vocabSize: 40,
-  hiddenSize: 16,
-  numLayers: 1,
-  numHeads: 2,
-  intermediateSize: 32,
-  maxPositions: 16,
-  typeVocabSize: 2,
-  numLabels: 3,
-  layerNormEps: 1e-12,
-});
+const config = tinyBertConfig();
 
 test('a run stopped after an epoch resumes to exactly the weights of an uninterrupted run', async () => {
   const backend = await initTfBackend();
