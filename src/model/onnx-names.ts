@@ -1,4 +1,6 @@
 /** Names and versions every livetag ONNX graph shares: the writer emits them, the runtime and the bundle loader check them. */
+/** Hugging Face's extended attention mask adds a large negative bias at padding; -1e4 stays finite in fp16 too. */
+export const ATTENTION_MASK_BIAS = -10000;
 export const ONNX_OPSET = 17;
 export const MS_DOMAIN = 'com.microsoft';
 export const ONNX_IR_VERSION = 8;

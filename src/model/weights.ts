@@ -17,6 +17,18 @@ export interface WeightSpec {
   readonly init: 'normal' | 'zeros' | 'ones';
 }
 
+/** In the embeddings or one of the first `layers` encoder layers: what a frozen prefix (or an encoder-prefix graph) holds. */
+export function inEncoderPrefix(name: string, layers: number): boolean {
+  if (name.startsWith('bert.embeddings.')) return true;
+  const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
+  return m !== null && Number(m[1]) < layers;
+}
+
+/** Trained when the lower `frozenLayers` layers (and with them the embeddings) are frozen. */
+export function isTrainable(name: string, frozenLayers: number): boolean {
+  return frozenLayers === 0 || !inEncoderPrefix(name, frozenLayers);
+}
+
 export function layerPrefix(i: number): string {
   return `bert.encoder.layer.${i}`;
 }

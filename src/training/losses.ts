@@ -4,6 +4,7 @@
  * notebook.
  */
 import { LivetagError } from '../common/errors.ts';
+import { TORCH_LOG_FLOOR } from '../model/build/training-graph.ts';
 import { tf } from './tf-backend.ts';
 
 export type LossName = 'bce' | 'focal' | 'asl' | 'sigmoid-bce';
@@ -20,8 +21,6 @@ export interface LossOptions {
   readonly clip?: number;
 }
 
-/** PyTorch's BCELoss clamps log terms at -100 so saturated sigmoids give a finite loss. */
-const TORCH_LOG_FLOOR = -100;
 
 function powInt(x: tf.Tensor, n: number): tf.Tensor {
   if (!Number.isInteger(n) || n < 0) return tf.pow(x, n);

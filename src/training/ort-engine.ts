@@ -7,10 +7,10 @@
  * PCIe every step (docs/performance.md measures that share).
  */
 import { LivetagError } from '../common/errors.ts';
-import { buildTrainingGraph, isTrainable, LOSS_OUTPUT, TRAINING_INPUTS, type TrainingLoss } from '../model/build/training-graph.ts';
+import { buildTrainingGraph, LOSS_OUTPUT, TRAINING_INPUTS, type TrainingLoss } from '../model/build/training-graph.ts';
 import { INPUT_NAMES, OUTPUT_NAME } from '../model/onnx-names.ts';
 import { createGraphSession, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
-import { weightSpecs, type WeightMap } from '../model/weights.ts';
+import { isTrainable, weightSpecs, type WeightMap } from '../model/weights.ts';
 import { createArrayAdamW } from './adamw-arrays.ts';
 import type { StoredTensor } from './checkpoint.ts';
 import type { EngineOptions, StepResult, TrainingEngine } from './engine.ts';

@@ -5,12 +5,11 @@
  * out of tfjs entirely and their output arrives as cached hidden states.
  */
 import type { BertConfig } from '../model/bert-config.ts';
-import { layerPrefix, weightSpecs, type WeightMap, type WeightTensor } from '../model/weights.ts';
+import { ATTENTION_MASK_BIAS } from '../model/onnx-names.ts';
+import { isTrainable, layerPrefix, weightSpecs, type WeightMap, type WeightTensor } from '../model/weights.ts';
 import { LivetagError } from '../common/errors.ts';
 import { tf } from './tf-backend.ts';
 
-/** Same additive mask bias as the ONNX graph, so padded positions match exactly. */
-const MASK_BIAS = -10000;
 
 export type TfInput =
   | {
@@ -54,12 +53,6 @@ export function isLinearWeight(name: string, shape: readonly number[]): boolean 
   return shape.length === 2 && name.endsWith('.weight') && !name.startsWith('bert.embeddings.');
 }
 
-export function isTrainableName(name: string, frozenLayers: number): boolean {
-  if (frozenLayers === 0) return true;
-  if (name.startsWith('bert.embeddings.')) return false;
-  const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
-  return m ? Number(m[1]) >= frozenLayers : true;
-}
 
 function transposeData(t: WeightTensor): Float32Array {
   const [rows, cols] = t.shape;
@@ -83,7 +76,7 @@ function splitWeights(config: BertConfig, weights: WeightMap, frozenLayers: numb
   for (const spec of weightSpecs(config)) {
     const t = weights.get(spec.name);
     if (!t) throw new LivetagError('LT_WEIGHTS_INVALID', `missing tensor ${spec.name}`);
-    if (!isTrainableName(spec.name, frozenLayers)) {
+    if (!isTrainable(spec.name, frozenLayers)) {
       frozen.set(spec.name, t);
       continue;
     }
@@ -130,7 +123,7 @@ function forward(config: BertConfig, frozenLayers: number, v: VariableLookup, in
     x = input.hidden;
   }
   const [b, s] = [x.shape[0], x.shape[1]];
-  const maskBias = tf.reshape(tf.mul(tf.sub(1, input.mask), MASK_BIAS), [b, 1, 1, s]);
+  const maskBias = tf.reshape(tf.mul(tf.sub(1, input.mask), ATTENTION_MASK_BIAS), [b, 1, 1, s]);
   for (let i = frozenLayers; i < config.numLayers; i++) {
     const p = layerPrefix(i);
     const flat = tf.reshape(x, [b * s, h]) as tf.Tensor2D;

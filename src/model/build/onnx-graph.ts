@@ -1,15 +1,13 @@
 import onnxProto from 'onnx-proto';
 import type { BertConfig } from '../bert-config.ts';
-import { checkWeights, layerPrefix, weightSpecs, type WeightMap, type WeightTensor } from '../weights.ts';
+import { checkWeights, inEncoderPrefix, layerPrefix, weightSpecs, type WeightMap, type WeightTensor } from '../weights.ts';
 import { LivetagError } from '../../common/errors.ts';
-import { HIDDEN_OUTPUT_NAME, INPUT_NAMES, MS_DOMAIN, ONNX_IR_VERSION, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
+import { ATTENTION_MASK_BIAS, HIDDEN_OUTPUT_NAME, INPUT_NAMES, MS_DOMAIN, ONNX_IR_VERSION, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
 import { DataType, GraphBuilder, floatAttr, intAttr, intsAttr, valueInfo } from './onnx-graph-builder.ts';
 import { concatVectors, packTransposed, quantizeColumns } from './weight-packing.ts';
 
 const { onnx } = onnxProto;
 
-/** HF's extended attention mask uses a large negative bias; -1e4 stays finite in fp16 too. */
-const MASK_BIAS = -10000;
 
 export interface BuildOptions {
   /**
@@ -92,11 +90,11 @@ function embeddings(e: Emit): string {
   return layerNorm(e, g.op('Add', [g.op('Add', [word, pos]), typ]), 'bert.embeddings.LayerNorm', out);
 }
 
-/** Additive mask [B, 1, 1, S]: 0 where attended, MASK_BIAS where padded (the fused Attention takes the raw mask). */
+/** Additive mask [B, 1, 1, S]: 0 where attended, ATTENTION_MASK_BIAS where padded (the fused Attention takes the raw mask). */
 function additiveMask(g: GraphBuilder): string {
   const maskF = g.op('Cast', ['attention_mask'], [intAttr('to', DataType.FLOAT)]);
   const inverted = g.op('Sub', [g.scalarFloat(1), maskF]);
-  return g.op('Unsqueeze', [g.op('Mul', [inverted, g.scalarFloat(MASK_BIAS)]), g.int64s([1, 2])]);
+  return g.op('Unsqueeze', [g.op('Mul', [inverted, g.scalarFloat(ATTENTION_MASK_BIAS)]), g.int64s([1, 2])]);
 }
 
 /**
@@ -201,12 +199,7 @@ function startGraph(config: BertConfig, weights: WeightMap, opts: BuildOptions):
     throw new LivetagError('LT_WEIGHTS_INVALID', `precision ${precision} is a serving variant of the fused full graph (set fused, not hiddenAfterLayers)`);
   }
   const g = new GraphBuilder(precision === 'fp16');
-  const used = weightSpecs(config).filter((spec) => {
-    if (prefix === undefined) return true;
-    const m = /^bert\.encoder\.layer\.(\d+)\./.exec(spec.name);
-    if (m) return Number(m[1]) < prefix;
-    return spec.name.startsWith('bert.embeddings.');
-  });
+  const used = weightSpecs(config).filter((spec) => prefix === undefined || inEncoderPrefix(spec.name, prefix));
   for (const spec of used) g.floatTensor(spec.name, weights.get(spec.name)!);
   const fused = opts.fused === true;
   const maskInt = fused ? g.op('Cast', ['attention_mask'], [intAttr('to', DataType.INT32)]) : '';

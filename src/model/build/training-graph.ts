@@ -8,18 +8,16 @@
 import onnxProto from 'onnx-proto';
 import { LivetagError } from '../../common/errors.ts';
 import type { BertConfig } from '../bert-config.ts';
-import { INPUT_NAMES, ONNX_IR_VERSION, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
-import { checkWeights, layerPrefix, weightSpecs, type WeightMap } from '../weights.ts';
+import { ATTENTION_MASK_BIAS, INPUT_NAMES, ONNX_IR_VERSION, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
+import { checkWeights, isTrainable, layerPrefix, weightSpecs, type WeightMap } from '../weights.ts';
 import * as op from './autodiff/ops.ts';
 import { Tape, type T } from './autodiff/tape.ts';
 import { DataType, intAttr, valueInfo } from './onnx-graph-builder.ts';
 
 const { onnx } = onnxProto;
 
-/** Same additive mask bias as the serving graph. */
-const MASK_BIAS = -10000;
 /** PyTorch's BCELoss clamps log terms at -100 so saturated sigmoids give a finite loss. */
-const TORCH_LOG_FLOOR = -100;
+export const TORCH_LOG_FLOOR = -100;
 
 export const TRAINING_INPUTS = Object.freeze({
   hidden: 'hidden_states',
@@ -58,13 +56,6 @@ export interface TrainingGraph {
   readonly trainable: readonly string[];
   /** Trainable tensor name → its gradient output name (empty for a forward-only graph). */
   readonly gradients: ReadonlyMap<string, string>;
-}
-
-export function isTrainable(name: string, frozenLayers: number): boolean {
-  if (frozenLayers === 0) return true;
-  if (name.startsWith('bert.embeddings.')) return false;
-  const m = /^bert\.encoder\.layer\.(\d+)\./.exec(name);
-  return m ? Number(m[1]) >= frozenLayers : true;
 }
 
 interface Ctx {
@@ -169,16 +160,15 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
 
   const params = new Map<string, T>();
   for (const spec of weightSpecs(config)) {
-    const m = /^bert\.encoder\.layer\.(\d+)\./.exec(spec.name);
-    const inGraph = frozen === 0 || !(spec.name.startsWith('bert.embeddings.') || (m && Number(m[1]) < frozen));
-    if (inGraph) params.set(spec.name, tape.param(spec.name, weights.get(spec.name)!, isTrainable(spec.name, frozen)));
+    // Frozen tensors are not in the graph at all: every weight here is trained.
+    if (isTrainable(spec.name, frozen)) params.set(spec.name, tape.param(spec.name, weights.get(spec.name)!, true));
   }
   let seed = 1;
   const c: Ctx = { tape, config, w: (n) => params.get(n)!, drop: (x) => (ratio && training ? op.dropout(tape, x, ratio, training, seed++) : x) };
 
   const g = tape.g;
   const maskF = g.op('Cast', [mask.name], [intAttr('to', DataType.FLOAT)]);
-  const bias = g.op('Unsqueeze', [g.op('Mul', [g.op('Sub', [g.scalarFloat(1), maskF]), g.scalarFloat(MASK_BIAS)]), g.int64s([1, 2])]);
+  const bias = g.op('Unsqueeze', [g.op('Mul', [g.op('Sub', [g.scalarFloat(1), maskF]), g.scalarFloat(ATTENTION_MASK_BIAS)]), g.int64s([1, 2])]);
   const maskBias: T = { name: bias, shape: ['batch', 1, 1, 'sequence'], grad: false };
   let x = ids && types ? embeddings(c, ids, types) : hidden!;
   for (let i = frozen; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias);

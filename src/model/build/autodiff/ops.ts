@@ -5,7 +5,7 @@
  * with standard ONNX operators so any onnxruntime build runs them.
  */
 import { DataType, floatAttr, intAttr, intsAttr } from '../onnx-graph-builder.ts';
-import { broadcastShapes, matmulShape, reduceShape, reshapeShape, transposeShape, type Dim, type Shape } from './shapes.ts';
+import { broadcastShapes, matmulShape, reshapeShape, transposeShape, type Dim, type Shape } from './shapes.ts';
 import type { T, Tape } from './tape.ts';
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
@@ -211,4 +211,3 @@ export function dropout(tape: Tape, x: T, ratio: T, training: T, seed: number): 
   });
 }
 
-export { reduceShape };

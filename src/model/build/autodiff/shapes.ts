@@ -53,11 +53,6 @@ export function transposeShape(a: Shape, perm: readonly number[]): Dim[] {
   return perm.map((p) => a[p]);
 }
 
-export function reduceShape(a: Shape, axes: readonly number[], keepdims: boolean): Dim[] {
-  const norm = axes.map((x) => (x < 0 ? a.length + x : x));
-  return a.flatMap((d, i) => (norm.includes(i) ? (keepdims ? [1] : []) : [d]));
-}
-
 /** ONNX Reshape semantics for a static target: 0 copies the input dim; one -1 is allowed only where the result is named. */
 export function reshapeShape(a: Shape, target: readonly Dim[]): Dim[] {
   return target.map((d, i) => (d === 0 ? a[i] : d));

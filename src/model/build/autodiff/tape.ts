@@ -9,7 +9,7 @@
 import type onnxProto from 'onnx-proto';
 import { LivetagError } from '../../../common/errors.ts';
 import type { WeightTensor } from '../../weights.ts';
-import { DataType, GraphBuilder, intAttr, intsAttr, valueInfo } from '../onnx-graph-builder.ts';
+import { DataType, GraphBuilder, intAttr, valueInfo } from '../onnx-graph-builder.ts';
 import { broadcastAxes, type Shape } from './shapes.ts';
 
 /** A tensor in the graph: its name, symbolic shape, and whether a gradient flows to it. */
@@ -117,4 +117,3 @@ function tensorAttr(value: number) {
   return { name: 'value', type: 4 /* TENSOR */, t: { dims: [1], dataType: DataType.FLOAT, floatData: [value] } } as unknown as ReturnType<typeof intAttr>;
 }
 
-export { intAttr, intsAttr };
