@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../common/logger.ts';
 import { loadServeConfig } from '../../consumer/config.ts';
+import { OutputMessageSchema } from '../../consumer/output-record.ts';
 import { createStreamService } from '../../consumer/stream-service.ts';
 import { createCommentGenerator } from '../../demo/comment-generator.ts';
 import { createKafkaClient } from '../../kafka/client.ts';
@@ -96,7 +97,10 @@ export const command = createCommand(demoSpec, async ({ values }) => {
     out(`classifier serving ${config.model.path} · metrics at http://${config.http.host}:${service.httpPort}/metrics`);
     await viewer.start(async (batch) => {
       for (const record of batch.records) {
-        const m = JSON.parse(record.value!.toString('utf8')) as { text: string; tags: { label: string; score: number }[]; timing: { producedAt: number } };
+        const parsed = OutputMessageSchema.safeParse(JSON.parse(record.value?.toString('utf8') ?? 'null'));
+        batch.resolve(record.offset);
+        if (!parsed.success) continue;
+        const m = parsed.data;
         const now = Date.now();
         window.push({ at: now, latency: now - m.timing.producedAt });
         // Print at most ~10 lines a second so the terminal stays readable at any rate.
@@ -106,7 +110,6 @@ export const command = createCommand(demoSpec, async ({ values }) => {
           const tags = m.tags.length ? m.tags.map((t) => `${t.label} ${t.score.toFixed(2)}`).join(', ') : '—';
           out(`  ${m.text.slice(0, 30).padEnd(30)}  →  ${tags}`);
         }
-        batch.resolve(record.offset);
       }
     });
     await producer.start();
