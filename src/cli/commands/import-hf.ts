@@ -16,8 +16,10 @@ export const command = createCommand(importHfSpec, async ({ values, positionals 
       `wrote ${values.out} (version ${manifest.version})`,
       `  architecture: ${a.numLayers} layers, hidden ${a.hiddenSize}, ${a.numHeads} heads, vocab ${a.vocabSize}, max length ${manifest.maxSequenceLength}`,
       `  labels (${manifest.labels.length}): ${manifest.labels.join(', ')}`,
+      `  weights: ${checkpoint.weightsFile}`,
       `  head: ${manifest.head}${checkpoint.initialised.length ? ` (initialised: ${checkpoint.initialised.join(', ')})` : ''}`,
       checkpoint.ignored.length ? `  ignored tensors: ${checkpoint.ignored.join(', ')}` : '  ignored tensors: none',
+      ...checkpoint.notes.map((n) => `  note: ${n}`),
     ].join('\n') + '\n',
   );
   return 0;

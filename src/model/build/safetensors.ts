@@ -1,66 +1,81 @@
 import { readFile } from 'node:fs/promises';
-import { LivetagError } from '../../common/errors.ts';
 import type { WeightTensor } from '../weights.ts';
+import { DTYPE_BYTES, contiguousStrides, elementCount, gatherFloat32, importError, isDtype, type CheckpointTensor, type Dtype } from './checkpoint-tensor.ts';
+
+/** The format's own limit on the JSON header; a larger length is a lie, not a model. */
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 /**
  * safetensors: 8-byte little-endian header length, a JSON header of
- * {name: {dtype, shape, data_offsets}}, then the raw bytes. Everything is
- * widened to float32, which is what the ONNX graph and the trainer use.
+ * {name: {dtype, shape, data_offsets}}, then the raw bytes. The whole header
+ * is checked before any tensor is allocated: every dtype known, every shape's
+ * size equal to its byte range, and the ranges tiling the data exactly (as
+ * the reference implementation demands), so a hostile header fails here with
+ * the entry named instead of allocating what the file does not hold.
  */
-export async function readSafetensors(path: string): Promise<Map<string, WeightTensor>> {
-  const buf = await readFile(path);
-  if (buf.length < 8) throw new LivetagError('LT_HF_IMPORT', `${path}: too short to be safetensors`);
-  const headerLen = Number(buf.readBigUInt64LE(0));
-  if (headerLen <= 0 || 8 + headerLen > buf.length) {
-    throw new LivetagError('LT_HF_IMPORT', `${path}: header length ${headerLen} does not fit the file`);
+export function parseSafetensors(buf: Uint8Array, where: string): CheckpointTensor[] {
+  if (buf.length < 8) return importError(`${where}: too short to be safetensors (${buf.length} bytes)`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const declared = view.getBigUint64(0, true);
+  if (declared < 2n || declared > BigInt(Math.min(MAX_HEADER_BYTES, buf.length - 8))) {
+    return importError(`${where}: header length ${declared} does not fit the file (${buf.length} bytes)`);
   }
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const headerLen = Number(declared);
+  let header: unknown;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + headerLen)));
   } catch (cause) {
-    throw new LivetagError('LT_HF_IMPORT', `${path}: header is not JSON`, { cause });
+    return importError(`${where}: header is not UTF-8 JSON (${(cause as Error).message})`);
   }
-  const base = 8 + headerLen;
-  const out = new Map<string, WeightTensor>();
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return importError(`${where}: header is not a JSON object`);
+  const data = buf.subarray(8 + headerLen);
+  const entries: { name: string; dtype: Dtype; shape: number[]; start: number; end: number }[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const [start, end] = info.data_offsets;
-    const bytes = buf.subarray(base + start, base + end);
-    const size = info.shape.reduce((a, b) => a * b, 1);
-    out.set(name, { shape: info.shape, data: toFloat32(name, info.dtype, bytes, size) });
+    entries.push({ name, ...checkEntry(`${where}: tensor ${name}`, info, data.length) });
   }
-  return out;
-}
-
-function toFloat32(name: string, dtype: string, bytes: Buffer, size: number): Float32Array {
-  const out = new Float32Array(size);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const need = { F32: 4, F16: 2, BF16: 2 }[dtype];
-  if (need === undefined) {
-    throw new LivetagError('LT_HF_IMPORT', `tensor ${name}: dtype ${dtype} is not supported (F32, F16, BF16 are)`);
-  }
-  if (bytes.length !== size * need) {
-    throw new LivetagError('LT_HF_IMPORT', `tensor ${name}: ${bytes.length} bytes for ${size} ${dtype} values`);
-  }
-  if (dtype === 'F32') for (let i = 0; i < size; i++) out[i] = view.getFloat32(i * 4, true);
-  else if (dtype === 'F16') for (let i = 0; i < size; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
-  else {
-    const tmp = new DataView(new ArrayBuffer(4));
-    for (let i = 0; i < size; i++) {
-      tmp.setUint32(0, view.getUint16(i * 2, true) << 16);
-      out[i] = tmp.getFloat32(0);
+  entries.sort((a, b) => a.start - b.start || a.end - b.end);
+  let covered = 0;
+  for (const e of entries) {
+    if (e.start !== covered) {
+      return importError(`${where}: tensor ${e.name} starts at byte ${e.start} but the previous tensor ends at ${covered} (ranges must not overlap or leave gaps)`);
     }
+    covered = e.end;
   }
-  return out;
+  if (covered !== data.length) return importError(`${where}: tensors cover ${covered} bytes, the file holds ${data.length} after the header`);
+  return entries.map((e) => ({
+    name: e.name,
+    dtype: e.dtype,
+    shape: e.shape,
+    decode: () => gatherFloat32(data.subarray(e.start, e.end), e.dtype, e.shape, contiguousStrides(e.shape), 0),
+  }));
 }
 
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+function checkEntry(where: string, info: unknown, dataLength: number): { dtype: Dtype; shape: number[]; start: number; end: number } {
+  if (typeof info !== 'object' || info === null) return importError(`${where}: entry is not an object`);
+  const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
+  if (!isDtype(dtype)) return importError(`${where}: dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(DTYPE_BYTES).join(', ')}`);
+  const count = elementCount(shape, where);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+    return importError(`${where}: data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
+  }
+  const [start, end] = offsets as [number, number];
+  if (start > end || end > dataLength) return importError(`${where}: data_offsets [${start}, ${end}] lie outside the ${dataLength} data bytes`);
+  if ((end - start) !== count * DTYPE_BYTES[dtype]) {
+    return importError(`${where}: shape [${(shape as number[]).join(',')}] of ${dtype} needs ${count * DTYPE_BYTES[dtype]} bytes, data_offsets give ${end - start}`);
+  }
+  return { dtype, shape: [...(shape as number[])], start, end };
+}
+
+export async function readSafetensorsTensors(path: string): Promise<CheckpointTensor[]> {
+  return parseSafetensors(await readFile(path), path);
+}
+
+/** Every tensor of a file widened to float32 (integer buffers too). */
+export async function readSafetensors(path: string): Promise<Map<string, WeightTensor>> {
+  const out = new Map<string, WeightTensor>();
+  for (const t of await readSafetensorsTensors(path)) out.set(t.name, { shape: t.shape, data: t.decode() });
+  return out;
 }
 
 /** Writes float32 tensors as safetensors (used by tests to make checkpoint variants). */

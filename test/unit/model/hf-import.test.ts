@@ -78,7 +78,9 @@ test('checkpoint variants import to the same model', async () => {
   });
   for (const dir of [noPrefix, gammaBeta, extras]) assert.deepEqual(await logitsOf(dir), reference, dir);
   const { checkpoint: ck } = await importHf(extras, join(extras, 'b2'));
-  assert.deepEqual(ck.ignored.sort(), ['bert.embeddings.position_ids', 'cls.predictions.bias']);
+  assert.deepEqual(ck.ignored, ['cls.predictions.bias']);
+  assert.deepEqual(ck.buffers, ['bert.embeddings.position_ids']);
+  assert.match(ck.notes.join('\n'), /skipped 1 index buffer that are not weights: bert\.embeddings\.position_ids/);
 });
 
 test('F16 and BF16 checkpoints import within their precision', async () => {
@@ -102,9 +104,17 @@ test('a pretraining checkpoint without a head gets a new one for --labels', asyn
   assert.equal(manifest.architecture.numLabels, 5);
 });
 
-test('--labels must match an existing head', async () => {
-  const dir = await checkpoint('head-mismatch', (n) => n);
-  await assert.rejects(readHfCheckpoint(dir, { labels: ['x'] }), /classifier has 3 outputs/);
+test('a head of another width is refused unless --labels replaces it', async () => {
+  const dir = await checkpoint('head-mismatch', (n) => n, { config: { id2label: { 0: 'a', 1: 'b' } } });
+  await assert.rejects(readHfCheckpoint(dir), /classifier has 3 outputs but config\.json id2label names 2 labels; pass --labels/);
+  const ck = await readHfCheckpoint(dir, { labels: ['x'] });
+  assert.equal(ck.head, 'random');
+  assert.deepEqual(ck.initialised, ['classifier.weight', 'classifier.bias']);
+  assert.deepEqual(ck.ignored, ['classifier.weight', 'classifier.bias']);
+  assert.match(ck.notes.join('\n'), /classifier has 3 outputs; replaced by a new head for the 1 labels/);
+  const same = await readHfCheckpoint(dir, { labels: ['x', 'y', 'z'] });
+  assert.equal(same.head, 'pretrained');
+  assert.deepEqual(same.weights.get('classifier.weight')!.data, weights.get('classifier.weight')!.data);
 });
 
 test('vocab.txt + tokenizer_config.json build the same tokenizer as tokenizer.json', async () => {

@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { main } from '../../../src/cli/main.ts';
+import { REPO_ROOT, tempDir } from '../../helpers/shared.ts';
+
+async function capture(fn: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' };
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
+  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write;
+  try {
+    return { code: await fn(), ...out };
+  } finally {
+    process.stdout.write = writes.stdout;
+    process.stderr.write = writes.stderr;
+  }
+}
+
+const root = tempDir();
+
+test('livetag import-hf reads a legacy pytorch_model.bin and says what it skipped; export-hf writes a Hugging Face directory', async () => {
+  const bundle = join(root, 'bundle');
+  const imported = await capture(() => main(['import-hf', join(REPO_ROOT, 'test/fixtures/hf/bin-legacy-pretraining'), '--out', bundle, '--labels', 'a,b']));
+  assert.equal(imported.code, 0, imported.stderr);
+  assert.match(imported.stdout, /weights: pytorch_model\.bin/);
+  assert.match(imported.stdout, /head: random \(initialised: classifier\.weight, classifier\.bias\)/);
+  assert.match(imported.stdout, /ignored tensors: cls\.predictions\.bias, cls\.seq_relationship\.weight/);
+  assert.match(imported.stdout, /note: skipped 1 index buffer that are not weights: bert\.embeddings\.position_ids/);
+
+  const hf = join(root, 'hf');
+  const exported = await capture(() => main(['export-hf', bundle, '--out', hf]));
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.match(exported.stdout, /parity: max \|Δlogit\| 0\.00e\+0/);
+  assert.deepEqual(JSON.parse(readFileSync(join(hf, 'config.json'), 'utf8')).id2label, { 0: 'a', 1: 'b' });
+
+  const busy = join(root, 'busy');
+  await mkdir(busy);
+  await writeFile(join(busy, 'keep.txt'), 'mine');
+  const refused = await capture(() => main(['export-hf', bundle, '--out', busy]));
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /LT_HF_EXPORT/);
+  assert.equal(readFileSync(join(busy, 'keep.txt'), 'utf8'), 'mine');
+  assert.equal(existsSync(join(busy, 'config.json')), false);
+});
