@@ -71,7 +71,8 @@ export async function resolveClasspath(cacheDir: string, version: string, logger
 }
 
 function runMaven(pom: string, outputDir: string, cancel?: AbortSignal): Promise<{ code: number | null; output: string }> {
-  const args = ['-q', '-B', '-f', pom, `${DEPENDENCY_PLUGIN}:copy-dependencies`, '-DincludeScope=runtime', `-DoutputDirectory=${outputDir}`];
+  // --strict-checksums: a jar whose checksum does not match the repository's is an error, not a warning.
+  const args = ['-q', '-B', '--strict-checksums', '-f', pom, `${DEPENDENCY_PLUGIN}:copy-dependencies`, '-DincludeScope=runtime', `-DoutputDirectory=${outputDir}`];
   const child = spawn(mavenBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cancel ? { signal: cancel } : {}) });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));

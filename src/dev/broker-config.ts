@@ -60,10 +60,10 @@ export function writeBrokerFiles(
   dir: string,
   ports: BrokerPorts,
   libDir: string,
-  opts: { heap: string; jit: 'startup' | 'throughput' },
+  opts: { heap: string; jit: 'startup' | 'throughput'; overrides?: Readonly<Record<string, string>> },
 ): JvmLaunch {
   fs.mkdirSync(dir, { recursive: true });
-  const configFile = writeConfig(dir, ports);
+  const configFile = writeConfig(dir, { ...serverProperties(dir, ports), ...opts.overrides });
   const logConfigs = writeLogConfigs(dir);
   return { java: javaBinary(), args: [...jvmFlags(opts.heap, logConfigs, opts.jit), '-cp', `${libDir}${path.sep}*`], configFile };
 }
@@ -109,9 +109,9 @@ export function serverProperties(dir: string, ports: BrokerPorts): Record<string
   };
 }
 
-function writeConfig(dir: string, ports: BrokerPorts): string {
+function writeConfig(dir: string, properties: Record<string, string | number>): string {
   const file = path.join(dir, 'server.properties');
-  const text = Object.entries(serverProperties(dir, ports)).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+  const text = Object.entries(properties).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
   fs.writeFileSync(file, text);
   return file;
 }

@@ -30,13 +30,20 @@ export function startCancelled(): LivetagError {
  * meta.properties (cluster id, node id) and the bootstrap metadata, once per
  * directory; a kept directory skips it.
  */
-export async function formatStorage(launch: JvmLaunch, dir: string, logFile: string, cancel: AbortSignal, logger: Log): Promise<void> {
+export async function formatStorage(
+  launch: JvmLaunch,
+  dir: string,
+  logFile: string,
+  cancel: AbortSignal,
+  logger: Log,
+  extraArgs: readonly string[] = [],
+): Promise<void> {
   if (fs.existsSync(path.join(dir, 'data', 'meta.properties'))) return;
   const t0 = Date.now();
   // base64url ids may start with '-' (one in 64): passed as --cluster-id=<id>
   // so the tool's argument parser cannot take one for an option.
   const clusterId = randomBytes(16).toString('base64url');
-  const args = [...launch.args, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', launch.configFile, '--ignore-formatted'];
+  const args = [...launch.args, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', launch.configFile, '--ignore-formatted', ...extraArgs];
   const fmt = await runToEnd(launch.java, args, cancel);
   fs.appendFileSync(logFile, `--- storage format ---\n${fmt.output}`);
   if (cancel.aborted) throw startCancelled();

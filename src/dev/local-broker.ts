@@ -12,8 +12,17 @@ import { LivetagError, isLivetagError } from '../common/errors.ts';
 import { waitForKafka } from '../kafka/client.ts';
 import { isClasspathComplete, resolveClasspath } from './broker-classpath.ts';
 import { assertPortsFree, pickPorts, readClusterId, writeBrokerFiles, type BrokerPorts } from './broker-config.ts';
+import { createAcls, serviceAcls } from './broker-acls.ts';
 import { failureReport } from './broker-log.ts';
 import { formatStorage, spawnJvm, startCancelled, stopJvm, type Jvm } from './broker-process.ts';
+import {
+  prepareBrokerSecurity,
+  scramFormatArgs,
+  secureConnection,
+  secureServerProperties,
+  type BrokerSecurity,
+  type BrokerSecurityOptions,
+} from './broker-security.ts';
 
 /**
  * Pinned broker version. Must be one that kafkajs 2.2.4 can talk to, including
@@ -55,6 +64,8 @@ export type LocalBrokerOptions = {
   readonly logger?: BrokerLogger;
   /** Called when the JVM exits without stop() or kill() having asked it to. */
   readonly onUnexpectedExit?: (reason: string) => void;
+  /** A SASL_SSL listener with SCRAM users, TLS and ACLs instead of PLAINTEXT (broker-security.ts). */
+  readonly secure?: boolean | BrokerSecurityOptions;
 };
 
 export type LocalBroker = {
@@ -66,6 +77,8 @@ export type LocalBroker = {
   readonly pid: number | undefined;
   /** Path of the broker's own log (its stdout and stderr). */
   readonly logFile: string;
+  /** Users, certificates and ACL prefix of a `secure` broker, known once start() has made them. */
+  readonly security: BrokerSecurity | undefined;
   start(): Promise<void>;
   /** SIGTERM, wait for a clean shutdown (SIGKILL after stopTimeoutMs). Idempotent. */
   stop(): Promise<void>;
@@ -105,6 +118,7 @@ type BrokerSetup = {
 /** What changes as it starts and stops; shared by boot, terminate and the broker's methods. */
 type BrokerState = {
   ports?: BrokerPorts;
+  security?: BrokerSecurity;
   jvm?: Jvm;
   removed: boolean;
   halting: boolean;
@@ -120,8 +134,13 @@ async function boot(setup: BrokerSetup, state: BrokerState, cancel: AbortSignal)
   state.ports ??= await pickPorts(options.port, options.controllerPort);
   const brokers = `127.0.0.1:${state.ports.client}`;
   await assertPortsFree(state.ports);
-  const launch = writeBrokerFiles(dir, state.ports, libDir, { heap: options.heap ?? '512m', jit: options.jit ?? 'startup' });
-  await formatStorage(launch, dir, logFile, cancel, logger);
+  const security = options.secure ? (state.security ??= prepareBrokerSecurity(dir, options.secure === true ? {} : options.secure)) : undefined;
+  const launch = writeBrokerFiles(dir, state.ports, libDir, {
+    heap: options.heap ?? '512m',
+    jit: options.jit ?? 'startup',
+    ...(security ? { overrides: secureServerProperties(security, state.ports) } : {}),
+  });
+  await formatStorage(launch, dir, logFile, cancel, logger, security ? scramFormatArgs(security) : []);
   const clusterId = readClusterId(dir);
 
   const started: Jvm = spawnJvm(launch, dir, logFile, (how) => {
@@ -136,7 +155,14 @@ async function boot(setup: BrokerSetup, state: BrokerState, cancel: AbortSignal)
   state.ready = false;
   const stillStarting = (): string | undefined => started.exitReason() ?? (cancel.aborted ? 'start cancelled by stop()' : undefined);
   try {
-    await waitForKafka({ brokers, timeoutMs: readyTimeoutMs, abort: stillStarting, accept: (info) => info.clusterId === clusterId });
+    const login = security ? secureConnection(security, security.admin) : {};
+    await waitForKafka({ brokers, ...login, timeoutMs: readyTimeoutMs, abort: stillStarting, accept: (info) => info.clusterId === clusterId });
+    if (security) {
+      const t1 = Date.now();
+      const acls = serviceAcls(security);
+      await createAcls(launch, dir, security, brokers, acls);
+      logger.info(`SASL_SSL${security.mtls ? ' + mTLS' : ''}: ${acls.length} ACLs for User:${security.service.username} on '${security.resourcePrefix}*' in ${Date.now() - t1} ms`);
+    }
   } catch (err) {
     const reason = stillStarting() ?? `not reachable at ${brokers} within ${readyTimeoutMs} ms`;
     await terminate(setup, state, 'SIGKILL');
@@ -203,6 +229,9 @@ export function createLocalBroker(options: LocalBrokerOptions = {}): LocalBroker
       return state.jvm?.child.pid;
     },
     logFile: setup.logFile,
+    get security() {
+      return state.security;
+    },
     async start() {
       if (state.jvm) return;
       if (!starting) {

@@ -5,10 +5,16 @@
  * tests run where @confluentinc/kafka-javascript did not build.
  */
 import { LivetagError } from '../common/errors.ts';
+import { authErrorCode } from './auth-errors.ts';
 import type { ClientOptions, KafkaLogLevel } from './client-options.ts';
+import type { OAuthSettings } from './connection.ts';
+import { createOAuthTokenSource } from './oauth-token.ts';
 
 /** librdkafka properties as the library takes them (`bootstrap.servers`, ...). */
-export type RdkafkaConfig = Record<string, string | number | boolean>;
+export type RdkafkaConfig = Record<string, string | number | boolean | TokenRefresh>;
+
+/** librdkafka's OAUTHBEARER hook (the library calls it again at 80% of the token's lifetime). */
+type TokenRefresh = () => Promise<{ tokenValue: string; lifetime: number; principal: string }>;
 
 /** KafkaJS-block log levels of @confluentinc/kafka-javascript (its `logLevel` enum). */
 export const KJS_LOG_LEVELS: Readonly<Record<KafkaLogLevel, number>> = { nothing: 0, error: 1, warn: 2, info: 3, debug: 4 };
@@ -27,8 +33,11 @@ export function connectionConfig(options: ClientOptions): RdkafkaConfig {
   if (c.sasl) {
     config['security.protocol'] = ssl ? 'sasl_ssl' : 'sasl_plaintext';
     config['sasl.mechanisms'] = c.sasl.mechanism.toUpperCase();
-    config['sasl.username'] = c.sasl.username;
-    config['sasl.password'] = c.sasl.password;
+    if ('oauth' in c.sasl) Object.assign(config, oidcConfig(c.sasl.oauth));
+    else {
+      config['sasl.username'] = c.sasl.username;
+      config['sasl.password'] = c.sasl.password;
+    }
   } else if (ssl) {
     config['security.protocol'] = 'ssl';
   }
@@ -47,6 +56,20 @@ export function connectionConfig(options: ClientOptions): RdkafkaConfig {
   return config;
 }
 
+/**
+ * Tokens come from the same client-credentials source as kafkajs', not from
+ * librdkafka's own OIDC support: that needs libcurl at build time, which the
+ * usual from-source build lacks.
+ */
+function oidcConfig(oauth: OAuthSettings): RdkafkaConfig {
+  const source = createOAuthTokenSource(oauth);
+  const refresh: TokenRefresh = async () => {
+    const token = await source.token();
+    return { tokenValue: token.value, lifetime: token.expiresAt, principal: token.principal ?? oauth.clientId };
+  };
+  return { oauthbearer_token_refresh_cb: refresh };
+}
+
 /** librdkafka features a connection needs (`features` of the loaded module lists what this build has). */
 export function requiredFeatures(options: ClientOptions): string[] {
   const c = options.connection;
@@ -54,6 +77,7 @@ export function requiredFeatures(options: ClientOptions): string[] {
   if (c.ssl !== undefined) needed.push('ssl');
   if (c.sasl?.mechanism === 'plain') needed.push('sasl_plain');
   if (c.sasl?.mechanism.startsWith('scram')) needed.push('sasl_scram');
+  if (c.sasl?.mechanism === 'oauthbearer') needed.push('sasl_oauthbearer');
   return needed;
 }
 
@@ -168,6 +192,8 @@ function describe(err: unknown): string {
 
 export function toConfluentError(err: unknown, what: string): LivetagError {
   if (err instanceof LivetagError) return err;
+  const auth = authErrorCode(err);
+  if (auth) return new LivetagError(auth, `${what}: ${describe(err)}`, { cause: err });
   return new LivetagError('LT_KAFKA', `${what}: ${describe(err)}`, { cause: err, retryable: isRetryable(err) });
 }
 

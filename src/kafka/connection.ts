@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { LivetagError } from '../common/errors.ts';
 import { deepFreeze } from '../common/freeze.ts';
-import { parseSettings, readSecretSetting, settingBool, settingCsv } from '../common/env-settings.ts';
+import { parseSettings, readSecretSetting, settingBool, settingCsv, type ParsedSettings } from '../common/env-settings.ts';
 import type { KafkaClientName } from './port.ts';
 
 const secretFile = z.string().min(1);
@@ -21,23 +21,43 @@ export const KAFKA_SETTINGS = {
     default: 'kafkajs',
     doc: 'Kafka client library: kafkajs, or confluent (@confluentinc/kafka-javascript, librdkafka; an optional dependency that must have built).',
   },
-  LIVETAG_KAFKA_SASL_MECHANISM: { schema: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), default: undefined, doc: 'SASL mechanism; unset for none.' },
+  LIVETAG_KAFKA_SASL_MECHANISM: {
+    schema: z.enum(['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer']),
+    default: undefined,
+    doc: 'SASL mechanism; unset for none. oauthbearer takes its token from LIVETAG_KAFKA_OAUTH_* (OIDC client credentials).',
+  },
   LIVETAG_KAFKA_SASL_USERNAME: { schema: z.string().min(1), default: undefined, doc: 'SASL user name.' },
   LIVETAG_KAFKA_SASL_PASSWORD_FILE: { schema: secretFile, default: undefined, doc: 'File holding the SASL password (e.g. a mounted Secret).' },
   LIVETAG_KAFKA_TLS: { schema: settingBool, default: 'false', doc: 'Connect to Kafka over TLS.' },
   LIVETAG_KAFKA_TLS_CA_FILE: { schema: secretFile, default: undefined, doc: 'PEM file of the CA that signed the brokers\' certificates.' },
   LIVETAG_KAFKA_TLS_CERT_FILE: { schema: secretFile, default: undefined, doc: 'PEM client certificate for mutual TLS.' },
   LIVETAG_KAFKA_TLS_KEY_FILE: { schema: secretFile, default: undefined, doc: 'PEM client key for mutual TLS.' },
+  LIVETAG_KAFKA_OAUTH_TOKEN_URL: { schema: z.url({ protocol: /^https?$/ }), default: undefined, doc: 'OIDC token endpoint for SASL OAUTHBEARER (client-credentials grant).' },
+  LIVETAG_KAFKA_OAUTH_CLIENT_ID: { schema: z.string().min(1), default: undefined, doc: 'OAuth client id for SASL OAUTHBEARER.' },
+  LIVETAG_KAFKA_OAUTH_CLIENT_SECRET_FILE: { schema: secretFile, default: undefined, doc: 'File holding the OAuth client secret for SASL OAUTHBEARER.' },
+  LIVETAG_KAFKA_OAUTH_SCOPE: { schema: z.string().min(1), default: undefined, doc: 'OAuth scope(s) to request, space-separated; unset for none.' },
 } as const;
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+/** OIDC client credentials; the adapters fetch and refresh the token (oauth-token.ts). */
+export interface OAuthSettings {
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly scope?: string;
+}
+
+export type SaslSettings =
+  | { readonly mechanism: SaslMechanism; readonly username: string; readonly password: string }
+  | { readonly mechanism: 'oauthbearer'; readonly oauth: OAuthSettings };
 
 export interface KafkaConnection {
   readonly client: KafkaClientName;
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly ssl?: { readonly ca?: string; readonly cert?: string; readonly key?: string } | true;
-  readonly sasl?: { readonly mechanism: SaslMechanism; readonly username: string; readonly password: string };
+  readonly sasl?: SaslSettings;
 }
 
 /**
@@ -56,8 +76,13 @@ export function loadKafkaConnection(
   const ca = read('LIVETAG_KAFKA_TLS_CA_FILE');
   const cert = read('LIVETAG_KAFKA_TLS_CERT_FILE');
   const key = read('LIVETAG_KAFKA_TLS_KEY_FILE');
-  if (input.LIVETAG_KAFKA_SASL_MECHANISM && (!input.LIVETAG_KAFKA_SASL_USERNAME || !input.LIVETAG_KAFKA_SASL_PASSWORD_FILE)) {
+  const clientSecret = read('LIVETAG_KAFKA_OAUTH_CLIENT_SECRET_FILE');
+  const oauth = input.LIVETAG_KAFKA_SASL_MECHANISM === 'oauthbearer';
+  if (input.LIVETAG_KAFKA_SASL_MECHANISM && !oauth && (!input.LIVETAG_KAFKA_SASL_USERNAME || !input.LIVETAG_KAFKA_SASL_PASSWORD_FILE)) {
     found.push('LIVETAG_KAFKA_SASL_MECHANISM is set: LIVETAG_KAFKA_SASL_USERNAME and LIVETAG_KAFKA_SASL_PASSWORD_FILE are required');
+  }
+  if (oauth && (!input.LIVETAG_KAFKA_OAUTH_TOKEN_URL || !input.LIVETAG_KAFKA_OAUTH_CLIENT_ID || !input.LIVETAG_KAFKA_OAUTH_CLIENT_SECRET_FILE)) {
+    found.push('LIVETAG_KAFKA_SASL_MECHANISM=oauthbearer: LIVETAG_KAFKA_OAUTH_TOKEN_URL, LIVETAG_KAFKA_OAUTH_CLIENT_ID and LIVETAG_KAFKA_OAUTH_CLIENT_SECRET_FILE are required');
   }
   if (Boolean(cert) !== Boolean(key) && (input.LIVETAG_KAFKA_TLS_CERT_FILE || input.LIVETAG_KAFKA_TLS_KEY_FILE)) {
     found.push('LIVETAG_KAFKA_TLS_CERT_FILE and LIVETAG_KAFKA_TLS_KEY_FILE go together');
@@ -70,8 +95,21 @@ export function loadKafkaConnection(
     brokers: values.LIVETAG_KAFKA_BROKERS ?? [],
     clientId: values.LIVETAG_KAFKA_CLIENT_ID ?? 'livetag',
     ...(tls ? { ssl: ca || cert ? { ca, cert, key } : (true as const) } : {}),
-    ...(values.LIVETAG_KAFKA_SASL_MECHANISM ? { sasl: { mechanism: values.LIVETAG_KAFKA_SASL_MECHANISM, username: values.LIVETAG_KAFKA_SASL_USERNAME!, password: password! } } : {}),
+    ...saslOf(values, password, clientSecret),
   });
+}
+
+function saslOf(values: ParsedSettings<typeof KAFKA_SETTINGS>, password?: string, clientSecret?: string): { sasl?: SaslSettings } {
+  const mechanism = values.LIVETAG_KAFKA_SASL_MECHANISM;
+  if (!mechanism) return {};
+  if (mechanism !== 'oauthbearer') return { sasl: { mechanism, username: values.LIVETAG_KAFKA_SASL_USERNAME!, password: password! } };
+  const scope = values.LIVETAG_KAFKA_OAUTH_SCOPE;
+  return {
+    sasl: {
+      mechanism,
+      oauth: { tokenUrl: values.LIVETAG_KAFKA_OAUTH_TOKEN_URL!, clientId: values.LIVETAG_KAFKA_OAUTH_CLIENT_ID!, clientSecret: clientSecret!, ...(scope ? { scope } : {}) },
+    },
+  };
 }
 
 /** One LT_CONFIG_INVALID listing every problem. */

@@ -9,7 +9,23 @@ export const MODEL_FILE = 'model.onnx';
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const MANIFEST_FILE = 'manifest.json';
 
-const FileEntrySchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
+/**
+ * Size caps, checked against the file on disk before it is read: a bundle
+ * from a shared volume or a download must not make a pod allocate without
+ * bound (onnxruntime copies the graph again).
+ */
+export const MAX_BUNDLE_BYTES = Object.freeze({ onnx: 1536 * 1024 * 1024, tokenizer: 64 * 1024 * 1024, manifest: 4 * 1024 * 1024, other: 256 * 1024 * 1024 });
+
+export function maxBytesOf(file: string): number {
+  if (file.endsWith('.onnx')) return MAX_BUNDLE_BYTES.onnx;
+  if (file === TOKENIZER_FILE) return MAX_BUNDLE_BYTES.tokenizer;
+  return MAX_BUNDLE_BYTES.other;
+}
+
+/** A plain name inside the bundle directory: no '/', no '..', not absolute, not hidden. */
+export const BundleFileNameSchema = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, 'must be a plain file name inside the bundle (no "/", "\\", ".." or leading ".")');
+
+const FileEntrySchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative().max(MAX_BUNDLE_BYTES.onnx) });
 
 /** What a training run says about itself; the trainer owns the contents. */
 export const TrainingInfoSchema = z.object({
@@ -54,7 +70,8 @@ export const ManifestSchema = z
   .object({
     formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
     modelId: z.string().min(1),
-    version: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_", "-" only'),
+    // It names the registry directory versions/<version>: never '.', '..' or hidden.
+    version: z.string().min(1).max(128).regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_", "-" only, not starting with "."'),
     createdAt: z.iso.datetime(),
     parentVersion: z.string().nullable(),
     labels: z.array(z.string().min(1)).min(1),
@@ -69,7 +86,7 @@ export const ManifestSchema = z
     }),
     head: z.enum(['trained', 'pretrained', 'random']),
     source: z.string(),
-    files: z.record(z.string(), FileEntrySchema),
+    files: z.record(BundleFileNameSchema, FileEntrySchema),
     training: TrainingInfoSchema.optional(),
     variants: z.record(z.string().regex(/^[a-z0-9-]+$/), VariantSchema).optional(),
     serving: ServingSchema.optional(),

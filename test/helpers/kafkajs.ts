@@ -4,7 +4,7 @@
  * adapter under test (src/kafka/), so a bug there cannot hide itself.
  */
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import type { Admin, Consumer, ConsumerConfig, ITopicConfig, Producer, ProducerConfig } from 'kafkajs';
+import type { Admin, Consumer, ConsumerConfig, ITopicConfig, KafkaConfig, Producer, ProducerConfig } from 'kafkajs';
 import { LivetagError } from '../../src/common/errors.ts';
 import { parseBrokers } from '../../src/kafka/client.ts';
 
@@ -43,6 +43,9 @@ export type KafkaClientOptions = {
   readonly clientId: string;
   /** kafkajs logs every retried connection at ERROR; default `error`. */
   readonly logLevel?: KafkaLogLevel;
+  /** For a secured broker (test/integration/security/). */
+  readonly ssl?: KafkaConfig['ssl'];
+  readonly sasl?: KafkaConfig['sasl'];
 };
 
 /** A kafkajs client whose producers default to the Java-compatible partitioner. */
@@ -56,7 +59,13 @@ export type KafkaClient = {
 
 export function createKafka(options: KafkaClientOptions): KafkaClient {
   const brokers = parseBrokers(options.brokers);
-  const kafka = new Kafka({ brokers, clientId: options.clientId, logLevel: LOG_LEVELS[options.logLevel ?? 'error'] });
+  const kafka = new Kafka({
+    brokers,
+    clientId: options.clientId,
+    logLevel: LOG_LEVELS[options.logLevel ?? 'error'],
+    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+    ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+  });
   return {
     brokers,
     kafka,

@@ -55,8 +55,8 @@ if grep -q '"decision":"promoted"' "$result"; then
   if [ "${LIVETAG_ANNOUNCE:-true}" = true ]; then
     livetag models promote "$id"
   else
-    # The announcement producer has no SASL/TLS settings: replicas find the
-    # promotion by polling the registry (LIVETAG_REGISTRY_POLL_MS) instead.
+    # Announcements switched off: replicas find the promotion by polling the
+    # registry (LIVETAG_REGISTRY_POLL_MS) instead.
     LIVETAG_KAFKA_BROKERS= livetag models promote "$id"
   fi
   livetag models prune --keep "${LIVETAG_KEEP_VERSIONS:-5}"

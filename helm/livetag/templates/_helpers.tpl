@@ -150,6 +150,36 @@ source of truth.
 {{- end }}
 {{- end -}}
 
+{{/*
+The Kafka connection as pod env, for pods that do not read the serve
+ConfigMap (the retrain CronJob): the same values, so train --labels-topic and
+the promotion announcement log in exactly as the Deployment does.
+*/}}
+{{- define "livetag.kafkaClientEnv" -}}
+{{- $k := .Values.kafka }}
+- name: LIVETAG_KAFKA_CLIENT
+  value: {{ $k.client | default "kafkajs" | quote }}
+{{- if $k.sasl.enabled }}
+- name: LIVETAG_KAFKA_SASL_MECHANISM
+  value: {{ $k.sasl.mechanism | quote }}
+- name: LIVETAG_KAFKA_SASL_PASSWORD_FILE
+  value: {{ printf "%s/password" (include "livetag.saslDir" .) | quote }}
+{{- end }}
+- name: LIVETAG_KAFKA_TLS
+  value: {{ $k.tls.enabled | toString | quote }}
+{{- if and $k.tls.enabled $k.tls.secretName }}
+- name: LIVETAG_KAFKA_TLS_CA_FILE
+  value: {{ printf "%s/ca.crt" (include "livetag.tlsDir" .) | quote }}
+{{- end }}
+{{- if and $k.tls.enabled $k.tls.certKey }}
+- name: LIVETAG_KAFKA_TLS_CERT_FILE
+  value: {{ printf "%s/tls.crt" (include "livetag.tlsDir" .) | quote }}
+- name: LIVETAG_KAFKA_TLS_KEY_FILE
+  value: {{ printf "%s/tls.key" (include "livetag.tlsDir" .) | quote }}
+{{- end }}
+{{- include "livetag.kafkaSecretEnv" . }}
+{{- end -}}
+
 {{/* Env from Secrets (the SASL user name). */}}
 {{- define "livetag.kafkaSecretEnv" -}}
 {{- if .Values.kafka.sasl.enabled }}

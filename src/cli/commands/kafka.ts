@@ -1,15 +1,21 @@
 import path from 'node:path';
+import fs from 'node:fs';
 import { LivetagError } from '../../common/errors.ts';
+import { envFileText } from '../../dev/broker-security.ts';
 import { createLocalBroker, KAFKA_VERSION } from '../../dev/local-broker.ts';
-import { createCommand } from '../command.ts';
+import { createCommand, usageError } from '../command.ts';
 import { kafkaSpec } from '../specs/kafka.ts';
 
-async function start({ dir, port }: { dir?: string; port?: number }): Promise<number> {
+type StartOptions = { dir?: string; port?: number; secure?: boolean; mtls?: boolean; 'env-file'?: string };
+
+async function start({ dir, port, secure, mtls, 'env-file': envFile }: StartOptions): Promise<number> {
+  if ((mtls || envFile !== undefined) && !secure) throw usageError('--mtls and --env-file need --secure');
   let died: (reason: string) => void = () => {};
   const unexpectedExit = new Promise<string>((resolve) => (died = resolve));
   const broker = createLocalBroker({
     ...(dir === undefined ? {} : { dir: path.resolve(dir) }),
     ...(port === undefined ? {} : { port }),
+    ...(secure ? { secure: { mtls: mtls ?? false } } : {}),
     logger: {
       info: (m) => process.stderr.write(`livetag kafka: ${m}\n`),
       warn: (m) => process.stderr.write(`livetag kafka: WARN ${m}\n`),
@@ -33,6 +39,13 @@ async function start({ dir, port }: { dir?: string; port?: number }): Promise<nu
       return first === 'SIGINT' ? 130 : 143;
     }
     process.stdout.write(`KAFKA_BROKERS=${broker.brokers}\n`);
+    if (broker.security) {
+      const file = path.resolve(envFile ?? path.join(broker.dir, 'client.env'));
+      // The password itself stays in its file; the env file only names it.
+      fs.writeFileSync(file, envFileText(broker.security, broker.brokers), { mode: 0o600 });
+      process.stdout.write(`LIVETAG_ENV_FILE=${file}\n`);
+      process.stderr.write(`livetag kafka: client settings for User:${broker.security.service.username} in ${file} (source it)\n`);
+    }
     process.stderr.write(`livetag kafka: log at ${broker.logFile}; ^C to stop\n`);
     const outcome = await Promise.race([signal, unexpectedExit.then((reason) => ({ reason }))]);
     if (typeof outcome === 'object') throw new LivetagError('LT_BROKER', outcome.reason);

@@ -1,4 +1,4 @@
-import { cp, readFile, readdir, rm } from 'node:fs/promises';
+import { cp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { replaceDirAtomically, replaceSymlinkAtomically, writeFileAtomically } from '../../common/atomic-write.ts';
@@ -10,10 +10,18 @@ const STATE_FILE = 'registry.json';
 const VERSIONS = 'versions';
 export const CURRENT_LINK = 'current';
 
+/**
+ * A version id names a directory under versions/: pointers read from
+ * registry.json, the CLI or a Kafka announcement must never lead elsewhere.
+ */
+export const VersionIdSchema = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, 'not a version id (letters, digits, ".", "_", "-"; no "/" or leading ".")');
+/** registry.json is a few KB; anything far larger is not one. */
+const MAX_STATE_BYTES = 1024 * 1024;
+
 const StateSchema = z.object({
-  current: z.string().nullable(),
+  current: VersionIdSchema.nullable(),
   /** Promotions, oldest first; rollback walks back along it. */
-  history: z.array(z.string()),
+  history: z.array(VersionIdSchema).max(100_000),
 });
 type State = z.infer<typeof StateSchema>;
 
@@ -41,7 +49,10 @@ export interface ModelRegistry {
 async function readState(root: string): Promise<State> {
   const file = join(root, STATE_FILE);
   try {
-    return StateSchema.parse(JSON.parse(await readFile(file, 'utf8')));
+    if ((await stat(file)).size > MAX_STATE_BYTES) throw new Error(`over ${MAX_STATE_BYTES} bytes`);
+    const state = StateSchema.parse(JSON.parse(await readFile(file, 'utf8')));
+    if (state.current !== null && !state.history.includes(state.current)) throw new Error(`current "${state.current}" was never promoted (not in history)`);
+    return state;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { current: null, history: [] };
     throw new LivetagError('LT_REGISTRY_INVALID', `${file}: ${(err as Error).message}`, { cause: err });
@@ -74,7 +85,10 @@ async function versionIds(root: string): Promise<string[]> {
  */
 export function createModelRegistry(root: string): ModelRegistry {
   const abs = resolve(root);
-  const versionDir = (id: string): string => join(abs, VERSIONS, id);
+  const versionDir = (id: string): string => {
+    if (!VersionIdSchema.safeParse(id).success) throw new LivetagError('LT_REGISTRY_INVALID', `${abs}: ${JSON.stringify(id.slice(0, 200))} is not a version id`);
+    return join(abs, VERSIONS, id);
+  };
   // Refuse to point `current` at something that does not verify.
   const ensureVersion = async (id: string): Promise<void> => {
     await loadBundle(versionDir(id));

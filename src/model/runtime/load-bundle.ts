@@ -1,16 +1,50 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE, parseManifest, refuse, sha256, type LoadedBundle, type LoadBundleOptions, type Manifest } from '../manifest.ts';
+import { open, realpath } from 'node:fs/promises';
+import { join, relative, isAbsolute } from 'node:path';
+import {
+  MANIFEST_FILE,
+  MAX_BUNDLE_BYTES,
+  MODEL_FILE,
+  TOKENIZER_FILE,
+  maxBytesOf,
+  parseManifest,
+  refuse,
+  sha256,
+  type LoadedBundle,
+  type LoadBundleOptions,
+  type Manifest,
+} from '../manifest.ts';
 import { summarizeOnnx } from '../onnx-reader.ts';
 import { parseTokenizer } from '../tokenizer.ts';
 import { LivetagError } from '../../common/errors.ts';
 import { deepFreeze } from '../../common/freeze.ts';
 
-async function readOrRefuse(dir: string, file: string): Promise<Buffer> {
+/**
+ * Reads one bundle file, refusing before any allocation what could hurt: a
+ * name or symlink that leads out of the bundle directory, something that is
+ * not a regular file, a size over the cap or other than the manifest says.
+ */
+async function readOrRefuse(dir: string, file: string, limit: { maxBytes: number; expectedBytes?: number }): Promise<Buffer> {
+  const path = join(dir, file);
+  let real: string;
   try {
-    return await readFile(join(dir, file));
+    real = await realpath(path);
+    const inside = relative(await realpath(dir), real);
+    if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) refuse(path, 'leads outside the bundle directory (a symlink or "..")', 'LT_BUNDLE_MANIFEST_INVALID');
   } catch (cause) {
-    throw new LivetagError('LT_BUNDLE_MISSING_FILE', `${join(dir, file)}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+    if (cause instanceof LivetagError) throw cause;
+    throw new LivetagError('LT_BUNDLE_MISSING_FILE', `${path}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+  }
+  const fh = await open(real, 'r');
+  try {
+    const { size, isFile } = await fh.stat().then((st) => ({ size: st.size, isFile: st.isFile() }));
+    if (!isFile) refuse(path, 'is not a regular file', 'LT_BUNDLE_MISSING_FILE');
+    if (size > limit.maxBytes) refuse(path, `is ${size} bytes, over the ${limit.maxBytes}-byte cap for this file`, 'LT_BUNDLE_MANIFEST_INVALID');
+    if (limit.expectedBytes !== undefined && size !== limit.expectedBytes) {
+      refuse(path, `is ${size} bytes, the manifest says ${limit.expectedBytes}`, 'LT_BUNDLE_HASH_MISMATCH');
+    }
+    return await fh.readFile();
+  } finally {
+    await fh.close();
   }
 }
 
@@ -20,7 +54,7 @@ async function readOrRefuse(dir: string, file: string): Promise<Buffer> {
  * partially verified is returned.
  */
 export async function loadBundle(dir: string, opts: LoadBundleOptions = {}): Promise<LoadedBundle> {
-  const manifestText = (await readOrRefuse(dir, MANIFEST_FILE)).toString('utf8');
+  const manifestText = (await readOrRefuse(dir, MANIFEST_FILE, { maxBytes: MAX_BUNDLE_BYTES.manifest })).toString('utf8');
   let raw: unknown;
   try {
     raw = JSON.parse(manifestText);
@@ -33,7 +67,8 @@ export async function loadBundle(dir: string, opts: LoadBundleOptions = {}): Pro
   const keep = new Set([MODEL_FILE, TOKENIZER_FILE, ...wanted.flatMap((n) => (n && variants[n] ? [variants[n].file] : []))]);
   const contents = new Map<string, Buffer>();
   for (const [file, entry] of Object.entries(manifest.files)) {
-    const bytes = await readOrRefuse(dir, file);
+    if (entry.bytes > maxBytesOf(file)) refuse(join(dir, MANIFEST_FILE), `${file} is listed at ${entry.bytes} bytes, over its ${maxBytesOf(file)}-byte cap`, 'LT_BUNDLE_MANIFEST_INVALID');
+    const bytes = await readOrRefuse(dir, file, { maxBytes: maxBytesOf(file), expectedBytes: entry.bytes });
     const actual = sha256(bytes);
     if (actual !== entry.sha256 || bytes.length !== entry.bytes) {
       refuse(join(dir, file), `sha256 ${actual.slice(0, 12)}… (${bytes.length} bytes) does not match the manifest's ${entry.sha256.slice(0, 12)}… (${entry.bytes} bytes)`, 'LT_BUNDLE_HASH_MISMATCH');

@@ -1,0 +1,38 @@
+/**
+ * Telling authentication and authorization failures apart from the transient
+ * rest, for both client libraries: a wrong password or a missing ACL must end
+ * the process at once with a clear code, not be retried for minutes as a
+ * "Kafka operation failed". Neither library's messages carry the secret.
+ */
+import type { ErrorCode } from '../common/errors.ts';
+
+type Judged = { name?: unknown; message?: unknown; type?: unknown; code?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+
+/** librdkafka's token-refresh hook hands our LT_KAFKA_AUTH back as a plain Error with this message. */
+const REFUSED_TOKEN = /^oauthbearer_token_refresh_cb: OAuth token endpoint \S+ refused client/;
+
+/** Kafka protocol errors of the *_AUTHORIZATION_FAILED family and librdkafka's codes for them. */
+const DENIED_TYPES = /^(TOPIC|GROUP|CLUSTER|TRANSACTIONAL_ID|DELEGATION_TOKEN)_AUTHORIZATION_FAILED$/;
+const DENIED_CODES = new Set([29, 30, 31, 53]);
+/** SASL_AUTHENTICATION_FAILED (58), UNSUPPORTED_SASL_MECHANISM (33), librdkafka's __AUTHENTICATION (-169) and __SSL (-181). */
+const AUTH_CODES = new Set([58, 33, -169, -181]);
+/** Node tls verification failures: the broker's certificate is not trusted, so the client never logs in. */
+const TLS_CODES = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/** LT_KAFKA_AUTH, LT_KAFKA_DENIED, or undefined for everything else; looks through wrapped causes. */
+export function authErrorCode(err: unknown, depth = 0): Extract<ErrorCode, 'LT_KAFKA_AUTH' | 'LT_KAFKA_DENIED'> | undefined {
+  if (!err || typeof err !== 'object' || depth > 6) return undefined;
+  const e = err as Judged;
+  if (e.name === 'KafkaJSSASLAuthenticationError') return 'LT_KAFKA_AUTH';
+  if (typeof e.message === 'string' && REFUSED_TOKEN.test(e.message)) return 'LT_KAFKA_AUTH';
+  if (e.type === 'SASL_AUTHENTICATION_FAILED' || e.type === 'UNSUPPORTED_SASL_MECHANISM') return 'LT_KAFKA_AUTH';
+  if (typeof e.type === 'string' && DENIED_TYPES.test(e.type)) return 'LT_KAFKA_DENIED';
+  if (typeof e.code === 'number' && DENIED_CODES.has(e.code)) return 'LT_KAFKA_DENIED';
+  if (typeof e.code === 'number' && AUTH_CODES.has(e.code)) return 'LT_KAFKA_AUTH';
+  if (typeof e.code === 'string' && TLS_CODES.test(e.code)) return 'LT_KAFKA_AUTH';
+  for (const inner of [e.cause, e.originalError, ...(Array.isArray(e.errors) ? e.errors : [])]) {
+    const found = authErrorCode(inner, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}

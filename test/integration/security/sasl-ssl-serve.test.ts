@@ -1,0 +1,117 @@
+/**
+ * `livetag serve` and `livetag models promote` on a SASL_SSL broker with ACLs,
+ * configured exactly by the env file `livetag kafka start --secure` writes.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { tempDir } from '../../helpers/shared.ts';
+import { uniqueName, waitUntil } from '../helpers/kafka.ts';
+import { collector, exited, spawnServe, tinyBundle } from '../helpers/serve.ts';
+import { adminTopic, NO_BROKER, runLivetag, startSecureBroker, type Secured } from './secure-broker.ts';
+
+let s: Secured | undefined;
+const lines: string[] = [];
+before(async () => {
+  if (!NO_BROKER) s = await startSecureBroker((m) => lines.push(m));
+}, { timeout: 300_000 });
+after(async () => {
+  await s?.broker.stop();
+});
+
+async function serveEnvFor(t: Parameters<typeof adminTopic>[0], sec: Secured, input?: string): Promise<Record<string, string>> {
+  return {
+    ...sec.serviceEnv,
+    LIVETAG_INPUT_TOPIC: input ?? (await adminTopic(t, sec.admin, 'livetag.sec-in', 2)),
+    LIVETAG_OUTPUT_TOPIC: await adminTopic(t, sec.admin, 'livetag.sec-out', 2),
+    LIVETAG_DLQ_TOPIC: await adminTopic(t, sec.admin, 'livetag.sec-dlq', 2),
+    LIVETAG_GROUP_ID: uniqueName('livetag-sec'),
+    LIVETAG_TRANSACTIONAL_ID: uniqueName('livetag-txn'),
+    LIVETAG_MODEL: await tinyBundle(),
+    LIVETAG_HTTP_PORT: '0',
+    LIVETAG_HTTP_HOST: '127.0.0.1',
+    LIVETAG_THREADS: '1',
+  };
+}
+
+test('serve round trip over SASL_SSL as the ACL-limited service user', { timeout: 300_000, skip: NO_BROKER }, async (t) => {
+  const sec = s!;
+  t.diagnostic(lines.join('\n'));
+  const env = await serveEnvFor(t, sec);
+  const N = 200;
+  const producer = sec.admin.producer();
+  await producer.connect();
+  await producer.send({ topic: env.LIVETAG_INPUT_TOPIC!, messages: Array.from({ length: N }, (_, i) => ({ key: `room-${i % 7}`, value: JSON.stringify({ text: `这个多少钱${i}`, id: `m${i}` }) })) });
+  await producer.disconnect();
+  const out = await collector(sec.admin, [env.LIVETAG_OUTPUT_TOPIC!]);
+  const serve = spawnServe(t, env);
+  try {
+    await waitUntil(() => out.received.length >= N || serve.exitCode !== null, 180_000, `${N} tagged records`);
+    assert.equal(serve.exitCode, null, `serve exited early:\n${serve.logs.slice(-20).join('\n')}`);
+    const ids = new Set(out.received.map((r) => (JSON.parse(r.value!.toString('utf8')) as { id?: string }).id));
+    assert.equal(ids.size, N, 'every comment tagged once');
+    t.diagnostic(`${N}/${N} tagged over SASL_SSL (SCRAM-SHA-512, User:livetag)`);
+  } finally {
+    await out.stop();
+    serve.kill('SIGTERM');
+    await exited(serve);
+  }
+});
+
+test('a wrong password exits non-zero quickly with LT_KAFKA_AUTH and never prints a secret', { timeout: 180_000, skip: NO_BROKER }, async (t) => {
+  const sec = s!;
+  const env = await serveEnvFor(t, sec);
+  const wrong = `wrong-${uniqueName('pw')}`;
+  const file = join(tempDir(), 'password');
+  fs.writeFileSync(file, wrong);
+  const serve = spawnServe(t, { ...env, LIVETAG_KAFKA_SASL_PASSWORD_FILE: file });
+  const t0 = Date.now();
+  const { code } = await exited(serve);
+  const ms = Date.now() - t0;
+  const output = serve.logs.join('\n');
+  t.diagnostic(`exit ${code} after ${ms} ms: ${serve.logs.filter((l) => /LT_KAFKA_AUTH/.test(l)).slice(0, 1).join('')}`);
+  assert.notEqual(code, 0);
+  assert.ok(ms < 60_000, `exited in ${ms} ms`);
+  assert.match(output, /LT_KAFKA_AUTH/);
+  assert.ok(!output.includes(wrong), 'the wrong password is not printed');
+  assert.ok(!output.includes(sec.security.service.password), 'the real password is not printed');
+  assert.ok(!output.includes(sec.security.admin.password), 'the admin password is not printed');
+});
+
+test('a topic the ACLs deny exits non-zero with LT_KAFKA_DENIED naming it', { timeout: 180_000, skip: NO_BROKER }, async (t) => {
+  const sec = s!;
+  const denied = await adminTopic(t, sec.admin, 'denied-in');
+  const env = await serveEnvFor(t, sec, denied);
+  const serve = spawnServe(t, env);
+  const t0 = Date.now();
+  const { code } = await exited(serve);
+  const ms = Date.now() - t0;
+  const output = serve.logs.join('\n');
+  t.diagnostic(`exit ${code} after ${ms} ms: ${serve.logs.filter((l) => /LT_KAFKA_DENIED/.test(l)).slice(0, 1).join('')}`);
+  assert.notEqual(code, 0);
+  assert.ok(ms < 90_000, `exited in ${ms} ms`);
+  assert.match(output, /LT_KAFKA_DENIED/);
+  assert.ok(!output.includes(sec.security.service.password));
+});
+
+test('models promote announces on the secured broker with the same settings', { timeout: 180_000, skip: NO_BROKER }, async (t) => {
+  const sec = s!;
+  const topic = await adminTopic(t, sec.admin, 'livetag.sec-models');
+  const registry = join(tempDir(), 'registry');
+  const env = { ...sec.serviceEnv, LIVETAG_REGISTRY: registry, LIVETAG_MODEL_TOPIC: topic };
+  const published = await runLivetag(['models', 'publish', await tinyBundle()], { ...env, LIVETAG_KAFKA_BROKERS: '' });
+  assert.equal(published.code, 0, published.output);
+  const id = /published (\S+)/.exec(published.output)?.[1];
+  assert.ok(id, published.output);
+  const out = await collector(sec.admin, [topic]);
+  try {
+    const promoted = await runLivetag(['models', 'promote', id], env);
+    assert.equal(promoted.code, 0, promoted.output);
+    assert.match(promoted.output, new RegExp(`announced ${id} on ${topic}`));
+    await out.until(1, 60_000, 'the announcement');
+    assert.match(out.received[0]!.value!.toString('utf8'), new RegExp(id));
+  } finally {
+    await out.stop();
+  }
+});
