@@ -3,6 +3,7 @@
  * for anyone reading the output topic) and the dead-letter record, whose
  * header names live here and nowhere else.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ConsumedRecord, OutgoingRecord, RecordHeaders } from '../kafka/port.ts';
 import type { Classification } from '../model/runtime/classifier.ts';
@@ -23,14 +24,33 @@ export const OutputMessageSchema = z.looseObject({
 
 export type OutputMessage = z.infer<typeof OutputMessageSchema>;
 
-/** Headers a dead letter carries besides the original record's own. */
+/**
+ * Headers a dead letter carries besides the original record's own: Kafka
+ * Connect's `__connect.errors.*` names, so tools built for Connect's
+ * dead-letter queues read livetag's too, plus livetag's error code and the
+ * marks of a truncated copy. Defined here once; replay tooling imports them.
+ */
 export const DEAD_LETTER_HEADERS = Object.freeze({
   code: 'livetag-error-code',
-  reason: 'livetag-error-reason',
-  sourceTopic: 'livetag-source-topic',
-  sourcePartition: 'livetag-source-partition',
-  sourceOffset: 'livetag-source-offset',
+  sourceTopic: '__connect.errors.topic',
+  sourcePartition: '__connect.errors.partition',
+  sourceOffset: '__connect.errors.offset',
+  exceptionClass: '__connect.errors.exception.class.name',
+  reason: '__connect.errors.exception.message',
+  /** The original record's timestamp (ms); Connect has no header for it, so it takes Connect's prefix. */
+  sourceTimestamp: '__connect.errors.timestamp',
+  /** 'true' when the value is a bounded prefix of the original. */
+  truncated: 'livetag-truncated',
+  originalSize: 'livetag-original-size',
+  originalSha256: 'livetag-original-sha256',
 });
+
+/**
+ * Largest value a dead letter keeps. Kafka's default max.message.bytes is
+ * about 1 MiB per batch; a copy this size leaves room for headers and for
+ * the publisher's byte-bounded sends (publisher.ts).
+ */
+export const DEAD_LETTER_MAX_VALUE_BYTES = 256 * 1024;
 
 /** A record to publish, with what the metrics need once it is acknowledged. */
 export interface OutRecord extends OutgoingRecord {
@@ -45,24 +65,60 @@ export interface OutRecord extends OutgoingRecord {
   readonly tags?: readonly string[];
 }
 
-/** Dead-letter record: the original bytes, key and headers, plus why and where from. */
-export function deadLetter(record: ConsumedRecord, topic: string, code: string, reason: string): OutRecord {
+/** Dead-letter record: the original key and headers, the value (bounded, see truncate), plus why and where from. */
+export function deadLetter(record: ConsumedRecord, topic: string, code: string, reason: string, maxValueBytes = DEAD_LETTER_MAX_VALUE_BYTES): OutRecord {
+  const { value, headers } = bounded(record.value ?? Buffer.alloc(0), record.headers, maxValueBytes);
   return {
     topic,
     key: record.key,
-    value: record.value ?? Buffer.alloc(0),
-    headers: {
-      ...record.headers,
-      [DEAD_LETTER_HEADERS.code]: code,
-      [DEAD_LETTER_HEADERS.reason]: reason,
-      [DEAD_LETTER_HEADERS.sourceTopic]: record.topic,
-      [DEAD_LETTER_HEADERS.sourcePartition]: String(record.partition),
-      [DEAD_LETTER_HEADERS.sourceOffset]: record.offset,
-    },
+    value,
     kind: 'dead-letter',
     code,
     producedAt: Number(record.timestamp),
+    headers: {
+      ...headers,
+      [DEAD_LETTER_HEADERS.code]: code,
+      [DEAD_LETTER_HEADERS.exceptionClass]: 'LivetagError',
+      [DEAD_LETTER_HEADERS.reason]: reason.slice(0, 1024),
+      [DEAD_LETTER_HEADERS.sourceTopic]: record.topic,
+      [DEAD_LETTER_HEADERS.sourcePartition]: String(record.partition),
+      [DEAD_LETTER_HEADERS.sourceOffset]: record.offset,
+      [DEAD_LETTER_HEADERS.sourceTimestamp]: record.timestamp,
+    },
   };
+}
+
+/** The same dead letter with its value cut to `maxValueBytes` (the truncation marks describe the original). */
+export function shrinkDeadLetter(out: OutRecord, maxValueBytes: number): OutRecord {
+  if (out.kind !== 'dead-letter') return out;
+  const value = Buffer.isBuffer(out.value) ? out.value : Buffer.from(out.value);
+  if (value.length <= maxValueBytes) return out;
+  const cut = bounded(value, out.headers, maxValueBytes);
+  return { ...out, value: cut.value, headers: { ...out.headers, ...cut.headers } };
+}
+
+function bounded(value: Buffer, headers: RecordHeaders, maxValueBytes: number): { value: Buffer; headers: RecordHeaders } {
+  if (value.length <= maxValueBytes) return { value, headers: { ...headers } };
+  // An already-truncated copy keeps the original's size and digest.
+  const known = headers[DEAD_LETTER_HEADERS.truncated] === 'true';
+  return {
+    value: value.subarray(0, maxValueBytes),
+    headers: {
+      ...headers,
+      [DEAD_LETTER_HEADERS.truncated]: 'true',
+      [DEAD_LETTER_HEADERS.originalSize]: known ? headers[DEAD_LETTER_HEADERS.originalSize] : String(value.length),
+      [DEAD_LETTER_HEADERS.originalSha256]: known ? headers[DEAD_LETTER_HEADERS.originalSha256] : createHash('sha256').update(value).digest('hex'),
+    },
+  };
+}
+
+/** Approximate bytes a record takes in a batch: what the publisher budgets sends by. */
+export function recordBytes(r: OutgoingRecord): number {
+  let n = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const [k, v] of Object.entries(r.headers ?? {})) {
+    for (const x of Array.isArray(v) ? v : [v]) n += k.length + (x?.length ?? 0) + 8;
+  }
+  return n;
 }
 
 /** The tags record for one input: its fields (unknown ones kept), the tags, which model, where from. */

@@ -21,6 +21,8 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
       },
       // librdkafka refuses idempotence without retries.
       retries: idempotent ? Math.max(1, retries) : retries,
+      // librdkafka has every codec built in (see its `features`).
+      'compression.type': o.compression ?? 'none',
     });
   let producer = make();
   // Consumers that only lend their group id to sendOffsets (see there).

@@ -2,10 +2,14 @@
  * The kafkajs adapter: the only module that imports kafkajs. It maps the
  * Kafka port (port.ts) onto kafkajs and its errors onto LivetagError.
  */
-import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
+import kafkajs, { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
 import { LivetagError } from '../common/errors.ts';
 import { consumedRecord, groupByTopic, newTopics, portClient, portTransaction, topicOffsets, withConnected } from './adapter-kit.ts';
+import { authErrorCode } from './auth-errors.ts';
 import type { ClientOptions } from './client-options.ts';
+import type { SaslSettings } from './connection.ts';
+import { createOAuthTokenSource } from './oauth-token.ts';
+import { CODECS, type Codec } from './codecs.ts';
 import type {
   ConsumerEvent,
   ConsumerOptions,
@@ -14,10 +18,28 @@ import type {
   KafkaConsumer,
   KafkaProducer,
   KafkaTransaction,
+  Compression,
   ProducerOptions,
   RecordBatch,
   TopicSpec,
 } from './port.ts';
+
+// kafkajs ships gzip only and throws KafkaJSNotImplemented on any other
+// batch, which would stop the consumer on the first lz4 batch of a Java producer.
+const asKafkajsCodec = (c: Codec) => () => ({ compress: (encoder: { buffer: Buffer }) => c.compress(encoder.buffer), decompress: (data: Buffer) => c.decompress(data) });
+// kafkajs' CommonJS exports hide CompressionCodecs from ESM named imports.
+const { CompressionCodecs } = kafkajs;
+CompressionCodecs[CompressionTypes.Snappy] = asKafkajsCodec(CODECS.snappy);
+CompressionCodecs[CompressionTypes.LZ4] = asKafkajsCodec(CODECS.lz4);
+CompressionCodecs[CompressionTypes.ZSTD] = asKafkajsCodec(CODECS.zstd);
+
+const COMPRESSION_TYPES: Readonly<Record<Compression, CompressionTypes>> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+};
 
 const LOG_LEVELS = { nothing: logLevel.NOTHING, error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG } as const;
 
@@ -45,6 +67,8 @@ export function toKafkaError(err: unknown, what: string): LivetagError {
   if (err instanceof LivetagError) return err;
   const retriable = retriableOf(err);
   const message = err instanceof Error ? err.message : String(err);
+  const auth = authErrorCode(err);
+  if (auth) return new LivetagError(auth, `${what}: ${message}`, { cause: err });
   return new LivetagError('LT_KAFKA', `${what}: ${message}`, { cause: err, retryable: retriable ?? true });
 }
 
@@ -56,13 +80,20 @@ async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** OAUTHBEARER: kafkajs asks the provider at every connection; the token source caches and refreshes. */
+function kafkajsSasl(sasl: SaslSettings): object {
+  if (!('oauth' in sasl)) return { ...sasl };
+  const source = createOAuthTokenSource(sasl.oauth);
+  return { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: (await source.token()).value }) };
+}
+
 function createKafkajs(options: ClientOptions): Kafka {
   const c = options.connection;
   return new Kafka({
     brokers: [...c.brokers],
     clientId: c.clientId,
     ...(c.ssl === undefined ? {} : { ssl: c.ssl === true ? true : { ...c.ssl } }),
-    ...(c.sasl === undefined ? {} : { sasl: { ...c.sasl } as never }),
+    ...(c.sasl === undefined ? {} : { sasl: kafkajsSasl(c.sasl) as never }),
     logLevel: LOG_LEVELS[options.logLevel ?? 'error'],
     ...(options.log === undefined
       ? {}
@@ -119,6 +150,7 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions): KafkaConsumer {
   );
   consumer.on(consumer.events.STOP, () => emit({ type: 'stopped' }));
   let stopping: Promise<void> | undefined;
+  let running = false;
   return {
     on(listener) {
       listeners.add(listener);
@@ -134,10 +166,13 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions): KafkaConsumer {
           partitionsConsumedConcurrently: o.concurrency ?? 1,
           eachBatch: (p) => eachBatch(toBatch(consumer, p)),
         });
+        running = true;
       });
     },
-    pause: (topics) => consumer.pause(topics.map((topic) => ({ topic }))),
-    resume: (topics) => consumer.resume(topics.map((topic) => ({ topic }))),
+    // kafkajs throws on pause/resume before run(), e.g. while a service whose
+    // subscribe was refused (ACLs) drains: nothing is fetched then, nothing to pause.
+    pause: (topics) => void (running && consumer.pause(topics.map((topic) => ({ topic })))),
+    resume: (topics) => void (running && consumer.resume(topics.map((topic) => ({ topic })))),
     stop() {
       stopping ??= consumer.disconnect().catch((err: unknown) => {
         throw toKafkaError(err, `stopping consumer of group ${o.groupId}`);
@@ -155,16 +190,22 @@ function createProducer(kafka: Kafka, o: ProducerOptions): KafkaProducer {
     ...(o.idempotent || o.transactionalId ? { idempotent: true, maxInFlightRequests: 1 } : {}),
     ...(o.transactionalId ? { transactionalId: o.transactionalId } : {}),
   });
+  const compression = COMPRESSION_TYPES[o.compression ?? 'none'];
   let stopping: Promise<void> | undefined;
   return {
     start: () => guard('producer connect', () => producer.connect()),
     async send(records) {
       if (records.length === 0) return;
-      await guard('send', () => producer.sendBatch({ topicMessages: groupByTopic(records) as { topic: string; messages: Message[] }[], acks: -1 }));
+      await guard('send', () => producer.sendBatch({ topicMessages: groupByTopic(records) as { topic: string; messages: Message[] }[], acks: -1, compression }));
     },
     async transaction(): Promise<KafkaTransaction> {
       const txn = await guard('begin transaction', () => producer.transaction());
-      return portTransaction(txn as never, guard, (groupId, offsets) => txn.sendOffsets({ consumerGroupId: groupId, topics: topicOffsets(offsets) }));
+      const compressed = {
+        sendBatch: (batch: { topicMessages: ReturnType<typeof groupByTopic> }) => txn.sendBatch({ topicMessages: batch.topicMessages as { topic: string; messages: Message[] }[], compression }),
+        commit: () => txn.commit(),
+        abort: () => txn.abort(),
+      };
+      return portTransaction(compressed, guard, (groupId, offsets) => txn.sendOffsets({ consumerGroupId: groupId, topics: topicOffsets(offsets) }));
     },
     stop() {
       stopping ??= producer.disconnect().catch((err: unknown) => {

@@ -90,10 +90,16 @@ export interface KafkaConsumer {
   stop(): Promise<void>;
 }
 
+/** Record-batch codecs both adapters read and write (Kafka's own set). */
+export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
 export interface ProducerOptions {
   /** Set for exactly-once: the producer then only sends inside transactions. */
   readonly transactionalId?: string;
   readonly idempotent?: boolean;
+  /** Codec of the batches this producer writes; default none. Every codec is always read. */
+  readonly compression?: Compression;
 }
 
 export interface KafkaTransaction {

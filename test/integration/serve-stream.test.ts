@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger } from '../../src/common/logger.ts';
 import { loadServeConfig } from '../../src/consumer/config.ts';
+import { DEAD_LETTER_HEADERS as DLH } from '../../src/consumer/output-record.ts';
 import { createStreamService, type StreamService } from '../../src/consumer/stream-service.ts';
 import { REPO_ROOT } from '../helpers/shared.ts';
 import { testKafka, waitUntil } from './helpers/kafka.ts';
@@ -89,16 +90,17 @@ test('20,000 messages with one in ten invalid: every valid one tagged, every inv
 
   for (const d of dead) {
     const where = `${d.key}#${d.headers['x-seq']}`;
-    assert.equal(d.headers['livetag-error-code'], expectedInvalid.get(where), where);
-    assert.ok(d.headers['livetag-error-reason'].length > 0);
-    assert.equal(d.headers['livetag-source-topic'], topics.input);
+    assert.equal(d.headers[DLH.code], expectedInvalid.get(where), where);
+    assert.ok(d.headers[DLH.reason].length > 0);
+    assert.equal(d.headers[DLH.sourceTopic], topics.input);
     assert.ok(d.headers['x-trace'], 'original headers kept');
     assert.ok(d.value && d.value.length > 0, 'original bytes kept');
   }
-  const codes = new Set(dead.map((d) => d.headers['livetag-error-code']));
+  const codes = new Set(dead.map((d) => d.headers[DLH.code]));
   assert.deepEqual([...codes].sort(), ['LT_MSG_BAD_JSON', 'LT_MSG_BAD_UTF8', 'LT_MSG_EMPTY_TEXT', 'LT_MSG_INVALID', 'LT_MSG_TOO_LARGE']);
-  const big = dead.filter((d) => d.value!.length > 1_000_000);
-  assert.equal(big.length, HUGE_AT.size, 'the 1 MB originals are dead-lettered whole');
+  const big = dead.filter((d) => Number(d.headers[DLH.originalSize] ?? 0) > 1_000_000);
+  assert.equal(big.length, HUGE_AT.size, 'the 1 MB originals are dead-lettered as bounded copies');
+  for (const d of big) assert.ok(d.headers[DLH.truncated] === 'true' && d.value!.length < 1_000_000 && /^[0-9a-f]{64}$/.test(d.headers[DLH.originalSha256]));
 
   // Per key: outputs and dead letters together cover seq 0..n-1 exactly once, and outputs keep key order.
   const byKey = new Map<string, { seq: number; r: Received }[]>();

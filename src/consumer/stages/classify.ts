@@ -2,10 +2,12 @@ import { errorCode } from '../../common/errors.ts';
 import type { ConsumedRecord } from '../../kafka/port.ts';
 import type { Classification, Classifier } from '../../model/runtime/classifier.ts';
 import { createDedupeCache, type DedupeCache } from '../dedupe-cache.ts';
+import type { InputMapping } from '../input-mapping.ts';
 import { parseInputBytes, type InputMessage } from '../input-message.ts';
 import type { ServeMetrics } from '../metrics.ts';
 import { createMicroBatcher, type BatchLimits, type MicroBatcher } from '../micro-batcher.ts';
 import { deadLetter, tagsRecord, type OutRecord } from '../output-record.ts';
+import type { Tracing } from '../tracing.ts';
 
 export interface ClassifyOptions {
   readonly classifier: Classifier;
@@ -15,12 +17,24 @@ export interface ClassifyOptions {
   readonly maxMessageBytes: number;
   readonly dedupeCacheSize: number;
   readonly allScores: boolean;
+  /** Where text, id and kept fields sit in a record (default: top-level `text` and `id`). */
+  readonly input?: InputMapping;
   readonly metrics?: ServeMetrics;
+  /** For one `livetag.inference` span per model batch. */
+  readonly tracing?: Tracing;
+}
+
+/** What classifyTexts returns: one classification per text, and the model that made them. */
+export interface TextResults {
+  readonly results: readonly Classification[];
+  readonly model: { readonly id: string; readonly version: string };
 }
 
 export interface ClassifyStage {
   /** Validates, classifies and turns records into output or dead-letter records, in source order. Never throws for bad input. */
   process(records: readonly ConsumedRecord[]): Promise<OutRecord[]>;
+  /** Classifies texts through the same cache and batcher as records, so HTTP requests join Kafka batches. Rejects when inference fails. */
+  classifyTexts(texts: readonly string[]): Promise<TextResults>;
   readonly classifier: Classifier;
   /**
    * Serves `next` from the next chunk on. Chunks already under way finish on
@@ -52,6 +66,8 @@ type Slot = OutRecord | { readonly record: ConsumedRecord; readonly message: Rea
  */
 export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
   const { metrics } = opts;
+  // Rows submitted by classifyTexts (HTTP), to count how often they share a batch with Kafka rows.
+  const textRows = new WeakSet<readonly number[]>();
   const stateFor = (classifier: Classifier): ModelState => ({
     classifier,
     active: 0,
@@ -60,9 +76,23 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
     batcher: createMicroBatcher(opts.batch, async (rows) => {
       const batch = classifier.encoder.pad(rows);
       metrics?.batchSize.observe(batch.batchSize);
+      const fromTexts = rows.filter((r) => textRows.has(r)).length;
+      metrics?.batchRows.inc({ origin: 'http' }, fromTexts);
+      metrics?.batchRows.inc({ origin: 'kafka' }, rows.length - fromTexts);
+      if (fromTexts > 0 && fromTexts < rows.length) metrics?.mixedBatches.inc();
       metrics?.batchTokens.observe(batch.batchSize * batch.seqLength);
       const end = metrics?.inference.startTimer();
-      const logits = await classifier.infer(batch);
+      const span = opts.tracing?.startSpan('livetag.inference', {
+        attributes: { 'livetag.batch.size': batch.batchSize, 'livetag.batch.tokens': batch.batchSize * batch.seqLength, 'livetag.batch.http_rows': fromTexts, 'livetag.model.version': classifier.manifest.version },
+      });
+      let logits;
+      try {
+        logits = await classifier.infer(batch);
+      } catch (err) {
+        span?.end(err);
+        throw err;
+      }
+      span?.end();
       end?.();
       return classifier.decide(logits, batch.batchSize, opts.allScores);
     }),
@@ -76,7 +106,7 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
     const results = new Map<number, Classification>();
     for (const record of records) {
       metrics?.consumed.inc({ topic: record.topic });
-      const parsed = parseInputBytes(record.value, opts.maxMessageBytes);
+      const parsed = parseInputBytes(record.value, opts.maxMessageBytes, { mapping: opts.input, headers: record.headers });
       if (!parsed.ok) {
         slots.push(deadLetter(record, opts.deadLetterTopic, parsed.code, parsed.reason));
         continue;
@@ -126,17 +156,38 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
     return slots.map((slot, i) => ('record' in slot ? tagsRecord(slot.record, slot.message, results.get(i)!, context) : slot));
   }
 
+  async function textsWith(current: ModelState, texts: readonly string[]): Promise<TextResults> {
+    const known = new Map<string, Classification>();
+    for (const t of texts) {
+      const hit = current.cache.get(t);
+      if (hit) known.set(t, hit);
+    }
+    const misses = [...new Set(texts)].filter((t) => !known.has(t));
+    const ids = misses.length > 0 ? await current.classifier.encoder.ids(misses) : [];
+    for (const row of ids) textRows.add(row);
+    const done = await Promise.all(ids.map((row) => current.batcher.submit(row)));
+    misses.forEach((t, k) => {
+      known.set(t, done[k]);
+      current.cache.set(t, done[k]);
+    });
+    return { model: current.model, results: texts.map((t) => known.get(t)!) };
+  }
+
+  /** Runs `work` on the current model state, counted so a swap waits for it. */
+  async function withState<T>(work: (current: ModelState) => Promise<T>): Promise<T> {
+    const current = state;
+    current.active++;
+    try {
+      return await work(current);
+    } finally {
+      current.active--;
+      if (current.active === 0) current.idle?.();
+    }
+  }
+
   return {
-    async process(records) {
-      const current = state;
-      current.active++;
-      try {
-        return await processWith(current, records);
-      } finally {
-        current.active--;
-        if (current.active === 0) current.idle?.();
-      }
-    },
+    process: (records) => withState((current) => processWith(current, records)),
+    classifyTexts: (texts) => withState((current) => textsWith(current, texts)),
     get classifier() {
       return state.classifier;
     },

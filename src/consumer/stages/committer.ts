@@ -11,12 +11,12 @@ export interface Committer {
 /**
  * Offsets move only after everything before them in the partition is
  * published: the source delivers chunks in order, and this is the one place
- * that commits, marks progress and reports lag.
+ * that commits and marks progress (lag is measured on its own timer, see
+ * lag-monitor.ts, so it keeps moving when nothing is published).
  */
-export function createCommitter(metrics: ServeMetrics): Committer {
-  async function settle({ batch, lastOffset, nextOffset }: ChunkPosition): Promise<void> {
+export function createCommitter(_metrics?: ServeMetrics): Committer {
+  async function settle({ batch, lastOffset }: ChunkPosition): Promise<void> {
     batch.resolve(lastOffset);
-    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(nextOffset))));
     await batch.heartbeat();
   }
   return {

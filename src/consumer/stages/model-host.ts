@@ -63,9 +63,41 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
     }
     const old = await swap(next);
     show(next);
+    metrics.modelFallback.set(0);
     logger.info('model swapped', { from: old.manifest.version, to: id, labels: next.manifest.labels.length });
     await old.stop();
     return true;
+  }
+
+  /**
+   * The registry's current version, or, when it does not load (a corrupt
+   * file on the shared volume), the newest other version that does: every
+   * pod crash-looping on one bad bundle is worse than serving the previous
+   * model, as long as it is said loudly (metric, error log).
+   */
+  async function loadFromRegistry(root: string): Promise<Classifier> {
+    const registry = createModelRegistry(root);
+    const currentId = await registry.current();
+    try {
+      return await loadClassifier(await registry.path());
+    } catch (err) {
+      if (!currentId) throw err;
+      const others = (await registry.list()).filter((e) => e.id !== currentId).sort((a, b) => b.manifest.createdAt.localeCompare(a.manifest.createdAt));
+      for (const candidate of others) {
+        const fallback = await loadClassifier(await registry.path(candidate.id)).catch(() => undefined);
+        if (!fallback) continue;
+        lastRefused = currentId;
+        metrics.modelFallback.set(1);
+        metrics.errors.inc({ code: errorCode(err) });
+        logger.error('the current model does not load; serving the newest older version that verifies until a good one is promoted', {
+          current: currentId,
+          serving: candidate.id,
+          error: (err as Error).message,
+        });
+        return fallback;
+      }
+      throw err;
+    }
   }
 
   const reload = (id: string): Promise<boolean> => {
@@ -76,8 +108,7 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
 
   return {
     async load() {
-      const path = opts.registry ? await createModelRegistry(opts.registry.root).path() : opts.model.path;
-      const classifier = await loadClassifier(path);
+      const classifier = opts.registry ? await loadFromRegistry(opts.registry.root) : await loadClassifier(opts.model.path);
       show(classifier);
       const m = classifier.manifest;
       logger.info('model loaded', { model: m.modelId, version: m.version, provider: classifier.provider, variant: classifier.variant, labels: m.labels.length });

@@ -1,6 +1,7 @@
-import type { KafkaClient, KafkaProducer } from '../../kafka/port.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { Compression, KafkaClient, KafkaProducer, KafkaTransaction } from '../../kafka/port.ts';
 import type { ServeMetrics } from '../metrics.ts';
-import type { OutRecord } from '../output-record.ts';
+import { recordBytes, shrinkDeadLetter, type OutRecord } from '../output-record.ts';
 import type { Committer } from './committer.ts';
 import type { ChunkPosition } from './source.ts';
 
@@ -11,6 +12,13 @@ export interface PublisherOptions {
   readonly groupId: string;
   readonly committer: Committer;
   readonly metrics: ServeMetrics;
+  readonly compression?: Compression;
+  readonly logger?: Logger;
+  /**
+   * Wraps each transaction; the fault tests use it to stop the broker inside
+   * the commit or abort request itself. Identity in production.
+   */
+  readonly wrapTransaction?: (txn: KafkaTransaction) => KafkaTransaction;
 }
 
 export interface Publisher {
@@ -21,15 +29,98 @@ export interface Publisher {
 }
 
 /**
+ * Bytes per send. Kafka's default max.message.bytes (~1 MiB) bounds one
+ * partition's batch; a chunk of large dead letters is split to stay below it.
+ */
+const SEND_BUDGET_BYTES = 512 * 1024;
+/** What a dead letter keeps when the broker refused even the bounded copy (a topic with a small max.message.bytes). */
+const FALLBACK_DEAD_LETTER_BYTES = 1024;
+
+/** The broker refused a record as too large (kafkajs: MESSAGE_TOO_LARGE; librdkafka: MSG_SIZE_TOO_LARGE). */
+export function isTooLarge(err: unknown): boolean {
+  for (let e = err as { message?: string; type?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (/MESSAGE_TOO_LARGE|MSG_SIZE_TOO_LARGE|larger than the max message size/i.test(`${e.type ?? ''} ${e.message ?? ''}`)) return true;
+  }
+  return false;
+}
+
+/**
+ * Tags first, then dead letters, each in consecutive groups of at most
+ * SEND_BUDGET_BYTES (a larger single record alone). Dead letters travel
+ * apart so that a send the dead-letter topic refuses resends only them.
+ * Order within each topic is kept; the two topics never shared an order.
+ */
+function byBudget(outs: readonly OutRecord[]): OutRecord[][] {
+  const tags = outs.filter((r) => r.kind !== 'dead-letter');
+  const dead = outs.filter((r) => r.kind === 'dead-letter');
+  return [...budgeted(tags), ...budgeted(dead)];
+}
+
+function budgeted(outs: readonly OutRecord[]): OutRecord[][] {
+  const groups: OutRecord[][] = [];
+  let current: OutRecord[] = [];
+  let bytes = 0;
+  for (const r of outs) {
+    const n = recordBytes(r);
+    if (current.length > 0 && bytes + n > SEND_BUDGET_BYTES) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += n;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/**
  * at-least-once: idempotent producer, acks=all, then the offset commit.
  * exactly-once: records and offsets in one transaction; one producer runs one
- * transaction at a time, so partitions take turns.
+ * transaction at a time, so partitions take turns. A transaction that fails
+ * anywhere (in the commit or abort request included) leaves the library's
+ * producer in a state it may never leave, so the producer is replaced by a
+ * new one with the same transactional id: its InitProducerId fences the old
+ * epoch and aborts what it left open, and the chunk is redelivered from the
+ * committed offsets.
  */
 export function createPublisher(opts: PublisherOptions): Publisher {
   const { metrics, committer } = opts;
   const exactlyOnce = opts.delivery === 'exactly-once';
   let producer: KafkaProducer | undefined;
+  let broken = false;
   let txnLock: Promise<void> = Promise.resolve();
+
+  const makeProducer = (): KafkaProducer =>
+    opts.client.producer({ idempotent: true, compression: opts.compression ?? 'none', ...(exactlyOnce ? { transactionalId: opts.transactionalId } : {}) });
+
+  async function renew(): Promise<void> {
+    const old = producer;
+    producer = undefined;
+    await old?.stop().catch(() => undefined);
+    const next = makeProducer();
+    await next.start();
+    producer = next;
+    broken = false;
+    opts.logger?.warn('transactional producer recreated; the failed chunk is redelivered from the committed offsets', { transactionalId: opts.transactionalId });
+  }
+
+  async function inTransaction(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {
+    if (broken || !producer) await renew();
+    const raw = await producer!.transaction();
+    const txn = opts.wrapTransaction ? opts.wrapTransaction(raw) : raw;
+    try {
+      for (const group of byBudget(outs)) await txn.send(group);
+      await txn.sendOffsets(opts.groupId, [{ topic: position.batch.topic, partition: position.batch.partition, offset: position.nextOffset }]);
+      await txn.commit();
+    } catch (err) {
+      broken = true;
+      metrics.errors.inc({ code: 'LT_KAFKA' });
+      opts.logger?.warn('transaction failed; aborting it and replacing the producer', { error: (err as Error).message });
+      await txn.abort().catch(() => undefined);
+      throw err;
+    }
+  }
 
   async function transactional(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {
     const previous = txnLock;
@@ -37,19 +128,35 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     txnLock = new Promise((r) => (release = r));
     await previous;
     try {
-      const txn = await producer!.transaction();
       try {
-        await txn.send(outs);
-        await txn.sendOffsets(opts.groupId, [{ topic: position.batch.topic, partition: position.batch.partition, offset: position.nextOffset }]);
-        await txn.commit();
+        await inTransaction(outs, position);
       } catch (err) {
-        await txn.abort().catch(() => undefined);
-        throw err;
+        if (!isTooLarge(err)) throw err;
+        await inTransaction(shrunk(outs), position);
       }
     } finally {
       release();
     }
     await committer.settle(position);
+  }
+
+  /** Dead letters cut to the fallback size, after the broker refused the bounded copies. */
+  function shrunk(outs: readonly OutRecord[]): OutRecord[] {
+    opts.logger?.warn('the dead-letter topic refused a record as too large; resending dead letters truncated', { bytes: FALLBACK_DEAD_LETTER_BYTES });
+    return outs.map((r) => shrinkDeadLetter(r, FALLBACK_DEAD_LETTER_BYTES));
+  }
+
+  async function atLeastOnce(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {
+    for (const group of byBudget(outs)) {
+      try {
+        await producer!.send(group);
+      } catch (err) {
+        // Redelivering would fail the same way and block the partition for good.
+        if (!isTooLarge(err)) throw err;
+        await producer!.send(shrunk(group));
+      }
+    }
+    await committer.commit(position);
   }
 
   function observe(outs: readonly OutRecord[]): void {
@@ -67,16 +174,12 @@ export function createPublisher(opts: PublisherOptions): Publisher {
 
   return {
     async start() {
-      producer = opts.client.producer({ idempotent: true, ...(exactlyOnce ? { transactionalId: opts.transactionalId } : {}) });
+      producer = makeProducer();
       await producer.start();
     },
     async deliver(outs, position) {
-      if (exactlyOnce) {
-        await transactional(outs, position);
-      } else {
-        await producer!.send(outs);
-        await committer.commit(position);
-      }
+      if (exactlyOnce) await transactional(outs, position);
+      else await atLeastOnce(outs, position);
       observe(outs);
     },
     stop: () => producer?.stop() ?? Promise.resolve(),

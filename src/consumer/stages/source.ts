@@ -30,12 +30,16 @@ export interface SourceOptions {
   readonly maxInFlight: number;
   readonly metrics: ServeMetrics;
   readonly logger: Logger;
+  /** The group's session timeout; default 30 s. Long chunks heartbeat well inside it. */
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface Source {
   start<T>(handlers: ChunkHandlers<T>): Promise<void>;
-  /** True between joining the group and draining. */
+  /** True between joining the group and draining, while the consumer runs. */
   readonly joined: boolean;
+  /** Set once the consumer crashed for good (a non-retriable error): it will never consume again. */
+  readonly failure: Error | undefined;
   /** Stops handing out records and waits for running handlers to deliver what they hold. */
   drain(): Promise<void>;
   /** Leaves the group. Idempotent. */
@@ -56,7 +60,10 @@ export function createSource(opts: SourceOptions): Source {
   });
   let consumer: KafkaConsumer | undefined;
   let joined = false;
+  let failure: Error | undefined;
   let draining = false;
+  const sessionTimeoutMs = opts.sessionTimeoutMs ?? 30_000;
+  const heartbeatIntervalMs = Math.max(500, Math.min(3_000, Math.floor(sessionTimeoutMs / 5)));
   // Handlers running now: a drain waits for them while the consumer still
   // runs, because a stopped consumer cannot commit.
   let active = 0;
@@ -106,7 +113,10 @@ export function createSource(opts: SourceOptions): Source {
 
   return {
     get joined() {
-      return joined && !draining;
+      return joined && !draining && !failure;
+    },
+    get failure() {
+      return failure;
     },
     async start(handlers) {
       consumer = opts.client.consumer({
@@ -115,23 +125,34 @@ export function createSource(opts: SourceOptions): Source {
         fromBeginning: opts.fromBeginning,
         concurrency: opts.concurrency,
         readUncommitted: false,
-        sessionTimeoutMs: 30_000,
-        heartbeatIntervalMs: 3_000,
+        sessionTimeoutMs,
+        heartbeatIntervalMs,
       });
       consumer.on((e) => {
         if (e.type === 'joined') {
           joined = true;
-          // Partitions this instance no longer owns must not keep reporting their last lag.
-          metrics.lag.reset();
           logger.info('joined consumer group', { group: opts.groupId, partitions: e.partitions });
         } else if (e.type === 'crashed') {
+          // Not in the group until it rejoins; a crash without restart is final.
+          joined = false;
           metrics.errors.inc({ code: 'LT_KAFKA' });
-          logger.error('consumer crashed', { error: e.error.message, restart: e.restarting });
+          if (!e.restarting && !failure) {
+            failure = e.error;
+            logger.error('consumer crashed and will not restart; liveness now fails so the pod is restarted', { error: e.error.message });
+          } else if (e.restarting) {
+            logger.error('consumer crashed; restarting', { error: e.error.message });
+          }
+        } else if (e.type === 'stopped') {
+          joined = false;
         }
       });
       await consumer.start(async (batch) => {
         if (draining) return;
         active++;
+        // The library heartbeats only between fetches: a chunk that runs
+        // longer than the session timeout would get this member evicted and
+        // its partitions handed out twice.
+        const beat = setInterval(() => void batch.heartbeat().catch(() => undefined), heartbeatIntervalMs);
         try {
           await chunks(batch, handlers);
         } catch (err) {
@@ -139,6 +160,7 @@ export function createSource(opts: SourceOptions): Source {
           logger.error('batch failed; it will be retried from the last committed offset', { topic: batch.topic, partition: batch.partition, error: (err as Error).message });
           throw err;
         } finally {
+          clearInterval(beat);
           active--;
           if (active === 0) onIdle?.();
         }

@@ -6,6 +6,7 @@ import { writeRandomBundle } from '../../../../src/model/build/random-bundle.ts'
 import { createClassifyStage } from '../../../../src/consumer/stages/classify.ts';
 import type { ConsumedRecord } from '../../../../src/kafka/port.ts';
 import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
+import { DEAD_LETTER_HEADERS } from '../../../../src/consumer/output-record.ts';
 import { tempDir } from '../../../helpers/shared.ts';
 
 const dir = tempDir();
@@ -66,7 +67,8 @@ test('outputs in source order; invalid records become dead letters with their re
   assert.equal(out[0].headers.trace, 't0');
   assert.equal(out[1].headers['livetag-error-code'], 'LT_MSG_BAD_JSON');
   assert.equal(out[3].headers['livetag-error-code'], 'LT_MSG_TOO_LARGE');
-  assert.equal(out[1].headers['livetag-source-offset'], '1');
+  assert.equal(out[1].headers[DEAD_LETTER_HEADERS.sourceOffset], '1');
+  assert.equal(out[1].headers['__connect.errors.offset'], '1', 'Kafka Connect\'s header name');
   assert.deepEqual(out[1].value, Buffer.from('{oops'), 'original bytes');
   await pipeline.stop();
 });

@@ -1,0 +1,100 @@
+import type { Logger } from '../../common/logger.ts';
+import type { KafkaClient } from '../../kafka/port.ts';
+import type { ServeMetrics } from '../metrics.ts';
+
+export interface LagMonitorOptions {
+  /** A client of its own, with short timeouts and no retry loop: a tick must answer within its interval. */
+  readonly client: KafkaClient;
+  readonly groupId: string;
+  readonly topic: string;
+  readonly intervalMs: number;
+  readonly metrics: ServeMetrics;
+  readonly logger: Logger;
+  /** Called after every tick, reachable or not (health refreshes `livetag_ready` from it). */
+  readonly onTick?: () => void;
+}
+
+const UNREACHABLE_AFTER = 2;
+
+export interface LagMonitor {
+  start(): void;
+  /** False after a tick could not reach the broker, true again after one that could. */
+  readonly brokerReachable: boolean;
+  /** Ticks done (for tests and logs). */
+  readonly ticks: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Measures the group's lag on its own timer, from the committed offsets and
+ * the high watermarks, so it keeps growing while the service is stalled (a
+ * lag set only after a publish freezes exactly when it matters). Every
+ * instance reports the whole group's lag; the alerts take max per partition.
+ * The same round trip tells readiness whether the broker answers.
+ */
+export function createLagMonitor(opts: LagMonitorOptions): LagMonitor {
+  const { metrics, logger } = opts;
+  let reachable = true;
+  let failures = 0;
+  let ticks = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  async function measure(): Promise<void> {
+    const marks = await opts.client.admin.watermarks(opts.topic);
+    const committed = await opts.client.admin.committedOffsets(opts.groupId, opts.topic);
+    const next = new Map(committed.map((c) => [c.partition, BigInt(c.offset)]));
+    for (const m of marks) {
+      const at = next.get(m.partition) ?? -1n;
+      // No committed offset yet: everything still in the log is waiting.
+      const from = at < 0n ? BigInt(m.low) : at;
+      const lag = BigInt(m.high) - from;
+      metrics.lag.set({ topic: opts.topic, partition: String(m.partition) }, Number(lag > 0n ? lag : 0n));
+    }
+  }
+
+  async function tick(): Promise<void> {
+    try {
+      await measure();
+      if (!reachable) logger.info('Kafka reachable again', { topic: opts.topic });
+      reachable = true;
+      failures = 0;
+    } catch (err) {
+      // One slow answer on a busy node is not an outage: two in a row are.
+      failures++;
+      if (reachable && failures >= UNREACHABLE_AFTER) {
+        logger.warn('Kafka not reachable: not ready until it answers', { error: (err as Error).message });
+        reachable = false;
+      }
+      metrics.errors.inc({ code: 'LT_KAFKA' });
+    }
+    ticks++;
+    opts.onTick?.();
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = tick().finally(schedule);
+    }, opts.intervalMs);
+    timer.unref();
+  }
+
+  return {
+    start() {
+      running = tick().finally(schedule);
+    },
+    get brokerReachable() {
+      return reachable;
+    },
+    get ticks() {
+      return ticks;
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running?.catch(() => undefined);
+    },
+  };
+}

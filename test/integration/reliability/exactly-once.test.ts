@@ -1,0 +1,125 @@
+/**
+ * Exactly-once survives a fault inside the commit request itself: the
+ * broker JVM is frozen (SIGSTOP) the moment the publisher sends its
+ * EndTxn(commit), so the request times out and the abort that follows fails
+ * too; kafkajs would then refuse every later transaction. The publisher
+ * replaces its producer (same transactional id, fencing the old epoch) and
+ * the chunk is redelivered from the committed offsets: every input tagged,
+ * no duplicate visible to a read_committed reader. Also: a chunk running
+ * longer than the session timeout keeps its member in the group.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { createLogger } from '../../../src/common/logger.ts';
+import { createServeMetrics } from '../../../src/consumer/metrics.ts';
+import { createCommitter } from '../../../src/consumer/stages/committer.ts';
+import { createPublisher } from '../../../src/consumer/stages/publisher.ts';
+import { createSource } from '../../../src/consumer/stages/source.ts';
+import type { OutRecord } from '../../../src/consumer/output-record.ts';
+import { createLocalBroker } from '../../../src/dev/local-broker.ts';
+import { createKafkaClient } from '../../../src/kafka/client.ts';
+import type { KafkaTransaction } from '../../../src/kafka/port.ts';
+import { brokersFromEnv, testKafka, uniqueName, useTopic, waitUntil } from '../helpers/kafka.ts';
+import { collector } from '../helpers/serve.ts';
+
+const NO_BROKER = process.env.LIVETAG_TEST_NO_LOCAL_BROKER === '1' && 'LIVETAG_TEST_NO_LOCAL_BROKER=1';
+const TOTAL = 600;
+
+const echo = (records: readonly { value: Buffer | null; key: Buffer | null; timestamp: string }[], topic: string): OutRecord[] =>
+  records.map((r) => ({ topic, key: r.key, value: r.value ?? Buffer.alloc(0), headers: {}, kind: 'tags', producedAt: Number(r.timestamp) }));
+
+test('exactly-once: the broker frozen inside EndTxn(commit) → producer replaced, chunk redelivered, 0 lost, 0 duplicates', { skip: NO_BROKER, timeout: 240_000 }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livetag-eos-'));
+  const broker = createLocalBroker({ dir, logger: { info: () => {}, warn: (m) => t.diagnostic(`broker: ${m}`) } });
+  t.after(async () => {
+    if (broker.pid) process.kill(broker.pid, 'SIGCONT');
+    await broker.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await broker.start();
+  const kafka = testKafka('eos-window', broker.brokers);
+  const input = await useTopic(t, { prefix: 'eos-in', client: kafka, partitions: 2 });
+  const output = await useTopic(t, { prefix: 'eos-out', client: kafka, partitions: 2 });
+  const groupId = uniqueName('eos-group');
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: input, messages: Array.from({ length: TOTAL }, (_, i) => ({ key: `k${i % 7}`, value: `m${i}` })) });
+  await producer.disconnect();
+
+  // Short request timeouts so the frozen commit fails in seconds, not minutes.
+  const client = await createKafkaClient({ connection: { brokers: broker.brokers, clientId: 'eos-window' }, logLevel: 'nothing', requestTimeoutMs: 3_000, maxRetryTimeMs: 3_000, retries: 2 });
+  const metrics = createServeMetrics();
+  const logs: string[] = [];
+  const logger = createLogger('info', {}, (l) => void logs.push(l));
+  let frozen = 0;
+  const freezeInCommit = (txn: KafkaTransaction): KafkaTransaction => ({
+    ...txn,
+    async commit() {
+      if (frozen++ !== 2) return txn.commit();
+      // The third commit: freeze the broker as the request leaves, thaw it after the timeouts fired.
+      const pid = broker.pid!;
+      process.kill(pid, 'SIGSTOP');
+      setTimeout(() => process.kill(pid, 'SIGCONT'), 12_000);
+      return txn.commit();
+    },
+  });
+  const publisher = createPublisher({ client, delivery: 'exactly-once', transactionalId: uniqueName('eos-txn'), groupId, committer: createCommitter(metrics), metrics, logger, wrapTransaction: freezeInCommit });
+  await publisher.start();
+  const source = createSource({ client, groupId, topic: input, fromBeginning: true, concurrency: 2, chunkSize: 50, maxInFlight: 1000, metrics, logger });
+  const out = await collector(kafka, [output]);
+  try {
+    await source.start({ process: async (records) => echo(records, output), deliver: (outs, position) => publisher.deliver(outs, position) });
+    await out.until(TOTAL, 180_000, `${TOTAL} committed outputs`);
+    await new Promise((r) => setTimeout(r, 2_000));
+  } finally {
+    await source.drain();
+    await source.stop();
+    await publisher.stop().catch(() => undefined);
+    await out.stop();
+  }
+  const values = out.received.map((r) => r.value!.toString());
+  const distinct = new Set(values);
+  t.diagnostic(`frozen commit: ${frozen} commits attempted; ${distinct.size}/${TOTAL} distinct outputs, ${values.length - distinct.size} duplicates to read_committed; producer recreated: ${logs.some((l) => l.includes('recreated'))}`);
+  assert.ok(frozen > 3, 'transactions went on after the frozen commit');
+  assert.ok(logs.some((l) => l.includes('transactional producer recreated')), 'the producer was replaced');
+  assert.equal(distinct.size, TOTAL, '0 lost');
+  assert.equal(values.length, TOTAL, '0 duplicates visible to read_committed');
+});
+
+test('a chunk running longer than the session timeout keeps its member: no rebalance, its commit succeeds', { timeout: 120_000 }, async (t) => {
+  const kafka = testKafka('heartbeat');
+  const input = await useTopic(t, { prefix: 'hb-in', client: kafka });
+  const groupId = uniqueName('hb-group');
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: input, messages: [{ value: 'slow' }] });
+  await producer.disconnect();
+  const client = await createKafkaClient({ connection: { brokers: brokersFromEnv(), clientId: 'heartbeat' }, logLevel: 'nothing' });
+  const metrics = createServeMetrics();
+  const committer = createCommitter(metrics);
+  const source = createSource({ client, groupId, topic: input, fromBeginning: true, concurrency: 1, chunkSize: 10, maxInFlight: 100, metrics, logger: createLogger('error'), sessionTimeoutMs: 6_000 });
+  let processed = 0;
+  let committed = false;
+  try {
+    await source.start({
+      // 10 s of work on one chunk: well past the 6 s session timeout.
+      process: async () => {
+        processed++;
+        await new Promise((r) => setTimeout(r, 10_000));
+      },
+      deliver: async (_result, position) => {
+        await committer.commit(position);
+        committed = true;
+      },
+    });
+    await waitUntil(() => committed, 60_000, 'the slow chunk committed');
+  } finally {
+    await source.drain();
+    await source.stop();
+  }
+  assert.equal(processed, 1, 'the chunk was not handed out again');
+  assert.ok(committed, 'the commit of a 10 s chunk under a 6 s session timeout succeeded (the member was not evicted)');
+});
