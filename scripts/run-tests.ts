@@ -8,11 +8,12 @@
  * Node 20's `--test` does not expand globs over .ts files, so the files are
  * collected here and passed explicitly.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLocalBroker, isClasspathCached, type LocalBroker } from '../src/dev/local-broker.ts';
+import { ensureNode24 } from './ensure-node24.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TEST_DIR = path.join(ROOT, 'test');
@@ -117,4 +118,18 @@ function exitCodeFor(signal: NodeJS.Signals): number {
   return signal === 'SIGINT' ? 130 : 143;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+/**
+ * CI (CI=true) runs the unit tests a second time on Node 24 (scripts/ensure-node24.ts)
+ * after a green run on the machine's own Node, so both supported lines are
+ * tested while .ci/run only calls `npm test`.
+ */
+function alsoOnNode24(argv: string[]): number {
+  if (process.env.CI !== 'true' || process.env.LIVETAG_TESTS_ON_NODE24 === '1' || process.versions.node.startsWith('24.')) return 0;
+  const bin = ensureNode24(log);
+  log(`CI: the unit tests again on Node 24 (${bin})`);
+  const r = spawnSync(bin, ['--import', 'tsx', fileURLToPath(import.meta.url), '--unit', ...argv.filter((a) => a !== '--unit')], { stdio: 'inherit', env: { ...process.env, LIVETAG_TESTS_ON_NODE24: '1' } });
+  return r.status ?? 1;
+}
+
+const status = await main(process.argv.slice(2));
+process.exitCode = status === 0 ? alsoOnNode24(process.argv.slice(2)) : status;

@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { deepFreeze } from '../common/freeze.ts';
-import { parseSettings, settingBool, settingInt, settingsReference } from '../common/env-settings.ts';
+import { parseSettings, readSecretSetting, settingBool, settingInt, settingsReference } from '../common/env-settings.ts';
+import { passthroughSchema, pointerSchema, type InputMapping } from './input-mapping.ts';
 import { KAFKA_SETTINGS, invalid, loadKafkaConnection, type KafkaConnection } from '../kafka/connection.ts';
+import { COMPRESSIONS, type Compression } from '../kafka/port.ts';
 
 const int = settingInt;
 const bool = settingBool;
@@ -31,6 +34,7 @@ const SERVE_SETTINGS = {
   LIVETAG_HTTP_PORT: { schema: int(0, 65535), default: '9464', doc: 'Port of the HTTP server (0 picks a free one).' },
   LIVETAG_DELIVERY: { schema: z.enum(['at-least-once', 'exactly-once']), default: 'at-least-once', doc: 'at-least-once (idempotent producer, acks=all) or exactly-once (Kafka transactions; read the output with read_committed).' },
   LIVETAG_TRANSACTIONAL_ID: { schema: z.string().min(1), default: `livetag-${hostname()}`, doc: 'Transactional id for exactly-once; must be stable per instance (e.g. the pod name) and unique across instances.' },
+  LIVETAG_OUTPUT_COMPRESSION: { schema: z.enum(COMPRESSIONS), default: 'none', doc: 'Codec of the tags and dead-letter batches the service writes: none, gzip, snappy, lz4 or zstd (input in any of them is always read).' },
   LIVETAG_BATCH_MAX_SIZE: { schema: int(1, 4096), default: '64', doc: 'Most comments in one inference batch.' },
   LIVETAG_BATCH_MAX_WAIT_MS: { schema: int(0, 60000), default: '5', doc: 'Longest a comment waits for its batch to fill, in ms.' },
   LIVETAG_BATCH_MAX_TOKENS: { schema: int(1), default: '4096', doc: 'Most padded tokens (batch × longest) in one inference batch.' },
@@ -39,8 +43,19 @@ const SERVE_SETTINGS = {
   LIVETAG_PARTITIONS_CONCURRENCY: { schema: int(1, 1024), default: '16', doc: 'Partitions processed concurrently (their comments share inference batches).' },
   LIVETAG_DEDUPE_CACHE_SIZE: { schema: int(0), default: '10000', doc: 'Entries of the repeated-comment cache (0 disables it).' },
   LIVETAG_ALL_SCORES: { schema: bool, default: 'false', doc: 'Include every label\'s probability in output messages.' },
+  LIVETAG_HEALTH_INTERVAL_MS: { schema: int(100, 600000), default: '5000', doc: 'How often consumer lag is measured (committed offsets vs high watermarks) and the broker checked for readiness.' },
   LIVETAG_DRAIN_TIMEOUT_MS: { schema: int(0), default: '20000', doc: 'On SIGTERM/SIGINT, how long to drain, publish and commit before exiting anyway.' },
   LIVETAG_LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', doc: 'Log level (JSON lines on stderr; comment text is never logged at info).' },
+  LIVETAG_INPUT_TEXT_FIELD: { schema: pointerSchema, default: '/text', doc: 'JSON Pointer to the comment text in an input record (in a CloudEvent: in its data), e.g. `/payload/msg/text`.' },
+  LIVETAG_INPUT_ID_FIELD: { schema: pointerSchema, default: '/id', doc: 'JSON Pointer to the comment id; when missing, a CloudEvent\'s id, else topic-partition-offset.' },
+  LIVETAG_PASSTHROUGH_FIELDS: { schema: passthroughSchema, default: '*', doc: 'Input fields copied to the output: `*` (every top-level field) or a comma list of `/pointer` or `name=/pointer`.' },
+  LIVETAG_HTTP_INFERENCE: { schema: bool, default: 'true', doc: 'Serve inference on the HTTP port: KServe V2 (`/v2/models/{name}/infer`) and `POST /v1/classify`, sharing batches with Kafka.' },
+  LIVETAG_HTTP_MODEL_NAME: { schema: z.string().regex(/^[A-Za-z0-9._-]+$/), default: 'livetag', doc: 'Model name of the KServe V2 routes.' },
+  LIVETAG_HTTP_MAX_BODY_BYTES: { schema: int(64), default: '1048576', doc: 'Larger inference request bodies are answered 413.' },
+  LIVETAG_HTTP_MAX_TEXTS: { schema: int(1, 65536), default: '256', doc: 'Most texts in one inference request.' },
+  LIVETAG_HTTP_TIMEOUT_MS: { schema: int(1), default: '10000', doc: 'An inference request not answered in this time gets 504.' },
+  LIVETAG_HTTP_MAX_CONCURRENT: { schema: int(1), default: '64', doc: 'Inference requests served at once; more get 429.' },
+  LIVETAG_HTTP_TOKEN_FILE: { schema: z.string().min(1).optional(), default: undefined, doc: 'File holding a bearer token the inference routes require (unset: no authentication).' },
 } as const;
 
 /** Every setting `livetag serve` reads: the Kafka connection's and its own. */
@@ -58,6 +73,7 @@ export interface ServeConfig {
   readonly http: { readonly host: string; readonly port: number };
   readonly delivery: 'at-least-once' | 'exactly-once';
   readonly transactionalId: string;
+  readonly outputCompression: Compression;
   readonly batch: { readonly maxSize: number; readonly maxWaitMs: number; readonly maxTokens: number };
   readonly maxInFlight: number;
   readonly maxMessageBytes: number;
@@ -65,7 +81,11 @@ export interface ServeConfig {
   readonly dedupeCacheSize: number;
   readonly allScores: boolean;
   readonly drainTimeoutMs: number;
+  readonly healthIntervalMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly input: InputMapping;
+  /** Absent when LIVETAG_HTTP_INFERENCE=false. */
+  readonly httpInference?: { readonly modelName: string; readonly maxBodyBytes: number; readonly maxTexts: number; readonly requestTimeoutMs: number; readonly maxConcurrent: number; readonly token?: string };
 }
 
 /**
@@ -75,6 +95,7 @@ export interface ServeConfig {
 export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Settings, string>> = {}): ServeConfig {
   const { values: raw, input, problems } = parseSettings(SERVE_SETTINGS, env, overrides);
   const kafka = loadKafkaConnection(env, overrides, problems);
+  const token = readSecretSetting((f) => readFileSync(f, 'utf8'), 'LIVETAG_HTTP_TOKEN_FILE', input, problems);
   const topicNames = (['LIVETAG_INPUT_TOPIC', 'LIVETAG_OUTPUT_TOPIC', 'LIVETAG_DLQ_TOPIC'] as const).map((k) => input[k] ?? SETTINGS[k].default);
   if (new Set(topicNames).size !== 3) problems.push('LIVETAG_INPUT_TOPIC, LIVETAG_OUTPUT_TOPIC and LIVETAG_DLQ_TOPIC must differ');
   if (problems.length > 0) throw invalid(problems);
@@ -88,6 +109,7 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     http: { host: raw.LIVETAG_HTTP_HOST, port: raw.LIVETAG_HTTP_PORT },
     delivery: raw.LIVETAG_DELIVERY,
     transactionalId: raw.LIVETAG_TRANSACTIONAL_ID,
+    outputCompression: raw.LIVETAG_OUTPUT_COMPRESSION,
     batch: { maxSize: raw.LIVETAG_BATCH_MAX_SIZE, maxWaitMs: raw.LIVETAG_BATCH_MAX_WAIT_MS, maxTokens: raw.LIVETAG_BATCH_MAX_TOKENS },
     maxInFlight: raw.LIVETAG_MAX_IN_FLIGHT,
     maxMessageBytes: raw.LIVETAG_MAX_MESSAGE_BYTES,
@@ -95,7 +117,21 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     dedupeCacheSize: raw.LIVETAG_DEDUPE_CACHE_SIZE,
     allScores: raw.LIVETAG_ALL_SCORES,
     drainTimeoutMs: raw.LIVETAG_DRAIN_TIMEOUT_MS,
+    healthIntervalMs: raw.LIVETAG_HEALTH_INTERVAL_MS,
     logLevel: raw.LIVETAG_LOG_LEVEL,
+    input: { textPointer: raw.LIVETAG_INPUT_TEXT_FIELD, idPointer: raw.LIVETAG_INPUT_ID_FIELD, passthrough: raw.LIVETAG_PASSTHROUGH_FIELDS },
+    ...(raw.LIVETAG_HTTP_INFERENCE
+      ? {
+          httpInference: {
+            modelName: raw.LIVETAG_HTTP_MODEL_NAME,
+            maxBodyBytes: raw.LIVETAG_HTTP_MAX_BODY_BYTES,
+            maxTexts: raw.LIVETAG_HTTP_MAX_TEXTS,
+            requestTimeoutMs: raw.LIVETAG_HTTP_TIMEOUT_MS,
+            maxConcurrent: raw.LIVETAG_HTTP_MAX_CONCURRENT,
+            ...(token ? { token } : {}),
+          },
+        }
+      : {}),
   });
 }
 

@@ -1,8 +1,10 @@
 import { TextDecoder } from 'node:util';
 import { z } from 'zod';
 import type { ErrorCode } from '../common/errors.ts';
+import type { RecordHeaders } from '../kafka/port.ts';
+import { DEFAULT_INPUT_MAPPING, mapFields, unwrapEnvelope, type InputMapping } from './input-mapping.ts';
 
-/** A live comment as it arrives. Unknown fields pass through untouched. */
+/** A live comment once mapped (see input-mapping.ts). Unknown fields pass through untouched. */
 export const InputMessageSchema = z.looseObject({
   text: z.string(),
   id: z.union([z.string(), z.number()]).optional(),
@@ -17,14 +19,23 @@ export type Parsed =
   | { readonly ok: true; readonly message: Readonly<InputMessage> }
   | { readonly ok: false; readonly code: ErrorCode; readonly reason: string };
 
+/** How records are read: the field mapping and the size limit. */
+export interface ParseOptions {
+  readonly mapping?: InputMapping;
+  /** The record's headers, for CloudEvents in binary mode. */
+  readonly headers?: RecordHeaders;
+}
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 function reject(code: ErrorCode, reason: string): Parsed {
   return { ok: false, code, reason };
 }
 
+class BadData extends Error {}
+
 /** Validates already-decoded text (CLI lines, tests). Never throws. */
-export function parseInputText(raw: string, maxBytes = Infinity): Parsed {
+export function parseInputText(raw: string, maxBytes = Infinity, opts: ParseOptions = {}): Parsed {
   if (Buffer.byteLength(raw, 'utf8') > maxBytes) return reject('LT_MSG_TOO_LARGE', `message is over ${maxBytes} bytes`);
   let json: unknown;
   try {
@@ -32,17 +43,34 @@ export function parseInputText(raw: string, maxBytes = Infinity): Parsed {
   } catch (err) {
     return reject('LT_MSG_BAD_JSON', `not valid JSON: ${(err as Error).message}`);
   }
-  const parsed = InputMessageSchema.safeParse(json);
+  const mapping = opts.mapping ?? DEFAULT_INPUT_MAPPING;
+  let mapped;
+  try {
+    const envelope = unwrapEnvelope(json, opts.headers ?? {}, (data) => {
+      try {
+        return JSON.parse(data);
+      } catch (err) {
+        throw new BadData(`CloudEvent data_base64 is not JSON: ${(err as Error).message}`);
+      }
+    });
+    mapped = mapFields(envelope, mapping);
+  } catch (err) {
+    if (err instanceof BadData) return reject('LT_MSG_BAD_JSON', err.message);
+    throw err;
+  }
+  if (!mapped.ok) return reject('LT_MSG_INVALID', `${mapped.pointer}: ${mapped.reason}`);
+  const parsed = InputMessageSchema.safeParse(mapped.fields);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return reject('LT_MSG_INVALID', `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const at = issue.path[0] === 'text' ? mapping.textPointer : issue.path[0] === 'id' ? mapping.idPointer : `/${issue.path.join('/')}`;
+    return reject('LT_MSG_INVALID', `${at}: ${issue.message}`);
   }
-  if (parsed.data.text.trim().length === 0) return reject('LT_MSG_EMPTY_TEXT', 'text is empty');
+  if (parsed.data.text.trim().length === 0) return reject('LT_MSG_EMPTY_TEXT', `${mapping.textPointer}: text is empty`);
   return { ok: true, message: Object.freeze(parsed.data) };
 }
 
-/** Validates a Kafka record value: size, strict UTF-8, JSON, schema, non-empty text. Never throws. */
-export function parseInputBytes(value: Buffer | null, maxBytes: number): Parsed {
+/** Validates a Kafka record value: size, strict UTF-8, JSON, mapping, schema, non-empty text. Never throws. */
+export function parseInputBytes(value: Buffer | null, maxBytes: number, opts: ParseOptions = {}): Parsed {
   if (value === null || value.length === 0) return reject('LT_MSG_BAD_JSON', 'empty record value');
   if (value.length > maxBytes) return reject('LT_MSG_TOO_LARGE', `message is ${value.length} bytes, over ${maxBytes}`);
   let raw: string;
@@ -51,5 +79,5 @@ export function parseInputBytes(value: Buffer | null, maxBytes: number): Parsed 
   } catch {
     return reject('LT_MSG_BAD_UTF8', 'record value is not valid UTF-8');
   }
-  return parseInputText(raw, maxBytes);
+  return parseInputText(raw, maxBytes, opts);
 }

@@ -1,13 +1,17 @@
 import type { Logger } from '../common/logger.ts';
 import { createKafkaClient } from '../kafka/client.ts';
 import type { ServeConfig } from './config.ts';
-import { createServeMetrics, type ServeMetrics } from './metrics.ts';
+import { createHttpInference } from './http-inference.ts';
+import { PACKAGE_VERSION, createServeMetrics, type ServeMetrics } from './metrics.ts';
 import { createClassifyStage, type ClassifyStage } from './stages/classify.ts';
 import { createCommitter } from './stages/committer.ts';
 import { createHealth } from './stages/health.ts';
+import { createLagMonitor, type LagMonitor } from './stages/lag-monitor.ts';
 import { createModelHost } from './stages/model-host.ts';
 import { createPublisher, type Publisher } from './stages/publisher.ts';
 import { createSource, type Source } from './stages/source.ts';
+import { traceDeliver, traceProcess } from './trace-stages.ts';
+import { NOOP_TRACING, createTracing, type Tracing } from './tracing.ts';
 
 export interface StreamService {
   start(): Promise<void>;
@@ -34,9 +38,31 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
   let classify: ClassifyStage | undefined;
   let source: Source | undefined;
   let publisher: Publisher | undefined;
-  const health = createHealth({ ...config.http, metrics, isReady: () => Boolean(classify) && Boolean(source?.joined) });
+  let tracing: Tracing = NOOP_TRACING;
+  const inference = config.httpInference
+    ? createHttpInference({
+        ...config.httpInference,
+        stage: () => classify,
+        // The model is what inference needs; a broker hiccup that takes the pod out of rotation need not fail calls already routed here.
+        isReady: () => Boolean(classify) && health.live && stopping === undefined,
+        serverVersion: PACKAGE_VERSION,
+        metrics,
+        get tracing() {
+          return tracing;
+        },
+      })
+    : undefined;
+  let monitor: LagMonitor | undefined;
+  const health = createHealth({
+    ...config.http,
+    metrics,
+    isReady: () => Boolean(classify) && Boolean(source?.joined) && (monitor?.brokerReachable ?? false),
+    isLive: () => !source?.failure,
+    routes: inference?.handle,
+  });
 
   async function start(): Promise<void> {
+    tracing = await createTracing(process.env, { name: 'livetag', version: PACKAGE_VERSION });
     await health.start();
     const classifier = await models.load();
     classify = createClassifyStage({
@@ -47,6 +73,8 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       maxMessageBytes: config.maxMessageBytes,
       dedupeCacheSize: config.dedupeCacheSize,
       allScores: config.allScores,
+      input: config.input,
+      tracing,
       metrics,
     });
     const client = await createKafkaClient({
@@ -56,8 +84,19 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     });
     await client.admin.ensureTopics([{ topic: config.topics.output }, { topic: config.topics.deadLetter }]);
     const committer = createCommitter(metrics);
-    publisher = createPublisher({ client, delivery: config.delivery, transactionalId: config.transactionalId, groupId: config.groupId, committer, metrics });
+    publisher = createPublisher({ client, delivery: config.delivery, transactionalId: config.transactionalId, groupId: config.groupId, committer, metrics, compression: config.outputCompression, logger });
     await publisher.start();
+    // Before the consumer joins: lag and broker reachability are measured even when joining fails.
+    monitor = createLagMonitor({
+      client: await createKafkaClient({ connection: config.kafka, logLevel: 'nothing', connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000, retries: 3, maxRetryTimeMs: 2_000 }),
+      groupId: config.groupId,
+      topic: config.topics.input,
+      intervalMs: config.healthIntervalMs,
+      metrics,
+      logger,
+      onTick: () => health.refresh(),
+    });
+    monitor.start();
     source = createSource({
       client,
       groupId: config.groupId,
@@ -72,7 +111,10 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       logger,
     });
     const stages = { classify, publisher };
-    await source.start({ process: (records) => stages.classify.process(records), deliver: (outs, position) => stages.publisher.deliver(outs, position) });
+    await source.start({
+      process: traceProcess(tracing, (records) => stages.classify.process(records)),
+      deliver: traceDeliver(tracing, (outs, position) => stages.publisher.deliver(outs, position)),
+    });
     await models.watch(client, () => classify?.classifier, (next) => stages.classify.swap(next));
     health.serving();
     logger.info('serving', { input: config.topics.input, output: config.topics.output, delivery: config.delivery, http: health.port });
@@ -90,6 +132,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
   function stop(): Promise<{ drained: boolean }> {
     stopping ??= (async () => {
       health.leaving();
+      await monitor?.stop();
       await models.stop();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.drainTimeoutMs)));
@@ -98,6 +141,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       if (!drained) logger.error('drain deadline passed; exiting with work uncommitted (it will be redelivered)', { deadlineMs: config.drainTimeoutMs });
       await classify?.classifier.stop().catch(() => undefined);
       await health.stop();
+      await tracing.stop();
       logger.info('stopped', { drained });
       return { drained };
     })();
