@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NgramSpecSchema } from './ngram-hash.ts';
 
 /**
  * The one architecture description shared by the ONNX writer, the Hugging Face
@@ -16,6 +17,8 @@ export const BertConfigSchema = z
     typeVocabSize: z.number().int().positive(),
     numLabels: z.number().int().positive(),
     layerNormEps: z.number().positive(),
+    /** The wide branch: hashed token n-grams whose logits add to the classifier's (absent: plain BERT). */
+    ngram: NgramSpecSchema.optional(),
   })
   .refine((c) => c.hiddenSize % c.numHeads === 0, {
     message: 'hiddenSize must be divisible by numHeads',

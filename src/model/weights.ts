@@ -26,6 +26,8 @@ export function inEncoderPrefix(name: string, layers: number): boolean {
 
 /** Trained when the lower `frozenLayers` layers (and with them the embeddings) are frozen. */
 export function isTrainable(name: string, frozenLayers: number): boolean {
+  // The n-gram idf is a statistic of the training texts, fitted once, not learned.
+  if (name === 'ngram.idf') return false;
   return frozenLayers === 0 || !inEncoderPrefix(name, frozenLayers);
 }
 
@@ -64,6 +66,10 @@ export function weightSpecs(c: BertConfig): WeightSpec[] {
     );
   }
   specs.push(...linear('bert.pooler.dense', h, h), ...linear('classifier', c.numLabels, h));
+  if (c.ngram) {
+    // Zero table: an untrained wide branch adds nothing to the logits.
+    specs.push({ name: 'ngram.weight', shape: [c.ngram.buckets, c.numLabels], init: 'zeros' }, { name: 'ngram.idf', shape: [c.ngram.buckets], init: 'ones' });
+  }
   return specs;
 }
 

@@ -58,7 +58,7 @@ export function shuffledBatches(indices: readonly number[], lengths: readonly nu
 /** A padded batch as plain arrays, [rows, seq] (hidden: [rows, seq, hidden]); mask 1 for real tokens. */
 export type RawInput =
   | { readonly kind: 'ids'; readonly rows: number; readonly seq: number; readonly ids: Int32Array; readonly mask: Float32Array }
-  | { readonly kind: 'hidden'; readonly rows: number; readonly seq: number; readonly hidden: Float32Array; readonly mask: Float32Array };
+  | { readonly kind: 'hidden'; readonly rows: number; readonly seq: number; readonly hidden: Float32Array; readonly mask: Float32Array; readonly ids: Int32Array };
 
 export interface FeatureStore {
   readonly kind: 'ids' | 'hidden';
@@ -139,7 +139,9 @@ export async function createFrozenFeatures(
   opts.progress?.finish();
   const raw = (rows: readonly number[]): RawInput => {
     const { seq, flat } = padRows(rows, lengths, cache, h, (n) => new Float32Array(n));
-    return { kind: 'hidden', rows: rows.length, seq, hidden: flat, mask: maskFor(rows, lengths, seq) };
+    // Ids too: a wide n-gram branch above the frozen prefix hashes them.
+    const padded = padRows(rows, lengths, ids, 1, (n) => new Int32Array(n)).flat;
+    return { kind: 'hidden', rows: rows.length, seq, hidden: flat, mask: maskFor(rows, lengths, seq), ids: padded };
   };
   return { kind: 'hidden', lengths, ids, raw, input: (rows) => toTfInput(raw(rows)) };
 }

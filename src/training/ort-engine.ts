@@ -29,12 +29,16 @@ export function trainingLoss(l: LossOptions): TrainingLoss {
   }
 }
 
-function inputFeeds(x: RawInput): Record<string, Feed> {
+function inputFeeds(x: RawInput, wide: boolean): Record<string, Feed> {
   const dims = [x.rows, x.seq];
   const mask: Feed = { type: 'int64', data: BigInt64Array.from(x.mask, (v) => BigInt(v)), dims };
-  if (x.kind === 'hidden') return { [TRAINING_INPUTS.hidden]: { type: 'float32', data: x.hidden, dims: [x.rows, x.seq, x.hidden.length / Math.max(1, x.rows * x.seq)] }, [INPUT_NAMES[1]]: mask };
+  const ids: Feed = { type: 'int64', data: BigInt64Array.from(x.ids, (v) => BigInt(v)), dims };
+  if (x.kind === 'hidden') {
+    const hidden: Feed = { type: 'float32', data: x.hidden, dims: [x.rows, x.seq, x.hidden.length / Math.max(1, x.rows * x.seq)] };
+    return { [TRAINING_INPUTS.hidden]: hidden, [INPUT_NAMES[1]]: mask, ...(wide ? { [INPUT_NAMES[0]]: ids } : {}) };
+  }
   return {
-    [INPUT_NAMES[0]]: { type: 'int64', data: BigInt64Array.from(x.ids, (v) => BigInt(v)), dims },
+    [INPUT_NAMES[0]]: ids,
     [INPUT_NAMES[1]]: mask,
     [INPUT_NAMES[2]]: { type: 'int64', data: new BigInt64Array(x.rows * x.seq), dims },
   };
@@ -63,6 +67,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   const posWeight = new Float32Array(config.numLabels).fill(1);
   o.loss.posWeight?.forEach((w, i) => (posWeight[i] = w));
   const dropout = o.dropout ?? 0;
+  const wide = config.ngram !== undefined;
   const weightFeeds = (): Record<string, Feed> =>
     Object.fromEntries([...weights].map(([n, w]) => [n, { type: 'float32', data: w, dims: o.weights.get(n)!.shape } as Feed]));
   const gradNames = trainable.map((n) => `grad.${n}`);
@@ -71,7 +76,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   /** Loss and gradients of one micro-batch, the graph's mean over its rows. */
   async function forwardBackward(rows: readonly number[], targets: Float32Array): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
     const feeds: Record<string, Feed> = {
-      ...inputFeeds(o.features.raw(rows)),
+      ...inputFeeds(o.features.raw(rows), wide),
       ...weightFeeds(),
       [TRAINING_INPUTS.labels]: { type: 'float32', data: targets, dims: [rows.length, config.numLabels] },
       [TRAINING_INPUTS.posWeight]: { type: 'float32', data: posWeight, dims: [config.numLabels] },
@@ -113,7 +118,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     const result = new Float32Array(rows.length * width);
     const position = new Map(rows.map((r, i) => [r, i]));
     for (const batch of lengthSortedBatches(rows, o.features.lengths, o.predictBatchSize ?? 64)) {
-      const out = (await predict.run({ ...inputFeeds(o.features.raw(batch)), ...weightFeeds() }, [OUTPUT_NAME]))[OUTPUT_NAME];
+      const out = (await predict.run({ ...inputFeeds(o.features.raw(batch), wide), ...weightFeeds() }, [OUTPUT_NAME]))[OUTPUT_NAME];
       batch.forEach((r, b) => result.set(out.subarray(b * width, (b + 1) * width), position.get(r)! * width));
     }
     return result;

@@ -2,6 +2,7 @@
  * The run report: report.json (everything, machine-readable), report.md (for
  * a person) and SVG charts, all in the run directory.
  */
+import type { BertConfig } from '../model/bert-config.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { groupedBars, lineChart } from './charts.ts';
@@ -9,6 +10,7 @@ import { ISSUE_EFFECT, ISSUE_KINDS, type DataReport } from './data.ts';
 import type { ChampionDecision } from './evaluate.ts';
 import type { MultiLabelMetrics } from './metrics.ts';
 import type { Recipe } from './recipe.ts';
+import type { BaselineSummary } from './steps/baseline.ts';
 import type { EpochRecord } from './trainer.ts';
 
 export interface RunReport {
@@ -19,7 +21,7 @@ export interface RunReport {
   readonly backend: string;
   readonly recipe: Recipe;
   readonly init: { readonly kind: string; readonly from: string; readonly frozenLayers: number };
-  readonly architecture: Record<string, number>;
+  readonly architecture: BertConfig;
   readonly labels: readonly string[];
   readonly split: { readonly seed: number; readonly train: number; readonly validation: number; readonly test: number; readonly pinnedTest: number };
   readonly data: DataReport;
@@ -36,6 +38,8 @@ export interface RunReport {
   readonly test: MultiLabelMetrics;
   readonly champion?: { readonly bundle: string; readonly version: string; readonly test: MultiLabelMetrics; readonly missingLabels: readonly string[] };
   readonly decision: ChampionDecision;
+  /** The linear n-gram model fitted on the same split, and how the trained model compares. */
+  readonly baseline?: BaselineSummary;
   readonly bundle: { readonly dir: string; readonly version: string; readonly promotedTo?: string };
 }
 
@@ -57,7 +61,7 @@ export function renderMarkdown(r: RunReport): string {
   out.push(`- command: \`${r.command}\``);
   out.push(`- ${r.backend}`);
   out.push(`- init: ${r.init.from}; frozen lower layers: ${r.init.frozenLayers}`);
-  out.push(`- architecture: ${Object.entries(r.architecture).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  out.push(`- architecture: ${Object.entries(r.architecture).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ')}`);
   out.push(
     `- recipe **${r.recipe.name}**: loss ${r.recipe.loss}${r.recipe.posWeight === 'auto' ? ' (positive weights)' : ''}, batch ${r.recipe.batchSize}, lr ${r.recipe.lr}, ` +
       `${r.recipe.schedule === 'linear' ? `warmup ${r.recipe.warmupRatio} + linear decay` : 'constant lr'}, weight decay ${r.recipe.weightDecay}, ` +
@@ -77,7 +81,9 @@ export function renderMarkdown(r: RunReport): string {
   out.push(...metricsTable([
     ['challenger', r.test],
     [r.champion ? `champion ${r.champion.version}` : 'champion', r.champion?.test],
+    ['linear n-gram baseline', r.baseline?.test],
   ]));
+  if (r.baseline) out.push('', `Baseline: ${r.baseline.features}, C ${r.baseline.c}, fitted in ${r.baseline.seconds.toFixed(1)} s. Verdict: ${r.baseline.verdict}.`);
   out.push('', '| label | threshold | precision | recall | F1 | support | champion F1 |', '|---|---:|---:|---:|---:|---:|---:|');
   for (const l of r.labels) {
     const m = r.test.per_label[l];

@@ -51,6 +51,9 @@ const snapshotOf = (vars: ReadonlyMap<string, tf.Variable>): Map<string, StoredT
 
 export async function createTfEngine(options: TfEngineOptions): Promise<TrainingEngine> {
   const { config, features } = options;
+  if (config.ngram) {
+    throw new LivetagError('LT_CONFIG_INVALID', 'the n-gram branch trains on the onnxruntime engine only (--backend onnxruntime, or --ngram 0 for the tfjs backends)');
+  }
   const model = createTfBert(config, options.weights, options.frozenLayers);
   const optimizer = createAdamW(model.variables, options.optimizer);
   const vars = [...model.variables.values()];

@@ -8,6 +8,7 @@
  * by `backend` and created once the rows are encoded.
  */
 import { join, resolve } from 'node:path';
+import { DEFAULT_NGRAM, type NgramSpec } from '../model/ngram-hash.ts';
 import type { DataReport } from './data.ts';
 import type { LabelSource } from './label-source.ts';
 import type { RecipeOverrides } from './recipe.ts';
@@ -19,6 +20,7 @@ import { backendNameOf, checkEngineChoice, createEngine, type DeviceChoice, type
 import { engineOptionsFor } from './trainer.ts';
 import { describeBundle } from './steps/bundle-spec.ts';
 import { calibrateThresholds } from './steps/calibrate.ts';
+import { fitBaseline, summarizeBaseline, type BaselineResult } from './steps/baseline.ts';
 import { decideChampion } from './steps/decide.ts';
 import { encodeRows } from './steps/encode.ts';
 import { exportAndCheck } from './steps/export.ts';
@@ -51,6 +53,10 @@ export interface TrainJobOptions {
   readonly ratios?: readonly [number, number, number];
   readonly recipeOverrides?: RecipeOverrides;
   readonly arch?: ArchOverrides;
+  /** The wide n-gram branch: a shape, null for none; default: on for onnxruntime, off for the tfjs backends (which cannot train it). */
+  readonly ngram?: NgramSpec | null;
+  /** Start the wide branch from the linear baseline's weights (default true). */
+  readonly ngramWarmStart?: boolean;
   /** Train only the top k encoder layers (+ pooler and head); default all. */
   readonly trainLayers?: number;
   readonly promoteMetric?: string;
@@ -91,6 +97,12 @@ interface Job {
   readonly checkpointDir: string;
 }
 
+/** onnxruntime trains the wide branch by default (a bundle keeps the one it has); the tfjs backends cannot train it. */
+function defaultNgram(choice: EngineChoice, loaded: LoadedData): NgramSpec | null | undefined {
+  if (backendNameOf(choice) !== 'onnxruntime') return null;
+  return loaded.init.kind === 'bundle' && loaded.init.bundle.manifest.architecture.ngram ? undefined : DEFAULT_NGRAM;
+}
+
 export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult> {
   const started = new Date();
   const log = opts.log ?? ((line: string) => process.stderr.write(`livetag train: ${line}\n`));
@@ -114,7 +126,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     const loaded = await loadData({ sources, base: opts.base, init: opts.init, tokenizer: opts.tokenizer }, log);
     const data = await validateData(loaded, { labels: opts.labels, addLabels: opts.addLabels, maxChars: opts.maxChars }, log);
     const plan = await splitData({ rows: data.rows, labels: data.labels, ratios: job.ratios, seed: job.seed, previous: loaded.base?.splits }, runDir, log);
-    const initial = await initialiseModel(
+    const initial0 = await initialiseModel(
       {
         init: loaded.init,
         hf: data.hf,
@@ -127,10 +139,13 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
         arch: opts.arch,
         maxLength: opts.maxLength,
         trainLayers: opts.trainLayers,
+        ngram: opts.ngram !== undefined ? opts.ngram : defaultNgram(engineChoice, loaded),
       },
       log,
     );
-    const encoded = await encodeRows({ model: initial, rows: data.rows, labels: data.labels, report: data.report, threads: opts.threads, quiet: opts.quiet }, log);
+    const encoded = await encodeRows({ model: initial0, rows: data.rows, labels: data.labels, report: data.report, threads: opts.threads, quiet: opts.quiet }, log);
+    const baseline = fitBaseline({ model: initial0, encoded, plan, labels: data.labels, warmStart: opts.ngramWarmStart }, log);
+    const initial = baseline.initial;
     const engine = await createEngine(
       engineChoice,
       engineOptionsFor(
@@ -139,7 +154,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
       ),
     );
     try {
-      return await trainAndPublish(job, loaded, data.report, { rows: data.rows, labels: data.labels, plan, initial, encoded }, engine);
+      return await trainAndPublish(job, loaded, data.report, { rows: data.rows, labels: data.labels, plan, initial, encoded }, engine, baseline);
     } finally {
       await engine.dispose();
     }
@@ -149,7 +164,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
 }
 
 /** The steps that need the training engine: train, calibrate thresholds, export and check parity, decide promotion, publish. */
-async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataReport, run: PreparedRun, engine: TrainingEngine): Promise<TrainJobResult> {
+async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataReport, run: PreparedRun, engine: TrainingEngine, baselineFit: BaselineResult): Promise<TrainJobResult> {
   const { opts, log, seed, runDir, bundleDir, checkpointDir } = job;
   const { rows, labels, plan, initial, encoded } = run;
   const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet }, log);
@@ -183,6 +198,8 @@ async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataRep
     threads: opts.threads,
   });
   const command = opts.command ?? 'livetag train';
-  const report = { started: job.started, command, backend: engine.description, initial, labels, seed, plan, data: dataReport, trained, calibration, champion };
+  const baseline = summarizeBaseline(baselineFit, verdict.challenger.metrics);
+  log(`test split: ${baseline.verdict}`);
+  const report = { started: job.started, command, backend: engine.description, initial, labels, seed, plan, data: dataReport, trained, calibration, champion, baseline };
   return publishRun({ runDir, bundleDir, checkpointDir, spec, exported, verdict, sources: job.sources, promoteTo: opts.promoteTo, report });
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_NGRAM, parseNgramSpec } from '../../model/ngram-hash.ts';
 import { existsSync } from 'node:fs';
 import { isLivetagError } from '../../common/errors.ts';
 import { loadKafkaConnection } from '../../kafka/connection.ts';
@@ -35,6 +36,14 @@ async function resolveInit(init: string): Promise<string> {
   }
 }
 
+/** --ngram 0 turns the wide branch off; --ngram-max-n alone keeps the default bucket count. */
+function ngramOptions(values: Values): Pick<TrainJobOptions, 'ngram' | 'ngramWarmStart'> {
+  const warm = values['ngram-cold'] ? { ngramWarmStart: false } : {};
+  if (values.ngram === undefined && values['ngram-max-n'] === undefined) return warm;
+  if (values.ngram === 0) return { ...warm, ngram: null };
+  return { ...warm, ngram: parseNgramSpec({ buckets: values.ngram ?? DEFAULT_NGRAM.buckets, maxN: values['ngram-max-n'] ?? DEFAULT_NGRAM.maxN }) };
+}
+
 async function jobOptions(values: Values, argv: readonly string[]): Promise<TrainJobOptions> {
   const split = values.split?.map(Number);
   return {
@@ -52,6 +61,7 @@ async function jobOptions(values: Values, argv: readonly string[]): Promise<Trai
     ...(split ? { ratios: [split[0], split[1], split[2]] as const } : {}),
     ...(values.tokenizer ? { tokenizer: values.tokenizer } : {}),
     ...(values['train-layers'] === undefined ? {} : { trainLayers: values['train-layers'] }),
+    ...ngramOptions(values),
     arch: { hiddenSize: values.hidden, numLayers: values.layers, numHeads: values.heads, intermediateSize: values.intermediate },
     ...(values['max-length'] === undefined ? {} : { maxLength: values['max-length'] }),
     recipeOverrides: {

@@ -4,6 +4,7 @@ import { checkWeights, inEncoderPrefix, layerPrefix, weightSpecs, type WeightMap
 import { LivetagError } from '../../common/errors.ts';
 import { ATTENTION_MASK_BIAS, HIDDEN_OUTPUT_NAME, INPUT_NAMES, MS_DOMAIN, ONNX_IR_VERSION, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
 import { DataType, GraphBuilder, floatAttr, intAttr, intsAttr, valueInfo } from './onnx-graph-builder.ts';
+import { emitNgramFeatures, emitWideLogits } from './ngram-graph.ts';
 import { concatVectors, packTransposed, quantizeColumns } from './weight-packing.ts';
 
 const { onnx } = onnxProto;
@@ -175,17 +176,16 @@ function fusedLayer(e: Emit, x: string, i: number): string {
   return skipLn(matmulT(e, gelu, `${p}.output.dense`), h, `${p}.output.dense.bias`, `${p}.output.LayerNorm`, layerOut(e, i));
 }
 
-/** Pooler and classifier on the [CLS] position; logits are float32 whatever the precision, as callers read them. */
+/** Pooler and classifier on the [CLS] position (plus the wide n-gram logits); logits are float32 whatever the precision, as callers read them. */
 function classifierHead(e: Emit, x: string): void {
-  const { g } = e;
+  const { g, config } = e;
   const first = g.op('Gather', [x, g.int64s([0], true)], [intAttr('axis', 1)]);
   const pooled = g.op('Tanh', [linear(g, first, 'bert.pooler.dense')]);
   const wt = g.op('Transpose', ['classifier.weight'], [intsAttr('perm', [1, 0])]);
-  if (e.precision === 'fp16') {
-    g.op('Cast', [g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'])], [intAttr('to', DataType.FLOAT)], OUTPUT_NAME);
-  } else {
-    g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'], [], OUTPUT_NAME);
-  }
+  const ngram = config.ngram;
+  const deep = g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'], [], ngram || e.precision === 'fp16' ? undefined : OUTPUT_NAME);
+  const deep32 = e.precision === 'fp16' ? g.op('Cast', [deep], [intAttr('to', DataType.FLOAT)], ngram ? undefined : OUTPUT_NAME) : deep;
+  if (ngram) g.op('Add', [deep32, emitWideLogits(g, emitNgramFeatures(g, 'input_ids', 'attention_mask', ngram, config.vocabSize))], [], OUTPUT_NAME);
 }
 
 function startGraph(config: BertConfig, weights: WeightMap, opts: BuildOptions): Emit {
@@ -200,7 +200,8 @@ function startGraph(config: BertConfig, weights: WeightMap, opts: BuildOptions):
   }
   const g = new GraphBuilder(precision === 'fp16');
   const used = weightSpecs(config).filter((spec) => prefix === undefined || inEncoderPrefix(spec.name, prefix));
-  for (const spec of used) g.floatTensor(spec.name, weights.get(spec.name)!);
+  // The n-gram table stays float32 in an fp16 graph: its logits are summed, not multiplied through layers.
+  for (const spec of used) (spec.name.startsWith('ngram.') ? g.float32Tensor(spec.name, weights.get(spec.name)!) : g.floatTensor(spec.name, weights.get(spec.name)!));
   const fused = opts.fused === true;
   const maskInt = fused ? g.op('Cast', ['attention_mask'], [intAttr('to', DataType.INT32)]) : '';
   return { g, config, weights, prefix, layers: prefix ?? config.numLayers, precision, fused, maskInt };

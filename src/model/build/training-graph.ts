@@ -12,6 +12,7 @@ import { ATTENTION_MASK_BIAS, INPUT_NAMES, ONNX_IR_VERSION, ONNX_OPSET, OUTPUT_N
 import { checkWeights, isTrainable, layerPrefix, weightSpecs, type WeightMap } from '../weights.ts';
 import * as op from './autodiff/ops.ts';
 import { Tape, type T } from './autodiff/tape.ts';
+import { emitNgramFeatures, NGRAM_IDF } from './ngram-graph.ts';
 import { DataType, intAttr, valueInfo } from './onnx-graph-builder.ts';
 
 const { onnx } = onnxProto;
@@ -105,6 +106,17 @@ function encoderLayer(c: Ctx, x: T, i: number, maskBias: T): T {
   return norm(c, op.add(tape, c.drop(linear(c, gelu, `${p}.output.dense`)), h), `${p}.output.LayerNorm`);
 }
 
+/** Σ over n-gram positions of weight × table row: the serving graph's wide logits, with the table's gradient. */
+function wideLogits(c: Ctx, ids: T, mask: T, weights: WeightMap): T {
+  const { tape, config } = c;
+  const g = tape.g;
+  g.float32Tensor(NGRAM_IDF, weights.get(NGRAM_IDF)!);
+  const f = emitNgramFeatures(g, ids.name, mask.name, config.ngram!, config.vocabSize);
+  const buckets: T = { name: f.buckets, shape: ['batch', 'ngrams'], grad: false };
+  const w: T = { name: g.op('Unsqueeze', [f.weights, g.int64s([-1])]), shape: ['batch', 'ngrams', 1], grad: false };
+  return op.sumAxis(tape, op.mul(tape, op.embed(tape, c.w('ngram.weight'), buckets), w), 1);
+}
+
 /** Mean over rows × labels, as the tfjs losses in src/training/losses.ts. */
 function lossOf(tape: Tape, logits: T, labels: T, posWeight: T, loss: TrainingLoss): T {
   const one = tape.scalar(1);
@@ -148,7 +160,8 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
   const I = DataType.INT64;
   const inputs: string[] = [];
   const input = (name: string, type: number, shape: (string | number)[]): T => (inputs.push(name), tape.input(name, type, shape));
-  const ids = frozen === 0 ? input(INPUT_NAMES[0], I, ['batch', 'sequence']) : undefined;
+  // The wide branch hashes token ids, so it reads them even above a frozen prefix.
+  const ids = frozen === 0 || config.ngram ? input(INPUT_NAMES[0], I, ['batch', 'sequence']) : undefined;
   const hidden = frozen > 0 ? input(TRAINING_INPUTS.hidden, DataType.FLOAT, ['batch', 'sequence', config.hiddenSize]) : undefined;
   const mask = input(INPUT_NAMES[1], I, ['batch', 'sequence']);
   const types = frozen === 0 ? input(INPUT_NAMES[2], I, ['batch', 'sequence']) : undefined;
@@ -170,10 +183,10 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
   const maskF = g.op('Cast', [mask.name], [intAttr('to', DataType.FLOAT)]);
   const bias = g.op('Unsqueeze', [g.op('Mul', [g.op('Sub', [g.scalarFloat(1), maskF]), g.scalarFloat(ATTENTION_MASK_BIAS)]), g.int64s([1, 2])]);
   const maskBias: T = { name: bias, shape: ['batch', 1, 1, 'sequence'], grad: false };
-  let x = ids && types ? embeddings(c, ids, types) : hidden!;
+  let x = hidden ?? embeddings(c, ids!, types!);
   for (let i = frozen; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias);
   const pooled = c.drop(op.tanh(tape, linear(c, op.firstPosition(tape, x), 'bert.pooler.dense')));
-  const logits = linear(c, pooled, 'classifier');
+  const logits = config.ngram ? op.add(tape, linear(c, pooled, 'classifier'), wideLogits(c, ids!, mask, weights)) : linear(c, pooled, 'classifier');
   g.op('Identity', [logits.name], [], OUTPUT_NAME);
   let gradients = new Map<string, string>();
   if (labels && posWeight) {

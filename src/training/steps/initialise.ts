@@ -13,6 +13,7 @@ import type { HfCheckpoint } from '../../model/build/hf-import.ts';
 import { buildBertOnnx } from '../../model/build/onnx-graph.ts';
 import { readBertWeights } from '../../model/onnx-reader.ts';
 import { buildWordPieceTokenizerJson, createTextEncoder, vocabFromText } from '../../model/tokenizer.ts';
+import type { NgramSpec } from '../../model/ngram-hash.ts';
 import { randomWeights, type WeightMap } from '../../model/weights.ts';
 import { resolveRecipe, type Recipe, type RecipeOverrides } from '../recipe.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../vocab.ts';
@@ -39,6 +40,8 @@ export interface InitialiseInput {
   readonly arch?: ArchOverrides;
   readonly maxLength?: number;
   readonly trainLayers?: number;
+  /** The wide n-gram branch: a shape to have, null for none, undefined to keep what the initial model has. */
+  readonly ngram?: NgramSpec | null;
 }
 
 export interface InitialModel {
@@ -80,6 +83,14 @@ export function extendHead(config: BertConfig, weights: WeightMap, oldLabels: re
   const out: WeightMap = new Map(weights);
   out.set('classifier.weight', { shape: [labels.length, h], data: nw });
   out.set('classifier.bias', { shape: [labels.length], data: nb });
+  const table = weights.get('ngram.weight');
+  if (table) {
+    // New labels' n-gram columns start at zero.
+    const rows = table.shape[0];
+    const grown = new Float32Array(rows * labels.length);
+    for (let r = 0; r < rows; r++) grown.set(table.data.subarray(r * oldLabels.length, (r + 1) * oldLabels.length), r * labels.length);
+    out.set('ngram.weight', { shape: [rows, labels.length], data: grown });
+  }
   return { config: parseBertConfig({ ...config, numLabels: labels.length }), weights: out };
 }
 
@@ -126,15 +137,36 @@ async function fromScratch(input: InitialiseInput): Promise<Start> {
   };
 }
 
+/**
+ * Adds, resizes or removes the wide n-gram branch. A new table is zero (the
+ * baseline step may fill it) and adds nothing to the logits, but the graph
+ * differs, so the starting graph is no longer the weights' own.
+ */
+function withNgram(start: Start, ngram: NgramSpec | null | undefined): Start {
+  const have = start.config.ngram;
+  if (ngram === undefined || (ngram && have && ngram.buckets === have.buckets && ngram.maxN === have.maxN) || (ngram === null && !have)) return start;
+  const { ngram: _old, ...plain } = start.config;
+  const config = parseBertConfig(ngram ? { ...plain, ngram } : plain);
+  const weights: WeightMap = new Map([...start.weights].filter(([n]) => !n.startsWith('ngram.')));
+  if (ngram) {
+    weights.set('ngram.weight', { shape: [ngram.buckets, config.numLabels], data: new Float32Array(ngram.buckets * config.numLabels) });
+    weights.set('ngram.idf', { shape: [ngram.buckets], data: new Float32Array(ngram.buckets).fill(1) });
+  }
+  const { initOnnx: _g, ...rest } = start;
+  return { ...rest, config, weights };
+}
+
 export async function initialiseModel(input: InitialiseInput, log: (line: string) => void): Promise<InitialModel> {
   const { init } = input;
-  const start =
-    init.kind === 'bundle' ? fromBundle(init, input) : init.kind === 'hf' ? fromHf(init, input.hf!, input) : await fromScratch(input);
+  const start = withNgram(
+    init.kind === 'bundle' ? fromBundle(init, input) : init.kind === 'hf' ? fromHf(init, input.hf!, input) : await fromScratch(input),
+    input.ngram,
+  );
   const { config } = start;
   const trainLayers = input.trainLayers ?? config.numLayers;
   if (trainLayers < 0 || trainLayers > config.numLayers) throw new LivetagError('LT_CONFIG_INVALID', `--train-layers ${trainLayers}: the model has ${config.numLayers} layers`);
   const frozenLayers = config.numLayers - trainLayers;
   const recipe = resolveRecipe(input.recipe, init.kind === 'scratch' ? 'scratch' : 'pretrained', frozenLayers, input.recipeOverrides);
-  log(`init: ${start.initFrom}; ${config.numLayers} layers × hidden ${config.hiddenSize}, vocab ${config.vocabSize}, ${input.labels.length} labels; training the top ${trainLayers} layers`);
+  log(`init: ${start.initFrom}; ${config.numLayers} layers × hidden ${config.hiddenSize}, vocab ${config.vocabSize}, ${input.labels.length} labels; training the top ${trainLayers} layers; ${config.ngram ? `wide n-gram branch (1–${config.ngram.maxN}-grams, ${config.ngram.buckets} buckets)` : 'no n-gram branch'}`);
   return { kind: init.kind, ...start, maxLength: Math.min(start.maxLength, config.maxPositions), frozenLayers, recipe };
 }

@@ -17,6 +17,7 @@ import { writeRunReport, type RunReport } from '../report.ts';
 import { REPORT_DIR, promoteRun } from '../run-dir.ts';
 import type { TrainerResult } from '../trainer.ts';
 import { withJudgement, type TrainedBundleSpec } from './bundle-spec.ts';
+import type { BaselineSummary } from './baseline.ts';
 import type { Calibration } from './calibrate.ts';
 import type { Verdict } from './decide.ts';
 import type { ExportedRun } from './export.ts';
@@ -56,6 +57,7 @@ export interface ReportParts {
   readonly trained: TrainerResult;
   readonly calibration: Calibration;
   readonly firstBatch: RunReport['firstBatch'];
+  readonly baseline: BaselineSummary;
   readonly parity: ParityResult;
   readonly verdict: Verdict;
   /** The base run's bundle directory and bundle, when there is a champion. */
@@ -92,6 +94,7 @@ export function assembleReport(p: ReportParts): RunReport {
       ? { champion: { bundle: p.champion.dir, version: p.champion.bundle.manifest.version, test: verdict.champion.metrics, missingLabels: verdict.champion.missingLabels } }
       : {}),
     decision: verdict.decision,
+    baseline: p.baseline,
     bundle: p.bundle,
   };
 }

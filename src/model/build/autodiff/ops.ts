@@ -186,6 +186,14 @@ export function firstPosition(tape: Tape, x: T): T {
   });
 }
 
+/** Sum over one axis (dropped). dx is dy broadcast back along it. */
+export function sumAxis(tape: Tape, x: T, axis: number): T {
+  const { g } = tape;
+  const shape = x.shape.filter((_, i) => i !== axis);
+  const y = out(tape, g.op('ReduceSum', [x.name, g.int64s([axis])], [intAttr('keepdims', 0)]), shape, [x]);
+  return tape.record(y, (dy) => tape.accumulate(x, g.op('Expand', [g.op('Unsqueeze', [dy, g.int64s([axis])]), g.op('Shape', [x.name])])));
+}
+
 /** Mean of every element: the scalar loss. */
 export function meanAll(tape: Tape, x: T): T {
   const { g } = tape;

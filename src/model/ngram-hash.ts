@@ -1,0 +1,92 @@
+/**
+ * The wide branch's features: hashed n-grams (1…maxN) of the token ids the
+ * model already reads. For Chinese text the bert-base-chinese tokenizer
+ * splits every character, so these are character n-grams; other scripts get
+ * n-grams of word pieces. The serving graph computes the same buckets from
+ * input_ids inside ONNX (build/ngram-graph.ts), so training, the linear
+ * baseline and serving cannot disagree: this file is the one definition and
+ * the graph is tested against it.
+ *
+ * Every intermediate stays below 2^53 (exact in a JavaScript number) and
+ * below 2^63 (exact in ONNX int64): the n-gram's code is folded modulo a
+ * prime P after each token, then mapped by a universal hash ((A·x + B_n) mod
+ * P) mod buckets, B_n distinct per order so "a" and "a b" rarely collide.
+ */
+import { z } from 'zod';
+import { LivetagError } from '../common/errors.ts';
+
+export const NGRAM_PRIME = 4_194_301;
+export const NGRAM_MULTIPLIER = 2_654_435;
+export const NGRAM_OFFSETS = [0, 1_234_567, 2_718_281, 3_141_592] as const;
+export const MAX_NGRAM_ORDER = NGRAM_OFFSETS.length - 1;
+
+/** The wide branch's shape; present in BertConfig.ngram when the model has one. */
+export const NgramSpecSchema = z.object({
+  /** Hash buckets: rows of the n-gram table. */
+  buckets: z.number().int().min(2).max(NGRAM_PRIME - 1),
+  /** Longest n-gram (1…3). */
+  maxN: z.number().int().min(1).max(MAX_NGRAM_ORDER),
+});
+export type NgramSpec = Readonly<z.infer<typeof NgramSpecSchema>>;
+
+export function parseNgramSpec(value: unknown): NgramSpec {
+  const parsed = NgramSpecSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new LivetagError('LT_CONFIG_INVALID', `n-gram branch: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return Object.freeze(parsed.data);
+}
+
+export const DEFAULT_NGRAM: NgramSpec = Object.freeze({ buckets: 1 << 18, maxN: 3 });
+
+/** The bucket of the n-gram ids[start…start+n-1]. */
+export function ngramBucket(ids: ArrayLike<number>, start: number, n: number, vocabSize: number, buckets: number): number {
+  let code = 0;
+  for (let k = 0; k < n; k++) code = (code * vocabSize + ids[start + k]) % NGRAM_PRIME;
+  return ((code * NGRAM_MULTIPLIER + NGRAM_OFFSETS[n]) % NGRAM_PRIME) % buckets;
+}
+
+/**
+ * One row's buckets, every position of every order (1 first), repeats kept:
+ * the graph sums a weight per position, so a repeated n-gram counts twice.
+ */
+export function ngramBuckets(ids: ArrayLike<number>, spec: NgramSpec, vocabSize: number): Int32Array {
+  const len = ids.length;
+  let total = 0;
+  for (let n = 1; n <= spec.maxN; n++) total += Math.max(0, len - n + 1);
+  const out = new Int32Array(total);
+  let o = 0;
+  for (let n = 1; n <= spec.maxN; n++) {
+    for (let s = 0; s + n <= len; s++) out[o++] = ngramBucket(ids, s, n, vocabSize, spec.buckets);
+  }
+  return out;
+}
+
+/** A row as a sparse vector: unique buckets and their L2-normalised tf·idf values (what the graph's weights sum to). */
+export interface SparseRow {
+  readonly index: Int32Array;
+  readonly value: Float32Array;
+}
+
+/**
+ * tf·idf with the graph's normalisation: every position weighs idf[bucket],
+ * the row is divided by the L2 norm over positions (not over unique buckets;
+ * the graph cannot group), then repeats are summed.
+ */
+export function sparseRow(buckets: Int32Array, idf: Float32Array): SparseRow {
+  let sq = 0;
+  for (const b of buckets) sq += idf[b] * idf[b];
+  const norm = Math.max(Math.sqrt(sq), 1e-12);
+  const acc = new Map<number, number>();
+  for (const b of buckets) acc.set(b, (acc.get(b) ?? 0) + idf[b] / norm);
+  const index = Int32Array.from(acc.keys()).sort();
+  return { index, value: Float32Array.from(index, (b) => acc.get(b)!) };
+}
+
+/** Smoothed idf as scikit-learn's TfidfVectorizer computes it: ln((1+N)/(1+df)) + 1. */
+export function fitIdf(rows: readonly Int32Array[], buckets: number): Float32Array {
+  const df = new Float64Array(buckets);
+  for (const row of rows) for (const b of new Set(row)) df[b]++;
+  const n = rows.length;
+  return Float32Array.from(df, (d) => Math.log((1 + n) / (1 + d)) + 1);
+}

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createRng } from '../../../src/common/rng.ts';
+import { parseBertConfig } from '../../../src/model/bert-config.ts';
+import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
+import { buildTrainingGraph } from '../../../src/model/build/training-graph.ts';
+import { ngramBuckets, sparseRow } from '../../../src/model/ngram-hash.ts';
+import { createGraphSession } from '../../../src/model/runtime/graph-session.ts';
+import { createTextEncoder, buildWordPieceTokenizerJson } from '../../../src/model/tokenizer.ts';
+import { feedsFor, tinyBatch, tinyWeights } from './training-graph-helpers.ts';
+
+const config = parseBertConfig({
+  vocabSize: 40, hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32, maxPositions: 24, typeVocabSize: 2, numLabels: 3, layerNormEps: 1e-12,
+  ngram: { buckets: 97, maxN: 3 },
+});
+
+/** Weights with a non-zero table and a non-uniform idf, so both matter. */
+function weights(seed = 5) {
+  const w = tinyWeights(config, seed);
+  const rng = createRng(seed + 1);
+  for (const v of [w.get('ngram.weight')!, w.get('ngram.idf')!]) for (let i = 0; i < v.data.length; i++) v.data[i] = v === w.get('ngram.idf') ? 1 + rng() * 3 : (rng() - 0.5);
+  return w;
+}
+
+/** The wide logits the JavaScript features give: Σ value × table[bucket] per label. */
+function wideFromJs(ids: readonly number[], w: ReturnType<typeof weights>): number[] {
+  const row = sparseRow(ngramBuckets(ids, config.ngram!, config.vocabSize), w.get('ngram.idf')!.data);
+  const table = w.get('ngram.weight')!.data;
+  return Array.from({ length: config.numLabels }, (_, j) => row.index.reduce((s, b, k) => s + row.value[k] * table[b * config.numLabels + j], 0));
+}
+
+test('odd text (emoji, full-width, mixed scripts): the serving graph hashes exactly as the JavaScript features do', async () => {
+  // A character vocabulary like the trainer builds: every character its own token.
+  const texts = ['M码还有吗😀😀', 'ＡＢＣ全角１２３', 'size M 多少钱? [赞][赞]', 'a', '🇨🇳 中文 English mixed'];
+  const chars = [...new Set(texts.join('').normalize('NFKC').toLowerCase())];
+  const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...chars];
+  const cfg = parseBertConfig({ ...config, vocabSize: vocab.length, ngram: { buckets: 1009, maxN: 3 } });
+  const encoder = createTextEncoder(buildWordPieceTokenizerJson(vocab, { lowercase: true, tokenizeChineseChars: true, stripAccents: null, unkToken: '[UNK]', clsToken: '[CLS]', sepToken: '[SEP]', padToken: '[PAD]', maskToken: '[MASK]' }), 24);
+  const w = tinyWeights(cfg, 2);
+  const table = w.get('ngram.weight')!;
+  // One-hot rows: logit j of a text is then the weighted count of its n-grams in bucket-class j.
+  for (let b = 0; b < cfg.ngram!.buckets; b++) table.data[b * cfg.numLabels + (b % cfg.numLabels)] = b;
+  for (const name of [...w.keys()]) if (name.startsWith('classifier.')) w.get(name)!.data.fill(0);
+  const session = await createGraphSession(buildBertOnnx(cfg, w), { threads: 1 });
+  const batch = await encoder.encode(texts);
+  const dims = [batch.batchSize, batch.seqLength];
+  const got = (await session.run({ input_ids: { type: 'int64', data: batch.inputIds, dims }, attention_mask: { type: 'int64', data: batch.attentionMask, dims }, token_type_ids: { type: 'int64', data: batch.tokenTypeIds, dims } })).logits;
+  const rows = await encoder.ids(texts);
+  assert.ok(rows.some((r) => r.length < batch.seqLength), 'the batch has padded rows');
+  rows.forEach((ids, r) => {
+    const row = sparseRow(ngramBuckets(ids, cfg.ngram!, cfg.vocabSize), w.get('ngram.idf')!.data);
+    for (let j = 0; j < cfg.numLabels; j++) {
+      let expected = 0;
+      row.index.forEach((b, k) => (expected += b % cfg.numLabels === j ? row.value[k] * b : 0));
+      assert.ok(Math.abs(got[r * cfg.numLabels + j] - expected) <= 1e-3 * Math.max(1, Math.abs(expected)), `${texts[r]} label ${j}: graph ${got[r * cfg.numLabels + j]} vs js ${expected}`);
+    }
+  });
+  await session.release();
+});
+
+test('wide branch: serving logits = deep logits + the JavaScript wide logits, and the training forward agrees (≤ 1e-5)', async () => {
+  const w = weights();
+  const plain = parseBertConfig({ ...config, ngram: undefined });
+  const batch = tinyBatch(config, 4, 7);
+  const dims = [batch.rows, batch.seq];
+  const feeds = { input_ids: { type: 'int64' as const, data: batch.ids, dims }, attention_mask: { type: 'int64' as const, data: batch.mask, dims }, token_type_ids: { type: 'int64' as const, data: batch.types, dims } };
+  const serving = await createGraphSession(buildBertOnnx(config, w), { threads: 1 });
+  const deepOnly = await createGraphSession(buildBertOnnx(plain, w), { threads: 1 });
+  const both = (await serving.run(feeds)).logits;
+  const deep = (await deepOnly.run(feeds)).logits;
+  for (let r = 0; r < batch.rows; r++) {
+    const ids = [...batch.ids.subarray(r * batch.seq, (r + 1) * batch.seq)].filter((_, s) => batch.mask[r * batch.seq + s] === 1n).map(Number);
+    const wide = wideFromJs(ids, w);
+    for (let j = 0; j < config.numLabels; j++) {
+      const i = r * config.numLabels + j;
+      assert.ok(Math.abs(both[i] - deep[i] - wide[j]) <= 1e-4, `row ${r} label ${j}: ${both[i]} - ${deep[i]} vs ${wide[j]}`);
+    }
+  }
+  const training = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0 });
+  const s = await createGraphSession(training.bytes, { threads: 1 });
+  const got = (await s.run(feedsFor(config, batch, w, training.trainable), ['logits'])).logits;
+  assert.ok(Math.max(...both.map((v, i) => Math.abs(v - got[i]))) <= 1e-5);
+  assert.ok(training.trainable.includes('ngram.weight') && !training.trainable.includes('ngram.idf'), 'the table trains, the idf does not');
+  await Promise.all([serving.release(), deepOnly.release(), s.release()]);
+});
+
+test('wide branch: the n-gram table gradient matches central finite differences, also above a frozen prefix', async () => {
+  for (const frozenLayers of [0, 1]) {
+    const w = weights(11);
+    const batch = tinyBatch(config, 3, 6, 4);
+    const graph = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers });
+    const session = await createGraphSession(graph.bytes, { threads: 1 });
+    let feeds = feedsFor(config, batch, w, graph.trainable);
+    if (frozenLayers > 0) {
+      const prefix = await createGraphSession(buildBertOnnx(config, w, { hiddenAfterLayers: frozenLayers }), { threads: 1 });
+      const hidden = (await prefix.run({ input_ids: feeds.input_ids, attention_mask: feeds.attention_mask, token_type_ids: feeds.token_type_ids })).hidden_states;
+      await prefix.release();
+      const { token_type_ids: _t, ...rest } = feeds;
+      feeds = { ...rest, hidden_states: { type: 'float32', data: hidden, dims: [batch.rows, batch.seq, config.hiddenSize] } };
+    }
+    const grad = (await session.run(feeds))['grad.ngram.weight'];
+    const table = w.get('ngram.weight')!.data;
+    const touched = [...grad.keys()].filter((i) => grad[i] !== 0);
+    assert.ok(touched.length > 5, 'the batch reaches several buckets');
+    const eps = 1e-2;
+    for (const i of [touched[0], touched[Math.floor(touched.length / 2)], touched[touched.length - 1], [...grad.keys()].find((k) => grad[k] === 0)!]) {
+      const orig = table[i];
+      table[i] = orig + eps;
+      const up = (await session.run(feeds, ['loss'])).loss[0];
+      table[i] = orig - eps;
+      const down = (await session.run(feeds, ['loss'])).loss[0];
+      table[i] = orig;
+      const fd = (up - down) / (2 * eps);
+      assert.ok(Math.abs(fd - grad[i]) <= 2e-4 + 2e-2 * Math.abs(fd), `frozen ${frozenLayers} bucket-label ${i}: analytic ${grad[i]} vs fd ${fd}`);
+    }
+    await session.release();
+  }
+});
