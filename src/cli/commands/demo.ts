@@ -2,10 +2,13 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../common/logger.ts';
 import { loadServeConfig } from '../../consumer/config.ts';
+import { createConsoleService, type ConsoleService } from '../../console/console-service.ts';
 import { OutputMessageSchema } from '../../consumer/output-record.ts';
 import { createStreamService } from '../../consumer/stream-service.ts';
 import { createCommentGenerator } from '../../demo/comment-generator.ts';
 import { createKafkaClient } from '../../kafka/client.ts';
+import type { KafkaClient } from '../../kafka/port.ts';
+import { isLivetagError } from '../../common/errors.ts';
 import { createLocalBroker, type LocalBroker } from '../../dev/local-broker.ts';
 import { createCommand, usageError } from '../command.ts';
 import { demoSpec } from '../specs/demo.ts';
@@ -40,6 +43,22 @@ async function* generated(): AsyncGenerator<{ text: string; room: string; user: 
 }
 
 type Out = (line: string) => void;
+
+/** The host console beside the demo, on loopback; a taken port falls back to a free one rather than failing the demo. */
+async function startConsole(client: KafkaClient, topic: string, port: number): Promise<ConsoleService> {
+  const make = (p: number) => createConsoleService({ topic, host: '127.0.0.1', port: p, kafka: client, groupId: `livetag-demo-console-${Date.now()}` });
+  const first = make(port);
+  try {
+    await first.start();
+    return first;
+  } catch (err) {
+    await first.stop();
+    if (port === 0 || !isLivetagError(err, 'LT_CONFIG_INVALID')) throw err;
+    const second = make(0);
+    await second.start();
+    return second;
+  }
+}
 
 /** A local broker unless brokers are configured, the serve config with demo topics, and topics created. */
 async function setUp(out: Out) {
@@ -92,9 +111,12 @@ export const command = createCommand(demoSpec, async ({ values }) => {
   const window: { at: number; latency: number }[] = [];
   let shown = 0;
   let lastShown = 0;
+  let hostConsole: ConsoleService | undefined;
   try {
     await service.start();
     out(`classifier serving ${config.model.path} · metrics at http://${config.http.host}:${service.httpPort}/metrics`);
+    hostConsole = await startConsole(client, config.topics.output, values['console-port']);
+    out(`console at ${hostConsole.url}`);
     await viewer.start(async (batch) => {
       for (const record of batch.records) {
         const parsed = OutputMessageSchema.safeParse(JSON.parse(record.value?.toString('utf8') ?? 'null'));
@@ -136,6 +158,7 @@ export const command = createCommand(demoSpec, async ({ values }) => {
   } finally {
     await producer.stop().catch(() => undefined);
     await viewer.stop().catch(() => undefined);
+    await hostConsole?.stop();
     await service.stop();
     await broker?.stop();
   }
