@@ -44,6 +44,11 @@ export const ERROR_CODES = {
     description: 'manifest disagrees with the model graph',
     hint: 'The manifest and model.onnx describe different models (labels, inputs, architecture): the bundle was assembled from mismatched files. Rebuild it.',
   },
+  LT_BUNDLE_ENCODER_ONLY: {
+    retryable: false,
+    description: 'the bundle is a pretrained encoder without a classifier',
+    hint: 'A bundle written by `livetag pretrain` (manifest head "encoder") was given to something that classifies (serve, classify, eval). Fine-tune it first: `livetag train --init <it> --data labeled.jsonl`, then serve the trained bundle.',
+  },
   LT_ONNX_INVALID: {
     retryable: false,
     description: 'ONNX file cannot be parsed or lacks expected tensors',
@@ -57,7 +62,12 @@ export const ERROR_CODES = {
   LT_HF_IMPORT: {
     retryable: false,
     description: 'Hugging Face checkpoint cannot be imported',
-    hint: '`livetag import-hf` (and training from a checkpoint) cannot read the directory; the message names the file or field. BERT checkpoints in safetensors format are supported.',
+    hint: '`livetag import-hf` (and training from a checkpoint) cannot read the directory, or a file lies about its sizes, offsets or shapes; the message names the file and tensor or field. safetensors, pytorch_model.bin (zip or legacy; read without executing the pickle) and sharded indexes of either are supported.',
+  },
+  LT_HF_EXPORT: {
+    retryable: false,
+    description: 'bundle cannot be exported to Hugging Face',
+    hint: '`livetag export-hf` refuses a bundle that BertForSequenceClassification cannot express (an n-gram branch in the head, a manifest field it does not know, a graph that is not plain BERT) or an --out directory that is not empty; the message gives the reason, and nothing was written.',
   },
   LT_TOKENIZER: {
     retryable: false,
@@ -108,6 +118,16 @@ export const ERROR_CODES = {
     retryable: true,
     description: 'Kafka operation failed',
     hint: 'A Kafka client call (connect, produce, commit, fetch) failed or timed out; retried with backoff unless the client marks it final. Check the brokers, TLS/SASL settings and broker health.',
+  },
+  LT_KAFKA_AUTH: {
+    retryable: false,
+    description: 'Kafka authentication failed',
+    hint: 'The brokers refused the SASL login or TLS handshake, or the OAuth token endpoint refused the client credentials. Check LIVETAG_KAFKA_SASL_* / LIVETAG_KAFKA_OAUTH_* and the mounted secret files, and LIVETAG_KAFKA_TLS_CA_FILE. Not retried: the same credentials will be refused again.',
+  },
+  LT_KAFKA_DENIED: {
+    retryable: false,
+    description: 'Kafka authorization failed (ACLs)',
+    hint: "The brokers authenticated the principal but its ACLs do not allow the operation on the topic, group or transactional id named in the message. Grant the ACL (see docs/deploy.md) or fix the topic/group settings.",
   },
   LT_BROKER: {
     retryable: false,

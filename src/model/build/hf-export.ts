@@ -36,11 +36,12 @@ const refuse = (bundle: string, why: string): never => {
  */
 async function checkExpressible(dir: string, bundle: LoadedBundle): Promise<void> {
   const raw = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Record<string, unknown>;
-  const ngram = raw.ngram as { enabled?: unknown } | undefined;
-  if (ngram !== undefined && ngram !== null && ngram.enabled !== false) {
-    refuse(dir, 'its head has a hashed n-gram branch beside the [CLS] classifier, which Hugging Face\'s class has no place for');
+  if (bundle.manifest.head === 'encoder') refuse(dir, 'it is a pretrained encoder (livetag pretrain) whose one label is a placeholder, not a classifier; fine-tune it with `livetag train --init` and export that');
+  const ngram = bundle.manifest.architecture.ngram;
+  if (ngram) {
+    refuse(dir, `its head has a hashed n-gram branch (${ngram.buckets} buckets, 1–${ngram.maxN}-grams) beside the [CLS] classifier, which Hugging Face's class has no place for (train with --ngram 0 for an exportable model)`);
   }
-  const known = new Set([...Object.keys(ManifestSchema.shape), 'ngram']);
+  const known = new Set(Object.keys(ManifestSchema.shape));
   const unknown = Object.keys(raw).filter((k) => !known.has(k));
   if (unknown.length > 0) refuse(dir, `its manifest has ${unknown.join(', ')}, which export-hf does not know how to carry over`);
   if (bundle.manifest.onnx.precision !== 'fp32') refuse(dir, `model.onnx is ${bundle.manifest.onnx.precision}; export needs the fp32 graph`);

@@ -51,6 +51,11 @@ test('from scratch: bad rows reported, bundle exported with thresholds, parity, 
   assert.ok(r.firstBatch.absDiff! < 1e-5, `first batch ${JSON.stringify(r.firstBatch)}`);
   assert.equal(result.decision.decision, 'promoted');
   assert.equal(r.history.length, 3);
+  // The default: a wide n-gram branch on the onnxruntime engine, the linear baseline beside the model in the report.
+  assert.deepEqual(r.architecture.ngram, { buckets: 262144, maxN: 3 });
+  assert.ok(r.baseline && r.baseline.test.samples === r.test.samples, 'baseline scored on the same test rows');
+  assert.match(r.baseline.verdict, /^(the trained model beats|the linear n-gram baseline would have been better on)/);
+  assert.match(readFileSync(join(out, 'report', 'report.md'), 'utf8'), /\| linear n-gram baseline \|[\s\S]*Verdict: /);
 
   const bundle = await loadBundle(result.bundleDir);
   assert.deepEqual(bundle.manifest.labels, TINY_LABELS);

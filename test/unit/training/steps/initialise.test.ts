@@ -28,7 +28,7 @@ test('scratch: character vocabulary, architecture overrides, max length capped b
   assert.equal(m.frozenLayers, 0);
   assert.equal(m.recipe.lr, 1e-3);
   assert.ok(m.initOnnx && m.initOnnx.length > 0);
-  assert.match(lines[0], /^init: scratch \(seed 5, character vocabulary built from train\+validation\); 2 layers × hidden 16, vocab \d+, 3 labels; training the top 2 layers$/);
+  assert.match(lines[0], /^init: scratch \(seed 5, character vocabulary built from train\+validation\); 2 layers × hidden 16, vocab \d+, 3 labels; training the top 2 layers; no n-gram branch$/);
 });
 
 test('--train-layers freezes the rest and must fit the model', async () => {
@@ -49,4 +49,17 @@ test('extendHead keeps the old classifier rows and adds fresh ones for new label
   assert.deepEqual(w.data.subarray(0, 16), weights.get('classifier.weight')!.data);
   assert.ok(w.data.subarray(16).some((v) => v !== 0));
   assert.deepEqual(grown.weights.get('classifier.bias')!.data, Float32Array.of(...weights.get('classifier.bias')!.data, 0));
+});
+
+test('the wide n-gram branch: added with a zero table and unit idf, no longer the starting graph, and removed again with null', async () => {
+  const lines: string[] = [];
+  const m = await initialiseModel({ ...scratch, ngram: { buckets: 64, maxN: 2 } }, (l) => lines.push(l));
+  assert.deepEqual(m.config.ngram, { buckets: 64, maxN: 2 });
+  assert.deepEqual(m.weights.get('ngram.weight')!.shape, [64, 3]);
+  assert.ok(m.weights.get('ngram.weight')!.data.every((v) => v === 0));
+  assert.ok(m.weights.get('ngram.idf')!.data.every((v) => v === 1));
+  assert.equal(m.initOnnx, undefined);
+  assert.match(lines[0], /wide n-gram branch \(1–2-grams, 64 buckets\)$/);
+  const grown = extendHead(m.config, m.weights, TINY_LABELS, [...TINY_LABELS, 'new'], 1);
+  assert.deepEqual(grown.weights.get('ngram.weight')!.shape, [64, 4], 'a new label gets its n-gram column');
 });
