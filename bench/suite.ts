@@ -16,24 +16,21 @@
  *
  * Writes bench/results/suite.json and bench/results/suite.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { flopsPerSequence } from '../src/model/bert-config.ts';
-import { createKafka, deleteTopics, ensureTopics } from '../test/helpers/kafkajs.ts';
 import { createClassifier } from '../src/model/runtime/classifier.ts';
 import { measureMatMulGflops } from '../src/model/runtime/matmul-probe.ts';
 import { createOrtRunner } from '../src/model/runtime/onnx-session.ts';
 import { optimizeBundle, type VariantReport } from '../src/model/build/variants.ts';
-import { benchBroker } from './lib/broker.ts';
 import { exportHfLayout } from './lib/hf-layout.ts';
 import { benchModel } from './lib/models.ts';
-import { watchProcess } from './lib/proc.ts';
+import { createServeHarness } from './lib/serve-harness.ts';
+import { summarizeShape } from './lib/suite-summary.ts';
 import { f, renderMarkdown, type RawRow, type ServeResult, type SuiteOutput } from './lib/suite-report.ts';
-import { REPO_ROOT, liveComments, percentile } from './lib/texts.ts';
+import { REPO_ROOT, liveComments } from './lib/texts.ts';
 
 const { values } = parseArgs({
   options: {
@@ -209,213 +206,14 @@ async function gpuProbe(): Promise<{ available: boolean; reason: string }> {
 
 // ---------------------------------------------------------------- through the broker
 
-const broker = await benchBroker();
-const kafka = createKafka({ brokers: broker.brokers, clientId: 'bench-suite', logLevel: 'nothing' });
-const run = Date.now().toString(36);
-const created: string[] = [];
-let topicSeq = 0;
-
-async function topics(name: string) {
-  const t = { input: `suite-${name}-${run}-${topicSeq}-in`, output: `suite-${name}-${run}-${topicSeq}-out`, dlq: `suite-${name}-${run}-${topicSeq++}-dlq` };
-  await ensureTopics(kafka, Object.values(t).map((topic) => ({ topic, partitions: PARTITIONS })));
-  created.push(...Object.values(t));
-  return t;
-}
-
-async function produce(topic: string, count: number, rate?: number, unique = false): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  const start = Date.now();
-  const chunk = rate ? Math.max(1, Math.round(rate / 50)) : 500;
-  for (let i = 0; i < count; i += chunk) {
-    const messages = [];
-    for (let j = i; j < Math.min(count, i + chunk); j++) {
-      // unique: the comments once each, in their real order (the duplicate-cache run).
-      const text = unique ? texts[j % texts.length] : texts[j % texts.length] + (j >= texts.length ? ` #${Math.floor(j / texts.length)}` : '');
-      messages.push({ key: `room-${j % 97}`, value: JSON.stringify({ text, id: `m${j}` }) });
-    }
-    await producer.send({ topic, messages });
-    if (rate) {
-      const wait = start + ((i + chunk) / rate) * 1000 - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-  await producer.disconnect();
-}
-
-function collector(topic: string, count: number, timeoutMs: number) {
-  const latencies: number[] = [];
-  let last = 0;
-  const consumer = kafka.consumer({ groupId: `suite-collect-${topic}`, maxWaitTimeInMs: 5 });
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
-  const ready = (async () => {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        const now = Date.now();
-        for (const m of batch.messages) {
-          latencies.push(now - (JSON.parse(m.value!.toString('utf8')) as { timing: { producedAt: number } }).timing.producedAt);
-          last = now;
-        }
-        if (latencies.length >= count) done();
-      },
-    });
-  })();
-  return {
-    ready,
-    /** since: when the consumer under test started consuming (a backlog's drain time runs from there). */
-    async result(since: number) {
-      const timer = setTimeout(done, timeoutMs);
-      await finished;
-      clearTimeout(timer);
-      await consumer.disconnect();
-      return { received: latencies.length, seconds: Math.max(0.001, (last - since) / 1000), latencies };
-    },
-  };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-interface Child {
-  readonly process: ChildProcess;
-  readonly port?: number;
-  stop(): Promise<void>;
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, stderr: () => string, ms = 180_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${stderr().slice(-2000)}`);
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} not ready after ${ms} ms: ${stderr().slice(-2000)}`);
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((res) => {
-    if (child.exitCode !== null) return res();
-    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      res();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function startLivetag(bundle: string, t: Awaited<ReturnType<typeof topics>>, extra: Record<string, string>): Promise<Child> {
-  const port = await freePort();
-  const env = {
-    ...process.env,
-    LIVETAG_KAFKA_BROKERS: broker.brokers,
-    LIVETAG_INPUT_TOPIC: t.input,
-    LIVETAG_OUTPUT_TOPIC: t.output,
-    LIVETAG_DLQ_TOPIC: t.dlq,
-    LIVETAG_GROUP_ID: `suite-${t.input}`,
-    LIVETAG_MODEL: bundle,
-    LIVETAG_HTTP_HOST: '127.0.0.1',
-    LIVETAG_HTTP_PORT: String(port),
-    LIVETAG_THREADS: String(threads),
-    LIVETAG_LOG_LEVEL: 'warn',
-    // The model path is measured with the repeat cache off; its effect has its own run.
-    LIVETAG_DEDUPE_CACHE_SIZE: '0',
-    ...extra,
-  };
-  const child = spawn(process.execPath, [resolve(REPO_ROOT, 'bin/livetag.js'), 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)));
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 'livetag serve', child, () => err);
-  return { process: child, port, stop: () => stopChild(child) };
-}
-
-async function startNaive(bundle: string, t: Awaited<ReturnType<typeof topics>>): Promise<Child> {
-  const env = { ...process.env, NAIVE_BROKERS: broker.brokers, NAIVE_INPUT: t.input, NAIVE_OUTPUT: t.output, NAIVE_GROUP: `suite-${t.input}`, NAIVE_BUNDLE: bundle, NAIVE_THREADS: String(threads) };
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, 'bench/naive-main.ts')], { env, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)));
-  await waitFor(async () => out.includes('ready'), 'naive consumer', child, () => err);
-  return { process: child, stop: () => stopChild(child) };
-}
-
-async function metric(port: number | undefined, name: string): Promise<number> {
-  if (!port) return NaN;
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
-}
-
-/** backlog: the topic is full before the consumer starts (max msgs/s); rate: paced input (latency). */
-async function serveRun(kind: 'livetag' | 'naive', bundle: string, count: number, opts: { rate?: number; env?: Record<string, string>; unique?: boolean } = {}): Promise<ServeResult> {
-  const t = await topics(kind);
-  if (!opts.rate) await produce(t.input, count, undefined, opts.unique);
-  const col = collector(t.output, count, Math.max(120_000, (count / (opts.rate ?? 5)) * 3000));
-  await col.ready;
-  const child = kind === 'livetag' ? await startLivetag(bundle, t, opts.env ?? {}) : await startNaive(bundle, t);
-  // Ready means the model is loaded and the group joined: consumption starts now.
-  const since = Date.now();
-  const brokerPid = broker.pid();
-  const watches = { child: watchProcess(child.process.pid!), broker: brokerPid ? watchProcess(brokerPid) : undefined };
-  const self0 = process.cpuUsage();
-  const wall0 = performance.now();
-  if (opts.rate) await produce(t.input, count, opts.rate);
-  const r = await col.result(since);
-  const wall = (performance.now() - wall0) / 1000;
-  const self = process.cpuUsage(self0);
-  const c = watches.child.stop();
-  const b = watches.broker?.stop();
-  const cache = kind === 'livetag' ? { lookups: await metric(child.port, 'livetag_dedupe_cache_lookups_total'), hits: await metric(child.port, 'livetag_dedupe_cache_hits_total') } : undefined;
-  const model =
-    kind === 'livetag'
-      ? {
-          inferenceSeconds: await metric(child.port, 'livetag_inference_seconds_sum'),
-          batches: await metric(child.port, 'livetag_batch_size_count'),
-          texts: await metric(child.port, 'livetag_batch_size_sum'),
-          paddedTokens: await metric(child.port, 'livetag_batch_tokens_sum'),
-        }
-      : undefined;
-  await child.stop();
-  const s = [...r.latencies].sort((x, y) => x - y);
-  return {
-    msgsPerSecond: r.received / r.seconds,
-    received: r.received,
-    expected: count,
-    usage: { cores: c.cpuShare, peakRssMb: c.peakRssBytes / 2 ** 20, brokerCores: b ? b.cpuShare : NaN, benchCores: (self.user + self.system) / 1e6 / wall, cpuSeconds: c.cpuSeconds, brokerCpuSeconds: b ? b.cpuSeconds : NaN, benchCpuSeconds: (self.user + self.system) / 1e6, threads: c.threads },
-    ...(opts.rate ? { latency: { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99) } } : {}),
-    ...(cache && cache.lookups > 0 ? { cache } : {}),
-    ...(model ? { model } : {}),
-  };
-}
-
-async function loadLadder(kind: 'livetag' | 'naive', bundle: string, max: number, seconds: number, env?: Record<string, string>) {
-  const rows = [];
-  for (const share of [0.25, 0.5, 0.75]) {
-    const rate = Math.max(0.5, Math.round(max * share * 10) / 10);
-    const count = Math.max(8, Math.round(rate * seconds));
-    log(`${kind} paced at ${rate}/s (${share * 100}% of max) for ${count} messages`);
-    rows.push({ share, rate, ...(await serveRun(kind, bundle, count, { rate, env })) });
-  }
-  return rows;
-}
+const harness = await createServeHarness({ texts, partitions: PARTITIONS, threads, log });
+const { serveRun, loadLadder } = harness;
 
 // ---------------------------------------------------------------- the run
 
 const startedAt = new Date();
 const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverageAtStart: loadavg()[0] };
-log(`texts: ${textSource}; ${machine.cores} cores (${machine.cpu}); broker ${broker.brokers}`);
+log(`texts: ${textSource}; ${machine.cores} cores (${machine.cpu}); broker ${harness.brokers}`);
 const gpu = await gpuProbe();
 log(`GPU: ${gpu.reason}`);
 const results: Record<string, unknown>[] = [];
@@ -486,7 +284,7 @@ try {
     const ladder = await loadLadder('livetag', bundle, livetag.msgsPerSecond, plan.latencySeconds, { LIVETAG_MODEL_VARIANT: 'base' });
     log(`naive consumer, backlog of ${plan.naiveBacklog}`);
     const naive = await serveRun('naive', bundle, plan.naiveBacklog);
-    const naiveLadder = await loadLadder('naive', bundle, naive.msgsPerSecond, plan.latencySeconds);
+    const naiveLadder = await loadLadder('naive', bundle, naive.msgsPerSecond, plan.latencySeconds, undefined, [0.25, 0.5, 0.75]);
     let dedupe: ServeResult | undefined;
     if (key === 'default') {
       log('livetag with the duplicate cache on, real comments once each in their order');
@@ -515,14 +313,16 @@ try {
     writeResults(false);
   }
 } finally {
-  await deleteTopics(kafka, created).catch(() => undefined);
-  await broker.stop();
+  await harness.stop();
 }
 
 /** After each model, so a long run that dies late keeps what it measured. */
 function writeResults(final: boolean): void {
   if (values.tune !== undefined) return;
-  const out = { bench: 'suite', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), complete: final, quick, machine, texts: textSource, partitions: PARTITIONS, gpu, results };
+  const run = { quick, threads, partitions: PARTITIONS, loadAverageAtStart: machine.loadAverageAtStart };
+  const shapes = results.filter((r) => r.key === 'default' || r.key === 'base');
+  const summary = Object.fromEntries(shapes.map((r) => [r.key, summarizeShape(r as unknown as Parameters<typeof summarizeShape>[0], run)]));
+  const out = { summary, bench: 'suite', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), complete: final, quick, machine, texts: textSource, partitions: PARTITIONS, gpu, results };
   writeFileSync(resolve(REPO_ROOT, 'bench/results/suite.json'), JSON.stringify(out, null, 2) + '\n');
   const md = renderMarkdown(out);
   writeFileSync(resolve(REPO_ROOT, 'bench/results/suite.md'), md);

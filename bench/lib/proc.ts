@@ -30,7 +30,8 @@ export function threadCpu(pid: number): Record<string, number> {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
         const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '#');
+        // The main thread (tid = pid) apart: in livetag it runs Kafka, JSON, batching and publishing; the model runs elsewhere.
+        const comm = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '#');
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         out[comm] = (out[comm] ?? 0) + (Number(f[11]) + Number(f[12])) / HZ;
       } catch {

@@ -1,3 +1,5 @@
+import type { ShapeSummary } from './suite-summary.ts';
+
 /**
  * The suite's report: suite.md from suite.json, and the README's headline
  * block (scripts/update-readme.ts), so neither can drift from the numbers.
@@ -20,6 +22,8 @@ export type ServeResult = {
 };
 
 export type SuiteOutput = {
+  /** Per model shape: the ratios and bounds the serving goals are stated in (suite-summary.ts); absent in runs before issue 19. */
+  summary?: Record<string, ShapeSummary>;
   startedAt: string;
   finishedAt: string;
   complete: boolean;
@@ -37,6 +41,17 @@ export function renderMarkdown(o: SuiteOutput): string {
   L.push(`${o.startedAt} → ${o.finishedAt}${o.quick ? ' (--quick)' : ''}; ${o.machine.cores} cores (${o.machine.cpu}), Node ${o.machine.node}, load average ${f(o.machine.loadAverageAtStart, 2)} at start.`);
   L.push(`Texts: ${o.texts}. Broker: a real single-node Kafka on this machine, ${o.partitions} partitions per topic. Regenerate: \`npm run bench\`.`);
   L.push(`GPU: ${o.gpu.available ? o.gpu.reason : `none here — ${o.gpu.reason}; no GPU numbers in this table`}.`, '');
+  if (o.summary && Object.keys(o.summary).length > 0) {
+    const keys = Object.keys(o.summary);
+    L.push('### Summary (the `summary` object of suite.json)', '', `| | ${keys.join(' | ')} | goal |`, `|---|${keys.map(() => '---:').join('|')}|---|`);
+    const row = (name: string, get: (x: ShapeSummary) => string, goal: string): number => L.push(`| ${name} | ${keys.map((k) => get(o.summary![k])).join(' | ')} | ${goal} |`);
+    row('serve / raw onnxruntime (model.onnx)', (x) => f(x.serve_over_raw, 2), '≥ 0.9');
+    row('serve (default variant) / transformers.js', (x) => `${f(x.serve_over_transformersjs, 2)}×`, '≥ 3×');
+    row('non-model CPU µs per message', (x) => f(x.overhead_cpu_us_per_msg, 0), '≤ 60');
+    row('p99 ms at 50 % load', (x) => f(x.p99_ms_at_50pct, 0), '≤ bound');
+    row('p99 bound ms (max wait + 2 × batch time)', (x) => f(x.p99_bound_ms, 0), '');
+    L.push('');
+  }
   for (const r of o.results as Record<string, any>[]) {
     if (r.key.endsWith('-dedupe')) {
       const on = r.on as ServeResult;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseInputBytes, parseInputText } from '../../../src/consumer/input-message.ts';
+import { InputMessageSchema, parseInputBytes, parseInputText } from '../../../src/consumer/input-message.ts';
 
 const MAX = 1024;
 const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -44,4 +44,34 @@ test('parseInputText applies the same schema to decoded text', () => {
   assert.equal(parseInputText('{"text":"M码还有吗"}').ok, true);
   const r = parseInputText('{"text":null}');
   assert.ok(!r.ok && r.code === 'LT_MSG_INVALID' && /text/.test(r.reason));
+});
+
+test('the quick shape check gives zod\'s verdicts, messages and key order', () => {
+  const docs: unknown[] = [
+    { a: 1, text: 'hi', z: 2, ts: 5, user: 'u', id: 3 },
+    { text: 'hi', room: 'r1', id: 'x', extra: { deep: [1] } },
+    { text: 'hi', id: 'x', ts: Number.MAX_VALUE },
+    { text: 'hi', id: 'x', room: 7 },
+    { text: 'hi', id: 'x', user: null },
+    { text: 'hi', id: 'x', ts: '5' },
+    { text: 'hi', id: true },
+    { text: 5, id: 'x' },
+    { text: '   ', id: 'x' },
+    { id: 'x' },
+  ];
+  for (const doc of docs) {
+    const got = parseInputText(JSON.stringify(doc));
+    const z = InputMessageSchema.safeParse(doc);
+    if (z.success && z.data.text.trim() !== '') {
+      assert.ok(got.ok, JSON.stringify(doc));
+      assert.deepEqual(Object.keys(got.message), Object.keys(z.data), JSON.stringify(doc));
+      assert.deepEqual(got.message, z.data);
+      assert.ok(Object.isFrozen(got.message));
+    } else {
+      assert.ok(!got.ok, JSON.stringify(doc));
+      const mapped = typeof (doc as { text?: unknown }).text === 'string' && ['string', 'number'].includes(typeof (doc as { id?: unknown }).id);
+      // Records whose text or id the mapping refuses keep the mapping's message (input-mapping tests); the rest get zod's.
+      if (!z.success && mapped) assert.equal(got.reason.split(': ').slice(1).join(': '), z.error.issues[0].message, JSON.stringify(doc));
+    }
+  }
 });

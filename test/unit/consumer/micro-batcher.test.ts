@@ -72,3 +72,65 @@ test('stop runs queued work first, then refuses new work; it is idempotent', asy
   assert.equal(await queued, 7);
   await assert.rejects(b.submit(row(1)), /stopped/);
 });
+
+/** The rule the batcher implements, written the slow and obvious way: sort the queue by (length, arrival), grow a window around the oldest. */
+function referenceCut(queue: { len: number; seq: number }[], maxSize: number, maxTokens: number): number[] {
+  const byLength = [...queue].sort((a, b) => a.len - b.len || a.seq - b.seq);
+  const oldest = queue[0];
+  let lo = byLength.indexOf(oldest);
+  let hi = lo;
+  let longest = oldest.len;
+  while (hi - lo + 1 < maxSize) {
+    const left = lo > 0 ? byLength[lo - 1] : undefined;
+    const right = hi + 1 < byLength.length ? byLength[hi + 1] : undefined;
+    if (!left && !right) break;
+    const takeRight = right && (!left || right.len - oldest.len <= oldest.len - left.len);
+    const next = takeRight ? right! : left!;
+    if ((hi - lo + 2) * Math.max(longest, next.len) > maxTokens) break;
+    if (takeRight) hi++;
+    else lo--;
+    longest = Math.max(longest, next.len);
+  }
+  const chosen = new Set(byLength.slice(lo, hi + 1));
+  const batch = queue.filter((p) => chosen.has(p));
+  for (let i = queue.length - 1; i >= 0; i--) if (chosen.has(queue[i])) queue.splice(i, 1);
+  return batch.map((p) => p.seq);
+}
+
+test('length buckets cut the same batches as sorting the whole queue, on random queues', async () => {
+  let seed = 7;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let trial = 0; trial < 60; trial++) {
+    const lengths = Array.from({ length: 1 + Math.floor(rnd() * 200) }, () => 1 + Math.floor(rnd() * (rnd() < 0.5 ? 8 : 50)));
+    const limits = { maxSize: 1 + Math.floor(rnd() * 40), maxWaitMs: 0, maxTokens: 10 + Math.floor(rnd() * 2000) };
+    const seen: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    // depth 1 and a gated first batch: everything after the first submission queues, then is cut batch by batch.
+    const b = createMicroBatcher<number>(limits, async (rows) => {
+      await gate;
+      seen.push(rows.map((r) => r[0]));
+      return rows.map((r) => r[0]);
+    }, 1);
+    const all = Promise.all(lengths.map((len, seq) => b.submit(row(len, seq))));
+    release();
+    assert.deepEqual(await all, lengths.map((_, seq) => seq));
+    await b.stop();
+    const queue = lengths.map((len, seq) => ({ len, seq })).slice(1);
+    const expected = [[0]];
+    while (queue.length > 0) expected.push(referenceCut(queue, limits.maxSize, limits.maxTokens));
+    assert.deepEqual(seen, expected, `trial ${trial}`);
+  }
+});
+
+test('a queue thousands deep drains with every result delivered', async () => {
+  let batches = 0;
+  const b = createMicroBatcher<number>({ maxSize: 64, maxWaitMs: 5, maxTokens: 4096 }, async (rows) => {
+    batches++;
+    return rows.map((r) => r.length);
+  });
+  const lengths = Array.from({ length: 20_000 }, (_, i) => 3 + ((i * 7919) % 40));
+  assert.deepEqual(await Promise.all(lengths.map((l) => b.submit(row(l)))), lengths);
+  assert.ok(batches >= 20_000 / 64, `${batches} batches`);
+  await b.stop();
+});

@@ -1,0 +1,73 @@
+/**
+ * The suite's `summary` (issue 19): one object per model shape with the
+ * ratios and bounds the serving goals are stated in, at the top of
+ * suite.json, so a reader (or a check) needs no table arithmetic.
+ */
+import type { RawRow, ServeResult } from './suite-report.ts';
+
+export interface ShapeSummary {
+  /** livetag serve (model.onnx) / raw onnxruntime at its best batch, raw measured before and after the serve runs. */
+  readonly serve_over_raw: number;
+  /** livetag serve with the default variant (auto) / the transformers.js pipeline at its best batch. */
+  readonly serve_over_transformersjs: number;
+  /**
+   * CPU of livetag's main thread per message (/proc, tid = pid): Kafka client, parsing, validation, batching,
+   * output JSON, publishing. The model runs on the worker and onnxruntime's threads; tokenizing on libuv's pool
+   * (bench/serve-profile.ts measures it apart).
+   */
+  readonly overhead_cpu_us_per_msg: number;
+  /** Whole-process CPU per message minus the raw model's at serve's padded tokens per text: a cross-check, noisy for large models. */
+  readonly overhead_by_subtraction_us_per_msg: number;
+  readonly p99_ms_at_50pct: number;
+  /** LIVETAG_BATCH_MAX_WAIT_MS + 2 × the mean inference time of one batch in the backlog run. */
+  readonly p99_bound_ms: number;
+  readonly settings: Record<string, unknown>;
+}
+
+type Ladder = readonly (ServeResult & { share: number; rate: number })[];
+
+interface ShapeResult {
+  readonly key: string;
+  readonly best: number;
+  readonly rawBeside: { before: RawRow; after: RawRow; mean: number };
+  readonly livetag: ServeResult;
+  readonly livetagAuto: ServeResult;
+  readonly ladder: Ladder;
+  readonly serving: { cpu: string; cuda: string };
+  readonly transformersJs: { rows: { batch: number; transformersJs: number }[] };
+}
+
+/** Serve settings the numbers were taken with (livetag's defaults unless the run set them). */
+export const SERVE_DEFAULTS = { LIVETAG_BATCH_MAX_SIZE: 64, LIVETAG_BATCH_MAX_WAIT_MS: 5, LIVETAG_BATCH_MAX_TOKENS: 4096, LIVETAG_MAX_IN_FLIGHT: 4096, LIVETAG_DEDUPE_CACHE_SIZE: 0 };
+
+export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: number; partitions: number; loadAverageAtStart: number }): ShapeSummary {
+  const s = r.livetag;
+  const m = s.model;
+  const paddedPerText = m ? m.paddedTokens / m.texts : NaN;
+  const raw = [r.rawBeside.before, r.rawBeside.after];
+  // The raw rows run arrival-order batches; serve cuts length-bucketed ones: compare CPU per padded token.
+  const rawUsPerToken = raw.reduce((a, x) => a + (x.cpuSecondsPer1000 * 1000) / (x.meanTokens / (1 - x.paddingShare)), 0) / raw.length;
+  const serveUsPerMsg = (s.usage.cpuSeconds / s.received) * 1e6;
+  const half = r.ladder.find((x) => x.share === 0.5);
+  const tjs = Math.max(...r.transformersJs.rows.map((x) => x.transformersJs));
+  const batchMs = m && m.batches > 0 ? (m.inferenceSeconds / m.batches) * 1000 : NaN;
+  return {
+    serve_over_raw: s.msgsPerSecond / r.rawBeside.mean,
+    serve_over_transformersjs: r.livetagAuto.msgsPerSecond / tjs,
+    overhead_cpu_us_per_msg: s.usage.threads?.main !== undefined ? (s.usage.threads.main / s.received) * 1e6 : NaN,
+    overhead_by_subtraction_us_per_msg: serveUsPerMsg - rawUsPerToken * paddedPerText,
+    p99_ms_at_50pct: half?.latency?.p99 ?? NaN,
+    p99_bound_ms: SERVE_DEFAULTS.LIVETAG_BATCH_MAX_WAIT_MS + 2 * batchMs,
+    settings: {
+      ...SERVE_DEFAULTS,
+      variant_for_serve_over_raw: 'base',
+      variant_for_serve_over_transformersjs: `auto (cpu → ${r.serving.cpu})`,
+      raw_best_batch: r.best,
+      serve_cpu_us_per_msg: serveUsPerMsg,
+      serve_padded_tokens_per_text: paddedPerText,
+      mean_batch_ms: batchMs,
+      mean_batch_texts: m ? m.texts / m.batches : NaN,
+      ...run,
+    },
+  };
+}
