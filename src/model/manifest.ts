@@ -84,7 +84,8 @@ export const ManifestSchema = z
       opset: z.number().int(),
       precision: z.enum(['fp32', 'fp16', 'int8']),
     }),
-    head: z.enum(['trained', 'pretrained', 'random']),
+    /** 'encoder': a pretrained encoder (livetag pretrain) whose one placeholder label is no classifier; train on it, never serve it. */
+    head: z.enum(['trained', 'pretrained', 'random', 'encoder']),
     source: z.string(),
     files: z.record(BundleFileNameSchema, FileEntrySchema),
     training: TrainingInfoSchema.optional(),
@@ -158,3 +159,9 @@ export function parseManifest(raw: unknown, where = MANIFEST_FILE): Manifest {
   return parsed.data;
 }
 
+/** Refuses an encoder-only bundle (livetag pretrain) where a classifier is needed: its one label is a placeholder. */
+export function assertClassifier(manifest: Pick<Manifest, 'head' | 'modelId' | 'version'>, where: string): void {
+  if (manifest.head === 'encoder') {
+    throw new LivetagError('LT_BUNDLE_ENCODER_ONLY', `${where}: ${manifest.modelId} ${manifest.version} is a pretrained encoder without a classification head; fine-tune it with \`livetag train --init ${where} --data …\` and serve that bundle`);
+  }
+}

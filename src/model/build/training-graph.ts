@@ -5,17 +5,15 @@
  * onnxruntime run returns the loss, the logits and a gradient for every
  * trainable tensor; frozen tensors are baked in and get no backward nodes.
  */
-import onnxProto from 'onnx-proto';
 import { LivetagError } from '../../common/errors.ts';
 import type { BertConfig } from '../bert-config.ts';
-import { ATTENTION_MASK_BIAS, INPUT_NAMES, ONNX_IR_VERSION, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
-import { checkWeights, isTrainable, layerPrefix, weightSpecs, type WeightMap } from '../weights.ts';
+import { INPUT_NAMES, OUTPUT_NAME } from '../onnx-names.ts';
+import { checkWeights, isTrainable, weightSpecs, type WeightMap } from '../weights.ts';
 import * as op from './autodiff/ops.ts';
 import { Tape, type T } from './autodiff/tape.ts';
+import { attentionMaskBias, embeddings, encodeTrainingModel, encoderLayer, linear, type EncoderCtx } from './encoder-graph.ts';
 import { emitNgramFeatures, NGRAM_IDF } from './ngram-graph.ts';
-import { DataType, intAttr, valueInfo } from './onnx-graph-builder.ts';
-
-const { onnx } = onnxProto;
+import { DataType, valueInfo } from './onnx-graph-builder.ts';
 
 /** PyTorch's BCELoss clamps log terms at -100 so saturated sigmoids give a finite loss. */
 export const TORCH_LOG_FLOOR = -100;
@@ -59,55 +57,8 @@ export interface TrainingGraph {
   readonly gradients: ReadonlyMap<string, string>;
 }
 
-interface Ctx {
-  readonly tape: Tape;
-  readonly config: BertConfig;
-  readonly w: (name: string) => T;
-  readonly drop: (x: T) => T;
-}
-
-function linear(c: Ctx, x: T, name: string): T {
-  const wt = op.transpose(c.tape, c.w(`${name}.weight`), [1, 0]);
-  return op.add(c.tape, op.matmul(c.tape, x, wt), c.w(`${name}.bias`));
-}
-
-function norm(c: Ctx, x: T, name: string): T {
-  return op.layerNorm(c.tape, x, c.w(`${name}.weight`), c.w(`${name}.bias`), c.config.layerNormEps);
-}
-
-function embeddings(c: Ctx, ids: T, types: T): T {
-  const { tape } = c;
-  const g = tape.g;
-  const seqLen = g.op('Gather', [g.op('Shape', [ids.name]), g.int64s([1], true)], [intAttr('axis', 0)]);
-  const positions: T = { name: g.op('Range', [g.int64s([0], true), seqLen, g.int64s([1], true)]), shape: ['sequence'], grad: false };
-  const word = op.embed(tape, c.w('bert.embeddings.word_embeddings.weight'), ids);
-  const pos = op.embed(tape, c.w('bert.embeddings.position_embeddings.weight'), positions);
-  const typ = op.embed(tape, c.w('bert.embeddings.token_type_embeddings.weight'), types);
-  return c.drop(norm(c, op.add(tape, op.add(tape, word, pos), typ), 'bert.embeddings.LayerNorm'));
-}
-
-function encoderLayer(c: Ctx, x: T, i: number, maskBias: T): T {
-  const { tape, config } = c;
-  const p = layerPrefix(i);
-  const headDim = config.hiddenSize / config.numHeads;
-  const split = (t: T, perm: number[]): T =>
-    op.transpose(tape, op.reshape(tape, t, [0, 0, config.numHeads, headDim], ['batch', 'sequence', config.numHeads, headDim]), perm);
-  const q = split(linear(c, x, `${p}.attention.self.query`), [0, 2, 1, 3]);
-  const kT = split(linear(c, x, `${p}.attention.self.key`), [0, 2, 3, 1]);
-  const v = split(linear(c, x, `${p}.attention.self.value`), [0, 2, 1, 3]);
-  const scores = op.add(tape, op.mul(tape, op.matmul(tape, q, kT), tape.scalar(1 / Math.sqrt(headDim))), maskBias);
-  const probs = c.drop(op.softmax(tape, scores));
-  const ctxT = op.transpose(tape, op.matmul(tape, probs, v), [0, 2, 1, 3]);
-  const merged = op.reshape(tape, ctxT, [0, 0, config.hiddenSize], ['batch', 'sequence', config.hiddenSize]);
-  const h = norm(c, op.add(tape, c.drop(linear(c, merged, `${p}.attention.output.dense`)), x), `${p}.attention.output.LayerNorm`);
-  const inter = linear(c, h, `${p}.intermediate.dense`);
-  const erf = op.erf(tape, op.div(tape, inter, tape.scalar(Math.SQRT2)));
-  const gelu = op.mul(tape, op.mul(tape, inter, tape.scalar(0.5)), op.add(tape, erf, tape.scalar(1)));
-  return norm(c, op.add(tape, c.drop(linear(c, gelu, `${p}.output.dense`)), h), `${p}.output.LayerNorm`);
-}
-
 /** Σ over n-gram positions of weight × table row: the serving graph's wide logits, with the table's gradient. */
-function wideLogits(c: Ctx, ids: T, mask: T, weights: WeightMap): T {
+function wideLogits(c: EncoderCtx, ids: T, mask: T, weights: WeightMap): T {
   const { tape, config } = c;
   const g = tape.g;
   g.float32Tensor(NGRAM_IDF, weights.get(NGRAM_IDF)!);
@@ -177,12 +128,10 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
     if (isTrainable(spec.name, frozen)) params.set(spec.name, tape.param(spec.name, weights.get(spec.name)!, true));
   }
   let seed = 1;
-  const c: Ctx = { tape, config, w: (n) => params.get(n)!, drop: (x) => (ratio && training ? op.dropout(tape, x, ratio, training, seed++) : x) };
+  const c: EncoderCtx = { tape, config, w: (n) => params.get(n)!, drop: (x) => (ratio && training ? op.dropout(tape, x, ratio, training, seed++) : x) };
 
   const g = tape.g;
-  const maskF = g.op('Cast', [mask.name], [intAttr('to', DataType.FLOAT)]);
-  const bias = g.op('Unsqueeze', [g.op('Mul', [g.op('Sub', [g.scalarFloat(1), maskF]), g.scalarFloat(ATTENTION_MASK_BIAS)]), g.int64s([1, 2])]);
-  const maskBias: T = { name: bias, shape: ['batch', 1, 1, 'sequence'], grad: false };
+  const maskBias = attentionMaskBias(tape, mask);
   let x = hidden ?? embeddings(c, ids!, types!);
   for (let i = frozen; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias);
   const pooled = c.drop(op.tanh(tape, linear(c, op.firstPosition(tape, x), 'bert.pooler.dense')));
@@ -195,22 +144,7 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
     gradients = tape.gradients(loss);
   }
 
-  const model = onnx.ModelProto.create({
-    irVersion: ONNX_IR_VERSION,
-    producerName: 'livetag-training',
-    producerVersion: '1',
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
-    graph: {
-      name: 'bert_multilabel_training',
-      node: g.nodes,
-      initializer: g.initializers,
-      input: tape.inputs,
-      output: [
-        ...(forward ? [] : [valueInfo(LOSS_OUTPUT, DataType.FLOAT, [])]),
-        valueInfo(OUTPUT_NAME, DataType.FLOAT, ['batch', config.numLabels]),
-        ...[...gradients].map(([name, gname]) => valueInfo(gname, DataType.FLOAT, [...weights.get(name)!.shape])),
-      ],
-    },
-  });
-  return { bytes: onnx.ModelProto.encode(model).finish(), inputs, trainable: tape.trainable.map((t) => t.name), gradients };
+  const outputs = [...(forward ? [] : [valueInfo(LOSS_OUTPUT, DataType.FLOAT, [])]), valueInfo(OUTPUT_NAME, DataType.FLOAT, ['batch', config.numLabels])];
+  const bytes = encodeTrainingModel(tape, 'bert_multilabel_training', outputs, gradients, weights);
+  return { bytes, inputs, trainable: tape.trainable.map((t) => t.name), gradients };
 }

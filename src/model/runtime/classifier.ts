@@ -1,4 +1,4 @@
-import { BASE_VARIANT, type LoadedBundle, type Manifest } from '../manifest.ts';
+import { assertClassifier, BASE_VARIANT, type LoadedBundle, type Manifest } from '../manifest.ts';
 import { loadBundle } from './load-bundle.ts';
 import { createModelRunner, type ModelRunner, type ModelRunnerOptions } from './model-runner.ts';
 import { createTextEncoder, type EncodedBatch, type TextEncoder } from '../tokenizer.ts';
@@ -98,6 +98,7 @@ export async function createClassifier(opts: ClassifierOptions): Promise<Classif
   const bundle =
     typeof opts.bundle === 'string' ? await loadBundle(opts.bundle, choice === 'auto' ? {} : { variants: [choice] }) : opts.bundle;
   const { manifest } = bundle;
+  assertClassifier(manifest, bundle.dir);
   const encoder = createTextEncoder(bundle.tokenizerJson, manifest.maxSequenceLength);
   const graphs = pickGraphs(bundle, choice);
   const { bundle: _b, variant: _v, ...runnerOpts } = opts;

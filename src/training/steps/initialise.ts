@@ -14,7 +14,7 @@ import { buildBertOnnx } from '../../model/build/onnx-graph.ts';
 import { readBertWeights } from '../../model/onnx-reader.ts';
 import { buildWordPieceTokenizerJson, createTextEncoder, vocabFromText } from '../../model/tokenizer.ts';
 import type { NgramSpec } from '../../model/ngram-hash.ts';
-import { randomWeights, type WeightMap } from '../../model/weights.ts';
+import { headSpecs, initTensor, randomWeights, type WeightMap } from '../../model/weights.ts';
 import { resolveRecipe, type Recipe, type RecipeOverrides } from '../recipe.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../vocab.ts';
 import type { InitModel } from './load-data.ts';
@@ -94,8 +94,26 @@ export function extendHead(config: BertConfig, weights: WeightMap, oldLabels: re
   return { config: parseBertConfig({ ...config, numLabels: labels.length }), weights: out };
 }
 
+/** An encoder bundle's placeholder head replaced by a fresh classifier for `labels` (BERT's N(0, 0.02), zero bias). */
+export function freshHead(config: BertConfig, weights: WeightMap, labels: readonly string[], seed: number): { config: BertConfig; weights: WeightMap } {
+  const next = parseBertConfig({ ...config, numLabels: labels.length });
+  const normal = createNormal(createRng(seed + 7));
+  const out: WeightMap = new Map([...weights].filter(([n]) => !n.startsWith('ngram.')));
+  for (const spec of headSpecs(next)) out.set(spec.name, initTensor(spec, normal));
+  const { ngram: _n, ...plain } = next;
+  return { config: parseBertConfig(plain), weights: out };
+}
+
+function fromEncoder(init: Extract<InitModel, { kind: 'bundle' }>, input: InitialiseInput): Start {
+  const m = init.bundle.manifest;
+  const stored = parseBertConfig(m.architecture);
+  const { config, weights } = freshHead(stored, readBertWeights(stored, init.bundle.modelBytes), input.labels, input.seed);
+  return { config, weights, tokenizerJson: init.bundle.tokenizerJson, maxLength: input.maxLength ?? m.maxSequenceLength, initFrom: `pretrained encoder ${init.dir} (version ${m.version}), new head` };
+}
+
 function fromBundle(init: Extract<InitModel, { kind: 'bundle' }>, input: InitialiseInput): Start {
   const m = init.bundle.manifest;
+  if (m.head === 'encoder') return fromEncoder(init, input);
   const stored = parseBertConfig(m.architecture);
   const { config, weights } = extendHead(stored, readBertWeights(stored, init.bundle.modelBytes), m.labels, input.labels, input.seed);
   return {

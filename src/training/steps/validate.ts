@@ -28,7 +28,9 @@ export interface ValidatedData {
 export async function validateData(loaded: LoadedData, input: ValidateInput, log: (line: string) => void): Promise<ValidatedData> {
   const { init, base, baseBundle, fresh } = loaded;
   const maxChars = input.maxChars ? { maxChars: input.maxChars } : {};
-  let fixedLabels: readonly string[] | undefined = input.labels ?? (init.kind === 'bundle' ? init.bundle.manifest.labels : baseBundle?.manifest.labels);
+  // An encoder bundle (livetag pretrain) has no labels of its own: they come from the data.
+  const initLabels = init.kind === 'bundle' && init.bundle.manifest.head !== 'encoder' ? init.bundle.manifest.labels : undefined;
+  let fixedLabels: readonly string[] | undefined = input.labels ?? initLabels ?? baseBundle?.manifest.labels;
   let hf: HfCheckpoint | undefined;
   if (init.kind === 'hf') {
     try {

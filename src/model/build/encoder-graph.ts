@@ -1,0 +1,90 @@
+/**
+ * BERT's embeddings and encoder layers on the autodiff tape, shared by every
+ * graph that trains the encoder (the classifier's training graph and the
+ * masked-language-model graph), so both compute exactly what the serving
+ * graph computes with the same weight names.
+ */
+import onnxProto from 'onnx-proto';
+import type { BertConfig } from '../bert-config.ts';
+import { ATTENTION_MASK_BIAS, ONNX_IR_VERSION, ONNX_OPSET } from '../onnx-names.ts';
+import { layerPrefix, type WeightMap } from '../weights.ts';
+import * as op from './autodiff/ops.ts';
+import type { T, Tape } from './autodiff/tape.ts';
+import { DataType, intAttr, valueInfo } from './onnx-graph-builder.ts';
+
+export interface EncoderCtx {
+  readonly tape: Tape;
+  readonly config: BertConfig;
+  readonly w: (name: string) => T;
+  readonly drop: (x: T) => T;
+}
+
+export function linear(c: EncoderCtx, x: T, name: string): T {
+  const wt = op.transpose(c.tape, c.w(`${name}.weight`), [1, 0]);
+  return op.add(c.tape, op.matmul(c.tape, x, wt), c.w(`${name}.bias`));
+}
+
+export function norm(c: EncoderCtx, x: T, name: string): T {
+  return op.layerNorm(c.tape, x, c.w(`${name}.weight`), c.w(`${name}.bias`), c.config.layerNormEps);
+}
+
+/** Exact (erf) GELU, as Hugging Face's "gelu". */
+export function gelu(tape: Tape, x: T): T {
+  const erf = op.erf(tape, op.div(tape, x, tape.scalar(Math.SQRT2)));
+  return op.mul(tape, op.mul(tape, x, tape.scalar(0.5)), op.add(tape, erf, tape.scalar(1)));
+}
+
+export function embeddings(c: EncoderCtx, ids: T, types: T): T {
+  const { tape } = c;
+  const g = tape.g;
+  const seqLen = g.op('Gather', [g.op('Shape', [ids.name]), g.int64s([1], true)], [intAttr('axis', 0)]);
+  const positions: T = { name: g.op('Range', [g.int64s([0], true), seqLen, g.int64s([1], true)]), shape: ['sequence'], grad: false };
+  const word = op.embed(tape, c.w('bert.embeddings.word_embeddings.weight'), ids);
+  const pos = op.embed(tape, c.w('bert.embeddings.position_embeddings.weight'), positions);
+  const typ = op.embed(tape, c.w('bert.embeddings.token_type_embeddings.weight'), types);
+  return c.drop(norm(c, op.add(tape, op.add(tape, word, pos), typ), 'bert.embeddings.LayerNorm'));
+}
+
+/** The additive attention bias from attention_mask: 0 on real tokens, a large negative on padding. */
+export function attentionMaskBias(tape: Tape, mask: T): T {
+  const g = tape.g;
+  const maskF = g.op('Cast', [mask.name], [intAttr('to', DataType.FLOAT)]);
+  const bias = g.op('Unsqueeze', [g.op('Mul', [g.op('Sub', [g.scalarFloat(1), maskF]), g.scalarFloat(ATTENTION_MASK_BIAS)]), g.int64s([1, 2])]);
+  return { name: bias, shape: ['batch', 1, 1, 'sequence'], grad: false };
+}
+
+export function encoderLayer(c: EncoderCtx, x: T, i: number, maskBias: T): T {
+  const { tape, config } = c;
+  const p = layerPrefix(i);
+  const headDim = config.hiddenSize / config.numHeads;
+  const split = (t: T, perm: number[]): T =>
+    op.transpose(tape, op.reshape(tape, t, [0, 0, config.numHeads, headDim], ['batch', 'sequence', config.numHeads, headDim]), perm);
+  const q = split(linear(c, x, `${p}.attention.self.query`), [0, 2, 1, 3]);
+  const kT = split(linear(c, x, `${p}.attention.self.key`), [0, 2, 3, 1]);
+  const v = split(linear(c, x, `${p}.attention.self.value`), [0, 2, 1, 3]);
+  const scores = op.add(tape, op.mul(tape, op.matmul(tape, q, kT), tape.scalar(1 / Math.sqrt(headDim))), maskBias);
+  const probs = c.drop(op.softmax(tape, scores));
+  const ctxT = op.transpose(tape, op.matmul(tape, probs, v), [0, 2, 1, 3]);
+  const merged = op.reshape(tape, ctxT, [0, 0, config.hiddenSize], ['batch', 'sequence', config.hiddenSize]);
+  const h = norm(c, op.add(tape, c.drop(linear(c, merged, `${p}.attention.output.dense`)), x), `${p}.attention.output.LayerNorm`);
+  const inter = gelu(tape, linear(c, h, `${p}.intermediate.dense`));
+  return norm(c, op.add(tape, c.drop(linear(c, inter, `${p}.output.dense`)), h), `${p}.output.LayerNorm`);
+}
+
+/** The taped graph as model bytes: `outputs` first, then one gradient output per trainable tensor. */
+export function encodeTrainingModel(tape: Tape, name: string, outputs: ReturnType<typeof valueInfo>[], gradients: ReadonlyMap<string, string>, weights: WeightMap): Uint8Array {
+  const model = onnxProto.onnx.ModelProto.create({
+    irVersion: ONNX_IR_VERSION,
+    producerName: 'livetag-training',
+    producerVersion: '1',
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    graph: {
+      name,
+      node: tape.g.nodes,
+      initializer: tape.g.initializers,
+      input: tape.inputs,
+      output: [...outputs, ...[...gradients].map(([n, gname]) => valueInfo(gname, DataType.FLOAT, [...weights.get(n)!.shape]))],
+    },
+  });
+  return onnxProto.onnx.ModelProto.encode(model).finish();
+}

@@ -1,0 +1,154 @@
+/**
+ * Unlabeled text for pretraining: JSONL files (a `text` field), plain-text
+ * files (a text a line), directories of them, and a Kafka topic read through
+ * the project's Kafka port with the service's input mapping, up to a record
+ * or time limit. Texts are deduplicated: a repeated comment would otherwise
+ * be memorised rather than learned from.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LivetagError } from '../../common/errors.ts';
+import { DEFAULT_INPUT_MAPPING, mapFields, unwrapEnvelope } from '../../consumer/input-mapping.ts';
+import { createKafkaClient } from '../../kafka/client.ts';
+import type { KafkaConnection } from '../../kafka/connection.ts';
+import type { ConsumedRecord } from '../../kafka/port.ts';
+import { readJsonlRecords } from '../data.ts';
+
+export interface CorpusTopic {
+  readonly kafka: Pick<KafkaConnection, 'brokers' | 'ssl' | 'sasl'> & Partial<Pick<KafkaConnection, 'client'>>;
+  readonly topic: string;
+  readonly groupId: string;
+  readonly maxRecords: number;
+  readonly maxSeconds: number;
+}
+
+export interface CorpusSource {
+  readonly name: string;
+  readonly read: number;
+  readonly kept: number;
+  readonly skipped: number;
+}
+
+export interface Corpus {
+  readonly texts: string[];
+  readonly sources: CorpusSource[];
+  readonly duplicates: number;
+}
+
+const TEXT_EXTENSIONS = ['.jsonl', '.txt', '.text'];
+
+/** Files of a path: itself, or a directory's *.jsonl / *.txt files, sorted. */
+export async function corpusFiles(path: string): Promise<string[]> {
+  const info = await stat(path).catch((cause: NodeJS.ErrnoException) => {
+    throw new LivetagError('LT_DATA', `${path}: cannot be read (${cause.code ?? 'error'})`, { cause });
+  });
+  if (!info.isDirectory()) return [path];
+  return (await readdir(path)).filter((n) => TEXT_EXTENSIONS.some((e) => n.endsWith(e))).sort().map((n) => join(path, n));
+}
+
+/** The text of one JSONL line: a string `text` field, else nothing. */
+function jsonText(line: string): string | undefined {
+  try {
+    const v = JSON.parse(line) as unknown;
+    const t = v !== null && typeof v === 'object' ? (v as Record<string, unknown>).text : undefined;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A message's text as the service reads it (JSON, CloudEvents, default input mapping), else nothing. */
+export function messageText(r: Pick<ConsumedRecord, 'value' | 'headers'>): string | undefined {
+  const raw = r.value?.toString('utf8');
+  if (raw === undefined) return undefined;
+  try {
+    const mapped = mapFields(unwrapEnvelope(JSON.parse(raw), r.headers, (s) => JSON.parse(s)), DEFAULT_INPUT_MAPPING);
+    return mapped.ok ? String(mapped.fields.text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readFileTexts(file: string, add: (text: string | undefined) => boolean): Promise<CorpusSource> {
+  const json = file.endsWith('.jsonl');
+  let read = 0;
+  let kept = 0;
+  let skipped = 0;
+  for await (const r of readJsonlRecords(file)) {
+    read++;
+    const text = json ? jsonText(r.value) : r.value;
+    if (text === undefined || text.trim() === '') skipped++;
+    else if (add(text)) kept++;
+  }
+  return { name: file, read, kept, skipped };
+}
+
+/** Reads the topic from the beginning under its own group (never committing) until its end, maxRecords or maxSeconds. */
+export async function readTopicTexts(t: CorpusTopic, add: (text: string | undefined) => boolean): Promise<CorpusSource> {
+  const client = await createKafkaClient({ connection: { ...t.kafka, clientId: `livetag-pretrain-${t.groupId}` } });
+  const pending = new Map((await client.admin.watermarks(t.topic)).filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
+  let read = 0;
+  let kept = 0;
+  let skipped = 0;
+  if (pending.size === 0) return { name: `kafka:${t.topic}`, read, kept, skipped };
+  const consumer = client.consumer({ groupId: t.groupId, topics: [t.topic], fromBeginning: true, maxWaitMs: 500 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, t.maxSeconds * 1000);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      consumer.on((e) => {
+        if (e.type === 'crashed' && !e.restarting) {
+          clearTimeout(timer);
+          reject(e.error);
+        }
+      });
+      consumer
+        .start(async (batch) => {
+          for (const r of batch.records) {
+            if (read >= t.maxRecords) break;
+            read++;
+            const text = messageText(r);
+            if (text === undefined || text.trim() === '') skipped++;
+            else if (add(text)) kept++;
+          }
+          const end = pending.get(batch.partition);
+          if (end !== undefined && batch.lastOffset !== null && BigInt(batch.lastOffset) + 1n >= end) pending.delete(batch.partition);
+          if (read >= t.maxRecords || pending.size === 0) done();
+        })
+        .catch((err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+    });
+  } finally {
+    await consumer.stop();
+  }
+  return { name: `kafka:${t.topic}`, read, kept, skipped };
+}
+
+export async function readCorpus(paths: readonly string[], topic: CorpusTopic | undefined, log: (line: string) => void): Promise<Corpus> {
+  const seen = new Set<string>();
+  const texts: string[] = [];
+  let duplicates = 0;
+  const add = (text: string | undefined): boolean => {
+    const t = text?.trim();
+    if (!t) return false;
+    if (seen.has(t)) {
+      duplicates++;
+      return false;
+    }
+    seen.add(t);
+    texts.push(t);
+    return true;
+  };
+  const sources: CorpusSource[] = [];
+  for (const path of paths) for (const file of await corpusFiles(path)) sources.push(await readFileTexts(file, add));
+  if (topic) sources.push(await readTopicTexts(topic, add));
+  for (const s of sources) log(`corpus: ${s.name}: ${s.read} records, ${s.kept} new texts${s.skipped ? `, ${s.skipped} without text` : ''}`);
+  if (texts.length === 0) throw new LivetagError('LT_DATA', 'no texts to pretrain on (give --data files or --topic)');
+  log(`corpus: ${texts.length} distinct texts (${duplicates} duplicates dropped)`);
+  return { texts, sources, duplicates };
+}

@@ -1,0 +1,141 @@
+/**
+ * `livetag pretrain`: masked-language-model training of BERT's encoder on
+ * unlabeled text, on the onnxruntime engine. Each epoch draws new masks from
+ * its own seeded stream and ends with a checkpoint, so a killed run resumes
+ * at the next epoch with the masks and batches it would have had. The result
+ * is an encoder bundle (manifest head "encoder") that `livetag train --init`
+ * gives a new head, its MLM head beside it, and a report.
+ */
+import { join } from 'node:path';
+import { createRng } from '../../common/rng.ts';
+import { createTextEncoder } from '../../model/tokenizer.ts';
+import { mlmWeightSpecs } from '../../model/build/mlm-graph.ts';
+import { learningRateAt } from '../optimizer.ts';
+import { loadCheckpoint, removeCheckpoint, saveCheckpoint, type StoredTensor } from '../checkpoint.ts';
+import { shuffledBatches, tokenizeAll } from '../features.ts';
+import { createProgress } from '../progress.ts';
+import type { ArchOverrides } from '../steps/initialise.ts';
+import { readCorpus, type CorpusTopic } from './corpus.ts';
+import { epochSeed, maskRow, type MaskingOptions } from './masking.ts';
+import { createMlmEngine, type MlmEngine } from './mlm-engine.ts';
+import { initialisePretraining, maskingFor } from './pretrain-init.ts';
+import { writePretrainOutputs, type EpochRecord } from './pretrain-output.ts';
+
+export interface PretrainOptions {
+  readonly data: readonly string[];
+  readonly topic?: CorpusTopic;
+  readonly out: string;
+  readonly init?: string;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly maskProb: number;
+  readonly spanMasking: boolean;
+  readonly maxLength?: number;
+  readonly arch?: ArchOverrides;
+  readonly seed: number;
+  readonly dropout: number;
+  readonly weightDecay: number;
+  readonly warmupRatio: number;
+  readonly resume: boolean;
+  readonly threads?: number;
+  readonly device?: 'auto' | 'cpu' | 'cuda';
+  readonly modelId?: string;
+  readonly quiet?: boolean;
+  /** Called after each epoch's checkpoint (tests stop a run here, as a kill would). */
+  readonly afterEpoch?: (epoch: number) => void;
+}
+
+export interface PretrainResult {
+  readonly bundleDir: string;
+  readonly epochs: readonly EpochRecord[];
+  readonly seconds: number;
+}
+
+interface LoopState {
+  readonly epochsDone: number;
+  readonly history: EpochRecord[];
+  readonly optimizerStep: number;
+}
+
+const CHECKPOINT_DIR = 'checkpoint';
+
+async function saveLoop(dir: string, engine: MlmEngine, state: LoopState): Promise<void> {
+  const opt = engine.optimizerState();
+  const tensors = new Map<string, StoredTensor>();
+  for (const [n, t] of engine.snapshot()) tensors.set(`w:${n}`, t);
+  for (const [n, t] of opt.m) tensors.set(`m:${n}`, t);
+  for (const [n, t] of opt.v) tensors.set(`v:${n}`, t);
+  await saveCheckpoint(dir, { ...state, optimizerStep: opt.step }, tensors);
+}
+
+async function restoreLoop(dir: string, engine: MlmEngine, log: (l: string) => void): Promise<LoopState | undefined> {
+  const saved = await loadCheckpoint<LoopState>(dir);
+  if (!saved) return undefined;
+  const pick = (prefix: string): Map<string, StoredTensor> =>
+    new Map([...saved.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
+  engine.restore(pick('w:'));
+  engine.restoreOptimizer({ step: saved.state.optimizerStep, m: pick('m:'), v: pick('v:') });
+  log(`resume: ${dir} after epoch ${saved.state.epochsDone}`);
+  return saved.state;
+}
+
+async function runEpoch(epoch: number, o: PretrainOptions, rows: readonly Int32Array[], masking: MaskingOptions, engine: MlmEngine, step0: number, totalSteps: number): Promise<EpochRecord & { steps: number }> {
+  const started = Date.now();
+  const rng = createRng(epochSeed(o.seed, epoch));
+  const batches = shuffledBatches([...rows.keys()], rows.map((r) => r.length), o.batchSize, epochSeed(o.seed + 1, epoch));
+  const progress = createProgress(`pretrain epoch ${epoch + 1}/${o.epochs}`, batches.length, undefined, o.quiet);
+  const warmupSteps = Math.round(o.warmupRatio * totalSteps);
+  let lossSum = 0;
+  let masked = 0;
+  let correct = 0;
+  let step = step0;
+  for (const [b, batch] of batches.entries()) {
+    const r = await engine.step(batch.map((i) => maskRow(rows[i], masking, rng)), learningRateAt(step++, o.lr, { kind: 'linear', warmupSteps, totalSteps }));
+    lossSum += r.loss * r.masked;
+    masked += r.masked;
+    correct += r.correct;
+    progress.tick(b + 1, `MLM loss ${(lossSum / masked).toFixed(3)} masked acc ${(correct / masked).toFixed(3)}`);
+  }
+  const rec = { epoch: epoch + 1, loss: lossSum / masked, accuracy: correct / masked, masked, seconds: (Date.now() - started) / 1000 };
+  progress.finish(`MLM loss ${rec.loss.toFixed(3)} masked acc ${rec.accuracy.toFixed(3)}`);
+  return { ...rec, steps: batches.length };
+}
+
+export async function runPretrainJob(o: PretrainOptions, log: (line: string) => void): Promise<PretrainResult> {
+  const started = Date.now();
+  const corpus = await readCorpus(o.data, o.topic, log);
+  const start = await initialisePretraining({ init: o.init, texts: corpus.texts, seed: o.seed, maxLength: o.maxLength, arch: o.arch }, log);
+  const encoder = createTextEncoder(start.tokenizerJson, start.maxLength);
+  const masking = maskingFor(start.tokenizerJson, start.config, o.maskProb, o.spanMasking);
+  // A row needs a real token to mask: [CLS] [SEP] alone teaches nothing.
+  const rows = (await tokenizeAll(encoder, corpus.texts)).filter((r) => r.some((id) => !masking.specialIds.has(id)));
+  const tokens = rows.reduce((a, r) => a + r.length, 0);
+  log(`pretrain: ${rows.length} rows, ${tokens} tokens; mask ${o.maskProb}${o.spanMasking ? ' (spans)' : ''}; ${o.epochs} epochs × batch ${o.batchSize}, lr ${o.lr}`);
+  const mlmWeights = new Map(mlmWeightSpecs(start.config).map((s) => [s.name, start.weights.get(s.name)!]));
+  const engine = await createMlmEngine({ config: start.config, weights: mlmWeights, optimizer: { lr: o.lr, weightDecay: o.weightDecay, clipNorm: 1 }, dropout: o.dropout, threads: o.threads, device: o.device });
+  const ckpt = join(o.out, CHECKPOINT_DIR);
+  try {
+    log(`engine: ${engine.description}`);
+    const resumed = o.resume ? await restoreLoop(ckpt, engine, log) : undefined;
+    const history = resumed ? [...resumed.history] : [];
+    const perEpoch = Math.ceil(rows.length / o.batchSize);
+    let step = resumed ? resumed.optimizerStep : 0;
+    for (let epoch = resumed?.epochsDone ?? 0; epoch < o.epochs; epoch++) {
+      const { steps, ...rec } = await runEpoch(epoch, o, rows, masking, engine, step, perEpoch * o.epochs);
+      step += steps;
+      history.push(rec);
+      log(`epoch ${rec.epoch}: MLM loss ${rec.loss.toFixed(4)}, masked-token accuracy ${rec.accuracy.toFixed(4)} (${rec.masked} masked tokens, ${rec.seconds.toFixed(0)} s)`);
+      await saveLoop(ckpt, engine, { epochsDone: epoch + 1, history, optimizerStep: step });
+      o.afterEpoch?.(epoch + 1);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const trained = new Map([...start.weights].map(([n, t]) => [n, t]));
+    for (const [n, t] of engine.snapshot()) trained.set(n, { shape: [...t.shape], data: t.data });
+    const bundleDir = await writePretrainOutputs({ out: o.out, options: o, start, weights: trained, history, corpus: { texts: corpus.texts.length, rows: rows.length, tokens, duplicates: corpus.duplicates, sources: corpus.sources }, seconds, engine: engine.description }, log);
+    await removeCheckpoint(ckpt);
+    return { bundleDir, epochs: history, seconds };
+  } finally {
+    await engine.dispose();
+  }
+}

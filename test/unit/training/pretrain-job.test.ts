@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isLivetagError } from '../../../src/common/errors.ts';
+import { exportHf } from '../../../src/model/build/hf-export.ts';
+import { createClassifier } from '../../../src/model/runtime/classifier.ts';
+import { loadBundle } from '../../../src/model/runtime/load-bundle.ts';
+import { readBertWeights } from '../../../src/model/onnx-reader.ts';
+import { runPretrainJob, type PretrainOptions } from '../../../src/training/pretrain/pretrain-job.ts';
+import { runTrainJob } from '../../../src/training/train-job.ts';
+import { tempDir } from '../../helpers/shared.ts';
+import { TINY_LABELS, tinyRows, writeJsonl } from './fixtures.ts';
+
+const silent = (): void => {};
+
+function tinyPretrain(dir: string, over: Partial<PretrainOptions> = {}): PretrainOptions {
+  const texts = tinyRows(80, 4).map((r) => r.text);
+  const jsonl = writeJsonl(join(dir, 'a.jsonl'), texts.slice(0, 50).map((text) => ({ text })));
+  // Plain text, one a line, with a duplicate that is dropped.
+  writeFileSync(join(dir, 'b.txt'), [...texts.slice(50), texts[0]].join('\n') + '\n');
+  return {
+    data: [jsonl, join(dir, 'b.txt')],
+    out: join(dir, 'pre'),
+    epochs: 2,
+    batchSize: 16,
+    lr: 1e-3,
+    maskProb: 0.15,
+    spanMasking: false,
+    maxLength: 24,
+    arch: { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32 },
+    seed: 13,
+    dropout: 0,
+    weightDecay: 0.01,
+    warmupRatio: 0.06,
+    resume: false,
+    threads: 1,
+    device: 'cpu',
+    quiet: true,
+    ...over,
+  };
+}
+
+test('pretrain → train --init → classify: the encoder bundle is refused by serving and export-hf, the trained one serves', async () => {
+  const dir = tempDir();
+  const o = tinyPretrain(dir);
+  const result = await runPretrainJob(o, silent);
+  assert.equal(result.epochs.length, 2);
+  assert.ok(result.epochs.every((e) => Number.isFinite(e.loss) && e.masked > 0 && e.accuracy >= 0 && e.accuracy <= 1));
+  const report = JSON.parse(readFileSync(join(o.out, 'report.json'), 'utf8'));
+  assert.equal(report.corpus.texts, 80);
+  assert.equal(report.corpus.duplicates, 1);
+  assert.match(readFileSync(join(o.out, 'report.md'), 'utf8'), /masked-token accuracy/);
+  const encoder = await loadBundle(result.bundleDir);
+  assert.equal(encoder.manifest.head, 'encoder');
+  await assert.rejects(createClassifier({ bundle: result.bundleDir, worker: false }), (e) => isLivetagError(e, 'LT_BUNDLE_ENCODER_ONLY'));
+  await assert.rejects(exportHf(result.bundleDir, join(dir, 'hf')), (e) => isLivetagError(e, 'LT_HF_EXPORT') && /pretrained encoder/.test((e as Error).message));
+
+  const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(60));
+  const trained = await runTrainJob({ data: [data], init: o.out, recipe: 'livetag', out: join(dir, 'run'), quiet: true, log: silent, threads: 1, recipeOverrides: { maxEpochs: 2, batchSize: 16 } });
+  const bundle = await loadBundle(join(dir, 'run', 'bundle'));
+  assert.equal(bundle.manifest.head, 'trained');
+  assert.deepEqual([...bundle.manifest.labels].sort(), [...TINY_LABELS].sort());
+  // The encoder's pretrained layers are where fine-tuning started; the head is new and the n-gram branch is train's default.
+  assert.ok(bundle.manifest.architecture.ngram, 'train adds its default n-gram branch');
+  assert.match(JSON.stringify(trained.report), /pretrained encoder/);
+  const classifier = await createClassifier({ bundle: bundle.dir, worker: false, threads: 1 });
+  try {
+    const out = await classifier.classify(['这个价钱很贵吗', '快递发了吗']);
+    assert.equal(out.length, 2);
+  } finally {
+    await classifier.stop();
+  }
+});
+
+test('a run stopped after its first epoch resumes to the same second epoch and the same weights', async () => {
+  const dir = tempDir();
+  const whole = await runPretrainJob(tinyPretrain(dir, { out: join(dir, 'whole') }), silent);
+  const killed = tinyPretrain(dir, {
+    out: join(dir, 'killed'),
+    afterEpoch: (e) => {
+      if (e === 1) throw new Error('killed after epoch 1');
+    },
+  });
+  await assert.rejects(runPretrainJob(killed, silent), /killed after epoch 1/);
+  const resumed = await runPretrainJob({ ...killed, afterEpoch: undefined, resume: true }, silent);
+  assert.equal(resumed.epochs.length, 2);
+  assert.deepEqual(resumed.epochs.map((e) => [e.loss, e.accuracy, e.masked]), whole.epochs.map((e) => [e.loss, e.accuracy, e.masked]));
+  const a = await loadBundle(whole.bundleDir);
+  const b = await loadBundle(resumed.bundleDir);
+  const wa = readBertWeights(a.manifest.architecture, a.modelBytes).get('bert.encoder.layer.0.output.dense.weight')!.data;
+  const wb = readBertWeights(b.manifest.architecture, b.modelBytes).get('bert.encoder.layer.0.output.dense.weight')!.data;
+  assert.deepEqual(wb, wa);
+});
