@@ -17,6 +17,7 @@ import { kafkaSpec } from './specs/kafka.ts';
 import { makeModelSpec } from './specs/make-model.ts';
 import { modelsSpec } from './specs/models.ts';
 import { optimizeSpec } from './specs/optimize.ts';
+import { pretrainSpec } from './specs/pretrain.ts';
 import { serveSpec } from './specs/serve.ts';
 import { trainSpec } from './specs/train.ts';
 
@@ -33,6 +34,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { spec: optimizeSpec, load: async () => (await import('./commands/optimize.ts')).command },
   { spec: importHfSpec, load: async () => (await import('./commands/import-hf.ts')).command },
   { spec: exportHfSpec, load: async () => (await import('./commands/export-hf.ts')).command },
+  { spec: pretrainSpec, load: async () => (await import('./commands/pretrain.ts')).command },
   { spec: trainSpec, load: async () => (await import('./commands/train.ts')).command },
   { spec: evalSpec, load: async () => (await import('./commands/eval.ts')).command },
   { spec: modelsSpec, load: async () => (await import('./commands/models.ts')).command },
