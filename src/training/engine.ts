@@ -55,6 +55,8 @@ export interface EngineOptions {
   readonly config: BertConfig;
   readonly weights: WeightMap;
   readonly frozenLayers: number;
+  /** onnxruntime only: tensors kept as given although their layer trains (the n-gram table with --ngram-frozen). */
+  readonly frozenTensors?: ReadonlySet<string>;
   readonly features: FeatureStore;
   readonly loss: LossOptions;
   readonly optimizer: AdamWOptions;

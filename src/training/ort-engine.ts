@@ -46,8 +46,9 @@ function inputFeeds(x: RawInput, wide: boolean): Record<string, Feed> {
 
 async function openSessions(o: EngineOptions, weights: WeightMap): Promise<{ train: GraphSession; predict: GraphSession; note: string }> {
   const loss = trainingLoss(o.loss);
-  const train = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers });
-  const predict = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, forwardOnly: true });
+  const frozen = o.frozenTensors ? { frozenTensors: o.frozenTensors } : {};
+  const train = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, ...frozen });
+  const predict = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, forwardOnly: true, ...frozen });
   const device = o.device ?? 'auto';
   let reason = '';
   const session = { threads: o.threads ?? 0, device: device === 'cpu' ? ('cpu' as const) : ('cuda' as const), warn: (m: string) => (reason = m) };
@@ -60,7 +61,7 @@ async function openSessions(o: EngineOptions, weights: WeightMap): Promise<{ tra
 
 export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine> {
   const { config, frozenLayers } = o;
-  const trainable = weightSpecs(config).filter((s) => isTrainable(s.name, frozenLayers)).map((s) => s.name);
+  const trainable = weightSpecs(config).filter((s) => isTrainable(s.name, frozenLayers) && !o.frozenTensors?.has(s.name)).map((s) => s.name);
   const weights = new Map(trainable.map((n) => [n, Float32Array.from(o.weights.get(n)!.data)]));
   const optimizer = createArrayAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer);
   const { train, predict, note } = await openSessions(o, o.weights);

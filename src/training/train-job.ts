@@ -57,6 +57,8 @@ export interface TrainJobOptions {
   readonly ngram?: NgramSpec | null;
   /** Start the wide branch from the linear baseline's weights (default true). */
   readonly ngramWarmStart?: boolean;
+  /** Keep the wide branch at the linear fit and train BERT on what it misses (default false: both train). */
+  readonly ngramFrozen?: boolean;
   /** Train only the top k encoder layers (+ pooler and head); default all. */
   readonly trainLayers?: number;
   readonly promoteMetric?: string;
@@ -150,7 +152,12 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
       engineChoice,
       engineOptionsFor(
         { ...initial, features: encoded.features, targets: encoded.targets, trainRows: plan.trainRows },
-        { log, ...(opts.threads === undefined ? {} : { threads: opts.threads }), ...(opts.device ? { device: opts.device } : {}) },
+        {
+          log,
+          ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+          ...(opts.device ? { device: opts.device } : {}),
+          ...(opts.ngramFrozen && initial.config.ngram ? { frozenTensors: new Set(['ngram.weight']) } : {}),
+        },
       ),
     );
     try {

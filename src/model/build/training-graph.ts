@@ -45,6 +45,8 @@ export interface TrainingGraphOptions {
    * backward nodes (what the trainer predicts validation rows with).
    */
   readonly forwardOnly?: boolean;
+  /** Tensors kept as they are (baked in, no gradient) although their layer trains: the n-gram table started from the linear fit. */
+  readonly frozenTensors?: ReadonlySet<string>;
 }
 
 export interface TrainingGraph {
@@ -124,8 +126,9 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
 
   const params = new Map<string, T>();
   for (const spec of weightSpecs(config)) {
-    // Frozen tensors are not in the graph at all: every weight here is trained.
-    if (isTrainable(spec.name, frozen)) params.set(spec.name, tape.param(spec.name, weights.get(spec.name)!, true));
+    // Frozen layers are not in the graph at all; frozen tensors of a training layer are baked in as initializers.
+    if (!isTrainable(spec.name, frozen)) continue;
+    params.set(spec.name, tape.param(spec.name, weights.get(spec.name)!, !opts.frozenTensors?.has(spec.name)));
   }
   let seed = 1;
   const c: EncoderCtx = { tape, config, w: (n) => params.get(n)!, drop: (x) => (ratio && training ? op.dropout(tape, x, ratio, training, seed++) : x) };

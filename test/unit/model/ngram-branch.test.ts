@@ -116,3 +116,19 @@ test('wide branch: the n-gram table gradient matches central finite differences,
     await session.release();
   }
 });
+
+test('--ngram-frozen: the table is baked into the training graph (no input, no gradient) and the logits do not change', async () => {
+  const w = weights(21);
+  const batch = tinyBatch(config, 3, 6, 2);
+  const free = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0 });
+  const frozen = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0, frozenTensors: new Set(['ngram.weight']) });
+  assert.ok(free.trainable.includes('ngram.weight'));
+  assert.ok(!frozen.trainable.includes('ngram.weight') && !frozen.gradients.has('ngram.weight'));
+  assert.equal(frozen.trainable.length, free.trainable.length - 1);
+  const a = await createGraphSession(free.bytes, { threads: 1 });
+  const b = await createGraphSession(frozen.bytes, { threads: 1 });
+  const la = (await a.run(feedsFor(config, batch, w, free.trainable), ['logits'])).logits;
+  const lb = (await b.run(feedsFor(config, batch, w, frozen.trainable), ['logits'])).logits;
+  assert.ok(Math.max(...la.map((v, i) => Math.abs(v - lb[i]))) <= 1e-6);
+  await Promise.all([a.release(), b.release()]);
+});
