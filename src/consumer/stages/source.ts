@@ -168,7 +168,9 @@ export function createSource(opts: SourceOptions): Source {
     },
     async drain() {
       draining = true;
-      consumer?.pause([opts.topic]);
+      // A consumer that crashed for good fetches nothing, and kafkajs throws on
+      // pausing it: that must not stop the service from closing the rest.
+      if (!failure) consumer?.pause([opts.topic]);
       if (active > 0) await new Promise<void>((r) => (onIdle = r));
     },
     stop: () => consumer?.stop() ?? Promise.resolve(),

@@ -15,7 +15,7 @@ import { describe, test } from 'node:test';
 import { createLocalBroker } from '../../../src/dev/local-broker.ts';
 import { testKafka } from '../helpers/kafka.ts';
 import { serveEnv, serveTopics, tinyBundle } from '../helpers/serve.ts';
-import { ADAPTERS, eventually, httpGet, inProcessService, portClientOrSkip, sample } from './helpers.ts';
+import { ADAPTERS, bounded, eventually, squatGroup, httpGet, inProcessService, portClientOrSkip, sample } from './helpers.ts';
 
 const NO_BROKER = process.env.LIVETAG_TEST_NO_LOCAL_BROKER === '1' && 'LIVETAG_TEST_NO_LOCAL_BROKER=1';
 
@@ -29,17 +29,25 @@ describe('readiness follows the broker; liveness does not', { skip: NO_BROKER },
     test(`${adapter}: broker SIGKILLed → not ready, livetag_ready 0, still live; restarted → ready`, { timeout: 180_000 }, async (t) => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livetag-health-'));
       const broker = createLocalBroker({ dir, logger: { info: () => {}, warn: (m) => t.diagnostic(`broker: ${m}`) } });
-      t.after(async () => {
+      const removeBroker = async () => {
         await broker.stop();
         fs.rmSync(dir, { recursive: true, force: true });
-      });
+      };
       await broker.start();
       const client = await portClientOrSkip(adapter, broker.brokers);
-      if (typeof client === 'string') return t.skip(client);
-      const kafka = testKafka('health', broker.brokers);
-      const topics = await serveTopics(t, kafka, 1);
+      if (typeof client === 'string') {
+        await removeBroker();
+        return t.skip(client);
+      }
+      // The broker and its data go with the test, so no per-topic cleanup; the
+      // service stops (after hooks run in order) before the broker does.
+      const topics = await serveTopics(t, testKafka('health', broker.brokers), 1).catch(async (err: unknown) => {
+        await removeBroker();
+        throw err;
+      });
       const env = { ...serveEnv(topics, await tinyBundle()), LIVETAG_KAFKA_BROKERS: broker.brokers, LIVETAG_KAFKA_CLIENT: adapter, LIVETAG_HEALTH_INTERVAL_MS: '500' };
       const svc = inProcessService(t, env);
+      t.after(removeBroker);
       await svc.start();
       const healthy = async () => JSON.stringify(await probes(svc.httpPort)) === JSON.stringify({ live: 200, ready: 200, gauge: 1 });
       await eventually(healthy, 30_000, 'ready before the fault').catch((err: unknown) => {
@@ -70,27 +78,11 @@ describe('readiness follows the broker; liveness does not', { skip: NO_BROKER },
 test('kafkajs: a consumer crashed for good fails liveness, logs the cause once, and its lag keeps growing', { timeout: 120_000 }, async (t) => {
   const kafka = testKafka('health-crash');
   const topics = await serveTopics(t, kafka, 2);
-  // A member with an assignor kafkajs does not offer holds the group: the
-  // broker answers kafkajs' JoinGroup with INCONSISTENT_GROUP_PROTOCOL, which is not retriable.
-  const squatter = kafka.consumer({
-    groupId: topics.group,
-    partitionAssigners: [
-      () => ({
-        name: 'OtherAssigner',
-        version: 1,
-        protocol: () => ({ name: 'OtherAssigner', metadata: Buffer.alloc(0) }),
-        assign: async () => [],
-      }),
-    ] as never,
-  });
-  await squatter.connect();
-  await squatter.subscribe({ topics: [topics.input] });
-  await squatter.run({ eachMessage: async () => {} });
-  t.after(() => squatter.disconnect());
+  await squatGroup(t, kafka, topics.group, topics.input);
 
   const producer = kafka.producer();
   await producer.connect();
-  t.after(() => producer.disconnect());
+  t.after(() => bounded(producer.disconnect(), 20_000, () => 'the producer\'s disconnect'));
   const produce = (n: number) => producer.send({ topic: topics.input, messages: Array.from({ length: n }, (_, i) => ({ value: JSON.stringify({ text: `comment ${i}` }) })) });
   await produce(100);
 

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import type { KafkaClient as KafkajsClient } from '../../helpers/kafkajs.ts';
 import { createLogger } from '../../../src/common/logger.ts';
 import { loadServeConfig } from '../../../src/consumer/config.ts';
 import { createStreamService, type StreamService } from '../../../src/consumer/stream-service.ts';
@@ -27,15 +28,17 @@ export async function portClientOrSkip(name: KafkaClientName, brokers: string): 
   }
 }
 
+const STOP_DEADLINE_MS = 45_000;
+
 /** The service in-process, stopped when the test ends; its logs kept for the test's diagnostics. */
 export function inProcessService(t: TestContext, env: Record<string, string>): StreamService & { logs: string[] } {
   const logs: string[] = [];
   const logger = createLogger('info', {}, (line) => void logs.push(line));
   const svc = createStreamService(loadServeConfig(env), logger) as StreamService & { logs: string[] };
   Object.defineProperty(svc, 'logs', { value: logs });
-  t.after(async () => {
-    await svc.stop().catch(() => undefined);
-  });
+  // A stop that never returns leaves handles open and the whole file hangs
+  // with no result: fail here instead, with the service's last words.
+  t.after(() => bounded(svc.stop().catch((err: unknown) => t.diagnostic(`service stop failed: ${String(err)}`)), STOP_DEADLINE_MS, () => `service stop; last log lines:\n${logs.slice(-20).join('\n')}`));
   return svc;
 }
 
@@ -117,4 +120,36 @@ export async function eventually(predicate: () => Promise<boolean>, timeoutMs: n
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Awaits a cleanup step, failing (not hanging the file) when it takes longer than `ms`; its own rejection is ignored. */
+export async function bounded(work: Promise<unknown>, ms: number, what: () => string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ms)));
+  const outcome = await Promise.race([work.then(() => 'done' as const, () => 'done' as const), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') throw new Error(`did not finish in ${ms} ms: ${what()}`);
+}
+
+/**
+ * A member with an assignor kafkajs does not offer holds `group`: the broker
+ * answers kafkajs' JoinGroup with INCONSISTENT_GROUP_PROTOCOL, which is not
+ * retriable, so a service in that group crashes for good and stalls.
+ */
+export async function squatGroup(t: TestContext, kafka: KafkajsClient, group: string, topic: string): Promise<void> {
+  const squatter = kafka.consumer({
+    groupId: group,
+    partitionAssigners: [
+      () => ({
+        name: 'OtherAssigner',
+        version: 1,
+        protocol: () => ({ name: 'OtherAssigner', metadata: Buffer.alloc(0) }),
+        assign: async () => [],
+      }),
+    ] as never,
+  });
+  await squatter.connect();
+  await squatter.subscribe({ topics: [topic] });
+  await squatter.run({ eachMessage: async () => {} });
+  t.after(() => bounded(squatter.disconnect(), 20_000, () => "the squatter consumer's disconnect"));
 }

@@ -1,12 +1,15 @@
 /**
- * `livetag serve` and `livetag models promote` on a SASL_SSL broker with ACLs,
- * configured exactly by the env file `livetag kafka start --secure` writes.
+ * `livetag serve`, `livetag models promote` and `livetag train --labels-topic`
+ * on a SASL_SSL broker with ACLs, configured exactly by the env file
+ * `livetag kafka start --secure` writes.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { withAdmin } from '../../helpers/kafkajs.ts';
 import { tempDir } from '../../helpers/shared.ts';
+import { tinyRows } from '../../unit/training/fixtures.ts';
 import { uniqueName, waitUntil } from '../helpers/kafka.ts';
 import { collector, exited, spawnServe, tinyBundle } from '../helpers/serve.ts';
 import { adminTopic, NO_BROKER, runLivetag, startSecureBroker, type Secured } from './secure-broker.ts';
@@ -114,4 +117,41 @@ test('models promote announces on the secured broker with the same settings', { 
   } finally {
     await out.stop();
   }
+});
+
+test('train --labels-topic reads labels over SASL_SSL as the service user and commits its group only after the run', { timeout: 300_000, skip: NO_BROKER }, async (t) => {
+  const sec = s!;
+  const topic = await adminTopic(t, sec.admin, 'livetag.sec-labels', 2);
+  const group = uniqueName('livetag.train');
+  const rows = tinyRows(60, 3);
+  const producer = sec.admin.producer();
+  await producer.connect();
+  await producer.send({ topic, messages: rows.map((r, i) => ({ key: String(i), value: JSON.stringify({ text: r.text, labels: r.labels }) })) });
+  await producer.disconnect();
+
+  const out = join(tempDir(), 'run');
+  const args = ['train', '--labels-topic', topic, '--labels-group', group, '--out', out, '--hidden', '16', '--layers', '1', '--heads', '2', '--epochs', '2', '--ngram', '0', '--batch-size', '8', '--threads', '1', '--quiet'];
+  // Only the env file's settings: brokers, SCRAM user, password file, CA.
+  const trained = await runLivetag(args, sec.serviceEnv, 240_000);
+  t.diagnostic(`train exit ${trained.code} after ${trained.ms} ms`);
+  assert.equal(trained.code, 0, trained.output.slice(-3000));
+  assert.ok(fs.existsSync(join(out, 'bundle', 'manifest.json')), 'a bundle was written');
+  assert.ok(!trained.output.includes(sec.security.service.password), 'the password is not printed');
+  const committed = await withAdmin(sec.admin, async (admin) => (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions.reduce((n, p) => n + Number(p.offset), 0));
+  assert.equal(committed, rows.length, 'the labels group committed every row it trained on');
+  t.diagnostic(`${rows.length} labeled rows read over SASL_SSL (User:${sec.security.service.username}), group ${group} committed ${committed}`);
+
+  // The same run with a group outside the service user's ACLs: it fails, naming the group, not a hang.
+  const foreign = uniqueName('other-train');
+  const denied = await runLivetag([...args.slice(0, 3), '--labels-group', foreign, ...args.slice(5, 6), join(tempDir(), 'run2'), ...args.slice(7)], sec.serviceEnv, 120_000);
+  const line = denied.output.split('\n').find((l) => l.startsWith('livetag train:')) ?? '';
+  t.diagnostic(`foreign group: exit ${denied.code} after ${denied.ms} ms: ${line.slice(0, 200)}`);
+  assert.notEqual(denied.code, 0);
+  assert.ok(denied.ms < 60_000, `failed in ${denied.ms} ms`);
+  assert.match(line, new RegExp(`LT_KAFKA\\w*: .*${foreign}`));
+  await t.test('the foreign group is reported as LT_KAFKA_DENIED', {
+    todo: 'kafkajs answers GROUP_AUTHORIZATION_FAILED on FindCoordinator with "Failed to find group coordinator" (the cause is only logged), which src/kafka maps to LT_KAFKA',
+  }, () => {
+    assert.match(line, /LT_KAFKA_DENIED/);
+  });
 });

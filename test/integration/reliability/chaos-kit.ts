@@ -1,0 +1,154 @@
+/**
+ * One chaos run: `livetag serve` processes (real CLI, child processes) on a
+ * broker of the test's own, a steady stream of input, one fault injected
+ * mid-stream, and the count of what came out. Every output record names its
+ * source partition and offset, so "lost" is an input offset with no output
+ * and "duplicate" is a second output for the same input offset, whatever the
+ * input producer retried and however often the reader re-read. The reader is
+ * read_committed, as a downstream consumer of exactly-once output must be.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import type { LocalBroker } from '../../../src/dev/local-broker.ts';
+import type { KafkaClientName } from '../../../src/kafka/port.ts';
+import { withAdmin } from '../../helpers/kafkajs.ts';
+import { testKafka, uniqueName, waitUntil } from '../helpers/kafka.ts';
+import { collector, committedOffsets, exited, serveEnv, serveTopics, spawnServe, tinyBundle } from '../helpers/serve.ts';
+
+export type Fault = 'broker-sigkill' | 'broker-down-30s' | 'instance-joins' | 'instance-sigkill';
+export type Delivery = 'at-least-once' | 'exactly-once';
+
+export interface ChaosResult {
+  readonly input: number;
+  readonly tagged: number;
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly seconds: number;
+  readonly faultAt: number;
+}
+
+const PARTITIONS = 4;
+/** Uncommitted records an instance may hold (LIVETAG_MAX_IN_FLIGHT): the bound of at-least-once duplicates per fault. */
+export const MAX_IN_FLIGHT = 512;
+const BATCH = 100;
+const BATCHES = 30;
+const BATCH_EVERY_MS = 400;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Input written in batches at a steady pace; a failed send (broker gone) is retried until it lands. */
+async function steadyInput(kafka: ReturnType<typeof testKafka>, topic: string, onBatch: (i: number) => Promise<void>): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    for (let b = 0; b < BATCHES; b++) {
+      const messages = Array.from({ length: BATCH }, (_, i) => ({ key: `room-${(b * BATCH + i) % 13}`, value: JSON.stringify({ id: `c${b * BATCH + i}`, text: `how much is item ${b * BATCH + i}` }) }));
+      for (;;) {
+        try {
+          await producer.send({ topic, messages });
+          break;
+        } catch {
+          await sleep(500);
+        }
+      }
+      await onBatch(b);
+      await sleep(BATCH_EVERY_MS);
+    }
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+  }
+}
+
+async function inputEnds(kafka: ReturnType<typeof testKafka>, topic: string): Promise<Map<number, number>> {
+  return withAdmin(kafka, async (admin) => new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)])));
+}
+
+function count(received: ReadonlyArray<{ partition: number; offset: string; value: Buffer | null }>, ends: Map<number, number>) {
+  const outputs = new Map<string, string>(); // output partition/offset -> source partition/offset (a re-read is the same output)
+  for (const r of received) {
+    const source = (JSON.parse(r.value!.toString('utf8')) as { source: { partition: number; offset: string } }).source;
+    outputs.set(`${r.partition}/${r.offset}`, `${source.partition}/${source.offset}`);
+  }
+  const perSource = new Map<string, number>();
+  for (const s of outputs.values()) perSource.set(s, (perSource.get(s) ?? 0) + 1);
+  let input = 0;
+  let lost = 0;
+  for (const [p, end] of ends) {
+    input += end;
+    for (let o = 0; o < end; o++) if (!perSource.has(`${p}/${o}`)) lost++;
+  }
+  const duplicates = [...perSource.values()].reduce((n, c) => n + c - 1, 0);
+  return { input, tagged: perSource.size, lost, duplicates };
+}
+
+/**
+ * The previous test may have just restarted this broker: for a few seconds it
+ * answers metadata requests for new topics with UNKNOWN_TOPIC_OR_PARTITION.
+ */
+async function settledTopics(t: TestContext, kafka: ReturnType<typeof testKafka>) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await serveTopics(t, kafka, PARTITIONS);
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      t.diagnostic(`topics not created yet (${(err as Error).message}); retrying`);
+      await sleep(3_000);
+    }
+  }
+}
+
+export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault, delivery: Delivery, adapter: KafkaClientName): Promise<ChaosResult> {
+  const t0 = Date.now();
+  const kafka = testKafka(`chaos-${fault}`, broker.brokers);
+  const topics = await settledTopics(t, kafka);
+  const base = serveEnv(topics, await tinyBundle(), { LIVETAG_KAFKA_BROKERS: broker.brokers, LIVETAG_KAFKA_CLIENT: adapter, LIVETAG_DELIVERY: delivery, LIVETAG_LOG_LEVEL: process.env.LIVETAG_CHAOS_LOG_LEVEL ?? 'warn', LIVETAG_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) });
+  // Each instance its own transactional id, as each pod has its own name.
+  const instance = () => spawnServe(t, { ...base, LIVETAG_TRANSACTIONAL_ID: uniqueName('chaos-txn') });
+  const instances: ChildProcess[] = [instance()];
+  if (fault === 'instance-sigkill') instances.push(instance());
+  const out = await collector(kafka, [topics.output]);
+  t.after(() => out.stop().catch(() => undefined));
+
+  let faultAt = 0;
+  let faulted: Promise<void> = Promise.resolve();
+  const inject = async (): Promise<void> => {
+    faultAt = (Date.now() - t0) / 1000;
+    if (fault === 'broker-sigkill') {
+      await broker.kill();
+      await broker.start();
+    } else if (fault === 'broker-down-30s') {
+      await broker.stop();
+      await sleep(30_000);
+      await broker.start();
+    } else if (fault === 'instance-joins') {
+      instances.push(instance());
+    } else {
+      instances[0]!.kill('SIGKILL');
+    }
+  };
+  await steadyInput(kafka, topics.input, async (b) => {
+    // A third of the stream in, and output flowing: the fault lands mid-stream.
+    if (b === Math.floor(BATCHES / 3)) {
+      await waitUntil(() => out.received.length > 0, 60_000, 'first output before the fault');
+      faulted = inject();
+      if (fault.startsWith('broker')) await faulted;
+    }
+  });
+  await faulted;
+  const ends = await inputEnds(kafka, topics.input);
+  const total = [...ends.values()].reduce((a, b) => a + b, 0);
+  await waitUntil(() => out.received.length >= total && count(out.received, ends).tagged >= total, 150_000, `all ${total} input records tagged`).catch(async (err: unknown) => {
+    const c = count(out.received, ends);
+    // Which side stalled: the service (its group's commits behind the input) or the reader.
+    const committed = await committedOffsets(kafka, topics.group, topics.input).catch((e: unknown) => String(e));
+    t.diagnostic(`tagged ${c.tagged} of ${total} (${c.lost} lost so far, ${c.duplicates} duplicates); input ends ${JSON.stringify([...ends])}, service committed ${JSON.stringify(typeof committed === 'string' ? committed : [...committed])}; instance logs:\n${instances.map((c, i) => `#${i}: ${(c as ChildProcess & { logs: string[] }).logs.slice(-25).join('\n')}`).join('\n')}`);
+    throw err;
+  });
+  // Late duplicates (a redelivery still in flight) get a moment to show.
+  await sleep(3_000);
+  for (const c of instances) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await exited(c);
+  }
+  return { ...count(out.received, ends), seconds: (Date.now() - t0) / 1000, faultAt };
+}
