@@ -172,7 +172,9 @@ describe('chart contracts', opts, () => {
   test('values.yaml config defaults are the service defaults, except the documented deviations', async () => {
     const { docs } = await render('default');
     const data = find(docs, 'ConfigMap', 'livetag').data as Record<string, string>;
-    const deviations: Record<string, string> = { LIVETAG_THREADS: '2', LIVETAG_TRANSACTIONAL_ID: '' };
+    // '' is "unset" for the optional settings (the service treats an empty value as absent).
+    const unset = ['LIVETAG_HTTP_TOKEN_FILE', 'LIVETAG_KAFKA_OAUTH_TOKEN_URL', 'LIVETAG_KAFKA_OAUTH_CLIENT_ID', 'LIVETAG_KAFKA_OAUTH_CLIENT_SECRET_FILE', 'LIVETAG_KAFKA_OAUTH_SCOPE'];
+    const deviations: Record<string, string> = { LIVETAG_THREADS: '2', LIVETAG_TRANSACTIONAL_ID: '', ...Object.fromEntries(unset.map((k) => [k, ''])) };
     const derived = new Set(['LIVETAG_KAFKA_BROKERS', 'LIVETAG_MODEL', 'LIVETAG_REGISTRY', 'LIVETAG_KAFKA_SASL_USERNAME', 'LIVETAG_KAFKA_SASL_MECHANISM', 'LIVETAG_KAFKA_SASL_PASSWORD_FILE', 'LIVETAG_KAFKA_TLS_CA_FILE', 'LIVETAG_KAFKA_TLS_CERT_FILE', 'LIVETAG_KAFKA_TLS_KEY_FILE']);
     for (const [key, s] of Object.entries(SETTINGS)) {
       if (derived.has(key)) continue;
