@@ -18,7 +18,7 @@ import { portClient } from './adapter-kit.ts';
 import type { ClientOptions } from './client-options.ts';
 import { createAdmin } from './confluent-admin.ts';
 import { createConsumer } from './confluent-consumer.ts';
-import { createAuthWatch, type Context } from './confluent-context.ts';
+import type { Context } from './confluent-context.ts';
 import { connectionConfig, consoleSink, KJS_LOG_LEVELS, operationTimeoutMs, requiredFeatures, routedLogger } from './confluent-mapping.ts';
 import { createProducer } from './confluent-producer.ts';
 import type { KafkaClient } from './port.ts';
@@ -38,12 +38,10 @@ export function createConfluentClient(options: ClientOptions): KafkaClient {
     );
   }
   const level = options.logLevel ?? 'error';
-  const auth = createAuthWatch();
   const kafka = new KafkaJS.Kafka({
     ...connectionConfig(options),
-    // The library formats lines only up to its log level: the auth watch needs its errors.
-    kafkaJS: { logLevel: Math.max(KJS_LOG_LEVELS[level], KJS_LOG_LEVELS.error), logger: routedLogger(options.log ?? consoleSink, level, auth.observe) },
+    kafkaJS: { logLevel: KJS_LOG_LEVELS[level], logger: routedLogger(options.log ?? consoleSink, level) },
   } as KJS.CommonConstructorConfig);
-  const ctx: Context = { options, library: ckjs, kafka, live: new Map(), timeoutMs: operationTimeoutMs(options), auth };
+  const ctx: Context = { options, library: ckjs, kafka, live: new Map(), timeoutMs: operationTimeoutMs(options) };
   return portClient('confluent', options.connection.brokers, { consumer: (o) => createConsumer(ctx, o), producer: (o) => createProducer(ctx, o ?? {}), admin: createAdmin(ctx) });
 }

@@ -39,11 +39,10 @@ async function withAdmin<T>(ctx: Context, what: string, fn: (admin: KJS.Admin) =
   const admin = ctx.kafka.admin({
     kafkaJS: {
       logger: routedLogger(ctx.options.log ?? consoleSink, level, (m) => {
-        ctx.auth.observe(m);
         if (failFast && UNREACHABLE.test(m)) unreachable?.(m);
       }),
-      // librdkafka formats only lines up to its log level: the observers need errors.
-      logLevel: Math.max(KJS_LOG_LEVELS[level], KJS_LOG_LEVELS.error),
+      // librdkafka formats only lines up to its log level: the observer needs errors.
+      logLevel: Math.max(KJS_LOG_LEVELS[level], failFast ? KJS_LOG_LEVELS.error : 0),
     },
   });
   let op: Promise<T> | undefined;
@@ -55,7 +54,7 @@ async function withAdmin<T>(ctx: Context, what: string, fn: (admin: KJS.Admin) =
       () => (settled = true),
       () => (settled = true),
     );
-    return await ctx.auth.race(Promise.race([op, refused]));
+    return await Promise.race([op, refused]);
   } catch (err) {
     throw toConfluentError(err, what);
   } finally {

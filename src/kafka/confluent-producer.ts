@@ -28,10 +28,6 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
   // Consumers that only lend their group id to sendOffsets (see there).
   const lenders = new Map<string, Promise<KJS.Consumer>>();
   let stopping: Promise<void> | undefined;
-  // A connect refused by the auth watch is still running in the library
-  // (until its timeout), and disconnect() would wait for it.
-  let pending: Promise<void> | undefined;
-  let connected = false;
 
   /**
    * The library sends transactional offsets with a consumer's group metadata
@@ -66,9 +62,7 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
         const deadline = Date.now() + (ctx.options.maxRetryTimeMs ?? 30_000);
         for (let attempt = 0; ; attempt++) {
           try {
-            pending = producer.connect();
-            await ctx.auth.race(pending);
-            connected = true;
+            await producer.connect();
             return;
           } catch (err) {
             if (attempt >= retries || Date.now() >= deadline || !toConfluentError(err, '').retryable) throw err;
@@ -93,11 +87,6 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
       stopping ??= (async () => {
         const borrowed = await Promise.allSettled([...lenders.values()]);
         await Promise.allSettled(borrowed.map((b) => (b.status === 'fulfilled' ? b.value.disconnect() : undefined)));
-        if (!connected && pending) {
-          const abandoned = producer;
-          void pending.catch(() => undefined).then(() => abandoned.disconnect().catch(() => undefined));
-          return;
-        }
         await guard('stopping producer', () => producer.disconnect());
       })();
       return stopping;
