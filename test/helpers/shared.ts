@@ -26,3 +26,17 @@ export function tempDir(prefix = 'livetag-test-'): string {
 export function tinyBertConfig(overrides: Partial<BertConfig> = {}): BertConfig {
   return parseBertConfig({ vocabSize: 40, hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32, maxPositions: 16, typeVocabSize: 2, numLabels: 3, layerNormEps: 1e-12, ...overrides });
 }
+
+/** Runs fn with stdout and stderr captured (CLI tests). */
+export async function captureOutput(fn: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' };
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
+  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write;
+  try {
+    return { code: await fn(), ...out };
+  } finally {
+    process.stdout.write = writes.stdout;
+    process.stderr.write = writes.stderr;
+  }
+}

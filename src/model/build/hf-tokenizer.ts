@@ -2,20 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathExists } from '../../common/fs.ts';
 import { LivetagError } from '../../common/errors.ts';
-import { buildWordPieceTokenizerJson, vocabFromText, type WordPieceOptions } from '../tokenizer.ts';
+import { BERT_CHINESE_DEFAULTS, buildWordPieceTokenizerJson, vocabFromText, type WordPieceOptions } from '../tokenizer.ts';
 import { importError } from './checkpoint-tensor.ts';
 
 /** Hugging Face's BertTokenizer's own defaults, for whatever tokenizer_config.json leaves unsaid. */
-export const BERT_TOKENIZER_DEFAULTS: WordPieceOptions = Object.freeze({
-  lowercase: true,
-  tokenizeChineseChars: true,
-  stripAccents: null,
-  unkToken: '[UNK]',
-  clsToken: '[CLS]',
-  sepToken: '[SEP]',
-  padToken: '[PAD]',
-  maskToken: '[MASK]',
-});
+export const BERT_TOKENIZER_DEFAULTS: WordPieceOptions = Object.freeze({ ...BERT_CHINESE_DEFAULTS, lowercase: true });
 
 export async function readJsonFile(path: string): Promise<Record<string, unknown> | undefined> {
   let text: string;

@@ -7,21 +7,9 @@ import { createCommand } from '../../../src/cli/command.ts';
 import { COMMANDS } from '../../../src/cli/command-table.ts';
 import { main } from '../../../src/cli/main.ts';
 import { defineCommand } from '../../../src/cli/options.ts';
-import { REPO_ROOT } from '../../helpers/shared.ts';
+import { REPO_ROOT , captureOutput } from '../../helpers/shared.ts';
 
-/** Runs fn with stdout and stderr captured. */
-async function capture(fn: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = { stdout: '', stderr: '' };
-  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
-  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write;
-  try {
-    return { code: await fn(), ...out };
-  } finally {
-    process.stdout.write = writes.stdout;
-    process.stderr.write = writes.stderr;
-  }
-}
+const capture = captureOutput;
 
 test('livetag --version and -v print the package.json version', async () => {
   const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
