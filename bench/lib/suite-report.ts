@@ -1,4 +1,3 @@
-import type { ShapeSummary } from './suite-summary.ts';
 
 /**
  * The suite's report: suite.md from suite.json, and the README's headline
@@ -174,4 +173,24 @@ export function renderHeadline(o: SuiteOutput): string {
   if (dedupe) L.push(`Duplicate cache on real live chat (${dedupe.on.expected} comments in order): ${f((dedupe.on.cache.hits / dedupe.on.cache.lookups) * 100, 1)}% hits, ${f(dedupe.on.msgsPerSecond, 0)} vs ${f(dedupe.off.msgsPerSecond, 0)} msgs/s with it off.`);
   L.push(`GPU: ${o.gpu.available ? 'CUDA numbers in bench/results/suite.md.' : 'none on this machine (the CUDA provider does not load), so no GPU numbers.'}`);
   return L.join('\n');
+}
+
+/** One model shape's line of the suite's summary (bench/lib/suite-summary.ts computes it). */
+export interface ShapeSummary {
+  /** livetag serve (model.onnx) / raw onnxruntime at its best batch, raw measured before and after the serve runs. */
+  readonly serve_over_raw: number;
+  /** livetag serve with the default variant (auto) / the transformers.js pipeline at its best batch. */
+  readonly serve_over_transformersjs: number;
+  /**
+   * CPU of livetag's main thread per message (/proc, tid = pid): Kafka client, parsing, validation, batching,
+   * output JSON, publishing. The model runs on the worker and onnxruntime's threads; tokenizing on libuv's pool
+   * (bench/serve-profile.ts measures it apart).
+   */
+  readonly overhead_cpu_us_per_msg: number;
+  /** Whole-process CPU per message minus the raw model's at serve's padded tokens per text: a cross-check, noisy for large models. */
+  readonly overhead_by_subtraction_us_per_msg: number;
+  readonly p99_ms_at_50pct: number;
+  /** LIVETAG_BATCH_MAX_WAIT_MS + 2 × the mean inference time of one batch in the backlog run. */
+  readonly p99_bound_ms: number;
+  readonly settings: Record<string, unknown>;
 }

@@ -3,26 +3,9 @@
  * ratios and bounds the serving goals are stated in, at the top of
  * suite.json, so a reader (or a check) needs no table arithmetic.
  */
-import type { RawRow, ServeResult } from './suite-report.ts';
+import type { RawRow, ServeResult, ShapeSummary } from './suite-report.ts';
 
-export interface ShapeSummary {
-  /** livetag serve (model.onnx) / raw onnxruntime at its best batch, raw measured before and after the serve runs. */
-  readonly serve_over_raw: number;
-  /** livetag serve with the default variant (auto) / the transformers.js pipeline at its best batch. */
-  readonly serve_over_transformersjs: number;
-  /**
-   * CPU of livetag's main thread per message (/proc, tid = pid): Kafka client, parsing, validation, batching,
-   * output JSON, publishing. The model runs on the worker and onnxruntime's threads; tokenizing on libuv's pool
-   * (bench/serve-profile.ts measures it apart).
-   */
-  readonly overhead_cpu_us_per_msg: number;
-  /** Whole-process CPU per message minus the raw model's at serve's padded tokens per text: a cross-check, noisy for large models. */
-  readonly overhead_by_subtraction_us_per_msg: number;
-  readonly p99_ms_at_50pct: number;
-  /** LIVETAG_BATCH_MAX_WAIT_MS + 2 × the mean inference time of one batch in the backlog run. */
-  readonly p99_bound_ms: number;
-  readonly settings: Record<string, unknown>;
-}
+
 
 type Ladder = readonly (ServeResult & { share: number; rate: number })[];
 

@@ -14,37 +14,14 @@ import { learningRateAt } from '../optimizer.ts';
 import { loadCheckpoint, removeCheckpoint, saveCheckpoint, type StoredTensor } from '../checkpoint.ts';
 import { shuffledBatches, tokenizeAll } from '../features.ts';
 import { createProgress } from '../progress.ts';
-import type { ArchOverrides } from '../steps/initialise.ts';
-import { readCorpus, type CorpusTopic } from './corpus.ts';
+import { readCorpus } from './corpus.ts';
 import { epochSeed, maskRow, type MaskingOptions } from './masking.ts';
 import { createMlmEngine, type MlmEngine } from './mlm-engine.ts';
 import { initialisePretraining, maskingFor } from './pretrain-init.ts';
+import type { PretrainOptions } from './pretrain-options.ts';
 import { writePretrainOutputs, type EpochRecord } from './pretrain-output.ts';
 
-export interface PretrainOptions {
-  readonly data: readonly string[];
-  readonly topic?: CorpusTopic;
-  readonly out: string;
-  readonly init?: string;
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly lr: number;
-  readonly maskProb: number;
-  readonly spanMasking: boolean;
-  readonly maxLength?: number;
-  readonly arch?: ArchOverrides;
-  readonly seed: number;
-  readonly dropout: number;
-  readonly weightDecay: number;
-  readonly warmupRatio: number;
-  readonly resume: boolean;
-  readonly threads?: number;
-  readonly device?: 'auto' | 'cpu' | 'cuda';
-  readonly modelId?: string;
-  readonly quiet?: boolean;
-  /** Called after each epoch's checkpoint (tests stop a run here, as a kill would). */
-  readonly afterEpoch?: (epoch: number) => void;
-}
+export type { PretrainOptions } from './pretrain-options.ts';
 
 export interface PretrainResult {
   readonly bundleDir: string;

@@ -12,7 +12,7 @@ import { saveCheckpoint } from '../checkpoint.ts';
 import { BUNDLE_DIR } from '../run-dir.ts';
 import type { CorpusSource } from './corpus.ts';
 import { ENCODER_PLACEHOLDER_LABEL, MLM_HEAD_DIR, type PretrainStart } from './pretrain-init.ts';
-import type { PretrainOptions } from './pretrain-job.ts';
+import type { PretrainOptions } from './pretrain-options.ts';
 
 export interface EpochRecord {
   readonly epoch: number;

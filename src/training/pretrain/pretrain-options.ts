@@ -1,0 +1,28 @@
+/** What `livetag pretrain` is asked to do: read by the job and written into its report. */
+import type { CorpusTopic } from './corpus.ts';
+import type { ArchOverrides } from '../steps/initialise.ts';
+
+export interface PretrainOptions {
+  readonly data: readonly string[];
+  readonly topic?: CorpusTopic;
+  readonly out: string;
+  readonly init?: string;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly maskProb: number;
+  readonly spanMasking: boolean;
+  readonly maxLength?: number;
+  readonly arch?: ArchOverrides;
+  readonly seed: number;
+  readonly dropout: number;
+  readonly weightDecay: number;
+  readonly warmupRatio: number;
+  readonly resume: boolean;
+  readonly threads?: number;
+  readonly device?: 'auto' | 'cpu' | 'cuda';
+  readonly modelId?: string;
+  readonly quiet?: boolean;
+  /** Called after each epoch's checkpoint (tests stop a run here, as a kill would). */
+  readonly afterEpoch?: (epoch: number) => void;
+}
