@@ -8,6 +8,7 @@
 import { createKafkaClient } from '../kafka/client.ts';
 import type { KafkaConnection } from '../kafka/connection.ts';
 import type { KafkaClient } from '../kafka/port.ts';
+import { readToEnd } from '../kafka/read-to-end.ts';
 import { LivetagError } from '../common/errors.ts';
 import type { RawRecord } from './data.ts';
 import type { LabelSource } from './label-source.ts';
@@ -38,45 +39,19 @@ export function createKafkaLabelSource(opts: KafkaLabelSourceOptions): LabelSour
   async function readUpTo(c: KafkaClient, pending: Map<number, bigint>, start: ReadonlyMap<number, string>): Promise<RawRecord[]> {
     const buffered: RawRecord[] = [];
     // The group's own offsets say where to start; this consumer never commits (commit() does, after success).
-    const consumer = c.consumer({ groupId: opts.groupId, topics: [opts.topic], fromBeginning: true, maxWaitMs: 500 });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new LivetagError('LT_KAFKA', `did not reach the end of ${opts.topic} within ${timeoutMs} ms`)), timeoutMs);
-        const reached = (partition: number, offset: string | null): void => {
-          const end = pending.get(partition);
-          if (end === undefined || offset === null || BigInt(offset) + 1n < end) return;
-          pending.delete(partition);
-          if (pending.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        consumer.on((e) => {
-          if (e.type === 'crashed' && !e.restarting) {
-            clearTimeout(timer);
-            reject(e.error);
-          }
-        });
-        consumer
-          .start(async (batch) => {
-            const from = BigInt(start.get(batch.partition) ?? '0');
-            const end = pending.get(batch.partition);
-            for (const r of batch.records) {
-              if (end === undefined || BigInt(r.offset) >= end || BigInt(r.offset) < from) continue;
-              buffered.push({ source: `kafka:${opts.topic}/${batch.partition}`, position: r.offset, value: r.value?.toString('utf8') ?? '' });
-            }
-            // The last offsets of a transactional topic are commit markers that
-            // never reach `records`; the batch's lastOffset still counts them.
-            reached(batch.partition, batch.lastOffset);
-          })
-          .catch((err: unknown) => {
-            clearTimeout(timer);
-            reject(err);
-          });
-      });
-    } finally {
-      await consumer.stop();
-    }
+    await readToEnd(c, {
+      topic: opts.topic,
+      groupId: opts.groupId,
+      ends: pending,
+      timeoutMs,
+      atTimeout: 'fail',
+      onRecord(r) {
+        if (BigInt(r.offset) >= BigInt(start.get(r.partition) ?? '0')) {
+          buffered.push({ source: `kafka:${opts.topic}/${r.partition}`, position: r.offset, value: r.value?.toString('utf8') ?? '' });
+        }
+        return true;
+      },
+    });
     return buffered;
   }
 

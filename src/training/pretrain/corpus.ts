@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { LivetagError } from '../../common/errors.ts';
 import { DEFAULT_INPUT_MAPPING, mapFields, unwrapEnvelope } from '../../consumer/input-mapping.ts';
 import { createKafkaClient } from '../../kafka/client.ts';
+import { readToEnd } from '../../kafka/read-to-end.ts';
 import type { KafkaConnection } from '../../kafka/connection.ts';
 import type { ConsumedRecord } from '../../kafka/port.ts';
 import { readJsonlRecords } from '../data.ts';
@@ -86,46 +87,25 @@ async function readFileTexts(file: string, add: (text: string | undefined) => bo
 /** Reads the topic from the beginning under its own group (never committing) until its end, maxRecords or maxSeconds. */
 export async function readTopicTexts(t: CorpusTopic, add: (text: string | undefined) => boolean): Promise<CorpusSource> {
   const client = await createKafkaClient({ connection: { ...t.kafka, clientId: `livetag-pretrain-${t.groupId}` } });
-  const pending = new Map((await client.admin.watermarks(t.topic)).filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
+  const ends = new Map((await client.admin.watermarks(t.topic)).filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
   let read = 0;
   let kept = 0;
   let skipped = 0;
-  if (pending.size === 0) return { name: `kafka:${t.topic}`, read, kept, skipped };
-  const consumer = client.consumer({ groupId: t.groupId, topics: [t.topic], fromBeginning: true, maxWaitMs: 500 });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, t.maxSeconds * 1000);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      consumer.on((e) => {
-        if (e.type === 'crashed' && !e.restarting) {
-          clearTimeout(timer);
-          reject(e.error);
-        }
-      });
-      consumer
-        .start(async (batch) => {
-          for (const r of batch.records) {
-            if (read >= t.maxRecords) break;
-            read++;
-            const text = messageText(r);
-            if (text === undefined || text.trim() === '') skipped++;
-            else if (add(text)) kept++;
-          }
-          const end = pending.get(batch.partition);
-          if (end !== undefined && batch.lastOffset !== null && BigInt(batch.lastOffset) + 1n >= end) pending.delete(batch.partition);
-          if (read >= t.maxRecords || pending.size === 0) done();
-        })
-        .catch((err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-    });
-  } finally {
-    await consumer.stop();
-  }
+  await readToEnd(client, {
+    topic: t.topic,
+    groupId: t.groupId,
+    ends,
+    timeoutMs: t.maxSeconds * 1000,
+    atTimeout: 'stop',
+    onRecord(r) {
+      if (read >= t.maxRecords) return false;
+      read++;
+      const text = messageText(r);
+      if (text === undefined || text.trim() === '') skipped++;
+      else if (add(text)) kept++;
+      return read < t.maxRecords;
+    },
+  });
   return { name: `kafka:${t.topic}`, read, kept, skipped };
 }
 

@@ -1,0 +1,57 @@
+/**
+ * Reads a topic up to the end it had when reading began, under a group that
+ * never commits: the jobs that take a bounded slice of a live topic (the
+ * label source, the pretraining corpus) decide themselves what to commit.
+ */
+import { LivetagError } from '../common/errors.ts';
+import type { ConsumedRecord, KafkaClient } from './port.ts';
+
+export interface ReadToEndOptions {
+  readonly topic: string;
+  readonly groupId: string;
+  /** Partition → offset to stop before (its high watermark when reading began); partitions not named are not waited for. */
+  readonly ends: ReadonlyMap<number, bigint>;
+  /** Called for each record before its partition's end; returning false ends the read. */
+  readonly onRecord: (record: ConsumedRecord) => boolean;
+  readonly timeoutMs: number;
+  /** At the time limit: 'stop' ends the read with what was read, 'fail' rejects with LT_KAFKA. */
+  readonly atTimeout: 'stop' | 'fail';
+}
+
+/** Resolves once every partition reached its end, onRecord said stop, or (atTimeout 'stop') time ran out. */
+export async function readToEnd(client: KafkaClient, opts: ReadToEndOptions): Promise<void> {
+  const pending = new Map(opts.ends);
+  if (pending.size === 0) return;
+  const consumer = client.consumer({ groupId: opts.groupId, topics: [opts.topic], fromBeginning: true, maxWaitMs: 500 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (opts.atTimeout === 'stop') resolve();
+        else reject(new LivetagError('LT_KAFKA', `did not reach the end of ${opts.topic} within ${opts.timeoutMs} ms`));
+      }, opts.timeoutMs);
+      const finish = (err?: unknown): void => {
+        clearTimeout(timer);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      consumer.on((e) => {
+        if (e.type === 'crashed' && !e.restarting) finish(e.error);
+      });
+      consumer
+        .start(async (batch) => {
+          const end = pending.get(batch.partition);
+          for (const r of batch.records) {
+            if (end === undefined || BigInt(r.offset) >= end) continue;
+            if (!opts.onRecord(r)) return finish();
+          }
+          // The last offsets of a transactional topic are commit markers that
+          // never reach `records`; the batch's lastOffset still counts them.
+          if (end !== undefined && batch.lastOffset !== null && BigInt(batch.lastOffset) + 1n >= end) pending.delete(batch.partition);
+          if (pending.size === 0) finish();
+        })
+        .catch((err: unknown) => finish(err));
+    });
+  } finally {
+    await consumer.stop();
+  }
+}
