@@ -174,7 +174,8 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
 async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataReport, run: PreparedRun, engine: TrainingEngine, baselineFit: BaselineResult): Promise<TrainJobResult> {
   const { opts, log, seed, runDir, bundleDir, checkpointDir } = job;
   const { rows, labels, plan, initial, encoded } = run;
-  const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet }, log);
+  const frozenTensors = opts.ngramFrozen && initial.config.ngram ? ['ngram.weight'] : [];
+  const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet, frozenTensors }, log);
   const truth = plan.valRows.map((r) => encoded.targets[r]);
   const calibration = calibrateThresholds({ valLogits: trained.valLogits, truth, labels, mode: initial.recipe.thresholds, keptEpoch: trained.keptEpoch }, log);
   const spec = describeBundle({

@@ -16,6 +16,8 @@ export interface TrainInput extends PreparedRun {
   /** false: drop any checkpoint first (--no-resume). */
   readonly resume?: boolean;
   readonly quiet?: boolean;
+  /** Tensors kept as given although their layer trains (--ngram-frozen). */
+  readonly frozenTensors?: readonly string[];
 }
 
 /**
@@ -23,7 +25,7 @@ export interface TrainInput extends PreparedRun {
  * the value: changing it orphans the checkpoints of runs in progress. The
  * engine is in it because checkpoints hold tensors in its own layout.
  */
-export function runFingerprint(run: Omit<PreparedRun, 'encoded'>, seed: number, engine: EngineName): string {
+export function runFingerprint(run: Omit<PreparedRun, 'encoded'>, seed: number, engine: EngineName, frozenTensors: readonly string[] = []): string {
   const { initial, rows, labels, plan } = run;
   return hashOf({
     recipe: initial.recipe,
@@ -37,12 +39,14 @@ export function runFingerprint(run: Omit<PreparedRun, 'encoded'>, seed: number, 
     train: plan.trainRows.map((i) => `${rows[i].key}:${rows[i].labels.join(',')}`),
     val: plan.valRows.map((i) => rows[i].key),
     engine,
+    // Only when set, so runs without it keep the fingerprints their checkpoints carry.
+    ...(frozenTensors.length > 0 ? { frozenTensors: [...frozenTensors].sort() } : {}),
   });
 }
 
 export async function trainModel(input: TrainInput, log: (line: string) => void): Promise<TrainerResult> {
   const { initial, encoded, plan } = input;
-  const fingerprint = runFingerprint(input, input.seed, input.engine.name);
+  const fingerprint = runFingerprint(input, input.seed, input.engine.name, input.frozenTensors);
   if (input.resume === false) await removeCheckpoint(input.checkpointDir);
   return train({
     engine: input.engine,

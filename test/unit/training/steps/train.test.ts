@@ -1,0 +1,21 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runFingerprint } from '../../../../src/training/steps/train.ts';
+import { livetagRecipe } from '../../../../src/training/recipe.ts';
+
+type Run = Parameters<typeof runFingerprint>[0];
+
+test('resume fingerprint: a frozen n-gram table is part of it; runs without one keep their old fingerprint', () => {
+  const run = {
+    initial: { recipe: livetagRecipe('scratch', 0), config: { hiddenSize: 8 }, frozenLayers: 0, maxLength: 16, tokenizerJson: '{}', initFrom: 'scratch' },
+    rows: [{ key: 'a', labels: ['price'] }, { key: 'b', labels: [] }],
+    labels: ['price'],
+    plan: { trainRows: [0], valRows: [1], testRows: [] },
+  } as unknown as Run;
+  const plain = runFingerprint(run, 13, 'onnxruntime');
+  assert.equal(runFingerprint(run, 13, 'onnxruntime', []), plain);
+  const frozen = runFingerprint(run, 13, 'onnxruntime', ['ngram.weight']);
+  assert.notEqual(frozen, plain);
+  assert.equal(runFingerprint(run, 13, 'onnxruntime', ['ngram.weight']), frozen);
+  assert.notEqual(runFingerprint(run, 14, 'onnxruntime'), plain);
+});
