@@ -7,7 +7,7 @@
  * mean ± spread (sample standard deviation) of subset accuracy, micro-F1,
  * macro-F1, per-label F1 and wall time.
  *
- *   node --import tsx bench/quality.ts [--data FILE] [--seeds 13,14,15] [--label-field labels|sentiment] [--limit N] [--out tmp/quality] [--name tianchi] [-- extra train flags]
+ *   node --import tsx bench/quality.ts [--data FILE] [--seeds 13,14,15] [--label-field labels|sentiment] [--limit N] [--out tmp/quality] [--name tianchi] [--pretrained DIR] [--configs default,pretrained,previous] [-- extra train flags]
  *
  * The data is read in place (never copied into the repository); results go
  * to bench/results/quality-<name>.{md,json}. --pretrained DIR (a `livetag
@@ -30,6 +30,8 @@ const { values, positionals } = parseArgs({
     name: { type: 'string', default: 'tianchi' },
     /** A `livetag pretrain` --out dir: adds the default path started from that encoder (never pretrained on these texts). */
     pretrained: { type: 'string' },
+    /** Which runs to make: default (with the baseline), pretrained (needs --pretrained), previous. */
+    configs: { type: 'string', default: 'default,pretrained,previous' },
   },
 });
 
@@ -75,16 +77,13 @@ const fmt = (xs: number[], digits = 4): string => `${mean(xs).toFixed(digits)} �
 
 const data = prepareData();
 const seeds = values.seeds.split(',').map(Number);
+const wanted = new Set(values.configs.split(','));
 const configs = [
-  { name: 'default path (BERT + n-gram branch from the linear fit)', args: [] as string[] },
-  { name: 'previous default (plain BERT, --ngram 0)', args: ['--ngram', '0'] },
-];
-const tags = new Map<object, string>();
-if (values.pretrained) {
-  const c = { name: 'default path from the pretrained encoder (livetag pretrain, then train --init)', args: ['--init', resolve(values.pretrained)] };
-  configs.splice(1, 0, c);
-  tags.set(c, 'pretrained');
-}
+  { tag: 'default', name: 'default path (BERT + n-gram branch from the linear fit)', args: [] as string[] },
+  ...(values.pretrained ? [{ tag: 'pretrained', name: 'default path from the pretrained encoder (livetag pretrain, then train --init)', args: ['--init', resolve(values.pretrained)] }] : []),
+  { tag: 'plain', name: 'previous default (plain BERT, --ngram 0)', args: ['--ngram', '0'] },
+].filter((c) => wanted.has(c.tag === 'plain' ? 'previous' : c.tag));
+if (configs.length === 0) throw new Error(`--configs ${values.configs}: none of default, pretrained (with --pretrained), previous`);
 const rows: Record<string, { test: Metrics[]; seconds: number[] }> = {};
 const add = (name: string, test: Metrics, seconds: number): void => {
   rows[name] ??= { test: [], seconds: [] };
@@ -93,11 +92,12 @@ const add = (name: string, test: Metrics, seconds: number): void => {
 };
 for (const seed of seeds) {
   for (const c of configs) {
-    const out = join(values.out, `${values.name}-${seed}-${tags.get(c) ?? (c.args.length ? 'plain' : 'default')}`);
+    const out = join(values.out, `${values.name}-${seed}-${c.tag}`);
     const r = await train(['--data', data, '--seed', String(seed), '--out', out, '--quiet', '--no-resume', ...c.args, ...positionals]);
     process.stderr.write(`seed ${seed} ${c.name}: test macro-F1 ${r.report.test.macro_f1.toFixed(4)} subset ${r.report.test.subset_accuracy.toFixed(4)}; baseline ${r.report.baseline.test.macro_f1.toFixed(4)} / ${r.report.baseline.test.subset_accuracy.toFixed(4)}; ${r.seconds.toFixed(0)} s\n`);
     add(c.name, r.report.test, r.seconds);
-    if (c.args.length === 0) add('linear n-gram baseline (fitted in the same run)', r.report.baseline.test, r.report.baseline.seconds);
+    // Every run fits the baseline on its split; the first configuration's stands for the row.
+    if (c === configs[0]) add('linear n-gram baseline (fitted in the same run)', r.report.baseline.test, r.report.baseline.seconds);
   }
 }
 
@@ -105,7 +105,7 @@ const labels = Object.keys(Object.values(rows)[0].test[0].per_label);
 const md = [
   `# Model quality: ${values.name}`,
   '',
-  `\`node --import tsx bench/quality.ts --data ${values.data} --seeds ${values.seeds} --label-field ${values['label-field']}${values.limit ? ` --limit ${values.limit}` : ''} --name ${values.name}${values.pretrained ? ` --pretrained ${values.pretrained}` : ''}${positionals.length ? ` -- ${positionals.join(' ')}` : ''}\``,
+  `\`node --import tsx bench/quality.ts --data ${values.data} --seeds ${values.seeds} --label-field ${values['label-field']}${values.limit ? ` --limit ${values.limit}` : ''} --name ${values.name}${values.configs !== 'default,pretrained,previous' ? ` --configs ${values.configs}` : ''}${values.pretrained ? ` --pretrained ${values.pretrained}` : ''}${positionals.length ? ` -- ${positionals.join(' ')}` : ''}\``,
   '',
   `Split seeds ${values.seeds} (60/20/20, stratified); test-split metrics, mean ± sample standard deviation over the splits. Wall time: the whole \`livetag train\` job (baseline: its fit alone).`,
   '',
