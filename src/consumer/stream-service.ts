@@ -1,4 +1,5 @@
 import type { Logger } from '../common/logger.ts';
+import { runAll } from '../common/run-all.ts';
 import { createKafkaClient } from '../kafka/client.ts';
 import type { ServeConfig } from './config.ts';
 import { createHttpInference } from './http-inference.ts';
@@ -120,12 +121,9 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     logger.info('serving', { input: config.topics.input, output: config.topics.output, delivery: config.delivery, http: health.port });
   }
 
-  /** Reverse order: stop taking work, let what is held publish and commit, then close. */
-  async function drainAndClose(): Promise<void> {
-    await source?.drain();
-    await classify?.stop();
-    await source?.stop();
-    await publisher?.stop();
+  /** Reverse order: stop taking work, let what is held publish and commit, then close (every step, even after a failure). */
+  function drainAndClose(): Promise<void> {
+    return runAll([() => source?.drain(), () => classify?.stop(), () => source?.stop(), () => publisher?.stop()]);
   }
 
   let stopping: Promise<{ drained: boolean }> | undefined;
@@ -136,9 +134,17 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       await models.stop();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.drainTimeoutMs)));
-      const drained = (await Promise.race([drainAndClose().then(() => 'done' as const), deadline])) === 'done';
+      const closing = drainAndClose().then(
+        () => 'done' as const,
+        (err: unknown) => {
+          logger.error('drain failed; closing anyway with work uncommitted (it will be redelivered)', { error: (err as Error)?.message ?? String(err) });
+          return 'failed' as const;
+        },
+      );
+      const outcome = await Promise.race([closing, deadline]);
+      const drained = outcome === 'done';
       clearTimeout(timer);
-      if (!drained) logger.error('drain deadline passed; exiting with work uncommitted (it will be redelivered)', { deadlineMs: config.drainTimeoutMs });
+      if (outcome === 'timeout') logger.error('drain deadline passed; exiting with work uncommitted (it will be redelivered)', { deadlineMs: config.drainTimeoutMs });
       await classify?.classifier.stop().catch(() => undefined);
       await health.stop();
       await tracing.stop();
