@@ -6,11 +6,54 @@
 # Environment: LIVETAG_REGISTRY (registry root), LIVETAG_KAFKA_BROKERS,
 # LIVETAG_LABELS_TOPIC, LIVETAG_LABELS_GROUP, LIVETAG_TRAIN_OUT (scratch run
 # directory), LIVETAG_KEEP_VERSIONS, LIVETAG_ANNOUNCE (false: do not announce
-# promotions on Kafka).
+# promotions on Kafka). Domain pretraining: LIVETAG_PRETRAIN (true: keep an
+# encoder pretrained on the live comment topic, LIVETAG_INPUT_TOPIC, and the
+# colon-separated LIVETAG_PRETRAIN_DATA paths, and start every retrain from
+# it), LIVETAG_PRETRAIN_EVERY_DAYS, LIVETAG_PRETRAIN_MAX_RECORDS,
+# LIVETAG_PRETRAIN_MAX_SECONDS, LIVETAG_PRETRAIN_EPOCHS.
 set -eu
 
 registry="${LIVETAG_REGISTRY:?LIVETAG_REGISTRY is not set}"
 out="${LIVETAG_TRAIN_OUT:-/scratch/run}"
+encoder="$registry/encoder"
+
+# Pretrains into scratch and swaps the result in whole, so a killed or failed
+# run leaves the previous encoder in place. Its own positional parameters
+# build the command; the caller's ("$@", the train flags) are untouched.
+pretrain() {
+  fresh="$(dirname "$out")/pretrain"
+  rm -rf "$fresh"
+  set -- --out "$fresh" --epochs "${LIVETAG_PRETRAIN_EPOCHS:-1}" --max-length 64 --quiet
+  if [ -n "${LIVETAG_INPUT_TOPIC:-}" ]; then
+    set -- "$@" --topic "$LIVETAG_INPUT_TOPIC" --group livetag-pretrain --kafka-brokers "$LIVETAG_KAFKA_BROKERS" \
+      --max-records "${LIVETAG_PRETRAIN_MAX_RECORDS:-1000000}" --max-seconds "${LIVETAG_PRETRAIN_MAX_SECONDS:-600}"
+  fi
+  old_ifs=$IFS
+  IFS=:
+  for path in ${LIVETAG_PRETRAIN_DATA:-}; do
+    [ -n "$path" ] && set -- "$@" --data "$path"
+  done
+  IFS=$old_ifs
+  livetag pretrain "$@" || return $?
+  mkdir -p "$registry"
+  rm -rf "$encoder.old"
+  if [ -d "$encoder" ]; then mv "$encoder" "$encoder.old"; fi
+  mv "$fresh" "$encoder"
+  rm -rf "$encoder.old"
+}
+
+if [ "${LIVETAG_PRETRAIN:-false}" = true ]; then
+  # An encoder younger than the refresh period is reused: pretraining is per corpus, not per retrain.
+  if [ -f "$encoder/bundle/manifest.json" ] && [ -z "$(find "$encoder/bundle/manifest.json" -mtime +"$((${LIVETAG_PRETRAIN_EVERY_DAYS:-7} - 1))")" ]; then
+    echo "retrain: encoder from $(date -r "$encoder/bundle/manifest.json" +%F 2>/dev/null || echo 'an earlier run') reused"
+  elif pretrain; then
+    echo "retrain: pretrained a new encoder"
+  else
+    # Training goes on without it (or with the previous one): a quiet topic must not stop retraining.
+    echo "retrain: livetag pretrain failed; training from $([ -f "$encoder/bundle/manifest.json" ] && echo 'the previous encoder' || echo 'scratch')" >&2
+  fi
+  if [ -f "$encoder/bundle/manifest.json" ]; then set -- "$@" --init "$encoder"; fi
+fi
 # The champion's run directory (bundle, training data, pinned splits): the next
 # run's --base, so data accumulates and the test split stays comparable.
 champion="$registry/champion"

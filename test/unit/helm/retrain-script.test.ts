@@ -19,6 +19,10 @@ case "$1" in
     if [ -n "\${STUB_TRAIN_EXIT:-}" ]; then echo "training failed" >&2; exit "$STUB_TRAIN_EXIT"; fi
     echo "\${STUB_DECISION}: reason"
     echo "{\\"decision\\":\\"\${STUB_DECISION}\\",\\"metric\\":\\"macro_f1\\"}" ;;
+  pretrain)
+    if [ -n "\${STUB_PRETRAIN_EXIT:-}" ]; then echo "no texts" >&2; exit "$STUB_PRETRAIN_EXIT"; fi
+    while [ "$#" -gt 0 ]; do [ "$1" = --out ] && out="$2"; shift; done
+    mkdir -p "$out/bundle" "$out/mlm-head" && echo '{"head":"encoder"}' > "$out/bundle/manifest.json" ;;
   optimize) ;;
   models)
     case "$2" in
@@ -35,7 +39,7 @@ interface Run {
   calls: string[];
 }
 
-function retrain(opts: { champion?: boolean; current?: boolean; decision?: string; trainExit?: number; env?: Record<string, string>; args?: string[] }): Run & { registry: string } {
+function retrain(opts: { champion?: boolean; current?: boolean; encoderDaysOld?: number; decision?: string; trainExit?: number; pretrainExit?: number; env?: Record<string, string>; args?: string[] }): Run & { registry: string } {
   const dir = tempDir('livetag-retrain-');
   const bin = path.join(dir, 'bin');
   const registry = path.join(dir, 'models');
@@ -49,6 +53,13 @@ function retrain(opts: { champion?: boolean; current?: boolean; decision?: strin
     fs.mkdirSync(path.join(registry, 'current'), { recursive: true });
     fs.writeFileSync(path.join(registry, 'current', 'manifest.json'), '{}');
   }
+  if (opts.encoderDaysOld !== undefined) {
+    const manifest = path.join(registry, 'encoder', 'bundle', 'manifest.json');
+    fs.mkdirSync(path.dirname(manifest), { recursive: true });
+    fs.writeFileSync(manifest, '{"head":"encoder","version":"before"}');
+    const when = new Date(Date.now() - opts.encoderDaysOld * 86_400_000);
+    fs.utimesSync(manifest, when, when);
+  }
   fs.mkdirSync(path.join(dir, 'scratch'));
   const log = path.join(dir, 'calls.log');
   const r = spawnSync('/bin/sh', [SCRIPT, ...(opts.args ?? ['--backend', 'auto'])], {
@@ -58,6 +69,7 @@ function retrain(opts: { champion?: boolean; current?: boolean; decision?: strin
       STUB_LOG: log,
       STUB_DECISION: opts.decision ?? 'kept',
       ...(opts.trainExit ? { STUB_TRAIN_EXIT: String(opts.trainExit) } : {}),
+      ...(opts.pretrainExit ? { STUB_PRETRAIN_EXIT: String(opts.pretrainExit) } : {}),
       LIVETAG_REGISTRY: registry,
       LIVETAG_KAFKA_BROKERS: 'kafka:9092',
       LIVETAG_LABELS_TOPIC: 'livetag.labels',
@@ -132,4 +144,43 @@ test('a failed training run fails the job with its exit code and publishes nothi
   assert.equal(r.status, 3);
   assert.equal(r.calls.length, 1);
   assert.match(r.stdout, /retrain: livetag train exited 3/);
+});
+
+const PRETRAIN = { LIVETAG_PRETRAIN: 'true', LIVETAG_INPUT_TOPIC: 'livetag.comments', LIVETAG_PRETRAIN_DATA: '/models/unlabeled:/models/more.txt', LIVETAG_PRETRAIN_EVERY_DAYS: '7' };
+
+test('pretraining on: the first run pretrains an encoder from the comment topic and the data paths, installs it and trains from it', () => {
+  const r = retrain({ env: PRETRAIN });
+  assert.equal(r.status, 0, r.stdout);
+  assert.match(
+    r.calls[0],
+    /^pretrain --out \S+\/scratch\/pretrain --epochs 1 --max-length 64 --quiet --topic livetag\.comments --group livetag-pretrain --kafka-brokers kafka:9092 --max-records 1000000 --max-seconds 600 --data \/models\/unlabeled --data \/models\/more\.txt$/,
+  );
+  assert.equal(JSON.parse(fs.readFileSync(path.join(r.registry, 'encoder', 'bundle', 'manifest.json'), 'utf8')).head, 'encoder');
+  assert.ok(!fs.existsSync(path.join(path.dirname(r.registry), 'scratch', 'pretrain')), 'the scratch copy was moved, not copied');
+  assert.match(r.calls[1], new RegExp(`^train --backend auto --init ${r.registry}/encoder --out \\S+ --promote-to \\S+ --labels-topic `));
+  assert.match(r.stdout, /retrain: pretrained a new encoder/);
+});
+
+test('pretraining on: an encoder younger than the refresh period is reused; an older one is replaced', () => {
+  const fresh = retrain({ env: PRETRAIN, encoderDaysOld: 2 });
+  assert.equal(fresh.status, 0, fresh.stdout);
+  assert.ok(!fresh.calls.some((c) => c.startsWith('pretrain')), fresh.calls.join('\n'));
+  assert.match(fresh.calls[0], new RegExp(`--init ${fresh.registry}/encoder`));
+  assert.match(fresh.stdout, /retrain: encoder from \d{4}-\d\d-\d\d reused/);
+  const stale = retrain({ env: PRETRAIN, encoderDaysOld: 8 });
+  assert.equal(stale.status, 0, stale.stdout);
+  assert.match(stale.calls[0], /^pretrain /);
+  assert.doesNotMatch(fs.readFileSync(path.join(stale.registry, 'encoder', 'bundle', 'manifest.json'), 'utf8'), /before/);
+});
+
+test('pretraining on: a failed pretraining keeps the previous encoder (or none) and training goes on', () => {
+  const none = retrain({ env: PRETRAIN, pretrainExit: 3 });
+  assert.equal(none.status, 0, none.stdout);
+  assert.match(none.stdout, /retrain: livetag pretrain failed; training from scratch/);
+  assert.doesNotMatch(none.calls[1], /--init/);
+  const previous = retrain({ env: PRETRAIN, pretrainExit: 3, encoderDaysOld: 30 });
+  assert.equal(previous.status, 0, previous.stdout);
+  assert.match(previous.stdout, /training from the previous encoder/);
+  assert.match(previous.calls[1], new RegExp(`--init ${previous.registry}/encoder`));
+  assert.match(fs.readFileSync(path.join(previous.registry, 'encoder', 'bundle', 'manifest.json'), 'utf8'), /before/);
 });
