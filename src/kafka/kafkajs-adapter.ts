@@ -115,6 +115,56 @@ function createKafkajs(options: ClientOptions): Kafka {
   });
 }
 
+/** Says why a group's coordinator could not be found when the broker refused it, else undefined. */
+type GroupProbe = (groupId: string) => Promise<string | undefined>;
+
+function isCoordinatorNotFound(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 4) return false;
+  const e = err as { name?: unknown; cause?: unknown; originalError?: unknown };
+  return e.name === 'KafkaJSGroupCoordinatorNotFound' || isCoordinatorNotFound(e.cause, depth + 1) || isCoordinatorNotFound(e.originalError, depth + 1);
+}
+
+/**
+ * kafkajs answers a FindCoordinator the broker refuses for a missing group ACL
+ * (GROUP_AUTHORIZATION_FAILED) with "Failed to find group coordinator" and
+ * keeps the cause in a debug log line. On that error only, a short-lived
+ * client at debug level asks once more and reads the cause from its log, so a
+ * missing ACL is reported as LT_KAFKA_DENIED, not retried as LT_KAFKA.
+ */
+function createGroupProbe(options: ClientOptions): GroupProbe {
+  return async (groupId) => {
+    let refused: string | undefined;
+    const probe = createKafkajs({
+      ...options,
+      logLevel: 'debug',
+      // One retry: a fresh client refreshes its metadata before it can ask for a coordinator.
+      retries: 2,
+      log: (_level, message, fields) => {
+        if (message.endsWith('Tried to find group coordinator') && authErrorCode(fields.error) === 'LT_KAFKA_DENIED') {
+          refused ??= (fields.error as Error).message;
+        }
+      },
+    });
+    const admin = probe.admin();
+    try {
+      await admin.connect();
+      await admin.fetchOffsets({ groupId, topics: [] });
+    } catch {
+      // The failure is expected; the log line says why.
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    return refused;
+  };
+}
+
+/** toKafkaError, except that a coordinator refused by ACLs becomes LT_KAFKA_DENIED naming the group. */
+async function toGroupError(err: unknown, what: string, groupId: string, probe: GroupProbe): Promise<LivetagError> {
+  if (!isCoordinatorNotFound(err)) return toKafkaError(err, what);
+  const refused = await probe(groupId).catch(() => undefined);
+  return refused ? new LivetagError('LT_KAFKA_DENIED', `${what}: group ${groupId}: ${refused}`, { cause: err }) : toKafkaError(err, what);
+}
+
 function toBatch(consumer: Consumer, p: EachBatchPayload): RecordBatch {
   const { batch } = p;
   const { topic, partition } = batch;
@@ -134,7 +184,7 @@ function toBatch(consumer: Consumer, p: EachBatchPayload): RecordBatch {
   };
 }
 
-function createConsumer(kafka: Kafka, o: ConsumerOptions): KafkaConsumer {
+function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe): KafkaConsumer {
   const consumer = kafka.consumer({
     groupId: o.groupId,
     readUncommitted: o.readUncommitted ?? false,
@@ -145,9 +195,16 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions): KafkaConsumer {
   const listeners = new Set<(e: ConsumerEvent) => void>();
   const emit = (e: ConsumerEvent): void => listeners.forEach((l) => l(e));
   consumer.on(consumer.events.GROUP_JOIN, (e) => emit({ type: 'joined', partitions: Object.values(e.payload.memberAssignment).flat().length }));
-  consumer.on(consumer.events.CRASH, (e) =>
-    emit({ type: 'crashed', error: toKafkaError(e.payload.error, `consumer of group ${o.groupId} crashed`), restarting: e.payload.restart }),
-  );
+  consumer.on(consumer.events.CRASH, (e) => {
+    const what = `consumer of group ${o.groupId} crashed`;
+    if (!isCoordinatorNotFound(e.payload.error)) return emit({ type: 'crashed', error: toKafkaError(e.payload.error, what), restarting: e.payload.restart });
+    // kafkajs restarts after this error; a missing ACL will not appear by retrying, so it is final for us.
+    void toGroupError(e.payload.error, what, o.groupId, probe).then((error) => {
+      const final = error.code === 'LT_KAFKA_DENIED';
+      if (final && e.payload.restart) void consumer.disconnect().catch(() => undefined);
+      emit({ type: 'crashed', error, restarting: final ? false : e.payload.restart });
+    });
+  });
   consumer.on(consumer.events.STOP, () => emit({ type: 'stopped' }));
   let stopping: Promise<void> | undefined;
   let running = false;
@@ -221,7 +278,20 @@ function withAdmin<T>(kafka: Kafka, what: string, fn: (admin: Admin) => Promise<
   return withConnected(kafka.admin(), (err) => toKafkaError(err, what), fn);
 }
 
-function createAdmin(kafka: Kafka): KafkaAdmin {
+/** withAdmin for calls on a group: a coordinator refused by ACLs is reported as LT_KAFKA_DENIED. */
+async function withGroupAdmin<T>(kafka: Kafka, what: string, groupId: string, probe: GroupProbe, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    return await fn(admin);
+  } catch (err) {
+    throw await toGroupError(err, what, groupId, probe);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+function createAdmin(kafka: Kafka, probe: GroupProbe): KafkaAdmin {
   return {
     ensureTopics: (topics: readonly TopicSpec[]) =>
       withAdmin(kafka, `cannot create topics ${topics.map((t) => t.topic).join(', ')}`, async (admin) => {
@@ -249,12 +319,12 @@ function createAdmin(kafka: Kafka): KafkaAdmin {
         (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, low: p.low, high: p.high })),
       ),
     committedOffsets: (groupId, topic) =>
-      withAdmin(kafka, `cannot read committed offsets of ${groupId} on ${topic}`, async (admin) => {
+      withGroupAdmin(kafka, `cannot read committed offsets of ${groupId} on ${topic}`, groupId, probe, async (admin) => {
         const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
         return (entry?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
       }),
     setCommittedOffsets: (groupId, topic, partitions) =>
-      withAdmin(kafka, `cannot commit offsets of ${groupId} on ${topic}`, (admin) =>
+      withGroupAdmin(kafka, `cannot commit offsets of ${groupId} on ${topic}`, groupId, probe, (admin) =>
         admin.setOffsets({ groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset })) }),
       ),
     describeCluster: () => withAdmin(kafka, 'cannot describe the cluster', (admin) => admin.describeCluster()),
@@ -263,5 +333,6 @@ function createAdmin(kafka: Kafka): KafkaAdmin {
 
 export function createKafkajsClient(options: ClientOptions): KafkaClient {
   const kafka = createKafkajs(options);
-  return portClient('kafkajs', options.connection.brokers, { consumer: (o) => createConsumer(kafka, o), producer: (o) => createProducer(kafka, o ?? {}), admin: createAdmin(kafka) });
+  const probe = createGroupProbe(options);
+  return portClient('kafkajs', options.connection.brokers, { consumer: (o) => createConsumer(kafka, o, probe), producer: (o) => createProducer(kafka, o ?? {}), admin: createAdmin(kafka, probe) });
 }

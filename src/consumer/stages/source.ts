@@ -135,12 +135,13 @@ export function createSource(opts: SourceOptions): Source {
         } else if (e.type === 'crashed') {
           // Not in the group until it rejoins; a crash without restart is final.
           joined = false;
-          metrics.errors.inc({ code: 'LT_KAFKA' });
+          const code = errorCode(e.error);
+          metrics.errors.inc({ code });
           if (!e.restarting && !failure) {
             failure = e.error;
-            logger.error('consumer crashed and will not restart; liveness now fails so the pod is restarted', { error: e.error.message });
+            logger.error('consumer crashed and will not restart; liveness now fails so the pod is restarted', { code, error: e.error.message });
           } else if (e.restarting) {
-            logger.error('consumer crashed; restarting', { error: e.error.message });
+            logger.error('consumer crashed; restarting', { code, error: e.error.message });
           }
         } else if (e.type === 'stopped') {
           joined = false;
