@@ -56,14 +56,16 @@ test('pretrain → train --init → classify: the encoder bundle is refused by s
   await assert.rejects(createClassifier({ bundle: result.bundleDir, worker: false }), (e) => isLivetagError(e, 'LT_BUNDLE_ENCODER_ONLY'));
   await assert.rejects(exportHf(result.bundleDir, join(dir, 'hf')), (e) => isLivetagError(e, 'LT_HF_EXPORT') && /pretrained encoder/.test((e as Error).message));
 
-  const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(60));
+  // A character the pretraining corpus never had: the labeled texts' vocabulary is added to the encoder's.
+  const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(60, 1, '锟'));
   const trained = await runTrainJob({ data: [data], init: o.out, recipe: 'livetag', out: join(dir, 'run'), quiet: true, log: silent, threads: 1, recipeOverrides: { maxEpochs: 2, batchSize: 16 } });
   const bundle = await loadBundle(join(dir, 'run', 'bundle'));
   assert.equal(bundle.manifest.head, 'trained');
   assert.deepEqual([...bundle.manifest.labels].sort(), [...TINY_LABELS].sort());
   // The encoder's pretrained layers are where fine-tuning started; the head is new and the n-gram branch is train's default.
   assert.ok(bundle.manifest.architecture.ngram, 'train adds its default n-gram branch');
-  assert.match(JSON.stringify(trained.report), /pretrained encoder/);
+  assert.match(JSON.stringify(trained.report), /pretrained encoder .*, new head, \d+ tokens of the labeled texts added to its vocabulary/);
+  assert.ok(bundle.manifest.architecture.vocabSize > encoder.manifest.architecture.vocabSize);
   const classifier = await createClassifier({ bundle: bundle.dir, worker: false, threads: 1 });
   try {
     const out = await classifier.classify(['这个价钱很贵吗', '快递发了吗']);

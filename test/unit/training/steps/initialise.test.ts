@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { isLivetagError } from '../../../../src/common/errors.ts';
 import { parseBertConfig } from '../../../../src/model/bert-config.ts';
 import { randomWeights } from '../../../../src/model/weights.ts';
-import { extendHead, initialiseModel, type InitialiseInput } from '../../../../src/training/steps/initialise.ts';
+import { extendHead, extendVocabulary, initialiseModel, type InitialiseInput } from '../../../../src/training/steps/initialise.ts';
+import { createTextEncoder } from '../../../../src/model/tokenizer.ts';
+import { buildCharVocab, charVocabTokenizerJson } from '../../../../src/training/vocab.ts';
 import { TINY_LABELS, tinyRows } from '../fixtures.ts';
 
 const texts = tinyRows(30, 3).map((r) => r.text);
@@ -62,4 +64,27 @@ test('the wide n-gram branch: added with a zero table and unit idf, no longer th
   assert.match(lines[0], /wide n-gram branch \(1–2-grams, 64 buckets\)$/);
   const grown = extendHead(m.config, m.weights, TINY_LABELS, [...TINY_LABELS, 'new'], 1);
   assert.deepEqual(grown.weights.get('ngram.weight')!.shape, [64, 4], 'a new label gets its n-gram column');
+});
+
+test('extendVocabulary: characters the encoder lacks (seen twice in train+validation) get ids and start at [UNK]\'s embedding', async () => {
+  const tokenizerJson = charVocabTokenizerJson(buildCharVocab(['价格多少钱', '价格多少钱']));
+  const before = createTextEncoder(tokenizerJson, 16);
+  const config = parseBertConfig({ vocabSize: before.vocabSize, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16, maxPositions: 16, typeVocabSize: 2, numLabels: 2, layerNormEps: 1e-12 });
+  const weights = randomWeights(config, 3);
+  const texts = ['快递发了吗 OK', '快递到了 ok', '价格'];
+  const unk = (await before.ids(['快']))[0][1];
+  const out = extendVocabulary(tokenizerJson, config, weights, texts);
+  // 快 递 了 (twice each), o and ##o, k and ##k; 发/到/吗 once only stay [UNK].
+  assert.equal(out.added, 7);
+  assert.equal(out.config.vocabSize, config.vocabSize + 7);
+  const after = createTextEncoder(out.tokenizerJson, 16);
+  assert.equal(after.vocabSize, out.config.vocabSize);
+  const [ids] = await after.ids(['快递价格']);
+  assert.ok(ids.slice(1, 3).every((id) => id >= config.vocabSize), `new ids: ${ids}`);
+  assert.deepEqual((await after.ids(['价格多少钱']))[0], (await before.ids(['价格多少钱']))[0], 'known characters keep their ids');
+  assert.equal((await after.ids(['发']))[0][1], unk, 'a character seen once stays [UNK]');
+  const table = out.weights.get('bert.embeddings.word_embeddings.weight')!;
+  assert.deepEqual(table.shape, [out.config.vocabSize, 8]);
+  assert.deepEqual([...table.data.subarray(ids[1] * 8, ids[1] * 8 + 8)], [...table.data.subarray(unk * 8, unk * 8 + 8)]);
+  assert.equal(extendVocabulary(tokenizerJson, config, weights, ['价格', '价格']).added, 0);
 });
