@@ -7,14 +7,14 @@
  * mean ± spread (sample standard deviation) of subset accuracy, micro-F1,
  * macro-F1, per-label F1 and wall time.
  *
- *   node --import tsx bench/quality.ts [--data FILE] [--seeds 13,14,15] [--label-field labels|sentiment] [--limit N] [--out tmp/quality] [--name tianchi] [--pretrained DIR] [--configs default,pretrained,previous] [-- extra train flags]
+ *   node --import tsx bench/quality.ts [--data FILE] [--seeds 13,14,15] [--label-field labels|sentiment] [--limit N] [--out tmp/quality] [--name tianchi] [--pretrained DIR] [--configs default,pretrained,previous] [--reuse] [-- extra train flags]
  *
  * The data is read in place (never copied into the repository); results go
  * to bench/results/quality-<name>.{md,json}. --pretrained DIR (a `livetag
  * pretrain` output) adds the default path started from that encoder.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -32,6 +32,8 @@ const { values, positionals } = parseArgs({
     pretrained: { type: 'string' },
     /** Which runs to make: default (with the baseline), pretrained (needs --pretrained), previous. */
     configs: { type: 'string', default: 'default,pretrained,previous' },
+    /** Take a run whose report is already under --out instead of training it again (an interrupted benchmark goes on). */
+    reuse: { type: 'boolean', default: false },
   },
 });
 
@@ -71,6 +73,11 @@ function train(args: string[]): Promise<{ seconds: number; report: { test: Metri
   });
 }
 
+function reused(file: string): Awaited<ReturnType<typeof train>> {
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  return { seconds: report.wallSeconds, report };
+}
+
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]): number => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 const fmt = (xs: number[], digits = 4): string => `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}`;
@@ -93,7 +100,8 @@ const add = (name: string, test: Metrics, seconds: number): void => {
 for (const seed of seeds) {
   for (const c of configs) {
     const out = join(values.out, `${values.name}-${seed}-${c.tag}`);
-    const r = await train(['--data', data, '--seed', String(seed), '--out', out, '--quiet', '--no-resume', ...c.args, ...positionals]);
+    const done = join(out, 'report', 'report.json');
+    const r = values.reuse && existsSync(done) ? reused(done) : await train(['--data', data, '--seed', String(seed), '--out', out, '--quiet', '--no-resume', ...c.args, ...positionals]);
     process.stderr.write(`seed ${seed} ${c.name}: test macro-F1 ${r.report.test.macro_f1.toFixed(4)} subset ${r.report.test.subset_accuracy.toFixed(4)}; baseline ${r.report.baseline.test.macro_f1.toFixed(4)} / ${r.report.baseline.test.subset_accuracy.toFixed(4)}; ${r.seconds.toFixed(0)} s\n`);
     add(c.name, r.report.test, r.seconds);
     // Every run fits the baseline on its split; the first configuration's stands for the row.
