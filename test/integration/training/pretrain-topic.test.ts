@@ -7,6 +7,7 @@ import { createKafka, deleteTopics, ensureTopics } from '../../helpers/kafkajs.t
 import { readCorpus, readTopicTexts, type CorpusTopic } from '../../../src/training/pretrain/corpus.ts';
 import { runPretrainJob } from '../../../src/training/pretrain/pretrain-job.ts';
 import { tempDir } from '../../helpers/shared.ts';
+import { tinyPretrainOptions } from '../../unit/training/fixtures.ts';
 
 // scripts/run-tests.ts starts a broker and sets KAFKA_BROKERS when integration tests are selected.
 const brokers = process.env.KAFKA_BROKERS;
@@ -58,26 +59,7 @@ test('pretrain --topic: the live comment topic read to its end or a record limit
 
   // The whole job from the topic alone.
   const dir = tempDir();
-  await runPretrainJob({
-    data: [],
-    topic: spec(),
-    out: join(dir, 'pre'),
-    epochs: 1,
-    batchSize: 16,
-    lr: 1e-3,
-    maskProb: 0.15,
-    spanMasking: false,
-    maxLength: 24,
-    arch: { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32 },
-    seed: 13,
-    dropout: 0,
-    weightDecay: 0.01,
-    warmupRatio: 0.06,
-    resume: false,
-    threads: 1,
-    device: 'cpu',
-    quiet: true,
-  }, () => {});
+  await runPretrainJob(tinyPretrainOptions(join(dir, 'pre'), { topic: spec(), epochs: 1 }), () => {});
   const report = JSON.parse(readFileSync(join(dir, 'pre', 'report.json'), 'utf8'));
   assert.deepEqual(report.corpus.sources, [{ name: `kafka:${topic}`, read: 43, kept: 40, skipped: 2 }]);
 });

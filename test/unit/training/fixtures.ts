@@ -1,6 +1,7 @@
 /** Tiny synthetic tagged comments for trainer tests: labels are cued by characters. */
 import { writeFileSync } from 'node:fs';
 import { createRng } from '../../../src/common/rng.ts';
+import type { PretrainOptions } from '../../../src/training/pretrain/pretrain-options.ts';
 
 const CUES: Record<string, string[]> = {
   price: ['价', '钱', '贵'],
@@ -26,4 +27,28 @@ export function tinyRows(n: number, seed = 1, prefix = ''): Array<{ id: string; 
 export function writeJsonl(path: string, rows: readonly unknown[], extraLines: readonly string[] = []): string {
   writeFileSync(path, [...rows.map((r) => JSON.stringify(r)), ...extraLines].join('\n') + '\n');
   return path;
+}
+
+/** A pretraining run small enough for a test: a 1-layer, hidden-16 encoder, single-threaded on CPU. */
+export function tinyPretrainOptions(out: string, over: Partial<PretrainOptions> = {}): PretrainOptions {
+  return {
+    data: [],
+    out,
+    epochs: 2,
+    batchSize: 16,
+    lr: 1e-3,
+    maskProb: 0.15,
+    spanMasking: false,
+    maxLength: 24,
+    arch: { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32 },
+    seed: 13,
+    dropout: 0,
+    weightDecay: 0.01,
+    warmupRatio: 0.06,
+    resume: false,
+    threads: 1,
+    device: 'cpu',
+    quiet: true,
+    ...over,
+  };
 }

@@ -10,7 +10,7 @@ import { readBertWeights } from '../../../src/model/onnx-reader.ts';
 import { runPretrainJob, type PretrainOptions } from '../../../src/training/pretrain/pretrain-job.ts';
 import { runTrainJob } from '../../../src/training/train-job.ts';
 import { tempDir } from '../../helpers/shared.ts';
-import { TINY_LABELS, tinyRows, writeJsonl } from './fixtures.ts';
+import { TINY_LABELS, tinyPretrainOptions, tinyRows, writeJsonl } from './fixtures.ts';
 
 const silent = (): void => {};
 
@@ -19,26 +19,7 @@ function tinyPretrain(dir: string, over: Partial<PretrainOptions> = {}): Pretrai
   const jsonl = writeJsonl(join(dir, 'a.jsonl'), texts.slice(0, 50).map((text) => ({ text })));
   // Plain text, one a line, with a duplicate that is dropped.
   writeFileSync(join(dir, 'b.txt'), [...texts.slice(50), texts[0]].join('\n') + '\n');
-  return {
-    data: [jsonl, join(dir, 'b.txt')],
-    out: join(dir, 'pre'),
-    epochs: 2,
-    batchSize: 16,
-    lr: 1e-3,
-    maskProb: 0.15,
-    spanMasking: false,
-    maxLength: 24,
-    arch: { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32 },
-    seed: 13,
-    dropout: 0,
-    weightDecay: 0.01,
-    warmupRatio: 0.06,
-    resume: false,
-    threads: 1,
-    device: 'cpu',
-    quiet: true,
-    ...over,
-  };
+  return tinyPretrainOptions(join(dir, 'pre'), { data: [jsonl, join(dir, 'b.txt')], ...over });
 }
 
 test('pretrain → train --init → classify: the encoder bundle is refused by serving and export-hf, the trained one serves', async () => {
