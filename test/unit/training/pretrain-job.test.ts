@@ -47,6 +47,9 @@ test('pretrain → train --init → classify: the encoder bundle is refused by s
   assert.ok(bundle.manifest.architecture.ngram, 'train adds its default n-gram branch');
   assert.match(JSON.stringify(trained.report), /pretrained encoder .*, new head, \d+ tokens of the labeled texts added to its vocabulary/);
   assert.ok(bundle.manifest.architecture.vocabSize > encoder.manifest.architecture.vocabSize);
+  // Pretrained at 24 tokens; fine-tuned at the classifier default, as far as the positions allow.
+  assert.equal(encoder.manifest.maxSequenceLength, 24);
+  assert.equal(bundle.manifest.maxSequenceLength, Math.min(128, bundle.manifest.architecture.maxPositions));
   const classifier = await createClassifier({ bundle: bundle.dir, worker: false, threads: 1 });
   try {
     const out = await classifier.classify(['这个价钱很贵吗', '快递发了吗']);
