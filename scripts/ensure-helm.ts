@@ -277,6 +277,19 @@ export async function ensureChartTooling(log: Log = defaultLog): Promise<ChartTo
 
 // ---- helpers for the tests ----
 
+/**
+ * The tooling, or why the chart tests skip: only a missing Go is a reason to
+ * skip (said in the skip message); any other build failure throws.
+ */
+export async function chartToolingOrSkip(): Promise<{ readonly tooling?: ChartTooling; readonly skip?: string }> {
+  try {
+    return { tooling: await ensureChartTooling() };
+  } catch (err) {
+    if (!(err instanceof GoMissingError)) throw err;
+    return { skip: err.message };
+  }
+}
+
 export interface Rendered {
   readonly yaml: string;
   readonly docs: Array<Record<string, any>>;

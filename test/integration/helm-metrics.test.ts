@@ -16,20 +16,13 @@ import { test } from 'node:test';
 import { createLogger } from '../../src/common/logger.ts';
 import { loadServeConfig } from '../../src/consumer/config.ts';
 import { createStreamService } from '../../src/consumer/stream-service.ts';
-import { CHART_DIR, GoMissingError, ensureChartTooling, helmTemplate, promqlMetrics, type ChartTooling, type PromqlResult } from '../../scripts/ensure-helm.ts';
+import { CHART_DIR, chartToolingOrSkip, helmTemplate, promqlMetrics, type PromqlResult } from '../../scripts/ensure-helm.ts';
 import { testKafka } from './helpers/kafka.ts';
 import { collector, serveEnv, serveTopics, tinyBundle } from './helpers/serve.ts';
 
 type Doc = Record<string, any>;
 
-let tooling: ChartTooling | undefined;
-let skip: string | undefined;
-try {
-  tooling = await ensureChartTooling();
-} catch (err) {
-  if (!(err instanceof GoMissingError)) throw err;
-  skip = err.message;
-}
+const { tooling, skip } = await chartToolingOrSkip();
 
 /** Metric names the service's metrics must cover; anything else a query uses must be listed here with a reason. */
 const OWN_PREFIXES = /^(livetag|process|nodejs)_/;

@@ -15,8 +15,7 @@ import { before, describe, test } from 'node:test';
 import { SETTINGS, loadServeConfig } from '../../../src/consumer/config.ts';
 import {
   CHART_DIR,
-  GoMissingError,
-  ensureChartTooling,
+  chartToolingOrSkip,
   helmLint,
   helmTemplate,
   helmTemplateError,
@@ -27,14 +26,7 @@ import {
 
 type Doc = Record<string, any>;
 
-let tooling: ChartTooling | undefined;
-let skipReason: string | undefined;
-try {
-  tooling = await ensureChartTooling();
-} catch (err) {
-  if (!(err instanceof GoMissingError)) throw err;
-  skipReason = err.message;
-}
+const { tooling, skip: skipReason } = await chartToolingOrSkip();
 const tools = (): ChartTooling => tooling!;
 
 /** values files under helm/livetag/ci/, one per variant the chart must render. */

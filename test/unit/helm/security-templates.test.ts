@@ -12,18 +12,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { GoMissingError, ensureChartTooling, helmTemplate, validateManifests, type ChartTooling } from '../../../scripts/ensure-helm.ts';
+import { chartToolingOrSkip, helmTemplate, validateManifests, type ChartTooling } from '../../../scripts/ensure-helm.ts';
 
 type Doc = Record<string, any>;
 
-let tooling: ChartTooling | undefined;
-let skipReason: string | undefined;
-try {
-  tooling = await ensureChartTooling();
-} catch (err) {
-  if (!(err instanceof GoMissingError)) throw err;
-  skipReason = err.message;
-}
+const { tooling, skip: skipReason } = await chartToolingOrSkip();
 const tools = (): ChartTooling => tooling!;
 const opts = { skip: skipReason ?? false };
 
