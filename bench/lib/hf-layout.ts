@@ -1,5 +1,6 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hfConfig } from '../../src/model/build/hf-export.ts';
 import { ManifestSchema } from '../../src/model/manifest.ts';
 
 /**
@@ -10,25 +11,10 @@ import { ManifestSchema } from '../../src/model/manifest.ts';
  */
 export function exportHfLayout(bundleDir: string, outDir: string): void {
   const m = ManifestSchema.parse(JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')));
-  const a = m.architecture;
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(join(outDir, 'onnx'), { recursive: true });
-  const config = {
-    model_type: 'bert',
-    architectures: ['BertForSequenceClassification'],
-    // transformers.js applies a sigmoid per label for multi-label heads.
-    problem_type: 'multi_label_classification',
-    vocab_size: a.vocabSize,
-    hidden_size: a.hiddenSize,
-    num_hidden_layers: a.numLayers,
-    num_attention_heads: a.numHeads,
-    intermediate_size: a.intermediateSize,
-    max_position_embeddings: a.maxPositions,
-    type_vocab_size: a.typeVocabSize,
-    layer_norm_eps: a.layerNormEps,
-    id2label: Object.fromEntries(m.labels.map((l, i) => [String(i), l])),
-    label2id: Object.fromEntries(m.labels.map((l, i) => [l, i])),
-  };
+  // problem_type multi_label_classification: transformers.js applies a sigmoid per label.
+  const config = hfConfig(m);
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(config, null, 2));
   // Without pad_token transformers.js cannot pad a batch of different lengths.
   const tokenizerConfig = {

@@ -4,7 +4,7 @@ import { replaceDirAtomically, writeFiles } from '../../common/atomic-write.ts';
 import { LivetagError } from '../../common/errors.ts';
 import { createRng } from '../../common/rng.ts';
 import type { BertConfig } from '../bert-config.ts';
-import { MANIFEST_FILE, ManifestSchema, type LoadedBundle } from '../manifest.ts';
+import { MANIFEST_FILE, ManifestSchema, type LoadedBundle, type Manifest } from '../manifest.ts';
 import { INPUT_NAMES } from '../onnx-names.ts';
 import { readBertWeights, summarizeOnnx } from '../onnx-reader.ts';
 import { loadBundle } from '../runtime/load-bundle.ts';
@@ -60,8 +60,8 @@ function probeRows(config: BertConfig, maxLength: number): Int32Array[] {
   return rows;
 }
 
-function hfConfig(bundle: LoadedBundle): Record<string, unknown> {
-  const m = bundle.manifest;
+/** config.json of a BertForSequenceClassification directory for a bundle's manifest (also the benchmarks' transformers.js layout). */
+export function hfConfig(m: Pick<Manifest, 'architecture' | 'labels' | 'modelId' | 'version' | 'head'>): Record<string, unknown> {
   const a = m.architecture;
   return {
     architectures: ['BertForSequenceClassification'],
@@ -146,7 +146,7 @@ export async function exportHf(bundleDir: string, outDir: string): Promise<HfExp
   const tokenizer = hfTokenizerFiles(bundle.tokenizerJson, bundle.manifest.maxSequenceLength);
   const m = bundle.manifest;
   const files = new Map<string, string | Uint8Array>([
-    ['config.json', JSON.stringify(hfConfig(bundle), null, 2) + '\n'],
+    ['config.json', JSON.stringify(hfConfig(bundle.manifest), null, 2) + '\n'],
     ['model.safetensors', safetensors],
     ...tokenizer.files,
     [THRESHOLDS_FILE, JSON.stringify({ labels: m.labels, thresholds: Object.fromEntries(m.labels.map((l, i) => [l, m.thresholds[i]])) }, null, 2) + '\n'],
