@@ -70,14 +70,14 @@ export function consumedRecord(
 /** Connects `client`, runs `fn`, and always disconnects (also after a failed connect, which may leave a socket open). */
 export async function withConnected<C extends { connect(): Promise<void>; disconnect(): Promise<void> }, T>(
   client: C,
-  toError: (err: unknown) => LivetagError,
+  toError: (err: unknown) => LivetagError | Promise<LivetagError>,
   fn: (client: C) => Promise<T>,
 ): Promise<T> {
   try {
     await client.connect();
     return await fn(client);
   } catch (err) {
-    throw toError(err);
+    throw await toError(err);
   } finally {
     await client.disconnect().catch(() => {});
   }

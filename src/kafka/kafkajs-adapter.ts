@@ -279,16 +279,8 @@ function withAdmin<T>(kafka: Kafka, what: string, fn: (admin: Admin) => Promise<
 }
 
 /** withAdmin for calls on a group: a coordinator refused by ACLs is reported as LT_KAFKA_DENIED. */
-async function withGroupAdmin<T>(kafka: Kafka, what: string, groupId: string, probe: GroupProbe, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    return await fn(admin);
-  } catch (err) {
-    throw await toGroupError(err, what, groupId, probe);
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
+function withGroupAdmin<T>(kafka: Kafka, what: string, groupId: string, probe: GroupProbe, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  return withConnected(kafka.admin(), (err) => toGroupError(err, what, groupId, probe), fn);
 }
 
 function createAdmin(kafka: Kafka, probe: GroupProbe): KafkaAdmin {

@@ -105,6 +105,11 @@ function defaultNgram(choice: EngineChoice, loaded: LoadedData): NgramSpec | nul
   return loaded.init.kind === 'bundle' && loaded.init.bundle.manifest.architecture.ngram ? undefined : DEFAULT_NGRAM;
 }
 
+/** Tensors kept as given although their layer trains: the engine skips them and the resume fingerprint names them. */
+function frozenTensorsOf(opts: TrainJobOptions, initial: PreparedRun['initial']): string[] {
+  return opts.ngramFrozen && initial.config.ngram ? ['ngram.weight'] : [];
+}
+
 export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult> {
   const started = new Date();
   const log = opts.log ?? ((line: string) => process.stderr.write(`livetag train: ${line}\n`));
@@ -148,6 +153,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     const encoded = await encodeRows({ model: initial0, rows: data.rows, labels: data.labels, report: data.report, threads: opts.threads, quiet: opts.quiet }, log);
     const baseline = fitBaseline({ model: initial0, encoded, plan, labels: data.labels, warmStart: opts.ngramWarmStart }, log);
     const initial = baseline.initial;
+    const frozen = frozenTensorsOf(opts, initial);
     const engine = await createEngine(
       engineChoice,
       engineOptionsFor(
@@ -156,7 +162,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
           log,
           ...(opts.threads === undefined ? {} : { threads: opts.threads }),
           ...(opts.device ? { device: opts.device } : {}),
-          ...(opts.ngramFrozen && initial.config.ngram ? { frozenTensors: new Set(['ngram.weight']) } : {}),
+          ...(frozen.length > 0 ? { frozenTensors: new Set(frozen) } : {}),
         },
       ),
     );
@@ -174,8 +180,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
 async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataReport, run: PreparedRun, engine: TrainingEngine, baselineFit: BaselineResult): Promise<TrainJobResult> {
   const { opts, log, seed, runDir, bundleDir, checkpointDir } = job;
   const { rows, labels, plan, initial, encoded } = run;
-  const frozenTensors = opts.ngramFrozen && initial.config.ngram ? ['ngram.weight'] : [];
-  const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet, frozenTensors }, log);
+  const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet, frozenTensors: frozenTensorsOf(opts, initial) }, log);
   const truth = plan.valRows.map((r) => encoded.targets[r]);
   const calibration = calibrateThresholds({ valLogits: trained.valLogits, truth, labels, mode: initial.recipe.thresholds, keptEpoch: trained.keptEpoch }, log);
   const spec = describeBundle({

@@ -98,7 +98,6 @@ export async function readTopicTexts(t: CorpusTopic, add: (text: string | undefi
     timeoutMs: t.maxSeconds * 1000,
     atTimeout: 'stop',
     onRecord(r) {
-      if (read >= t.maxRecords) return false;
       read++;
       const text = messageText(r);
       if (text === undefined || text.trim() === '') skipped++;
