@@ -76,6 +76,8 @@ export const ManifestSchema = z
     parentVersion: z.string().nullable(),
     labels: z.array(z.string().min(1)).min(1),
     thresholds: z.array(z.number().min(0).max(1)),
+    /** Tag-count bounds applied after the thresholds (runtime/select-tags.ts); absent: thresholds alone. */
+    tagCount: z.object({ min: z.number().int().min(0), max: z.number().int().min(1).nullable() }).optional(),
     maxSequenceLength: z.number().int().min(3),
     architecture: BertConfigSchema,
     onnx: z.object({

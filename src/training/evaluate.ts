@@ -5,6 +5,7 @@
  */
 import { createClassifier, sigmoid } from '../model/runtime/classifier.ts';
 import { loadBundle } from '../model/runtime/load-bundle.ts';
+import { selectTags } from '../model/runtime/select-tags.ts';
 import { type LoadedBundle } from '../model/manifest.ts';
 import { multiLabelMetrics, toMatrix, type MultiLabelMetrics } from './metrics.ts';
 
@@ -55,12 +56,13 @@ export async function evaluateBundle(bundle: string | LoadedBundle, rows: readon
       });
     }
     const column = new Map(bundleLabels.map((l, j) => [l, j]));
-    const pred = rows.map((_, i) =>
-      Uint8Array.from(labels, (l) => {
+    const pred = rows.map((_, i) => {
+      const chosen = new Set(selectTags(probs, i * width, thresholds, loaded.manifest.tagCount));
+      return Uint8Array.from(labels, (l) => {
         const j = column.get(l);
-        return j !== undefined && probs[i * width + j] >= thresholds[j] ? 1 : 0;
-      }),
-    );
+        return j !== undefined && chosen.has(j) ? 1 : 0;
+      });
+    });
     const truth = toMatrix(
       rows.map((r) => r.labels),
       labels,

@@ -4,6 +4,8 @@
  * so a number in a report means the same thing everywhere.
  */
 
+import { ANY_TAG_COUNT, selectTags, type TagCount } from '../model/runtime/select-tags.ts';
+
 export type LabelMatrix = ReadonlyArray<ArrayLike<number>>;
 
 export interface LabelScores {
@@ -93,13 +95,13 @@ export function multiLabelMetrics(truth: LabelMatrix, pred: LabelMatrix, labels:
   };
 }
 
-/** Applies per-label thresholds to probabilities (rows × labels, flattened). */
-export function applyThresholds(probs: ArrayLike<number>, rows: number, thresholds: readonly number[]): Uint8Array[] {
+/** Applies per-label thresholds, then the tag-count bounds, to probabilities (rows × labels, flattened), as serving does. */
+export function applyThresholds(probs: ArrayLike<number>, rows: number, thresholds: readonly number[], count: TagCount = ANY_TAG_COUNT): Uint8Array[] {
   const width = thresholds.length;
   const out: Uint8Array[] = [];
   for (let i = 0; i < rows; i++) {
     const row = new Uint8Array(width);
-    for (let j = 0; j < width; j++) row[j] = probs[i * width + j] >= thresholds[j] ? 1 : 0;
+    for (const j of selectTags(probs, i * width, thresholds, count)) row[j] = 1;
     out.push(row);
   }
   return out;

@@ -26,6 +26,13 @@ export interface Recipe {
   readonly keep: 'best' | 'last';
   /** 'tuned': per-label thresholds maximising validation F1; 'fixed': 0.5 for every label. */
   readonly thresholds: 'tuned' | 'fixed';
+  /**
+   * Lowest tuned threshold for a label with few validation positives
+   * (thresholds.ts RARE_POSITIVES); 0: none.
+   */
+  readonly rareLabelFloor: number;
+  /** 'learned': the tag-count bounds of the labeled rows go into the manifest (runtime/select-tags.ts); 'any': thresholds alone. */
+  readonly tagCount: 'learned' | 'any';
 }
 
 export type InitKind = 'scratch' | 'pretrained';
@@ -52,6 +59,8 @@ export function livetagRecipe(init: InitKind, frozenLayers: number): Recipe {
     dropout: 0.1,
     keep: 'best',
     thresholds: 'tuned',
+    rareLabelFloor: 0.5,
+    tagCount: 'learned',
   };
 }
 
@@ -76,6 +85,8 @@ export function seedRecipe(): Recipe {
     dropout: 0.1,
     keep: 'last',
     thresholds: 'fixed',
+    rareLabelFloor: 0,
+    tagCount: 'any',
   };
 }
 

@@ -11,6 +11,8 @@ import type { ChampionDecision } from './evaluate.ts';
 import type { MultiLabelMetrics } from './metrics.ts';
 import type { Recipe } from './recipe.ts';
 import type { BaselineSummary } from './steps/baseline.ts';
+import type { TagCount } from '../model/runtime/select-tags.ts';
+import { RARE_POSITIVES } from './thresholds.ts';
 import type { EpochRecord } from './trainer.ts';
 
 export interface RunReport {
@@ -30,6 +32,7 @@ export interface RunReport {
   readonly stoppedEarly: boolean;
   readonly resumedFromEpoch?: number;
   readonly thresholds: Record<string, number>;
+  readonly tagCount: TagCount;
   readonly posWeight?: Record<string, number>;
   readonly firstBatch: { readonly engineLoss: number; readonly onnxLoss?: number; readonly absDiff?: number; readonly rows: number; readonly ids: readonly string[] };
   readonly parity: { readonly rows: number; readonly maxAbsDiff: number; readonly tolerance: number };
@@ -65,8 +68,10 @@ export function renderMarkdown(r: RunReport): string {
   out.push(
     `- recipe **${r.recipe.name}**: loss ${r.recipe.loss}${r.recipe.posWeight === 'auto' ? ' (positive weights)' : ''}, batch ${r.recipe.batchSize}, lr ${r.recipe.lr}, ` +
       `${r.recipe.schedule === 'linear' ? `warmup ${r.recipe.warmupRatio} + linear decay` : 'constant lr'}, weight decay ${r.recipe.weightDecay}, ` +
-      `epochs ≤ ${r.recipe.maxEpochs}${r.recipe.patience > 0 ? ` (early stop, patience ${r.recipe.patience})` : ' (fixed)'}, keep ${r.recipe.keep}, thresholds ${r.recipe.thresholds}`,
+      `epochs ≤ ${r.recipe.maxEpochs}${r.recipe.patience > 0 ? ` (early stop, patience ${r.recipe.patience})` : ' (fixed)'}, keep ${r.recipe.keep}, thresholds ${r.recipe.thresholds}` +
+      `${r.recipe.rareLabelFloor > 0 ? ` (at least ${r.recipe.rareLabelFloor} for labels with < ${RARE_POSITIVES} validation positives)` : ''}`,
   );
+  out.push(`- tags per text: at least ${r.tagCount.min}, ${r.tagCount.max === null ? 'no upper bound' : `at most ${r.tagCount.max}`}${r.recipe.tagCount === 'learned' ? ' (as in the labeled rows)' : ''}`);
   out.push(`- split (seed ${r.split.seed}): train ${r.split.train}, validation ${r.split.validation}, test ${r.split.test} (${r.split.pinnedTest} pinned from the previous run)`);
   out.push(`- kept epoch ${r.keptEpoch} of ${r.history.length}${r.stoppedEarly ? ' (stopped early)' : ''}${r.resumedFromEpoch ? `; resumed after epoch ${r.resumedFromEpoch}` : ''}`);
   out.push(`- training throughput ${r.throughput.samplesPerSecond.toFixed(1)} samples/s (${r.throughput.steps} steps, ${r.throughput.trainSeconds.toFixed(0)} s)`);
@@ -82,6 +87,7 @@ export function renderMarkdown(r: RunReport): string {
     ['challenger', r.test],
     [r.champion ? `champion ${r.champion.version}` : 'champion', r.champion?.test],
     ['linear n-gram baseline', r.baseline?.test],
+    ['linear n-gram baseline, decided by the recipe\'s rule', r.baseline?.testModelRule],
   ]));
   if (r.baseline) out.push('', `Baseline: ${r.baseline.features}, C ${r.baseline.c}, fitted in ${r.baseline.seconds.toFixed(1)} s. Verdict: ${r.baseline.verdict}.`);
   out.push('', '| label | threshold | precision | recall | F1 | support | champion F1 |', '|---|---:|---:|---:|---:|---:|---:|');

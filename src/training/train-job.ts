@@ -20,6 +20,7 @@ import { backendNameOf, checkEngineChoice, createEngine, type DeviceChoice, type
 import { engineOptionsFor } from './trainer.ts';
 import { describeBundle } from './steps/bundle-spec.ts';
 import { calibrateThresholds } from './steps/calibrate.ts';
+import { tagCountFor } from './validation-score.ts';
 import { fitBaseline, summarizeBaseline, type BaselineResult } from './steps/baseline.ts';
 import { decideChampion } from './steps/decide.ts';
 import { encodeRows } from './steps/encode.ts';
@@ -182,7 +183,8 @@ async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataRep
   const { rows, labels, plan, initial, encoded } = run;
   const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet, frozenTensors: frozenTensorsOf(opts, initial) }, log);
   const truth = plan.valRows.map((r) => encoded.targets[r]);
-  const calibration = calibrateThresholds({ valLogits: trained.valLogits, truth, labels, mode: initial.recipe.thresholds, keptEpoch: trained.keptEpoch }, log);
+  const tagCount = tagCountFor(initial.recipe, encoded.targets, [...plan.trainRows, ...plan.valRows]);
+  const calibration = calibrateThresholds({ valLogits: trained.valLogits, truth, labels, recipe: initial.recipe, tagCount, keptEpoch: trained.keptEpoch }, log);
   const spec = describeBundle({
     ...run,
     trained,

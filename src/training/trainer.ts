@@ -15,7 +15,7 @@ import { bceWithLogits, positiveWeights, type LossOptions } from './losses.ts';
 import { learningRateAt, type Schedule } from './optimizer.ts';
 import { createProgress, type Progress } from './progress.ts';
 import type { Recipe } from './recipe.ts';
-import { scoreValidation, type ValidationScore } from './validation-score.ts';
+import { scoreValidation, tagCountFor, type ValidationScore } from './validation-score.ts';
 
 export interface EpochRecord {
   readonly epoch: number;
@@ -184,7 +184,8 @@ async function startOrResume(loop: Loop): Promise<{ state: LoopState; resumedFro
 
 async function validate(input: TrainerInput): Promise<ValidationScore> {
   const logits = await input.engine.logits(input.valRows);
-  return scoreValidation(logits, input.valRows.map((r) => input.targets[r]), input.labels, input.recipe.thresholds);
+  const count = tagCountFor(input.recipe, input.targets, [...input.trainRows, ...input.valRows]);
+  return scoreValidation(logits, input.valRows.map((r) => input.targets[r]), input.labels, input.recipe, count);
 }
 
 const stepLimitReached = (input: TrainerInput, state: LoopState): boolean => input.maxSteps !== undefined && state.step >= input.maxSteps;

@@ -5,6 +5,7 @@
  * thresholds from it, so both see the same numbers.
  */
 import { sigmoid } from '../model/runtime/classifier.ts';
+import { ANY_TAG_COUNT, tagCountOf, type TagCount } from '../model/runtime/select-tags.ts';
 import { bceWithLogits } from './losses.ts';
 import { applyThresholds, multiLabelMetrics, type MultiLabelMetrics } from './metrics.ts';
 import type { Recipe } from './recipe.ts';
@@ -18,16 +19,28 @@ export interface ValidationScore {
   readonly loss: number;
 }
 
+/** The bounds the run's bundle ships: learned from the labeled rows (train and validation) or none, as the recipe says. */
+export function tagCountFor(recipe: Pick<Recipe, 'tagCount'>, targets: readonly Uint8Array[], rows: readonly number[]): TagCount {
+  if (recipe.tagCount === 'any') return ANY_TAG_COUNT;
+  return tagCountOf(rows.map((r) => targets[r].reduce((a, b) => a + b, 0)));
+}
+
 export function fixedThresholds(labels: readonly string[]): ThresholdChoice[] {
   return labels.map(() => ({ threshold: 0.5, f1: 0, how: 'default' as const }));
 }
 
 /** `logits` are rows × labels in the order of `truth`. */
-export function scoreValidation(logits: Float32Array, truth: readonly Uint8Array[], labels: readonly string[], mode: Recipe['thresholds']): ValidationScore {
+export function scoreValidation(
+  logits: Float32Array,
+  truth: readonly Uint8Array[],
+  labels: readonly string[],
+  rule: Pick<Recipe, 'thresholds' | 'rareLabelFloor'>,
+  count: TagCount = ANY_TAG_COUNT,
+): ValidationScore {
   const width = labels.length;
   const probs = logits.map(sigmoid);
-  const thresholds = mode === 'tuned' ? tuneThresholds(probs, truth, width) : fixedThresholds(labels);
-  const metrics = multiLabelMetrics(truth, applyThresholds(probs, truth.length, thresholds.map((t) => t.threshold)), labels);
+  const thresholds = rule.thresholds === 'tuned' ? tuneThresholds(probs, truth, width, { rareFloor: rule.rareLabelFloor }) : fixedThresholds(labels);
+  const metrics = multiLabelMetrics(truth, applyThresholds(probs, truth.length, thresholds.map((t) => t.threshold), count), labels);
   const macroF1At05 = multiLabelMetrics(truth, applyThresholds(probs, truth.length, labels.map(() => 0.5)), labels).macro_f1;
   const flat = new Float32Array(truth.length * width);
   truth.forEach((t, i) => flat.set(t, i * width));

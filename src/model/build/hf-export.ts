@@ -88,6 +88,15 @@ export function hfConfig(m: Pick<Manifest, 'architecture' | 'labels' | 'modelId'
   };
 }
 
+function tagCountNote(count: Manifest['tagCount']): string {
+  if (!count || (count.min === 0 && count.max === null)) return '';
+  const bounds = [count.min > 0 ? `at least ${count.min}` : '', count.max !== null ? `at most ${count.max}` : ''].filter(Boolean).join(' and ');
+  return (
+    `\nlivetag also gives every text ${bounds} tag(s) (\`tag_count\` in the same file, learned from the labeled rows): ` +
+    'when the thresholds give fewer or more, labels are ranked by logit(p) − logit(threshold) and the best are kept.'
+  );
+}
+
 function readme(bundle: LoadedBundle, tokenizerNote: string | undefined): string {
   const m = bundle.manifest;
   const rows = m.labels.map((l, i) => `| ${l} | ${m.thresholds[i]} |`).join('\n');
@@ -108,7 +117,7 @@ tags = [[label for label, p in zip(model.config.id2label.values(), row) if p >= 
 Each label is scored on its own (sigmoid of its logit, \`problem_type: multi_label_classification\`),
 so a comment can carry several tags or none. The per-label thresholds below were calibrated by
 livetag (0.5 where never calibrated); a tag is on when its probability is at or over its threshold.
-They live in \`${THRESHOLDS_FILE}\` because Hugging Face's config has no field for them.
+They live in \`${THRESHOLDS_FILE}\` because Hugging Face's config has no field for them.${tagCountNote(m.tagCount)}
 
 | label | threshold |
 |---|---|
@@ -149,7 +158,14 @@ export async function exportHf(bundleDir: string, outDir: string): Promise<HfExp
     ['config.json', JSON.stringify(hfConfig(bundle.manifest), null, 2) + '\n'],
     ['model.safetensors', safetensors],
     ...tokenizer.files,
-    [THRESHOLDS_FILE, JSON.stringify({ labels: m.labels, thresholds: Object.fromEntries(m.labels.map((l, i) => [l, m.thresholds[i]])) }, null, 2) + '\n'],
+    [
+      THRESHOLDS_FILE,
+      JSON.stringify(
+        { labels: m.labels, thresholds: Object.fromEntries(m.labels.map((l, i) => [l, m.thresholds[i]])), ...(m.tagCount ? { tag_count: m.tagCount } : {}) },
+        null,
+        2,
+      ) + '\n',
+    ],
     ['README.md', readme(bundle, tokenizer.note)],
   ]);
   await replaceDirAtomically(outDir, (tmp) => writeFiles(tmp, files));

@@ -93,7 +93,7 @@ export async function optimizeBundle(sourceDir: string, outDir: string, opts: Op
   const batchSize = opts.batchSize ?? 32;
   const seconds = opts.seconds ?? 2;
   const encoder = createTextEncoder(source.tokenizerJson, manifest.maxSequenceLength);
-  const decide = createDecider(manifest.labels, manifest.thresholds);
+  const decide = createDecider(manifest.labels, manifest.thresholds, manifest.tagCount);
   const batches: EncodedBatch[] = [];
   for (let i = 0; i < opts.texts.length; i += batchSize) batches.push(await encoder.encode(opts.texts.slice(i, i + batchSize)));
 

@@ -2,6 +2,7 @@ import { replaceDirAtomically, writeFiles } from '../../common/atomic-write.ts';
 import type { BertConfig } from '../bert-config.ts';
 import { BUNDLE_FORMAT_VERSION, MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE, parseManifest, sha256, type LoadedBundle, type Manifest, type ServingChoice, type TrainingInfo, type Variant } from '../manifest.ts';
 import { INPUT_NAMES, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
+import type { TagCount } from '../runtime/select-tags.ts';
 import type { WeightMap } from '../weights.ts';
 import { buildBertOnnx } from './onnx-graph.ts';
 
@@ -11,6 +12,7 @@ export interface BundleSpec {
   readonly parentVersion?: string | null;
   readonly labels: readonly string[];
   readonly thresholds?: readonly number[];
+  readonly tagCount?: TagCount;
   readonly maxSequenceLength: number;
   readonly architecture: BertConfig;
   readonly tokenizerJson: string;
@@ -43,6 +45,7 @@ export async function writeBundleFiles(dir: string, spec: BundleSpec, model: Uin
     parentVersion: spec.parentVersion ?? null,
     labels: [...spec.labels],
     thresholds: spec.thresholds ? [...spec.thresholds] : spec.labels.map(() => 0.5),
+    ...(spec.tagCount ? { tagCount: { ...spec.tagCount } } : {}),
     maxSequenceLength: spec.maxSequenceLength,
     architecture: { ...spec.architecture },
     onnx: { inputs: [...INPUT_NAMES], output: OUTPUT_NAME, opset: ONNX_OPSET, precision: spec.precision ?? 'fp32' },

@@ -3,6 +3,7 @@ import { loadBundle } from './load-bundle.ts';
 import { createModelRunner, type ModelRunner, type ModelRunnerOptions } from './model-runner.ts';
 import { createTextEncoder, type EncodedBatch, type TextEncoder } from '../tokenizer.ts';
 import { LivetagError } from '../../common/errors.ts';
+import { ANY_TAG_COUNT, selectTags, type TagCount } from './select-tags.ts';
 
 export interface Tag {
   readonly label: string;
@@ -64,8 +65,8 @@ export function sigmoid(x: number): number {
 
 export type Decide = (logits: Float32Array, count: number, allScores?: boolean) => Classification[];
 
-/** sigmoid → per-label thresholds → tags sorted by score. */
-export function createDecider(labels: readonly string[], thresholds: readonly number[]): Decide {
+/** sigmoid → per-label thresholds and tag-count bounds → tags sorted by score. */
+export function createDecider(labels: readonly string[], thresholds: readonly number[], tagCount: TagCount = ANY_TAG_COUNT): Decide {
   const width = labels.length;
   return (logits, count, allScores = false) => {
     if (logits.length !== count * width) {
@@ -73,13 +74,10 @@ export function createDecider(labels: readonly string[], thresholds: readonly nu
     }
     const out: Classification[] = [];
     for (let i = 0; i < count; i++) {
-      const tags: Tag[] = [];
-      const scores: Record<string, number> | undefined = allScores ? {} : undefined;
-      for (let j = 0; j < width; j++) {
-        const p = sigmoid(logits[i * width + j]);
-        if (scores) scores[labels[j]] = p;
-        if (p >= thresholds[j]) tags.push({ label: labels[j], score: p });
-      }
+      const probs = new Float64Array(width);
+      for (let j = 0; j < width; j++) probs[j] = sigmoid(logits[i * width + j]);
+      const tags: Tag[] = selectTags(probs, 0, thresholds, tagCount).map((j) => ({ label: labels[j], score: probs[j] }));
+      const scores = allScores ? Object.fromEntries(labels.map((l, j) => [l, probs[j]])) : undefined;
       tags.sort((a, b) => b.score - a.score);
       out.push(scores ? { tags, scores } : { tags });
     }
@@ -111,7 +109,7 @@ export async function createClassifier(opts: ClassifierOptions): Promise<Classif
   const thresholds = manifest.thresholds;
   let stopped = false;
 
-  const decide = createDecider(labels, thresholds);
+  const decide = createDecider(labels, thresholds, manifest.tagCount);
 
   async function infer(batch: EncodedBatch): Promise<Float32Array> {
     if (stopped) throw new LivetagError('LT_STOPPED', 'classifier is stopped');

@@ -57,6 +57,7 @@ export function describeBundle(input: DescribeInput): TrainedBundleSpec {
     parentVersion: input.parentVersion,
     labels: input.labels,
     thresholds: input.calibration.thresholds,
+    ...(recipe.tagCount === 'learned' ? { tagCount: input.calibration.tagCount } : {}),
     maxSequenceLength: initial.maxLength,
     architecture: initial.config,
     tokenizerJson: initial.tokenizerJson,

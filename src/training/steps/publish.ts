@@ -84,6 +84,7 @@ export function assembleReport(p: ReportParts): RunReport {
     stoppedEarly: trained.stoppedEarly,
     ...(trained.resumedFromEpoch === undefined ? {} : { resumedFromEpoch: trained.resumedFromEpoch }),
     thresholds: Object.fromEntries(labels.map((l, j) => [l, p.calibration.thresholds[j]])),
+    tagCount: p.calibration.tagCount,
     ...(trained.posWeight ? { posWeight: Object.fromEntries(labels.map((l, j) => [l, trained.posWeight![j]])) } : {}),
     firstBatch: p.firstBatch,
     parity: p.parity,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tuneThresholds } from '../../../src/training/thresholds.ts';
+import { RARE_POSITIVES, tuneThresholds } from '../../../src/training/thresholds.ts';
 
 test('picks the middle of the best-F1 plateau per label', () => {
   // Label 0: positives at 0.8, 0.7; negatives at 0.2, 0.3 → any t in (0.3, 0.7] is perfect.
@@ -21,4 +21,27 @@ test('a low-scoring rare label gets a low threshold', () => {
   const [t] = tuneThresholds(probs, truth, 1);
   assert.equal(t.f1, 1);
   assert.ok(t.threshold > 0.05 && t.threshold <= 0.12);
+});
+
+test('rareFloor: a label with fewer than RARE_POSITIVES validation positives is not cut below the floor; a well-evidenced one is', () => {
+  // Column 0: 3 positives scoring 0.2-0.3 (best F1 cut ≈ 0.15). Column 1: RARE_POSITIVES positives alike.
+  const rows = 40;
+  const probs = new Float32Array(rows * 2);
+  const truth: Uint8Array[] = [];
+  for (let i = 0; i < rows; i++) {
+    const pos0 = i < 3;
+    const pos1 = i < RARE_POSITIVES;
+    probs[i * 2] = pos0 ? 0.2 + i * 0.05 : 0.1;
+    probs[i * 2 + 1] = pos1 ? 0.2 + (i % 3) * 0.05 : 0.1;
+    truth.push(Uint8Array.of(pos0 ? 1 : 0, pos1 ? 1 : 0));
+  }
+  const plain = tuneThresholds(probs, truth, 2);
+  assert.ok(plain[0].threshold < 0.2 && plain[1].threshold < 0.2, JSON.stringify(plain));
+  const [rare, common] = tuneThresholds(probs, truth, 2, { rareFloor: 0.5 });
+  assert.deepEqual(rare, { threshold: 0.5, f1: 0, how: 'floored' }, 'the floor, with the F1 it gives on validation');
+  assert.deepEqual(common, plain[1], 'enough positives: the tuned value stands');
+  // A tuned value already over the floor is kept as it is.
+  const high = tuneThresholds(Float32Array.from([0.9, 0.1, 0.1]), [Uint8Array.of(1), Uint8Array.of(0), Uint8Array.of(0)], 1, { rareFloor: 0.3 });
+  assert.equal(high[0].how, 'tuned');
+  assert.ok(high[0].threshold > 0.3);
 });

@@ -60,6 +60,9 @@ test('from scratch: bad rows reported, bundle exported with thresholds, parity, 
   const bundle = await loadBundle(result.bundleDir);
   assert.deepEqual(bundle.manifest.labels, TINY_LABELS);
   assert.equal(bundle.manifest.thresholds.length, 3);
+  // The fixture has untagged rows and rows with several tags: nothing is forced either way.
+  assert.deepEqual(bundle.manifest.tagCount, { min: 0, max: null });
+  assert.deepEqual(r.tagCount, bundle.manifest.tagCount);
   assert.equal(bundle.manifest.head, 'trained');
   assert.equal(bundle.manifest.training?.recipe, 'livetag');
   assert.match(bundle.manifest.training!.evaluatedOn!, /test split/);

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ANY_TAG_COUNT } from '../../../../src/model/runtime/select-tags.ts';
 import { calibrateThresholds } from '../../../../src/training/steps/calibrate.ts';
 
 const labels = ['a', 'b', 'c'];
@@ -22,7 +23,7 @@ const valLogits = Float32Array.from(probs.flat().map(logit));
 
 test('tuned: per-label thresholds from validation, default where a label has no positive, kept epoch logged', () => {
   const lines: string[] = [];
-  const c = calibrateThresholds({ valLogits, truth, labels, mode: 'tuned', keptEpoch: 4 }, (l) => lines.push(l));
+  const c = calibrateThresholds({ valLogits, truth, labels, recipe: { thresholds: 'tuned', rareLabelFloor: 0 }, tagCount: ANY_TAG_COUNT, keptEpoch: 4 }, (l) => lines.push(l));
   assert.equal(c.thresholds.length, 3);
   assert.ok(c.thresholds[0] > 0.1 && c.thresholds[0] <= 0.35, `a: ${c.thresholds[0]}`);
   assert.deepEqual(c.choices.map((t) => t.how), ['tuned', 'tuned', 'default']);
@@ -32,7 +33,7 @@ test('tuned: per-label thresholds from validation, default where a label has no 
 });
 
 test('fixed: 0.5 for every label, whatever validation says', () => {
-  const c = calibrateThresholds({ valLogits, truth, labels, mode: 'fixed', keptEpoch: 1 }, () => {});
+  const c = calibrateThresholds({ valLogits, truth, labels, recipe: { thresholds: 'fixed', rareLabelFloor: 0 }, tagCount: ANY_TAG_COUNT, keptEpoch: 1 }, () => {});
   assert.deepEqual(c.thresholds, [0.5, 0.5, 0.5]);
   assert.equal(c.metrics.per_label.a.f1, 0);
 });

@@ -1,0 +1,58 @@
+/**
+ * Which labels a row gets from its probabilities: the per-label thresholds,
+ * then the tag-count bounds the training data showed. Serving, evaluation and
+ * the training report all decide through here, so what a bundle scores on
+ * its test split is what `livetag serve` publishes.
+ */
+
+/** How many tags a row may carry; learned from the labeled rows (see tagCountOf). */
+export interface TagCount {
+  readonly min: number;
+  /** null: no upper bound. */
+  readonly max: number | null;
+}
+
+/** Unbounded: thresholds alone decide (a bundle without `tagCount`). */
+export const ANY_TAG_COUNT: TagCount = Object.freeze({ min: 0, max: null });
+
+function logit(p: number): number {
+  const q = Math.min(1 - 1e-7, Math.max(1e-7, p));
+  return Math.log(q / (1 - q));
+}
+
+/**
+ * Bounds a later text is held to: at least one tag when every labeled row had
+ * one (a data set whose every text is tagged, often through an "other"
+ * label), at most one when no row had two (exclusive classes such as
+ * sentiment). Rows without labels anywhere keep the lower bound at 0, so a
+ * chat with untagged chit-chat never has a tag forced on it.
+ */
+export function tagCountOf(labelCounts: Iterable<number>): TagCount {
+  let min = Infinity;
+  let max = 0;
+  for (const n of labelCounts) {
+    min = Math.min(min, n);
+    max = Math.max(max, n);
+  }
+  if (min === Infinity) return ANY_TAG_COUNT;
+  return { min: min >= 1 ? 1 : 0, max: max <= 1 ? 1 : null };
+}
+
+/**
+ * Column indices of the tags for one row, `probs[offset … offset+width)`.
+ * Labels over their threshold are taken; when that is fewer than `count.min`
+ * or more than `count.max`, labels are ranked by how far their logit is above
+ * (or below) their own threshold's: thresholds differ per label, so the raw
+ * probability would favour a label whose threshold is simply lower.
+ */
+export function selectTags(probs: ArrayLike<number>, offset: number, thresholds: readonly number[], count: TagCount = ANY_TAG_COUNT): number[] {
+  const width = thresholds.length;
+  const over: number[] = [];
+  for (let j = 0; j < width; j++) if (probs[offset + j] >= thresholds[j]) over.push(j);
+  const max = count.max ?? width;
+  if (over.length >= count.min && over.length <= max) return over;
+  const margin = (j: number): number => logit(probs[offset + j]) - logit(thresholds[j]);
+  const ranked = [...Array(width).keys()].sort((a, b) => margin(b) - margin(a));
+  const keep = Math.min(Math.max(over.length, count.min), max);
+  return ranked.slice(0, keep).sort((a, b) => a - b);
+}

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createDecider } from '../../../../src/model/runtime/classifier.ts';
+import { ANY_TAG_COUNT, selectTags, tagCountOf } from '../../../../src/model/runtime/select-tags.ts';
+import { applyThresholds } from '../../../../src/training/metrics.ts';
+
+const logit = (p: number): number => Math.log(p / (1 - p));
+
+test('tagCountOf: bounds follow the labeled rows', () => {
+  assert.deepEqual(tagCountOf([1, 2, 3, 1]), { min: 1, max: null }, 'every row tagged, some several');
+  assert.deepEqual(tagCountOf([1, 1, 1]), { min: 1, max: 1 }, 'exclusive classes');
+  assert.deepEqual(tagCountOf([0, 1, 2]), { min: 0, max: null }, 'untagged rows exist: nothing forced');
+  assert.deepEqual(tagCountOf([0, 1, 1]), { min: 0, max: 1 });
+  assert.deepEqual(tagCountOf([]), ANY_TAG_COUNT, 'no rows: thresholds alone');
+});
+
+test('selectTags: within the bounds the thresholds alone decide', () => {
+  const probs = [0.9, 0.2, 0.6];
+  assert.deepEqual(selectTags(probs, 0, [0.5, 0.5, 0.5]), [0, 2]);
+  assert.deepEqual(selectTags(probs, 0, [0.5, 0.5, 0.5], { min: 1, max: null }), [0, 2]);
+  assert.deepEqual(selectTags([0.1, 0.2, 0.3], 0, [0.5, 0.5, 0.5], ANY_TAG_COUNT), [], 'unbounded: no tag is a valid answer');
+});
+
+test('selectTags: too few tags takes the label furthest over (or least under) its own threshold, not the highest probability', () => {
+  // Label 0 has the higher probability, but label 1 is nearer its (lower) threshold.
+  const probs = [0.45, 0.3, 0.05];
+  const thresholds = [0.9, 0.35, 0.5];
+  assert.deepEqual(selectTags(probs, 0, thresholds, { min: 1, max: null }), [1]);
+  // Row offsets: the second row of a flat batch.
+  assert.deepEqual(selectTags([0, 0, 0, ...probs], 3, thresholds, { min: 1, max: null }), [1]);
+});
+
+test('selectTags: too many tags keeps the best margins (exclusive classes → one)', () => {
+  const probs = [0.7, 0.95, 0.6];
+  const thresholds = [0.2, 0.9, 0.5];
+  // Margins: 0 → logit(.7)-logit(.2) ≈ 2.23; 1 → logit(.95)-logit(.9) ≈ 0.75; 2 → ≈ 0.41.
+  assert.deepEqual(selectTags(probs, 0, thresholds, { min: 1, max: 1 }), [0]);
+  assert.deepEqual(selectTags(probs, 0, thresholds, { min: 0, max: 2 }), [0, 1]);
+});
+
+test('the serving decider and the training metrics decide alike', () => {
+  const labels = ['price', 'size', 'stock'];
+  const thresholds = [0.9, 0.35, 0.5];
+  const count = { min: 1, max: null };
+  const rows = [
+    [0.45, 0.3, 0.05],
+    [0.95, 0.6, 0.1],
+    [0.1, 0.1, 0.8],
+  ];
+  const served = createDecider(labels, thresholds, count)(Float32Array.from(rows.flat().map(logit)), rows.length);
+  const scored = applyThresholds(rows.flat(), rows.length, thresholds, count);
+  assert.deepEqual(
+    served.map((c) => c.tags.map((t) => t.label).sort()),
+    scored.map((r) => labels.filter((_, j) => r[j] === 1).sort()),
+  );
+  assert.deepEqual(served[0].tags.map((t) => t.label), ['size'], 'a row under every threshold still gets its nearest label');
+  assert.ok(Math.abs(served[0].tags[0].score - 0.3) < 1e-6, 'the tag keeps its probability as its score');
+  // Without bounds the same row gets nothing, as before tag counts existed.
+  assert.deepEqual(createDecider(labels, thresholds)(Float32Array.from(rows[0].map(logit)), 1)[0].tags, []);
+});
