@@ -13,7 +13,10 @@ const COMMIT_AT = 300;
 
 type Received = { partition: number; offset: number; value: string };
 
-async function consume(client: KafkaClient, topic: string, groupId: string, count: number, sink: Received[]): Promise<void> {
+type Consumer = ReturnType<KafkaClient['consumer']>;
+
+/** Reads `count` records into `sink` without auto-commit; `thenCommit` runs before the consumer leaves. */
+async function consume(client: KafkaClient, topic: string, groupId: string, count: number, sink: Received[], thenCommit?: (c: Consumer) => Promise<void>): Promise<void> {
   const consumer = client.consumer({ groupId, maxWaitTimeInMs: 100 });
   try {
     await consumer.connect();
@@ -25,6 +28,7 @@ async function consume(client: KafkaClient, topic: string, groupId: string, coun
       },
     });
     await waitUntil(() => sink.length >= count, 60_000, `${count} messages of ${topic}`);
+    await thenCommit?.(consumer);
   } finally {
     await consumer.disconnect();
   }
@@ -69,23 +73,9 @@ test(
     // A group that has read everything but committed only up to COMMIT_AT:
     // after the crash it must resume exactly there.
     const firstRead: Received[] = [];
-    const consumer = before.consumer({ groupId, maxWaitTimeInMs: 100 });
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
-          firstRead.push({ partition, offset: Number(message.offset), value: message.value?.toString('utf8') ?? '' });
-        },
-      });
-      await waitUntil(() => firstRead.length >= PARTITIONS * PER_PARTITION, 60_000, 'the first read');
-      await consumer.commitOffsets(
-        Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition, offset: String(COMMIT_AT) })),
-      );
-    } finally {
-      await consumer.disconnect();
-    }
+    await consume(before, topic, groupId, PARTITIONS * PER_PARTITION, firstRead, (c) =>
+      c.commitOffsets(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition, offset: String(COMMIT_AT) }))),
+    );
 
     const pid = broker.pid;
     assert.ok(pid !== undefined);
