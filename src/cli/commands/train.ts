@@ -72,6 +72,7 @@ async function jobOptions(values: Values, argv: readonly string[]): Promise<Trai
       dropout: values.dropout,
       weightDecay: values['weight-decay'],
       ...(values.loss ? { loss: values.loss } : {}),
+      ...(values['tag-count'] ? { tagCount: values['tag-count'] } : {}),
     },
     promoteMetric: values['promote-metric'],
     promoteMargin: values['promote-margin'],

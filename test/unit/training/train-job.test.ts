@@ -7,6 +7,8 @@ import { readBertWeights } from '../../../src/model/onnx-reader.ts';
 import { readSplits } from '../../../src/training/run-dir.ts';
 import { runTrainJob, type TrainJobOptions } from '../../../src/training/train-job.ts';
 import { command as evalCommand } from '../../../src/cli/commands/eval.ts';
+import { command as trainCommand } from '../../../src/cli/commands/train.ts';
+import { createClassifier } from '../../../src/model/runtime/classifier.ts';
 import { tempDir } from '../../helpers/shared.ts';
 import { TINY_LABELS, tinyRows, writeJsonl } from './fixtures.ts';
 
@@ -144,4 +146,28 @@ test('--train-layers: the frozen prefix runs once in onnxruntime, only the top t
     assert.deepEqual(w1.get(name)!.data, w0.get(name)!.data, `${name} is frozen`);
   }
   assert.notDeepEqual(w1.get('bert.encoder.layer.1.output.dense.weight')!.data, w0.get('bert.encoder.layer.1.output.dense.weight')!.data);
+});
+
+test('exclusive classes: the bundle ships at most and at least one tag, serving and evaluation give exactly one; --tag-count any turns it off', async () => {
+  const dir = tempDir();
+  // One label per row, as in sentiment data.
+  const rows = tinyRows(60).map((r, i) => ({ ...r, labels: [TINY_LABELS[i % TINY_LABELS.length]] }));
+  const data = writeJsonl(join(dir, 'exclusive.jsonl'), rows);
+  const out = join(dir, 'run');
+  const result = await runTrainJob({ ...tiny, ...quiet, data: [data], recipe: 'livetag', out, labels: TINY_LABELS });
+  const bundle = await loadBundle(result.bundleDir);
+  assert.deepEqual(bundle.manifest.tagCount, { min: 1, max: 1 });
+  const testRows = readFileSync(join(out, 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { text: string; labels: string[] });
+  const classifier = await createClassifier({ bundle, worker: false, threads: 1 });
+  try {
+    const served = await classifier.classify(testRows.map((r) => r.text));
+    assert.ok(served.every((c) => c.tags.length === 1), `tags per text: ${served.map((c) => c.tags.length).join(',')}`);
+  } finally {
+    await classifier.stop();
+  }
+
+  const anyOut = join(dir, 'run-any');
+  const code = await trainCommand.run(['--data', data, '--out', anyOut, '--hidden', '16', '--layers', '1', '--heads', '2', '--intermediate', '32', '--epochs', '2', '--max-length', '24', '--threads', '1', '--quiet', '--tag-count', 'any']);
+  assert.equal(code, 0);
+  assert.equal((await loadBundle(join(anyOut, 'bundle'))).manifest.tagCount, undefined);
 });
