@@ -225,6 +225,14 @@ async function saveLoopCheckpoint(loop: Loop, state: LoopState, dir: string): Pr
   await saveCheckpoint(dir, state, tensors);
 }
 
+/**
+ * Higher is better, in (0, 1] for both: the validation loss maps through
+ * 1/(1+loss) so a checkpoint's bestScore stays a plain JSON number.
+ */
+function epochScore(recipe: Recipe, v: ValidationScore): number {
+  return recipe.selectBy === 'loss' ? 1 / (1 + v.loss) : v.metrics.macro_f1;
+}
+
 /** Trains, validates, records and checkpoints one epoch; returns the rows trained and the milliseconds spent on them. */
 async function runEpoch(loop: Loop, state: LoopState, epoch: number): Promise<{ seen: number; trainMs: number }> {
   const { input } = loop;
@@ -249,8 +257,9 @@ async function runEpoch(loop: Loop, state: LoopState, epoch: number): Promise<{ 
   );
   state.history.push(record);
   state.epoch = epoch;
-  if (v && v.metrics.macro_f1 > state.bestScore + 1e-6) {
-    state.bestScore = v.metrics.macro_f1;
+  const score = v ? epochScore(input.recipe, v) : undefined;
+  if (score !== undefined && score > state.bestScore + 1e-6) {
+    state.bestScore = score;
     state.bestEpoch = epoch;
     if (input.recipe.keep === 'best') loop.best = input.engine.snapshot();
   }

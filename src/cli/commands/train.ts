@@ -73,6 +73,8 @@ async function jobOptions(values: Values, argv: readonly string[]): Promise<Trai
       weightDecay: values['weight-decay'],
       ...(values.loss ? { loss: values.loss } : {}),
       ...(values['tag-count'] ? { tagCount: values['tag-count'] } : {}),
+      ...(values['select-by'] ? { selectBy: values['select-by'] } : {}),
+      rareLabelFloor: values['rare-label-floor'],
     },
     promoteMetric: values['promote-metric'],
     promoteMargin: values['promote-margin'],

@@ -171,3 +171,22 @@ test('exclusive classes: the bundle ships at most and at least one tag, serving 
   assert.equal(code, 0);
   assert.equal((await loadBundle(join(anyOut, 'bundle'))).manifest.tagCount, undefined);
 });
+
+test('--select-by loss: the kept epoch is the one with the lowest validation loss', async () => {
+  const dir = tempDir();
+  const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(60));
+  const result = await runTrainJob({
+    ...tiny,
+    ...quiet,
+    recipeOverrides: { maxEpochs: 4, batchSize: 16, patience: 0, selectBy: 'loss' },
+    data: [data],
+    recipe: 'livetag',
+    out: join(dir, 'run'),
+    labels: TINY_LABELS,
+  });
+  const { history, keptEpoch } = result.report;
+  assert.equal(history.length, 4);
+  const best = history.reduce((a, b) => (b.valLoss < a.valLoss - 1e-6 ? b : a));
+  assert.equal(keptEpoch, best.epoch, `val losses ${history.map((e) => e.valLoss.toFixed(4)).join(', ')}`);
+  assert.equal(result.report.recipe.selectBy, 'loss');
+});
