@@ -109,6 +109,9 @@ export const ManifestSchema = z
     if (m.thresholds.length !== m.labels.length) {
       ctx.addIssue({ code: 'custom', path: ['thresholds'], message: `${m.thresholds.length} thresholds for ${m.labels.length} labels` });
     }
+    if (m.tagCount && m.tagCount.max !== null && (m.tagCount.min > m.tagCount.max || m.tagCount.max > m.labels.length)) {
+      ctx.addIssue({ code: 'custom', path: ['tagCount'], message: `tag count ${m.tagCount.min}..${m.tagCount.max} does not fit ${m.labels.length} labels` });
+    }
     if (m.architecture.numLabels !== m.labels.length) {
       ctx.addIssue({
         code: 'custom',

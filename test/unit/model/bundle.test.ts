@@ -89,6 +89,26 @@ test('a manifest whose labels disagree with its own architecture is refused by t
   });
 });
 
+test('tag-count bounds that cannot be met are refused by the schema; bounds that can are served', async () => {
+  const dir = await copyOf('bad-tag-count');
+  const path = join(dir, 'manifest.json');
+  const manifest = JSON.parse(await readFile(path, 'utf8'));
+  await writeFile(path, JSON.stringify({ ...manifest, tagCount: { min: 2, max: 1 } }));
+  await assert.rejects(loadBundle(dir), (err: unknown) => {
+    assert.ok(isLivetagError(err, 'LT_BUNDLE_MANIFEST_INVALID'));
+    assert.match(err.message, /tagCount/);
+    return true;
+  });
+  await writeFile(path, JSON.stringify({ ...manifest, tagCount: { min: 1, max: 1 } }));
+  const classifier = await createClassifier({ bundle: dir, worker: false, threads: 1 });
+  try {
+    const out = await classifier.classify(['这个多少钱', 'M码还有吗', '']);
+    assert.deepEqual(out.map((c) => c.tags.length), [1, 1, 1], 'exactly one tag each, whatever the random weights score');
+  } finally {
+    await classifier.stop();
+  }
+});
+
 test('input names that disagree with the graph are refused', async () => {
   const dir = await copyOf('bad-inputs');
   const path = join(dir, 'manifest.json');
