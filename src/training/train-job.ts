@@ -21,6 +21,7 @@ import { engineOptionsFor } from './trainer.ts';
 import { describeBundle } from './steps/bundle-spec.ts';
 import { calibrateThresholds } from './steps/calibrate.ts';
 import { tagCountFor } from './validation-score.ts';
+import type { TagCount } from '../model/runtime/select-tags.ts';
 import { fitBaseline, summarizeBaseline, type BaselineResult } from './steps/baseline.ts';
 import { decideChampion } from './steps/decide.ts';
 import { encodeRows } from './steps/encode.ts';
@@ -152,7 +153,9 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
       log,
     );
     const encoded = await encodeRows({ model: initial0, rows: data.rows, labels: data.labels, report: data.report, threads: opts.threads, quiet: opts.quiet }, log);
-    const baseline = fitBaseline({ model: initial0, encoded, plan, labels: data.labels, warmStart: opts.ngramWarmStart }, log);
+    // The bounds the bundle ships, from the rows the model learns and is calibrated on; every step that decides uses these.
+    const tagCount = tagCountFor(initial0.recipe, encoded.targets, [...plan.trainRows, ...plan.valRows]);
+    const baseline = fitBaseline({ model: initial0, encoded, plan, labels: data.labels, tagCount, warmStart: opts.ngramWarmStart }, log);
     const initial = baseline.initial;
     const frozen = frozenTensorsOf(opts, initial);
     const engine = await createEngine(
@@ -168,7 +171,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
       ),
     );
     try {
-      return await trainAndPublish(job, loaded, data.report, { rows: data.rows, labels: data.labels, plan, initial, encoded }, engine, baseline);
+      return await trainAndPublish(job, loaded, data.report, { rows: data.rows, labels: data.labels, plan, initial, encoded, tagCount }, engine, baseline);
     } finally {
       await engine.dispose();
     }
@@ -178,12 +181,18 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
 }
 
 /** The steps that need the training engine: train, calibrate thresholds, export and check parity, decide promotion, publish. */
-async function trainAndPublish(job: Job, loaded: LoadedData, dataReport: DataReport, run: PreparedRun, engine: TrainingEngine, baselineFit: BaselineResult): Promise<TrainJobResult> {
+async function trainAndPublish(
+  job: Job,
+  loaded: LoadedData,
+  dataReport: DataReport,
+  run: PreparedRun & { readonly tagCount: TagCount },
+  engine: TrainingEngine,
+  baselineFit: BaselineResult,
+): Promise<TrainJobResult> {
   const { opts, log, seed, runDir, bundleDir, checkpointDir } = job;
-  const { rows, labels, plan, initial, encoded } = run;
+  const { rows, labels, plan, initial, encoded, tagCount } = run;
   const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet, frozenTensors: frozenTensorsOf(opts, initial) }, log);
   const truth = plan.valRows.map((r) => encoded.targets[r]);
-  const tagCount = tagCountFor(initial.recipe, encoded.targets, [...plan.trainRows, ...plan.valRows]);
   const calibration = calibrateThresholds({ valLogits: trained.valLogits, truth, labels, recipe: initial.recipe, tagCount, keptEpoch: trained.keptEpoch }, log);
   const spec = describeBundle({
     ...run,

@@ -15,7 +15,8 @@ import { bceWithLogits, positiveWeights, type LossOptions } from './losses.ts';
 import { learningRateAt, type Schedule } from './optimizer.ts';
 import { createProgress, type Progress } from './progress.ts';
 import type { Recipe } from './recipe.ts';
-import { scoreValidation, tagCountFor, type ValidationScore } from './validation-score.ts';
+import { scoreValidation, type ValidationScore } from './validation-score.ts';
+import type { TagCount } from '../model/runtime/select-tags.ts';
 
 export interface EpochRecord {
   readonly epoch: number;
@@ -48,6 +49,8 @@ export interface TrainerInput extends TrainValRows {
   /** Checkpoint directory; a checkpoint there with the same fingerprint is resumed. */
   readonly checkpointDir?: string;
   readonly fingerprint: string;
+  /** Tag-count bounds validation decides with (the bundle's); absent: thresholds alone. */
+  readonly tagCount?: TagCount;
   readonly log?: (line: string) => void;
   readonly quiet?: boolean;
   /** Stop after this many steps in total (benchmarks). */
@@ -184,8 +187,7 @@ async function startOrResume(loop: Loop): Promise<{ state: LoopState; resumedFro
 
 async function validate(input: TrainerInput): Promise<ValidationScore> {
   const logits = await input.engine.logits(input.valRows);
-  const count = tagCountFor(input.recipe, input.targets, [...input.trainRows, ...input.valRows]);
-  return scoreValidation(logits, input.valRows.map((r) => input.targets[r]), input.labels, input.recipe, count);
+  return scoreValidation(logits, input.valRows.map((r) => input.targets[r]), input.labels, input.recipe, input.tagCount);
 }
 
 const stepLimitReached = (input: TrainerInput, state: LoopState): boolean => input.maxSteps !== undefined && state.step >= input.maxSteps;

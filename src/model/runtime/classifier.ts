@@ -72,12 +72,13 @@ export function createDecider(labels: readonly string[], thresholds: readonly nu
     if (logits.length !== count * width) {
       throw new LivetagError('LT_INFERENCE', `model returned ${logits.length} logits for ${count} texts × ${width} labels`);
     }
+    // One probability buffer per batch; rows are read at their offset.
+    const probs = Float64Array.from(logits, sigmoid);
     const out: Classification[] = [];
     for (let i = 0; i < count; i++) {
-      const probs = new Float64Array(width);
-      for (let j = 0; j < width; j++) probs[j] = sigmoid(logits[i * width + j]);
-      const tags: Tag[] = selectTags(probs, 0, thresholds, tagCount).map((j) => ({ label: labels[j], score: probs[j] }));
-      const scores = allScores ? Object.fromEntries(labels.map((l, j) => [l, probs[j]])) : undefined;
+      const at = i * width;
+      const tags: Tag[] = selectTags(probs, at, thresholds, tagCount).map((j) => ({ label: labels[j], score: probs[at + j] }));
+      const scores = allScores ? Object.fromEntries(labels.map((l, j) => [l, probs[at + j]])) : undefined;
       tags.sort((a, b) => b.score - a.score);
       out.push(scores ? { tags, scores } : { tags });
     }

@@ -12,7 +12,8 @@ import type { WeightMap } from '../../model/weights.ts';
 import { sigmoid } from '../../model/runtime/classifier.ts';
 import { featurize, fitLinearBaseline, linearLogits, type LinearFit } from '../linear-baseline.ts';
 import { applyThresholds, multiLabelMetrics, type MultiLabelMetrics } from '../metrics.ts';
-import { scoreValidation, tagCountFor } from '../validation-score.ts';
+import { scoreValidation } from '../validation-score.ts';
+import type { TagCount } from '../../model/runtime/select-tags.ts';
 import type { EncodedRows } from './encode.ts';
 import type { InitialModel } from './initialise.ts';
 import type { SplitPlan } from './split.ts';
@@ -22,6 +23,8 @@ export interface BaselineInput {
   readonly encoded: EncodedRows;
   readonly plan: SplitPlan;
   readonly labels: readonly string[];
+  /** The run's tag-count bounds (validation-score.ts tagCountFor), for the recipe-rule score. */
+  readonly tagCount: TagCount;
   /** Start the wide branch's table from the baseline's weights (default true). */
   readonly warmStart?: boolean;
 }
@@ -59,9 +62,8 @@ export function fitBaseline(input: BaselineInput, log: (line: string) => void): 
   const testProbs = testLogits.map(sigmoid);
   const thresholds = fit.validation.thresholds.map((t) => t.threshold);
   const test = multiLabelMetrics(testTruth, applyThresholds(testProbs, plan.testRows.length, thresholds), labels);
-  const count = tagCountFor(model.recipe, encoded.targets, [...plan.trainRows, ...plan.valRows]);
-  const ruled = scoreValidation(fit.valLogits, plan.valRows.map((r) => encoded.targets[r]), labels, model.recipe, count).thresholds.map((t) => t.threshold);
-  const testModelRule = multiLabelMetrics(testTruth, applyThresholds(testProbs, plan.testRows.length, ruled, count), labels);
+  const ruled = scoreValidation(fit.valLogits, plan.valRows.map((r) => encoded.targets[r]), labels, model.recipe, input.tagCount).thresholds.map((t) => t.threshold);
+  const testModelRule = multiLabelMetrics(testTruth, applyThresholds(testProbs, plan.testRows.length, ruled, input.tagCount), labels);
   log(`linear n-gram baseline (1–${spec.maxN}-grams, ${spec.buckets} buckets, C ${fit.c}) in ${fit.seconds.toFixed(1)} s: validation macro-F1 ${fit.validation.metrics.macro_f1.toFixed(4)}`);
   if (!model.config.ngram) return { initial: model, fit, test, testModelRule };
   const weights: WeightMap = new Map(model.weights);

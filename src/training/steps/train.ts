@@ -8,6 +8,7 @@ import type { EngineName, TrainingEngine } from '../engine.ts';
 import { train, type TrainerResult } from '../trainer.ts';
 import { hashOf } from './hash.ts';
 import type { PreparedRun } from './prepared-run.ts';
+import type { TagCount } from '../../model/runtime/select-tags.ts';
 
 export interface TrainInput extends PreparedRun {
   readonly engine: TrainingEngine;
@@ -18,6 +19,8 @@ export interface TrainInput extends PreparedRun {
   readonly quiet?: boolean;
   /** Tensors kept as given although their layer trains (--ngram-frozen). */
   readonly frozenTensors?: readonly string[];
+  /** The bounds validation scores each epoch with: the ones the bundle ships. */
+  readonly tagCount?: TagCount;
 }
 
 /**
@@ -59,6 +62,7 @@ export async function trainModel(input: TrainInput, log: (line: string) => void)
     seed: input.seed,
     checkpointDir: input.checkpointDir,
     fingerprint,
+    ...(input.tagCount ? { tagCount: input.tagCount } : {}),
     log,
     ...(input.quiet ? { quiet: true } : {}),
   });
