@@ -10,6 +10,7 @@ import type { ClientOptions } from './client-options.ts';
 import type { SaslSettings } from './connection.ts';
 import { createOAuthTokenSource } from './oauth-token.ts';
 import { CODECS, type Codec } from './codecs.ts';
+import { createStableOffsets, createTxnOffsetLedger, type TxnOffsetLedger } from './stable-offsets.ts';
 import type {
   ConsumerEvent,
   ConsumerOptions,
@@ -21,6 +22,7 @@ import type {
   Compression,
   ProducerOptions,
   RecordBatch,
+  TopicPartitionOffset,
   TopicSpec,
 } from './port.ts';
 
@@ -184,7 +186,7 @@ function toBatch(consumer: Consumer, p: EachBatchPayload): RecordBatch {
   };
 }
 
-function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe): KafkaConsumer {
+function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe, ledger: TxnOffsetLedger, log: ClientOptions['log']): KafkaConsumer {
   const consumer = kafka.consumer({
     groupId: o.groupId,
     readUncommitted: o.readUncommitted ?? false,
@@ -206,6 +208,14 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe): Ka
     });
   });
   consumer.on(consumer.events.STOP, () => emit({ type: 'stopped' }));
+  const stable = createStableOffsets(o.groupId, ledger, (m) => log?.('warn', `kafkajs: ${m}`, {}), async () => {
+    const admin = kafka.admin({ retry: { retries: 0 } });
+    await admin.connect();
+    return {
+      read: async (topic, partition) => (await admin.fetchOffsets({ groupId: o.groupId, topics: [topic] }))[0]?.partitions.find((p) => p.partition === partition)?.offset,
+      close: () => admin.disconnect(),
+    };
+  });
   let stopping: Promise<void> | undefined;
   let running = false;
   return {
@@ -221,7 +231,13 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe): Ka
           autoCommit: false,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: o.concurrency ?? 1,
-          eachBatch: (p) => eachBatch(toBatch(consumer, p)),
+          eachBatch: async (p) => {
+            try {
+              await eachBatch(toBatch(consumer, p));
+            } finally {
+              await stable.settle(p.batch.topic, p.batch.partition);
+            }
+          },
         });
         running = true;
       });
@@ -233,13 +249,13 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe): Ka
     stop() {
       stopping ??= consumer.disconnect().catch((err: unknown) => {
         throw toKafkaError(err, `stopping consumer of group ${o.groupId}`);
-      });
+      }).finally(() => stable.stop());
       return stopping;
     },
   };
 }
 
-function createProducer(kafka: Kafka, o: ProducerOptions): KafkaProducer {
+function createProducer(kafka: Kafka, o: ProducerOptions, ledger: TxnOffsetLedger): KafkaProducer {
   const producer: Producer = kafka.producer({
     // The Java-compatible partitioner keeps key -> partition identical to
     // Java producers on the same topics (and silences kafkajs' v2 warning).
@@ -257,12 +273,19 @@ function createProducer(kafka: Kafka, o: ProducerOptions): KafkaProducer {
     },
     async transaction(): Promise<KafkaTransaction> {
       const txn = await guard('begin transaction', () => producer.transaction());
+      const sent: { groupId: string; offsets: readonly TopicPartitionOffset[] }[] = [];
       const compressed = {
         sendBatch: (batch: { topicMessages: ReturnType<typeof groupByTopic> }) => txn.sendBatch({ topicMessages: batch.topicMessages as { topic: string; messages: Message[] }[], compression }),
-        commit: () => txn.commit(),
+        commit: async () => {
+          await txn.commit();
+          for (const s of sent) ledger.committed(s.groupId, s.offsets);
+        },
         abort: () => txn.abort(),
       };
-      return portTransaction(compressed, guard, (groupId, offsets) => txn.sendOffsets({ consumerGroupId: groupId, topics: topicOffsets(offsets) }));
+      return portTransaction(compressed, guard, async (groupId, offsets) => {
+        await txn.sendOffsets({ consumerGroupId: groupId, topics: topicOffsets(offsets) });
+        sent.push({ groupId, offsets });
+      });
     },
     stop() {
       stopping ??= producer.disconnect().catch((err: unknown) => {
@@ -326,5 +349,10 @@ function createAdmin(kafka: Kafka, probe: GroupProbe): KafkaAdmin {
 export function createKafkajsClient(options: ClientOptions): KafkaClient {
   const kafka = createKafkajs(options);
   const probe = createGroupProbe(options);
-  return portClient('kafkajs', options.connection.brokers, { consumer: (o) => createConsumer(kafka, o, probe), producer: (o) => createProducer(kafka, o ?? {}), admin: createAdmin(kafka, probe) });
+  const ledger = createTxnOffsetLedger();
+  return portClient('kafkajs', options.connection.brokers, {
+    consumer: (o) => createConsumer(kafka, o, probe, ledger, options.log),
+    producer: (o) => createProducer(kafka, o ?? {}, ledger),
+    admin: createAdmin(kafka, probe),
+  });
 }

@@ -81,8 +81,8 @@ function budgeted(outs: readonly OutRecord[]): OutRecord[][] {
  * anywhere (in the commit or abort request included) leaves the library's
  * producer in a state it may never leave, so the producer is replaced by a
  * new one with the same transactional id: its InitProducerId fences the old
- * epoch and aborts what it left open, and the chunk is redelivered from the
- * committed offsets.
+ * epoch and settles what it left open. Then the group's committed offset
+ * says whether the failed commit landed; if not, the chunk is redelivered.
  */
 export function createPublisher(opts: PublisherOptions): Publisher {
   const { metrics, committer } = opts;
@@ -102,7 +102,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     await next.start();
     producer = next;
     broken = false;
-    opts.logger?.warn('transactional producer recreated; the failed chunk is redelivered from the committed offsets', { transactionalId: opts.transactionalId });
+    opts.logger?.warn('transactional producer recreated with the same transactional id: the failed one is fenced and its open transaction settled', { transactionalId: opts.transactionalId });
   }
 
   async function inTransaction(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {
@@ -122,6 +122,25 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     }
   }
 
+  /**
+   * A commit that failed may have landed all the same: the request timed out
+   * after the coordinator had written it. A new producer with the same
+   * transactional id completes what the old one left (its InitProducerId
+   * waits for it), after which the group's committed offset tells which way
+   * it went. Redelivering a chunk that landed would tag it twice.
+   */
+  async function landedAnyway(position: ChunkPosition): Promise<boolean> {
+    try {
+      await renew();
+      const committed = await opts.client.admin.committedOffsets(opts.groupId, position.batch.topic);
+      const seen = committed.find((p) => p.partition === position.batch.partition)?.offset;
+      return seen !== undefined && /^\d+$/.test(seen) && BigInt(seen) >= BigInt(position.nextOffset);
+    } catch {
+      // Broker still away: the next transaction renews the producer; the chunk is redelivered.
+      return false;
+    }
+  }
+
   async function transactional(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {
     const previous = txnLock;
     let release!: () => void;
@@ -131,8 +150,9 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       try {
         await inTransaction(outs, position);
       } catch (err) {
-        if (!isTooLarge(err)) throw err;
-        await inTransaction(shrunk(outs), position);
+        if (isTooLarge(err)) await inTransaction(shrunk(outs), position);
+        else if (await landedAnyway(position)) opts.logger?.warn('the commit reported a failure, yet the group shows the chunk committed: it is not redelivered', { topic: position.batch.topic, partition: position.batch.partition, nextOffset: position.nextOffset });
+        else throw err;
       }
     } finally {
       release();

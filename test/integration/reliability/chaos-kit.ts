@@ -150,5 +150,8 @@ export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault
     if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     await exited(c);
   }
-  return { ...count(out.received, ends), seconds: (Date.now() - t0) / 1000, faultAt };
+  const result = { ...count(out.received, ends), seconds: (Date.now() - t0) / 1000, faultAt };
+  // A failed run is rare and timing-bound: what the instances warned about is the only trace of why.
+  if (result.lost > 0 || (delivery === 'exactly-once' && result.duplicates > 0)) t.diagnostic(`instance logs:\n${instances.map((c, i) => `#${i}: ${(c as ChildProcess & { logs: string[] }).logs.slice(-40).join('\n')}`).join('\n')}`);
+  return result;
 }

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { LivetagError } from '../../../src/common/errors.ts';
 import { createLogger } from '../../../src/common/logger.ts';
 import { createServeMetrics } from '../../../src/consumer/metrics.ts';
 import { createCommitter } from '../../../src/consumer/stages/committer.ts';
@@ -122,4 +123,48 @@ test('a chunk running longer than the session timeout keeps its member: no rebal
   }
   assert.equal(processed, 1, 'the chunk was not handed out again');
   assert.ok(committed, 'the commit of a 10 s chunk under a 6 s session timeout succeeded (the member was not evicted)');
+});
+
+test('exactly-once: a commit that landed but reported a failure (its answer lost) is not redelivered: 0 duplicates', { timeout: 120_000 }, async (t) => {
+  const kafka = testKafka('eos-lost-answer');
+  const input = await useTopic(t, { prefix: 'eos-la-in', client: kafka, partitions: 2 });
+  const output = await useTopic(t, { prefix: 'eos-la-out', client: kafka, partitions: 2 });
+  const groupId = uniqueName('eos-la-group');
+  const total = 300;
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: input, messages: Array.from({ length: total }, (_, i) => ({ key: `k${i % 5}`, value: `m${i}` })) });
+  await producer.disconnect();
+  const client = await createKafkaClient({ connection: { brokers: brokersFromEnv(), clientId: 'eos-lost-answer' }, logLevel: 'nothing' });
+  const metrics = createServeMetrics();
+  const logs: string[] = [];
+  const logger = createLogger('info', {}, (l) => void logs.push(l));
+  let commits = 0;
+  // The second commit reaches the broker and succeeds; the caller is told it failed, as when the answer is lost on the way back.
+  const loseAnswer = (txn: KafkaTransaction): KafkaTransaction => ({
+    ...txn,
+    async commit() {
+      await txn.commit();
+      if (++commits === 2) throw new LivetagError('LT_KAFKA', 'commit transaction: request timed out (answer lost)', { retryable: true });
+    },
+  });
+  const publisher = createPublisher({ client, delivery: 'exactly-once', transactionalId: uniqueName('eos-la-txn'), groupId, committer: createCommitter(metrics), metrics, logger, wrapTransaction: loseAnswer });
+  await publisher.start();
+  const source = createSource({ client, groupId, topic: input, fromBeginning: true, concurrency: 2, chunkSize: 25, maxInFlight: 1000, metrics, logger });
+  const out = await collector(kafka, [output]);
+  try {
+    await source.start({ process: async (records) => echo(records, output), deliver: (outs, position) => publisher.deliver(outs, position) });
+    await out.until(total, 60_000, `${total} committed outputs`);
+    await new Promise((r) => setTimeout(r, 2_000));
+  } finally {
+    await source.drain();
+    await source.stop();
+    await publisher.stop().catch(() => undefined);
+    await out.stop();
+  }
+  const values = out.received.map((r) => r.value!.toString());
+  assert.ok(commits > 2, 'transactions went on after the lost answer');
+  assert.equal(new Set(values).size, total, '0 lost');
+  assert.equal(values.length, total, '0 duplicates visible to read_committed');
+  assert.ok(logs.some((l) => l.includes('yet the group shows the chunk committed')), `the publisher found the commit landed: ${logs.filter((l) => l.includes('warn')).join('\n')}`);
 });
