@@ -122,7 +122,7 @@ export const ERROR_CODES = {
   LT_KAFKA_AUTH: {
     retryable: false,
     description: 'Kafka authentication failed',
-    hint: 'The brokers refused the SASL login or TLS handshake, or the OAuth token endpoint refused the client credentials. Check LIVETAG_KAFKA_SASL_* / LIVETAG_KAFKA_OAUTH_* and the mounted secret files, and LIVETAG_KAFKA_TLS_CA_FILE. Not retried: the same credentials will be refused again.',
+    hint: 'The brokers refused the SASL login or TLS handshake, or the OAuth token endpoint refused the client credentials. Check LIVETAG_KAFKA_SASL_* / LIVETAG_KAFKA_OAUTH_* and the mounted secret files, LIVETAG_KAFKA_TLS_CA_FILE, and for brokers that require a client certificate (mTLS) LIVETAG_KAFKA_TLS_CERT_FILE / _KEY_FILE. Not retried: the same credentials will be refused again.',
   },
   LT_KAFKA_DENIED: {
     retryable: false,

@@ -19,6 +19,14 @@ const AUTH_CODES = new Set([58, 33, -169, -181]);
 /** Node tls verification failures: the broker's certificate is not trusted, so the client never logs in. */
 const TLS_CODES = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID)$/;
 
+/**
+ * TLS alerts by which the broker refused the client's certificate (mTLS), as
+ * Node's OpenSSL names them: bad (42), unsupported (43), revoked (44),
+ * expired (45) or unknown (46) certificate, unknown CA (48), access denied
+ * (49), certificate required (116, TLS 1.3).
+ */
+const TLS_ALERTS = /^ERR_SSL_(SSLV3_ALERT_(BAD|UNSUPPORTED)_CERTIFICATE|SSLV3_ALERT_CERTIFICATE_(REVOKED|EXPIRED|UNKNOWN)|TLSV1_ALERT_(UNKNOWN_CA|ACCESS_DENIED)|TLSV13_ALERT_CERTIFICATE_REQUIRED)$/;
+
 /** LT_KAFKA_AUTH, LT_KAFKA_DENIED, or undefined for everything else; looks through wrapped causes. */
 export function authErrorCode(err: unknown, depth = 0): Extract<ErrorCode, 'LT_KAFKA_AUTH' | 'LT_KAFKA_DENIED'> | undefined {
   if (!err || typeof err !== 'object' || depth > 6) return undefined;
@@ -29,7 +37,7 @@ export function authErrorCode(err: unknown, depth = 0): Extract<ErrorCode, 'LT_K
   if (typeof e.type === 'string' && DENIED_TYPES.test(e.type)) return 'LT_KAFKA_DENIED';
   if (typeof e.code === 'number' && DENIED_CODES.has(e.code)) return 'LT_KAFKA_DENIED';
   if (typeof e.code === 'number' && AUTH_CODES.has(e.code)) return 'LT_KAFKA_AUTH';
-  if (typeof e.code === 'string' && TLS_CODES.test(e.code)) return 'LT_KAFKA_AUTH';
+  if (typeof e.code === 'string' && (TLS_CODES.test(e.code) || TLS_ALERTS.test(e.code))) return 'LT_KAFKA_AUTH';
   for (const inner of [e.cause, e.originalError, ...(Array.isArray(e.errors) ? e.errors : [])]) {
     const found = authErrorCode(inner, depth + 1);
     if (found) return found;
