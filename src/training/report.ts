@@ -68,7 +68,7 @@ export function renderMarkdown(r: RunReport): string {
   out.push(
     `- recipe **${r.recipe.name}**: loss ${r.recipe.loss}${r.recipe.posWeight === 'auto' ? ' (positive weights)' : ''}, batch ${r.recipe.batchSize}, lr ${r.recipe.lr}, ` +
       `${r.recipe.schedule === 'linear' ? `warmup ${r.recipe.warmupRatio} + linear decay` : 'constant lr'}, weight decay ${r.recipe.weightDecay}, ` +
-      `epochs ≤ ${r.recipe.maxEpochs}${r.recipe.patience > 0 ? ` (early stop, patience ${r.recipe.patience})` : ' (fixed)'}, keep ${r.recipe.keep}, thresholds ${r.recipe.thresholds}` +
+      `epochs ≤ ${r.recipe.maxEpochs}${r.recipe.patience > 0 ? ` (early stop, patience ${r.recipe.patience})` : ' (fixed)'}, keep ${r.recipe.keep}, thresholds ${r.recipe.thresholds}${r.recipe.thresholds === 'tuned' ? ` (for ${r.recipe.thresholdObjective === 'exact-match' ? 'exact match' : 'per-label F1'})` : ''}` +
       `${r.recipe.rareLabelFloor > 0 ? ` (at least ${r.recipe.rareLabelFloor} for labels with < ${RARE_POSITIVES} validation positives)` : ''}`,
   );
   out.push(`- tags per text: at least ${r.tagCount.min}, ${r.tagCount.max === null ? 'no upper bound' : `at most ${r.tagCount.max}`}${r.recipe.tagCount === 'learned' ? ' (as in the labeled rows)' : ''}`);

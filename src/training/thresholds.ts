@@ -1,3 +1,4 @@
+import { selectTags, type TagCount } from '../model/runtime/select-tags.ts';
 import { f1FromCounts } from './metrics.ts';
 
 export interface ThresholdChoice {
@@ -89,4 +90,73 @@ export function tuneThresholds(
     out.push(grid[mid] < floor ? { threshold: floor, f1: f1At(floor), how: 'floored' } : { threshold: grid[mid], f1: best, how: 'tuned' });
   }
   return out;
+}
+
+/** Validation F1 of one label at threshold `t`. */
+function labelF1(probs: ArrayLike<number>, truth: ReadonlyArray<ArrayLike<number>>, width: number, j: number, t: number): number {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  for (let i = 0; i < truth.length; i++) {
+    const p = probs[i * width + j] >= t;
+    const y = truth[i][j] > 0;
+    if (p && y) tp++;
+    else if (p) fp++;
+    else if (y) fn++;
+  }
+  return f1FromCounts(tp, fp, fn);
+}
+
+/** Validation texts whose whole tag set the thresholds and bounds get right. */
+function exactMatches(probs: ArrayLike<number>, truth: ReadonlyArray<ArrayLike<number>>, thresholds: readonly number[], count: TagCount): number {
+  const width = thresholds.length;
+  let hits = 0;
+  for (let i = 0; i < truth.length; i++) {
+    const chosen = selectTags(probs, i * width, thresholds, count);
+    let positives = 0;
+    for (let j = 0; j < width; j++) if (truth[i][j] > 0) positives++;
+    if (chosen.length === positives && chosen.every((j) => truth[i][j] > 0)) hits++;
+  }
+  return hits;
+}
+
+/**
+ * Per-label F1 thresholds serve each label alone; a text is served well only
+ * when its whole tag set is right, and a rare label's F1-best threshold,
+ * low because a miss costs its F1 more than a false alarm, wrongly adds a
+ * tag to many texts. Coordinate ascent from the F1 choices: each label in
+ * turn (`sweeps` passes) takes the grid threshold that gets the most
+ * validation texts exactly right under the tag-count bounds; among ties the
+ * one closest to its F1 choice, so a label moves only for a gain. Labels
+ * without validation positives keep their default; floored ones stay at or
+ * above their floor.
+ */
+export function refineForExactMatch(
+  probs: ArrayLike<number>,
+  truth: ReadonlyArray<ArrayLike<number>>,
+  start: readonly ThresholdChoice[],
+  count: TagCount,
+  opts: Pick<TuneOptions, 'lowest' | 'highest' | 'step'> & { readonly sweeps?: number } = {},
+): ThresholdChoice[] {
+  const width = start.length;
+  const step = opts.step ?? 0.01;
+  const grid: number[] = [];
+  for (let t = opts.lowest ?? 0.02; t <= (opts.highest ?? 0.98) + 1e-9; t += step) grid.push(Math.round(t * 1000) / 1000);
+  const thresholds = start.map((c) => c.threshold);
+  for (let sweep = 0; sweep < (opts.sweeps ?? 2); sweep++) {
+    for (let j = 0; j < width; j++) {
+      if (start[j].how === 'default') continue;
+      const floor = start[j].how === 'floored' ? start[j].threshold : 0;
+      let best = { hits: -1, distance: Infinity, t: thresholds[j] };
+      for (const t of grid) {
+        if (t < floor) continue;
+        thresholds[j] = t;
+        const hits = exactMatches(probs, truth, thresholds, count);
+        const distance = Math.abs(t - start[j].threshold);
+        if (hits > best.hits || (hits === best.hits && distance < best.distance)) best = { hits, distance, t };
+      }
+      thresholds[j] = best.t;
+    }
+  }
+  return start.map((c, j) => (c.how === 'default' ? c : { ...c, threshold: thresholds[j], f1: labelF1(probs, truth, width, j, thresholds[j]) }));
 }

@@ -185,9 +185,14 @@ async function startOrResume(loop: Loop): Promise<{ state: LoopState; resumedFro
   return { state: { fingerprint: input.fingerprint, epoch: 0, step: 0, history: [], bestEpoch: 0, bestScore: -1, firstBatch: { rows: first, loss } } };
 }
 
+/**
+ * Epochs are judged with per-label F1 thresholds, which is what macro-F1
+ * measures; the exact-match refinement of the shipped thresholds runs once,
+ * on the kept epoch (steps/calibrate.ts).
+ */
 async function validate(input: TrainerInput): Promise<ValidationScore> {
   const logits = await input.engine.logits(input.valRows);
-  return scoreValidation(logits, input.valRows.map((r) => input.targets[r]), input.labels, input.recipe, input.tagCount);
+  return scoreValidation(logits, input.valRows.map((r) => input.targets[r]), input.labels, { ...input.recipe, thresholdObjective: 'f1' }, input.tagCount);
 }
 
 const stepLimitReached = (input: TrainerInput, state: LoopState): boolean => input.maxSteps !== undefined && state.step >= input.maxSteps;

@@ -9,7 +9,7 @@ import { ANY_TAG_COUNT, tagCountOf, type TagCount } from '../model/runtime/selec
 import { bceWithLogits } from './losses.ts';
 import { applyThresholds, multiLabelMetrics, type MultiLabelMetrics } from './metrics.ts';
 import type { Recipe } from './recipe.ts';
-import { tuneThresholds, type ThresholdChoice } from './thresholds.ts';
+import { refineForExactMatch, tuneThresholds, type ThresholdChoice } from './thresholds.ts';
 
 export interface ValidationScore {
   readonly thresholds: ThresholdChoice[];
@@ -34,12 +34,13 @@ export function scoreValidation(
   logits: Float32Array,
   truth: readonly Uint8Array[],
   labels: readonly string[],
-  rule: Pick<Recipe, 'thresholds' | 'rareLabelFloor'>,
+  rule: Pick<Recipe, 'thresholds' | 'rareLabelFloor'> & Partial<Pick<Recipe, 'thresholdObjective'>>,
   count: TagCount = ANY_TAG_COUNT,
 ): ValidationScore {
   const width = labels.length;
   const probs = logits.map(sigmoid);
-  const thresholds = rule.thresholds === 'tuned' ? tuneThresholds(probs, truth, width, { rareFloor: rule.rareLabelFloor }) : fixedThresholds(labels);
+  const perLabel = rule.thresholds === 'tuned' ? tuneThresholds(probs, truth, width, { rareFloor: rule.rareLabelFloor }) : fixedThresholds(labels);
+  const thresholds = rule.thresholds === 'tuned' && rule.thresholdObjective === 'exact-match' ? refineForExactMatch(probs, truth, perLabel, count) : perLabel;
   const metrics = multiLabelMetrics(truth, applyThresholds(probs, truth.length, thresholds.map((t) => t.threshold), count), labels);
   const macroF1At05 = multiLabelMetrics(truth, applyThresholds(probs, truth.length, labels.map(() => 0.5)), labels).macro_f1;
   const flat = new Float32Array(truth.length * width);

@@ -74,6 +74,7 @@ async function jobOptions(values: Values, argv: readonly string[]): Promise<Trai
       ...(values.loss ? { loss: values.loss } : {}),
       ...(values['tag-count'] ? { tagCount: values['tag-count'] } : {}),
       ...(values['select-by'] ? { selectBy: values['select-by'] } : {}),
+      ...(values['threshold-objective'] ? { thresholdObjective: values['threshold-objective'] } : {}),
       rareLabelFloor: values['rare-label-floor'],
     },
     promoteMetric: values['promote-metric'],

@@ -56,6 +56,13 @@ Give --data, --labels-topic or --base (or several).`,
       help: 'what picks the kept epoch and drives early stopping: validation macro-F1 or validation loss',
       defaultHelp: "the recipe's",
     },
+    'threshold-objective': {
+      type: 'string',
+      choices: ['exact-match', 'f1'],
+      group: RECIPE,
+      help: "what tuned thresholds maximise on validation: texts whose whole tag set is right (from each label's F1 choice), or each label's own F1",
+      defaultHelp: "the recipe's",
+    },
     'rare-label-floor': {
       type: 'number',
       check: ratio,

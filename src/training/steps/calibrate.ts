@@ -14,7 +14,7 @@ export interface CalibrateInput {
   readonly valLogits: Float32Array;
   readonly truth: readonly Uint8Array[];
   readonly labels: readonly string[];
-  readonly recipe: Pick<Recipe, 'thresholds' | 'rareLabelFloor'>;
+  readonly recipe: Pick<Recipe, 'thresholds' | 'rareLabelFloor'> & Partial<Pick<Recipe, 'thresholdObjective'>>;
   /** Tag-count bounds the bundle ships (validation-score.ts tagCountFor). */
   readonly tagCount: TagCount;
   readonly keptEpoch: number;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RARE_POSITIVES, tuneThresholds } from '../../../src/training/thresholds.ts';
+import { RARE_POSITIVES, refineForExactMatch, tuneThresholds } from '../../../src/training/thresholds.ts';
 
 test('picks the middle of the best-F1 plateau per label', () => {
   // Label 0: positives at 0.8, 0.7; negatives at 0.2, 0.3 → any t in (0.3, 0.7] is perfect.
@@ -44,4 +44,48 @@ test('rareFloor: a label with fewer than RARE_POSITIVES validation positives is 
   const high = tuneThresholds(Float32Array.from([0.9, 0.1, 0.1]), [Uint8Array.of(1), Uint8Array.of(0), Uint8Array.of(0)], 1, { rareFloor: 0.3 });
   assert.equal(high[0].how, 'tuned');
   assert.ok(high[0].threshold > 0.3);
+});
+
+test('refineForExactMatch: a rare label whose F1-best cut adds it to many texts is raised until whole tag sets come out right', () => {
+  // Label 0 is on every row (a sure tag). Label 1: 2 positives scoring 0.6 and 0.35, and 6 negatives at 0.3.
+  // F1 alone takes a cut just under 0.35 (F1 1 at any cut in (0.3, 0.35]); exact match gains nothing there either,
+  // so the F1 choice stays. Label 2 as label 1 but its 5 negatives sit at 0.34 and its F1 choice (0.2) lets them in.
+  const rows = [
+    [0.9, 0.6, 0.34],
+    [0.9, 0.35, 0.34],
+    [0.9, 0.3, 0.34],
+    [0.9, 0.3, 0.34],
+    [0.9, 0.3, 0.34],
+    [0.9, 0.3, 0.8],
+    [0.9, 0.3, 0.1],
+    [0.9, 0.3, 0.1],
+  ];
+  const truth = [[1, 1, 0], [1, 1, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 1], [1, 0, 0], [1, 0, 0]].map((r) => Uint8Array.from(r));
+  const probs = Float32Array.from(rows.flat());
+  const start = [
+    { threshold: 0.5, f1: 1, how: 'tuned' as const },
+    { threshold: 0.33, f1: 1, how: 'tuned' as const },
+    { threshold: 0.2, f1: 0.29, how: 'tuned' as const },
+  ];
+  const refined = refineForExactMatch(probs, truth, start, { min: 1, max: null });
+  assert.equal(refined[0].threshold, 0.5, 'a label every cut in (0.02, 0.9] gets right keeps its F1 choice');
+  assert.equal(refined[1].threshold, 0.33, 'no gain from moving: the F1 choice stays');
+  assert.ok(refined[2].threshold > 0.34 && refined[2].threshold <= 0.8, `raised past the negatives: ${refined[2].threshold}`);
+  assert.equal(refined[2].f1, 1, 'its F1 is recomputed at the new threshold');
+  const exact = (thr: number[]) => truth.filter((t, i) => rows[i]!.every((p, j) => (p >= thr[j]!) === (t[j] === 1))).length;
+  assert.equal(exact(start.map((c) => c.threshold)), 3);
+  assert.equal(exact(refined.map((c) => c.threshold)), 8);
+});
+
+test('refineForExactMatch keeps labels without validation positives at their default and floored ones at or above the floor', () => {
+  const probs = Float32Array.from([0.9, 0.3, 0.2, 0.9, 0.3, 0.2, 0.9, 0.1, 0.6]);
+  const truth = [Uint8Array.of(1, 0, 0), Uint8Array.of(1, 0, 0), Uint8Array.of(1, 0, 1)];
+  const start = [
+    { threshold: 0.5, f1: 1, how: 'tuned' as const },
+    { threshold: 0.5, f1: 0, how: 'default' as const },
+    { threshold: 0.5, f1: 1, how: 'floored' as const },
+  ];
+  const refined = refineForExactMatch(probs, truth, start, { min: 0, max: null });
+  assert.deepEqual(refined[1], start[1]);
+  assert.ok(refined[2].threshold >= 0.5, `floored label stays at or above 0.5: ${refined[2].threshold}`);
 });

@@ -157,6 +157,7 @@ test('exclusive classes: the bundle ships at most and at least one tag, serving 
   const result = await runTrainJob({ ...tiny, ...quiet, data: [data], recipe: 'livetag', out, labels: TINY_LABELS });
   const bundle = await loadBundle(result.bundleDir);
   assert.deepEqual(bundle.manifest.tagCount, { min: 1, max: 1 });
+  assert.equal(result.report.recipe.thresholdObjective, 'exact-match', 'the default recipe refines thresholds for exact match');
   const testRows = readFileSync(join(out, 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { text: string; labels: string[] });
   const classifier = await createClassifier({ bundle, worker: false, threads: 1 });
   try {
@@ -167,9 +168,11 @@ test('exclusive classes: the bundle ships at most and at least one tag, serving 
   }
 
   const anyOut = join(dir, 'run-any');
-  const code = await trainCommand.run(['--data', data, '--out', anyOut, '--hidden', '16', '--layers', '1', '--heads', '2', '--intermediate', '32', '--epochs', '2', '--max-length', '24', '--threads', '1', '--quiet', '--tag-count', 'any']);
+  const code = await trainCommand.run(['--data', data, '--out', anyOut, '--hidden', '16', '--layers', '1', '--heads', '2', '--intermediate', '32', '--epochs', '2', '--max-length', '24', '--threads', '1', '--quiet', '--tag-count', 'any', '--threshold-objective', 'f1']);
   assert.equal(code, 0);
   assert.equal((await loadBundle(join(anyOut, 'bundle'))).manifest.tagCount, undefined);
+  const anyReport = JSON.parse(readFileSync(join(anyOut, 'report', 'report.json'), 'utf8')) as { recipe: { thresholdObjective: string } };
+  assert.equal(anyReport.recipe.thresholdObjective, 'f1', '--threshold-objective reaches the recipe');
 });
 
 test('--select-by loss: the kept epoch is the one with the lowest validation loss', async () => {

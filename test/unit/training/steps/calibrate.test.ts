@@ -37,3 +37,34 @@ test('fixed: 0.5 for every label, whatever validation says', () => {
   assert.deepEqual(c.thresholds, [0.5, 0.5, 0.5]);
   assert.equal(c.metrics.per_label.a.f1, 0);
 });
+
+test('exact-match: the shipped thresholds are refined for whole tag sets and the calibration metrics are theirs; f1 ships the per-label choices', () => {
+  // Label y: three positives (0.2, 0.2, 0.8) and three negatives at 0.3. Its F1-best cut (≤ 0.2, F1 0.67 against 0.5)
+  // keeps all positives and admits the three negatives, whose texts are then wrong; exact match gives up two positives instead.
+  const p = [
+    [0.9, 0.2],
+    [0.9, 0.2],
+    [0.9, 0.3],
+    [0.9, 0.3],
+    [0.9, 0.3],
+    [0.9, 0.8],
+    [0.9, 0.1],
+  ];
+  const t = [
+    [1, 1],
+    [1, 1],
+    [1, 0],
+    [1, 0],
+    [1, 0],
+    [1, 1],
+    [1, 0],
+  ].map((r) => Uint8Array.from(r));
+  const input = { valLogits: Float32Array.from(p.flat().map(logit)), truth: t, labels: ['x', 'y'], tagCount: ANY_TAG_COUNT, keptEpoch: 2 };
+  const f1 = calibrateThresholds({ ...input, recipe: { thresholds: 'tuned', thresholdObjective: 'f1', rareLabelFloor: 0 } }, () => {});
+  const exact = calibrateThresholds({ ...input, recipe: { thresholds: 'tuned', thresholdObjective: 'exact-match', rareLabelFloor: 0 } }, () => {});
+  assert.ok(f1.thresholds[1]! <= 0.2, `F1 keeps both positives: ${f1.thresholds[1]}`);
+  assert.ok(exact.thresholds[1]! > 0.3 && exact.thresholds[1]! <= 0.8, `exact match gives up two positives to lose three false alarms: ${exact.thresholds[1]}`);
+  assert.equal(f1.metrics.subset_accuracy, 4 / 7);
+  assert.equal(exact.metrics.subset_accuracy, 5 / 7);
+  assert.equal(exact.thresholds[0], f1.thresholds[0], 'a label already right everywhere keeps its F1 choice');
+});
