@@ -59,19 +59,7 @@ export function tuneThresholds(
       out.push({ threshold: fallback, f1: 0, how: 'default' });
       continue;
     }
-    const f1At = (t: number): number => {
-      let tp = 0;
-      let fp = 0;
-      let fn = 0;
-      for (let i = 0; i < rows; i++) {
-        const p = probs[i * width + j] >= t;
-        const y = truth[i][j] > 0;
-        if (p && y) tp++;
-        else if (p) fp++;
-        else if (y) fn++;
-      }
-      return f1FromCounts(tp, fp, fn);
-    };
+    const f1At = (t: number): number => labelF1(probs, truth, width, j, t);
     const scores = grid.map(f1At);
     const best = Math.max(...scores);
     // Longest contiguous run of best scores, then its middle.

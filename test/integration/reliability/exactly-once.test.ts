@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { LivetagError } from '../../../src/common/errors.ts';
-import { createLogger } from '../../../src/common/logger.ts';
+import { createLogger, type Logger } from '../../../src/common/logger.ts';
 import { createServeMetrics } from '../../../src/consumer/metrics.ts';
 import { createCommitter } from '../../../src/consumer/stages/committer.ts';
 import { createPublisher } from '../../../src/consumer/stages/publisher.ts';
@@ -22,7 +22,7 @@ import { createSource } from '../../../src/consumer/stages/source.ts';
 import type { OutRecord } from '../../../src/consumer/output-record.ts';
 import { createLocalBroker } from '../../../src/dev/local-broker.ts';
 import { createKafkaClient } from '../../../src/kafka/client.ts';
-import type { KafkaTransaction } from '../../../src/kafka/port.ts';
+import type { KafkaClient, KafkaTransaction } from '../../../src/kafka/port.ts';
 import { brokersFromEnv, testKafka, uniqueName, useTopic, waitUntil } from '../helpers/kafka.ts';
 import { collector } from '../helpers/serve.ts';
 
@@ -31,6 +31,42 @@ const TOTAL = 600;
 
 const echo = (records: readonly { value: Buffer | null; key: Buffer | null; timestamp: string }[], topic: string): OutRecord[] =>
   records.map((r) => ({ topic, key: r.key, value: r.value ?? Buffer.alloc(0), headers: {}, kind: 'tags', producedAt: Number(r.timestamp) }));
+
+/**
+ * The real source and an exactly-once publisher echo `input` to `output` until
+ * `total` outputs are committed (and 2 s more for late duplicates); returns
+ * the values a read_committed reader saw.
+ */
+async function echoExactlyOnce(o: {
+  kafka: ReturnType<typeof testKafka>;
+  client: KafkaClient;
+  groupId: string;
+  input: string;
+  output: string;
+  total: number;
+  chunkSize: number;
+  logger: Logger;
+  wrapTransaction: (txn: KafkaTransaction) => KafkaTransaction;
+  timeoutMs: number;
+}): Promise<string[]> {
+  const metrics = createServeMetrics();
+  const { client, groupId, logger } = o;
+  const publisher = createPublisher({ client, delivery: 'exactly-once', transactionalId: uniqueName('eos-txn'), groupId, committer: createCommitter(metrics), metrics, logger, wrapTransaction: o.wrapTransaction });
+  await publisher.start();
+  const source = createSource({ client, groupId, topic: o.input, fromBeginning: true, concurrency: 2, chunkSize: o.chunkSize, maxInFlight: 1000, metrics, logger });
+  const out = await collector(o.kafka, [o.output]);
+  try {
+    await source.start({ process: async (records) => echo(records, o.output), deliver: (outs, position) => publisher.deliver(outs, position) });
+    await out.until(o.total, o.timeoutMs, `${o.total} committed outputs`);
+    await new Promise((r) => setTimeout(r, 2_000));
+  } finally {
+    await source.drain();
+    await source.stop();
+    await publisher.stop().catch(() => undefined);
+    await out.stop();
+  }
+  return out.received.map((r) => r.value!.toString());
+}
 
 test('exactly-once: the broker frozen inside EndTxn(commit) → producer replaced, chunk redelivered, 0 lost, 0 duplicates', { skip: NO_BROKER, timeout: 240_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livetag-eos-'));
@@ -52,7 +88,6 @@ test('exactly-once: the broker frozen inside EndTxn(commit) → producer replace
 
   // Short request timeouts so the frozen commit fails in seconds, not minutes.
   const client = await createKafkaClient({ connection: { brokers: broker.brokers, clientId: 'eos-window' }, logLevel: 'nothing', requestTimeoutMs: 3_000, maxRetryTimeMs: 3_000, retries: 2 });
-  const metrics = createServeMetrics();
   const logs: string[] = [];
   const logger = createLogger('info', {}, (l) => void logs.push(l));
   let frozen = 0;
@@ -67,21 +102,7 @@ test('exactly-once: the broker frozen inside EndTxn(commit) → producer replace
       return txn.commit();
     },
   });
-  const publisher = createPublisher({ client, delivery: 'exactly-once', transactionalId: uniqueName('eos-txn'), groupId, committer: createCommitter(metrics), metrics, logger, wrapTransaction: freezeInCommit });
-  await publisher.start();
-  const source = createSource({ client, groupId, topic: input, fromBeginning: true, concurrency: 2, chunkSize: 50, maxInFlight: 1000, metrics, logger });
-  const out = await collector(kafka, [output]);
-  try {
-    await source.start({ process: async (records) => echo(records, output), deliver: (outs, position) => publisher.deliver(outs, position) });
-    await out.until(TOTAL, 180_000, `${TOTAL} committed outputs`);
-    await new Promise((r) => setTimeout(r, 2_000));
-  } finally {
-    await source.drain();
-    await source.stop();
-    await publisher.stop().catch(() => undefined);
-    await out.stop();
-  }
-  const values = out.received.map((r) => r.value!.toString());
+  const values = await echoExactlyOnce({ kafka, client, groupId, input, output, total: TOTAL, chunkSize: 50, logger, wrapTransaction: freezeInCommit, timeoutMs: 180_000 });
   const distinct = new Set(values);
   t.diagnostic(`frozen commit: ${frozen} commits attempted; ${distinct.size}/${TOTAL} distinct outputs, ${values.length - distinct.size} duplicates to read_committed; producer recreated: ${logs.some((l) => l.includes('recreated'))}`);
   assert.ok(frozen > 3, 'transactions went on after the frozen commit');
@@ -136,7 +157,6 @@ test('exactly-once: a commit that landed but reported a failure (its answer lost
   await producer.send({ topic: input, messages: Array.from({ length: total }, (_, i) => ({ key: `k${i % 5}`, value: `m${i}` })) });
   await producer.disconnect();
   const client = await createKafkaClient({ connection: { brokers: brokersFromEnv(), clientId: 'eos-lost-answer' }, logLevel: 'nothing' });
-  const metrics = createServeMetrics();
   const logs: string[] = [];
   const logger = createLogger('info', {}, (l) => void logs.push(l));
   let commits = 0;
@@ -148,21 +168,7 @@ test('exactly-once: a commit that landed but reported a failure (its answer lost
       if (++commits === 2) throw new LivetagError('LT_KAFKA', 'commit transaction: request timed out (answer lost)', { retryable: true });
     },
   });
-  const publisher = createPublisher({ client, delivery: 'exactly-once', transactionalId: uniqueName('eos-la-txn'), groupId, committer: createCommitter(metrics), metrics, logger, wrapTransaction: loseAnswer });
-  await publisher.start();
-  const source = createSource({ client, groupId, topic: input, fromBeginning: true, concurrency: 2, chunkSize: 25, maxInFlight: 1000, metrics, logger });
-  const out = await collector(kafka, [output]);
-  try {
-    await source.start({ process: async (records) => echo(records, output), deliver: (outs, position) => publisher.deliver(outs, position) });
-    await out.until(total, 60_000, `${total} committed outputs`);
-    await new Promise((r) => setTimeout(r, 2_000));
-  } finally {
-    await source.drain();
-    await source.stop();
-    await publisher.stop().catch(() => undefined);
-    await out.stop();
-  }
-  const values = out.received.map((r) => r.value!.toString());
+  const values = await echoExactlyOnce({ kafka, client, groupId, input, output, total, chunkSize: 25, logger, wrapTransaction: loseAnswer, timeoutMs: 60_000 });
   assert.ok(commits > 2, 'transactions went on after the lost answer');
   assert.equal(new Set(values).size, total, '0 lost');
   assert.equal(values.length, total, '0 duplicates visible to read_committed');
