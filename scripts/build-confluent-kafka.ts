@@ -41,6 +41,48 @@ function loadProblem(): string | null {
   return lines.find((l) => /^(Error|.*Error:)/.test(l)) ?? lines.find((l) => l !== '') ?? `exit ${r.status ?? r.signal}`;
 }
 
+/**
+ * Codecs librdkafka links from the system: a consumer must read every codec
+ * real producers write (Java and librdkafka producers often use zstd), so a
+ * build without one is rebuilt once the headers are there.
+ */
+const CODEC_FEATURES = ['gzip', 'snappy', 'lz4', 'zstd'];
+const CODEC_HEADERS: Record<string, { header: string; pkg: string }> = {
+  zstd: { header: '/usr/include/zstd.h', pkg: 'libzstd-dev' },
+  lz4: { header: '/usr/include/lz4.h', pkg: 'liblz4-dev' },
+  gzip: { header: '/usr/include/zlib.h', pkg: 'zlib1g-dev' },
+};
+
+/** Codecs the loaded build lacks (checked in a child, as loadProblem). */
+function missingCodecs(): string[] {
+  const r = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(PKG)}).features.join(','))`], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  const features = new Set((r.stdout ?? '').split(','));
+  return CODEC_FEATURES.filter((f) => !features.has(f));
+}
+
+/**
+ * Debian's -dev packages for the codecs whose headers are missing, installed
+ * with apt-get where this process may (root, apt-get present), as
+ * scripts/ensure-chromium.ts does; otherwise the build goes on without them
+ * and says which to install. Returns the packages still missing.
+ */
+function ensureCodecHeaders(): string[] {
+  const wanted = Object.values(CODEC_HEADERS).filter((c) => !existsSync(c.header)).map((c) => c.pkg);
+  if (wanted.length === 0 || process.platform !== 'linux' || process.getuid?.() !== 0) return wanted;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...wanted], { env, encoding: 'utf8' });
+  let r = install();
+  if (r.error) return wanted;
+  if (r.status !== 0 && /Unable to locate|has no installation candidate/.test(`${r.stdout}${r.stderr}`)) {
+    spawnSync('apt-get', ['update'], { env, stdio: 'ignore' });
+    r = install();
+  }
+  const still = Object.values(CODEC_HEADERS).filter((c) => !existsSync(c.header)).map((c) => c.pkg);
+  say(still.length === 0 ? `installed ${wanted.join(' ')} with apt-get for the codecs` : `apt-get install ${wanted.join(' ')} failed (exit ${r.status}); building without them`);
+  return still;
+}
+
 function skipReason(): string | undefined {
   if (process.env.LIVETAG_SKIP_CONFLUENT_BUILD === '1') return 'LIVETAG_SKIP_CONFLUENT_BUILD=1';
   if (process.env.LIVETAG_CONFLUENT_BUILD === 'running') return 'already building';
@@ -54,18 +96,27 @@ function main(): void {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> };
   const version = pkg.optionalDependencies?.[PKG];
   if (!version) return;
-  const before = loadProblem();
-  if (before === null) return;
+  let before = loadProblem();
+  if (before === null) {
+    const lacking = missingCodecs();
+    if (lacking.length === 0) return;
+    before = `its librdkafka lacks ${lacking.join(', ')}`;
+  }
   const skip = skipReason();
   if (skip) {
     say(`${PKG} is not usable (${before}); not building it: ${skip}. LIVETAG_KAFKA_CLIENT=kafkajs (the default) is unaffected.`);
+    return;
+  }
+  const stillMissing = ensureCodecHeaders();
+  if (stillMissing.length > 0 && before.startsWith('its librdkafka lacks')) {
+    say(`${PKG} loads but ${before}; install ${stillMissing.join(' ')} and run npm rebuild ${PKG}. LIVETAG_KAFKA_CLIENT=kafkajs (the default) is unaffected.`);
     return;
   }
   const present = existsSync(path.join(root, 'node_modules', PKG, 'package.json'));
   const logDir = path.join(root, 'node_modules', '.cache', 'livetag');
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, 'confluent-kafka-build.log');
-  say(`${PKG}@${version} did not install (${before}); building it from source against the system's libraries (CKJS_LINKING=dynamic, a few minutes; log: ${path.relative(root, logFile)})`);
+  say(`${PKG}@${version} is not usable as installed (${before}); building it from source against the system's libraries (CKJS_LINKING=dynamic, a few minutes; log: ${path.relative(root, logFile)})`);
 
   const env: NodeJS.ProcessEnv = { ...process.env, CKJS_LINKING: 'dynamic', LIVETAG_CONFLUENT_BUILD: 'running' };
   // A parallel top-level make races the package's generated Makefile
@@ -76,7 +127,8 @@ function main(): void {
   // npm dropped the package when its own install failed: install it again
   // (not into package.json or the lock file, which list it already).
   const args = present
-    ? ['rebuild', PKG, '--foreground-scripts']
+    ? // node-pre-gyp keeps a binary that is there unless told to compile.
+      ['rebuild', PKG, '--foreground-scripts', '--build-from-source']
     : ['install', '--no-save', '--no-audit', '--no-fund', '--foreground-scripts', `${PKG}@${version}`];
   const t0 = Date.now();
   const fd = openSync(logFile, 'w');
@@ -86,7 +138,8 @@ function main(): void {
     closeSync(fd);
   }
   const seconds = Math.round((Date.now() - t0) / 1000);
-  const after = loadProblem();
+  const lacking = loadProblem() === null ? missingCodecs() : [];
+  const after = loadProblem() ?? (lacking.length > 0 ? `its librdkafka lacks ${lacking.join(', ')}` : null);
   if (after === null) {
     say(`${PKG} built and loads (${seconds} s); LIVETAG_KAFKA_CLIENT=confluent is available.`);
     return;

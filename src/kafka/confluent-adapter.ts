@@ -34,7 +34,7 @@ export function createConfluentClient(options: ClientOptions): KafkaClient {
     throw new LivetagError(
       'LT_CONFIG_INVALID',
       `LIVETAG_KAFKA_CLIENT=confluent: this build of librdkafka ${ckjs.librdkafkaVersion} lacks ${missing.join(', ')} ` +
-        `(it has ${ckjs.features.join(', ')}); rebuild it where the OpenSSL and SASL headers are installed (docs/kafka.md) or use kafkajs`,
+        `(it has ${ckjs.features.join(', ')}); rebuild it where the OpenSSL, SASL and codec headers are installed (libzstd-dev for zstd; docs/kafka.md) or use kafkajs`,
     );
   }
   const level = options.logLevel ?? 'error';

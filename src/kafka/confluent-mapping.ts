@@ -70,10 +70,17 @@ function oidcConfig(oauth: OAuthSettings): RdkafkaConfig {
   return { oauthbearer_token_refresh_cb: refresh };
 }
 
+/**
+ * Every codec real producers write: a consumer whose librdkafka was built
+ * without one (no zstd headers at build time) cannot read such a batch, so
+ * such a build is refused up front rather than stalling on the first one.
+ */
+const CODECS = ['gzip', 'snappy', 'lz4', 'zstd'];
+
 /** librdkafka features a connection needs (`features` of the loaded module lists what this build has). */
 export function requiredFeatures(options: ClientOptions): string[] {
   const c = options.connection;
-  const needed: string[] = [];
+  const needed: string[] = [...CODECS];
   if (c.ssl !== undefined) needed.push('ssl');
   if (c.sasl?.mechanism === 'plain') needed.push('sasl_plain');
   if (c.sasl?.mechanism.startsWith('scram')) needed.push('sasl_scram');

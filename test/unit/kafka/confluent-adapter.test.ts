@@ -45,8 +45,8 @@ test('confluent: connection options become librdkafka properties', () => {
     'reconnect.backoff.max.ms': 2_000,
   });
   assert.equal(connectionConfig({ connection: { ...base.connection, sasl: { mechanism: 'plain', username: 'u', password: 'p' } } })['security.protocol'], 'sasl_plaintext');
-  assert.deepEqual(requiredFeatures(base), []);
-  assert.deepEqual(requiredFeatures({ connection: { ...base.connection, ssl: true, sasl: { mechanism: 'scram-sha-256', username: 'u', password: 'p' } } }), ['ssl', 'sasl_scram']);
+  assert.deepEqual(requiredFeatures(base), ['gzip', 'snappy', 'lz4', 'zstd'], 'every codec real producers write');
+  assert.deepEqual(requiredFeatures({ connection: { ...base.connection, ssl: true, sasl: { mechanism: 'scram-sha-256', username: 'u', password: 'p' } } }), ['gzip', 'snappy', 'lz4', 'zstd', 'ssl', 'sasl_scram']);
   assert.equal(operationTimeoutMs(base), 30_000);
   assert.equal(operationTimeoutMs({ ...base, requestTimeoutMs: 10 }), 1_000);
 });
