@@ -25,6 +25,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COMPRESSIONS } from '../src/kafka/port.ts';
 
 const PKG = '@confluentinc/kafka-javascript';
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -46,7 +47,7 @@ function loadProblem(): string | null {
  * real producers write (Java and librdkafka producers often use zstd), so a
  * build without one is rebuilt once the headers are there.
  */
-const CODEC_FEATURES = ['gzip', 'snappy', 'lz4', 'zstd'];
+const CODEC_FEATURES = COMPRESSIONS.filter((c) => c !== 'none');
 const CODEC_HEADERS: Record<string, { header: string; pkg: string }> = {
   zstd: { header: '/usr/include/zstd.h', pkg: 'libzstd-dev' },
   lz4: { header: '/usr/include/lz4.h', pkg: 'liblz4-dev' },
@@ -83,6 +84,14 @@ function ensureCodecHeaders(): string[] {
   return still;
 }
 
+/** Why the package is not usable here (does not load, or loads without a codec), or null. */
+function usableProblem(): { readonly reason: string; readonly loads: boolean } | null {
+  const problem = loadProblem();
+  if (problem !== null) return { reason: problem, loads: false };
+  const lacking = missingCodecs();
+  return lacking.length === 0 ? null : { reason: `its librdkafka lacks ${lacking.join(', ')}`, loads: true };
+}
+
 function skipReason(): string | undefined {
   if (process.env.LIVETAG_SKIP_CONFLUENT_BUILD === '1') return 'LIVETAG_SKIP_CONFLUENT_BUILD=1';
   if (process.env.LIVETAG_CONFLUENT_BUILD === 'running') return 'already building';
@@ -96,27 +105,23 @@ function main(): void {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> };
   const version = pkg.optionalDependencies?.[PKG];
   if (!version) return;
-  let before = loadProblem();
-  if (before === null) {
-    const lacking = missingCodecs();
-    if (lacking.length === 0) return;
-    before = `its librdkafka lacks ${lacking.join(', ')}`;
-  }
+  const before = usableProblem();
+  if (before === null) return;
   const skip = skipReason();
   if (skip) {
-    say(`${PKG} is not usable (${before}); not building it: ${skip}. LIVETAG_KAFKA_CLIENT=kafkajs (the default) is unaffected.`);
+    say(`${PKG} is not usable (${before.reason}); not building it: ${skip}. LIVETAG_KAFKA_CLIENT=kafkajs (the default) is unaffected.`);
     return;
   }
   const stillMissing = ensureCodecHeaders();
-  if (stillMissing.length > 0 && before.startsWith('its librdkafka lacks')) {
-    say(`${PKG} loads but ${before}; install ${stillMissing.join(' ')} and run npm rebuild ${PKG}. LIVETAG_KAFKA_CLIENT=kafkajs (the default) is unaffected.`);
+  if (stillMissing.length > 0 && before.loads) {
+    say(`${PKG} loads but ${before.reason}; install ${stillMissing.join(' ')} and run npm rebuild ${PKG}. LIVETAG_KAFKA_CLIENT=kafkajs (the default) is unaffected.`);
     return;
   }
   const present = existsSync(path.join(root, 'node_modules', PKG, 'package.json'));
   const logDir = path.join(root, 'node_modules', '.cache', 'livetag');
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, 'confluent-kafka-build.log');
-  say(`${PKG}@${version} is not usable as installed (${before}); building it from source against the system's libraries (CKJS_LINKING=dynamic, a few minutes; log: ${path.relative(root, logFile)})`);
+  say(`${PKG}@${version} is not usable as installed (${before.reason}); building it from source against the system's libraries (CKJS_LINKING=dynamic, a few minutes; log: ${path.relative(root, logFile)})`);
 
   const env: NodeJS.ProcessEnv = { ...process.env, CKJS_LINKING: 'dynamic', LIVETAG_CONFLUENT_BUILD: 'running' };
   // A parallel top-level make races the package's generated Makefile
@@ -138,8 +143,7 @@ function main(): void {
     closeSync(fd);
   }
   const seconds = Math.round((Date.now() - t0) / 1000);
-  const lacking = loadProblem() === null ? missingCodecs() : [];
-  const after = loadProblem() ?? (lacking.length > 0 ? `its librdkafka lacks ${lacking.join(', ')}` : null);
+  const after = usableProblem();
   if (after === null) {
     say(`${PKG} built and loads (${seconds} s); LIVETAG_KAFKA_CLIENT=confluent is available.`);
     return;
@@ -156,7 +160,7 @@ function main(): void {
   const causes = lines.filter((l) => /\*\*\*|\berror:|fatal error|action: fail|Failed to install/i.test(l)).slice(0, 10);
   const tail = (causes.length > 0 ? causes : lines.slice(-15)).join('\n');
   say(
-    `could not build ${PKG} (${seconds} s): ${after}\n${tail}\n` +
+    `could not build ${PKG} (${seconds} s): ${after.reason}\n${tail}\n` +
       'It needs a C/C++ toolchain, make and python3, and for TLS and SASL the OpenSSL and SASL headers ' +
       '(Debian: build-essential python3 libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev). ' +
       'LIVETAG_KAFKA_CLIENT=kafkajs (the default) is unaffected; see docs/kafka.md.',

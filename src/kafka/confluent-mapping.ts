@@ -8,6 +8,7 @@ import { LivetagError } from '../common/errors.ts';
 import { authErrorCode } from './auth-errors.ts';
 import type { ClientOptions, KafkaLogLevel } from './client-options.ts';
 import type { OAuthSettings } from './connection.ts';
+import { COMPRESSIONS } from './port.ts';
 import { createOAuthTokenSource } from './oauth-token.ts';
 
 /** librdkafka properties as the library takes them (`bootstrap.servers`, ...). */
@@ -75,7 +76,7 @@ function oidcConfig(oauth: OAuthSettings): RdkafkaConfig {
  * without one (no zstd headers at build time) cannot read such a batch, so
  * such a build is refused up front rather than stalling on the first one.
  */
-const CODECS = ['gzip', 'snappy', 'lz4', 'zstd'];
+const CODECS = COMPRESSIONS.filter((c) => c !== 'none');
 
 /** librdkafka features a connection needs (`features` of the loaded module lists what this build has). */
 export function requiredFeatures(options: ClientOptions): string[] {

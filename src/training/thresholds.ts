@@ -44,12 +44,8 @@ export function tuneThresholds(
   width: number,
   opts: TuneOptions = {},
 ): ThresholdChoice[] {
-  const lowest = opts.lowest ?? 0.02;
-  const highest = opts.highest ?? 0.98;
-  const step = opts.step ?? 0.01;
   const fallback = opts.fallback ?? 0.5;
-  const grid: number[] = [];
-  for (let t = lowest; t <= highest + 1e-9; t += step) grid.push(Math.round(t * 1000) / 1000);
+  const grid = thresholdGrid(opts);
   const rows = truth.length;
   const out: ThresholdChoice[] = [];
   for (let j = 0; j < width; j++) {
@@ -78,6 +74,14 @@ export function tuneThresholds(
     out.push(grid[mid] < floor ? { threshold: floor, f1: f1At(floor), how: 'floored' } : { threshold: grid[mid], f1: best, how: 'tuned' });
   }
   return out;
+}
+
+/** The candidate thresholds both searches try: lowest to highest by step, rounded to 0.001. */
+function thresholdGrid(opts: Pick<TuneOptions, 'lowest' | 'highest' | 'step'>): number[] {
+  const grid: number[] = [];
+  const step = opts.step ?? 0.01;
+  for (let t = opts.lowest ?? 0.02; t <= (opts.highest ?? 0.98) + 1e-9; t += step) grid.push(Math.round(t * 1000) / 1000);
+  return grid;
 }
 
 /** Validation F1 of one label at threshold `t`. */
@@ -127,9 +131,7 @@ export function refineForExactMatch(
   opts: Pick<TuneOptions, 'lowest' | 'highest' | 'step'> & { readonly sweeps?: number } = {},
 ): ThresholdChoice[] {
   const width = start.length;
-  const step = opts.step ?? 0.01;
-  const grid: number[] = [];
-  for (let t = opts.lowest ?? 0.02; t <= (opts.highest ?? 0.98) + 1e-9; t += step) grid.push(Math.round(t * 1000) / 1000);
+  const grid = thresholdGrid(opts);
   const thresholds = start.map((c) => c.threshold);
   for (let sweep = 0; sweep < (opts.sweeps ?? 2); sweep++) {
     for (let j = 0; j < width; j++) {
