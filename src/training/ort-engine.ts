@@ -12,6 +12,7 @@ import { INPUT_NAMES, OUTPUT_NAME } from '../model/onnx-names.ts';
 import { createGraphSession, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
 import { isTrainable, weightSpecs, type WeightMap } from '../model/weights.ts';
 import { createArrayAdamW } from './adamw-arrays.ts';
+import { createDropoutMasks, type DropoutMasks } from './dropout-masks.ts';
 import type { StoredTensor } from './checkpoint.ts';
 import type { EngineOptions, StepResult, TrainingEngine } from './engine.ts';
 import { lengthSortedBatches, type RawInput } from './features.ts';
@@ -44,10 +45,10 @@ function inputFeeds(x: RawInput, wide: boolean): Record<string, Feed> {
   };
 }
 
-async function openSessions(o: EngineOptions, weights: WeightMap): Promise<{ train: GraphSession; predict: GraphSession; note: string }> {
+async function openSessions(o: EngineOptions, weights: WeightMap): Promise<{ train: GraphSession; predict: GraphSession; masks: DropoutMasks; note: string }> {
   const loss = trainingLoss(o.loss);
   const frozen = o.frozenTensors ? { frozenTensors: o.frozenTensors } : {};
-  const train = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, ...frozen });
+  const train = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, dropout: (o.dropout ?? 0) > 0, ...frozen });
   const predict = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, forwardOnly: true, ...frozen });
   const device = o.device ?? 'auto';
   let reason = '';
@@ -56,7 +57,7 @@ async function openSessions(o: EngineOptions, weights: WeightMap): Promise<{ tra
   const p = await createGraphSession(predict.bytes, { ...session, device: t.provider });
   if (device === 'cuda' && t.provider !== 'cuda') o.log?.(`--device cuda: ${reason.replace(/^livetag: /, '')}`);
   const note = device === 'auto' && t.provider === 'cpu' ? ` (auto: ${reason ? 'CUDA provider not available' : 'CPU'})` : '';
-  return { train: t, predict: p, note };
+  return { train: t, predict: p, masks: createDropoutMasks(train.dropoutSites), note };
 }
 
 export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine> {
@@ -64,7 +65,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   const trainable = weightSpecs(config).filter((s) => isTrainable(s.name, frozenLayers) && !o.frozenTensors?.has(s.name)).map((s) => s.name);
   const weights = new Map(trainable.map((n) => [n, Float32Array.from(o.weights.get(n)!.data)]));
   const optimizer = createArrayAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer);
-  const { train, predict, note } = await openSessions(o, o.weights);
+  const { train, predict, masks, note } = await openSessions(o, o.weights);
   const posWeight = new Float32Array(config.numLabels).fill(1);
   o.loss.posWeight?.forEach((w, i) => (posWeight[i] = w));
   const dropout = o.dropout ?? 0;
@@ -75,14 +76,14 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   let disposed = false;
 
   /** Loss and gradients of one micro-batch, the graph's mean over its rows. */
-  async function forwardBackward(rows: readonly number[], targets: Float32Array): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  async function forwardBackward(rows: readonly number[], targets: Float32Array, seed: number): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+    const x = o.features.raw(rows);
     const feeds: Record<string, Feed> = {
-      ...inputFeeds(o.features.raw(rows), wide),
+      ...inputFeeds(x, wide),
+      ...(dropout > 0 ? masks.feeds(dropout, seed, { batch: x.rows, sequence: x.seq }) : {}),
       ...weightFeeds(),
       [TRAINING_INPUTS.labels]: { type: 'float32', data: targets, dims: [rows.length, config.numLabels] },
       [TRAINING_INPUTS.posWeight]: { type: 'float32', data: posWeight, dims: [config.numLabels] },
-      [TRAINING_INPUTS.dropout]: { type: 'float32', data: Float32Array.of(dropout), dims: [] },
-      [TRAINING_INPUTS.training]: { type: 'bool', data: Uint8Array.of(dropout > 0 ? 1 : 0), dims: [] },
     };
     const out = await train.run(feeds, [LOSS_OUTPUT, ...gradNames]);
     return { loss: out[LOSS_OUTPUT][0], grads: new Map(trainable.map((n) => [n, out[`grad.${n}`]])) };
@@ -93,14 +94,14 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
    * (gradient accumulation: each micro-batch's mean gradient weighted by its
    * share of rows, so the update equals one pass over the whole batch).
    */
-  async function step(rows: readonly number[], targets: Float32Array, lr: number): Promise<StepResult> {
+  async function step(rows: readonly number[], targets: Float32Array, lr: number, dropoutSeed: number): Promise<StepResult> {
     const width = config.numLabels;
     const micro = o.microBatchSize && o.microBatchSize < rows.length ? o.microBatchSize : rows.length;
     let loss = 0;
     let total: Map<string, Float32Array> | undefined;
     for (let i = 0; i < rows.length; i += micro) {
       const part = rows.slice(i, i + micro);
-      const r = await forwardBackward(part, targets.subarray(i * width, (i + part.length) * width));
+      const r = await forwardBackward(part, targets.subarray(i * width, (i + part.length) * width), dropoutSeed * 1009 + i);
       const share = part.length / rows.length;
       loss += r.loss * share;
       if (micro === rows.length) total = r.grads;
@@ -140,7 +141,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     description: `onnxruntime ${train.provider}${note}, ${o.threads ? `${o.threads} threads` : 'one thread per core'}, training graph with ${trainable.length} trainable tensors`,
     config,
     frozenLayers,
-    step: (rows, targets, lr) => step(rows, targets, lr),
+    step,
     logits,
     snapshot: () => copy(weights),
     restore: (tensors, prefix = '') => load(weights, tensors, prefix),

@@ -6,7 +6,7 @@
  */
 import onnxProto from 'onnx-proto';
 import type { BertConfig } from '../bert-config.ts';
-import { ATTENTION_MASK_BIAS, ONNX_IR_VERSION, ONNX_OPSET } from '../onnx-names.ts';
+import { ATTENTION_MASK_BIAS, MS_DOMAIN, ONNX_IR_VERSION, ONNX_OPSET } from '../onnx-names.ts';
 import { layerPrefix, type WeightMap } from '../weights.ts';
 import * as op from './autodiff/ops.ts';
 import type { T, Tape } from './autodiff/tape.ts';
@@ -20,8 +20,7 @@ export interface EncoderCtx {
 }
 
 export function linear(c: EncoderCtx, x: T, name: string): T {
-  const wt = op.transpose(c.tape, c.w(`${name}.weight`), [1, 0]);
-  return op.add(c.tape, op.matmul(c.tape, x, wt), c.w(`${name}.bias`));
+  return op.linear(c.tape, x, c.w(`${name}.weight`), c.w(`${name}.bias`));
 }
 
 export function norm(c: EncoderCtx, x: T, name: string): T {
@@ -30,8 +29,7 @@ export function norm(c: EncoderCtx, x: T, name: string): T {
 
 /** Exact (erf) GELU, as Hugging Face's "gelu". */
 export function gelu(tape: Tape, x: T): T {
-  const erf = op.erf(tape, op.div(tape, x, tape.scalar(Math.SQRT2)));
-  return op.mul(tape, op.mul(tape, x, tape.scalar(0.5)), op.add(tape, erf, tape.scalar(1)));
+  return op.gelu(tape, x);
 }
 
 export function embeddings(c: EncoderCtx, ids: T, types: T): T {
@@ -60,9 +58,9 @@ export function encoderLayer(c: EncoderCtx, x: T, i: number, maskBias: T): T {
   const split = (t: T, perm: number[]): T =>
     op.transpose(tape, op.reshape(tape, t, [0, 0, config.numHeads, headDim], ['batch', 'sequence', config.numHeads, headDim]), perm);
   const q = split(linear(c, x, `${p}.attention.self.query`), [0, 2, 1, 3]);
-  const kT = split(linear(c, x, `${p}.attention.self.key`), [0, 2, 3, 1]);
+  const k = split(linear(c, x, `${p}.attention.self.key`), [0, 2, 1, 3]);
   const v = split(linear(c, x, `${p}.attention.self.value`), [0, 2, 1, 3]);
-  const scores = op.add(tape, op.mul(tape, op.matmul(tape, q, kT), tape.scalar(1 / Math.sqrt(headDim))), maskBias);
+  const scores = op.add(tape, op.matmulNT(tape, q, k, 1 / Math.sqrt(headDim)), maskBias);
   const probs = c.drop(op.softmax(tape, scores));
   const ctxT = op.transpose(tape, op.matmul(tape, probs, v), [0, 2, 1, 3]);
   const merged = op.reshape(tape, ctxT, [0, 0, config.hiddenSize], ['batch', 'sequence', config.hiddenSize]);
@@ -77,7 +75,7 @@ export function encodeTrainingModel(tape: Tape, name: string, outputs: ReturnTyp
     irVersion: ONNX_IR_VERSION,
     producerName: 'livetag-training',
     producerVersion: '1',
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    opsetImport: [{ domain: '', version: ONNX_OPSET }, { domain: MS_DOMAIN, version: 1 }],
     graph: {
       name,
       node: tape.g.nodes,

@@ -12,6 +12,7 @@ import { inEncoderPrefix, weightSpecs, type WeightMap, type WeightSpec } from '.
 import * as op from './autodiff/ops.ts';
 import { Tape, type T } from './autodiff/tape.ts';
 import { attentionMaskBias, embeddings, encodeTrainingModel, encoderLayer, gelu, linear, norm, type EncoderCtx } from './encoder-graph.ts';
+import { createDropoutSites, type DropoutSite } from './dropout-sites.ts';
 import { DataType, intAttr, valueInfo } from './onnx-graph-builder.ts';
 
 export const MLM_INPUTS = Object.freeze({
@@ -19,8 +20,6 @@ export const MLM_INPUTS = Object.freeze({
   positions: 'mlm_positions',
   /** The original token id at each masked position, int64 [masked]. */
   labels: 'mlm_labels',
-  dropout: 'dropout_ratio',
-  training: 'training_mode',
 });
 export const MLM_OUTPUTS = Object.freeze({ loss: 'loss', predictions: 'mlm_predictions' });
 export const TIED_EMBEDDING = 'bert.embeddings.word_embeddings.weight';
@@ -47,6 +46,8 @@ export interface MlmGraph {
   readonly inputs: readonly string[];
   readonly trainable: readonly string[];
   readonly gradients: ReadonlyMap<string, string>;
+  /** The dropout mask inputs, empty without dropout. */
+  readonly dropoutSites: readonly DropoutSite[];
 }
 
 function checkMlmWeights(config: BertConfig, weights: WeightMap): WeightSpec[] {
@@ -58,8 +59,8 @@ function checkMlmWeights(config: BertConfig, weights: WeightMap): WeightSpec[] {
   return specs;
 }
 
-/** Builds the MLM graph: inputs BERT's three, the masked positions and their labels, dropout; outputs loss, argmax predictions and a gradient per tensor. */
-export function buildMlmGraph(config: BertConfig, weights: WeightMap): MlmGraph {
+/** Builds the MLM graph: inputs BERT's three, the masked positions and their labels, dropout masks when `dropout`; outputs loss, argmax predictions and a gradient per tensor. */
+export function buildMlmGraph(config: BertConfig, weights: WeightMap, dropout = false): MlmGraph {
   const specs = checkMlmWeights(config, weights);
   const tape = new Tape();
   const I = DataType.INT64;
@@ -70,11 +71,9 @@ export function buildMlmGraph(config: BertConfig, weights: WeightMap): MlmGraph 
   const types = input(INPUT_NAMES[2], I, ['batch', 'sequence']);
   const positions = input(MLM_INPUTS.positions, I, ['masked']);
   const labels = input(MLM_INPUTS.labels, I, ['masked']);
-  const ratio = input(MLM_INPUTS.dropout, DataType.FLOAT, []);
-  const training = input(MLM_INPUTS.training, DataType.BOOL, []);
   const params = new Map(specs.map((s) => [s.name, tape.param(s.name, weights.get(s.name)!, true)]));
-  let seed = 1;
-  const c: EncoderCtx = { tape, config, w: (n) => params.get(n)!, drop: (x) => op.dropout(tape, x, ratio, training, seed++) };
+  const { drop, sites } = createDropoutSites(tape, dropout);
+  const c: EncoderCtx = { tape, config, w: (n) => params.get(n)!, drop };
 
   const maskBias = attentionMaskBias(tape, mask);
   let x = embeddings(c, ids, types);
@@ -83,8 +82,7 @@ export function buildMlmGraph(config: BertConfig, weights: WeightMap): MlmGraph 
   const picked = op.embed(tape, flat, positions);
   const h = norm(c, gelu(tape, linear(c, picked, 'cls.predictions.transform.dense')), 'cls.predictions.transform.LayerNorm');
   // The tied decoder: the same word-embedding input the lookup above read.
-  const decoder = op.transpose(tape, c.w(TIED_EMBEDDING), [1, 0]);
-  const logits = op.add(tape, op.matmul(tape, h, decoder), c.w('cls.predictions.bias'));
+  const logits = op.linear(tape, h, c.w(TIED_EMBEDDING), c.w('cls.predictions.bias'));
   const loss = op.neg(tape, op.meanAll(tape, op.pickColumn(tape, op.logSoftmax(tape, logits), labels)));
   const g = tape.g;
   g.op('Identity', [loss.name], [], MLM_OUTPUTS.loss);
@@ -93,5 +91,5 @@ export function buildMlmGraph(config: BertConfig, weights: WeightMap): MlmGraph 
 
   const outputs = [valueInfo(MLM_OUTPUTS.loss, DataType.FLOAT, []), valueInfo(MLM_OUTPUTS.predictions, I, ['masked'])];
   const bytes = encodeTrainingModel(tape, 'bert_mlm_training', outputs, gradients, weights);
-  return { bytes, inputs, trainable: tape.trainable.map((t) => t.name), gradients };
+  return { bytes, inputs, trainable: tape.trainable.map((t) => t.name), gradients, dropoutSites: sites };
 }

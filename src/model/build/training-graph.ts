@@ -12,6 +12,7 @@ import { checkWeights, isTrainable, weightSpecs, type WeightMap } from '../weigh
 import * as op from './autodiff/ops.ts';
 import { Tape, type T } from './autodiff/tape.ts';
 import { attentionMaskBias, embeddings, encodeTrainingModel, encoderLayer, linear, type EncoderCtx } from './encoder-graph.ts';
+import { createDropoutSites, type DropoutSite } from './dropout-sites.ts';
 import { emitNgramFeatures, NGRAM_IDF } from './ngram-graph.ts';
 import { DataType, valueInfo } from './onnx-graph-builder.ts';
 
@@ -22,8 +23,6 @@ export const TRAINING_INPUTS = Object.freeze({
   hidden: 'hidden_states',
   labels: 'labels',
   posWeight: 'pos_weight',
-  dropout: 'dropout_ratio',
-  training: 'training_mode',
 });
 export const LOSS_OUTPUT = 'loss';
 
@@ -47,6 +46,8 @@ export interface TrainingGraphOptions {
   readonly forwardOnly?: boolean;
   /** Tensors kept as they are (baked in, no gradient) although their layer trains: the n-gram table started from the linear fit. */
   readonly frozenTensors?: ReadonlySet<string>;
+  /** Dropout where BERT has it, with masks fed per step (TrainingGraph.dropoutSites); off when absent. */
+  readonly dropout?: boolean;
 }
 
 export interface TrainingGraph {
@@ -57,6 +58,8 @@ export interface TrainingGraph {
   readonly trainable: readonly string[];
   /** Trainable tensor name → its gradient output name (empty for a forward-only graph). */
   readonly gradients: ReadonlyMap<string, string>;
+  /** The dropout mask inputs, empty without dropout. */
+  readonly dropoutSites: readonly DropoutSite[];
 }
 
 /** Σ over n-gram positions of weight × table row: the serving graph's wide logits, with the table's gradient. */
@@ -121,8 +124,6 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
   const forward = opts.forwardOnly === true;
   const labels = forward ? undefined : input(TRAINING_INPUTS.labels, DataType.FLOAT, ['batch', config.numLabels]);
   const posWeight = forward ? undefined : input(TRAINING_INPUTS.posWeight, DataType.FLOAT, [config.numLabels]);
-  const ratio = forward ? undefined : input(TRAINING_INPUTS.dropout, DataType.FLOAT, []);
-  const training = forward ? undefined : input(TRAINING_INPUTS.training, DataType.BOOL, []);
 
   const params = new Map<string, T>();
   for (const spec of weightSpecs(config)) {
@@ -130,8 +131,8 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
     if (!isTrainable(spec.name, frozen)) continue;
     params.set(spec.name, tape.param(spec.name, weights.get(spec.name)!, !opts.frozenTensors?.has(spec.name)));
   }
-  let seed = 1;
-  const c: EncoderCtx = { tape, config, w: (n) => params.get(n)!, drop: (x) => (ratio && training ? op.dropout(tape, x, ratio, training, seed++) : x) };
+  const { drop, sites } = createDropoutSites(tape, !forward && opts.dropout === true);
+  const c: EncoderCtx = { tape, config, w: (n) => params.get(n)!, drop };
 
   const g = tape.g;
   const maskBias = attentionMaskBias(tape, mask);
@@ -149,5 +150,5 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
 
   const outputs = [...(forward ? [] : [valueInfo(LOSS_OUTPUT, DataType.FLOAT, [])]), valueInfo(OUTPUT_NAME, DataType.FLOAT, ['batch', config.numLabels])];
   const bytes = encodeTrainingModel(tape, 'bert_multilabel_training', outputs, gradients, weights);
-  return { bytes, inputs, trainable: tape.trainable.map((t) => t.name), gradients };
+  return { bytes, inputs, trainable: tape.trainable.map((t) => t.name), gradients, dropoutSites: sites };
 }

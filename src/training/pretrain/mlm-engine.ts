@@ -10,6 +10,7 @@ import { createGraphSession, type Feed } from '../../model/runtime/graph-session
 import type { WeightMap } from '../../model/weights.ts';
 import { LivetagError } from '../../common/errors.ts';
 import { createArrayAdamW } from '../adamw-arrays.ts';
+import { createDropoutMasks } from '../dropout-masks.ts';
 import type { StoredTensor } from '../checkpoint.ts';
 import type { OptimizerSnapshot } from '../engine.ts';
 import type { AdamWOptions } from '../optimizer.ts';
@@ -72,7 +73,8 @@ export function mlmFeeds(rows: readonly MaskedRow[]): Record<string, Feed> {
 
 export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
   const specs = mlmWeightSpecs(o.config);
-  const graph = buildMlmGraph(o.config, o.weights);
+  const graph = buildMlmGraph(o.config, o.weights, o.dropout > 0);
+  const masks = createDropoutMasks(graph.dropoutSites);
   const weights = new Map(specs.map((s) => [s.name, Float32Array.from(o.weights.get(s.name)!.data)]));
   const shapes = new Map(specs.map((s) => [s.name, s.shape]));
   const optimizer = createArrayAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer);
@@ -89,11 +91,13 @@ export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
   };
 
   async function step(rows: readonly MaskedRow[], lr: number): Promise<MlmStepResult> {
+    const batch = mlmFeeds(rows);
+    const [rowCount, seq] = batch[INPUT_NAMES[0]].dims;
     const feeds: Record<string, Feed> = {
-      ...mlmFeeds(rows),
+      ...batch,
+      // Seeded by the optimizer step, so a resumed run draws the masks the uninterrupted one would.
+      ...(o.dropout > 0 ? masks.feeds(o.dropout, optimizer.step + 1, { batch: rowCount, sequence: seq }) : {}),
       ...Object.fromEntries([...weights].map(([n, w]) => [n, { type: 'float32', data: w, dims: shapes.get(n)! } as Feed])),
-      [MLM_INPUTS.dropout]: { type: 'float32', data: Float32Array.of(o.dropout), dims: [] },
-      [MLM_INPUTS.training]: { type: 'bool', data: Uint8Array.of(o.dropout > 0 ? 1 : 0), dims: [] },
     };
     const out = await session.run(feeds, [MLM_OUTPUTS.loss, MLM_OUTPUTS.predictions, ...gradNames]);
     const predicted = out[MLM_OUTPUTS.predictions] as unknown as BigInt64Array;

@@ -41,8 +41,6 @@ function rows(): MaskedRow[] {
 function feeds(weights: WeightMap, trainable: readonly string[]): Record<string, Feed> {
   const f: Record<string, Feed> = {
     ...mlmFeeds(rows()),
-    dropout_ratio: { type: 'float32', data: Float32Array.of(0), dims: [] },
-    training_mode: { type: 'bool', data: Uint8Array.of(0), dims: [] },
   };
   for (const n of trainable) f[n] = { type: 'float32', data: weights.get(n)!.data, dims: weights.get(n)!.shape };
   return f;

@@ -46,7 +46,7 @@ export function tinyBatch(config: BertConfig, rows = 3, seq = 6, seed = 9): Batc
   return { ids, mask, types, labels, rows, seq };
 }
 
-export function feedsFor(config: BertConfig, b: Batch, weights: WeightMap, trainable: Iterable<string>, dropout = 0, posWeight?: Float32Array): Record<string, Feed> {
+export function feedsFor(config: BertConfig, b: Batch, weights: WeightMap, trainable: Iterable<string>, posWeight?: Float32Array): Record<string, Feed> {
   const dims = [b.rows, b.seq];
   const feeds: Record<string, Feed> = {
     input_ids: { type: 'int64', data: b.ids, dims },
@@ -54,8 +54,6 @@ export function feedsFor(config: BertConfig, b: Batch, weights: WeightMap, train
     token_type_ids: { type: 'int64', data: b.types, dims },
     labels: { type: 'float32', data: b.labels, dims: [b.rows, config.numLabels] },
     pos_weight: { type: 'float32', data: posWeight ?? new Float32Array(config.numLabels).fill(1), dims: [config.numLabels] },
-    dropout_ratio: { type: 'float32', data: Float32Array.of(dropout), dims: [] },
-    training_mode: { type: 'bool', data: Uint8Array.of(dropout > 0 ? 1 : 0), dims: [] },
   };
   for (const name of trainable) {
     const t = weights.get(name)!;

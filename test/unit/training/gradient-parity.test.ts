@@ -48,7 +48,7 @@ for (const c of CASES) {
     const graph = buildTrainingGraph(config, weights, { loss: c.graph, frozenLayers: 0 });
     const session = await createGraphSession(graph.bytes, { threads: 1 });
     const posWeight = Float32Array.from(c.tf.posWeight ?? new Array(config.numLabels).fill(1));
-    const ort = await session.run(feedsFor(config, batch, weights, graph.trainable, 0, posWeight));
+    const ort = await session.run(feedsFor(config, batch, weights, graph.trainable, posWeight));
     await session.release();
 
     const model = createTfBert(config, weights);

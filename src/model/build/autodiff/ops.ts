@@ -8,8 +8,6 @@ import { DataType, floatAttr, intAttr, intsAttr } from '../onnx-graph-builder.ts
 import { broadcastShapes, matmulShape, reshapeShape, transposeShape, type Dim, type Shape } from './shapes.ts';
 import type { T, Tape } from './tape.ts';
 
-const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
-
 function out(tape: Tape, name: string, shape: Shape, from: readonly T[]): T {
   return { name, shape, grad: from.some((t) => t.grad) };
 }
@@ -47,9 +45,23 @@ function unary(tape: Tape, op: string, x: T, derivative: (x: string, y: string) 
   return tape.record(y, (dy) => tape.accumulate(x, tape.g.op('Mul', [dy, derivative(x.name, y.name)])));
 }
 
-export function erf(tape: Tape, x: T): T {
+/**
+ * Exact (erf) GELU, x·½(1 + erf(x/√2)), Hugging Face's "gelu". The forward is
+ * the standard pattern that onnxruntime fuses into one Gelu kernel (with the
+ * bias add before it: BiasGelu); the backward reads only x, so no
+ * intermediate pins the forward apart: dx = dy·(½(1 + erf u) + u·e^(−u²)/√π), u = x/√2.
+ */
+export function gelu(tape: Tape, x: T): T {
   const { g } = tape;
-  return unary(tape, 'Erf', x, (xn) => g.op('Mul', [g.op('Exp', [g.op('Neg', [g.op('Mul', [xn, xn])])]), g.scalarFloat(TWO_OVER_SQRT_PI)]));
+  const half = g.scalarFloat(0.5);
+  const inner = g.op('Add', [g.op('Erf', [g.op('Div', [x.name, g.scalarFloat(Math.SQRT2)])]), g.scalarFloat(1)]);
+  const y = out(tape, g.op('Mul', [g.op('Mul', [x.name, inner]), half]), x.shape, [x]);
+  return tape.record(y, (dy) => {
+    const u = g.op('Mul', [x.name, g.scalarFloat(Math.SQRT1_2)]);
+    const cdf = g.op('Mul', [g.op('Add', [g.op('Erf', [u]), g.scalarFloat(1)]), half]);
+    const density = g.op('Mul', [g.op('Mul', [u, g.op('Exp', [g.op('Neg', [g.op('Mul', [u, u])])])]), g.scalarFloat(1 / Math.sqrt(Math.PI))]);
+    tape.accumulate(x, g.op('Mul', [dy, g.op('Add', [cdf, density])]));
+  });
 }
 
 export function tanh(tape: Tape, x: T): T {
@@ -112,6 +124,44 @@ export function matmul(tape: Tape, a: T, b: T): T {
     } else {
       tape.accumulateBroadcast(b, g.op('MatMul', [swapLast(a.name, a.shape.length), dy]), [...y.shape.slice(0, -2), ...b.shape.slice(-2)]);
     }
+  });
+}
+
+/**
+ * x·Wᵀ + b with W in PyTorch's [out, in] layout, as one op rather than
+ * transpose → matmul → add: the backward then reads W and x as they are
+ * (dx = dy·W; dW = dyᵀ·x over all rows, whose Transpose onnxruntime folds
+ * into its GEMM), so no step copies a transposed weight or gradient.
+ */
+export function linear(tape: Tape, x: T, w: T, b: T): T {
+  const { g } = tape;
+  const t2 = (name: string): string => g.op('Transpose', [name], [intsAttr('perm', [1, 0])]);
+  const y = out(tape, g.op('Add', [g.op('MatMul', [x.name, t2(w.name)]), b.name]), [...x.shape.slice(0, -1), w.shape[0]], [x, w, b]);
+  return tape.record(y, (dy) => {
+    const rows = (name: string, width: Dim): string => (x.shape.length > 2 ? g.op('Reshape', [name, g.int64s([-1, Number(width)])]) : name);
+    const dy2 = rows(dy, w.shape[0]);
+    tape.accumulateBroadcast(b, dy, y.shape);
+    if (x.grad) tape.accumulate(x, g.op('MatMul', [dy, w.name]));
+    if (w.grad) tape.accumulate(w, g.op('MatMul', [t2(dy2), rows(x.name, w.shape[1])]));
+  });
+}
+
+/**
+ * alpha·a·bᵀ over the last two axes for operands with the same batch axes
+ * (attention's scaled Q·Kᵀ), as onnxruntime's FusedMatMul, whose flags
+ * transpose inside the GEMM. A standard Transpose of K here is merged by
+ * onnxruntime's transpose optimizer with the head split before it into one
+ * [0, 2, 3, 1] copy, which it cannot fold into the MatMul: with its inverse
+ * in the backward, a tenth of a small-model step.
+ */
+export function matmulNT(tape: Tape, a: T, b: T, alpha = 1): T {
+  const { g } = tape;
+  const fused = (x: string, y: string, transA: number, transB: number): string =>
+    g.msOp('FusedMatMul', [x, y], [intAttr('transA', transA), intAttr('transB', transB), floatAttr('alpha', alpha)]);
+  const y = out(tape, fused(a.name, b.name, 0, 1), [...a.shape.slice(0, -1), b.shape[b.shape.length - 2]], [a, b]);
+  return tape.record(y, (dy) => {
+    if (a.grad) tape.accumulate(a, fused(dy, b.name, 0, 0));
+    if (b.grad) tape.accumulate(b, fused(dy, a.name, 1, 0));
   });
 }
 
@@ -205,20 +255,17 @@ export function meanAll(tape: Tape, x: T): T {
 }
 
 /**
- * Inverted dropout as onnxruntime's Dropout runs it in training mode: kept
- * units scaled by 1/(1−ratio). `ratio` is a graph input, so 0 turns it off
- * without another graph; each node has its own seed so masks differ.
+ * Inverted dropout with the mask as an input: `mask` holds 0 or 1/(1−ratio)
+ * per element, drawn by the caller (src/training/dropout-masks.ts).
+ * onnxruntime's own Dropout draws its randomness one element at a time on one
+ * thread, 14% of a small-model training step here; a fed mask costs one Mul
+ * each way, and a step's masks are reproducible from its seed.
  */
-export function dropout(tape: Tape, x: T, ratio: T, training: T, seed: number): T {
+export function dropout(tape: Tape, x: T, mask: T): T {
   const { g } = tape;
-  const [yn, mask] = g.opN('Dropout', [x.name, ratio.name, training.name], 2, [intAttr('seed', seed)]);
-  const y = out(tape, yn, x.shape, [x]);
-  return tape.record(y, (dy) => {
-    const scale = g.op('Div', [g.scalarFloat(1), g.op('Sub', [g.scalarFloat(1), ratio.name])]);
-    tape.accumulate(x, g.op('Mul', [g.op('Mul', [dy, g.op('Cast', [mask], [intAttr('to', DataType.FLOAT)])]), scale]));
-  });
+  const y = out(tape, g.op('Mul', [x.name, mask.name]), x.shape, [x]);
+  return tape.record(y, (dy) => tape.accumulate(x, g.op('Mul', [dy, mask.name])));
 }
-
 
 /** Log-softmax over the last axis (onnxruntime subtracts the max, so it is stable): dx = dy − softmax(x)·Σdy. */
 export function logSoftmax(tape: Tape, x: T): T {

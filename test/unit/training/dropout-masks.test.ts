@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { DropoutSite } from '../../../src/model/build/dropout-sites.ts';
+import { LivetagError } from '../../../src/common/errors.ts';
+import { createDropoutMasks } from '../../../src/training/dropout-masks.ts';
+
+const sites: DropoutSite[] = [
+  { name: 'dropout_mask.0', shape: ['batch', 'sequence', 64] },
+  { name: 'dropout_mask.1', shape: ['batch', 2, 'sequence', 'sequence'] },
+  { name: 'dropout_mask.2', shape: ['batch', 64] },
+];
+const dims = { batch: 16, sequence: 33 };
+
+test('masks take each site\'s shape, drop the ratio of elements and scale the rest by 1/(1−ratio)', () => {
+  for (const ratio of [0.1, 0.3]) {
+    const feeds = createDropoutMasks(sites).feeds(ratio, 11, dims);
+    assert.deepEqual(Object.keys(feeds), sites.map((s) => s.name));
+    assert.deepEqual(feeds['dropout_mask.1'].dims, [16, 2, 33, 33]);
+    let zeros = 0;
+    let total = 0;
+    const kept = Math.fround(1 / (1 - ratio));
+    for (const f of Object.values(feeds)) {
+      assert.equal(f.data.length, f.dims.reduce((a, b) => a * b, 1));
+      for (const v of f.data as Float32Array) {
+        total++;
+        if (v === 0) zeros++;
+        else assert.equal(v, kept);
+      }
+    }
+    // 70,000 Bernoulli draws: the share is within 4 standard deviations of the ratio.
+    const sd = Math.sqrt((ratio * (1 - ratio)) / total);
+    assert.ok(Math.abs(zeros / total - ratio) < 4 * sd, `ratio ${ratio}: dropped ${zeros}/${total}`);
+  }
+});
+
+test('a seed gives the same masks (a resumed run draws what the first did); other seeds and sites differ', () => {
+  const flat = (seed: number) => Object.values(createDropoutMasks(sites).feeds(0.1, seed, dims)).map((f) => Array.from(f.data as Float32Array));
+  assert.deepEqual(flat(3), flat(3));
+  assert.notDeepEqual(flat(3), flat(4));
+  const [a, , c] = flat(3);
+  assert.notDeepEqual(a.slice(0, c.length), c, 'each site continues the stream instead of repeating it');
+  // Reused buffers: a smaller batch after a larger one still gets exactly its own size.
+  const masks = createDropoutMasks(sites);
+  masks.feeds(0.1, 1, dims);
+  const small = masks.feeds(0.1, 1, { batch: 2, sequence: 5 });
+  assert.equal(small['dropout_mask.0'].data.length, 2 * 5 * 64);
+});
+
+test('a ratio outside (0, 1) or a dim without a size is refused with a code', () => {
+  assert.throws(() => createDropoutMasks(sites).feeds(1, 1, dims), (e: unknown) => e instanceof LivetagError && e.code === 'LT_TRAINING');
+  assert.throws(() => createDropoutMasks(sites).feeds(0, 1, dims), (e: unknown) => e instanceof LivetagError && e.code === 'LT_TRAINING');
+  assert.throws(() => createDropoutMasks(sites).feeds(0.1, 1, { batch: 2 }), (e: unknown) => e instanceof LivetagError && /no size for dim sequence/.test(e.message));
+});
