@@ -39,6 +39,19 @@ function sumOfSquares(g: Float32Array): number {
   return s0 + s1 + s2 + s3;
 }
 
+/** One step's constants, the same for every tensor. */
+export interface AdamWStepConstants {
+  readonly lr: number;
+  readonly b1: number;
+  readonly b2: number;
+  readonly eps: number;
+  /** Bias corrections 1 − β^t. */
+  readonly c1: number;
+  readonly c2: number;
+  /** Global-norm clip factor for the gradients (1 when not clipping). */
+  readonly scale: number;
+}
+
 /**
  * One tensor's update, kept monomorphic and free of closures so V8 compiles a
  * tight loop. The constants are folded out of it: the clip scale into the
@@ -46,12 +59,13 @@ function sumOfSquares(g: Float32Array): number {
  * decoupled decay into one factor, w·(1 − lr·decay), as PyTorch's AdamW
  * applies it (the same update, 1.4× faster here than the textbook form).
  */
-function update(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, decay: number, scale: number): void {
-  const a1 = (1 - b1) * scale;
-  const a2 = (1 - b2) * scale * scale;
-  const step = lr / c1;
-  const invSqrtC2 = 1 / Math.sqrt(c2);
-  const keep = 1 - lr * decay;
+export function adamwUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: AdamWStepConstants, decay: number): void {
+  const { b1, b2, eps } = k;
+  const a1 = (1 - b1) * k.scale;
+  const a2 = (1 - b2) * k.scale * k.scale;
+  const step = k.lr / k.c1;
+  const invSqrtC2 = 1 / Math.sqrt(k.c2);
+  const keep = 1 - k.lr * decay;
   const n = w.length;
   for (let i = 0; i < n; i++) {
     const gi = g[i];
@@ -63,12 +77,20 @@ function update(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Arr
   }
 }
 
-export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: AdamWOptions): ArrayAdamW {
-  const b1 = opts.beta1 ?? 0.9;
-  const b2 = opts.beta2 ?? 0.999;
-  const eps = opts.epsilon ?? 1e-8;
+/** The optimizer's settings with their defaults, and each tensor's decay. */
+export function adamwSettings(opts: AdamWOptions): { b1: number; b2: number; eps: number; clip: number; decayOf: (name: string) => number } {
   const wd = opts.weightDecay ?? 0;
-  const clip = opts.clipNorm ?? 0;
+  return { b1: opts.beta1 ?? 0.9, b2: opts.beta2 ?? 0.999, eps: opts.epsilon ?? 1e-8, clip: opts.clipNorm ?? 0, decayOf: (name) => (wd > 0 && decays(name) ? wd : 0) };
+}
+
+/** Step `t`'s constants from the pre-clip global norm. */
+export function stepConstants(settings: ReturnType<typeof adamwSettings>, t: number, lr: number, norm: number): AdamWStepConstants {
+  const { b1, b2, eps, clip } = settings;
+  return { lr, b1, b2, eps, c1: 1 - b1 ** t, c2: 1 - b2 ** t, scale: clip > 0 && norm > clip ? clip / norm : 1 };
+}
+
+export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: AdamWOptions): ArrayAdamW {
+  const settings = adamwSettings(opts);
   const m = new Map([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
   const v = new Map([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
   const state: ArrayAdamW = {
@@ -77,15 +99,13 @@ export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: Adam
     v,
     apply(weights, grads, lr) {
       const norm = globalNorm(grads);
-      const scale = clip > 0 && norm > clip ? clip / norm : 1;
       state.step += 1;
-      const c1 = 1 - b1 ** state.step;
-      const c2 = 1 - b2 ** state.step;
+      const k = stepConstants(settings, state.step, lr, norm);
       for (const [name, g] of grads) {
         const w = weights.get(name);
         const mm = m.get(name);
         const vv = v.get(name);
-        if (w && mm && vv) update(w, g, mm, vv, lr, b1, b2, eps, c1, c2, wd > 0 && decays(name) ? wd : 0, scale);
+        if (w && mm && vv) adamwUpdate(w, g, mm, vv, k, settings.decayOf(name));
       }
       return norm;
     },

@@ -77,16 +77,23 @@ export function minimizeLbfgs(f: (x: Float64Array, g: Float64Array) => number, x
   };
   const xNew = new Float64Array(n);
   const gNew = new Float64Array(n);
+  const d = new Float64Array(n);
+  // The (s, y) pairs and their 1/(y·s) live in a ring of memory + 1 arrays
+  // reused every iteration: allocating two fresh n-vectors per iteration left
+  // a fifth of the fit to the garbage collector.
+  const spare: Float64Array[][] = [];
+  const rhos: number[] = [];
   let iter = 0;
   for (; iter < maxIter; iter++) {
     if (Math.sqrt(dot(g, g)) <= tol * Math.max(1, Math.sqrt(dot(x, x)))) break;
     // Two-loop recursion: d = −H·g.
-    const d = Float64Array.from(g, (v) => -v);
+    for (let i = 0; i < n; i++) d[i] = -g[i];
     const alpha: number[] = [];
     for (let k = ss.length - 1; k >= 0; k--) {
-      const a = dot(ss[k], d) / dot(ys[k], ss[k]);
+      const a = dot(ss[k], d) / rhos[k];
       alpha[k] = a;
-      for (let i = 0; i < n; i++) d[i] -= a * ys[k][i];
+      const yk = ys[k];
+      for (let i = 0; i < n; i++) d[i] -= a * yk[i];
     }
     if (ss.length > 0) {
       const last = ss.length - 1;
@@ -94,14 +101,17 @@ export function minimizeLbfgs(f: (x: Float64Array, g: Float64Array) => number, x
       for (let i = 0; i < n; i++) d[i] *= gamma;
     }
     for (let k = 0; k < ss.length; k++) {
-      const b = dot(ys[k], d) / dot(ys[k], ss[k]);
-      for (let i = 0; i < n; i++) d[i] += ss[k][i] * (alpha[k] - b);
+      const b = dot(ys[k], d) / rhos[k];
+      const sk = ss[k];
+      const c = alpha[k] - b;
+      for (let i = 0; i < n; i++) d[i] += sk[i] * c;
     }
     let slope = dot(g, d);
     if (slope >= 0) {
       // Not a descent direction (numerical trouble): restart from steepest descent.
       ss.length = 0;
       ys.length = 0;
+      rhos.length = 0;
       for (let i = 0; i < n; i++) d[i] = -g[i];
       slope = dot(g, d);
     }
@@ -114,8 +124,7 @@ export function minimizeLbfgs(f: (x: Float64Array, g: Float64Array) => number, x
       step /= 2;
     }
     if (!(fNew < fx)) break;
-    const s = new Float64Array(n);
-    const y = new Float64Array(n);
+    const [s, y] = spare.pop() ?? [new Float64Array(n), new Float64Array(n)];
     for (let i = 0; i < n; i++) {
       s[i] = xNew[i] - x[i];
       y[i] = gNew[i] - g[i];
@@ -123,8 +132,12 @@ export function minimizeLbfgs(f: (x: Float64Array, g: Float64Array) => number, x
     if (dot(s, y) > 1e-12) {
       ss.push(s);
       ys.push(y);
-      if (ss.length > memory) (ss.shift(), ys.shift());
-    }
+      rhos.push(dot(ys[ys.length - 1], ss[ss.length - 1]));
+      if (ss.length > memory) {
+        spare.push([ss.shift()!, ys.shift()!]);
+        rhos.shift();
+      }
+    } else spare.push([s, y]);
     x.set(xNew);
     g.set(gNew);
     const progress = fx - fNew;
@@ -151,15 +164,19 @@ function compactBuckets(rows: readonly SparseRow[], trainRows: readonly number[]
 function objective(rows: readonly SparseRow[], trainRows: readonly number[], targets: readonly Uint8Array[], c: Compact, width: number, l2: number) {
   const wSize = c.buckets.length * width;
   const n = trainRows.length;
+  // Each row's weight offsets, looked up once instead of on every evaluation.
+  const bases = trainRows.map((r) => Int32Array.from(rows[r].index, (b) => c.column[b] * width));
   return (x: Float64Array, g: Float64Array): number => {
     g.fill(0);
     let loss = 0;
     const z = new Float64Array(width);
-    for (const r of trainRows) {
+    for (let t = 0; t < trainRows.length; t++) {
+      const r = trainRows[t];
       const row = rows[r];
+      const offsets = bases[t];
       for (let j = 0; j < width; j++) z[j] = x[wSize + j];
-      for (let k = 0; k < row.index.length; k++) {
-        const base = c.column[row.index[k]] * width;
+      for (let k = 0; k < offsets.length; k++) {
+        const base = offsets[k];
         for (let j = 0; j < width; j++) z[j] += row.value[k] * x[base + j];
       }
       for (let j = 0; j < width; j++) {
@@ -169,8 +186,8 @@ function objective(rows: readonly SparseRow[], trainRows: readonly number[], tar
         z[j] = (1 / (1 + Math.exp(-z[j])) - y) / n;
         g[wSize + j] += z[j];
       }
-      for (let k = 0; k < row.index.length; k++) {
-        const base = c.column[row.index[k]] * width;
+      for (let k = 0; k < offsets.length; k++) {
+        const base = offsets[k];
         for (let j = 0; j < width; j++) g[base + j] += row.value[k] * z[j];
       }
     }
