@@ -77,6 +77,35 @@ export function adamwUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v
   }
 }
 
+/**
+ * The update for a table whose rows a batch mostly leaves alone (the n-gram
+ * table): only rows with a non-zero gradient move, moments included, with
+ * the step's bias corrections (TensorFlow's LazyAdam, PyTorch's SparseAdam
+ * plus decoupled decay). A dense update would decay and drift the 99% of
+ * rows the batch never read.
+ */
+export function adamwUpdateRows(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: AdamWStepConstants, decay: number, width: number): void {
+  const { b1, b2, eps } = k;
+  const a1 = (1 - b1) * k.scale;
+  const a2 = (1 - b2) * k.scale * k.scale;
+  const step = k.lr / k.c1;
+  const invSqrtC2 = 1 / Math.sqrt(k.c2);
+  const keep = 1 - k.lr * decay;
+  for (let row = 0; row < w.length; row += width) {
+    let touched = false;
+    for (let j = 0; j < width; j++) if (g[row + j] !== 0) touched = true;
+    if (!touched) continue;
+    for (let i = row; i < row + width; i++) {
+      const gi = g[i];
+      const mi = b1 * m[i] + a1 * gi;
+      const vi = b2 * v[i] + a2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      w[i] = w[i] * keep - (step * mi) / (Math.sqrt(vi) * invSqrtC2 + eps);
+    }
+  }
+}
+
 /** The optimizer's settings with their defaults, and each tensor's decay. */
 export function adamwSettings(opts: AdamWOptions): { b1: number; b2: number; eps: number; clip: number; decayOf: (name: string) => number } {
   const wd = opts.weightDecay ?? 0;
@@ -89,7 +118,8 @@ export function stepConstants(settings: ReturnType<typeof adamwSettings>, t: num
   return { lr, b1, b2, eps, c1: 1 - b1 ** t, c2: 1 - b2 ** t, scale: clip > 0 && norm > clip ? clip / norm : 1 };
 }
 
-export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: AdamWOptions): ArrayAdamW {
+/** `sparseRows`: tensors updated row by row, only where the gradient is non-zero (name → row width). */
+export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: AdamWOptions, sparseRows: ReadonlyMap<string, number> = new Map()): ArrayAdamW {
   const settings = adamwSettings(opts);
   const m = new Map([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
   const v = new Map([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
@@ -105,7 +135,10 @@ export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: Adam
         const w = weights.get(name);
         const mm = m.get(name);
         const vv = v.get(name);
-        if (w && mm && vv) adamwUpdate(w, g, mm, vv, k, settings.decayOf(name));
+        if (!w || !mm || !vv) continue;
+        const width = sparseRows.get(name);
+        if (width) adamwUpdateRows(w, g, mm, vv, k, settings.decayOf(name), width);
+        else adamwUpdate(w, g, mm, vv, k, settings.decayOf(name));
       }
       return norm;
     },

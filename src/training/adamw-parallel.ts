@@ -10,7 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { LivetagError } from '../common/errors.ts';
-import { adamwSettings, adamwUpdate, createArrayAdamW, globalNorm, stepConstants } from './adamw-arrays.ts';
+import { adamwSettings, adamwUpdate, adamwUpdateRows, createArrayAdamW, globalNorm, stepConstants } from './adamw-arrays.ts';
 import type { AdamWOptions } from './optimizer.ts';
 
 interface WorkerItem {
@@ -86,10 +86,11 @@ export function splitHalves(shapes: ReadonlyMap<string, number>): Set<string> {
 /** A transferable array: its own whole buffer (onnxruntime's outputs are), else a copy. */
 const own = (a: Float32Array): Float32Array => (a.byteOffset === 0 && a.buffer.byteLength === a.byteLength && !(a.buffer instanceof SharedArrayBuffer) ? a : a.slice());
 
-export function createParallelAdamW(shapes: ReadonlyMap<string, number>, opts: AdamWOptions, parallelFrom = PARALLEL_FROM): ParallelAdamW {
+/** `sparseRows` as createArrayAdamW's; those tensors stay on the main thread. */
+export function createParallelAdamW(shapes: ReadonlyMap<string, number>, opts: AdamWOptions, parallelFrom = PARALLEL_FROM, sparseRows: ReadonlyMap<string, number> = new Map()): ParallelAdamW {
   const total = [...shapes.values()].reduce((a, b) => a + b, 0);
-  const single = createArrayAdamW(shapes, opts);
-  const theirs = splitHalves(shapes);
+  const single = createArrayAdamW(shapes, opts, sparseRows);
+  const theirs = splitHalves(new Map([...shapes].filter(([n]) => !sparseRows.has(n))));
   const share = [...theirs].reduce((a, n) => a + shapes.get(n)!, 0) / Math.max(1, total);
   if (total < parallelFrom || Math.max(share, 1 - share) > MAX_SHARE) {
     return {
@@ -148,7 +149,10 @@ export function createParallelAdamW(shapes: ReadonlyMap<string, number>, opts: A
         const w = weights.get(name);
         const mm = m.get(name);
         const vv = v.get(name);
-        if (w && mm && vv) adamwUpdate(w, g, mm, vv, k, settings.decayOf(name));
+        if (!w || !mm || !vv) continue;
+        const width = sparseRows.get(name);
+        if (width) adamwUpdateRows(w, g, mm, vv, k, settings.decayOf(name), width);
+        else adamwUpdate(w, g, mm, vv, k, settings.decayOf(name));
       }
       const back = await reply;
       waiting = undefined;

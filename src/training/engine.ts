@@ -57,6 +57,8 @@ export interface EngineOptions {
   readonly frozenLayers: number;
   /** onnxruntime only: tensors kept as given although their layer trains (the n-gram table with --ngram-frozen). */
   readonly frozenTensors?: ReadonlySet<string>;
+  /** onnxruntime only: 2-D tensors whose rows AdamW moves only where the batch gave them a gradient (the n-gram table). */
+  readonly sparseTensors?: ReadonlySet<string>;
   readonly features: FeatureStore;
   readonly loss: LossOptions;
   readonly optimizer: AdamWOptions;

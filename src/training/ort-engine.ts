@@ -64,7 +64,8 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   const { config, frozenLayers } = o;
   const trainable = weightSpecs(config).filter((s) => isTrainable(s.name, frozenLayers) && !o.frozenTensors?.has(s.name)).map((s) => s.name);
   const weights = new Map(trainable.map((n) => [n, Float32Array.from(o.weights.get(n)!.data)]));
-  const optimizer = createParallelAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer);
+  const sparseRows = new Map(trainable.filter((n) => o.sparseTensors?.has(n) && o.weights.get(n)!.shape.length === 2).map((n) => [n, o.weights.get(n)!.shape[1]]));
+  const optimizer = createParallelAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer, undefined, sparseRows);
   const { train, predict, masks, note } = await openSessions(o, o.weights);
   const posWeight = new Float32Array(config.numLabels).fill(1);
   o.loss.posWeight?.forEach((w, i) => (posWeight[i] = w));

@@ -45,6 +45,14 @@ export interface Recipe {
   readonly rareLabelFloor: number;
   /** 'learned': the tag-count bounds of the labeled rows go into the manifest (runtime/select-tags.ts); 'any': thresholds alone. */
   readonly tagCount: 'learned' | 'any';
+  /**
+   * How AdamW moves the wide n-gram table (onnxruntime): 'lazy' only the rows
+   * a batch gave a gradient (about 1% of 262144), 'dense' every row each step.
+   * Lazy was level with dense on three tianchi splits, both paths
+   * (bench/results/quality-tianchi-ngram-update.md), and skips most of the
+   * update's work: the table is 80% of the default model's parameters.
+   */
+  readonly ngramUpdate: 'lazy' | 'dense';
 }
 
 export type InitKind = 'scratch' | 'pretrained';
@@ -75,6 +83,7 @@ export function livetagRecipe(init: InitKind, frozenLayers: number): Recipe {
     thresholdObjective: 'exact-match',
     rareLabelFloor: 0,
     tagCount: 'learned',
+    ngramUpdate: 'lazy',
   };
 }
 
@@ -103,6 +112,7 @@ export function seedRecipe(): Recipe {
     thresholdObjective: 'f1',
     rareLabelFloor: 0,
     tagCount: 'any',
+    ngramUpdate: 'dense',
   };
 }
 

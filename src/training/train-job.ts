@@ -167,6 +167,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
           ...(opts.threads === undefined ? {} : { threads: opts.threads }),
           ...(opts.device ? { device: opts.device } : {}),
           ...(frozen.length > 0 ? { frozenTensors: new Set(frozen) } : {}),
+          ...(initial.config.ngram && initial.recipe.ngramUpdate === 'lazy' ? { sparseTensors: new Set(['ngram.weight']) } : {}),
         },
       ),
     );

@@ -123,7 +123,7 @@ export interface EngineSetup {
 }
 
 /** What any engine needs to train as the recipe says; the trainer's own loss bookkeeping (posWeight) derives from the same values. */
-export function engineOptionsFor(setup: EngineSetup, extra: Pick<EngineOptions, 'threads' | 'device' | 'log' | 'predictBatchSize' | 'frozenTensors'> = {}): EngineOptions {
+export function engineOptionsFor(setup: EngineSetup, extra: Pick<EngineOptions, 'threads' | 'device' | 'log' | 'predictBatchSize' | 'frozenTensors' | 'sparseTensors'> = {}): EngineOptions {
   const { recipe } = setup;
   return {
     config: setup.config,

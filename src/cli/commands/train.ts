@@ -75,6 +75,7 @@ async function jobOptions(values: Values, argv: readonly string[]): Promise<Trai
       ...(values['tag-count'] ? { tagCount: values['tag-count'] } : {}),
       ...(values['select-by'] ? { selectBy: values['select-by'] } : {}),
       ...(values['threshold-objective'] ? { thresholdObjective: values['threshold-objective'] } : {}),
+      ...(values['ngram-update'] ? { ngramUpdate: values['ngram-update'] } : {}),
       rareLabelFloor: values['rare-label-floor'],
     },
     promoteMetric: values['promote-metric'],

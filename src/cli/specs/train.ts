@@ -56,6 +56,13 @@ Give --data, --labels-topic or --base (or several).`,
       help: 'what picks the kept epoch and drives early stopping: validation macro-F1 or validation loss',
       defaultHelp: "the recipe's",
     },
+    'ngram-update': {
+      type: 'string',
+      choices: ['lazy', 'dense'],
+      group: RECIPE,
+      help: 'how AdamW moves the n-gram table: only the rows a batch touched, or every row each step',
+      defaultHelp: "the recipe's",
+    },
     'threshold-objective': {
       type: 'string',
       choices: ['exact-match', 'f1'],

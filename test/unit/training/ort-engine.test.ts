@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseBertConfig } from '../../../src/model/bert-config.ts';
 import { randomWeights } from '../../../src/model/weights.ts';
 import type { EngineOptions, TrainingEngine } from '../../../src/training/engine.ts';
 import { createIdFeatures } from '../../../src/training/features.ts';
@@ -112,4 +113,37 @@ test('CUDA asked for where it is absent: CPU, with the reason logged once', asyn
   assert.match(auto.description, /^onnxruntime cpu \(auto: CUDA provider not available\)/);
   assert.equal(lines.length, 1, 'auto falls back without a warning line');
   await auto.dispose();
+});
+
+test('a sparse n-gram table: rows no batch hashed to keep their values; the rows a batch read move as a dense update moves them', async () => {
+  const wide = parseBertConfig({ ...config, ngram: { buckets: 97, maxN: 2 } });
+  const weights = randomWeights(wide, 11, 0.1);
+  // A table started from a fit, as the baseline starts it: non-zero rows, which a dense update decays.
+  const table = weights.get('ngram.weight')!.data;
+  for (let i = 0; i < table.length; i++) table[i] = rng() - 0.5;
+  const make = (sparse: boolean) => createOrtEngine(options({ config: wide, weights, ...(sparse ? { sparseTensors: new Set(['ngram.weight']) } : {}) }));
+  const lazy = await make(true);
+  const dense = await make(false);
+  const rows = batches[0];
+  await lazy.step(rows, targetsOf(rows), 1e-2, 0);
+  await dense.step(rows, targetsOf(rows), 1e-2, 0);
+  const start = weights.get('ngram.weight')!.data;
+  const after = lazy.exportWeights().get('ngram.weight')!.data;
+  const afterDense = dense.exportWeights().get('ngram.weight')!.data;
+  const width = wide.numLabels;
+  let kept = 0;
+  let moved = 0;
+  for (let r = 0; r < start.length / width; r++) {
+    const row = (a: Float32Array) => Array.from(a.subarray(r * width, (r + 1) * width));
+    if (row(after).every((v, j) => v === row(start)[j])) kept++;
+    else {
+      moved++;
+      assert.deepEqual(row(after), row(afterDense), `row ${r}`);
+    }
+    // The dense update decays every row, read or not.
+    assert.notDeepEqual(row(afterDense), row(start), `dense row ${r}`);
+  }
+  assert.ok(kept > 0 && moved > 0, `kept ${kept}, moved ${moved}`);
+  await lazy.dispose();
+  await dense.dispose();
 });

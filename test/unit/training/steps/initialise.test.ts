@@ -61,7 +61,7 @@ test('the wide n-gram branch: added with a zero table and unit idf, no longer th
   assert.ok(m.weights.get('ngram.weight')!.data.every((v) => v === 0));
   assert.ok(m.weights.get('ngram.idf')!.data.every((v) => v === 1));
   assert.equal(m.initOnnx, undefined);
-  assert.match(lines[0], /wide n-gram branch \(1–2-grams, 64 buckets\)$/);
+  assert.match(lines[0], /wide n-gram branch \(1–2-grams, 64 buckets, lazy updates\)$/);
   const grown = extendHead(m.config, m.weights, TINY_LABELS, [...TINY_LABELS, 'new'], 1);
   assert.deepEqual(grown.weights.get('ngram.weight')!.shape, [64, 4], 'a new label gets its n-gram column');
 });
