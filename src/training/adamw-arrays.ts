@@ -53,21 +53,22 @@ export interface AdamWStepConstants {
 }
 
 /**
- * One tensor's update, kept monomorphic and free of closures so V8 compiles a
- * tight loop. The constants are folded out of it: the clip scale into the
- * moment rates, the bias corrections into the step size and 1/√c2, and the
- * decoupled decay into one factor, w·(1 − lr·decay), as PyTorch's AdamW
- * applies it (the same update, 1.4× faster here than the textbook form).
+ * One tensor's update (elements `from` to `to`), kept monomorphic and free of
+ * closures so V8 compiles a tight loop, and self-contained so the parallel
+ * optimizer's worker runs its source. The constants are folded out of it: the
+ * clip scale into the moment rates, the bias corrections into the step size
+ * and 1/√c2, and the decoupled decay into one factor, w·(1 − lr·decay), as
+ * PyTorch's AdamW applies it (the same update, 1.4× faster here than the
+ * textbook form).
  */
-export function adamwUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: AdamWStepConstants, decay: number): void {
+export function adamwUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: AdamWStepConstants, decay: number, from = 0, to = w.length): void {
   const { b1, b2, eps } = k;
   const a1 = (1 - b1) * k.scale;
   const a2 = (1 - b2) * k.scale * k.scale;
   const step = k.lr / k.c1;
   const invSqrtC2 = 1 / Math.sqrt(k.c2);
   const keep = 1 - k.lr * decay;
-  const n = w.length;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const gi = g[i];
     const mi = b1 * m[i] + a1 * gi;
     const vi = b2 * v[i] + a2 * gi * gi;
@@ -85,24 +86,33 @@ export function adamwUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v
  * rows the batch never read.
  */
 export function adamwUpdateRows(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: AdamWStepConstants, decay: number, width: number): void {
-  const { b1, b2, eps } = k;
-  const a1 = (1 - b1) * k.scale;
-  const a2 = (1 - b2) * k.scale * k.scale;
-  const step = k.lr / k.c1;
-  const invSqrtC2 = 1 / Math.sqrt(k.c2);
-  const keep = 1 - k.lr * decay;
   for (let row = 0; row < w.length; row += width) {
     let touched = false;
     for (let j = 0; j < width; j++) if (g[row + j] !== 0) touched = true;
-    if (!touched) continue;
-    for (let i = row; i < row + width; i++) {
-      const gi = g[i];
-      const mi = b1 * m[i] + a1 * gi;
-      const vi = b2 * v[i] + a2 * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      w[i] = w[i] * keep - (step * mi) / (Math.sqrt(vi) * invSqrtC2 + eps);
-    }
+    if (touched) adamwUpdate(w, g, m, v, k, decay, row, row + width);
+  }
+}
+
+/**
+ * Every tensor of `grads` but those in `skip`: row by row where `sparseRows`
+ * names a row width, else whole.
+ */
+export function updateTensors(
+  grads: ReadonlyMap<string, Float32Array>,
+  state: { readonly weights: ReadonlyMap<string, Float32Array>; readonly m: ReadonlyMap<string, Float32Array>; readonly v: ReadonlyMap<string, Float32Array> },
+  k: AdamWStepConstants,
+  decayOf: (name: string) => number,
+  sparseRows: ReadonlyMap<string, number>,
+  skip?: ReadonlySet<string>,
+): void {
+  for (const [name, g] of grads) {
+    const w = state.weights.get(name);
+    const m = state.m.get(name);
+    const v = state.v.get(name);
+    if (skip?.has(name) || !w || !m || !v) continue;
+    const width = sparseRows.get(name);
+    if (width) adamwUpdateRows(w, g, m, v, k, decayOf(name), width);
+    else adamwUpdate(w, g, m, v, k, decayOf(name));
   }
 }
 
@@ -131,15 +141,7 @@ export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: Adam
       const norm = globalNorm(grads);
       state.step += 1;
       const k = stepConstants(settings, state.step, lr, norm);
-      for (const [name, g] of grads) {
-        const w = weights.get(name);
-        const mm = m.get(name);
-        const vv = v.get(name);
-        if (!w || !mm || !vv) continue;
-        const width = sparseRows.get(name);
-        if (width) adamwUpdateRows(w, g, mm, vv, k, settings.decayOf(name), width);
-        else adamwUpdate(w, g, mm, vv, k, settings.decayOf(name));
-      }
+      updateTensors(grads, { weights, m, v }, k, settings.decayOf, sparseRows);
       return norm;
     },
   };

@@ -10,7 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { LivetagError } from '../common/errors.ts';
-import { adamwSettings, adamwUpdate, adamwUpdateRows, createArrayAdamW, globalNorm, stepConstants } from './adamw-arrays.ts';
+import { adamwSettings, adamwUpdate, createArrayAdamW, globalNorm, stepConstants, updateTensors } from './adamw-arrays.ts';
 import type { AdamWOptions } from './optimizer.ts';
 
 interface WorkerItem {
@@ -144,16 +144,7 @@ export function createParallelAdamW(shapes: ReadonlyMap<string, number>, opts: A
       worker.ref();
       const reply = new Promise<WorkerReply>((resolve) => (waiting = resolve));
       worker.postMessage({ k, items }, items.flatMap((it) => [it.w.buffer, it.g.buffer, it.m.buffer, it.v.buffer] as ArrayBuffer[]));
-      for (const [name, g] of grads) {
-        if (theirs.has(name)) continue;
-        const w = weights.get(name);
-        const mm = m.get(name);
-        const vv = v.get(name);
-        if (!w || !mm || !vv) continue;
-        const width = sparseRows.get(name);
-        if (width) adamwUpdateRows(w, g, mm, vv, k, settings.decayOf(name), width);
-        else adamwUpdate(w, g, mm, vv, k, settings.decayOf(name));
-      }
+      updateTensors(grads, { weights, m, v }, k, settings.decayOf, sparseRows, theirs);
       const back = await reply;
       waiting = undefined;
       worker?.unref();
