@@ -124,6 +124,11 @@ export const ERROR_CODES = {
     description: 'Kafka authentication failed',
     hint: 'The brokers refused the SASL login or TLS handshake, or the OAuth token endpoint refused the client credentials. Check LIVETAG_KAFKA_SASL_* / LIVETAG_KAFKA_OAUTH_* and the mounted secret files, LIVETAG_KAFKA_TLS_CA_FILE, and for brokers that require a client certificate (mTLS) LIVETAG_KAFKA_TLS_CERT_FILE / _KEY_FILE. Not retried: the same credentials will be refused again.',
   },
+  LT_KAFKA_REBALANCE: {
+    retryable: true,
+    description: 'the consumer group is rebalancing',
+    hint: 'A heartbeat learned that the group is rebalancing (an instance joined, left or was restarted). The batch stops after the work already committed, the member rejoins, and the records after the committed offset are read again by whichever member owns the partition. Normal operation: logged at info, not counted as an error.',
+  },
   LT_KAFKA_DENIED: {
     retryable: false,
     description: 'Kafka authorization failed (ACLs)',

@@ -3,7 +3,7 @@
  * imports a client library: each adapter passes in its own calls and error
  * mapper, so the shapes the port promises are written once.
  */
-import type { LivetagError } from '../common/errors.ts';
+import { LivetagError } from '../common/errors.ts';
 import type {
   ConsumedRecord,
   KafkaAdmin,
@@ -113,4 +113,24 @@ export function portClient(
   parts: { consumer: KafkaClient['consumer']; producer: (o: Parameters<KafkaClient['producer']>[0]) => KafkaProducer; admin: KafkaAdmin },
 ): KafkaClient {
   return { name, brokers, consumer: (o): KafkaConsumer => parts.consumer(o), producer: (o = {}) => parts.producer(o), admin: parts.admin };
+}
+
+/** Kafka's answers that mean "rejoin the group" (the set kafkajs' runner rejoins on). */
+const REBALANCE_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION']);
+
+/**
+ * A heartbeat's rebalance answer as LT_KAFKA_REBALANCE, so the service can
+ * tell it from a failure; anything else passes through unchanged.
+ */
+export function rebalanceSignal(err: unknown): never {
+  const type = (err as { type?: unknown } | null)?.type;
+  if (typeof type === 'string' && REBALANCE_TYPES.has(type)) {
+    throw new LivetagError('LT_KAFKA_REBALANCE', `the group is rebalancing (${type}): this batch stops and the member rejoins`, { cause: err, retryable: true });
+  }
+  throw err;
+}
+
+/** What the client library must see thrown from its batch handler: its own rebalance error (it rejoins on that), else `err`. */
+export function libraryErrorOf(err: unknown): unknown {
+  return err instanceof LivetagError && err.code === 'LT_KAFKA_REBALANCE' && err.cause !== undefined ? err.cause : err;
 }

@@ -4,7 +4,7 @@
  */
 import kafkajs, { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
 import { LivetagError } from '../common/errors.ts';
-import { consumedRecord, groupByTopic, newTopics, portClient, portTransaction, topicOffsets, withConnected } from './adapter-kit.ts';
+import { consumedRecord, groupByTopic, libraryErrorOf, newTopics, portClient, portTransaction, rebalanceSignal, topicOffsets, withConnected } from './adapter-kit.ts';
 import { authErrorCode } from './auth-errors.ts';
 import type { ClientOptions } from './client-options.ts';
 import type { SaslSettings } from './connection.ts';
@@ -182,7 +182,7 @@ function toBatch(consumer: Consumer, p: EachBatchPayload): RecordBatch {
     // commit before stop() (the stream service's drain waits for handlers).
     commit: (next) => guard(`commit ${topic}/${partition}@${next}`, () => consumer.commitOffsets([{ topic, partition, offset: next }])),
     isCurrent: () => p.isRunning() && !p.isStale(),
-    heartbeat: () => p.heartbeat(),
+    heartbeat: () => p.heartbeat().catch(rebalanceSignal),
   };
 }
 
@@ -233,7 +233,8 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe, led
           partitionsConsumedConcurrently: o.concurrency ?? 1,
           eachBatch: async (p) => {
             try {
-              await eachBatch(toBatch(consumer, p));
+              // kafkajs rejoins on its own rebalance error: hand it back that, not our signal.
+              await eachBatch(toBatch(consumer, p)).catch((err: unknown) => Promise.reject(libraryErrorOf(err)));
             } finally {
               await stable.settle(p.batch.topic, p.batch.partition);
             }

@@ -56,7 +56,11 @@ export interface RecordBatch {
   commit(nextOffset: string): Promise<void>;
   /** False once the partition was revoked or the consumer is stopping: leave the rest uncommitted. */
   isCurrent(): boolean;
-  /** Keeps the group membership alive during long work. */
+  /**
+   * Keeps the group membership alive during long work. Rejects with
+   * LT_KAFKA_REBALANCE when the group is rebalancing: stop the batch (what was
+   * committed stands) and rethrow it, so the client rejoins.
+   */
   heartbeat(): Promise<void>;
 }
 

@@ -157,6 +157,11 @@ export function createSource(opts: SourceOptions): Source {
         try {
           await chunks(batch, handlers);
         } catch (err) {
+          if (errorCode(err) === 'LT_KAFKA_REBALANCE') {
+            // The work already committed stands; the member rejoins. Normal operation, not a failure.
+            logger.info('group is rebalancing; this batch stops here and its partition resumes from the committed offset', { topic: batch.topic, partition: batch.partition });
+            throw err;
+          }
           metrics.errors.inc({ code: errorCode(err) === 'LT_UNEXPECTED' ? 'LT_KAFKA' : errorCode(err) });
           logger.error('batch failed; it will be retried from the last committed offset', { topic: batch.topic, partition: batch.partition, error: (err as Error).message });
           throw err;

@@ -25,6 +25,9 @@ export interface ChaosResult {
   readonly duplicates: number;
   readonly seconds: number;
   readonly faultAt: number;
+  /** The instances' "batch failed" log lines (each a chunk redelivered), and their rebalance notes (info level: seen with LIVETAG_CHAOS_LOG_LEVEL=info). */
+  readonly batchFailures: number;
+  readonly rebalanceNotes: number;
 }
 
 const PARTITIONS = 4;
@@ -150,7 +153,9 @@ export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault
     if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     await exited(c);
   }
-  const result = { ...count(out.received, ends), seconds: (Date.now() - t0) / 1000, faultAt };
+  const logs = instances.flatMap((c) => (c as ChildProcess & { logs: string[] }).logs);
+  const lines = (text: string): number => logs.filter((l) => l.includes(text)).length;
+  const result = { ...count(out.received, ends), seconds: (Date.now() - t0) / 1000, faultAt, batchFailures: lines('batch failed'), rebalanceNotes: lines('this batch stops here') };
   // A failed run is rare and timing-bound: what the instances warned about is the only trace of why.
   if (result.lost > 0 || (delivery === 'exactly-once' && result.duplicates > 0)) t.diagnostic(`instance logs:\n${instances.map((c, i) => `#${i}: ${(c as ChildProcess & { logs: string[] }).logs.slice(-40).join('\n')}`).join('\n')}`);
   return result;
