@@ -30,7 +30,14 @@ test('inference on the worker thread leaves the event loop free while a large ba
   const bundle = join(tempDir(), 'small');
   await writeRandomBundle(bundle, { shape: 'small' });
   const inline = await measure(bundle, false);
-  const worker = await measure(bundle, true);
+  // One GC pause or a neighbour's burst on a 2-core machine can stall any loop for ~10 ms (Node 24
+  // CI once saw 13 ms against a 50 ms batch): the worker's figure is the best of three tries, so
+  // the check is about blocking, which repeats, not about noise, which does not.
+  let worker = await measure(bundle, true);
+  for (let i = 0; i < 2 && worker.maxDelay >= 0.25 * worker.batchMs; i++) {
+    const again = await measure(bundle, true);
+    if (again.maxDelay / again.batchMs < worker.maxDelay / worker.batchMs) worker = again;
+  }
   // Inline, the loop waits for (nearly) the whole batch; on the worker it should not.
   assert.ok(inline.maxDelay > 0.5 * inline.batchMs, `inline: max delay ${inline.maxDelay} ms, batch ${inline.batchMs} ms`);
   assert.ok(worker.maxDelay < 0.25 * worker.batchMs, `worker: max delay ${worker.maxDelay} ms, batch ${worker.batchMs} ms`);
