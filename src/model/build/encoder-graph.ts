@@ -27,11 +27,6 @@ export function norm(c: EncoderCtx, x: T, name: string): T {
   return op.layerNorm(c.tape, x, c.w(`${name}.weight`), c.w(`${name}.bias`), c.config.layerNormEps);
 }
 
-/** Exact (erf) GELU, as Hugging Face's "gelu". */
-export function gelu(tape: Tape, x: T): T {
-  return op.gelu(tape, x);
-}
-
 export function embeddings(c: EncoderCtx, ids: T, types: T): T {
   const { tape } = c;
   const g = tape.g;
@@ -65,7 +60,7 @@ export function encoderLayer(c: EncoderCtx, x: T, i: number, maskBias: T): T {
   const ctxT = op.transpose(tape, op.matmul(tape, probs, v), [0, 2, 1, 3]);
   const merged = op.reshape(tape, ctxT, [0, 0, config.hiddenSize], ['batch', 'sequence', config.hiddenSize]);
   const h = norm(c, op.add(tape, c.drop(linear(c, merged, `${p}.attention.output.dense`)), x), `${p}.attention.output.LayerNorm`);
-  const inter = gelu(tape, linear(c, h, `${p}.intermediate.dense`));
+  const inter = op.gelu(tape, linear(c, h, `${p}.intermediate.dense`));
   return norm(c, op.add(tape, c.drop(linear(c, inter, `${p}.output.dense`)), h), `${p}.output.LayerNorm`);
 }
 

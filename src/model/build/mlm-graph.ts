@@ -11,7 +11,7 @@ import { LivetagError } from '../../common/errors.ts';
 import { inEncoderPrefix, weightSpecs, type WeightMap, type WeightSpec } from '../weights.ts';
 import * as op from './autodiff/ops.ts';
 import { Tape, type T } from './autodiff/tape.ts';
-import { attentionMaskBias, embeddings, encodeTrainingModel, encoderLayer, gelu, linear, norm, type EncoderCtx } from './encoder-graph.ts';
+import { attentionMaskBias, embeddings, encodeTrainingModel, encoderLayer, linear, norm, type EncoderCtx } from './encoder-graph.ts';
 import { createDropoutSites, type DropoutSite } from './dropout-sites.ts';
 import { DataType, intAttr, valueInfo } from './onnx-graph-builder.ts';
 
@@ -80,7 +80,7 @@ export function buildMlmGraph(config: BertConfig, weights: WeightMap, dropout = 
   for (let i = 0; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias);
   const flat = op.reshape(tape, x, [-1, config.hiddenSize], ['tokens', config.hiddenSize]);
   const picked = op.embed(tape, flat, positions);
-  const h = norm(c, gelu(tape, linear(c, picked, 'cls.predictions.transform.dense')), 'cls.predictions.transform.LayerNorm');
+  const h = norm(c, op.gelu(tape, linear(c, picked, 'cls.predictions.transform.dense')), 'cls.predictions.transform.LayerNorm');
   // The tied decoder: the same word-embedding input the lookup above read.
   const logits = op.linear(tape, h, c.w(TIED_EMBEDDING), c.w('cls.predictions.bias'));
   const loss = op.neg(tape, op.meanAll(tape, op.pickColumn(tape, op.logSoftmax(tape, logits), labels)));
