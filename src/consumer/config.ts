@@ -27,7 +27,8 @@ const SERVE_SETTINGS = {
   LIVETAG_REGISTRY_POLL_MS: { schema: int(0), default: '10000', doc: 'Registry polling interval, the fallback when an announcement is missed (0 disables).' },
   LIVETAG_DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', doc: 'Execution provider; cuda falls back to cpu with a warning when CUDA is missing.' },
   LIVETAG_DEVICE_ID: { schema: int(0), default: '0', doc: 'CUDA device id.' },
-  LIVETAG_THREADS: { schema: int(0, 256), default: '0', doc: 'onnxruntime intra-op threads (0 = one per core).' },
+  LIVETAG_THREADS: { schema: int(0, 256), default: '0', doc: 'onnxruntime intra-op threads, split between the sessions (0 = one per core).' },
+  LIVETAG_SESSIONS: { schema: int(0, 64), default: '0', doc: 'onnxruntime sessions, each on its own worker thread running whole batches (0 = auto: 2 on CPU with 2+ threads, 1 on CUDA). Each holds its own copy of the weights.' },
   LIVETAG_ORT_SPINNING: { schema: bool, default: 'true', doc: 'Let onnxruntime\'s threads spin-wait between operators (its default, and faster in bench/suite.ts); false costs less CPU per message where the cores are shared.' },
   LIVETAG_MODEL_VARIANT: { schema: z.string().regex(/^[a-z0-9-]+$/), default: 'auto', doc: 'Graph of the bundle to serve: auto (the manifest\'s measured choice per provider, see livetag optimize), base (model.onnx) or a variant name (fused, int8, fp16).' },
   LIVETAG_HTTP_HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address of the HTTP server (/metrics, /healthz, /readyz).' },
@@ -68,7 +69,7 @@ export interface ServeConfig {
   readonly topics: { readonly input: string; readonly output: string; readonly deadLetter: string };
   readonly groupId: string;
   readonly fromBeginning: boolean;
-  readonly model: { readonly path: string; readonly device: 'cpu' | 'cuda'; readonly deviceId: number; readonly threads: number; readonly variant: string; readonly spinning: boolean };
+  readonly model: { readonly path: string; readonly device: 'cpu' | 'cuda'; readonly deviceId: number; readonly threads: number; readonly sessions: number; readonly variant: string; readonly spinning: boolean };
   readonly registry?: { readonly root: string; readonly topic: string; readonly pollMs: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly delivery: 'at-least-once' | 'exactly-once';
@@ -104,7 +105,7 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     topics: { input: raw.LIVETAG_INPUT_TOPIC, output: raw.LIVETAG_OUTPUT_TOPIC, deadLetter: raw.LIVETAG_DLQ_TOPIC },
     groupId: raw.LIVETAG_GROUP_ID,
     fromBeginning: raw.LIVETAG_FROM_BEGINNING,
-    model: { path: raw.LIVETAG_MODEL, device: raw.LIVETAG_DEVICE, deviceId: raw.LIVETAG_DEVICE_ID, threads: raw.LIVETAG_THREADS, variant: raw.LIVETAG_MODEL_VARIANT, spinning: raw.LIVETAG_ORT_SPINNING },
+    model: { path: raw.LIVETAG_MODEL, device: raw.LIVETAG_DEVICE, deviceId: raw.LIVETAG_DEVICE_ID, threads: raw.LIVETAG_THREADS, sessions: raw.LIVETAG_SESSIONS, variant: raw.LIVETAG_MODEL_VARIANT, spinning: raw.LIVETAG_ORT_SPINNING },
     ...(raw.LIVETAG_REGISTRY ? { registry: { root: raw.LIVETAG_REGISTRY, topic: raw.LIVETAG_MODEL_TOPIC, pollMs: raw.LIVETAG_REGISTRY_POLL_MS } } : {}),
     http: { host: raw.LIVETAG_HTTP_HOST, port: raw.LIVETAG_HTTP_PORT },
     delivery: raw.LIVETAG_DELIVERY,

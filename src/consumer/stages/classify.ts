@@ -95,7 +95,8 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
       span?.end();
       end?.();
       return classifier.decide(logits, batch.batchSize, opts.allScores);
-    }),
+      // One batch queued per session beyond those running, so none waits for the next cut.
+    }, classifier.parallelism + 1),
   });
   let state = stateFor(opts.classifier);
 

@@ -20,6 +20,8 @@ export interface Classifier {
   readonly manifest: Readonly<Manifest>;
   readonly labels: readonly string[];
   readonly provider: ModelRunner['provider'];
+  /** Batches the model runs at once (its sessions): how many the batcher keeps in flight. */
+  readonly parallelism: number;
   /** The bundle variant running: "base" (model.onnx) or a key of manifest.variants. */
   readonly variant: string;
   readonly encoder: TextEncoder;
@@ -122,6 +124,7 @@ export async function createClassifier(opts: ClassifierOptions): Promise<Classif
     manifest,
     labels,
     provider: runner.provider,
+    parallelism: runner.parallelism,
     variant,
     encoder,
     encode: (texts) => encoder.encode(texts),

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ERROR_CODES, LivetagError, type ErrorCode } from '../../common/errors.ts';
 import { createOrtRunner, type Device, type OrtRunner, type SessionOptions } from './onnx-session.ts';
@@ -6,10 +7,20 @@ import type { EncodedBatch } from '../tokenizer.ts';
 export interface ModelRunnerOptions extends SessionOptions {
   /** Run the session on a worker thread (default true) so the event loop stays free. */
   readonly worker?: boolean;
+  /**
+   * Sessions on their own worker threads, each running whole batches; they
+   * split `threads` (default 1; 0 = auto: two on CPU where there are two
+   * threads to split, one on CUDA). Where the cores are shared (the Kafka
+   * client, tokenization, a neighbour), one session's intra-op threads wait
+   * at every operator for a descheduled peer; independent sessions do not.
+   */
+  readonly sessions?: number;
 }
 
 export interface ModelRunner {
   readonly provider: Device;
+  /** Batches that can run at once (the sessions). */
+  readonly parallelism: number;
   infer(batch: EncodedBatch): Promise<Float32Array>;
   stop(): Promise<void>;
 }
@@ -84,6 +95,7 @@ async function createWorkerRunner(model: Uint8Array, opts: ModelRunnerOptions): 
   let stopping: Promise<void> | undefined;
   return {
     provider,
+    parallelism: 1,
     infer: (batch) => call({ batch }),
     stop() {
       // Requests already posted are answered first: the worker handles messages in order.
@@ -100,12 +112,55 @@ function inlineRunner(runner: OrtRunner): ModelRunner {
   let stopping: Promise<void> | undefined;
   return {
     provider: runner.provider,
+    parallelism: 1,
     infer: (batch) => runner.run(batch),
     stop: () => (stopping ??= runner.release()),
   };
 }
 
+/**
+ * Each batch goes to the session with the fewest batches outstanding, so a
+ * slow batch does not hold the next one back. A session whose worker died
+ * answers nothing more; the others carry on, and the last one's death is
+ * every later caller's error.
+ */
+export function createRunnerPool(members: readonly ModelRunner[]): ModelRunner {
+  const outstanding = members.map(() => 0);
+  const dead: (Error | undefined)[] = members.map(() => undefined);
+  let stopping: Promise<void> | undefined;
+  return {
+    provider: members[0].provider,
+    parallelism: members.length,
+    async infer(batch) {
+      let k = -1;
+      for (let i = 0; i < members.length; i++) if (!dead[i] && (k < 0 || outstanding[i] < outstanding[k])) k = i;
+      if (k < 0) throw dead.at(-1)!;
+      outstanding[k]++;
+      try {
+        return await members[k].infer(batch);
+      } catch (err) {
+        if ((err as LivetagError).code === 'LT_WORKER_EXITED') dead[k] = err as Error;
+        throw err;
+      } finally {
+        outstanding[k]--;
+      }
+    },
+    stop: () => (stopping ??= Promise.all(members.map((m) => m.stop())).then(() => undefined)),
+  };
+}
+
 export async function createModelRunner(model: Uint8Array, opts: ModelRunnerOptions = {}): Promise<ModelRunner> {
   if (opts.worker === false) return inlineRunner(await createOrtRunner(model, opts));
-  return createWorkerRunner(model, opts);
+  const budget = opts.threads || availableParallelism();
+  const sessions = opts.sessions === 0 ? (opts.device !== 'cuda' && budget >= 2 ? 2 : 1) : Math.max(1, opts.sessions ?? 1);
+  if (sessions === 1) return createWorkerRunner(model, opts);
+  const threads = Math.max(1, Math.floor(budget / sessions));
+  const members = await Promise.allSettled(Array.from({ length: sessions }, () => createWorkerRunner(model, { ...opts, threads })));
+  const failed = members.find((m): m is PromiseRejectedResult => m.status === 'rejected');
+  const started = members.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
+  if (failed) {
+    await Promise.all(started.map((m) => m.stop()));
+    throw failed.reason;
+  }
+  return createRunnerPool(started);
 }
