@@ -11,19 +11,10 @@ import type { SaslSettings } from './connection.ts';
 import { createOAuthTokenSource } from './oauth-token.ts';
 import { CODECS, type Codec } from './codecs.ts';
 import { createStableOffsets, createTxnOffsetLedger, type TxnOffsetLedger } from './stable-offsets.ts';
+import { fixIdleRequestQueueTimer } from './kafkajs-request-queue.ts';
 import type {
-  ConsumerEvent,
-  ConsumerOptions,
-  KafkaAdmin,
-  KafkaClient,
-  KafkaConsumer,
-  KafkaProducer,
-  KafkaTransaction,
-  Compression,
-  ProducerOptions,
-  RecordBatch,
-  TopicPartitionOffset,
-  TopicSpec,
+  ConsumerEvent, ConsumerOptions, KafkaAdmin, KafkaClient, KafkaConsumer, KafkaProducer, KafkaTransaction,
+  Compression, ProducerOptions, RecordBatch, TopicPartitionOffset, TopicSpec,
 } from './port.ts';
 
 // kafkajs ships gzip only and throws KafkaJSNotImplemented on any other
@@ -34,6 +25,7 @@ const { CompressionCodecs } = kafkajs;
 CompressionCodecs[CompressionTypes.Snappy] = asKafkajsCodec(CODECS.snappy);
 CompressionCodecs[CompressionTypes.LZ4] = asKafkajsCodec(CODECS.lz4);
 CompressionCodecs[CompressionTypes.ZSTD] = asKafkajsCodec(CODECS.zstd);
+fixIdleRequestQueueTimer();
 
 const COMPRESSION_TYPES: Readonly<Record<Compression, CompressionTypes>> = {
   none: CompressionTypes.None,

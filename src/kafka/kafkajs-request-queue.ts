@@ -1,0 +1,52 @@
+import { createRequire } from 'node:module';
+
+/** The part of kafkajs' per-connection RequestQueue the fix reads and replaces. */
+interface RequestQueue {
+  pending: unknown[];
+  throttledUntil: number;
+  throttleCheckTimeoutId: NodeJS.Timeout | null;
+  checkPendingRequests(): void;
+  scheduleCheckPendingRequests(): void;
+}
+
+type RequestQueueClass = { prototype: RequestQueue } & (new (opts: Record<string, unknown>) => RequestQueue);
+
+/** kafkajs' own interval for re-checking a non-empty queue (CHECK_PENDING_REQUESTS_INTERVAL). */
+const RECHECK_MS = 10;
+const FIXED = Symbol.for('livetag.kafkajs.requestQueueTimerFix');
+
+export function kafkajsRequestQueue(): RequestQueueClass {
+  return createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as RequestQueueClass;
+}
+
+/**
+ * kafkajs 2.2.4 re-arms a timer on every broker connection each time its
+ * pending-request check ends, pending requests or not, with a negative delay
+ * (so 1 ms): about a thousand wake-ups per second per connection for the
+ * life of the client (tulios/kafkajs#1556, #1704; the fix of #1667 is
+ * unreleased). On a service at 100 messages/s that idle loop was the largest
+ * cost on the main thread. This applies #1667 to the loaded kafkajs: with
+ * nothing pending nothing is scheduled, since a request that has to wait
+ * schedules its own check when it is queued and answers re-check as they
+ * arrive. It changes nothing in a kafkajs whose method no longer has the fault.
+ *
+ * @returns whether the fix is in place now
+ */
+export function fixIdleRequestQueueTimer(queue: RequestQueueClass = kafkajsRequestQueue()): boolean {
+  const proto = queue.prototype as RequestQueue & { [FIXED]?: true };
+  if (proto[FIXED]) return true;
+  const source = proto.scheduleCheckPendingRequests.toString();
+  // The faulty body: the delay is only corrected inside the pending branch, then a timer is armed regardless.
+  const faulty = /if\s*\(this\.pending\.length > 0\)\s*\{\s*scheduleAt = scheduleAt > 0 \? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL\s*\}\s*this\.throttleCheckTimeoutId = setTimeout/.test(source);
+  if (!faulty) return false;
+  proto.scheduleCheckPendingRequests = function scheduleCheckPendingRequests(this: RequestQueue): void {
+    if (this.pending.length === 0 || this.throttleCheckTimeoutId) return;
+    const wait = this.throttledUntil - Date.now();
+    this.throttleCheckTimeoutId = setTimeout(() => {
+      this.throttleCheckTimeoutId = null;
+      this.checkPendingRequests();
+    }, wait > 0 ? wait : RECHECK_MS);
+  };
+  proto[FIXED] = true;
+  return true;
+}
