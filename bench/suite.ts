@@ -111,12 +111,18 @@ async function encodeBatches(c: Awaited<ReturnType<typeof createClassifier>>, ba
   return out;
 }
 
-async function rawRate(bundle: string, variant: string, batch: number, seconds: number, opts: { bucketed?: boolean; threads?: number; device?: 'cpu' | 'cuda' } = {}): Promise<RawRow & { provider: string }> {
-  const c = await createClassifier({ bundle, worker: false, threads: opts.threads ?? threads, variant, device: opts.device ?? 'cpu', warn: () => undefined });
+/**
+ * The model alone, batch after batch. With `sessions` > 1 it runs as serve's
+ * default does, on that many worker sessions splitting the threads, with one
+ * batch per session in flight.
+ */
+async function rawRate(bundle: string, variant: string, batch: number, seconds: number, opts: { bucketed?: boolean; threads?: number; device?: 'cpu' | 'cuda'; sessions?: number } = {}): Promise<RawRow & { provider: string }> {
+  const sessions = opts.sessions ?? 1;
+  const c = await createClassifier({ bundle, worker: sessions > 1, sessions, threads: opts.threads ?? threads, variant, device: opts.device ?? 'cpu', warn: () => undefined });
   try {
     const batches = await encodeBatches(c, batch, batch === 1 ? 256 : 48, opts.bucketed);
     const config = c.manifest.architecture;
-    await c.infer(batches[0]);
+    await Promise.all(Array.from({ length: sessions }, () => c.infer(batches[0])));
     let done = 0;
     let flops = 0;
     let tokens = 0;
@@ -125,20 +131,24 @@ async function rawRate(bundle: string, variant: string, batch: number, seconds: 
     let k = 0;
     const cpu0 = process.cpuUsage();
     const start = performance.now();
-    while (performance.now() - start < seconds * 1000 || k < 2) {
-      const b = batches[k++ % batches.length];
-      const t0 = performance.now();
-      c.decide(await c.infer(b), b.batchSize);
-      inferSeconds += (performance.now() - t0) / 1000;
-      done += b.batchSize;
-      flops += b.batchSize * flopsPerSequence(config, b.seqLength);
-      tokens += b.lengths.reduce((x, y) => x + y, 0);
-      padded += b.batchSize * b.seqLength;
-    }
+    await Promise.all(Array.from({ length: sessions }, async () => {
+      while (performance.now() - start < seconds * 1000 || k < 2) {
+        const b = batches[k++ % batches.length];
+        const t0 = performance.now();
+        c.decide(await c.infer(b), b.batchSize);
+        inferSeconds += (performance.now() - t0) / 1000;
+        done += b.batchSize;
+        flops += b.batchSize * flopsPerSequence(config, b.seqLength);
+        tokens += b.lengths.reduce((x, y) => x + y, 0);
+        padded += b.batchSize * b.seqLength;
+      }
+    }));
     const wall = (performance.now() - start) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuSecondsPer1000 = ((cpu.user + cpu.system) / 1e6 / done) * 1000;
-    return { batch, textsPerSecond: done / wall, gflops: flops / inferSeconds / 1e9, meanTokens: tokens / done, paddingShare: 1 - tokens / padded, cpuSecondsPer1000, provider: c.provider };
+    // Sessions overlap: their summed batch times over-count the time the machine spent.
+    const gflops = flops / (sessions > 1 ? wall : inferSeconds) / 1e9;
+    return { batch, textsPerSecond: done / wall, gflops, meanTokens: tokens / done, paddingShare: 1 - tokens / padded, cpuSecondsPer1000, sessions, provider: c.provider };
   } finally {
     await c.stop();
   }
@@ -258,6 +268,7 @@ try {
     log('tuning: bucketing, threads, variants at the best batch');
     const bucketed = await rawRate(bundle, 'base', best.batch, plan.rawSeconds, { bucketed: true });
     const oneThread = await rawRate(bundle, 'base', best.batch, plan.rawSeconds, { threads: 1 });
+    const twoSessions = await rawRate(bundle, 'base', best.batch, plan.rawSeconds, { sessions: 2 });
     const variantRows = [];
     for (const r of opt.reports) {
       const row = await rawRate(bundle, r.name, best.batch, plan.rawSeconds);
@@ -274,13 +285,19 @@ try {
 
     log(`livetag serve, backlog of ${plan.backlog} (after a warm-up drain: the broker's JIT compiles its hot paths)`);
     await serveRun('livetag', bundle, Math.min(plan.backlog, 2000), { env: { LIVETAG_MODEL_VARIANT: 'base' } });
-    // The ceiling is measured again right before and after the serve runs: on a shared, noisy machine only neighbours compare.
-    const rawBefore = await rawRate(bundle, 'base', best.batch, plan.rawSeconds);
+    // The ceiling is measured again right before and after the serve runs: on a shared, noisy machine only
+    // neighbours compare. Each time the better of one session and two (serve's default on CPU) counts.
+    const rawBest = async (): Promise<RawRow> => {
+      const rows = [await rawRate(bundle, 'base', best.batch, plan.rawSeconds), await rawRate(bundle, 'base', best.batch, plan.rawSeconds, { sessions: 2 })];
+      return rows.reduce((a, b) => (b.textsPerSecond > a.textsPerSecond ? b : a));
+    };
+    const rawBefore = await rawBest();
     const livetag = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base' } });
     const livetagNoSpin = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_ORT_SPINNING: 'false' } });
     const livetagAuto = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'auto' } });
     const livetagOneThread = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_THREADS: '1' } });
-    const rawAfter = await rawRate(bundle, 'base', best.batch, plan.rawSeconds);
+    const livetagOneSession = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_SESSIONS: '1' } });
+    const rawAfter = await rawBest();
     const rawBeside = (rawBefore.textsPerSecond + rawAfter.textsPerSecond) / 2;
     const ladder = await loadLadder('livetag', bundle, livetag.msgsPerSecond, plan.latencySeconds, { LIVETAG_MODEL_VARIANT: 'base' });
     log(`naive consumer, backlog of ${plan.naiveBacklog}`);
@@ -302,6 +319,7 @@ try {
       pipelineOverRawSweep: livetag.msgsPerSecond / best.textsPerSecond,
       pipelineOverRawNoSpin: livetagNoSpin.msgsPerSecond / rawBeside,
       pipelineOverRawOneThread: livetagOneThread.msgsPerSecond / rawBeside,
+      pipelineOverRawOneSession: livetagOneSession.msgsPerSecond / rawBeside,
       pipelineAutoOverRaw: livetagAuto.msgsPerSecond / rawBeside,
       livetagOverNaive: livetag.msgsPerSecond / naive.msgsPerSecond,
       livetagServeOverTransformersJs: livetag.msgsPerSecond / tjsBest.transformersJs,
@@ -309,7 +327,7 @@ try {
       modelGflopsOverMatmul: best.gflops / matmul,
       modelGflopsOverModelShapedGemm: best.gflops / ffnGemm,
     };
-    results.push({ key, title: plan.title, bundle: source, baseMegabytes: opt.manifest.files['model.onnx'].bytes / 1e6, architecture: config, serving: opt.serving, raw, best: best.batch, matmul: { square2048: matmul, modelShapedGemm: ffnGemm, gemmShape: `${gemmM}×${config.hiddenSize}×${config.intermediateSize}` }, bucketed, oneThread, variants: variantRows, gpu: gpuRows, transformersJs: tjs, rawBeside: { before: rawBefore, after: rawAfter, mean: rawBeside }, livetag, livetagNoSpin, livetagAuto, livetagOneThread, ladder, naive, naiveLadder, ratios, ...(dedupe ? { dedupe } : {}) });
+    results.push({ key, title: plan.title, bundle: source, baseMegabytes: opt.manifest.files['model.onnx'].bytes / 1e6, architecture: config, serving: opt.serving, raw, best: best.batch, matmul: { square2048: matmul, modelShapedGemm: ffnGemm, gemmShape: `${gemmM}×${config.hiddenSize}×${config.intermediateSize}` }, bucketed, oneThread, twoSessions, variants: variantRows, gpu: gpuRows, transformersJs: tjs, rawBeside: { before: rawBefore, after: rawAfter, mean: rawBeside }, livetag, livetagNoSpin, livetagAuto, livetagOneThread, livetagOneSession, ladder, naive, naiveLadder, ratios, ...(dedupe ? { dedupe } : {}) });
     log(`${key}: pipeline/raw ${f(ratios.pipelineOverRaw, 2)}, livetag/naive ${f(ratios.livetagOverNaive, 1)}×, livetag/transformers.js ${f(ratios.livetagServeOverTransformersJs, 2)}`);
     writeResults(false);
   }

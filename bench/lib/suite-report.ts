@@ -7,7 +7,7 @@
 export const f = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
 
-export type RawRow = { batch: number; textsPerSecond: number; gflops: number; meanTokens: number; paddingShare: number; cpuSecondsPer1000: number };
+export type RawRow = { batch: number; textsPerSecond: number; gflops: number; meanTokens: number; paddingShare: number; cpuSecondsPer1000: number; sessions?: number };
 export type Usage = { cores: number; peakRssMb: number; brokerCores: number; benchCores: number; cpuSeconds: number; brokerCpuSeconds: number; benchCpuSeconds: number; threads?: Record<string, number> };
 export type ServeResult = {
   msgsPerSecond: number;
@@ -68,6 +68,7 @@ export function renderMarkdown(o: SuiteOutput): string {
     L.push(`| same, raw from the batch sweep earlier in the run | ${f(ra.pipelineOverRawSweep, 2)} | |`);
     L.push(`| same, onnxruntime thread spinning off | ${f(ra.pipelineOverRawNoSpin, 2)} | |`);
     L.push(`| same, 1 onnxruntime thread (the other core left to Kafka work) | ${f(ra.pipelineOverRawOneThread, 2)} | |`);
+    if (ra.pipelineOverRawOneSession !== undefined) L.push(`| same, 1 onnxruntime session (all threads in it; the default is 2 on CPU) | ${f(ra.pipelineOverRawOneSession, 2)} | |`);
     L.push(`| livetag serve with the bundle's auto variant (cpu → ${r.serving.cpu}) / raw model.onnx | ${f(ra.pipelineAutoOverRaw, 2)} | |`);
     L.push(`| livetag serve / naive consumer | **${f(ra.livetagOverNaive, 1)}×** | ≥ 10× |`);
     L.push(`| livetag serve (broker) / transformers.js pipeline (in process, best batch) | **${f(ra.livetagServeOverTransformersJs, 2)}×** | |`);
@@ -76,7 +77,8 @@ export function renderMarkdown(o: SuiteOutput): string {
     L.push(`| model GFLOP/s / model-shaped GEMM (${r.matmul.gemmShape}) GFLOP/s | ${f(ra.modelGflopsOverModelShapedGemm * 100, 0)}% | |`, '');
 
     L.push('| mode | msgs/s | CPU (cores) | peak RSS MB | broker CPU | load generator CPU |', '|---|---:|---:|---:|---:|---:|');
-    L.push(`| raw onnxruntime, batch ${r.best} (in process), beside the serve runs | ${f(r.rawBeside.mean)} (${f(r.rawBeside.before.textsPerSecond)} before, ${f(r.rawBeside.after.textsPerSecond)} after) | – | – | – | – |`);
+    const sessionsOf = (x: RawRow): string => (x.sessions && x.sessions > 1 ? `, ${x.sessions} sessions` : '');
+    L.push(`| raw onnxruntime, batch ${r.best} (in process), beside the serve runs, the better of 1 and 2 sessions | ${f(r.rawBeside.mean)} (${f(r.rawBeside.before.textsPerSecond)} before${sessionsOf(r.rawBeside.before)}, ${f(r.rawBeside.after.textsPerSecond)} after${sessionsOf(r.rawBeside.after)}) | – | – | – | – |`);
     const tb = r.transformersJs.rows.reduce((a: any, b: any) => (b.transformersJs > a.transformersJs ? b : a));
     L.push(`| transformers.js pipeline, batch ${tb.batch} (in process) | ${f(tb.transformersJs)} | – | – | – | – |`);
     const serveRow = (name: string, s: ServeResult): string => `| ${name} | ${f(s.msgsPerSecond)} | ${f(s.usage.cores, 2)} | ${mb(s.usage.peakRssMb * 2 ** 20)} | ${f(s.usage.brokerCores, 2)} | ${f(s.usage.benchCores, 2)} |`;
@@ -84,6 +86,7 @@ export function renderMarkdown(o: SuiteOutput): string {
     L.push(serveRow('livetag serve, model.onnx, onnxruntime spinning off', r.livetagNoSpin));
     L.push(serveRow(`livetag serve, auto variant (cpu → ${r.serving.cpu})`, r.livetagAuto));
     L.push(serveRow('livetag serve, model.onnx, 1 onnxruntime thread', r.livetagOneThread));
+    if (r.livetagOneSession) L.push(serveRow('livetag serve, model.onnx, 1 onnxruntime session', r.livetagOneSession));
     L.push(serveRow('naive consumer (per message, max-length padding)', r.naive), '');
 
     L.push('End-to-end latency (record timestamp → tagged record read back), paced input:', '');
@@ -97,6 +100,7 @@ export function renderMarkdown(o: SuiteOutput): string {
     for (const x of r.raw as RawRow[]) L.push(`| ${x.batch} | ${f(x.textsPerSecond)} | ${f(x.gflops)} | ${f((x.gflops / r.matmul.square2048) * 100, 0)}% | ${f(x.meanTokens)} | ${f(x.paddingShare * 100, 0)}% |`);
     L.push(`| ${r.best}, length-bucketed (sorted in windows of 512) | ${f(r.bucketed.textsPerSecond)} | ${f(r.bucketed.gflops)} | | ${f(r.bucketed.meanTokens)} | ${f(r.bucketed.paddingShare * 100, 0)}% |`);
     L.push(`| ${r.best}, 1 intra-op thread | ${f(r.oneThread.textsPerSecond)} | ${f(r.oneThread.gflops)} | | | |`);
+    if (r.twoSessions) L.push(`| ${r.best}, 2 sessions splitting the threads, a batch each in flight | ${f(r.twoSessions.textsPerSecond)} | ${f(r.twoSessions.gflops)} | | | |`);
     L.push(`\n2048² matrix product: ${f(r.matmul.square2048)} GFLOP/s; model-shaped GEMM ${r.matmul.gemmShape}: ${f(r.matmul.modelShapedGemm)} GFLOP/s.`, '');
     L.push(`Serving variants at batch ${r.best} (CPU; agreement with model.onnx on real comments; \`livetag optimize\` chose cpu → ${r.serving.cpu}, cuda → ${r.serving.cuda}):`, '');
     L.push('| variant | texts/s | vs model.onnx | same tags | max |Δp| | MB |', '|---|---:|---:|---:|---:|---:|');
