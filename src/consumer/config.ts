@@ -28,7 +28,7 @@ const SERVE_SETTINGS = {
   LIVETAG_DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', doc: 'Execution provider; cuda falls back to cpu with a warning when CUDA is missing.' },
   LIVETAG_DEVICE_ID: { schema: int(0), default: '0', doc: 'CUDA device id.' },
   LIVETAG_THREADS: { schema: int(0, 256), default: '0', doc: 'onnxruntime intra-op threads, split between the sessions (0 = one per core).' },
-  LIVETAG_SESSIONS: { schema: int(0, 64), default: '0', doc: 'onnxruntime sessions, each on its own worker thread running whole batches (0 = auto: 2 on CPU with 2+ threads, 1 on CUDA). Each holds its own copy of the weights.' },
+  LIVETAG_SESSIONS: { schema: int(1, 64), default: '1', doc: 'onnxruntime sessions, each on its own worker thread running whole batches with its share of LIVETAG_THREADS. 2 spent less CPU per message on a small model where the cores are shared; each session holds its own weights (bert-base: +1.2 GB each).' },
   LIVETAG_ORT_SPINNING: { schema: bool, default: 'true', doc: 'Let onnxruntime\'s threads spin-wait between operators (its default, and faster in bench/suite.ts); false costs less CPU per message where the cores are shared.' },
   LIVETAG_MODEL_VARIANT: { schema: z.string().regex(/^[a-z0-9-]+$/), default: 'auto', doc: 'Graph of the bundle to serve: auto (the manifest\'s measured choice per provider, see livetag optimize), base (model.onnx) or a variant name (fused, int8, fp16).' },
   LIVETAG_HTTP_HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address of the HTTP server (/metrics, /healthz, /readyz).' },

@@ -70,7 +70,8 @@ test('20,000 messages with one in ten invalid: every valid one tagged, every inv
   }
   await producer.disconnect();
 
-  const svc = service(serveEnv(topics, await tinyBundle(), { LIVETAG_BATCH_MAX_WAIT_MS: '2' }));
+  // Two sessions of one thread each: the pooled path under the same checks as the default.
+  const svc = service(serveEnv(topics, await tinyBundle(), { LIVETAG_BATCH_MAX_WAIT_MS: '2', LIVETAG_THREADS: '2', LIVETAG_SESSIONS: '2' }));
   const out = await collector(client, [topics.output, topics.dlq]);
   const t0 = Date.now();
   try {

@@ -8,11 +8,12 @@ export interface ModelRunnerOptions extends SessionOptions {
   /** Run the session on a worker thread (default true) so the event loop stays free. */
   readonly worker?: boolean;
   /**
-   * Sessions on their own worker threads, each running whole batches; they
-   * split `threads` (default 1; 0 = auto: two on CPU where there are two
-   * threads to split, one on CUDA). Where the cores are shared (the Kafka
+   * Sessions on their own worker threads, each running whole batches and
+   * splitting `threads` (default 1). Where the cores are shared (the Kafka
    * client, tokenization, a neighbour), one session's intra-op threads wait
-   * at every operator for a descheduled peer; independent sessions do not.
+   * at every operator for a descheduled peer; independent sessions do not,
+   * but each batch runs on fewer threads (longer) and each session holds its
+   * own weights and arena: numbers in docs/performance.md.
    */
   readonly sessions?: number;
 }
@@ -151,10 +152,9 @@ export function createRunnerPool(members: readonly ModelRunner[]): ModelRunner {
 
 export async function createModelRunner(model: Uint8Array, opts: ModelRunnerOptions = {}): Promise<ModelRunner> {
   if (opts.worker === false) return inlineRunner(await createOrtRunner(model, opts));
-  const budget = opts.threads || availableParallelism();
-  const sessions = opts.sessions === 0 ? (opts.device !== 'cuda' && budget >= 2 ? 2 : 1) : Math.max(1, opts.sessions ?? 1);
+  const sessions = Math.max(1, opts.sessions ?? 1);
   if (sessions === 1) return createWorkerRunner(model, opts);
-  const threads = Math.max(1, Math.floor(budget / sessions));
+  const threads = Math.max(1, Math.floor((opts.threads || availableParallelism()) / sessions));
   const members = await Promise.allSettled(Array.from({ length: sessions }, () => createWorkerRunner(model, { ...opts, threads })));
   const failed = members.find((m): m is PromiseRejectedResult => m.status === 'rejected');
   const started = members.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));

@@ -53,8 +53,7 @@ export function serveEnv(topics: ServeTopics, bundle: string, extra: Record<stri
     LIVETAG_MODEL: bundle,
     LIVETAG_HTTP_PORT: '0',
     LIVETAG_HTTP_HOST: '127.0.0.1',
-    // Two threads, so LIVETAG_SESSIONS' auto runs the default shape: two sessions of one thread each.
-    LIVETAG_THREADS: '2',
+    LIVETAG_THREADS: '1',
     LIVETAG_TRANSACTIONAL_ID: uniqueName('txn'),
     ...extra,
   };
