@@ -95,8 +95,7 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
       span?.end();
       end?.();
       return classifier.decide(logits, batch.batchSize, opts.allScores);
-      // One batch queued per session beyond those running, so none waits for the next cut.
-    }, classifier.parallelism + 1),
+    }, classifier.parallelism + 1), // one batch queued beyond those running, so no session waits for the next cut
   });
   let state = stateFor(opts.classifier);
 

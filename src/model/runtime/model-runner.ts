@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { ERROR_CODES, LivetagError, type ErrorCode } from '../../common/errors.ts';
+import { ERROR_CODES, LivetagError, isLivetagError, type ErrorCode } from '../../common/errors.ts';
 import { createOrtRunner, type Device, type OrtRunner, type SessionOptions } from './onnx-session.ts';
 import type { EncodedBatch } from '../tokenizer.ts';
 
@@ -127,20 +127,24 @@ function inlineRunner(runner: OrtRunner): ModelRunner {
  */
 export function createRunnerPool(members: readonly ModelRunner[]): ModelRunner {
   const outstanding = members.map(() => 0);
-  const dead: (Error | undefined)[] = members.map(() => undefined);
+  const dead = new Set<number>();
+  let lastDeath: Error | undefined;
   let stopping: Promise<void> | undefined;
   return {
     provider: members[0].provider,
     parallelism: members.length,
     async infer(batch) {
       let k = -1;
-      for (let i = 0; i < members.length; i++) if (!dead[i] && (k < 0 || outstanding[i] < outstanding[k])) k = i;
-      if (k < 0) throw dead.at(-1)!;
+      for (let i = 0; i < members.length; i++) if (!dead.has(i) && (k < 0 || outstanding[i] < outstanding[k])) k = i;
+      if (k < 0) throw lastDeath!;
       outstanding[k]++;
       try {
         return await members[k].infer(batch);
       } catch (err) {
-        if ((err as LivetagError).code === 'LT_WORKER_EXITED') dead[k] = err as Error;
+        if (isLivetagError(err, 'LT_WORKER_EXITED')) {
+          dead.add(k);
+          lastDeath = err;
+        }
         throw err;
       } finally {
         outstanding[k]--;
