@@ -48,6 +48,7 @@ async function withAdmin<T>(ctx: Context, what: string, fn: (admin: KJS.Admin) =
   let op: Promise<T> | undefined;
   let settled = false;
   try {
+    await ctx.loginCheck();
     await admin.connect();
     op = fn(admin);
     op.then(
@@ -66,7 +67,8 @@ async function withAdmin<T>(ctx: Context, what: string, fn: (admin: KJS.Admin) =
 }
 
 /** Consumer-group writes without a joined member: a consumer that connects, commits and leaves. */
-function withGroupMember<T>(ctx: Context, groupId: string, what: string, fn: (consumer: KJS.Consumer) => Promise<T>): Promise<T> {
+async function withGroupMember<T>(ctx: Context, groupId: string, what: string, fn: (consumer: KJS.Consumer) => Promise<T>): Promise<T> {
+  await ctx.loginCheck();
   return withConnected(ctx.kafka.consumer({ kafkaJS: { groupId, autoCommit: false } }), (err) => toConfluentError(err, what), fn);
 }
 

@@ -169,6 +169,7 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
       if (starting) return Promise.reject(new LivetagError('LT_KAFKA', `consumer of group ${o.groupId} was started already`, { retryable: false }));
       starting = (async () => {
         await guard(`consumer of group ${o.groupId}`, async () => {
+          await ctx.loginCheck();
           await consumer.connect();
           connected = true;
           if (stopping) return;

@@ -29,4 +29,6 @@ export interface Context {
   readonly kafka: KJS.Kafka;
   readonly live: LiveConsumers;
   readonly timeoutMs: number;
+  /** Rejects with LT_KAFKA_AUTH when the brokers refuse the login (confluent-login-check.ts); every connection waits for it first. */
+  readonly loginCheck: () => Promise<void>;
 }

@@ -59,6 +59,7 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
      */
     start: () =>
       guard('producer connect', async () => {
+        await ctx.loginCheck();
         const deadline = Date.now() + (ctx.options.maxRetryTimeMs ?? 30_000);
         for (let attempt = 0; ; attempt++) {
           try {
