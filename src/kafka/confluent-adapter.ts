@@ -44,7 +44,7 @@ export function createConfluentClient(options: ClientOptions): KafkaClient {
     kafkaJS: { logLevel: KJS_LOG_LEVELS[level], logger: routedLogger(options.log ?? consoleSink, level) },
   } as KJS.CommonConstructorConfig);
   const { sasl, ssl } = options.connection;
-  const loginCheck = sasl || ssl ? createLoginCheck(ckjs, connectionConfig(options)) : () => Promise.resolve();
+  const loginCheck = sasl || ssl ? createLoginCheck(ckjs, connectionConfig(options), options.connectionTimeoutMs) : () => Promise.resolve();
   const ctx: Context = { options, library: ckjs, kafka, live: new Map(), timeoutMs: operationTimeoutMs(options), loginCheck };
   return portClient('confluent', options.connection.brokers, { consumer: (o) => createConsumer(ctx, o), producer: (o) => createProducer(ctx, o ?? {}), admin: createAdmin(ctx) });
 }

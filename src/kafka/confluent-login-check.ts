@@ -44,13 +44,19 @@ export function isRefusedLogin(err: ErrorEvent): boolean {
   return texts.some((t) => typeof t === 'string' && REFUSED.test(t));
 }
 
-/** `check()` resolves once the brokers accepted a login or could not judge it, and rejects with LT_KAFKA_AUTH when they refused it; the verdict is kept. */
-export function createLoginCheck(library: ConfluentLibrary, config: RdkafkaConfig): () => Promise<void> {
+/**
+ * `check()` resolves once the brokers accepted a login or could not judge it
+ * within `timeoutMs` (at most 5 s; a client's connection timeout, so a probe
+ * stays as quick as it asked), and rejects with LT_KAFKA_AUTH when they
+ * refused it; the verdict is kept.
+ */
+export function createLoginCheck(library: ConfluentLibrary, config: RdkafkaConfig, timeoutMs = CHECK_TIMEOUT_MS): () => Promise<void> {
   let verdict: Promise<void> | undefined;
-  return () => (verdict ??= check(library, config));
+  const timeout = Math.max(1_000, Math.min(timeoutMs, CHECK_TIMEOUT_MS));
+  return () => (verdict ??= check(library, config, timeout));
 }
 
-function check(library: ConfluentLibrary, config: RdkafkaConfig): Promise<void> {
+function check(library: ConfluentLibrary, config: RdkafkaConfig, timeoutMs: number): Promise<void> {
   const producer = new library.Producer({ ...config, 'client.id': `${String(config['client.id'] ?? 'livetag')}-login-check` }) as unknown as BareProducer;
   return new Promise<void>((resolve, reject) => {
     let done = false;
@@ -78,7 +84,7 @@ function check(library: ConfluentLibrary, config: RdkafkaConfig): Promise<void> 
     producer.on('error', (err) => {
       if (authErrorCode(err) === 'LT_KAFKA_AUTH') finish(new LivetagError('LT_KAFKA_AUTH', `Kafka login: ${String((err as ErrorEvent).message)}`, { cause: err }));
     });
-    producer.connect({ timeout: CHECK_TIMEOUT_MS }, (err) => {
+    producer.connect({ timeout: timeoutMs }, (err) => {
       // After a refusal the library has already disconnected a failed client itself.
       if (err) return finish();
       producer.disconnect(() => finish());

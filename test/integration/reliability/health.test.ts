@@ -26,9 +26,7 @@ async function probes(port: number): Promise<{ live: number; ready: number; gaug
 
 describe('readiness follows the broker; liveness does not', { skip: NO_BROKER }, async () => {
   for (const adapter of ADAPTERS) {
-    // A native crash takes the whole file down with it, so this one is skipped, with its reason, until it is fixed.
-    const crashes = adapter === 'confluent' && 'the confluent adapter crashes the process (SIGSEGV in @confluentinc/kafka-javascript) in this test on some runs; see docs/reliability.md';
-    test(`${adapter}: broker SIGKILLed → not ready, livetag_ready 0, still live; restarted → ready`, { timeout: 180_000, skip: crashes }, async (t) => {
+    test(`${adapter}: broker SIGKILLed → not ready, livetag_ready 0, still live; restarted → ready`, { timeout: 180_000 }, async (t) => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livetag-health-'));
       const broker = createLocalBroker({ dir, logger: { info: () => {}, warn: (m) => t.diagnostic(`broker: ${m}`) } });
       const removeBroker = async () => {
