@@ -8,12 +8,15 @@
  * KafkaJS-style clients do not poll while connect() waits for the first
  * metadata, so the refusal surfaced only as "broker transport failure" at the
  * 30 s metadata timeout. A bare producer that polls while it connects hears
- * it within a second (measured: 350 ms on the local SASL_SSL broker).
+ * it within a second (measured: 350 ms on the local SASL_SSL broker). A client
+ * certificate the broker refuses (mTLS) reaches those events only as "broker
+ * transport failure", so over TLS a Node handshake asks too (tls-refusal.ts).
  */
 import { LivetagError } from '../common/errors.ts';
 import { authErrorCode } from './auth-errors.ts';
 import type { ConfluentLibrary } from './confluent-context.ts';
 import type { RdkafkaConfig } from './confluent-mapping.ts';
+import { tlsRefusal, type TlsProbeTarget } from './tls-refusal.ts';
 
 const POLL_MS = 50;
 /**
@@ -38,10 +41,14 @@ type BareProducer = {
   disconnect(cb: () => void): unknown;
 };
 
-/** Whether a library error event is a refused login, by the text it carries (`message` lower-cased, `stack` as librdkafka wrote it). */
+/** librdkafka's own text of an error event: the first line of `stack` (the library lower-cases `message`). */
+function librdkafkaText(err: ErrorEvent): string | undefined {
+  return typeof err.stack === 'string' ? err.stack.split('\n')[0]!.replace(/^Error: /, '') : undefined;
+}
+
+/** Whether a library error event is a refused login, by the text it carries. */
 export function isRefusedLogin(err: ErrorEvent): boolean {
-  const texts = [err.message, typeof err.stack === 'string' ? err.stack.split('\n')[0]!.replace(/^Error: /, '') : undefined];
-  return texts.some((t) => typeof t === 'string' && REFUSED.test(t));
+  return [err.message, librdkafkaText(err)].some((t) => typeof t === 'string' && REFUSED.test(t));
 }
 
 /**
@@ -56,9 +63,30 @@ export function createLoginCheck(library: ConfluentLibrary, config: RdkafkaConfi
   return () => (verdict ??= check(library, config, timeout));
 }
 
+/** The first bootstrap broker and the TLS files, when the connection uses TLS. */
+function tlsTarget(config: RdkafkaConfig): TlsProbeTarget | undefined {
+  if (!/^(sasl_)?ssl$/.test(String(config['security.protocol'] ?? ''))) return undefined;
+  const first = String(config['bootstrap.servers']).split(',')[0]!.trim();
+  const at = first.lastIndexOf(':');
+  const pem = (name: string) => (typeof config[name] === 'string' ? (config[name] as string) : undefined);
+  return { host: first.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(first.slice(at + 1)), ca: pem('ssl.ca.pem'), cert: pem('ssl.certificate.pem'), key: pem('ssl.key.pem') };
+}
+
+/** Both checks at once: the first refusal decides; otherwise librdkafka's outcome. */
 function check(library: ConfluentLibrary, config: RdkafkaConfig, timeoutMs: number): Promise<void> {
-  const producer = new library.Producer({ ...config, 'client.id': `${String(config['client.id'] ?? 'livetag')}-login-check` }) as unknown as BareProducer;
+  const target = tlsTarget(config);
+  const refusedCertificate = target ? tlsRefusal(target, timeoutMs) : Promise.resolve(undefined);
+  const login = librdkafkaCheck(library, config, timeoutMs);
   return new Promise<void>((resolve, reject) => {
+    void refusedCertificate.then((err) => err && reject(err));
+    login.then(resolve, reject);
+  });
+}
+
+function librdkafkaCheck(library: ConfluentLibrary, config: RdkafkaConfig, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    // Inside the executor: a configuration the library refuses becomes this promise's rejection.
+    const producer = new library.Producer({ ...config, 'client.id': `${String(config['client.id'] ?? 'livetag')}-login-check` }) as unknown as BareProducer;
     let done = false;
     const poll = setInterval(() => {
       try {
@@ -77,7 +105,7 @@ function check(library: ConfluentLibrary, config: RdkafkaConfig, timeoutMs: numb
     };
     producer.on('event.error', (err) => {
       if (!isRefusedLogin(err)) return;
-      const text = typeof err.stack === 'string' ? err.stack.split('\n')[0]!.replace(/^Error: /, '') : String(err.message);
+      const text = librdkafkaText(err) ?? String(err.message);
       finish(new LivetagError('LT_KAFKA_AUTH', `Kafka refused the login: librdkafka reports "${text}"; check the SASL credentials and the TLS files (docs/errors.md)`));
     });
     // The library emits a refused OAUTHBEARER token (our token source's LT_KAFKA_AUTH, or any other failure of it) as 'error'; unheard, it would throw.
