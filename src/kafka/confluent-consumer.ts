@@ -65,6 +65,13 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
           // The library pauses the partitions assigned now; the port pauses topics.
           const topics = [...paused].filter((t) => assignment.some((tp) => tp.topic === t));
           if (topics.length > 0 && !stopping) pauseNow(topics);
+          // librdkafka keeps a partition's pause across assignments, and the
+          // library resumes a topic by the partitions assigned at that moment:
+          // a resume while none was assigned (mid-rebalance, e.g. after a
+          // broker restart) reached nothing, and the partition came back
+          // paused for good. So each assignment resumes what the port runs.
+          const running = assignment.filter((tp) => !paused.has(tp.topic));
+          if (running.length > 0 && !stopping) resumeNow(running);
           emit({ type: 'joined', partitions });
           onJoined?.();
         });
@@ -81,6 +88,16 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
     } catch (err) {
       // Not connected (yet, or any more): applied at the next assignment.
       ctx.options.log?.('debug', `librdkafka: pause deferred: ${(err as Error).message}`, { topics });
+    }
+  }
+
+  function resumeNow(partitions: readonly KJS.TopicPartition[]): void {
+    const byTopic = new Map<string, number[]>();
+    for (const tp of partitions) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
+    try {
+      consumer.resume([...byTopic].map(([topic, parts]) => ({ topic, partitions: parts })));
+    } catch (err) {
+      ctx.options.log?.('debug', `librdkafka: resume skipped: ${(err as Error).message}`, { partitions: partitions.length });
     }
   }
 

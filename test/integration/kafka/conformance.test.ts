@@ -175,6 +175,38 @@ for (const name of ADAPTERS) {
       }
     });
 
+    test('a topic resumed while none of its partitions was assigned runs again once they are', async (t) => {
+      // What a broker restart can do to a paused service: the group rebalances, the pipeline's backlog
+      // clears and it resumes the topic while the member holds no partition, then it gets them back.
+      const client = (await ready) as KafkaClient;
+      const topic = await topicFor(t, client, `conf-resume-${name}`, 1);
+      const groupId = useGroup(t, `conf-resume-${name}`);
+      const a = recordingConsumer(client, { groupId, topics: [topic], fromBeginning: true });
+      // Assignors order members by id, which starts with the client id: the partition goes to this second client.
+      const other = await createKafkaClient({ connection: { client: name, brokers: brokersFromEnv(), clientId: `a-first-${name}` }, logLevel: 'nothing' });
+      const b = recordingConsumer(other, { groupId, topics: [topic], fromBeginning: true });
+      const producer = client.producer();
+      await producer.start();
+      try {
+        await a.start();
+        await waitUntil(() => a.events.some((e) => e.type === 'joined' && e.partitions === 1), 30_000, 'the first member holds the partition');
+        a.consumer.pause([topic]);
+        const joins = a.events.length;
+        await b.start();
+        await waitUntil(() => a.events.slice(joins).some((e) => e.type === 'joined' && e.partitions === 0), 60_000, 'the partition moved to the second member');
+        a.consumer.resume([topic]);
+        await b.consumer.stop();
+        await waitUntil(() => a.events.slice(joins).some((e) => e.type === 'joined' && e.partitions === 1), 60_000, 'the partition back with the first member');
+        await producer.send([{ topic, value: 'after the rebalances' }]);
+        await waitUntil(() => a.received.some((r) => r.value?.toString() === 'after the rebalances'), 30_000, 'the record, consumed by the resumed member');
+        assert.equal(b.received.length, 0, 'the second member had nothing to read');
+      } finally {
+        await producer.stop();
+        await b.consumer.stop();
+        await a.consumer.stop();
+      }
+    });
+
     test('transactions: records and offsets commit together; aborted records stay invisible', async (t) => {
       const client = (await ready) as KafkaClient;
       const input = await topicFor(t, client, `conf-txn-in-${name}`, 1);
