@@ -19,6 +19,8 @@ export interface PublisherOptions {
    * the commit or abort request itself. Identity in production.
    */
   readonly wrapTransaction?: (txn: KafkaTransaction) => KafkaTransaction;
+  /** A Kafka call running this long is logged, then again each time as long again (default 30 s). */
+  readonly slowCallMs?: number;
 }
 
 export interface Publisher {
@@ -35,6 +37,14 @@ export interface Publisher {
 const SEND_BUDGET_BYTES = 512 * 1024;
 /** What a dead letter keeps when the broker refused even the bounded copy (a topic with a small max.message.bytes). */
 const FALLBACK_DEAD_LETTER_BYTES = 1024;
+
+/**
+ * Every call into the Kafka client here has a deadline of its own in the
+ * library, yet a confluent service was seen to stop committing after a broker
+ * SIGKILL without a word (docs/reliability.md, "Not covered yet"): a call that
+ * never returns must at least say which one it is.
+ */
+const SLOW_CALL_MS = 30_000;
 
 /** The broker refused a record as too large (kafkajs: MESSAGE_TOO_LARGE; librdkafka: MSG_SIZE_TOO_LARGE). */
 export function isTooLarge(err: unknown): boolean {
@@ -90,6 +100,19 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   let producer: KafkaProducer | undefined;
   let broken = false;
   let txnLock: Promise<void> = Promise.resolve();
+  const slowCallMs = opts.slowCallMs ?? SLOW_CALL_MS;
+
+  async function watched<T>(call: string, position: ChunkPosition | undefined, run: () => Promise<T>): Promise<T> {
+    const t0 = Date.now();
+    const where = position ? { topic: position.batch.topic, partition: position.batch.partition, nextOffset: position.nextOffset } : {};
+    const timer = setInterval(() => opts.logger?.warn(`Kafka call still running: ${call}`, { ...where, seconds: Math.round((Date.now() - t0) / 1000) }), slowCallMs);
+    timer.unref();
+    try {
+      return await run();
+    } finally {
+      clearInterval(timer);
+    }
+  }
 
   const makeProducer = (): KafkaProducer =>
     opts.client.producer({ idempotent: true, compression: opts.compression ?? 'none', ...(exactlyOnce ? { transactionalId: opts.transactionalId } : {}) });
@@ -97,9 +120,9 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   async function renew(): Promise<void> {
     const old = producer;
     producer = undefined;
-    await old?.stop().catch(() => undefined);
+    if (old) await watched('closing the failed transactional producer', undefined, () => old.stop().catch(() => undefined));
     const next = makeProducer();
-    await next.start();
+    await watched('starting a transactional producer', undefined, () => next.start());
     producer = next;
     broken = false;
     opts.logger?.warn('transactional producer recreated with the same transactional id: the failed one is fenced and its open transaction settled', { transactionalId: opts.transactionalId });
@@ -107,17 +130,17 @@ export function createPublisher(opts: PublisherOptions): Publisher {
 
   async function inTransaction(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {
     if (broken || !producer) await renew();
-    const raw = await producer!.transaction();
+    const raw = await watched('beginning a transaction', position, () => producer!.transaction());
     const txn = opts.wrapTransaction ? opts.wrapTransaction(raw) : raw;
     try {
-      for (const group of byBudget(outs)) await txn.send(group);
-      await txn.sendOffsets(opts.groupId, [{ topic: position.batch.topic, partition: position.batch.partition, offset: position.nextOffset }]);
-      await txn.commit();
+      for (const group of byBudget(outs)) await watched('sending records in a transaction', position, () => txn.send(group));
+      await watched('sending offsets to a transaction', position, () => txn.sendOffsets(opts.groupId, [{ topic: position.batch.topic, partition: position.batch.partition, offset: position.nextOffset }]));
+      await watched('committing a transaction', position, () => txn.commit());
     } catch (err) {
       broken = true;
       metrics.errors.inc({ code: 'LT_KAFKA' });
       opts.logger?.warn('transaction failed; aborting it and replacing the producer', { error: (err as Error).message });
-      await txn.abort().catch(() => undefined);
+      await watched('aborting a transaction', position, () => txn.abort()).catch(() => undefined);
       throw err;
     }
   }
@@ -132,7 +155,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   async function landedAnyway(position: ChunkPosition): Promise<boolean> {
     try {
       await renew();
-      const committed = await opts.client.admin.committedOffsets(opts.groupId, position.batch.topic);
+      const committed = await watched('reading the committed offsets', position, () => opts.client.admin.committedOffsets(opts.groupId, position.batch.topic));
       const seen = committed.find((p) => p.partition === position.batch.partition)?.offset;
       return seen !== undefined && /^\d+$/.test(seen) && BigInt(seen) >= BigInt(position.nextOffset);
     } catch {
@@ -157,7 +180,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     } finally {
       release();
     }
-    await committer.settle(position);
+    await watched('settling the chunk', position, () => committer.settle(position));
   }
 
   /** Dead letters cut to the fallback size, after the broker refused the bounded copies. */
@@ -169,14 +192,14 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   async function atLeastOnce(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {
     for (const group of byBudget(outs)) {
       try {
-        await producer!.send(group);
+        await watched('sending records', position, () => producer!.send(group));
       } catch (err) {
         // Redelivering would fail the same way and block the partition for good.
         if (!isTooLarge(err)) throw err;
         await producer!.send(shrunk(group));
       }
     }
-    await committer.commit(position);
+    await watched('committing offsets', position, () => committer.commit(position));
   }
 
   /** Counters summed per chunk first: a labelled prom-client inc per record and label costs more than the rest of publishing it. */

@@ -100,6 +100,14 @@ async function settledTopics(t: TestContext, kafka: ReturnType<typeof testKafka>
   }
 }
 
+/** librdkafka's reconnect chatter, which otherwise fills the whole tail of a stalled instance's log. */
+const RECONNECT_NOISE = /Connect to \S+ failed|broker transport failure|all broker connections are down/;
+
+/** What a stalled instance said last, without the reconnect chatter, then its very last lines as written. */
+function stallTail(logs: readonly string[]): string {
+  return [...logs.filter((l) => !RECONNECT_NOISE.test(l)).slice(-30), '(last lines as written:)', ...logs.slice(-5)].join('\n');
+}
+
 export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault, delivery: Delivery, adapter: KafkaClientName): Promise<ChaosResult> {
   const t0 = Date.now();
   const kafka = testKafka(`chaos-${fault}`, broker.brokers);
@@ -144,7 +152,7 @@ export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault
     const c = count(out.received, ends);
     // Which side stalled: the service (its group's commits behind the input) or the reader.
     const committed = await committedOffsets(kafka, topics.group, topics.input).catch((e: unknown) => String(e));
-    t.diagnostic(`tagged ${c.tagged} of ${total} (${c.lost} lost so far, ${c.duplicates} duplicates); input ends ${JSON.stringify([...ends])}, service committed ${JSON.stringify(typeof committed === 'string' ? committed : [...committed])}; instance logs:\n${instances.map((c, i) => `#${i}: ${(c as ChildProcess & { logs: string[] }).logs.slice(-25).join('\n')}`).join('\n')}`);
+    t.diagnostic(`tagged ${c.tagged} of ${total} (${c.lost} lost so far, ${c.duplicates} duplicates); input ends ${JSON.stringify([...ends])}, service committed ${JSON.stringify(typeof committed === 'string' ? committed : [...committed])}; instance logs:\n${instances.map((c, i) => `#${i}: ${stallTail((c as ChildProcess & { logs: string[] }).logs)}`).join('\n')}`);
     throw err;
   });
   // Late duplicates (a redelivery still in flight) get a moment to show.
