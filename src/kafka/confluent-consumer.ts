@@ -69,9 +69,11 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
           // library resumes a topic by the partitions assigned at that moment:
           // a resume while none was assigned (mid-rebalance, e.g. after a
           // broker restart) reached nothing, and the partition came back
-          // paused for good. So each assignment resumes what the port runs.
-          const running = assignment.filter((tp) => !paused.has(tp.topic));
-          if (running.length > 0 && !stopping) resumeNow(running);
+          // paused for good. So each assignment resumes those the library
+          // still lists as paused although the port runs their topic. Only
+          // those: a resume restarts the partition's fetch, which would hand
+          // out again what was fetched since the assignment.
+          if (!stopping) resumeLeftovers(assignment);
           emit({ type: 'joined', partitions });
           onJoined?.();
         });
@@ -91,13 +93,17 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
     }
   }
 
-  function resumeNow(partitions: readonly KJS.TopicPartition[]): void {
-    const byTopic = new Map<string, number[]>();
-    for (const tp of partitions) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
+  function resumeLeftovers(assignment: readonly KJS.TopicPartition[]): void {
     try {
-      consumer.resume([...byTopic].map(([topic, parts]) => ({ topic, partitions: parts })));
+      const assigned = new Set(assignment.map((tp) => partitionKey(tp.topic, tp.partition)));
+      const leftovers = consumer
+        .paused()
+        .filter(({ topic }) => !paused.has(topic))
+        .map(({ topic, partitions }) => ({ topic, partitions: partitions.filter((p) => assigned.has(partitionKey(topic, p))) }))
+        .filter(({ partitions }) => partitions.length > 0);
+      if (leftovers.length > 0) consumer.resume(leftovers);
     } catch (err) {
-      ctx.options.log?.('debug', `librdkafka: resume skipped: ${(err as Error).message}`, { partitions: partitions.length });
+      ctx.options.log?.('debug', `librdkafka: resume skipped: ${(err as Error).message}`, { partitions: assignment.length });
     }
   }
 

@@ -113,7 +113,7 @@ function librdkafkaCheck(library: ConfluentLibrary, config: RdkafkaConfig, timeo
       if (authErrorCode(err) === 'LT_KAFKA_AUTH') finish(new LivetagError('LT_KAFKA_AUTH', `Kafka login: ${String((err as ErrorEvent).message)}`, { cause: err }));
     });
     producer.connect({ timeout: timeoutMs }, (err) => {
-      // After a refusal the library has already disconnected a failed client itself.
+      // A connect that fails (no verdict: timeout, broker down) is disconnected by the library itself.
       if (err) return finish();
       producer.disconnect(() => finish());
     });
