@@ -185,20 +185,29 @@ export function createAdmin(ctx: Context): KafkaAdmin {
           .map((p) => ({ partition: p.partition, low: String(p.low), high: String(p.high) }))
           .sort((a, b) => a.partition - b.partition),
       ),
-    committedOffsets: (groupId, topic) =>
-      withAdmin(ctx, `cannot read committed offsets of ${groupId} on ${topic}`, async (admin) => {
-        const partitions = await partitionsOf(admin, topic, timeout);
-        if (partitions.length === 0) return [];
-        const [entry] = await admin.fetchOffsets({ groupId, topics: [{ topic, partitions }], timeout });
-        const found = new Map((entry?.partitions ?? []).map((p) => [p.partition, p]));
+    committedOffsets: async (groupId, topic) => {
+      const what = `cannot read committed offsets of ${groupId} on ${topic}`;
+      const partitions = await withAdmin(ctx, what, (admin) => partitionsOf(admin, topic, timeout));
+      if (partitions.length === 0) return [];
+      // Through a consumer of the group that never joins, not the admin API:
+      // librdkafka's ListConsumerGroupOffsets dereferences the client's
+      // consumer-group handle, which an admin client lacks, when the
+      // coordinator answers NOT_COORDINATOR, as a restarted broker does while
+      // it loads the group. That crashed livetag serve with SIGSEGV after
+      // broker faults (core dump: rd_kafka_cgrp_op(rkcg=0x0) from
+      // rd_kafka_handle_OffsetFetch; librdkafka#5040,
+      // confluent-kafka-javascript#374, both open).
+      return withGroupMember(ctx, groupId, what, async (consumer) => {
+        const committed = await consumer.committed(partitions.map((partition) => ({ topic, partition })), timeout);
+        const found = new Map(committed.map((p) => [p.partition, p]));
         return partitions.map((partition) => {
           const p = found.get(partition);
-          if (p?.error) throw p.error;
           // librdkafka answers OFFSET_INVALID (-1001) where kafkajs says -1.
           const offset = p === undefined || BigInt(p.offset) < 0n ? '-1' : String(p.offset);
           return { partition, offset };
         });
-      }),
+      });
+    },
     setCommittedOffsets: (groupId, topic, partitions) =>
       withGroupMember(ctx, groupId, `cannot commit offsets of ${groupId} on ${topic} (the group must have no active members)`, async (consumer) => {
         if (partitions.length === 0) return;

@@ -108,6 +108,13 @@ function stallTail(logs: readonly string[]): string {
   return [...logs.filter((l) => !RECONNECT_NOISE.test(l)).slice(-30), '(last lines as written:)', ...logs.slice(-5)].join('\n');
 }
 
+/** Whether an instance still runs; a service that died without a word (a native crash) looks like a stall otherwise. */
+function state(c: ChildProcess): string {
+  if (c.signalCode !== null) return `killed by ${c.signalCode}`;
+  if (c.exitCode !== null) return `exited with code ${c.exitCode}`;
+  return 'still running';
+}
+
 export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault, delivery: Delivery, adapter: KafkaClientName): Promise<ChaosResult> {
   const t0 = Date.now();
   const kafka = testKafka(`chaos-${fault}`, broker.brokers);
@@ -152,7 +159,7 @@ export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault
     const c = count(out.received, ends);
     // Which side stalled: the service (its group's commits behind the input) or the reader.
     const committed = await committedOffsets(kafka, topics.group, topics.input).catch((e: unknown) => String(e));
-    t.diagnostic(`tagged ${c.tagged} of ${total} (${c.lost} lost so far, ${c.duplicates} duplicates); input ends ${JSON.stringify([...ends])}, service committed ${JSON.stringify(typeof committed === 'string' ? committed : [...committed])}; instance logs:\n${instances.map((c, i) => `#${i}: ${stallTail((c as ChildProcess & { logs: string[] }).logs)}`).join('\n')}`);
+    t.diagnostic(`tagged ${c.tagged} of ${total} (${c.lost} lost so far, ${c.duplicates} duplicates); input ends ${JSON.stringify([...ends])}, service committed ${JSON.stringify(typeof committed === 'string' ? committed : [...committed])}; instance logs:\n${instances.map((c, i) => `#${i} (${state(c as ChildProcess)}): ${stallTail((c as ChildProcess & { logs: string[] }).logs)}`).join('\n')}`);
     throw err;
   });
   // Late duplicates (a redelivery still in flight) get a moment to show.
