@@ -202,8 +202,8 @@ export function createAdmin(ctx: Context): KafkaAdmin {
         const found = new Map(committed.map((p) => [p.partition, p]));
         return partitions.map((partition) => {
           const p = found.get(partition);
-          // librdkafka answers OFFSET_INVALID (-1001) where kafkajs says -1.
-          const offset = p === undefined || BigInt(p.offset) < 0n ? '-1' : String(p.offset);
+          // Nothing committed: null from the library's consumer, or librdkafka's OFFSET_INVALID (-1001); kafkajs says -1.
+          const offset = p?.offset == null || BigInt(p.offset) < 0n ? '-1' : String(p.offset);
           return { partition, offset };
         });
       });

@@ -32,6 +32,7 @@ for (const adapter of ADAPTERS) {
     const topic = uniqueName('restart-offsets');
     const groupId = uniqueName('restart-offsets');
     await client.admin.ensureTopics([{ topic, partitions: 2 }]);
+    assert.deepEqual(await client.admin.committedOffsets(groupId, topic), [{ partition: 0, offset: '-1' }, { partition: 1, offset: '-1' }], 'a group that committed nothing');
     await client.admin.setCommittedOffsets(groupId, topic, [{ partition: 0, offset: '5' }, { partition: 1, offset: '7' }]);
 
     await broker.kill();
