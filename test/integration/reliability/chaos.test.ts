@@ -35,15 +35,6 @@ const CI = new Set([
   'instance-sigkill/at-least-once/kafkajs',
   'broker-sigkill/at-least-once/confluent',
 ]);
-/**
- * Measured: the confluent service stopped committing at a broker fault and never resumed in 2 of 2
- * 30 s outages and 1 of 5 SIGKILLs before f85c262, and in 2 of about 45 broker-fault runs since.
- * A core dump showed why: the process had died of SIGSEGV in librdkafka's admin
- * ListConsumerGroupOffsets (the lag monitor's committed offsets) while the restarted broker
- * answered NOT_COORDINATOR. That call now goes through a consumer of the group; these tests stay
- * `todo` until runs with the fix show the stall gone.
- */
-const CONFLUENT_BROKER_STALL = 'known: the confluent service died of a librdkafka SIGSEGV after broker faults (admin ListConsumerGroupOffsets, now avoided); todo until runs confirm';
 const FAULTS: Fault[] = ['broker-sigkill', 'broker-down-30s', 'instance-joins', 'instance-sigkill'];
 const MODES: Delivery[] = ['exactly-once', 'at-least-once'];
 
@@ -66,9 +57,7 @@ for (const adapter of ADAPTERS) {
       for (const delivery of MODES) {
         const key = `${fault}/${delivery}/${adapter}`;
         const skip = NO_BROKER || (!FULL && !CI.has(key) && 'not in the CI subset: LIVETAG_CHAOS_FULL=1 (bench/chaos.ts) runs it');
-        // Runs and reports, but does not fail the suite, until the stall is fixed (docs/reliability.md, "Not covered yet").
-        const todo = adapter === 'confluent' && fault.startsWith('broker') && CONFLUENT_BROKER_STALL;
-        test(`${fault}, ${delivery}: 0 lost${delivery === 'exactly-once' ? ', 0 duplicates to read_committed' : `, duplicates ≤ ${BOUND}`}`, { skip, todo, timeout: 240_000 }, async (t) => {
+        test(`${fault}, ${delivery}: 0 lost${delivery === 'exactly-once' ? ', 0 duplicates to read_committed' : `, duplicates ≤ ${BOUND}`}`, { skip, timeout: 240_000 }, async (t) => {
           const probe = await portClientOrSkip(adapter, broker!.brokers);
           if (typeof probe === 'string') return t.skip(probe);
           const r = await runChaos(t, broker!, fault, delivery, adapter).catch((err: unknown) => {
