@@ -40,9 +40,10 @@ const FALLBACK_DEAD_LETTER_BYTES = 1024;
 
 /**
  * Every call into the Kafka client here has a deadline of its own in the
- * library, yet a confluent service was seen to stop committing after a broker
- * SIGKILL without a word (docs/reliability.md, "Not covered yet"): a call that
- * never returns must at least say which one it is.
+ * library; one that never returns anyway (a library bug) must at least say
+ * which one it is. A silent confluent "stall" after broker faults took a core
+ * dump to explain (docs/reliability.md): it turned out to be a crash, but a
+ * hung call would have looked the same.
  */
 const SLOW_CALL_MS = 30_000;
 
