@@ -17,7 +17,8 @@ const LOGGING_DEPS = [
   { groupId: 'org.slf4j', artifactId: 'slf4j-reload4j', version: '1.7.36' },
 ] as const;
 
-const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
+/** The dependency plugin every Maven fetch of the project pins (the broker here, Keycloak in the OAuth test). */
+export const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 
 const CANCELLED = 'Kafka classpath resolution cancelled by stop()';
 
@@ -114,6 +115,6 @@ export function pomXml(version: string): string {
   ].join('\n');
 }
 
-function mavenBinary(): string {
+export function mavenBinary(): string {
   return process.env.MVN ?? 'mvn';
 }

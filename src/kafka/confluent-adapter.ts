@@ -19,7 +19,7 @@ import type { ClientOptions } from './client-options.ts';
 import { createAdmin } from './confluent-admin.ts';
 import { createConsumer } from './confluent-consumer.ts';
 import type { Context } from './confluent-context.ts';
-import { createLoginCheck } from './confluent-login-check.ts';
+import { createLoginCheck, tlsTarget } from './confluent-login-check.ts';
 import { connectionConfig, consoleSink, KJS_LOG_LEVELS, operationTimeoutMs, requiredFeatures, routedLogger } from './confluent-mapping.ts';
 import { createProducer } from './confluent-producer.ts';
 import type { KafkaClient } from './port.ts';
@@ -43,8 +43,8 @@ export function createConfluentClient(options: ClientOptions): KafkaClient {
     ...connectionConfig(options),
     kafkaJS: { logLevel: KJS_LOG_LEVELS[level], logger: routedLogger(options.log ?? consoleSink, level) },
   } as KJS.CommonConstructorConfig);
-  const { sasl, ssl } = options.connection;
-  const loginCheck = sasl || ssl ? createLoginCheck(ckjs, connectionConfig(options), options.connectionTimeoutMs) : () => Promise.resolve();
+  const { sasl, ssl, brokers } = options.connection;
+  const loginCheck = sasl || ssl ? createLoginCheck(ckjs, connectionConfig(options), ssl ? tlsTarget(brokers[0]!, ssl) : undefined, options.connectionTimeoutMs) : () => Promise.resolve();
   const ctx: Context = { options, library: ckjs, kafka, live: new Map(), timeoutMs: operationTimeoutMs(options), loginCheck };
   return portClient('confluent', options.connection.brokers, { consumer: (o) => createConsumer(ctx, o), producer: (o) => createProducer(ctx, o ?? {}), admin: createAdmin(ctx) });
 }

@@ -52,30 +52,27 @@ export function isRefusedLogin(err: ErrorEvent): boolean {
 }
 
 /**
- * `check()` resolves once the brokers accepted a login or could not judge it
+ * `check()` (with `tls` the first broker and the TLS files, when the connection uses TLS) resolves once the brokers accepted a login or could not judge it
  * within `timeoutMs` (at most 5 s; a client's connection timeout, so a probe
  * stays as quick as it asked), and rejects with LT_KAFKA_AUTH when they
  * refused it; the verdict is kept.
  */
-export function createLoginCheck(library: ConfluentLibrary, config: RdkafkaConfig, timeoutMs = CHECK_TIMEOUT_MS): () => Promise<void> {
+export function createLoginCheck(library: ConfluentLibrary, config: RdkafkaConfig, tls: TlsProbeTarget | undefined, timeoutMs = CHECK_TIMEOUT_MS): () => Promise<void> {
   let verdict: Promise<void> | undefined;
   const timeout = Math.max(1_000, Math.min(timeoutMs, CHECK_TIMEOUT_MS));
-  return () => (verdict ??= check(library, config, timeout));
+  return () => (verdict ??= check(library, config, tls, timeout));
 }
 
-/** The first bootstrap broker and the TLS files, when the connection uses TLS. */
-function tlsTarget(config: RdkafkaConfig): TlsProbeTarget | undefined {
-  if (!/^(sasl_)?ssl$/.test(String(config['security.protocol'] ?? ''))) return undefined;
-  const first = String(config['bootstrap.servers']).split(',')[0]!.trim();
-  const at = first.lastIndexOf(':');
-  const pem = (name: string) => (typeof config[name] === 'string' ? (config[name] as string) : undefined);
-  return { host: first.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(first.slice(at + 1)), ca: pem('ssl.ca.pem'), cert: pem('ssl.certificate.pem'), key: pem('ssl.key.pem') };
+/** The first bootstrap broker (`host:port`, IPv6 in brackets) and the connection's TLS files, for the certificate probe. */
+export function tlsTarget(broker: string, ssl: { readonly ca?: string; readonly cert?: string; readonly key?: string } | true): TlsProbeTarget {
+  const at = broker.lastIndexOf(':');
+  const files = ssl === true ? {} : ssl;
+  return { host: broker.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(broker.slice(at + 1)), ca: files.ca, cert: files.cert, key: files.key };
 }
 
 /** Both checks at once: the first refusal decides; otherwise librdkafka's outcome. */
-function check(library: ConfluentLibrary, config: RdkafkaConfig, timeoutMs: number): Promise<void> {
-  const target = tlsTarget(config);
-  const refusedCertificate = target ? tlsRefusal(target, timeoutMs) : Promise.resolve(undefined);
+function check(library: ConfluentLibrary, config: RdkafkaConfig, tls: TlsProbeTarget | undefined, timeoutMs: number): Promise<void> {
+  const refusedCertificate = tls ? tlsRefusal(tls, timeoutMs) : Promise.resolve(undefined);
   const login = librdkafkaCheck(library, config, timeoutMs);
   return new Promise<void>((resolve, reject) => {
     void refusedCertificate.then((err) => err && reject(err));

@@ -8,11 +8,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEPENDENCY_PLUGIN, mavenBinary } from '../../../src/dev/broker-classpath.ts';
 import { freePort } from '../../../src/dev/broker-config.ts';
 import { REPO_ROOT } from '../../helpers/shared.ts';
 
 export const KEYCLOAK_VERSION = '26.7.3';
-const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 const ADMIN = { username: 'admin', password: 'admin-for-tests' };
 
 export type Keycloak = { readonly tokenUrl: string; readonly clientId: string; readonly clientSecret: string; readonly startedInMs: number; stop(): Promise<void> };
@@ -24,7 +24,7 @@ function distribution(): string {
   if (fs.existsSync(path.join(home, 'bin', 'kc.sh'))) return home;
   fs.mkdirSync(cache, { recursive: true });
   const artifact = `org.keycloak:keycloak-quarkus-dist:${KEYCLOAK_VERSION}:zip`;
-  const mvn = spawnSync(process.env.MVN ?? 'mvn', ['-q', '-B', '--strict-checksums', `${DEPENDENCY_PLUGIN}:copy`, `-Dartifact=${artifact}`, `-DoutputDirectory=${cache}`], { encoding: 'utf8', timeout: 600_000 });
+  const mvn = spawnSync(mavenBinary(), ['-q', '-B', '--strict-checksums', `${DEPENDENCY_PLUGIN}:copy`, `-Dartifact=${artifact}`, `-DoutputDirectory=${cache}`], { encoding: 'utf8', timeout: 600_000 });
   const zip = path.join(cache, `keycloak-quarkus-dist-${KEYCLOAK_VERSION}.zip`);
   if (mvn.status !== 0 || !fs.existsSync(zip)) throw new Error(`Maven could not resolve ${artifact}: ${(mvn.stderr || mvn.stdout || String(mvn.error)).slice(-400)}`);
   // The JDK's jar tool unpacks zips wherever Maven runs, unzip or not.
