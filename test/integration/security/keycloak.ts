@@ -50,6 +50,8 @@ async function until(what: string, ms: number, probe: () => Promise<boolean>, di
 export async function startKeycloak(): Promise<Keycloak> {
   const t0 = Date.now();
   const home = distribution();
+  // Dev mode keeps its database in the distribution: a fresh one per start, or a warm cache finds last run's client and admin.
+  fs.rmSync(path.join(home, 'data'), { recursive: true, force: true });
   const [port, management] = [await freePort(), await freePort()];
   const base = `http://127.0.0.1:${port}`;
   const logs: string[] = [];
