@@ -72,6 +72,23 @@ async function withGroupMember<T>(ctx: Context, groupId: string, what: string, f
   return withConnected(ctx.kafka.consumer({ kafkaJS: { groupId, autoCommit: false } }), (err) => toConfluentError(err, what), fn);
 }
 
+/**
+ * The library's consumer answers NOT_COORDINATOR at once while a (re)started
+ * broker loads its groups, where kafkajs retries; so do we, within the
+ * operation's timeout, on errors the library marks as retriable.
+ */
+async function committedWithin(consumer: KJS.Consumer, partitions: KJS.TopicPartition[], timeout: number): Promise<Array<{ partition: number; offset: string | null }>> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    try {
+      return await consumer.committed(partitions, timeout);
+    } catch (err) {
+      if (Date.now() + 200 >= deadline || !toConfluentError(err, '').retryable) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 async function partitionsOf(admin: KJS.Admin, topic: string, timeout: number): Promise<number[]> {
   const [meta] = await admin.fetchTopicMetadata({ topics: [topic], timeout });
   return (meta?.partitions ?? []).map((p) => p.partitionId).sort((a, b) => a - b);
@@ -198,7 +215,7 @@ export function createAdmin(ctx: Context): KafkaAdmin {
       // rd_kafka_handle_OffsetFetch; librdkafka#5040,
       // confluent-kafka-javascript#374, both open).
       return withGroupMember(ctx, groupId, what, async (consumer) => {
-        const committed = await consumer.committed(partitions.map((partition) => ({ topic, partition })), timeout);
+        const committed = await committedWithin(consumer, partitions.map((partition) => ({ topic, partition })), timeout);
         const found = new Map(committed.map((p) => [p.partition, p]));
         return partitions.map((partition) => {
           const p = found.get(partition);
