@@ -12,6 +12,7 @@ import { createOAuthTokenSource } from './oauth-token.ts';
 import { CODECS, type Codec } from './codecs.ts';
 import { createStableOffsets, createTxnOffsetLedger, type TxnOffsetLedger } from './stable-offsets.ts';
 import { fixIdleRequestQueueTimer } from './kafkajs-request-queue.ts';
+import { fixOrphanedBrokers } from './kafkajs-broker-pool.ts';
 import type {
   ConsumerEvent, ConsumerOptions, KafkaAdmin, KafkaClient, KafkaConsumer, KafkaProducer, KafkaTransaction,
   Compression, ProducerOptions, RecordBatch, TopicPartitionOffset, TopicSpec,
@@ -26,6 +27,7 @@ CompressionCodecs[CompressionTypes.Snappy] = asKafkajsCodec(CODECS.snappy);
 CompressionCodecs[CompressionTypes.LZ4] = asKafkajsCodec(CODECS.lz4);
 CompressionCodecs[CompressionTypes.ZSTD] = asKafkajsCodec(CODECS.zstd);
 fixIdleRequestQueueTimer();
+fixOrphanedBrokers();
 
 const COMPRESSION_TYPES: Readonly<Record<Compression, CompressionTypes>> = {
   none: CompressionTypes.None,
