@@ -19,8 +19,16 @@ export const command = createCommand(
   { helpFooter: () => `Configured by environment variables (all optional):\n\n${configReference()}` },
 );
 
+/**
+ * How long a stopped service may take to end on its own. Every client is
+ * closed by then; what is left is a leak: after a broker restart kafkajs can
+ * keep one broker connection open past disconnect() (seen in the chaos runs),
+ * and that alone kept a stopped instance alive until SIGKILL.
+ */
+export const LINGER_MS = 5_000;
+
 /** First signal: drain and exit (1 if the deadline passed). Second signal: exit at once. */
-export async function runUntilSignalled(service: { start(): Promise<void>; stop(): Promise<{ drained: boolean }> }, logger: ReturnType<typeof createLogger>): Promise<number> {
+export async function runUntilSignalled(service: { start(): Promise<void>; stop(): Promise<{ drained: boolean }> }, logger: ReturnType<typeof createLogger>, lingerMs = LINGER_MS): Promise<number> {
   let signalled: (s: NodeJS.Signals) => void = () => undefined;
   const signal = new Promise<NodeJS.Signals>((r) => (signalled = r));
   const onSignal = (s: NodeJS.Signals): void => {
@@ -44,5 +52,15 @@ export async function runUntilSignalled(service: { start(): Promise<void>; stop(
   stopping = true;
   logger.info('draining', { signal: s });
   const { drained } = await service.stop();
-  return drained ? 0 : 1;
+  const code = drained ? 0 : 1;
+  exitIfLingering(code, logger, lingerMs);
+  return code;
+}
+
+/** Ends the process with `code` if something still holds it `lingerMs` after the service stopped, naming what held it. */
+function exitIfLingering(code: number, logger: ReturnType<typeof createLogger>, lingerMs: number): void {
+  setTimeout(() => {
+    logger.warn('still running after stop; exiting anyway', { lingerMs, holding: process.getActiveResourcesInfo() });
+    process.exit(code);
+  }, lingerMs).unref();
 }
