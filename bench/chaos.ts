@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = path.join(ROOT, 'bench', 'results');
 
-type Row = { fault: string; delivery: string; adapter: string; input?: number; tagged?: number; lost?: number; duplicates?: number; seconds?: number; faultAt?: number; error?: string };
+type Row = { fault: string; delivery: string; adapter: string; input?: number; tagged?: number; lost?: number; duplicates?: number; seconds?: number; faultAt?: number; lingered?: number; error?: string };
 
 const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/run-tests.ts', 'test/integration/reliability/chaos.test.ts'], {
   cwd: ROOT,
@@ -38,12 +38,12 @@ const md = [
   '',
   '`livetag serve` on a local broker, 3,000 records at a steady pace, the fault a third of the way in. Lost: input offsets without output; duplicates: extra outputs for one input offset, as a read_committed reader sees them.',
   '',
-  '| fault | delivery | adapter | input | lost | duplicates | fault at s | run s |',
-  '|---|---|---|---:|---:|---:|---:|---:|',
+  '| fault | delivery | adapter | input | lost | duplicates | fault at s | run s | lingered after stop |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) =>
     r.error
-      ? `| ${r.fault} | ${r.delivery} | ${r.adapter} | failed: ${r.error.replace(/\|/g, '/')} | | | | |`
-      : `| ${r.fault} | ${r.delivery} | ${r.adapter} | ${r.input} | ${r.lost} | ${r.duplicates} | ${r.faultAt!.toFixed(1)} | ${r.seconds!.toFixed(0)} |`,
+      ? `| ${r.fault} | ${r.delivery} | ${r.adapter} | failed: ${r.error.replace(/\|/g, '/')} | | | | | |`
+      : `| ${r.fault} | ${r.delivery} | ${r.adapter} | ${r.input} | ${r.lost} | ${r.duplicates} | ${r.faultAt!.toFixed(1)} | ${r.seconds!.toFixed(0)} | ${r.lingered ?? 0} |`,
   ),
   '',
   failed.length ? `${failed.length} of ${rows.length} combinations failed (the assertion or the run itself; see the test output).` : `All ${rows.length} combinations passed.`,

@@ -28,6 +28,8 @@ export interface ChaosResult {
   /** The instances' "batch failed" log lines (each a chunk redelivered), and their rebalance notes (info level: seen with LIVETAG_CHAOS_LOG_LEVEL=info). */
   readonly batchFailures: number;
   readonly rebalanceNotes: number;
+  /** Instances that were still held open after a clean stop and ended by the service's linger timeout (serve.ts LINGER_MS). */
+  readonly lingered: number;
 }
 
 const PARTITIONS = 4;
@@ -37,20 +39,29 @@ const BATCH = 100;
 const BATCHES = 30;
 const BATCH_EVERY_MS = 400;
 
+/** The test's own timeout (chaos.test.ts); the run gives up early enough to say why. */
+export const CHAOS_TIMEOUT_MS = 240_000;
+/** Left for the diagnostics and the instances' shutdown after the last wait gives up. */
+const REPORT_MARGIN_MS = 20_000;
+/** How long one input batch may keep failing (the broker is back within seconds) before the run fails with the last error. */
+const SEND_GIVE_UP_MS = 90_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Input written in batches at a steady pace; a failed send (broker gone) is retried until it lands. */
+/** Input written in batches at a steady pace; a failed send (broker gone) is retried until it lands, or fails the run with its last error. */
 async function steadyInput(kafka: ReturnType<typeof testKafka>, topic: string, onBatch: (i: number) => Promise<void>): Promise<void> {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     for (let b = 0; b < BATCHES; b++) {
       const messages = Array.from({ length: BATCH }, (_, i) => ({ key: `room-${(b * BATCH + i) % 13}`, value: JSON.stringify({ id: `c${b * BATCH + i}`, text: `how much is item ${b * BATCH + i}` }) }));
-      for (;;) {
+      const giveUp = Date.now() + SEND_GIVE_UP_MS;
+      for (let attempt = 1; ; attempt++) {
         try {
           await producer.send({ topic, messages });
           break;
-        } catch {
+        } catch (err) {
+          if (Date.now() > giveUp) throw new Error(`input batch ${b} still not written after ${attempt} attempts: ${(err as Error).message}`);
           await sleep(500);
         }
       }
@@ -117,61 +128,93 @@ function state(c: ChildProcess): string {
 
 export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault, delivery: Delivery, adapter: KafkaClientName): Promise<ChaosResult> {
   const t0 = Date.now();
+  // Where the time went: a run cut off by the test's timeout says nothing otherwise.
+  const phases: string[] = [];
+  const phase = (name: string): void => void phases.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const kafka = testKafka(`chaos-${fault}`, broker.brokers);
-  const topics = await settledTopics(t, kafka);
-  const base = serveEnv(topics, await tinyBundle(), { LIVETAG_KAFKA_BROKERS: broker.brokers, LIVETAG_KAFKA_CLIENT: adapter, LIVETAG_DELIVERY: delivery, LIVETAG_LOG_LEVEL: process.env.LIVETAG_CHAOS_LOG_LEVEL ?? 'warn', LIVETAG_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) });
-  // Each instance its own transactional id, as each pod has its own name.
-  const instance = () => spawnServe(t, { ...base, LIVETAG_TRANSACTIONAL_ID: uniqueName('chaos-txn') });
-  const instances: ChildProcess[] = [instance()];
-  if (fault === 'instance-sigkill') instances.push(instance());
-  const out = await collector(kafka, [topics.output]);
-  t.after(() => out.stop().catch(() => undefined));
-
-  let faultAt = 0;
-  let faulted: Promise<void> = Promise.resolve();
-  const inject = async (): Promise<void> => {
-    faultAt = (Date.now() - t0) / 1000;
-    if (fault === 'broker-sigkill') {
-      await broker.kill();
-      await broker.start();
-    } else if (fault === 'broker-down-30s') {
-      await broker.stop();
-      await sleep(30_000);
-      await broker.start();
-    } else if (fault === 'instance-joins') {
-      instances.push(instance());
-    } else {
-      instances[0]!.kill('SIGKILL');
-    }
-  };
-  await steadyInput(kafka, topics.input, async (b) => {
-    // A third of the stream in, and output flowing: the fault lands mid-stream.
-    if (b === Math.floor(BATCHES / 3)) {
-      await waitUntil(() => out.received.length > 0, 60_000, 'first output before the fault');
-      faulted = inject();
-      if (fault.startsWith('broker')) await faulted;
-    }
-  });
-  await faulted;
-  const ends = await inputEnds(kafka, topics.input);
-  const total = [...ends.values()].reduce((a, b) => a + b, 0);
-  await waitUntil(() => out.received.length >= total && count(out.received, ends).tagged >= total, 150_000, `all ${total} input records tagged`).catch(async (err: unknown) => {
-    const c = count(out.received, ends);
+  const instances: ChildProcess[] = [];
+  let topics: Awaited<ReturnType<typeof settledTopics>> | undefined;
+  let ends: Map<number, number> | undefined;
+  let received: ReadonlyArray<Parameters<typeof count>[0][number]> = [];
+  const report = async (): Promise<void> => {
+    const c = ends && count(received, ends);
+    const total = ends && [...ends.values()].reduce((a, b) => a + b, 0);
     // Which side stalled: the service (its group's commits behind the input) or the reader.
-    const committed = await committedOffsets(kafka, topics.group, topics.input).catch((e: unknown) => String(e));
-    t.diagnostic(`tagged ${c.tagged} of ${total} (${c.lost} lost so far, ${c.duplicates} duplicates); input ends ${JSON.stringify([...ends])}, service committed ${JSON.stringify(typeof committed === 'string' ? committed : [...committed])}; instance logs:\n${instances.map((c, i) => `#${i} (${state(c as ChildProcess)}): ${stallTail((c as ChildProcess & { logs: string[] }).logs)}`).join('\n')}`);
-    throw err;
+    const committed = topics ? await committedOffsets(kafka, topics.group, topics.input).then((m) => JSON.stringify([...m]), (e: unknown) => String(e)) : 'no topics yet';
+    t.diagnostic(`phases: ${phases.join(', ')}; ${c ? `tagged ${c.tagged} of ${total} (${c.lost} lost so far, ${c.duplicates} duplicates); input ends ${JSON.stringify([...ends!])}` : `${received.length} outputs, input not finished`}, service committed ${committed}; instance logs:\n${instances.map((c, i) => `#${i} (${state(c)}): ${stallTail((c as ChildProcess & { logs: string[] }).logs)}`).join('\n')}`);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const cutOff = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`run still going ${(CHAOS_TIMEOUT_MS - REPORT_MARGIN_MS) / 1000} s in, after: ${phases.at(-1) ?? 'nothing'}`)), CHAOS_TIMEOUT_MS - REPORT_MARGIN_MS);
   });
-  // Late duplicates (a redelivery still in flight) get a moment to show.
-  await sleep(3_000);
-  for (const c of instances) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    await exited(c);
+  try {
+    return await Promise.race([chaosRun(), cutOff]);
+  } catch (err) {
+    await Promise.race([report().catch(() => undefined), sleep(10_000)]);
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
-  const logs = instances.flatMap((c) => (c as ChildProcess & { logs: string[] }).logs);
-  const lines = (text: string): number => logs.filter((l) => l.includes(text)).length;
-  const result = { ...count(out.received, ends), seconds: (Date.now() - t0) / 1000, faultAt, batchFailures: lines('batch failed'), rebalanceNotes: lines('this batch stops here') };
-  // A failed run is rare and timing-bound: what the instances warned about is the only trace of why.
-  if (result.lost > 0 || (delivery === 'exactly-once' && result.duplicates > 0)) t.diagnostic(`instance logs:\n${instances.map((c, i) => `#${i}: ${(c as ChildProcess & { logs: string[] }).logs.slice(-40).join('\n')}`).join('\n')}`);
-  return result;
+
+  async function chaosRun(): Promise<ChaosResult> {
+    topics = await settledTopics(t, kafka);
+    const base = serveEnv(topics, await tinyBundle(), { LIVETAG_KAFKA_BROKERS: broker.brokers, LIVETAG_KAFKA_CLIENT: adapter, LIVETAG_DELIVERY: delivery, LIVETAG_LOG_LEVEL: process.env.LIVETAG_CHAOS_LOG_LEVEL ?? 'warn', LIVETAG_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT) });
+    phase('topics and bundle ready');
+    // Each instance its own transactional id, as each pod has its own name.
+    const instance = () => spawnServe(t, { ...base, LIVETAG_TRANSACTIONAL_ID: uniqueName('chaos-txn') });
+    instances.push(instance());
+    if (fault === 'instance-sigkill') instances.push(instance());
+    const out = await collector(kafka, [topics.output]);
+    received = out.received;
+    t.after(() => out.stop().catch(() => undefined));
+
+    let faultAt = 0;
+    let faulted: Promise<void> = Promise.resolve();
+    const inject = async (): Promise<void> => {
+      faultAt = (Date.now() - t0) / 1000;
+      phase(`fault ${fault}`);
+      if (fault === 'broker-sigkill') {
+        await broker.kill();
+        await broker.start();
+      } else if (fault === 'broker-down-30s') {
+        await broker.stop();
+        await sleep(30_000);
+        await broker.start();
+      } else if (fault === 'instance-joins') {
+        instances.push(instance());
+      } else {
+        instances[0]!.kill('SIGKILL');
+      }
+      phase('fault injected');
+    };
+    await steadyInput(kafka, topics.input, async (b) => {
+      // A third of the stream in, and output flowing: the fault lands mid-stream.
+      if (b === Math.floor(BATCHES / 3)) {
+        await waitUntil(() => out.received.length > 0, 60_000, 'first output before the fault');
+        phase('first output');
+        faulted = inject();
+        if (fault.startsWith('broker')) await faulted;
+      }
+    });
+    await faulted;
+    phase('input written');
+    ends = await inputEnds(kafka, topics.input);
+    const total = [...ends.values()].reduce((a, b) => a + b, 0);
+    // Bounded by what the test's timeout leaves, so a stall is reported rather than cut off.
+    const budget = Math.min(150_000, CHAOS_TIMEOUT_MS - REPORT_MARGIN_MS - (Date.now() - t0));
+    await waitUntil(() => out.received.length >= total && count(out.received, ends!).tagged >= total, budget, `all ${total} input records tagged`);
+    phase('all tagged');
+    // Late duplicates (a redelivery still in flight) get a moment to show.
+    await sleep(3_000);
+    for (const c of instances) {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+      await exited(c);
+    }
+    const logs = instances.flatMap((c) => (c as ChildProcess & { logs: string[] }).logs);
+    const lines = (text: string): number => logs.filter((l) => l.includes(text)).length;
+    const result = { ...count(out.received, ends), seconds: (Date.now() - t0) / 1000, faultAt, batchFailures: lines('batch failed'), rebalanceNotes: lines('this batch stops here'), lingered: lines('still running after stop') };
+    // A failed run is rare and timing-bound: what the instances warned about is the only trace of why.
+    if (result.lost > 0 || (delivery === 'exactly-once' && result.duplicates > 0)) t.diagnostic(`phases: ${phases.join(', ')}; instance logs:\n${instances.map((c, i) => `#${i}: ${(c as ChildProcess & { logs: string[] }).logs.slice(-40).join('\n')}`).join('\n')}`);
+    return result;
+  }
 }

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLocalBroker, type LocalBroker } from '../../../src/dev/local-broker.ts';
-import { MAX_IN_FLIGHT, runChaos, type Delivery, type Fault } from './chaos-kit.ts';
+import { CHAOS_TIMEOUT_MS, MAX_IN_FLIGHT, runChaos, type Delivery, type Fault } from './chaos-kit.ts';
 import { ADAPTERS, portClientOrSkip } from './helpers.ts';
 
 const NO_BROKER = process.env.LIVETAG_TEST_NO_LOCAL_BROKER === '1' && 'LIVETAG_TEST_NO_LOCAL_BROKER=1';
@@ -57,7 +57,7 @@ for (const adapter of ADAPTERS) {
       for (const delivery of MODES) {
         const key = `${fault}/${delivery}/${adapter}`;
         const skip = NO_BROKER || (!FULL && !CI.has(key) && 'not in the CI subset: LIVETAG_CHAOS_FULL=1 (bench/chaos.ts) runs it');
-        test(`${fault}, ${delivery}: 0 lost${delivery === 'exactly-once' ? ', 0 duplicates to read_committed' : `, duplicates ≤ ${BOUND}`}`, { skip, timeout: 240_000 }, async (t) => {
+        test(`${fault}, ${delivery}: 0 lost${delivery === 'exactly-once' ? ', 0 duplicates to read_committed' : `, duplicates ≤ ${BOUND}`}`, { skip, timeout: CHAOS_TIMEOUT_MS }, async (t) => {
           const probe = await portClientOrSkip(adapter, broker!.brokers);
           if (typeof probe === 'string') return t.skip(probe);
           const r = await runChaos(t, broker!, fault, delivery, adapter).catch((err: unknown) => {
