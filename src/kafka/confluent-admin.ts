@@ -81,7 +81,7 @@ async function committedWithin(consumer: KJS.Consumer, partitions: KJS.TopicPart
   const deadline = Date.now() + timeout;
   for (;;) {
     try {
-      return await consumer.committed(partitions, timeout);
+      return await consumer.committed(partitions, Math.max(1_000, deadline - Date.now()));
     } catch (err) {
       if (Date.now() + 200 >= deadline || !toConfluentError(err, '').retryable) throw err;
       await new Promise((r) => setTimeout(r, 200));

@@ -2,7 +2,6 @@ import { createRequire } from 'node:module';
 
 /** The part of kafkajs' BrokerPool (and of its Broker) the fix reads and wraps. */
 interface PoolBroker {
-  nodeId: number;
   connectionPool: { host: string; port: number };
   disconnect(): Promise<void>;
 }

@@ -25,7 +25,7 @@ export const command = createCommand(
  * keep one broker connection open past disconnect() (seen in the chaos runs),
  * and that alone kept a stopped instance alive until SIGKILL.
  */
-export const LINGER_MS = 5_000;
+const LINGER_MS = 5_000;
 
 /** First signal: drain and exit (1 if the deadline passed). Second signal: exit at once. */
 export async function runUntilSignalled(service: { start(): Promise<void>; stop(): Promise<{ drained: boolean }> }, logger: ReturnType<typeof createLogger>, lingerMs = LINGER_MS): Promise<number> {

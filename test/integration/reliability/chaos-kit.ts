@@ -140,7 +140,7 @@ export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault
     const c = ends && count(received, ends);
     const total = ends && [...ends.values()].reduce((a, b) => a + b, 0);
     // Which side stalled: the service (its group's commits behind the input) or the reader.
-    const committed = topics ? await committedOffsets(kafka, topics.group, topics.input).then((m) => JSON.stringify([...m]), (e: unknown) => String(e)) : 'no topics yet';
+    const committed = topics ? await Promise.race([committedOffsets(kafka, topics.group, topics.input).then((m) => JSON.stringify([...m]), (e: unknown) => String(e)), sleep(10_000).then(() => 'no answer in 10 s')]) : 'no topics yet';
     t.diagnostic(`phases: ${phases.join(', ')}; ${c ? `tagged ${c.tagged} of ${total} (${c.lost} lost so far, ${c.duplicates} duplicates); input ends ${JSON.stringify([...ends!])}` : `${received.length} outputs, input not finished`}, service committed ${committed}; instance logs:\n${instances.map((c, i) => `#${i} (${state(c)}): ${stallTail((c as ChildProcess & { logs: string[] }).logs)}`).join('\n')}`);
   };
   let timer: NodeJS.Timeout | undefined;
@@ -150,7 +150,7 @@ export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault
   try {
     return await Promise.race([chaosRun(), cutOff]);
   } catch (err) {
-    await Promise.race([report().catch(() => undefined), sleep(10_000)]);
+    await report().catch(() => undefined);
     throw err;
   } finally {
     clearTimeout(timer);
@@ -214,7 +214,7 @@ export async function runChaos(t: TestContext, broker: LocalBroker, fault: Fault
     const lines = (text: string): number => logs.filter((l) => l.includes(text)).length;
     const result = { ...count(out.received, ends), seconds: (Date.now() - t0) / 1000, faultAt, batchFailures: lines('batch failed'), rebalanceNotes: lines('this batch stops here'), lingered: lines('still running after stop') };
     // A failed run is rare and timing-bound: what the instances warned about is the only trace of why.
-    if (result.lost > 0 || (delivery === 'exactly-once' && result.duplicates > 0)) t.diagnostic(`phases: ${phases.join(', ')}; instance logs:\n${instances.map((c, i) => `#${i}: ${(c as ChildProcess & { logs: string[] }).logs.slice(-40).join('\n')}`).join('\n')}`);
+    if (result.lost > 0 || (delivery === 'exactly-once' && result.duplicates > 0)) await report().catch(() => undefined);
     return result;
   }
 }
