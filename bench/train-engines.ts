@@ -27,7 +27,7 @@ import { randomWeights } from '../src/model/weights.ts';
 import { createIdFeatures, shuffledBatches, tokenizeAll } from '../src/training/features.ts';
 import { resolveRecipe } from '../src/training/recipe.ts';
 import { engineOptionsFor } from '../src/training/trainer.ts';
-import { createParallelAdamW } from '../src/training/adamw-parallel.ts';
+import { createArrayAdamW } from '../src/training/adamw-arrays.ts';
 import { createEngine } from '../src/training/engines.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../src/training/vocab.ts';
 
@@ -105,21 +105,20 @@ async function child(engineName: string, shape: string, steps: number): Promise<
   await engine.dispose();
   let optimizerMs: number | undefined;
   if (engineName === 'onnxruntime') {
-    // The AdamW update alone, as the engine runs it (two threads for bert-base), on tensors of the model's sizes.
+    // The AdamW update alone, as the engine runs it (wasm SIMD, one thread), on tensors of the model's sizes.
     const sizes = new Map([...weights].map(([n, t]) => [n, t.data.length]));
-    const opt = createParallelAdamW(sizes, { lr: 1e-5, weightDecay: 0.01, clipNorm: 1 });
+    const opt = createArrayAdamW(sizes, { lr: 1e-5, weightDecay: 0.01, clipNorm: 1 });
     const w = new Map([...weights].map(([n, t]) => [n, Float32Array.from(t.data)]));
     const grads = () => new Map([...w].map(([n, t]) => [n, new Float32Array(t.length).fill(1e-3)]));
-    await opt.apply(w, grads(), 1e-5);
+    opt.apply(w, grads(), 1e-5);
     let spent = 0;
     for (let i = 0; i < 3; i++) {
       const g = grads();
       const a0 = performance.now();
-      await opt.apply(w, g, 1e-5);
+      opt.apply(w, g, 1e-5);
       spent += performance.now() - a0;
     }
     optimizerMs = spent / 3;
-    await opt.close();
   }
   const flops = flopsPerSequence(config, tokens) * 3 * samples;
   process.stdout.write(

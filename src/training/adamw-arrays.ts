@@ -2,17 +2,21 @@
  * AdamW on plain Float32Arrays, the onnxruntime engine's optimizer: the same
  * update as the tfjs one in optimizer.ts (bias-corrected moments, decoupled
  * weight decay for all but biases and LayerNorm, global-norm clipping).
- * Weights stay in JS memory between steps and are fed to the training graph
- * as inputs; one fused loop per tensor touches each value once.
+ * Weights stay in this process's memory between steps and are fed to the
+ * training graph as inputs; one fused pass per tensor touches each value
+ * once, in wasm SIMD where it can (adamw-wasm.ts), else in the JS loop here.
  */
+import { createAdamWArena, foldedConstants, type AdamWStepConstants } from './adamw-wasm.ts';
 import { decays, type AdamWOptions } from './optimizer.ts';
 
 export interface ArrayAdamW {
   step: number;
   readonly m: Map<string, Float32Array>;
   readonly v: Map<string, Float32Array>;
-  /** Updates `weights` in place from `grads`; returns the pre-clip global gradient norm. */
-  apply(weights: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number): number;
+  /** Where the dense update runs. */
+  readonly kernel: 'wasm SIMD' | 'JS';
+  /** Updates `weights` from `grads` (see createArrayAdamW for the arrays it swaps in); returns the pre-clip global gradient norm. */
+  apply(weights: Map<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number): number;
 }
 
 export function globalNorm(grads: ReadonlyMap<string, Float32Array>): number {
@@ -39,42 +43,23 @@ function sumOfSquares(g: Float32Array): number {
   return s0 + s1 + s2 + s3;
 }
 
-/** One step's constants, the same for every tensor. */
-export interface AdamWStepConstants {
-  readonly lr: number;
-  readonly b1: number;
-  readonly b2: number;
-  readonly eps: number;
-  /** Bias corrections 1 − β^t. */
-  readonly c1: number;
-  readonly c2: number;
-  /** Global-norm clip factor for the gradients (1 when not clipping). */
-  readonly scale: number;
-}
-
 /**
  * One tensor's update (elements `from` to `to`), kept monomorphic and free of
- * closures so V8 compiles a tight loop, and self-contained so the parallel
- * optimizer's worker runs its source. The constants are folded out of it: the
- * clip scale into the moment rates, the bias corrections into the step size
- * and 1/√c2, and the decoupled decay into one factor, w·(1 − lr·decay), as
- * PyTorch's AdamW applies it (the same update, 1.4× faster here than the
- * textbook form).
+ * closures so V8 compiles a tight loop; the SIMD kernel of adamw-wasm.ts is
+ * the same update four lanes at a time. Every operation rounds to float32, in
+ * the kernel's order, so the two give the same bits (tested), whichever runs
+ * a tensor: the sparse rows here and the dense tensors there move alike.
  */
 export function adamwUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: AdamWStepConstants, decay: number, from = 0, to = w.length): void {
-  const { b1, b2, eps } = k;
-  const a1 = (1 - b1) * k.scale;
-  const a2 = (1 - b2) * k.scale * k.scale;
-  const step = k.lr / k.c1;
-  const invSqrtC2 = 1 / Math.sqrt(k.c2);
-  const keep = 1 - k.lr * decay;
+  const [b1, a1, b2, a2, step, invSqrtC2, eps, keep] = foldedConstants(k, decay);
+  const f = Math.fround;
   for (let i = from; i < to; i++) {
     const gi = g[i];
-    const mi = b1 * m[i] + a1 * gi;
-    const vi = b2 * v[i] + a2 * gi * gi;
+    const mi = f(f(b1 * m[i]) + f(a1 * gi));
+    const vi = f(f(b2 * v[i]) + f(f(gi * gi) * a2));
     m[i] = mi;
     v[i] = vi;
-    w[i] = w[i] * keep - (step * mi) / (Math.sqrt(vi) * invSqrtC2 + eps);
+    w[i] = f(w[i] * keep) - f(f(step * mi) / f(f(f(Math.sqrt(vi)) * invSqrtC2) + eps));
   }
 }
 
@@ -103,7 +88,7 @@ export function updateTensors(
   k: AdamWStepConstants,
   decayOf: (name: string) => number,
   sparseRows: ReadonlyMap<string, number>,
-  skip?: ReadonlySet<string>,
+  skip?: { has(name: string): boolean },
 ): void {
   for (const [name, g] of grads) {
     const w = state.weights.get(name);
@@ -128,20 +113,50 @@ export function stepConstants(settings: ReturnType<typeof adamwSettings>, t: num
   return { lr, b1, b2, eps, c1: 1 - b1 ** t, c2: 1 - b2 ** t, scale: clip > 0 && norm > clip ? clip / norm : 1 };
 }
 
-/** `sparseRows`: tensors updated row by row, only where the gradient is non-zero (name → row width). */
-export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: AdamWOptions, sparseRows: ReadonlyMap<string, number> = new Map()): ArrayAdamW {
+export interface ArrayAdamWOptions {
+  /** Tensors updated row by row, only where the gradient is non-zero (name → row width). */
+  readonly sparseRows?: ReadonlyMap<string, number>;
+  /** `js` keeps every tensor on the scalar loop (the reference the SIMD kernel is tested against). */
+  readonly kernel?: 'simd' | 'js';
+}
+
+/**
+ * The dense tensors' moments live in a wasm arena (adamw-wasm.ts), and so do
+ * their weights once `apply` has seen them: it copies each weight into the
+ * arena the first time and sets the arena's view into `weights` in its place,
+ * so read weights from the map after an update, never from an array kept
+ * from before. Sparse-row tensors, and every tensor where wasm SIMD is
+ * missing or the arena would not fit, stay on the scalar loop.
+ */
+export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: AdamWOptions, o: ArrayAdamWOptions = {}): ArrayAdamW {
   const settings = adamwSettings(opts);
-  const m = new Map([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
-  const v = new Map([...shapes].map(([name, size]) => [name, new Float32Array(size)]));
+  const sparseRows = o.sparseRows ?? new Map<string, number>();
+  const dense = [...shapes].filter(([name]) => !sparseRows.has(name));
+  const arena = o.kernel === 'js' ? undefined : createAdamWArena(dense.reduce((a, [, size]) => a + 3 * (Math.ceil(size / 4) * 4), 0));
+  const slots = new Map(arena ? dense.map(([name, size]) => [name, arena.alloc(size)]) : []);
+  const zeros = (name: string, size: number): Float32Array => (slots.has(name) ? arena!.alloc(size) : new Float32Array(size));
+  const m = new Map([...shapes].map(([name, size]) => [name, zeros(name, size)]));
+  const v = new Map([...shapes].map(([name, size]) => [name, zeros(name, size)]));
   const state: ArrayAdamW = {
     step: 0,
     m,
     v,
+    kernel: arena ? 'wasm SIMD' : 'JS',
     apply(weights, grads, lr) {
       const norm = globalNorm(grads);
       state.step += 1;
       const k = stepConstants(settings, state.step, lr, norm);
-      updateTensors(grads, { weights, m, v }, k, settings.decayOf, sparseRows);
+      for (const [name, g] of grads) {
+        const slot = slots.get(name);
+        const w = weights.get(name);
+        if (!slot || !w) continue;
+        if (w !== slot) {
+          slot.set(w);
+          weights.set(name, slot);
+        }
+        arena!.update(slot, g, m.get(name)!, v.get(name)!, k, settings.decayOf(name));
+      }
+      updateTensors(grads, { weights, m, v }, k, settings.decayOf, sparseRows, slots);
       return norm;
     },
   };

@@ -11,7 +11,7 @@ import { buildTrainingGraph, LOSS_OUTPUT, TRAINING_INPUTS, type TrainingLoss } f
 import { INPUT_NAMES, OUTPUT_NAME } from '../model/onnx-names.ts';
 import { createGraphSession, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
 import { isTrainable, weightSpecs, type WeightMap } from '../model/weights.ts';
-import { createParallelAdamW } from './adamw-parallel.ts';
+import { createArrayAdamW } from './adamw-arrays.ts';
 import { createDropoutMasks, type DropoutMasks } from './dropout-masks.ts';
 import type { StoredTensor } from './checkpoint.ts';
 import type { EngineOptions, StepResult, TrainingEngine } from './engine.ts';
@@ -65,7 +65,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   const trainable = weightSpecs(config).filter((s) => isTrainable(s.name, frozenLayers) && !o.frozenTensors?.has(s.name)).map((s) => s.name);
   const weights = new Map(trainable.map((n) => [n, Float32Array.from(o.weights.get(n)!.data)]));
   const sparseRows = new Map(trainable.filter((n) => o.sparseTensors?.has(n) && o.weights.get(n)!.shape.length === 2).map((n) => [n, o.weights.get(n)!.shape[1]]));
-  const optimizer = createParallelAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer, undefined, sparseRows);
+  const optimizer = createArrayAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer, { sparseRows });
   const { train, predict, masks, note } = await openSessions(o, o.weights);
   const posWeight = new Float32Array(config.numLabels).fill(1);
   o.loss.posWeight?.forEach((w, i) => (posWeight[i] = w));
@@ -113,7 +113,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
       }
     }
     if (!Number.isFinite(loss) || !total) return { loss, gradNorm: NaN };
-    return { loss, gradNorm: await optimizer.apply(weights, total, lr) };
+    return { loss, gradNorm: optimizer.apply(weights, total, lr) };
   }
 
   async function logits(rows: readonly number[]): Promise<Float32Array> {
@@ -139,7 +139,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
 
   return {
     name: 'onnxruntime',
-    description: `onnxruntime ${train.provider}${note}, ${o.threads ? `${o.threads} threads` : 'one thread per core'}, training graph with ${trainable.length} trainable tensors, AdamW on ${optimizer.threads} thread${optimizer.threads > 1 ? 's' : ''}`,
+    description: `onnxruntime ${train.provider}${note}, ${o.threads ? `${o.threads} threads` : 'one thread per core'}, training graph with ${trainable.length} trainable tensors, AdamW in ${optimizer.kernel}`,
     config,
     frozenLayers,
     step,
@@ -163,7 +163,6 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     async dispose() {
       if (disposed) return;
       disposed = true;
-      await optimizer.close();
       await train.release();
       await predict.release();
     },

@@ -9,7 +9,7 @@ import { INPUT_NAMES } from '../../model/onnx-names.ts';
 import { createGraphSession, type Feed } from '../../model/runtime/graph-session.ts';
 import type { WeightMap } from '../../model/weights.ts';
 import { LivetagError } from '../../common/errors.ts';
-import { createParallelAdamW } from '../adamw-parallel.ts';
+import { createArrayAdamW } from '../adamw-arrays.ts';
 import { createDropoutMasks } from '../dropout-masks.ts';
 import type { StoredTensor } from '../checkpoint.ts';
 import type { OptimizerSnapshot } from '../engine.ts';
@@ -77,7 +77,7 @@ export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
   const masks = createDropoutMasks(graph.dropoutSites);
   const weights = new Map(specs.map((s) => [s.name, Float32Array.from(o.weights.get(s.name)!.data)]));
   const shapes = new Map(specs.map((s) => [s.name, s.shape]));
-  const optimizer = createParallelAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer);
+  const optimizer = createArrayAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer);
   const device = o.device ?? 'auto';
   const session = await createGraphSession(graph.bytes, { threads: o.threads ?? 0, device: device === 'cpu' ? 'cpu' : 'cuda', warn: () => undefined });
   const gradNames = graph.trainable.map((n) => graph.gradients.get(n)!);
@@ -107,12 +107,12 @@ export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
     const loss = out[MLM_OUTPUTS.loss][0];
     if (!Number.isFinite(loss)) return { loss, masked: labels.length, correct, gradNorm: NaN };
     const grads = new Map(graph.trainable.map((n, i) => [n, out[gradNames[i]]]));
-    return { loss, masked: labels.length, correct, gradNorm: await optimizer.apply(weights, grads, lr) };
+    return { loss, masked: labels.length, correct, gradNorm: optimizer.apply(weights, grads, lr) };
   }
 
   let disposed = false;
   return {
-    description: `onnxruntime ${session.provider}, MLM graph with ${graph.trainable.length} trainable tensors, AdamW on ${optimizer.threads} thread${optimizer.threads > 1 ? 's' : ''}`,
+    description: `onnxruntime ${session.provider}, MLM graph with ${graph.trainable.length} trainable tensors, AdamW in ${optimizer.kernel}`,
     step,
     snapshot: () => copy(weights),
     restore: (tensors) => load(weights, tensors),
@@ -125,7 +125,6 @@ export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
     async dispose() {
       if (disposed) return;
       disposed = true;
-      await optimizer.close();
       await session.release();
     },
   };
