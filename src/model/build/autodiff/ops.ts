@@ -107,10 +107,21 @@ export function powConst(tape: Tape, x: T, n: number): T {
   });
 }
 
+/** onnxruntime's FusedMatMul: alpha·op(x)·op(y), each operand's last two axes transposed inside the GEMM when its flag says so. */
+function fusedMatMul(g: Tape['g'], x: string, y: string, transA: number, transB: number, alpha = 1): string {
+  return g.msOp('FusedMatMul', [x, y], [intAttr('transA', transA), intAttr('transB', transB), floatAttr('alpha', alpha)]);
+}
+
 export function matmul(tape: Tape, a: T, b: T): T {
   const { g } = tape;
   const y = out(tape, g.op('MatMul', [a.name, b.name]), matmulShape(a.shape, b.shape), [a, b]);
   return tape.record(y, (dy) => {
+    if (a.shape.length > 2 && a.shape.length === b.shape.length) {
+      // Batched operands (attention's probs·V): transposed inside the GEMM, not by a 4-D Transpose copy each.
+      if (a.grad) tape.accumulateBroadcast(a, fusedMatMul(g, dy, b.name, 0, 1), [...y.shape.slice(0, -2), ...a.shape.slice(-2)]);
+      if (b.grad) tape.accumulateBroadcast(b, fusedMatMul(g, a.name, dy, 1, 0), [...y.shape.slice(0, -2), ...b.shape.slice(-2)]);
+      return;
+    }
     const swapLast = (t: string, rank: number): string => g.op('Transpose', [t], [intsAttr('perm', [...Array(rank - 2).keys(), rank - 1, rank - 2])]);
     if (a.grad) tape.accumulateBroadcast(a, g.op('MatMul', [dy, swapLast(b.name, b.shape.length)]), [...y.shape.slice(0, -2), ...a.shape.slice(-2)]);
     if (!b.grad) return;
@@ -156,8 +167,7 @@ export function linear(tape: Tape, x: T, w: T, b: T): T {
  */
 export function matmulNT(tape: Tape, a: T, b: T, alpha = 1): T {
   const { g } = tape;
-  const fused = (x: string, y: string, transA: number, transB: number): string =>
-    g.msOp('FusedMatMul', [x, y], [intAttr('transA', transA), intAttr('transB', transB), floatAttr('alpha', alpha)]);
+  const fused = (x: string, y: string, transA: number, transB: number): string => fusedMatMul(g, x, y, transA, transB, alpha);
   const y = out(tape, fused(a.name, b.name, 0, 1), [...a.shape.slice(0, -1), b.shape[b.shape.length - 2]], [a, b]);
   return tape.record(y, (dy) => {
     if (a.grad) tape.accumulate(a, fused(dy, b.name, 0, 0));
