@@ -15,8 +15,13 @@ export interface ArrayAdamW {
   readonly v: Map<string, Float32Array>;
   /** Where the dense update runs. */
   readonly kernel: 'wasm SIMD' | 'JS';
-  /** Updates `weights` from `grads` (see createArrayAdamW for the arrays it swaps in); returns the pre-clip global gradient norm. */
-  apply(weights: Map<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number): number;
+  /**
+   * Updates `weights` from `grads` (see createArrayAdamW for the arrays it
+   * swaps in); returns the pre-clip global gradient norm, `norm` when the
+   * caller has it already (the training graph's GRAD_SUMSQ_OUTPUT), else
+   * summed here.
+   */
+  apply(weights: Map<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number, norm?: number): number;
 }
 
 export function globalNorm(grads: ReadonlyMap<string, Float32Array>): number {
@@ -142,8 +147,8 @@ export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: Adam
     m,
     v,
     kernel: arena ? 'wasm SIMD' : 'JS',
-    apply(weights, grads, lr) {
-      const norm = globalNorm(grads);
+    apply(weights, grads, lr, given) {
+      const norm = given ?? globalNorm(grads);
       state.step += 1;
       const k = stepConstants(settings, state.step, lr, norm);
       for (const [name, g] of grads) {

@@ -7,6 +7,7 @@
  * PCIe every step (docs/performance.md measures that share).
  */
 import { LivetagError } from '../common/errors.ts';
+import { GRAD_SUMSQ_OUTPUT } from '../model/build/encoder-graph.ts';
 import { buildTrainingGraph, LOSS_OUTPUT, TRAINING_INPUTS, type TrainingLoss } from '../model/build/training-graph.ts';
 import { INPUT_NAMES, OUTPUT_NAME } from '../model/onnx-names.ts';
 import { createGraphSession, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
@@ -77,7 +78,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   let disposed = false;
 
   /** Loss and gradients of one micro-batch, the graph's mean over its rows. */
-  async function forwardBackward(rows: readonly number[], targets: Float32Array, seed: number): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  async function forwardBackward(rows: readonly number[], targets: Float32Array, seed: number): Promise<{ loss: number; grads: Map<string, Float32Array>; sumsq: number }> {
     const x = o.features.raw(rows);
     const feeds: Record<string, Feed> = {
       ...inputFeeds(x, wide),
@@ -86,8 +87,8 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
       [TRAINING_INPUTS.labels]: { type: 'float32', data: targets, dims: [rows.length, config.numLabels] },
       [TRAINING_INPUTS.posWeight]: { type: 'float32', data: posWeight, dims: [config.numLabels] },
     };
-    const out = await train.run(feeds, [LOSS_OUTPUT, ...gradNames]);
-    return { loss: out[LOSS_OUTPUT][0], grads: new Map(trainable.map((n) => [n, out[`grad.${n}`]])) };
+    const out = await train.run(feeds, [LOSS_OUTPUT, ...gradNames, GRAD_SUMSQ_OUTPUT]);
+    return { loss: out[LOSS_OUTPUT][0], grads: new Map(trainable.map((n) => [n, out[`grad.${n}`]])), sumsq: out[GRAD_SUMSQ_OUTPUT][0] };
   }
 
   /**
@@ -100,12 +101,17 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     const micro = o.microBatchSize && o.microBatchSize < rows.length ? o.microBatchSize : rows.length;
     let loss = 0;
     let total: Map<string, Float32Array> | undefined;
+    // The graph's Σg² is the norm of a whole batch's gradient; accumulated micro-batches are summed in JS.
+    let norm: number | undefined;
     for (let i = 0; i < rows.length; i += micro) {
       const part = rows.slice(i, i + micro);
       const r = await forwardBackward(part, targets.subarray(i * width, (i + part.length) * width), dropoutSeed * 1009 + i);
       const share = part.length / rows.length;
       loss += r.loss * share;
-      if (micro === rows.length) total = r.grads;
+      if (micro === rows.length) {
+        total = r.grads;
+        norm = Math.sqrt(r.sumsq);
+      }
       else if (!total) total = new Map([...r.grads].map(([n, g]) => [n, g.map((v) => v * share)]));
       else for (const [n, g] of r.grads) {
         const acc = total.get(n)!;
@@ -113,7 +119,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
       }
     }
     if (!Number.isFinite(loss) || !total) return { loss, gradNorm: NaN };
-    return { loss, gradNorm: optimizer.apply(weights, total, lr) };
+    return { loss, gradNorm: optimizer.apply(weights, total, lr, norm) };
   }
 
   async function logits(rows: readonly number[]): Promise<Float32Array> {

@@ -3,6 +3,7 @@
  * arrays, as the classifier's onnxruntime engine does: weights stay in JS
  * memory and go in as graph inputs each step.
  */
+import { GRAD_SUMSQ_OUTPUT } from '../../model/build/encoder-graph.ts';
 import { buildMlmGraph, MLM_INPUTS, MLM_OUTPUTS, mlmWeightSpecs } from '../../model/build/mlm-graph.ts';
 import type { BertConfig } from '../../model/bert-config.ts';
 import { INPUT_NAMES } from '../../model/onnx-names.ts';
@@ -99,7 +100,7 @@ export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
       ...(o.dropout > 0 ? masks.feeds(o.dropout, optimizer.step + 1, { batch: rowCount, sequence: seq }) : {}),
       ...Object.fromEntries([...weights].map(([n, w]) => [n, { type: 'float32', data: w, dims: shapes.get(n)! } as Feed])),
     };
-    const out = await session.run(feeds, [MLM_OUTPUTS.loss, MLM_OUTPUTS.predictions, ...gradNames]);
+    const out = await session.run(feeds, [MLM_OUTPUTS.loss, MLM_OUTPUTS.predictions, ...gradNames, GRAD_SUMSQ_OUTPUT]);
     const predicted = out[MLM_OUTPUTS.predictions] as unknown as BigInt64Array;
     const labels = feeds[MLM_INPUTS.labels].data as BigInt64Array;
     let correct = 0;
@@ -107,7 +108,7 @@ export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
     const loss = out[MLM_OUTPUTS.loss][0];
     if (!Number.isFinite(loss)) return { loss, masked: labels.length, correct, gradNorm: NaN };
     const grads = new Map(graph.trainable.map((n, i) => [n, out[gradNames[i]]]));
-    return { loss, masked: labels.length, correct, gradNorm: optimizer.apply(weights, grads, lr) };
+    return { loss, masked: labels.length, correct, gradNorm: optimizer.apply(weights, grads, lr, Math.sqrt(out[GRAD_SUMSQ_OUTPUT][0])) };
   }
 
   let disposed = false;

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { GRAD_SUMSQ_OUTPUT } from '../../../src/model/build/encoder-graph.ts';
 import { buildTrainingGraph, type TrainingLoss } from '../../../src/model/build/training-graph.ts';
 import { createGraphSession } from '../../../src/model/runtime/graph-session.ts';
 import { isLinearWeight } from '../../../src/training/tf-bert.ts';
@@ -74,6 +75,10 @@ for (const c of CASES) {
     }
     assert.equal(Object.keys(grads).length, graph.trainable.length, 'the same trainable tensors');
     assert.deepEqual(off, []);
+    // The graph's Σg², which the optimizer's clipping reads instead of a JS pass, is the tfjs gradients' squared norm.
+    const sumsq = pairs.reduce((s, p) => s + l2(p.expected) ** 2, 0);
+    const graphSumsq = ort[GRAD_SUMSQ_OUTPUT][0];
+    assert.ok(Math.abs(graphSumsq - sumsq) <= 1e-4 * sumsq, `Σg² ${graphSumsq} vs tfjs ${sumsq}`);
     tf.dispose([value, y, input.ids, input.typeIds, input.mask, ...Object.values(grads)]);
     model.dispose();
   });
