@@ -105,17 +105,17 @@ async function child(engineName: string, shape: string, steps: number): Promise<
   await engine.dispose();
   let optimizerMs: number | undefined;
   if (engineName === 'onnxruntime') {
-    // The AdamW update alone, as the engine runs it (wasm SIMD, one thread), on tensors of the model's sizes.
+    // The AdamW update alone, as the engine runs it (wasm SIMD, one thread, the norm from the graph's Σg² output), on tensors of the model's sizes.
     const sizes = new Map([...weights].map(([n, t]) => [n, t.data.length]));
     const opt = createArrayAdamW(sizes, { lr: 1e-5, weightDecay: 0.01, clipNorm: 1 });
     const w = new Map([...weights].map(([n, t]) => [n, Float32Array.from(t.data)]));
     const grads = () => new Map([...w].map(([n, t]) => [n, new Float32Array(t.length).fill(1e-3)]));
-    opt.apply(w, grads(), 1e-5);
+    opt.apply(w, grads(), 1e-5, 1);
     let spent = 0;
     for (let i = 0; i < 3; i++) {
       const g = grads();
       const a0 = performance.now();
-      opt.apply(w, g, 1e-5);
+      opt.apply(w, g, 1e-5, 1);
       spent += performance.now() - a0;
     }
     optimizerMs = spent / 3;
