@@ -111,8 +111,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
       if (micro === rows.length) {
         total = r.grads;
         norm = Math.sqrt(r.sumsq);
-      }
-      else if (!total) total = new Map([...r.grads].map(([n, g]) => [n, g.map((v) => v * share)]));
+      } else if (!total) total = new Map([...r.grads].map(([n, g]) => [n, g.map((v) => v * share)]));
       else for (const [n, g] of r.grads) {
         const acc = total.get(n)!;
         for (let j = 0; j < acc.length; j++) acc[j] += g[j] * share;

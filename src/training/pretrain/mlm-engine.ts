@@ -1,7 +1,7 @@
 /**
  * Runs the masked-language-model graph on onnxruntime with AdamW on typed
- * arrays, as the classifier's onnxruntime engine does: weights stay in JS
- * memory and go in as graph inputs each step.
+ * arrays (adamw-arrays.ts), as the classifier's onnxruntime engine does:
+ * weights stay in this process and go in as graph inputs each step.
  */
 import { GRAD_SUMSQ_OUTPUT } from '../../model/build/encoder-graph.ts';
 import { buildMlmGraph, MLM_INPUTS, MLM_OUTPUTS, mlmWeightSpecs } from '../../model/build/mlm-graph.ts';
