@@ -8,6 +8,7 @@
  */
 import { createAdamWArena, foldedConstants, type AdamWStepConstants } from './adamw-wasm.ts';
 import { decays, type AdamWOptions } from './optimizer.ts';
+import { rowSumOfSquares, type SummedRows } from './row-gradients.ts';
 
 export interface ArrayAdamW {
   step: number;
@@ -16,12 +17,13 @@ export interface ArrayAdamW {
   /** Where the dense update runs. */
   readonly kernel: 'wasm SIMD' | 'JS';
   /**
-   * Updates `weights` from `grads` (see createArrayAdamW for the arrays it
-   * swaps in); returns the pre-clip global gradient norm, `norm` when the
-   * caller has it already (the training graph's GRAD_SUMSQ_OUTPUT), else
-   * summed here.
+   * Updates `weights` from `grads` and, for tables whose gradient came as
+   * summed rows, from `rows` (only those rows move, as a sparse-row tensor's
+   * do); see createArrayAdamW for the arrays it swaps in. Returns the pre-clip
+   * global norm: `norm` when the caller has it already (the training graph's
+   * GRAD_SUMSQ_OUTPUT plus the rows' share), else summed here.
    */
-  apply(weights: Map<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number, norm?: number): number;
+  apply(weights: Map<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number, norm?: number, rows?: ReadonlyMap<string, SummedRows>): number;
 }
 
 export function globalNorm(grads: ReadonlyMap<string, Float32Array>): number {
@@ -80,6 +82,17 @@ export function adamwUpdateRows(w: Float32Array, g: Float32Array, m: Float32Arra
     let touched = false;
     for (let j = 0; j < width; j++) if (g[row + j] !== 0) touched = true;
     if (touched) adamwUpdate(w, g, m, v, k, decay, row, row + width);
+  }
+}
+
+/** adamwUpdateRows for a gradient that comes as its touched rows (row-gradients.ts); a row summed to zero stays, as there. */
+function adamwUpdateSummedRows(w: Float32Array, r: SummedRows, m: Float32Array, v: Float32Array, k: AdamWStepConstants, decay: number): void {
+  const { width } = r;
+  for (let i = 0; i < r.rows.length; i++) {
+    const g = r.values.subarray(i * width, (i + 1) * width);
+    if (g.every((x) => x === 0)) continue;
+    const at = r.rows[i] * width;
+    adamwUpdate(w.subarray(at, at + width), g, m.subarray(at, at + width), v.subarray(at, at + width), k, decay);
   }
 }
 
@@ -147,8 +160,8 @@ export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: Adam
     m,
     v,
     kernel: arena ? 'wasm SIMD' : 'JS',
-    apply(weights, grads, lr, given) {
-      const norm = given ?? globalNorm(grads);
+    apply(weights, grads, lr, given, rows = new Map()) {
+      const norm = given ?? Math.sqrt(globalNorm(grads) ** 2 + [...rows.values()].reduce((a, r) => a + rowSumOfSquares(r), 0));
       state.step += 1;
       const k = stepConstants(settings, state.step, lr, norm);
       for (const [name, g] of grads) {
@@ -162,6 +175,10 @@ export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: Adam
         arena!.update(slot, g, m.get(name)!, v.get(name)!, k, settings.decayOf(name));
       }
       updateTensors(grads, { weights, m, v }, k, settings.decayOf, sparseRows, slots);
+      for (const [name, r] of rows) {
+        const w = weights.get(name);
+        if (w) adamwUpdateSummedRows(w, r, m.get(name)!, v.get(name)!, k, settings.decayOf(name));
+      }
       return norm;
     },
   };

@@ -8,12 +8,13 @@
  */
 import { LivetagError } from '../common/errors.ts';
 import { GRAD_SUMSQ_OUTPUT } from '../model/build/encoder-graph.ts';
-import { buildTrainingGraph, LOSS_OUTPUT, TRAINING_INPUTS, type TrainingLoss } from '../model/build/training-graph.ts';
+import { buildTrainingGraph, LOSS_OUTPUT, TRAINING_INPUTS, type TrainingGraph, type TrainingLoss } from '../model/build/training-graph.ts';
 import { INPUT_NAMES, OUTPUT_NAME } from '../model/onnx-names.ts';
 import { createGraphSession, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
 import { isTrainable, weightSpecs, type WeightMap } from '../model/weights.ts';
 import { createArrayAdamW } from './adamw-arrays.ts';
 import { createDropoutMasks, type DropoutMasks } from './dropout-masks.ts';
+import { createRowSum, rowSumOfSquares } from './row-gradients.ts';
 import type { StoredTensor } from './checkpoint.ts';
 import type { EngineOptions, StepResult, TrainingEngine } from './engine.ts';
 import { lengthSortedBatches, type RawInput } from './features.ts';
@@ -46,10 +47,10 @@ function inputFeeds(x: RawInput, wide: boolean): Record<string, Feed> {
   };
 }
 
-async function openSessions(o: EngineOptions, weights: WeightMap): Promise<{ train: GraphSession; predict: GraphSession; masks: DropoutMasks; note: string }> {
+async function openSessions(o: EngineOptions, weights: WeightMap, rowTensors: ReadonlySet<string>): Promise<{ train: GraphSession; predict: GraphSession; masks: DropoutMasks; note: string; rowGradients: TrainingGraph['rowGradients'] }> {
   const loss = trainingLoss(o.loss);
   const frozen = o.frozenTensors ? { frozenTensors: o.frozenTensors } : {};
-  const train = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, dropout: (o.dropout ?? 0) > 0, ...frozen });
+  const train = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, dropout: (o.dropout ?? 0) > 0, rowGradients: rowTensors, ...frozen });
   const predict = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, forwardOnly: true, ...frozen });
   const device = o.device ?? 'auto';
   let reason = '';
@@ -58,7 +59,7 @@ async function openSessions(o: EngineOptions, weights: WeightMap): Promise<{ tra
   const p = await createGraphSession(predict.bytes, { ...session, device: t.provider });
   if (device === 'cuda' && t.provider !== 'cuda') o.log?.(`--device cuda: ${reason.replace(/^livetag: /, '')}`);
   const note = device === 'auto' && t.provider === 'cpu' ? ` (auto: ${reason ? 'CUDA provider not available' : 'CPU'})` : '';
-  return { train: t, predict: p, masks: createDropoutMasks(train.dropoutSites), note };
+  return { train: t, predict: p, masks: createDropoutMasks(train.dropoutSites), note, rowGradients: train.rowGradients };
 }
 
 export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine> {
@@ -67,18 +68,21 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   const weights = new Map(trainable.map((n) => [n, Float32Array.from(o.weights.get(n)!.data)]));
   const sparseRows = new Map(trainable.filter((n) => o.sparseTensors?.has(n) && o.weights.get(n)!.shape.length === 2).map((n) => [n, o.weights.get(n)!.shape[1]]));
   const optimizer = createArrayAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer, { sparseRows });
-  const { train, predict, masks, note } = await openSessions(o, o.weights);
+  // A sparse-row table's gradient leaves the graph as the rows a batch read (row-gradients.ts), never as a dense table.
+  const { train, predict, masks, note, rowGradients } = await openSessions(o, o.weights, new Set(sparseRows.keys()));
   const posWeight = new Float32Array(config.numLabels).fill(1);
   o.loss.posWeight?.forEach((w, i) => (posWeight[i] = w));
   const dropout = o.dropout ?? 0;
   const wide = config.ngram !== undefined;
   const weightFeeds = (): Record<string, Feed> =>
     Object.fromEntries([...weights].map(([n, w]) => [n, { type: 'float32', data: w, dims: o.weights.get(n)!.shape } as Feed]));
-  const gradNames = trainable.map((n) => `grad.${n}`);
+  const dense = trainable.filter((n) => !rowGradients.has(n));
+  const gradNames = dense.map((n) => `grad.${n}`);
+  const rowNames = [...rowGradients.values()].flatMap((r) => [r.ids, r.rows]);
   let disposed = false;
 
   /** Loss and gradients of one micro-batch, the graph's mean over its rows. */
-  async function forwardBackward(rows: readonly number[], targets: Float32Array, seed: number): Promise<{ loss: number; grads: Map<string, Float32Array>; sumsq: number }> {
+  async function forwardBackward(rows: readonly number[], targets: Float32Array, seed: number): Promise<{ loss: number; grads: Map<string, Float32Array>; sumsq: number; out: Record<string, Float32Array> }> {
     const x = o.features.raw(rows);
     const feeds: Record<string, Feed> = {
       ...inputFeeds(x, wide),
@@ -87,8 +91,8 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
       [TRAINING_INPUTS.labels]: { type: 'float32', data: targets, dims: [rows.length, config.numLabels] },
       [TRAINING_INPUTS.posWeight]: { type: 'float32', data: posWeight, dims: [config.numLabels] },
     };
-    const out = await train.run(feeds, [LOSS_OUTPUT, ...gradNames, GRAD_SUMSQ_OUTPUT]);
-    return { loss: out[LOSS_OUTPUT][0], grads: new Map(trainable.map((n) => [n, out[`grad.${n}`]])), sumsq: out[GRAD_SUMSQ_OUTPUT][0] };
+    const out = await train.run(feeds, [LOSS_OUTPUT, ...gradNames, GRAD_SUMSQ_OUTPUT, ...rowNames]);
+    return { loss: out[LOSS_OUTPUT][0], grads: new Map(dense.map((n) => [n, out[`grad.${n}`]])), sumsq: out[GRAD_SUMSQ_OUTPUT][0], out };
   }
 
   /**
@@ -101,16 +105,18 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     const micro = o.microBatchSize && o.microBatchSize < rows.length ? o.microBatchSize : rows.length;
     let loss = 0;
     let total: Map<string, Float32Array> | undefined;
-    // The graph's Σg² is the norm of a whole batch's gradient; accumulated micro-batches are summed in JS.
-    let norm: number | undefined;
+    // The graph's Σg² is the norm of a whole batch's dense gradient; accumulated micro-batches are summed in JS.
+    let sumsq: number | undefined;
+    const sums = new Map([...rowGradients.keys()].map((n) => [n, createRowSum(sparseRows.get(n)!)]));
     for (let i = 0; i < rows.length; i += micro) {
       const part = rows.slice(i, i + micro);
       const r = await forwardBackward(part, targets.subarray(i * width, (i + part.length) * width), dropoutSeed * 1009 + i);
       const share = part.length / rows.length;
       loss += r.loss * share;
+      for (const [n, sum] of sums) sum.add(r.out[rowGradients.get(n)!.ids] as unknown as BigInt64Array, r.out[rowGradients.get(n)!.rows], share);
       if (micro === rows.length) {
         total = r.grads;
-        norm = Math.sqrt(r.sumsq);
+        sumsq = r.sumsq;
       } else if (!total) total = new Map([...r.grads].map(([n, g]) => [n, g.map((v) => v * share)]));
       else for (const [n, g] of r.grads) {
         const acc = total.get(n)!;
@@ -118,7 +124,9 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
       }
     }
     if (!Number.isFinite(loss) || !total) return { loss, gradNorm: NaN };
-    return { loss, gradNorm: optimizer.apply(weights, total, lr, norm) };
+    const summed = new Map([...sums].map(([n, sum]) => [n, sum.result()]));
+    const norm = sumsq === undefined ? undefined : Math.sqrt(sumsq + [...summed.values()].reduce((a, r) => a + rowSumOfSquares(r), 0));
+    return { loss, gradNorm: optimizer.apply(weights, total, lr, norm, summed) };
   }
 
   async function logits(rows: readonly number[]): Promise<Float32Array> {

@@ -72,7 +72,7 @@ export function encoderLayer(c: EncoderCtx, x: T, i: number, maskBias: T): T {
  */
 export const GRAD_SUMSQ_OUTPUT = 'grad_sumsq';
 
-/** The taped graph as model bytes: `outputs` first, then one gradient output per trainable tensor and, with any, GRAD_SUMSQ_OUTPUT. */
+/** The taped graph as model bytes: `outputs` first, then one gradient output per trainable tensor, with any GRAD_SUMSQ_OUTPUT (dense gradients only), then each row gradient's ids and rows. */
 export function encodeTrainingModel(tape: Tape, name: string, outputs: ReturnType<typeof valueInfo>[], gradients: ReadonlyMap<string, string>, weights: WeightMap): Uint8Array {
   const g = tape.g;
   if (gradients.size > 0) {
@@ -93,6 +93,7 @@ export function encodeTrainingModel(tape: Tape, name: string, outputs: ReturnTyp
         ...outputs,
         ...[...gradients].map(([n, gname]) => valueInfo(gname, DataType.FLOAT, [...weights.get(n)!.shape])),
         ...(gradients.size > 0 ? [valueInfo(GRAD_SUMSQ_OUTPUT, DataType.FLOAT, [])] : []),
+        ...[...tape.rowGradients.values()].flatMap((r) => [valueInfo(r.ids, DataType.INT64, [...r.idsShape]), valueInfo(r.rows, DataType.FLOAT, [...r.rowsShape])]),
       ],
     },
   });

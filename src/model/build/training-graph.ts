@@ -10,10 +10,10 @@ import type { BertConfig } from '../bert-config.ts';
 import { INPUT_NAMES, OUTPUT_NAME } from '../onnx-names.ts';
 import { checkWeights, isTrainable, weightSpecs, type WeightMap } from '../weights.ts';
 import * as op from './autodiff/ops.ts';
-import { Tape, type T } from './autodiff/tape.ts';
+import { Tape, type RowGradient, type T } from './autodiff/tape.ts';
 import { attentionMaskBias, embeddings, encodeTrainingModel, encoderLayer, linear, type EncoderCtx } from './encoder-graph.ts';
 import { createDropoutSites, type DropoutSite } from './dropout-sites.ts';
-import { emitNgramFeatures, NGRAM_IDF } from './ngram-graph.ts';
+import { emitNgramFeatures, NGRAM_IDF, NGRAM_TABLE } from './ngram-graph.ts';
 import { DataType, valueInfo } from './onnx-graph-builder.ts';
 
 /** PyTorch's BCELoss clamps log terms at -100 so saturated sigmoids give a finite loss. */
@@ -48,6 +48,8 @@ export interface TrainingGraphOptions {
   readonly frozenTensors?: ReadonlySet<string>;
   /** Dropout where BERT has it, with masks fed per step (TrainingGraph.dropoutSites); off when absent. */
   readonly dropout?: boolean;
+  /** Tables whose gradient leaves the graph as gathered rows (TrainingGraph.rowGradients): the n-gram table only. */
+  readonly rowGradients?: ReadonlySet<string>;
 }
 
 export interface TrainingGraph {
@@ -60,17 +62,20 @@ export interface TrainingGraph {
   readonly gradients: ReadonlyMap<string, string>;
   /** The dropout mask inputs, empty without dropout. */
   readonly dropoutSites: readonly DropoutSite[];
+  /** Tensor name → its row gradient's outputs, for the tables TrainingGraphOptions.rowGradients named (not in `gradients`). */
+  readonly rowGradients: ReadonlyMap<string, RowGradient>;
 }
 
 /** Σ over n-gram positions of weight × table row: the serving graph's wide logits, with the table's gradient. */
-function wideLogits(c: EncoderCtx, ids: T, mask: T, weights: WeightMap): T {
+function wideLogits(c: EncoderCtx, ids: T, mask: T, weights: WeightMap, byRows: boolean): T {
   const { tape, config } = c;
   const g = tape.g;
   g.float32Tensor(NGRAM_IDF, weights.get(NGRAM_IDF)!);
   const f = emitNgramFeatures(g, ids.name, mask.name, config.ngram!, config.vocabSize);
   const buckets: T = { name: f.buckets, shape: ['batch', 'ngrams'], grad: false };
   const w: T = { name: g.op('Unsqueeze', [f.weights, g.int64s([-1])]), shape: ['batch', 'ngrams', 1], grad: false };
-  return op.sumAxis(tape, op.mul(tape, op.embed(tape, c.w('ngram.weight'), buckets), w), 1);
+  const rows = (byRows ? op.gatherRows : op.embed)(tape, c.w(NGRAM_TABLE), buckets);
+  return op.sumAxis(tape, op.mul(tape, rows, w), 1);
 }
 
 /** Mean over rows × labels, as the tfjs losses in src/training/losses.ts. */
@@ -139,7 +144,7 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
   let x = hidden ?? embeddings(c, ids!, types!);
   for (let i = frozen; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias);
   const pooled = c.drop(op.tanh(tape, linear(c, op.firstPosition(tape, x), 'bert.pooler.dense')));
-  const logits = config.ngram ? op.add(tape, linear(c, pooled, 'classifier'), wideLogits(c, ids!, mask, weights)) : linear(c, pooled, 'classifier');
+  const logits = config.ngram ? op.add(tape, linear(c, pooled, 'classifier'), wideLogits(c, ids!, mask, weights, opts.rowGradients?.has(NGRAM_TABLE) === true)) : linear(c, pooled, 'classifier');
   g.op('Identity', [logits.name], [], OUTPUT_NAME);
   let gradients = new Map<string, string>();
   if (labels && posWeight) {
@@ -150,5 +155,5 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
 
   const outputs = [...(forward ? [] : [valueInfo(LOSS_OUTPUT, DataType.FLOAT, [])]), valueInfo(OUTPUT_NAME, DataType.FLOAT, ['batch', config.numLabels])];
   const bytes = encodeTrainingModel(tape, 'bert_multilabel_training', outputs, gradients, weights);
-  return { bytes, inputs, trainable: tape.trainable.map((t) => t.name), gradients, dropoutSites: sites };
+  return { bytes, inputs, trainable: tape.trainable.map((t) => t.name), gradients, dropoutSites: sites, rowGradients: tape.rowGradients };
 }

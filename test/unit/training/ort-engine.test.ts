@@ -95,6 +95,27 @@ test('gradient accumulation over micro-batches gives the update of one batch', a
   await micro.dispose();
 });
 
+test('gradient accumulation with the n-gram table\'s row gradients: summed across micro-batches, the update of one batch', async () => {
+  const wide = parseBertConfig({ ...config, ngram: { buckets: 97, maxN: 2 } });
+  const weights = randomWeights(wide, 11, 0.1);
+  const table = weights.get('ngram.weight')!.data;
+  for (let i = 0; i < table.length; i++) table[i] = rng() - 0.5;
+  const make = (micro?: number) => createOrtEngine(options({ config: wide, weights, sparseTensors: new Set(['ngram.weight']), ...(micro ? { microBatchSize: micro } : {}) }));
+  const whole = await make();
+  const micro = await make(2);
+  for (const rows of batches.slice(0, 3)) {
+    const x = await whole.step(rows, targetsOf(rows), 1e-2, 0);
+    const y = await micro.step(rows, targetsOf(rows), 1e-2, 0);
+    assert.ok(Math.abs(x.gradNorm - y.gradNorm) < 1e-5 * x.gradNorm, `${x.gradNorm} vs ${y.gradNorm}`);
+  }
+  const a = whole.exportWeights().get('ngram.weight')!.data;
+  const b = micro.exportWeights().get('ngram.weight')!.data;
+  assert.ok(a.some((v, i) => v !== table[i]), 'the table moved');
+  assert.ok(Math.max(...a.map((v, i) => Math.abs(v - b[i]))) < 1e-6);
+  await whole.dispose();
+  await micro.dispose();
+});
+
 test('CUDA asked for where it is absent: CPU, with the reason logged once', async (t) => {
   const lines: string[] = [];
   const e = await createOrtEngine(options({ device: 'cuda', log: (l) => lines.push(l) }));

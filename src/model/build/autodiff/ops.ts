@@ -235,6 +235,19 @@ export function embed(tape: Tape, table: T, ids: T): T {
   });
 }
 
+/**
+ * Rows of a table whose gradient leaves the graph as the gathered rows'
+ * gradients and their ids (Tape.accumulateRows), not scattered into a dense
+ * table: a batch reads a few thousand of the n-gram table's 262144 rows, and
+ * the dense form zeroed, filled, copied out and scanned all of them each step.
+ */
+export function gatherRows(tape: Tape, table: T, ids: T): T {
+  const { g } = tape;
+  const shape = [...ids.shape, table.shape[1]];
+  const y = out(tape, g.op('Gather', [table.name, ids.name], [intAttr('axis', 0)]), shape, [table]);
+  return tape.record(y, (dy) => tape.accumulateRows(table, ids.name, dy, ids.shape, shape));
+}
+
 /** x[:, 0] of [batch, sequence, hidden]: the [CLS] position. dx is dy at position 0, zeros elsewhere. */
 export function firstPosition(tape: Tape, x: T): T {
   const { g } = tape;

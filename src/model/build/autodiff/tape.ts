@@ -21,6 +21,18 @@ export interface T {
 
 type Backward = (g: string) => void;
 
+/**
+ * A table's gradient as the rows a batch gathered: output `ids` (int64, the
+ * row of each gathered position) and `rows` (its gradient, one row per id,
+ * repeated ids not summed). The caller sums and applies them.
+ */
+export interface RowGradient {
+  readonly ids: string;
+  readonly rows: string;
+  readonly idsShape: Shape;
+  readonly rowsShape: Shape;
+}
+
 interface Entry {
   readonly out: T;
   readonly backward: Backward;
@@ -33,6 +45,9 @@ export class Tape {
   private readonly grads = new Map<string, string[]>();
   private readonly params: T[] = [];
   private readonly ones = new Map<string, string>();
+  private readonly rowParts = new Map<string, { ids: string; dy: string; idsShape: Shape; rowsShape: Shape }>();
+  /** Filled by gradients(): the tables whose gradient leaves the graph as rows (see accumulateRows). */
+  readonly rowGradients = new Map<string, RowGradient>();
 
   input(name: string, elemType: number, shape: Shape): T {
     this.inputs.push(valueInfo(name, elemType, [...shape]));
@@ -67,6 +82,17 @@ export class Tape {
     const list = this.grads.get(t.name);
     if (list) list.push(g);
     else this.grads.set(t.name, [g]);
+  }
+
+  /**
+   * `t`'s gradient as the gathered rows' gradients `dy` and their `ids`,
+   * output as they are rather than scattered into a dense table of zeros
+   * (gradients() names them `grad.<t>.ids` and `grad.<t>.rows`).
+   */
+  accumulateRows(t: T, ids: string, dy: string, idsShape: Shape, rowsShape: Shape): void {
+    if (!t.grad) return;
+    if (this.rowParts.has(t.name)) throw new LivetagError('LT_INTERNAL', `${t.name}: rows gathered twice; only one gather per row-gradient table`);
+    this.rowParts.set(t.name, { ids, dy, idsShape, rowsShape });
   }
 
   /** Sums gradient `g` (shaped like `to`) back to `t`'s shape along the axes `t` was broadcast on, then accumulates it. */
@@ -109,7 +135,8 @@ export class Tape {
 
   /**
    * Appends the backward pass from a scalar `loss` and returns each trainable
-   * tensor's gradient output name (`grad.<name>`), zeros where none reaches it.
+   * tensor's gradient output name (`grad.<name>`), zeros where none reaches
+   * it; tables gathered by rows are in rowGradients instead.
    */
   gradients(loss: T): Map<string, string> {
     if (loss.shape.length !== 0) throw new LivetagError('LT_INTERNAL', 'gradients() needs a scalar loss');
@@ -122,6 +149,14 @@ export class Tape {
     const result = new Map<string, string>();
     for (const p of this.params) {
       const name = `grad.${p.name}`;
+      const part = this.rowParts.get(p.name);
+      if (part) {
+        if (this.grads.has(p.name)) throw new LivetagError('LT_INTERNAL', `${p.name}: a row gradient and a dense one`);
+        const rows = `${name}.rows`;
+        if (!this.renameOutput(part.dy, rows)) this.g.op('Identity', [part.dy], [], rows);
+        this.rowGradients.set(p.name, { ids: this.g.op('Identity', [part.ids], [], `${name}.ids`), rows, idsShape: part.idsShape, rowsShape: part.rowsShape });
+        continue;
+      }
       const g = this.total(p.name);
       if (g === undefined) this.g.op('ConstantOfShape', [this.g.op('Shape', [p.name])], [tensorAttr(0)], name);
       else if (!this.renameOutput(g, name)) this.g.op('Identity', [g], [], name);
