@@ -105,7 +105,7 @@ async function child(engineName: string, shape: string, steps: number): Promise<
   await engine.dispose();
   let optimizerMs: number | undefined;
   if (engineName === 'onnxruntime') {
-    // The AdamW update alone, as the engine runs it (wasm SIMD, one thread, the norm from the graph's Σg² output), on tensors of the model's sizes.
+    // The AdamW update alone, as the engine runs it (wasm SIMD, one thread, Σg² from the graph's output), on tensors of the model's sizes.
     const sizes = new Map([...weights].map(([n, t]) => [n, t.data.length]));
     const opt = createArrayAdamW(sizes, { lr: 1e-5, weightDecay: 0.01, clipNorm: 1 });
     const w = new Map([...weights].map(([n, t]) => [n, Float32Array.from(t.data)]));

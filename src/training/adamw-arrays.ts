@@ -8,7 +8,7 @@
  */
 import { createAdamWArena, foldedConstants, type AdamWStepConstants } from './adamw-wasm.ts';
 import { decays, type AdamWOptions } from './optimizer.ts';
-import { rowSumOfSquares, type SummedRows } from './row-gradients.ts';
+import type { SummedRows } from './row-gradients.ts';
 
 export interface ArrayAdamW {
   step: number;
@@ -20,20 +20,14 @@ export interface ArrayAdamW {
    * Updates `weights` from `grads` and, for tables whose gradient came as
    * summed rows, from `rows` (only those rows move, as a sparse-row tensor's
    * do); see createArrayAdamW for the arrays it swaps in. Returns the pre-clip
-   * global norm: `norm` when the caller has it already (the training graph's
-   * GRAD_SUMSQ_OUTPUT plus the rows' share), else summed here.
+   * global norm, from `sumsq` (Σ of `grads`' squares) when the caller has it
+   * already (the training graph's GRAD_SUMSQ_OUTPUT), else summed here.
    */
-  apply(weights: Map<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number, norm?: number, rows?: ReadonlyMap<string, SummedRows>): number;
-}
-
-export function globalNorm(grads: ReadonlyMap<string, Float32Array>): number {
-  let sum = 0;
-  for (const g of grads.values()) sum += sumOfSquares(g);
-  return Math.sqrt(sum);
+  apply(weights: Map<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number, sumsq?: number, rows?: ReadonlyMap<string, SummedRows>): number;
 }
 
 /** Four running sums, so the adds do not wait on each other (1.5× faster here than one). */
-function sumOfSquares(g: Float32Array): number {
+export function sumOfSquares(g: Float32Array): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
@@ -75,24 +69,17 @@ export function adamwUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v
  * table): only rows with a non-zero gradient move, moments included, with
  * the step's bias corrections (TensorFlow's LazyAdam, PyTorch's SparseAdam
  * plus decoupled decay). A dense update would decay and drift the 99% of
- * rows the batch never read.
+ * rows the batch never read. Gradient row i of `values` belongs to table
+ * row `rowOf(i)`: every row of a dense gradient, or the rows a batch
+ * touched (row-gradients.ts).
  */
-export function adamwUpdateRows(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: AdamWStepConstants, decay: number, width: number): void {
-  for (let row = 0; row < w.length; row += width) {
+function adamwUpdateRows(w: Float32Array, m: Float32Array, v: Float32Array, values: Float32Array, width: number, rowOf: (i: number) => number, k: AdamWStepConstants, decay: number): void {
+  for (let from = 0, i = 0; from < values.length; from += width, i++) {
     let touched = false;
-    for (let j = 0; j < width; j++) if (g[row + j] !== 0) touched = true;
-    if (touched) adamwUpdate(w, g, m, v, k, decay, row, row + width);
-  }
-}
-
-/** adamwUpdateRows for a gradient that comes as its touched rows (row-gradients.ts); a row summed to zero stays, as there. */
-function adamwUpdateSummedRows(w: Float32Array, r: SummedRows, m: Float32Array, v: Float32Array, k: AdamWStepConstants, decay: number): void {
-  const { width } = r;
-  for (let i = 0; i < r.rows.length; i++) {
-    const g = r.values.subarray(i * width, (i + 1) * width);
-    if (g.every((x) => x === 0)) continue;
-    const at = r.rows[i] * width;
-    adamwUpdate(w.subarray(at, at + width), g, m.subarray(at, at + width), v.subarray(at, at + width), k, decay);
+    for (let j = from; j < from + width; j++) if (values[j] !== 0) touched = true;
+    if (!touched) continue;
+    const at = rowOf(i) * width;
+    adamwUpdate(w.subarray(at, at + width), values.subarray(from, from + width), m.subarray(at, at + width), v.subarray(at, at + width), k, decay);
   }
 }
 
@@ -114,7 +101,7 @@ export function updateTensors(
     const v = state.v.get(name);
     if (skip?.has(name) || !w || !m || !v) continue;
     const width = sparseRows.get(name);
-    if (width) adamwUpdateRows(w, g, m, v, k, decayOf(name), width);
+    if (width) adamwUpdateRows(w, m, v, g, width, (i) => i, k, decayOf(name));
     else adamwUpdate(w, g, m, v, k, decayOf(name));
   }
 }
@@ -160,8 +147,10 @@ export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: Adam
     m,
     v,
     kernel: arena ? 'wasm SIMD' : 'JS',
-    apply(weights, grads, lr, given, rows = new Map()) {
-      const norm = given ?? Math.sqrt(globalNorm(grads) ** 2 + [...rows.values()].reduce((a, r) => a + rowSumOfSquares(r), 0));
+    apply(weights, grads, lr, sumsq, rows = new Map()) {
+      let total = sumsq ?? [...grads.values()].reduce((a, g) => a + sumOfSquares(g), 0);
+      for (const r of rows.values()) total += sumOfSquares(r.values);
+      const norm = Math.sqrt(total);
       state.step += 1;
       const k = stepConstants(settings, state.step, lr, norm);
       for (const [name, g] of grads) {
@@ -177,7 +166,7 @@ export function createArrayAdamW(shapes: ReadonlyMap<string, number>, opts: Adam
       updateTensors(grads, { weights, m, v }, k, settings.decayOf, sparseRows, slots);
       for (const [name, r] of rows) {
         const w = weights.get(name);
-        if (w) adamwUpdateSummedRows(w, r, m.get(name)!, v.get(name)!, k, settings.decayOf(name));
+        if (w) adamwUpdateRows(w, m.get(name)!, v.get(name)!, r.values, r.width, (i) => r.rows[i], k, settings.decayOf(name));
       }
       return norm;
     },

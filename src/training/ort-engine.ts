@@ -7,14 +7,14 @@
  * PCIe every step (docs/performance.md measures that share).
  */
 import { LivetagError } from '../common/errors.ts';
-import { GRAD_SUMSQ_OUTPUT } from '../model/build/encoder-graph.ts';
+import { GRAD_SUMSQ_OUTPUT } from '../model/build/autodiff/tape.ts';
 import { buildTrainingGraph, LOSS_OUTPUT, TRAINING_INPUTS, type TrainingGraph, type TrainingLoss } from '../model/build/training-graph.ts';
 import { INPUT_NAMES, OUTPUT_NAME } from '../model/onnx-names.ts';
 import { createGraphSession, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
 import { isTrainable, weightSpecs, type WeightMap } from '../model/weights.ts';
 import { createArrayAdamW } from './adamw-arrays.ts';
 import { createDropoutMasks, type DropoutMasks } from './dropout-masks.ts';
-import { createRowSum, rowSumOfSquares } from './row-gradients.ts';
+import { createRowSum } from './row-gradients.ts';
 import type { StoredTensor } from './checkpoint.ts';
 import type { EngineOptions, StepResult, TrainingEngine } from './engine.ts';
 import { lengthSortedBatches, type RawInput } from './features.ts';
@@ -125,8 +125,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     }
     if (!Number.isFinite(loss) || !total) return { loss, gradNorm: NaN };
     const summed = new Map([...sums].map(([n, sum]) => [n, sum.result()]));
-    const norm = sumsq === undefined ? undefined : Math.sqrt(sumsq + [...summed.values()].reduce((a, r) => a + rowSumOfSquares(r), 0));
-    return { loss, gradNorm: optimizer.apply(weights, total, lr, norm, summed) };
+    return { loss, gradNorm: optimizer.apply(weights, total, lr, sumsq, summed) };
   }
 
   async function logits(rows: readonly number[]): Promise<Float32Array> {

@@ -49,10 +49,3 @@ function grow<A extends Int32Array | Float32Array>(a: A, size: number): A {
   out.set(a);
   return out;
 }
-
-/** Σ of the summed rows' squares: their share of the global gradient norm. */
-export function rowSumOfSquares(r: SummedRows): number {
-  let s = 0;
-  for (let i = 0; i < r.values.length; i++) s += r.values[i] * r.values[i];
-  return s;
-}

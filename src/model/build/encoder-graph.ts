@@ -9,7 +9,7 @@ import type { BertConfig } from '../bert-config.ts';
 import { ATTENTION_MASK_BIAS, MS_DOMAIN, ONNX_IR_VERSION, ONNX_OPSET } from '../onnx-names.ts';
 import { layerPrefix, type WeightMap } from '../weights.ts';
 import * as op from './autodiff/ops.ts';
-import type { T, Tape } from './autodiff/tape.ts';
+import { GRAD_SUMSQ_OUTPUT, type T, type Tape } from './autodiff/tape.ts';
 import { DataType, intAttr, valueInfo } from './onnx-graph-builder.ts';
 
 export interface EncoderCtx {
@@ -64,21 +64,9 @@ export function encoderLayer(c: EncoderCtx, x: T, i: number, maskBias: T): T {
   return norm(c, op.add(tape, c.drop(linear(c, inter, `${p}.output.dense`)), h), `${p}.output.LayerNorm`);
 }
 
-/**
- * Σ of every gradient's squares, a scalar output beside the gradients: the
- * optimizer's global-norm clipping needs it before any weight moves, and
- * onnxruntime's threaded reduction gets it for a fraction of a JS pass over
- * every gradient (4% of a step).
- */
-export const GRAD_SUMSQ_OUTPUT = 'grad_sumsq';
-
 /** The taped graph as model bytes: `outputs` first, then one gradient output per trainable tensor, with any GRAD_SUMSQ_OUTPUT (dense gradients only), then each row gradient's ids and rows. */
 export function encodeTrainingModel(tape: Tape, name: string, outputs: ReturnType<typeof valueInfo>[], gradients: ReadonlyMap<string, string>, weights: WeightMap): Uint8Array {
   const g = tape.g;
-  if (gradients.size > 0) {
-    const squares = [...gradients.values()].map((gname) => g.op('ReduceSumSquare', [gname], [intAttr('keepdims', 0)]));
-    g.op('Sum', squares, [], GRAD_SUMSQ_OUTPUT);
-  }
   const model = onnxProto.onnx.ModelProto.create({
     irVersion: ONNX_IR_VERSION,
     producerName: 'livetag-training',

@@ -3,7 +3,7 @@
  * arrays (adamw-arrays.ts), as the classifier's onnxruntime engine does:
  * weights stay in this process and go in as graph inputs each step.
  */
-import { GRAD_SUMSQ_OUTPUT } from '../../model/build/encoder-graph.ts';
+import { GRAD_SUMSQ_OUTPUT } from '../../model/build/autodiff/tape.ts';
 import { buildMlmGraph, MLM_INPUTS, MLM_OUTPUTS, mlmWeightSpecs } from '../../model/build/mlm-graph.ts';
 import type { BertConfig } from '../../model/bert-config.ts';
 import { INPUT_NAMES } from '../../model/onnx-names.ts';
@@ -108,7 +108,7 @@ export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
     const loss = out[MLM_OUTPUTS.loss][0];
     if (!Number.isFinite(loss)) return { loss, masked: labels.length, correct, gradNorm: NaN };
     const grads = new Map(graph.trainable.map((n, i) => [n, out[gradNames[i]]]));
-    return { loss, masked: labels.length, correct, gradNorm: optimizer.apply(weights, grads, lr, Math.sqrt(out[GRAD_SUMSQ_OUTPUT][0])) };
+    return { loss, masked: labels.length, correct, gradNorm: optimizer.apply(weights, grads, lr, out[GRAD_SUMSQ_OUTPUT][0]) };
   }
 
   let disposed = false;

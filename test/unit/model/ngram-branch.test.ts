@@ -7,7 +7,8 @@ import { buildTrainingGraph } from '../../../src/model/build/training-graph.ts';
 import { ngramBuckets, sparseRow } from '../../../src/model/ngram-hash.ts';
 import { createGraphSession } from '../../../src/model/runtime/graph-session.ts';
 import { createTextEncoder, buildWordPieceTokenizerJson } from '../../../src/model/tokenizer.ts';
-import { createRowSum, rowSumOfSquares } from '../../../src/training/row-gradients.ts';
+import { sumOfSquares } from '../../../src/training/adamw-arrays.ts';
+import { createRowSum } from '../../../src/training/row-gradients.ts';
 import { feedsFor, tinyBatch, tinyWeights } from './training-graph-helpers.ts';
 
 const config = parseBertConfig({
@@ -143,7 +144,7 @@ test('row gradients: the gathered rows summed per row give the dense table gradi
   assert.deepEqual(fromRows, d['grad.ngram.weight']);
   for (const [name, output] of dense.gradients) if (name !== 'ngram.weight') assert.deepEqual(r[output], d[output], name);
   // Σg² covers the dense outputs only; the table's share is summed from the rows.
-  const tableShare = rowSumOfSquares(summed);
+  const tableShare = sumOfSquares(summed.values);
   assert.ok(Math.abs(r.grad_sumsq[0] + tableShare - d.grad_sumsq[0]) <= 1e-5 * d.grad_sumsq[0], `${r.grad_sumsq[0]} + ${tableShare} vs ${d.grad_sumsq[0]}`);
 });
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GRAD_SUMSQ_OUTPUT } from '../../../src/model/build/encoder-graph.ts';
+import { GRAD_SUMSQ_OUTPUT } from '../../../src/model/build/autodiff/tape.ts';
 import { buildTrainingGraph, type TrainingLoss } from '../../../src/model/build/training-graph.ts';
 import { createGraphSession } from '../../../src/model/runtime/graph-session.ts';
 import { isLinearWeight } from '../../../src/training/tf-bert.ts';
