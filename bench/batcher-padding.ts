@@ -3,7 +3,8 @@
  * batcher replayed as serve drives it (3 partitions, each classifying chunks
  * of 256 one after another, a run time proportional to the padded tokens),
  * at 2 and 3 batches in flight (one and two sessions), beside the floor of
- * sorting each partition chunk round.
+ * sorting each partition chunk round; then paced light load, where the queue
+ * is shallow, with and without splitting it by length.
  *
  *   node --import tsx bench/batcher-padding.ts [--model models/default]
  *
@@ -13,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createMicroBatcher } from '../src/consumer/micro-batcher.ts';
+import { createBatchCost } from '../src/consumer/batch-cost.ts';
 import { createTextEncoder } from '../src/model/tokenizer.ts';
 import { REPO_ROOT, liveComments } from './lib/texts.ts';
 
@@ -58,6 +60,53 @@ async function replay(depth: number): Promise<number> {
   return padded / n;
 }
 
+/**
+ * Light load: the texts arrive paced (a round every 20 ms, as the suite's load
+ * generator sends), one batch in flight per session plus one queued, and a
+ * batch takes a + b × padded tokens ms (a, b: the model's, measured in
+ * process). With and without the length split of shallow queues
+ * (src/consumer/batch-cost.ts, its cost fitted online as serve does).
+ */
+async function paced(rate: number, count: number, a: number, b: number, split: boolean): Promise<{ padded: number; batch: number; latency: number }> {
+  let padded = 0;
+  let batches = 0;
+  let waited = 0;
+  // One session: batches run one after another.
+  let lane = Promise.resolve();
+  const batcher = createMicroBatcher(limits, async (rows) => {
+    const longest = Math.max(...rows.map((r) => r.length));
+    padded += longest * rows.length;
+    batches++;
+    const mine = lane.then(() => new Promise<void>((r) => setTimeout(r, a + b * longest * rows.length)));
+    lane = mine;
+    await mine;
+    return rows.map(() => 0);
+  }, 2, split ? createBatchCost() : undefined);
+  const start = performance.now();
+  const perRound = Math.max(1, Math.round(rate / 50));
+  const done: Promise<void>[] = [];
+  for (let i = 0; i < count; i += perRound) {
+    for (const r of ids.slice(i, Math.min(count, i + perRound))) {
+      const t = performance.now();
+      done.push(batcher.submit(r).then(() => void (waited += performance.now() - t)));
+    }
+    const next = start + ((i + perRound) / rate) * 1000 - performance.now();
+    if (next > 0) await new Promise((r) => setTimeout(r, next));
+  }
+  await Promise.all(done);
+  await batcher.stop();
+  return { padded: padded / count, batch: count / batches, latency: waited / count };
+}
+
 process.stdout.write(`${ids.length} texts from ${source}; ${real.toFixed(2)} real tokens per text\n`);
 for (const depth of [2, 3]) process.stdout.write(`${depth} in flight: ${(await replay(depth)).toFixed(2)} padded tokens per text\n`);
 process.stdout.write(`floor (each round of chunks sorted, then cut): ${sortedFloor().toFixed(2)}\n`);
+// a, b: the default model timed in process at a few batch shapes (idle machine, 2 threads). The
+// bert-base shape's queue stays shallow in this model of the machine (no broker on the cores);
+// its gain is measured with the real service (docs/performance.md).
+for (const m of [{ name: 'default model', rate: 2500, count: 5000, a: 0.7, b: 0.0036 }]) {
+  for (const split of [false, true]) {
+    const r = await paced(m.rate, m.count, m.a, m.b, split);
+    process.stdout.write(`paced ${m.rate}/s, ${m.name} cost, ${split ? 'split shallow queues by length' : 'whole shallow queue one batch'}: ${r.padded.toFixed(2)} padded tokens per text, mean batch ${r.batch.toFixed(1)}, mean wait for a result ${r.latency.toFixed(1)} ms\n`);
+  }
+}

@@ -239,7 +239,7 @@ try {
         const rate = values['tune-rate'] ? Number(values['tune-rate']) : undefined;
         const count = rate ? Math.round(rate * plan.latencySeconds) : plan.backlog;
         const r = await serveRun('livetag', source, count, { rate, env: { LIVETAG_MODEL_VARIANT: 'base', ...env } });
-        if (r.latency) process.stdout.write(`${key} ${set || '(defaults)'} paced at ${rate}/s: p50 ${f(r.latency.p50, 0)} p95 ${f(r.latency.p95, 0)} p99 ${f(r.latency.p99, 0)} ms\n`);
+        if (r.latency) process.stdout.write(`${key} ${set || '(defaults)'} paced at ${rate}/s: p50 ${f(r.latency.p50, 0)} p95 ${f(r.latency.p95, 0)} p99 ${f(r.latency.p99, 0)} ms; p99 by tenth of the run ${r.latencyByTenth!.map((x) => f(x, 0)).join(' ')}\n`);
         const m = r.model!;
         process.stdout.write(
           `${key} ${set || '(defaults)'}: ${f(r.msgsPerSecond)} msgs/s (${r.received}/${r.expected}); livetag ${f(r.usage.cores, 2)} cores, broker ${f(r.usage.brokerCores, 2)}, reader ${f(r.usage.benchCores, 2)}; ` +

@@ -20,6 +20,11 @@ export interface HarnessOptions {
   readonly log: (m: string) => void;
 }
 
+function byTenth(inOrder: readonly number[]): number[] {
+  const n = inOrder.length;
+  return Array.from({ length: 10 }, (_, i) => percentile([...inOrder.slice(Math.floor((i * n) / 10), Math.floor(((i + 1) * n) / 10))].sort((x, y) => x - y), 0.99));
+}
+
 export type ServeHarness = Awaited<ReturnType<typeof createServeHarness>>;
 
 export async function createServeHarness(o: HarnessOptions) {
@@ -210,7 +215,7 @@ export async function createServeHarness(o: HarnessOptions) {
       received: r.received,
       expected: count,
       usage: { cores: c.cpuShare, peakRssMb: c.peakRssBytes / 2 ** 20, brokerCores: b ? b.cpuShare : NaN, benchCores: (self.user + self.system) / 1e6 / wall, cpuSeconds: c.cpuSeconds, brokerCpuSeconds: b ? b.cpuSeconds : NaN, benchCpuSeconds: (self.user + self.system) / 1e6, threads: c.threads },
-      ...(opts.rate ? { latency: { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99) } } : {}),
+      ...(opts.rate ? { latency: { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99) }, latencyByTenth: byTenth(r.latencies) } : {}),
       ...(cache && cache.lookups > 0 ? { cache } : {}),
       ...(model ? { model } : {}),
     };

@@ -15,6 +15,8 @@ export type ServeResult = {
   expected: number;
   usage: Usage;
   latency?: { p50: number; p95: number; p99: number };
+  /** Paced runs: p99 ms of each tenth of the messages in the order they were read back (is the tail a start-up cost or steady?). */
+  latencyByTenth?: number[];
   cache?: { lookups: number; hits: number };
   /** From livetag's own /metrics at the end of the run. */
   model?: { inferenceSeconds: number; batches: number; texts: number; paddedTokens: number };

@@ -6,6 +6,7 @@ import type { InputMapping } from '../input-mapping.ts';
 import { parseInputBytes, type InputMessage } from '../input-message.ts';
 import type { ServeMetrics } from '../metrics.ts';
 import { createMicroBatcher, type BatchLimits, type MicroBatcher } from '../micro-batcher.ts';
+import { createBatchCost } from '../batch-cost.ts';
 import { deadLetter, tagsRecord, type OutRecord } from '../output-record.ts';
 import type { Tracing } from '../tracing.ts';
 
@@ -95,7 +96,7 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
       span?.end();
       end?.();
       return classifier.decide(logits, batch.batchSize, opts.allScores);
-    }, classifier.parallelism + 1), // one batch queued beyond those running, so no session waits for the next cut
+    }, classifier.parallelism + 1, createBatchCost()), // one batch queued beyond those running, so no session waits for the next cut
   });
   let state = stateFor(opts.classifier);
 

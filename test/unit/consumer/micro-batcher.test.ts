@@ -141,3 +141,42 @@ test('a queue thousands deep drains with every result delivered', async () => {
   assert.ok(batches >= 20_000 / 64, `${batches} batches`);
   await b.stop();
 });
+
+test('with a cost model, a shallow queue is split by length and the part holding the oldest goes first', async () => {
+  const batches: number[][] = [];
+  const observed: [number, number][] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const cost = { overheadTokens: () => 5, observe: (tokens: number, ms: number) => void observed.push([tokens, ms]) };
+  const b = createMicroBatcher<number>({ maxSize: 64, maxWaitMs: 0, maxTokens: 10_000 }, async (rows) => {
+    await gate;
+    batches.push(rows.map((r) => r.length));
+    return rows.map((r) => r.length * 10);
+  }, 1, cost);
+  // The first text goes alone at once; the rest queue behind it, the oldest of them 20 tokens long.
+  const lengths = [1, 20, 3, 3, 3, 21, 4];
+  const all = Promise.all(lengths.map((l) => b.submit(row(l))));
+  release();
+  assert.deepEqual(await all, lengths.map((l) => l * 10));
+  // Sorted 3 3 3 4 20 21: one batch costs 5 + 6 × 21 = 131 padded tokens, [3 3 3 4] [20 21] 21 + 47 = 68.
+  assert.deepEqual(batches, [[1], [20, 21], [3, 3, 3, 4]]);
+  // Only batches with nothing ahead time their cost (depth 1: all of them), as size × longest.
+  assert.deepEqual(observed.map(([t]) => t), [1, 42, 16]);
+  await b.stop();
+});
+
+test('with a cost model that never pays to split, cuts are the plain ones', async () => {
+  const batches: number[][] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const b = createMicroBatcher<number>({ maxSize: 64, maxWaitMs: 0, maxTokens: 10_000 }, async (rows) => {
+    await gate;
+    batches.push(rows.map((r) => r.length));
+    return rows.map(() => 0);
+  }, 1, { overheadTokens: () => 1e9, observe: () => undefined });
+  const all = Promise.all([1, 20, 3, 3, 3, 21, 4].map((l) => b.submit(row(l))));
+  release();
+  await all;
+  await b.stop();
+  assert.deepEqual(batches, [[1], [20, 3, 3, 3, 21, 4]]);
+});
