@@ -50,11 +50,10 @@ export function createDropoutMasks(sites: readonly DropoutSite[]): DropoutMasks 
   const buffers = new Map<string, Float32Array>();
   return {
     feeds(ratio, seed, dims) {
+      if (!(ratio > 0 && ratio < 1)) throw new LivetagError('LT_TRAINING', `dropout ratio must be in (0, 1), got ${ratio}`);
       let state = initialState(seed);
       const feeds: Record<string, Feed> = {};
       for (const site of sites) {
-        const r = site.ratio ?? ratio;
-        if (!(r > 0 && r < 1)) throw new LivetagError('LT_TRAINING', `dropout ratio of ${site.name} must be in (0, 1), got ${r}`);
         const shape = site.shape.map((d) => {
           const size = typeof d === 'number' ? d : dims[d];
           if (size === undefined) throw new LivetagError('LT_INTERNAL', `dropout mask ${site.name}: no size for dim ${d}`);
@@ -64,7 +63,7 @@ export function createDropoutMasks(sites: readonly DropoutSite[]): DropoutMasks 
         let buffer = buffers.get(site.name);
         if (!buffer || buffer.length < size) buffers.set(site.name, (buffer = new Float32Array(size)));
         const data = buffer.subarray(0, size);
-        state = fill(new Uint32Array(data.buffer, data.byteOffset, size), r, state);
+        state = fill(new Uint32Array(data.buffer, data.byteOffset, size), ratio, state);
         feeds[site.name] = { type: 'float32', data, dims: shape };
       }
       return feeds;

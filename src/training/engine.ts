@@ -64,8 +64,6 @@ export interface EngineOptions {
   readonly optimizer: AdamWOptions;
   /** Dropout rate while training (the recipe's); 0 turns it off. */
   readonly dropout?: number;
-  /** onnxruntime only: share of rows whose wide n-gram logits are dropped in a step (the recipe's ngramDropout). */
-  readonly ngramDropout?: number;
   /**
    * onnxruntime only: rows per forward/backward pass; a larger batch is
    * accumulated from several (the same update, less memory).

@@ -47,10 +47,10 @@ function inputFeeds(x: RawInput, wide: boolean): Record<string, Feed> {
   };
 }
 
-async function openSessions(o: EngineOptions, weights: WeightMap, rowTensors: ReadonlySet<string>): Promise<{ train: GraphSession; predict: GraphSession; masks: DropoutMasks; note: string; rowGradients: TrainingGraph['rowGradients']; maskSites: number }> {
+async function openSessions(o: EngineOptions, weights: WeightMap, rowTensors: ReadonlySet<string>): Promise<{ train: GraphSession; predict: GraphSession; masks: DropoutMasks; note: string; rowGradients: TrainingGraph['rowGradients'] }> {
   const loss = trainingLoss(o.loss);
   const frozen = o.frozenTensors ? { frozenTensors: o.frozenTensors } : {};
-  const train = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, dropout: (o.dropout ?? 0) > 0, ngramDropout: o.ngramDropout, rowGradients: rowTensors, ...frozen });
+  const train = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, dropout: (o.dropout ?? 0) > 0, rowGradients: rowTensors, ...frozen });
   const predict = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, forwardOnly: true, ...frozen });
   const device = o.device ?? 'auto';
   let reason = '';
@@ -59,7 +59,7 @@ async function openSessions(o: EngineOptions, weights: WeightMap, rowTensors: Re
   const p = await createGraphSession(predict.bytes, { ...session, device: t.provider });
   if (device === 'cuda' && t.provider !== 'cuda') o.log?.(`--device cuda: ${reason.replace(/^livetag: /, '')}`);
   const note = device === 'auto' && t.provider === 'cpu' ? ` (auto: ${reason ? 'CUDA provider not available' : 'CPU'})` : '';
-  return { train: t, predict: p, masks: createDropoutMasks(train.dropoutSites), note, rowGradients: train.rowGradients, maskSites: train.dropoutSites.length };
+  return { train: t, predict: p, masks: createDropoutMasks(train.dropoutSites), note, rowGradients: train.rowGradients };
 }
 
 export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine> {
@@ -69,7 +69,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   const sparseRows = new Map(trainable.filter((n) => o.sparseTensors?.has(n) && o.weights.get(n)!.shape.length === 2).map((n) => [n, o.weights.get(n)!.shape[1]]));
   const optimizer = createArrayAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer, { sparseRows });
   // A sparse-row table's gradient leaves the graph as the rows a batch read (row-gradients.ts), never as a dense table.
-  const { train, predict, masks, note, rowGradients, maskSites } = await openSessions(o, o.weights, new Set(sparseRows.keys()));
+  const { train, predict, masks, note, rowGradients } = await openSessions(o, o.weights, new Set(sparseRows.keys()));
   const posWeight = new Float32Array(config.numLabels).fill(1);
   o.loss.posWeight?.forEach((w, i) => (posWeight[i] = w));
   const dropout = o.dropout ?? 0;
@@ -86,7 +86,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     const x = o.features.raw(rows);
     const feeds: Record<string, Feed> = {
       ...inputFeeds(x, wide),
-      ...(maskSites > 0 ? masks.feeds(dropout, seed, { batch: x.rows, sequence: x.seq }) : {}),
+      ...(dropout > 0 ? masks.feeds(dropout, seed, { batch: x.rows, sequence: x.seq }) : {}),
       ...weightFeeds(),
       [TRAINING_INPUTS.labels]: { type: 'float32', data: targets, dims: [rows.length, config.numLabels] },
       [TRAINING_INPUTS.posWeight]: { type: 'float32', data: posWeight, dims: [config.numLabels] },

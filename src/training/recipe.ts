@@ -53,8 +53,6 @@ export interface Recipe {
    * update's work: the table is 80% of the default model's parameters.
    */
   readonly ngramUpdate: 'lazy' | 'dense';
-  /** Share of a step's rows whose wide n-gram logits are dropped, so the transformer learns on them alone (training-graph.ts); 0: none. */
-  readonly ngramDropout: number;
 }
 
 export type InitKind = 'scratch' | 'pretrained';
@@ -86,7 +84,6 @@ export function livetagRecipe(init: InitKind, frozenLayers: number): Recipe {
     rareLabelFloor: 0,
     tagCount: 'learned',
     ngramUpdate: 'lazy',
-    ngramDropout: 0,
   };
 }
 
@@ -116,7 +113,6 @@ export function seedRecipe(): Recipe {
     rareLabelFloor: 0,
     tagCount: 'any',
     ngramUpdate: 'dense',
-    ngramDropout: 0,
   };
 }
 
@@ -129,8 +125,8 @@ export function resolveRecipe(name: string, init: InitKind, frozenLayers: number
   else throw new LivetagError('LT_CONFIG_INVALID', `unknown recipe "${name}" (livetag or seed)`);
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const recipe = { ...base, ...defined } as Recipe;
-  if (!(recipe.lr > 0) || recipe.batchSize < 1 || recipe.maxEpochs < 1 || recipe.dropout < 0 || recipe.dropout >= 1 || !(recipe.ngramDropout >= 0 && recipe.ngramDropout < 1)) {
-    throw new LivetagError('LT_CONFIG_INVALID', `recipe values out of range: lr ${recipe.lr}, batch ${recipe.batchSize}, epochs ${recipe.maxEpochs}, dropout ${recipe.dropout}, n-gram dropout ${recipe.ngramDropout}`);
+  if (!(recipe.lr > 0) || recipe.batchSize < 1 || recipe.maxEpochs < 1 || recipe.dropout < 0 || recipe.dropout >= 1) {
+    throw new LivetagError('LT_CONFIG_INVALID', `recipe values out of range: lr ${recipe.lr}, batch ${recipe.batchSize}, epochs ${recipe.maxEpochs}, dropout ${recipe.dropout}`);
   }
   return recipe;
 }

@@ -133,7 +133,6 @@ export function engineOptionsFor(setup: EngineSetup, extra: Pick<EngineOptions, 
     loss: recipeLoss(recipe, setup.targets, setup.trainRows, setup.config.numLabels),
     optimizer: { lr: recipe.lr, weightDecay: recipe.weightDecay, clipNorm: recipe.clipNorm },
     dropout: recipe.dropout,
-    ...(recipe.ngramDropout > 0 ? { ngramDropout: recipe.ngramDropout } : {}),
     ...extra,
   };
 }

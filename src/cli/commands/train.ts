@@ -76,7 +76,6 @@ async function jobOptions(values: Values, argv: readonly string[]): Promise<Trai
       ...(values['select-by'] ? { selectBy: values['select-by'] } : {}),
       ...(values['threshold-objective'] ? { thresholdObjective: values['threshold-objective'] } : {}),
       ...(values['ngram-update'] ? { ngramUpdate: values['ngram-update'] } : {}),
-      ngramDropout: values['ngram-dropout'],
       rareLabelFloor: values['rare-label-floor'],
     },
     promoteMetric: values['promote-metric'],

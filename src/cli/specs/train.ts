@@ -63,13 +63,6 @@ Give --data, --labels-topic or --base (or several).`,
       help: 'how AdamW moves the n-gram table: only the rows a batch touched, or every row each step',
       defaultHelp: "the recipe's",
     },
-    'ngram-dropout': {
-      type: 'number',
-      check: ratio,
-      group: RECIPE,
-      help: 'share of rows per step whose n-gram branch is dropped, so BERT learns on them alone (0: none)',
-      defaultHelp: "the recipe's",
-    },
     'threshold-objective': {
       type: 'string',
       choices: ['exact-match', 'f1'],

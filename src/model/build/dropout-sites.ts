@@ -14,8 +14,6 @@ export const DROPOUT_MASK_PREFIX = 'dropout_mask.';
 export interface DropoutSite {
   readonly name: string;
   readonly shape: Shape;
-  /** A ratio of its own (the n-gram branch's), else the step's dropout. */
-  readonly ratio?: number;
 }
 
 /**

@@ -12,7 +12,7 @@ import { checkWeights, isTrainable, weightSpecs, type WeightMap } from '../weigh
 import * as op from './autodiff/ops.ts';
 import { Tape, type RowGradient, type T } from './autodiff/tape.ts';
 import { attentionMaskBias, embeddings, encodeTrainingModel, encoderLayer, linear, type EncoderCtx } from './encoder-graph.ts';
-import { createDropoutSites, DROPOUT_MASK_PREFIX, type DropoutSite } from './dropout-sites.ts';
+import { createDropoutSites, type DropoutSite } from './dropout-sites.ts';
 import { emitNgramFeatures, NGRAM_IDF, NGRAM_TABLE } from './ngram-graph.ts';
 import { DataType, valueInfo } from './onnx-graph-builder.ts';
 
@@ -50,13 +50,6 @@ export interface TrainingGraphOptions {
   readonly dropout?: boolean;
   /** Tables whose gradient leaves the graph as gathered rows (TrainingGraph.rowGradients): the n-gram table only. */
   readonly rowGradients?: ReadonlySet<string>;
-  /**
-   * Drops the wide n-gram branch's logits for this share of a batch's rows
-   * (inverted dropout, whole rows): those rows train the transformer alone.
-   * The table starts from a linear fit of the same training rows, which it
-   * has nearly memorised; without this the transformer sees almost no loss.
-   */
-  readonly ngramDropout?: number;
 }
 
 export interface TrainingGraph {
@@ -151,18 +144,7 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
   let x = hidden ?? embeddings(c, ids!, types!);
   for (let i = frozen; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias);
   const pooled = c.drop(op.tanh(tape, linear(c, op.firstPosition(tape, x), 'bert.pooler.dense')));
-  let logits = linear(c, pooled, 'classifier');
-  const branchSites: DropoutSite[] = [];
-  if (config.ngram) {
-    let wide = wideLogits(c, ids!, mask, weights, opts.rowGradients?.has(NGRAM_TABLE) === true);
-    const ratio = opts.ngramDropout ?? 0;
-    if (!forward && ratio > 0) {
-      const site: DropoutSite = { name: `${DROPOUT_MASK_PREFIX}ngram`, shape: ['batch', 1], ratio };
-      branchSites.push(site);
-      wide = op.dropout(tape, wide, tape.input(site.name, DataType.FLOAT, site.shape));
-    }
-    logits = op.add(tape, logits, wide);
-  }
+  const logits = config.ngram ? op.add(tape, linear(c, pooled, 'classifier'), wideLogits(c, ids!, mask, weights, opts.rowGradients?.has(NGRAM_TABLE) === true)) : linear(c, pooled, 'classifier');
   g.op('Identity', [logits.name], [], OUTPUT_NAME);
   let gradients = new Map<string, string>();
   if (labels && posWeight) {
@@ -173,5 +155,5 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
 
   const outputs = [...(forward ? [] : [valueInfo(LOSS_OUTPUT, DataType.FLOAT, [])]), valueInfo(OUTPUT_NAME, DataType.FLOAT, ['batch', config.numLabels])];
   const bytes = encodeTrainingModel(tape, 'bert_multilabel_training', outputs, gradients, weights);
-  return { bytes, inputs, trainable: tape.trainable.map((t) => t.name), gradients, dropoutSites: [...sites, ...branchSites], rowGradients: tape.rowGradients };
+  return { bytes, inputs, trainable: tape.trainable.map((t) => t.name), gradients, dropoutSites: sites, rowGradients: tape.rowGradients };
 }

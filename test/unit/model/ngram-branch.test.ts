@@ -163,35 +163,3 @@ test('--ngram-frozen: the table is baked into the training graph (no input, no g
   assert.ok(Math.max(...la.map((v, i) => Math.abs(v - lb[i]))) <= 1e-6);
   await Promise.all([a.release(), b.release()]);
 });
-
-test('n-gram dropout: a row whose branch mask is 0 has the transformer\'s logits alone and gives the table no gradient; a kept row is scaled', async () => {
-  const w = weights(31);
-  const batch = tinyBatch(config, 3, 6, 4);
-  const plainGraph = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0 });
-  const dropGraph = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0, ngramDropout: 0.5 });
-  assert.deepEqual(dropGraph.dropoutSites, [{ name: 'dropout_mask.ngram', shape: ['batch', 1], ratio: 0.5 }]);
-  const forward = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0, forwardOnly: true, ngramDropout: 0.5 });
-  assert.deepEqual(forward.dropoutSites, [], 'predicting and the parity check run the whole model');
-  const deepOnly = await createGraphSession(buildBertOnnx(parseBertConfig({ ...config, ngram: undefined }), w), { threads: 1 });
-  const deep = (await deepOnly.run({ input_ids: { type: 'int64', data: batch.ids, dims: [batch.rows, batch.seq] }, attention_mask: { type: 'int64', data: batch.mask, dims: [batch.rows, batch.seq] }, token_type_ids: { type: 'int64', data: batch.types, dims: [batch.rows, batch.seq] } }, ['logits'])).logits;
-  const plain = await createGraphSession(plainGraph.bytes, { threads: 1 });
-  const full = await plain.run(feedsFor(config, batch, w, plainGraph.trainable), ['logits']);
-  const s = await createGraphSession(dropGraph.bytes, { threads: 1 });
-  // Row 0 kept (×2, the inverted scale of ratio 0.5), row 1 dropped, row 2 kept.
-  const mask = Float32Array.of(2, 0, 2);
-  const r = await s.run({ ...feedsFor(config, batch, w, dropGraph.trainable), 'dropout_mask.ngram': { type: 'float32', data: mask, dims: [3, 1] } });
-  const L = config.numLabels;
-  for (let j = 0; j < L; j++) {
-    assert.ok(Math.abs(r.logits[L + j] - deep[L + j]) <= 1e-5, 'a dropped row: the transformer alone');
-    for (const row of [0, 2]) {
-      const wide = full.logits[row * L + j] - deep[row * L + j];
-      assert.ok(Math.abs(r.logits[row * L + j] - (deep[row * L + j] + 2 * wide)) <= 1e-5, 'a kept row: the branch scaled by 1 / (1 − ratio)');
-    }
-  }
-  assert.ok(r['grad.ngram.weight'].some((v) => v !== 0));
-  // Every row dropped: the table gets no gradient at all.
-  const none = await s.run({ ...feedsFor(config, batch, w, dropGraph.trainable), 'dropout_mask.ngram': { type: 'float32', data: new Float32Array(3), dims: [3, 1] } });
-  assert.ok(none['grad.ngram.weight'].every((v) => v === 0));
-  assert.ok(Math.max(...none.logits.map((v, i) => Math.abs(v - deep[i]))) <= 1e-5);
-  await Promise.all([deepOnly.release(), plain.release(), s.release()]);
-});

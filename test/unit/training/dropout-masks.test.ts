@@ -51,14 +51,3 @@ test('a ratio outside (0, 1) or a dim without a size is refused with a code', ()
   assert.throws(() => createDropoutMasks(sites).feeds(0, 1, dims), (e: unknown) => e instanceof LivetagError && e.code === 'LT_TRAINING');
   assert.throws(() => createDropoutMasks(sites).feeds(0.1, 1, { batch: 2 }), (e: unknown) => e instanceof LivetagError && /no size for dim sequence/.test(e.message));
 });
-
-test('a site with a ratio of its own (the n-gram branch) is drawn at that ratio, also when the step has no dropout', () => {
-  const masks = createDropoutMasks([{ name: 'dropout_mask.ngram', shape: ['batch', 1], ratio: 0.5 }]);
-  const feeds = masks.feeds(0, 7, { batch: 20_000 });
-  const m = feeds['dropout_mask.ngram'].data as Float32Array;
-  assert.deepEqual(feeds['dropout_mask.ngram'].dims, [20_000, 1]);
-  assert.ok(m.every((v) => v === 0 || v === 2), 'kept rows scaled by 1 / (1 − 0.5)');
-  const dropped = m.filter((v) => v === 0).length / m.length;
-  assert.ok(Math.abs(dropped - 0.5) < 0.02, `${dropped}`);
-  assert.throws(() => createDropoutMasks([{ name: 'x', shape: [4] }]).feeds(0, 1, {}), /must be in \(0, 1\)/);
-});
