@@ -29,6 +29,7 @@ export function createServeMetrics() {
     deadLettered: new Counter({ name: 'livetag_messages_dead_lettered_total', help: 'Messages sent to the dead-letter topic, by reason code.', labelNames: ['reason'], registers: reg }),
     batchSize: new Histogram({ name: 'livetag_batch_size', help: 'Texts per inference batch.', buckets: SIZE_BUCKETS, registers: reg }),
     batchTokens: new Histogram({ name: 'livetag_batch_tokens', help: 'Padded tokens (batch × longest) per inference batch.', buckets: TOKEN_BUCKETS, registers: reg }),
+    batchOverhead: new Gauge({ name: 'livetag_batch_overhead_tokens', help: 'The fixed cost of one more inference batch in padded tokens, fitted from batches that ran alone: under light load the micro-batcher splits its queue by length where the padding saved exceeds it.', registers: reg }),
     inference: new Histogram({ name: 'livetag_inference_seconds', help: 'Model inference time per batch.', buckets: TIME_BUCKETS, registers: reg }),
     endToEnd: new Histogram({ name: 'livetag_end_to_end_latency_seconds', help: 'Record timestamp to publish acknowledged.', buckets: TIME_BUCKETS, registers: reg }),
     queueDepth: new Gauge({ name: 'livetag_queue_depth', help: 'Messages held in memory (fetched, not yet published).', registers: reg }),

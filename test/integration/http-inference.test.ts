@@ -87,6 +87,10 @@ test('HTTP and Kafka under load together: requests join the same inference batch
     assert.ok(mixed > 0, 'some inference batches mix HTTP and Kafka texts');
     assert.match(metrics, /livetag_batch_rows_total\{origin="http"\} [1-9]/);
     assert.match(metrics, /livetag_batch_rows_total\{origin="kafka"\} [1-9]/);
+    // The batch cost the micro-batcher splits light-load queues by: exported, finite, not negative.
+    const overhead = /^livetag_batch_overhead_tokens ([0-9.e+-]+)$/m.exec(metrics);
+    assert.ok(overhead && Number(overhead[1]) >= 0 && Number(overhead[1]) <= 1024, `livetag_batch_overhead_tokens: ${overhead?.[1]}`);
+    t.diagnostic(`fitted batch overhead: ${Number(overhead[1]).toFixed(1)} padded tokens`);
 
     // Same model on both paths: a text sent both ways gets the same tags.
     await fetch(`${base}/v1/classify`, { method: 'POST', body: JSON.stringify({ texts: ['这个多少钱0'] }) }).then(async (r) => {

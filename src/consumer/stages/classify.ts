@@ -6,7 +6,7 @@ import type { InputMapping } from '../input-mapping.ts';
 import { parseInputBytes, type InputMessage } from '../input-message.ts';
 import type { ServeMetrics } from '../metrics.ts';
 import { createMicroBatcher, type BatchLimits, type MicroBatcher } from '../micro-batcher.ts';
-import { createBatchCost } from '../batch-cost.ts';
+import { createBatchCost, type BatchCost } from '../batch-cost.ts';
 import { deadLetter, tagsRecord, type OutRecord } from '../output-record.ts';
 import type { Tracing } from '../tracing.ts';
 
@@ -69,6 +69,18 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
   const { metrics } = opts;
   // Rows submitted by classifyTexts (HTTP), to count how often they share a batch with Kafka rows.
   const textRows = new WeakSet<readonly number[]>();
+  // A new model learns its own batch cost; the gauge shows what the batcher is deciding with.
+  const observedCost = (): BatchCost => {
+    const cost = createBatchCost();
+    metrics?.batchOverhead.set(cost.overheadTokens());
+    return {
+      overheadTokens: cost.overheadTokens,
+      observe(tokens, ms) {
+        cost.observe(tokens, ms);
+        metrics?.batchOverhead.set(cost.overheadTokens());
+      },
+    };
+  };
   const stateFor = (classifier: Classifier): ModelState => ({
     classifier,
     active: 0,
@@ -96,7 +108,7 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
       span?.end();
       end?.();
       return classifier.decide(logits, batch.batchSize, opts.allScores);
-    }, classifier.parallelism + 1, createBatchCost()), // one batch queued beyond those running, so no session waits for the next cut
+    }, classifier.parallelism + 1, observedCost()), // one batch queued beyond those running, so no session waits for the next cut
   });
   let state = stateFor(opts.classifier);
 
