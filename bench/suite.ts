@@ -243,7 +243,7 @@ try {
         const m = r.model!;
         process.stdout.write(
           `${key} ${set || '(defaults)'}: ${f(r.msgsPerSecond)} msgs/s (${r.received}/${r.expected}); livetag ${f(r.usage.cores, 2)} cores, broker ${f(r.usage.brokerCores, 2)}, reader ${f(r.usage.benchCores, 2)}; ` +
-            `inference busy ${f((m.inferenceSeconds / (r.received / r.msgsPerSecond)) * 100, 0)}% of the drain, mean batch ${f(m.texts / m.batches)}, ${f(m.paddedTokens / m.texts)} padded tokens/text; ` +
+            `inference busy ${f((m.inferenceSeconds / (r.received / r.msgsPerSecond)) * 100, 0)}% of the drain, mean batch ${f(m.texts / m.batches)}, ${f(m.paddedTokens / m.texts)} padded tokens/text, fitted batch overhead ${f(m.overheadTokens ?? NaN, 0)} tokens; ` +
             `CPU µs/msg ${f((r.usage.cpuSeconds / r.received) * 1e6, 0)} (${Object.entries(r.usage.threads ?? {}).map(([t, s]) => `${t} ${f((s / r.received) * 1e6, 0)}`).join(', ')})\n`,
         );
       }

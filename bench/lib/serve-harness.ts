@@ -206,6 +206,7 @@ export async function createServeHarness(o: HarnessOptions) {
             batches: await metric(child.port, 'livetag_batch_size_count'),
             texts: await metric(child.port, 'livetag_batch_size_sum'),
             paddedTokens: await metric(child.port, 'livetag_batch_tokens_sum'),
+            overheadTokens: await metric(child.port, 'livetag_batch_overhead_tokens'),
           }
         : undefined;
     await child.stop();

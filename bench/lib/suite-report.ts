@@ -19,7 +19,7 @@ export type ServeResult = {
   latencyByTenth?: number[];
   cache?: { lookups: number; hits: number };
   /** From livetag's own /metrics at the end of the run. */
-  model?: { inferenceSeconds: number; batches: number; texts: number; paddedTokens: number };
+  model?: { inferenceSeconds: number; batches: number; texts: number; paddedTokens: number; overheadTokens?: number };
 };
 
 export type SuiteOutput = {
