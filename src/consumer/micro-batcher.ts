@@ -110,7 +110,8 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
    * go first; a run over the token budget gives up its longest texts, then
    * its shortest, never the oldest.
    */
-  function cut(): Pending<R>[] {
+  /** The next batch and its padded tokens (size × its longest text, which the cut already knows). */
+  function cut(): { batch: Pending<R>[]; padded: number } {
     const len0 = queue.oldest()!.ids.length;
     // ends[len]: sorted positions before the first text longer than len.
     const ends: number[] = [];
@@ -159,7 +160,7 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
       const n = Math.min(ends[len], b) - Math.max(startOf(len), a);
       if (n > 0) ranges.push({ len, n });
     }
-    return queue.take(ranges);
+    return { batch: queue.take(ranges), padded: (b - a) * lengthAt(b - 1) };
   }
 
   function pump(): void {
@@ -173,13 +174,13 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
         }, limits.maxWaitMs - waited);
         return;
       }
-      const batch = cut();
+      const { batch, padded } = cut();
       // Only a batch with nothing ahead of it times its own cost.
       const t0 = cost && inFlight === 0 ? performance.now() : undefined;
       inFlight++;
       run(batch.map((p) => p.ids)).then(
         (results) => {
-          if (t0 !== undefined) cost!.observe(batch.length * Math.max(...batch.map((p) => p.ids.length)), performance.now() - t0);
+          if (t0 !== undefined) cost!.observe(padded, performance.now() - t0);
           batch.forEach((p, i) => p.resolve(results[i]));
         },
         (err: Error) => batch.forEach((p) => p.reject(err)),
