@@ -38,6 +38,7 @@ const SERVE_SETTINGS = {
   LIVETAG_OUTPUT_COMPRESSION: { schema: z.enum(COMPRESSIONS), default: 'none', doc: 'Codec of the tags and dead-letter batches the service writes: none, gzip, snappy, lz4 or zstd (input in any of them is always read).' },
   LIVETAG_BATCH_MAX_SIZE: { schema: int(1, 4096), default: '64', doc: 'Most comments in one inference batch.' },
   LIVETAG_BATCH_MAX_WAIT_MS: { schema: int(0, 60000), default: '5', doc: 'Longest a comment waits for its batch to fill, in ms.' },
+  LIVETAG_BATCH_QUIET_MS: { schema: int(0, 60000), default: '2', doc: 'A batch stops waiting for more comments once none has come for this long, in ms (0: it waits the whole max wait). Comments arrive a fetch at a time.' },
   LIVETAG_BATCH_MAX_TOKENS: { schema: int(1), default: '4096', doc: 'Most padded tokens (batch × longest) in one inference batch.' },
   LIVETAG_MAX_IN_FLIGHT: { schema: int(1), default: '4096', doc: 'Most messages held in memory; fetching pauses above it.' },
   LIVETAG_MAX_MESSAGE_BYTES: { schema: int(16), default: '65536', doc: 'Larger input messages are dead-lettered as LT_MSG_TOO_LARGE.' },
@@ -75,7 +76,7 @@ export interface ServeConfig {
   readonly delivery: 'at-least-once' | 'exactly-once';
   readonly transactionalId: string;
   readonly outputCompression: Compression;
-  readonly batch: { readonly maxSize: number; readonly maxWaitMs: number; readonly maxTokens: number };
+  readonly batch: { readonly maxSize: number; readonly maxWaitMs: number; readonly maxTokens: number; readonly quietMs: number };
   readonly maxInFlight: number;
   readonly maxMessageBytes: number;
   readonly partitionsConcurrency: number;
@@ -111,7 +112,7 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     delivery: raw.LIVETAG_DELIVERY,
     transactionalId: raw.LIVETAG_TRANSACTIONAL_ID,
     outputCompression: raw.LIVETAG_OUTPUT_COMPRESSION,
-    batch: { maxSize: raw.LIVETAG_BATCH_MAX_SIZE, maxWaitMs: raw.LIVETAG_BATCH_MAX_WAIT_MS, maxTokens: raw.LIVETAG_BATCH_MAX_TOKENS },
+    batch: { maxSize: raw.LIVETAG_BATCH_MAX_SIZE, maxWaitMs: raw.LIVETAG_BATCH_MAX_WAIT_MS, maxTokens: raw.LIVETAG_BATCH_MAX_TOKENS, quietMs: raw.LIVETAG_BATCH_QUIET_MS },
     maxInFlight: raw.LIVETAG_MAX_IN_FLIGHT,
     maxMessageBytes: raw.LIVETAG_MAX_MESSAGE_BYTES,
     partitionsConcurrency: raw.LIVETAG_PARTITIONS_CONCURRENCY,

@@ -6,6 +6,14 @@ export interface BatchLimits {
   readonly maxWaitMs: number;
   /** Padded tokens: batch size × its longest row. */
   readonly maxTokens: number;
+  /**
+   * A batch stops waiting for company once no text has come for this long
+   * (0: it waits the whole maxWaitMs). Texts come in bursts: one fetch
+   * response, tokenized per partition, lands within a millisecond or two, and
+   * the next is a fetch round trip away, so the rest of maxWaitMs is spent
+   * waiting for nothing.
+   */
+  readonly quietMs?: number;
 }
 
 interface Pending<R> {
@@ -80,7 +88,8 @@ function createLengthQueue<R>() {
 
 /**
  * Collects tokenized texts from every partition into inference batches bounded
- * by size, wait time and padded tokens. A batch is formed only when the model
+ * by size, wait time and padded tokens; an idle model does not wait out the
+ * rest of the wait once submissions pause (quietMs). A batch is formed only when the model
  * can take one (at most `depth` in flight, so the next batch is padded and
  * queued while the current one runs); under load the queue is deep and each
  * batch is a run of texts of similar length holding the oldest waiting one,
@@ -93,8 +102,11 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
   let inFlight = 0;
   let seq = 0;
   let timer: NodeJS.Timeout | undefined;
+  let timerDue = 0;
   let stopped = false;
   let idle: (() => void) | undefined;
+  let lastSubmit = 0;
+  const quietMs = limits.quietMs ?? 0;
 
   /**
    * The queue sorted by length is cut into runs of maxSize from the shortest
@@ -165,13 +177,23 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
 
   function pump(): void {
     while (queue.size > 0 && inFlight < depth) {
-      const waited = Date.now() - queue.oldest()!.arrived;
+      const now = performance.now();
+      const waited = now - queue.oldest()!.arrived;
       const full = queue.size >= limits.maxSize || queue.longest * queue.size >= limits.maxTokens;
-      if (!full && waited < limits.maxWaitMs && !stopped) {
-        timer ??= setTimeout(() => {
+      // Only an idle model is worth an early cut: behind a running batch, the
+      // next one cannot start sooner and may as well keep filling.
+      const quiet = quietMs > 0 && inFlight === 0 && now - lastSubmit >= quietMs;
+      if (!full && !quiet && waited < limits.maxWaitMs && !stopped) {
+        const left = limits.maxWaitMs - waited;
+        const delay = quietMs > 0 && inFlight === 0 ? Math.min(left, quietMs - (now - lastSubmit)) : left;
+        // A timer armed while a batch ran waits out maxWaitMs; the model now idle wants the earlier gap.
+        if (timer && timerDue <= now + delay) return;
+        if (timer) clearTimeout(timer);
+        timerDue = now + delay;
+        timer = setTimeout(() => {
           timer = undefined;
           pump();
-        }, limits.maxWaitMs - waited);
+        }, delay);
         return;
       }
       const { batch, padded } = cut();
@@ -197,7 +219,8 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
     submit(ids) {
       if (stopped) return Promise.reject(new LivetagError('LT_STOPPED', 'batcher is stopped'));
       return new Promise<R>((resolve, reject) => {
-        queue.push({ ids, arrived: Date.now(), seq: seq++, taken: false, resolve, reject });
+        lastSubmit = performance.now();
+        queue.push({ ids, arrived: lastSubmit, seq: seq++, taken: false, resolve, reject });
         pump();
       });
     },

@@ -11,6 +11,9 @@ test('defaults need no configuration and the result is deeply frozen', () => {
   assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092']);
   assert.equal(c.delivery, 'at-least-once');
   assert.equal(c.batch.maxSize, 64);
+  assert.deepEqual([c.batch.maxWaitMs, c.batch.quietMs], [5, 2]);
+  assert.equal(loadServeConfig({ LIVETAG_BATCH_QUIET_MS: '0' }).batch.quietMs, 0);
+  assert.throws(() => loadServeConfig({ LIVETAG_BATCH_QUIET_MS: '-1' }), /LIVETAG_BATCH_QUIET_MS/);
   assert.equal(c.fromBeginning, true);
   assert.equal(c.registry, undefined);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.batch) && Object.isFrozen(c.kafka.brokers));

@@ -54,6 +54,84 @@ test('a lone text waits at most maxWaitMs', async () => {
   await b.stop();
 });
 
+test('with a quiet gap, an idle model takes a burst once submissions pause, long before maxWaitMs', async () => {
+  const batches: number[] = [];
+  const b = createMicroBatcher<number>({ maxSize: 64, maxWaitMs: 2000, maxTokens: 10_000, quietMs: 10 }, async (rows) => {
+    batches.push(rows.length);
+    return rows.map(() => 1);
+  });
+  const start = performance.now();
+  // A burst over a few ticks, as partitions' chunks finish tokenizing one after another.
+  const burst: Promise<number>[] = [b.submit(row(3))];
+  await new Promise((r) => setImmediate(r));
+  burst.push(b.submit(row(4)), b.submit(row(5)));
+  await Promise.all(burst);
+  const waited = performance.now() - start;
+  assert.ok(waited >= 9 && waited < 1000, `waited ${waited.toFixed(1)} ms`);
+  assert.deepEqual(batches, [3], 'the whole burst in one batch');
+  await b.stop();
+});
+
+test('with a quiet gap, a steady stream still batches up to maxWaitMs', async () => {
+  const batches: number[] = [];
+  const b = createMicroBatcher<number>({ maxSize: 1000, maxWaitMs: 150, maxTokens: 100_000, quietMs: 60 }, async (rows) => {
+    batches.push(rows.length);
+    return rows.map(() => 1);
+  });
+  // One text every ~5 ms never leaves a 60 ms gap: the wait, not the gap, cuts.
+  const all: Promise<number>[] = [];
+  for (let i = 0; i < 40; i++) {
+    all.push(b.submit(row(2)));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await Promise.all(all);
+  assert.ok(batches[0] >= 10, `first batch ${batches[0]} texts (batches ${batches})`);
+  assert.ok(batches.length < 20, `${batches.length} batches`);
+  await b.stop();
+});
+
+test('with a quiet gap, texts behind a running batch keep filling until it ends or maxWaitMs', async () => {
+  const batches: number[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const b = createMicroBatcher<number>({ maxSize: 64, maxWaitMs: 5000, maxTokens: 10_000, quietMs: 5 }, async (rows) => {
+    batches.push(rows.length);
+    if (batches.length === 1) await gate;
+    return rows.map(() => 1);
+  }, 2);
+  const first = b.submit(row(3));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(batches, [1], 'the lone text ran after the gap');
+  const behind = [b.submit(row(3)), b.submit(row(4))];
+  await new Promise((r) => setTimeout(r, 40));
+  // A slot is free (depth 2), yet a batch cut now could only queue behind the running one.
+  assert.deepEqual(batches, [1]);
+  release();
+  await Promise.all([first, ...behind]);
+  assert.deepEqual(batches, [1, 2]);
+  await b.stop();
+});
+
+test('with a quiet gap, a text that came just before the running batch ended goes after the gap, not after maxWaitMs', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let calls = 0;
+  const b = createMicroBatcher<number>({ maxSize: 64, maxWaitMs: 5000, maxTokens: 10_000, quietMs: 5 }, async (rows) => {
+    if (calls++ === 0) await gate;
+    return rows.map(() => 1);
+  }, 2);
+  const first = b.submit(row(3));
+  await new Promise((r) => setTimeout(r, 30));
+  // Queued behind the running batch (a maxWaitMs timer), then the model falls idle within the gap.
+  const late = b.submit(row(4));
+  release();
+  await first;
+  const t0 = performance.now();
+  await late;
+  assert.ok(performance.now() - t0 < 1000, `the late text waited ${(performance.now() - t0).toFixed(0)} ms`);
+  await b.stop();
+});
+
 test('a failing batch rejects its own submitters only', async () => {
   const b = createMicroBatcher<number>({ maxSize: 2, maxWaitMs: 0, maxTokens: 10_000 }, async (rows) => {
     if (rows.some((r) => r[0] === 99)) throw new Error('boom');
