@@ -106,6 +106,7 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
   let stopped = false;
   let idle: (() => void) | undefined;
   let lastSubmit = 0;
+  let dueBefore = 0;
   const quietMs = limits.quietMs ?? 0;
 
   /**
@@ -182,7 +183,8 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
       const full = queue.size >= limits.maxSize || queue.longest * queue.size >= limits.maxTokens;
       // Only an idle model is worth an early cut: behind a running batch, the
       // next one cannot start sooner and may as well keep filling.
-      const quiet = quietMs > 0 && inFlight === 0 && now - lastSubmit >= quietMs;
+      // Texts queued when a gap cut them are due: the rest of a split follows at once.
+      const quiet = (quietMs > 0 && inFlight === 0 && now - lastSubmit >= quietMs) || queue.oldest()!.seq < dueBefore;
       if (!full && !quiet && waited < limits.maxWaitMs && !stopped) {
         const left = limits.maxWaitMs - waited;
         const delay = quietMs > 0 && inFlight === 0 ? Math.min(left, quietMs - (now - lastSubmit)) : left;
@@ -196,6 +198,7 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
         }, delay);
         return;
       }
+      if (quiet) dueBefore = Math.max(dueBefore, seq);
       const { batch, padded } = cut();
       // Only a batch with nothing ahead of it times its own cost.
       const t0 = cost && inFlight === 0 ? performance.now() : undefined;
