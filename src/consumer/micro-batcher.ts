@@ -88,8 +88,8 @@ function createLengthQueue<R>() {
 
 /**
  * Collects tokenized texts from every partition into inference batches bounded
- * by size, wait time and padded tokens; an idle model does not wait out the
- * rest of the wait once submissions pause (quietMs). A batch is formed only when the model
+ * by size, wait time and padded tokens; an idle model stops waiting once
+ * submissions pause (quietMs). A batch is formed only when the model
  * can take one (at most `depth` in flight, so the next batch is padded and
  * queued while the current one runs); under load the queue is deep and each
  * batch is a run of texts of similar length holding the oldest waiting one,
@@ -182,8 +182,8 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
       const waited = now - queue.oldest()!.arrived;
       const full = queue.size >= limits.maxSize || queue.longest * queue.size >= limits.maxTokens;
       // Only an idle model is worth an early cut: behind a running batch, the
-      // next one cannot start sooner and may as well keep filling.
-      // Texts queued when a gap cut them are due: the rest of a split follows at once.
+      // next one cannot start sooner and may as well keep filling. Texts
+      // queued when a gap cut them are due, so the rest of a split follows at once.
       const quiet = (quietMs > 0 && inFlight === 0 && now - lastSubmit >= quietMs) || queue.oldest()!.seq < dueBefore;
       if (!full && !quiet && waited < limits.maxWaitMs && !stopped) {
         const left = limits.maxWaitMs - waited;
