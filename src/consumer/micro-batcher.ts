@@ -179,15 +179,17 @@ export function createMicroBatcher<R>(limits: BatchLimits, run: (rows: (readonly
   function pump(): void {
     while (queue.size > 0 && inFlight < depth) {
       const now = performance.now();
-      const waited = now - queue.oldest()!.arrived;
+      const oldest = queue.oldest()!;
+      const waited = now - oldest.arrived;
       const full = queue.size >= limits.maxSize || queue.longest * queue.size >= limits.maxTokens;
       // Only an idle model is worth an early cut: behind a running batch, the
       // next one cannot start sooner and may as well keep filling. Texts
       // queued when a gap cut them are due, so the rest of a split follows at once.
-      const quiet = (quietMs > 0 && inFlight === 0 && now - lastSubmit >= quietMs) || queue.oldest()!.seq < dueBefore;
+      const gapCuts = quietMs > 0 && inFlight === 0;
+      const quiet = (gapCuts && now - lastSubmit >= quietMs) || oldest.seq < dueBefore;
       if (!full && !quiet && waited < limits.maxWaitMs && !stopped) {
         const left = limits.maxWaitMs - waited;
-        const delay = quietMs > 0 && inFlight === 0 ? Math.min(left, quietMs - (now - lastSubmit)) : left;
+        const delay = gapCuts ? Math.min(left, quietMs - (now - lastSubmit)) : left;
         // A timer armed while a batch ran waits out maxWaitMs; the model now idle wants the earlier gap.
         if (timer && timerDue <= now + delay) return;
         if (timer) clearTimeout(timer);
