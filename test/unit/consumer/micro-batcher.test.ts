@@ -245,17 +245,22 @@ test('with a cost model, a shallow queue is split by length and the part holding
 
 test('with a quiet gap and a cost model, the rest of a split follows at once, not after maxWaitMs', async () => {
   const batches: number[][] = [];
-  const gate = new Promise<void>(() => undefined);
+  // Held until the assertion, so both parts are seen in flight together.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
   const cost = { overheadTokens: () => 5, observe: () => undefined };
   const b = createMicroBatcher<number>({ maxSize: 64, maxWaitMs: 5000, maxTokens: 10_000, quietMs: 5 }, async (rows) => {
     batches.push(rows.map((r) => r.length));
     await gate;
     return rows.map(() => 0);
   }, 2, cost);
-  for (const l of [20, 3, 3, 3, 21, 4]) void b.submit(row(l));
+  const all = Promise.all([20, 3, 3, 3, 21, 4].map((l) => b.submit(row(l))));
   await new Promise((r) => setTimeout(r, 100));
   // Both parts started, the second queued behind the first (depth 2), long before the 5 s wait.
   assert.deepEqual(batches, [[20, 21], [3, 3, 3, 4]]);
+  release();
+  assert.deepEqual(await all, [0, 0, 0, 0, 0, 0]);
+  await b.stop();
 });
 
 test('with a cost model that never pays to split, cuts are the plain ones', async () => {
