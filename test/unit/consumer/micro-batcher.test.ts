@@ -4,15 +4,31 @@ import { createMicroBatcher } from '../../../src/consumer/micro-batcher.ts';
 
 const row = (len: number, tag = len): number[] => Array.from({ length: len }, () => tag);
 
-test('batches are bounded by size and padded tokens, and results go back to their submitter', async () => {
+/**
+ * A batcher whose model holds every batch until `release()`, recording each
+ * batch's rows (by `key`) as it starts: depth 1 queues everything after the first
+ * submission, so the cuts under test are all made from one deep queue.
+ */
+function gatedBatcher(
+  limits: Parameters<typeof createMicroBatcher>[0],
+  result: (r: readonly number[]) => number,
+  depth?: number,
+  cost?: Parameters<typeof createMicroBatcher>[3],
+  key: (r: readonly number[]) => number = (r) => r.length,
+) {
   const batches: number[][] = [];
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const b = createMicroBatcher<number>({ maxSize: 4, maxWaitMs: 1000, maxTokens: 40 }, async (rows) => {
+  const b = createMicroBatcher<number>(limits, async (rows) => {
+    batches.push(rows.map(key));
     await gate;
-    batches.push(rows.map((r) => r.length));
-    return rows.map((r) => r.length * 10);
-  });
+    return rows.map(result);
+  }, depth, cost);
+  return { b, batches, release };
+}
+
+test('batches are bounded by size and padded tokens, and results go back to their submitter', async () => {
+  const { b, batches, release } = gatedBatcher({ maxSize: 4, maxWaitMs: 1000, maxTokens: 40 }, (r) => r.length * 10);
   const lengths = [3, 20, 4, 21, 5, 3, 22, 4, 6, 19];
   const results = Promise.all(lengths.map((l) => b.submit(row(l))));
   release();
@@ -26,14 +42,7 @@ test('batches are bounded by size and padded tokens, and results go back to thei
 });
 
 test('a deep queue is cut into batches of similar length; one batch per pass straddles a gap in lengths', async () => {
-  const batches: number[][] = [];
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const b = createMicroBatcher<number>({ maxSize: 4, maxWaitMs: 0, maxTokens: 10_000 }, async (rows) => {
-    await gate;
-    batches.push(rows.map((r) => r.length));
-    return rows.map(() => 0);
-  }, 1);
+  const { b, batches, release } = gatedBatcher({ maxSize: 4, maxWaitMs: 0, maxTokens: 10_000 }, () => 0, 1);
   // The first submission starts a batch at once; the rest queue behind it.
   const lengths = [5, 30, 6, 31, 7, 32, 8, 33, 5, 30, 6, 31, 7, 32, 8, 33];
   const all = Promise.all(lengths.map((l) => b.submit(row(l))));
@@ -188,15 +197,7 @@ test('length buckets cut the same batches as sorting the whole queue into runs, 
   for (let trial = 0; trial < 60; trial++) {
     const lengths = Array.from({ length: 1 + Math.floor(rnd() * 200) }, () => 1 + Math.floor(rnd() * (rnd() < 0.5 ? 8 : 50)));
     const limits = { maxSize: 1 + Math.floor(rnd() * 40), maxWaitMs: 0, maxTokens: 10 + Math.floor(rnd() * 2000) };
-    const seen: number[][] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    // depth 1 and a gated first batch: everything after the first submission queues, then is cut batch by batch.
-    const b = createMicroBatcher<number>(limits, async (rows) => {
-      await gate;
-      seen.push(rows.map((r) => r[0]));
-      return rows.map((r) => r[0]);
-    }, 1);
+    const { b, batches: seen, release } = gatedBatcher(limits, (r) => r[0], 1, undefined, (r) => r[0]);
     const all = Promise.all(lengths.map((len, seq) => b.submit(row(len, seq))));
     release();
     assert.deepEqual(await all, lengths.map((_, seq) => seq));
@@ -221,16 +222,9 @@ test('a queue thousands deep drains with every result delivered', async () => {
 });
 
 test('with a cost model, a shallow queue is split by length and the part holding the oldest goes first', async () => {
-  const batches: number[][] = [];
   const observed: [number, number][] = [];
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
   const cost = { overheadTokens: () => 5, observe: (tokens: number, ms: number) => void observed.push([tokens, ms]) };
-  const b = createMicroBatcher<number>({ maxSize: 64, maxWaitMs: 0, maxTokens: 10_000 }, async (rows) => {
-    await gate;
-    batches.push(rows.map((r) => r.length));
-    return rows.map((r) => r.length * 10);
-  }, 1, cost);
+  const { b, batches, release } = gatedBatcher({ maxSize: 64, maxWaitMs: 0, maxTokens: 10_000 }, (r) => r.length * 10, 1, cost);
   // The first text goes alone at once; the rest queue behind it, the oldest of them 20 tokens long.
   const lengths = [1, 20, 3, 3, 3, 21, 4];
   const all = Promise.all(lengths.map((l) => b.submit(row(l))));
@@ -244,16 +238,9 @@ test('with a cost model, a shallow queue is split by length and the part holding
 });
 
 test('with a quiet gap and a cost model, the rest of a split follows at once, not after maxWaitMs', async () => {
-  const batches: number[][] = [];
   // Held until the assertion, so both parts are seen in flight together.
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
   const cost = { overheadTokens: () => 5, observe: () => undefined };
-  const b = createMicroBatcher<number>({ maxSize: 64, maxWaitMs: 5000, maxTokens: 10_000, quietMs: 5 }, async (rows) => {
-    batches.push(rows.map((r) => r.length));
-    await gate;
-    return rows.map(() => 0);
-  }, 2, cost);
+  const { b, batches, release } = gatedBatcher({ maxSize: 64, maxWaitMs: 5000, maxTokens: 10_000, quietMs: 5 }, () => 0, 2, cost);
   const all = Promise.all([20, 3, 3, 3, 21, 4].map((l) => b.submit(row(l))));
   await new Promise((r) => setTimeout(r, 100));
   // Both parts started, the second queued behind the first (depth 2), long before the 5 s wait.
@@ -264,14 +251,7 @@ test('with a quiet gap and a cost model, the rest of a split follows at once, no
 });
 
 test('with a cost model that never pays to split, cuts are the plain ones', async () => {
-  const batches: number[][] = [];
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const b = createMicroBatcher<number>({ maxSize: 64, maxWaitMs: 0, maxTokens: 10_000 }, async (rows) => {
-    await gate;
-    batches.push(rows.map((r) => r.length));
-    return rows.map(() => 0);
-  }, 1, { overheadTokens: () => 1e9, observe: () => undefined });
+  const { b, batches, release } = gatedBatcher({ maxSize: 64, maxWaitMs: 0, maxTokens: 10_000 }, () => 0, 1, { overheadTokens: () => 1e9, observe: () => undefined });
   const all = Promise.all([1, 20, 3, 3, 3, 21, 4].map((l) => b.submit(row(l))));
   release();
   await all;
