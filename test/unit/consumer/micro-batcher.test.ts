@@ -6,8 +6,8 @@ const row = (len: number, tag = len): number[] => Array.from({ length: len }, ()
 
 /**
  * A batcher whose model holds every batch until `release()`, recording each
- * batch's rows (by `key`) as it starts: depth 1 queues everything after the first
- * submission, so the cuts under test are all made from one deep queue.
+ * batch's rows (by `key`) as it starts. With depth 1 everything after the first
+ * submission queues behind it, so the cuts under test come from one deep queue.
  */
 function gatedBatcher(
   limits: Parameters<typeof createMicroBatcher>[0],
