@@ -33,8 +33,8 @@ export function embeddings(c: EncoderCtx, ids: T, types: T): T {
   const seqLen = g.op('Gather', [g.op('Shape', [ids.name]), g.int64s([1], true)], [intAttr('axis', 0)]);
   const positions: T = { name: g.op('Range', [g.int64s([0], true), seqLen, g.int64s([1], true)]), shape: ['sequence'], grad: false };
   const word = op.embed(tape, c.w('bert.embeddings.word_embeddings.weight'), ids);
-  const pos = op.embed(tape, c.w('bert.embeddings.position_embeddings.weight'), positions);
-  const typ = op.embed(tape, c.w('bert.embeddings.token_type_embeddings.weight'), types);
+  const pos = op.embed(tape, c.w('bert.embeddings.position_embeddings.weight'), positions, { distinctIds: true });
+  const typ = op.embed(tape, c.w('bert.embeddings.token_type_embeddings.weight'), types, { oneHot: true });
   return c.drop(norm(c, op.add(tape, op.add(tape, word, pos), typ), 'bert.embeddings.LayerNorm'));
 }
 

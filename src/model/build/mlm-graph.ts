@@ -79,7 +79,7 @@ export function buildMlmGraph(config: BertConfig, weights: WeightMap, dropout = 
   let x = embeddings(c, ids, types);
   for (let i = 0; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias);
   const flat = op.reshape(tape, x, [-1, config.hiddenSize], ['tokens', config.hiddenSize]);
-  const picked = op.embed(tape, flat, positions);
+  const picked = op.embed(tape, flat, positions, { distinctIds: true });
   const h = norm(c, op.gelu(tape, linear(c, picked, 'cls.predictions.transform.dense')), 'cls.predictions.transform.LayerNorm');
   // The tied decoder: the same word-embedding input the lookup above read.
   const logits = op.linear(tape, h, c.w(TIED_EMBEDDING), c.w('cls.predictions.bias'));

@@ -6,7 +6,7 @@ import { float32ToFloat16Bits } from './weight-packing.ts';
 
 const { onnx } = onnxProto;
 
-export type Attr = { name: string; i?: number; f?: number; ints?: number[]; type: number };
+export type Attr = { name: string; i?: number; f?: number; ints?: number[]; s?: Uint8Array; type: number };
 const A = onnx.AttributeProto.AttributeType;
 
 export const DataType = onnx.TensorProto.DataType;
@@ -19,6 +19,9 @@ export function floatAttr(name: string, v: number): Attr {
 }
 export function intsAttr(name: string, v: number[]): Attr {
   return { name, ints: v, type: A.INTS };
+}
+export function stringAttr(name: string, v: string): Attr {
+  return { name, s: new TextEncoder().encode(v), type: A.STRING };
 }
 
 /** A graph input or output: element type and dims, a string dim being symbolic (batch, sequence). */

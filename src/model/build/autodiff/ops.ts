@@ -4,7 +4,8 @@
  * the textbook ones (PyTorch's derivatives.yaml states the same), written
  * with standard ONNX operators so any onnxruntime build runs them.
  */
-import { DataType, floatAttr, intAttr, intsAttr } from '../onnx-graph-builder.ts';
+import { LivetagError } from '../../../common/errors.ts';
+import { DataType, floatAttr, intAttr, intsAttr, stringAttr } from '../onnx-graph-builder.ts';
 import { broadcastShapes, matmulShape, reshapeShape, transposeShape, type Dim, type Shape } from './shapes.ts';
 import type { T, Tape } from './tape.ts';
 
@@ -221,17 +222,37 @@ export function layerNorm(tape: Tape, x: T, gamma: T, beta: T, eps: number, name
 }
 
 /**
- * Rows of an embedding table: dW scatters dy back onto the rows that were
- * read (ScatterND with reduction add, so repeated ids sum).
+ * Rows of an embedding table; dW sums dy onto the rows that were read.
+ * `distinctIds` (positions, picked rows: no id twice) scatter with ScatterND.
+ * Ids that repeat (tokens, token types, n-gram buckets) must not: onnxruntime's
+ * CPU ScatterND splits its index rows across threads and adds without atomics,
+ * so a row that two threads add to loses updates (a bert-sized batch's word
+ * and token-type gradients came out 8–25% off, different every run).
+ * ScatterElements with reduction add walks the indices in order: exact, and
+ * the same bits every run, but serial; a table of a few rows (token types)
+ * takes `oneHot`, one-hot(ids)ᵀ·dy, a GEMM of that many rows instead.
  */
-export function embed(tape: Tape, table: T, ids: T): T {
+export function embed(tape: Tape, table: T, ids: T, opts: { readonly distinctIds?: boolean; readonly oneHot?: boolean } = {}): T {
   const { g } = tape;
   const y = out(tape, g.op('Gather', [table.name, ids.name], [intAttr('axis', 0)]), [...ids.shape, table.shape[1]], [table]);
   return tape.record(y, (dy) => {
+    const [rows, width] = table.shape;
+    if (typeof width !== 'number' || (opts.oneHot && typeof rows !== 'number')) throw new LivetagError('LT_INTERNAL', `${table.name}: embedding width (and a one-hot table's rows) must be static`);
+    const flatIds = g.op('Reshape', [ids.name, g.int64s([-1])]);
+    const flatDy = g.op('Reshape', [dy, g.int64s([-1, width])]);
+    if (opts.oneHot) {
+      const hit = g.op('Equal', [g.op('Unsqueeze', [g.op('Range', [g.int64s([0], true), g.int64s([rows as number], true), g.int64s([1], true)]), g.int64s([1])]), g.op('Unsqueeze', [flatIds, g.int64s([0])])]);
+      tape.accumulate(table, g.op('MatMul', [g.op('Cast', [hit], [intAttr('to', DataType.FLOAT)]), flatDy]));
+      return;
+    }
     // ConstantOfShape's default value is float 0.
     const zeros = g.op('ConstantOfShape', [g.op('Shape', [table.name])]);
-    const index = g.op('Unsqueeze', [ids.name, g.int64s([-1])]);
-    tape.accumulate(table, g.op('ScatterND', [zeros, index, dy], [{ name: 'reduction', s: new TextEncoder().encode('add'), type: 3 } as never]));
+    if (opts.distinctIds) {
+      tape.accumulate(table, g.op('ScatterND', [zeros, g.op('Unsqueeze', [flatIds, g.int64s([-1])]), flatDy], [stringAttr('reduction', 'add')]));
+      return;
+    }
+    const index = g.op('Expand', [g.op('Unsqueeze', [flatIds, g.int64s([-1])]), g.op('Shape', [flatDy])]);
+    tape.accumulate(table, g.op('ScatterElements', [zeros, index, flatDy], [intAttr('axis', 0), stringAttr('reduction', 'add')]));
   });
 }
 
