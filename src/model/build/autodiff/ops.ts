@@ -227,7 +227,7 @@ export function layerNorm(tape: Tape, x: T, gamma: T, beta: T, eps: number, name
  * Ids that repeat (tokens, token types, n-gram buckets) must not: onnxruntime's
  * CPU ScatterND splits its index rows across threads and adds without atomics,
  * so a row that two threads add to loses updates (a bert-sized batch's word
- * and token-type gradients came out 8–25% off, different every run).
+ * and token-type gradients came out 6–25% off, different every run).
  * ScatterElements with reduction add walks the indices in order: exact, and
  * the same bits every run, but serial; a table of a few rows (token types)
  * takes `oneHot`, one-hot(ids)ᵀ·dy, a GEMM of that many rows instead.
