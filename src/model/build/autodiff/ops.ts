@@ -247,12 +247,11 @@ export function embed(tape: Tape, table: T, ids: T, opts: { readonly distinctIds
     }
     // ConstantOfShape's default value is float 0.
     const zeros = g.op('ConstantOfShape', [g.op('Shape', [table.name])]);
-    if (opts.distinctIds) {
-      tape.accumulate(table, g.op('ScatterND', [zeros, g.op('Unsqueeze', [flatIds, g.int64s([-1])]), flatDy], [stringAttr('reduction', 'add')]));
-      return;
-    }
-    const index = g.op('Expand', [g.op('Unsqueeze', [flatIds, g.int64s([-1])]), g.op('Shape', [flatDy])]);
-    tape.accumulate(table, g.op('ScatterElements', [zeros, index, flatDy], [intAttr('axis', 0), stringAttr('reduction', 'add')]));
+    const idColumn = g.op('Unsqueeze', [flatIds, g.int64s([-1])]);
+    const summed = opts.distinctIds
+      ? g.op('ScatterND', [zeros, idColumn, flatDy], [stringAttr('reduction', 'add')])
+      : g.op('ScatterElements', [zeros, g.op('Expand', [idColumn, g.op('Shape', [flatDy])]), flatDy], [intAttr('axis', 0), stringAttr('reduction', 'add')]);
+    tape.accumulate(table, summed);
   });
 }
 
