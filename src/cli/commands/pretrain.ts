@@ -27,6 +27,7 @@ export const command = createCommand(pretrainSpec, async ({ values }) => {
       out: values.out,
       init: values.init,
       epochs: values.epochs,
+      maxSteps: values['max-steps'],
       batchSize: values['batch-size'],
       lr: values.lr,
       maskProb: values['mask-prob'],

@@ -57,11 +57,13 @@ async function restoreLoop(dir: string, engine: MlmEngine, log: (l: string) => v
   return saved.state;
 }
 
-async function runEpoch(epoch: number, o: PretrainOptions, rows: readonly Int32Array[], masking: MaskingOptions, engine: MlmEngine, step0: number, totalSteps: number): Promise<EpochRecord & { steps: number }> {
+/** One epoch's batches, or as many of them as the step budget `totalSteps` leaves. */
+async function runEpoch(epoch: number, epochs: number, o: PretrainOptions, rows: readonly Int32Array[], masking: MaskingOptions, engine: MlmEngine, step0: number, totalSteps: number): Promise<EpochRecord> {
   const started = Date.now();
   const rng = createRng(epochSeed(o.seed, epoch));
-  const batches = shuffledBatches([...rows.keys()], rows.map((r) => r.length), o.batchSize, epochSeed(o.seed + 1, epoch));
-  const progress = createProgress(`pretrain epoch ${epoch + 1}/${o.epochs}`, batches.length, undefined, o.quiet);
+  // The whole epoch's shuffle is drawn even when it is cut short, so a step budget changes nothing before it.
+  const batches = shuffledBatches([...rows.keys()], rows.map((r) => r.length), o.batchSize, epochSeed(o.seed + 1, epoch)).slice(0, Math.max(0, totalSteps - step0));
+  const progress = createProgress(`pretrain epoch ${epoch + 1}/${epochs}`, batches.length, undefined, o.quiet);
   const warmupSteps = Math.round(o.warmupRatio * totalSteps);
   let lossSum = 0;
   let masked = 0;
@@ -74,9 +76,9 @@ async function runEpoch(epoch: number, o: PretrainOptions, rows: readonly Int32A
     correct += r.correct;
     progress.tick(b + 1, `MLM loss ${(lossSum / masked).toFixed(3)} masked acc ${(correct / masked).toFixed(3)}`);
   }
-  const rec = { epoch: epoch + 1, loss: lossSum / masked, accuracy: correct / masked, masked, seconds: (Date.now() - started) / 1000 };
+  const rec = { epoch: epoch + 1, loss: lossSum / masked, accuracy: correct / masked, masked, steps: batches.length, seconds: (Date.now() - started) / 1000 };
   progress.finish(`MLM loss ${rec.loss.toFixed(3)} masked acc ${rec.accuracy.toFixed(3)}`);
-  return { ...rec, steps: batches.length };
+  return rec;
 }
 
 export async function runPretrainJob(o: PretrainOptions, log: (line: string) => void): Promise<PretrainResult> {
@@ -88,7 +90,11 @@ export async function runPretrainJob(o: PretrainOptions, log: (line: string) => 
   // A row needs a real token to mask: [CLS] [SEP] alone teaches nothing.
   const rows = (await tokenizeAll(encoder, corpus.texts)).filter((r) => r.some((id) => !masking.specialIds.has(id)));
   const tokens = rows.reduce((a, r) => a + r.length, 0);
-  log(`pretrain: ${rows.length} rows, ${tokens} tokens; mask ${o.maskProb}${o.spanMasking ? ' (spans)' : ''}; ${o.epochs} epochs × batch ${o.batchSize}, lr ${o.lr}`);
+  const perEpoch = Math.ceil(rows.length / o.batchSize);
+  const totalSteps = Math.min(perEpoch * o.epochs, o.maxSteps ?? Infinity);
+  const epochs = Math.ceil(totalSteps / perEpoch);
+  const budget = totalSteps < perEpoch * o.epochs ? ` (--max-steps ${o.maxSteps}: ${epochs} of ${o.epochs} epochs, ${totalSteps} steps)` : `, ${totalSteps} steps`;
+  log(`pretrain: ${rows.length} rows, ${tokens} tokens; mask ${o.maskProb}${o.spanMasking ? ' (spans)' : ''}; ${o.epochs} epochs × batch ${o.batchSize}${budget}, lr ${o.lr}`);
   const mlmWeights = new Map(mlmWeightSpecs(start.config).map((s) => [s.name, start.weights.get(s.name)!]));
   const engine = await createMlmEngine({ config: start.config, weights: mlmWeights, optimizer: { lr: o.lr, weightDecay: o.weightDecay, clipNorm: 1 }, dropout: o.dropout, threads: o.threads, device: o.device });
   const ckpt = join(o.out, CHECKPOINT_DIR);
@@ -96,11 +102,10 @@ export async function runPretrainJob(o: PretrainOptions, log: (line: string) => 
     log(`engine: ${engine.description}`);
     const resumed = o.resume ? await restoreLoop(ckpt, engine, log) : undefined;
     const history = resumed ? [...resumed.history] : [];
-    const perEpoch = Math.ceil(rows.length / o.batchSize);
     let step = resumed ? resumed.optimizerStep : 0;
-    for (let epoch = resumed?.epochsDone ?? 0; epoch < o.epochs; epoch++) {
-      const { steps, ...rec } = await runEpoch(epoch, o, rows, masking, engine, step, perEpoch * o.epochs);
-      step += steps;
+    for (let epoch = resumed?.epochsDone ?? 0; epoch < epochs; epoch++) {
+      const rec = await runEpoch(epoch, epochs, o, rows, masking, engine, step, totalSteps);
+      step += rec.steps;
       history.push(rec);
       log(`epoch ${rec.epoch}: MLM loss ${rec.loss.toFixed(4)}, masked-token accuracy ${rec.accuracy.toFixed(4)} (${rec.masked} masked tokens, ${rec.seconds.toFixed(0)} s)`);
       await saveLoop(ckpt, engine, { epochsDone: epoch + 1, history, optimizerStep: step });

@@ -8,6 +8,12 @@ export interface PretrainOptions {
   readonly out: string;
   readonly init?: string;
   readonly epochs: number;
+  /**
+   * Optimizer steps in all, at most: the schedule decays to whichever of this
+   * and the epochs' steps comes first, so one setting suits a small corpus
+   * (many epochs) and a large topic (one epoch, cut short) alike.
+   */
+  readonly maxSteps?: number;
   readonly batchSize: number;
   readonly lr: number;
   readonly maskProb: number;

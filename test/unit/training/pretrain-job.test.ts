@@ -78,3 +78,17 @@ test('a run stopped after its first epoch resumes to the same second epoch and t
   const wb = readBertWeights(b.manifest.architecture, b.modelBytes).get('bert.encoder.layer.0.output.dense.weight')!.data;
   assert.deepEqual(wb, wa);
 });
+
+test('--max-steps ends pretraining inside an epoch, after exactly that many optimizer steps', async () => {
+  const dir = tempDir();
+  // 80 texts, one a duplicate: 79 rows in batches of 16 are 5 steps an epoch; 3 epochs would be 15.
+  const result = await runPretrainJob(tinyPretrain(dir, { epochs: 3, maxSteps: 7 }), silent);
+  assert.deepEqual(result.epochs.map((e) => e.steps), [5, 2]);
+  assert.ok(result.epochs.every((e) => Number.isFinite(e.loss) && e.masked > 0));
+  const report = JSON.parse(readFileSync(join(dir, 'pre', 'report.json'), 'utf8'));
+  assert.equal(report.options.maxSteps, 7);
+  assert.match(readFileSync(join(dir, 'pre', 'report.md'), 'utf8'), /\| 2 \| 2 \| /);
+  // A budget above the epochs' steps changes nothing.
+  const whole = await runPretrainJob(tinyPretrain(dir, { out: join(dir, 'whole'), maxSteps: 1000 }), silent);
+  assert.deepEqual(whole.epochs.map((e) => e.steps), [5, 5]);
+});
