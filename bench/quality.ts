@@ -7,7 +7,7 @@
  * mean ± spread (sample standard deviation) of subset accuracy, micro-F1,
  * macro-F1, per-label F1 and wall time.
  *
- *   node --import tsx bench/quality.ts [--data FILE] [--seeds 13,14,15] [--label-field labels|sentiment] [--limit N] [--out tmp/quality] [--name tianchi] [--pretrained DIR] [--configs default,pretrained,previous] [--reuse] [-- extra train flags]
+ *   node --import tsx bench/quality.ts [--data FILE] [--seeds 13,14,15] [--label-field labels|sentiment] [--limit N] [--out tmp/quality] [--name tianchi] [--pretrained DIR] [--pretrained-flags='FLAGS'] [--configs default,pretrained,previous] [--reuse] [-- extra train flags]
  *
  * The data is read in place (never copied into the repository); results go
  * to bench/results/quality-<name>.{md,json}. --pretrained DIR (a `livetag
@@ -30,6 +30,8 @@ const { values, positionals } = parseArgs({
     name: { type: 'string', default: 'tianchi' },
     /** A `livetag pretrain` --out dir: adds the default path started from that encoder (never pretrained on these texts). */
     pretrained: { type: 'string' },
+    /** More `livetag train` flags for the pretrained runs alone (e.g. "--lr 3e-4"), after those after --. */
+    'pretrained-flags': { type: 'string', default: '' },
     /** Which runs to make: default (with the baseline), pretrained (needs --pretrained), previous. */
     configs: { type: 'string', default: 'default,pretrained,previous' },
     /** Take a run whose report is already under --out instead of training it again (an interrupted benchmark goes on). */
@@ -89,7 +91,7 @@ const seeds = values.seeds.split(',').map(Number);
 const wanted = new Set(values.configs.split(','));
 const configs = [
   { tag: 'default', name: 'default path (BERT + n-gram branch from the linear fit)', args: [] as string[] },
-  ...(values.pretrained ? [{ tag: 'pretrained', name: 'default path from the pretrained encoder (livetag pretrain, then train --init)', args: ['--init', resolve(values.pretrained)] }] : []),
+  ...(values.pretrained ? [{ tag: 'pretrained', name: 'default path from the pretrained encoder (livetag pretrain, then train --init)', args: ['--init', resolve(values.pretrained)], after: values['pretrained-flags'].split(' ').filter(Boolean) }] : []),
   { tag: 'plain', name: 'previous default (plain BERT, --ngram 0)', args: ['--ngram', '0'] },
 ].filter((c) => wanted.has(c.tag === 'plain' ? 'previous' : c.tag));
 if (configs.length === 0) throw new Error(`--configs ${values.configs}: none of default, pretrained (with --pretrained), previous`);
@@ -103,7 +105,7 @@ for (const seed of seeds) {
   for (const c of configs) {
     const out = join(values.out, `${values.name}-${seed}-${c.tag}`);
     const done = join(out, 'report', 'report.json');
-    const r = values.reuse && existsSync(done) ? reused(done) : await train(['--data', data, '--seed', String(seed), '--out', out, '--quiet', '--no-resume', ...c.args, ...positionals]);
+    const r = values.reuse && existsSync(done) ? reused(done) : await train(['--data', data, '--seed', String(seed), '--out', out, '--quiet', '--no-resume', ...c.args, ...positionals, ...(('after' in c && c.after) || [])]);
     process.stderr.write(`seed ${seed} ${c.name}: test macro-F1 ${r.report.test.macro_f1.toFixed(4)} subset ${r.report.test.subset_accuracy.toFixed(4)}; baseline ${r.report.baseline.test.macro_f1.toFixed(4)} / ${r.report.baseline.test.subset_accuracy.toFixed(4)}; ${r.seconds.toFixed(0)} s\n`);
     add(c.name, r.report.test, r.seconds);
     // Every run fits the baseline on its split with the run's own tokenizer (a pretrained encoder's
@@ -116,11 +118,28 @@ for (const seed of seeds) {
   }
 }
 
+/** Two-sided 95% Student t quantiles for 1–20 degrees of freedom; 2.0 beyond. */
+const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086];
+const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(4)}`;
+/** Split-by-split difference a − b: its mean with a 95% interval, and on how many splits a is ahead, level, behind. */
+function paired(a: number[], b: number[]): string {
+  const d = a.map((x, i) => x - b[i]);
+  const half = d.length < 2 ? NaN : (T95[d.length - 2] ?? 2) * (sd(d) / Math.sqrt(d.length));
+  const ahead = d.filter((x) => x > 1e-9).length;
+  const behind = d.filter((x) => x < -1e-9).length;
+  return `${signed(mean(d))} [${signed(mean(d) - half)}, ${signed(mean(d) + half)}], ${ahead}/${d.length - ahead - behind}/${behind}`;
+}
+// Splits differ more from each other than paths do on one split, so margins are judged split by split.
+const comparisons = configs.flatMap((c) => [
+  [c.name, `↳ linear n-gram baseline in the same runs (${c.tag})`, 'the textbook baseline'],
+  [c.name, `↳ the same baseline decided by livetag's rule (${c.tag})`, "the baseline under livetag's rule"],
+  ...(c.tag === 'pretrained' && rows[configs.find((x) => x.tag === 'default')?.name ?? ''] ? [[c.name, configs.find((x) => x.tag === 'default')!.name, '`train` alone']] : []),
+]).filter(([a, b]) => rows[a] && rows[b]);
 const labels = Object.keys(Object.values(rows)[0].test[0].per_label);
 const md = [
   `# Model quality: ${values.name}`,
   '',
-  `\`node --import tsx bench/quality.ts --data ${values.data} --seeds ${values.seeds} --label-field ${values['label-field']}${values.limit ? ` --limit ${values.limit}` : ''} --name ${values.name}${values.configs !== 'default,pretrained,previous' ? ` --configs ${values.configs}` : ''}${values.pretrained ? ` --pretrained ${values.pretrained}` : ''}${positionals.length ? ` -- ${positionals.join(' ')}` : ''}\``,
+  `\`node --import tsx bench/quality.ts --data ${values.data} --seeds ${values.seeds} --label-field ${values['label-field']}${values.limit ? ` --limit ${values.limit}` : ''} --name ${values.name}${values.configs !== 'default,pretrained,previous' ? ` --configs ${values.configs}` : ''}${values.pretrained ? ` --pretrained ${values.pretrained}` : ''}${values['pretrained-flags'] ? ` --pretrained-flags='${values['pretrained-flags']}'` : ''}${positionals.length ? ` -- ${positionals.join(' ')}` : ''}\``,
   '',
   `Split seeds ${values.seeds} (60/20/20, stratified); test-split metrics, mean ± sample standard deviation over the splits. Wall time: the whole \`livetag train\` job (baseline: its fit alone).`,
   '',
@@ -128,6 +147,18 @@ const md = [
   '|---|---:|---:|---:|---:|',
   ...Object.entries(rows).map(([n, r]) => `| ${n} | ${fmt(r.test.map((m) => m.subset_accuracy))} | ${fmt(r.test.map((m) => m.micro_f1))} | ${fmt(r.test.map((m) => m.macro_f1))} | ${fmt(r.seconds, 0)} |`),
   '',
+  ...(comparisons.length === 0
+    ? []
+    : [
+        '## Paired by split',
+        '',
+        'Difference per split (first minus second), its mean with a 95% t-interval, then the splits ahead / level / behind.',
+        '',
+        '| model | against | subset accuracy | macro-F1 |',
+        '|---|---|---:|---:|',
+        ...comparisons.map(([a, b, label]) => `| ${a} | ${label} | ${paired(rows[a].test.map((m) => m.subset_accuracy), rows[b].test.map((m) => m.subset_accuracy))} | ${paired(rows[a].test.map((m) => m.macro_f1), rows[b].test.map((m) => m.macro_f1))} |`),
+        '',
+      ]),
   '## Subset accuracy per split',
   '',
   `| model | ${seeds.map((x) => `seed ${x}`).join(' | ')} |`,
