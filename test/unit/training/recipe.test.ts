@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isLivetagError } from '../../../src/common/errors.ts';
+import { livetagRecipe, resolveRecipe } from '../../../src/training/recipe.ts';
+
+test('the livetag learning rate follows what is trained: scratch, compact encoder, bert-base, frozen lower layers', () => {
+  assert.equal(livetagRecipe('scratch', 0).lr, 1e-3);
+  assert.equal(livetagRecipe('compact', 0).lr, 3e-4);
+  assert.equal(livetagRecipe('pretrained', 0).lr, 5e-5);
+  assert.equal(livetagRecipe('pretrained', 10).lr, 1e-4);
+  assert.equal(livetagRecipe('compact', 1).lr, 1e-4);
+});
+
+test('overrides win over the recipe; out-of-range values and unknown recipes are refused', () => {
+  assert.equal(resolveRecipe('livetag', 'compact', 0, { lr: 5e-5, batchSize: undefined }).lr, 5e-5);
+  assert.equal(resolveRecipe('livetag', 'compact', 0, { batchSize: undefined }).batchSize, 32);
+  assert.equal(resolveRecipe('seed', 'compact', 0).lr, 2e-5, 'the seed recipe keeps the user\'s own rate');
+  assert.throws(() => resolveRecipe('livetag', 'scratch', 0, { dropout: 1 }), (e) => isLivetagError(e, 'LT_CONFIG_INVALID'));
+  assert.throws(() => resolveRecipe('fancy', 'scratch', 0), (e) => isLivetagError(e, 'LT_CONFIG_INVALID'));
+});
