@@ -10,7 +10,7 @@
 # encoder pretrained on the live comment topic, LIVETAG_INPUT_TOPIC, and the
 # colon-separated LIVETAG_PRETRAIN_DATA paths, and start every retrain from
 # it), LIVETAG_PRETRAIN_EVERY_DAYS, LIVETAG_PRETRAIN_MAX_RECORDS,
-# LIVETAG_PRETRAIN_MAX_SECONDS, LIVETAG_PRETRAIN_EPOCHS.
+# LIVETAG_PRETRAIN_MAX_SECONDS, LIVETAG_PRETRAIN_EPOCHS, LIVETAG_PRETRAIN_MAX_STEPS.
 set -eu
 
 registry="${LIVETAG_REGISTRY:?LIVETAG_REGISTRY is not set}"
@@ -24,6 +24,7 @@ pretrain() {
   fresh="$(dirname "$out")/pretrain"
   rm -rf "$fresh"
   set -- --out "$fresh" --epochs "${LIVETAG_PRETRAIN_EPOCHS:-1}" --max-length 64 --quiet
+  if [ -n "${LIVETAG_PRETRAIN_MAX_STEPS:-}" ]; then set -- "$@" --max-steps "$LIVETAG_PRETRAIN_MAX_STEPS"; fi
   if [ -n "${LIVETAG_INPUT_TOPIC:-}" ]; then
     set -- "$@" --topic "$LIVETAG_INPUT_TOPIC" --group livetag-pretrain --kafka-brokers "$LIVETAG_KAFKA_BROKERS" \
       --max-records "${LIVETAG_PRETRAIN_MAX_RECORDS:-1000000}" --max-seconds "${LIVETAG_PRETRAIN_MAX_SECONDS:-600}"

@@ -161,6 +161,12 @@ test('pretraining on: the first run pretrains an encoder from the comment topic 
   assert.match(r.stdout, /retrain: pretrained a new encoder/);
 });
 
+test('pretraining on: the chart\'s epochs and step cap reach livetag pretrain', () => {
+  const r = retrain({ env: { ...PRETRAIN, LIVETAG_PRETRAIN_EPOCHS: '20', LIVETAG_PRETRAIN_MAX_STEPS: '10000' } });
+  assert.equal(r.status, 0, r.stdout);
+  assert.match(r.calls[0], /^pretrain --out \S+\/scratch\/pretrain --epochs 20 --max-length 64 --quiet --max-steps 10000 --topic livetag\.comments /);
+});
+
 test('pretraining on: an encoder younger than the refresh period is reused; an older one is replaced', () => {
   const fresh = retrain({ env: PRETRAIN, encoderDaysOld: 2 });
   assert.equal(fresh.status, 0, fresh.stdout);
