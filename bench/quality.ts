@@ -90,9 +90,9 @@ const data = prepareData();
 const seeds = values.seeds.split(',').map(Number);
 const wanted = new Set(values.configs.split(','));
 const configs = [
-  { tag: 'default', name: 'default path (BERT + n-gram branch from the linear fit)', args: [] as string[] },
+  { tag: 'default', name: 'default path (BERT + n-gram branch from the linear fit)', args: [] as string[], after: [] as string[] },
   ...(values.pretrained ? [{ tag: 'pretrained', name: 'default path from the pretrained encoder (livetag pretrain, then train --init)', args: ['--init', resolve(values.pretrained)], after: values['pretrained-flags'].split(' ').filter(Boolean) }] : []),
-  { tag: 'plain', name: 'previous default (plain BERT, --ngram 0)', args: ['--ngram', '0'] },
+  { tag: 'plain', name: 'previous default (plain BERT, --ngram 0)', args: ['--ngram', '0'], after: [] },
 ].filter((c) => wanted.has(c.tag === 'plain' ? 'previous' : c.tag));
 if (configs.length === 0) throw new Error(`--configs ${values.configs}: none of default, pretrained (with --pretrained), previous`);
 const rows: Record<string, { test: Metrics[]; seconds: number[] }> = {};
@@ -105,7 +105,7 @@ for (const seed of seeds) {
   for (const c of configs) {
     const out = join(values.out, `${values.name}-${seed}-${c.tag}`);
     const done = join(out, 'report', 'report.json');
-    const r = values.reuse && existsSync(done) ? reused(done) : await train(['--data', data, '--seed', String(seed), '--out', out, '--quiet', '--no-resume', ...c.args, ...positionals, ...(('after' in c && c.after) || [])]);
+    const r = values.reuse && existsSync(done) ? reused(done) : await train(['--data', data, '--seed', String(seed), '--out', out, '--quiet', '--no-resume', ...c.args, ...positionals, ...c.after]);
     process.stderr.write(`seed ${seed} ${c.name}: test macro-F1 ${r.report.test.macro_f1.toFixed(4)} subset ${r.report.test.subset_accuracy.toFixed(4)}; baseline ${r.report.baseline.test.macro_f1.toFixed(4)} / ${r.report.baseline.test.subset_accuracy.toFixed(4)}; ${r.seconds.toFixed(0)} s\n`);
     add(c.name, r.report.test, r.seconds);
     // Every run fits the baseline on its split with the run's own tokenizer (a pretrained encoder's
@@ -130,10 +130,11 @@ function paired(a: number[], b: number[]): string {
   return `${signed(mean(d))} [${signed(mean(d) - half)}, ${signed(mean(d) + half)}], ${ahead}/${d.length - ahead - behind}/${behind}`;
 }
 // Splits differ more from each other than paths do on one split, so margins are judged split by split.
+const trainAlone = configs.find((x) => x.tag === 'default')?.name ?? '';
 const comparisons = configs.flatMap((c) => [
   [c.name, `↳ linear n-gram baseline in the same runs (${c.tag})`, 'the textbook baseline'],
   [c.name, `↳ the same baseline decided by livetag's rule (${c.tag})`, "the baseline under livetag's rule"],
-  ...(c.tag === 'pretrained' && rows[configs.find((x) => x.tag === 'default')?.name ?? ''] ? [[c.name, configs.find((x) => x.tag === 'default')!.name, '`train` alone']] : []),
+  ...(c.tag === 'pretrained' ? [[c.name, trainAlone, '`train` alone']] : []),
 ]).filter(([a, b]) => rows[a] && rows[b]);
 const labels = Object.keys(Object.values(rows)[0].test[0].per_label);
 const md = [

@@ -58,7 +58,12 @@ export interface Recipe {
 /** What training starts from; `compact` is a pretrained encoder of hidden size ≤ COMPACT_HIDDEN (livetag pretrain's default is 128). */
 export type InitKind = 'scratch' | 'pretrained' | 'compact';
 
-export const COMPACT_HIDDEN = 256;
+const COMPACT_HIDDEN = 256;
+
+/** The kind of start the recipe's learning rate depends on: scratch, or a pretrained model by its width. */
+export function initKindOf(fromScratch: boolean, hiddenSize: number): InitKind {
+  return fromScratch ? 'scratch' : hiddenSize <= COMPACT_HIDDEN ? 'compact' : 'pretrained';
+}
 
 /**
  * Learning rate follows what is being trained: a from-scratch small model

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createRng } from '../../common/rng.ts';
 import { createTextEncoder } from '../../model/tokenizer.ts';
 import { mlmWeightSpecs } from '../../model/build/mlm-graph.ts';
-import { learningRateAt } from '../optimizer.ts';
+import { learningRateAt, type Schedule } from '../optimizer.ts';
 import { loadCheckpoint, removeCheckpoint, saveCheckpoint, type StoredTensor } from '../checkpoint.ts';
 import { shuffledBatches, tokenizeAll } from '../features.ts';
 import { createProgress } from '../progress.ts';
@@ -57,20 +57,31 @@ async function restoreLoop(dir: string, engine: MlmEngine, log: (l: string) => v
   return saved.state;
 }
 
-/** One epoch's batches, or as many of them as the step budget `totalSteps` leaves. */
-async function runEpoch(epoch: number, epochs: number, o: PretrainOptions, rows: readonly Int32Array[], masking: MaskingOptions, engine: MlmEngine, step0: number, totalSteps: number): Promise<EpochRecord> {
+/** What every epoch of one run shares: the corpus, the engine and the step plan. */
+interface PretrainRun {
+  readonly o: PretrainOptions;
+  readonly rows: readonly Int32Array[];
+  readonly masking: MaskingOptions;
+  readonly engine: MlmEngine;
+  /** Epochs that run: o.epochs, or fewer when --max-steps ends the run inside one. */
+  readonly epochs: number;
+  readonly schedule: Schedule;
+}
+
+/** One epoch's batches, or as many of them as the step budget (schedule.totalSteps) leaves. */
+async function runEpoch(run: PretrainRun, epoch: number, step0: number): Promise<EpochRecord> {
+  const { o, rows, masking, engine, schedule } = run;
   const started = Date.now();
   const rng = createRng(epochSeed(o.seed, epoch));
   // The whole epoch's shuffle is drawn even when it is cut short, so a step budget changes nothing before it.
-  const batches = shuffledBatches([...rows.keys()], rows.map((r) => r.length), o.batchSize, epochSeed(o.seed + 1, epoch)).slice(0, Math.max(0, totalSteps - step0));
-  const progress = createProgress(`pretrain epoch ${epoch + 1}/${epochs}`, batches.length, undefined, o.quiet);
-  const warmupSteps = Math.round(o.warmupRatio * totalSteps);
+  const batches = shuffledBatches([...rows.keys()], rows.map((r) => r.length), o.batchSize, epochSeed(o.seed + 1, epoch)).slice(0, Math.max(0, schedule.totalSteps - step0));
+  const progress = createProgress(`pretrain epoch ${epoch + 1}/${run.epochs}`, batches.length, undefined, o.quiet);
   let lossSum = 0;
   let masked = 0;
   let correct = 0;
   let step = step0;
   for (const [b, batch] of batches.entries()) {
-    const r = await engine.step(batch.map((i) => maskRow(rows[i], masking, rng)), learningRateAt(step++, o.lr, { kind: 'linear', warmupSteps, totalSteps }));
+    const r = await engine.step(batch.map((i) => maskRow(rows[i], masking, rng)), learningRateAt(step++, o.lr, schedule));
     lossSum += r.loss * r.masked;
     masked += r.masked;
     correct += r.correct;
@@ -103,8 +114,9 @@ export async function runPretrainJob(o: PretrainOptions, log: (line: string) => 
     const resumed = o.resume ? await restoreLoop(ckpt, engine, log) : undefined;
     const history = resumed ? [...resumed.history] : [];
     let step = resumed ? resumed.optimizerStep : 0;
+    const run: PretrainRun = { o, rows, masking, engine, epochs, schedule: { kind: 'linear', warmupSteps: Math.round(o.warmupRatio * totalSteps), totalSteps } };
     for (let epoch = resumed?.epochsDone ?? 0; epoch < epochs; epoch++) {
-      const rec = await runEpoch(epoch, epochs, o, rows, masking, engine, step, totalSteps);
+      const rec = await runEpoch(run, epoch, step);
       step += rec.steps;
       history.push(rec);
       log(`epoch ${rec.epoch}: MLM loss ${rec.loss.toFixed(4)}, masked-token accuracy ${rec.accuracy.toFixed(4)} (${rec.masked} masked tokens, ${rec.seconds.toFixed(0)} s)`);

@@ -15,7 +15,7 @@ import { readBertWeights } from '../../model/onnx-reader.ts';
 import { buildWordPieceTokenizerJson, createTextEncoder, vocabFromText } from '../../model/tokenizer.ts';
 import type { NgramSpec } from '../../model/ngram-hash.ts';
 import { headSpecs, initTensor, randomWeights, type WeightMap } from '../../model/weights.ts';
-import { COMPACT_HIDDEN, resolveRecipe, type Recipe, type RecipeOverrides } from '../recipe.ts';
+import { initKindOf, resolveRecipe, type Recipe, type RecipeOverrides } from '../recipe.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../vocab.ts';
 import type { InitModel } from './load-data.ts';
 
@@ -221,7 +221,7 @@ export async function initialiseModel(input: InitialiseInput, log: (line: string
   const trainLayers = input.trainLayers ?? config.numLayers;
   if (trainLayers < 0 || trainLayers > config.numLayers) throw new LivetagError('LT_CONFIG_INVALID', `--train-layers ${trainLayers}: the model has ${config.numLayers} layers`);
   const frozenLayers = config.numLayers - trainLayers;
-  const recipe = resolveRecipe(input.recipe, init.kind === 'scratch' ? 'scratch' : config.hiddenSize <= COMPACT_HIDDEN ? 'compact' : 'pretrained', frozenLayers, input.recipeOverrides);
+  const recipe = resolveRecipe(input.recipe, initKindOf(init.kind === 'scratch', config.hiddenSize), frozenLayers, input.recipeOverrides);
   log(`init: ${start.initFrom}; ${config.numLayers} layers × hidden ${config.hiddenSize}, vocab ${config.vocabSize}, ${input.labels.length} labels; training the top ${trainLayers} layers; ${config.ngram ? `wide n-gram branch (1–${config.ngram.maxN}-grams, ${config.ngram.buckets} buckets, ${recipe.ngramUpdate} updates)` : 'no n-gram branch'}`);
   return { kind: init.kind, ...start, maxLength: Math.min(start.maxLength, config.maxPositions), frozenLayers, recipe };
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isLivetagError } from '../../../src/common/errors.ts';
-import { livetagRecipe, resolveRecipe } from '../../../src/training/recipe.ts';
+import { initKindOf, livetagRecipe, resolveRecipe } from '../../../src/training/recipe.ts';
 
 test('the livetag learning rate follows what is trained: scratch, compact encoder, bert-base, frozen lower layers', () => {
   assert.equal(livetagRecipe('scratch', 0).lr, 1e-3);
@@ -9,6 +9,10 @@ test('the livetag learning rate follows what is trained: scratch, compact encode
   assert.equal(livetagRecipe('pretrained', 0).lr, 5e-5);
   assert.equal(livetagRecipe('pretrained', 10).lr, 1e-4);
   assert.equal(livetagRecipe('compact', 1).lr, 1e-4);
+  assert.equal(initKindOf(true, 768), 'scratch');
+  assert.equal(initKindOf(false, 128), 'compact');
+  assert.equal(initKindOf(false, 256), 'compact');
+  assert.equal(initKindOf(false, 768), 'pretrained');
 });
 
 test('overrides win over the recipe; out-of-range values and unknown recipes are refused', () => {
