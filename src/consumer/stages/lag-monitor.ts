@@ -12,9 +12,18 @@ export interface LagMonitorOptions {
   readonly logger: Logger;
   /** Called after every tick, reachable or not (health refreshes `livetag_ready` from it). */
   readonly onTick?: () => void;
+  /** A round trip still unanswered after this long counts as a failed tick (default TICK_TIMEOUT_MS). */
+  readonly tickTimeoutMs?: number;
 }
 
 const UNREACHABLE_AFTER = 2;
+/**
+ * A healthy round trip takes well under a second; each request has its own
+ * 5 s timeout, but a broker killed in the middle of one can leave a library
+ * call waiting 30 s (librdkafka's consumer, seen in the health test), and
+ * readiness must not wait for it.
+ */
+export const TICK_TIMEOUT_MS = 8_000;
 
 export interface LagMonitor {
   start(): void;
@@ -40,6 +49,9 @@ export function createLagMonitor(opts: LagMonitorOptions): LagMonitor {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
+  // At most one round trip at a time: one that outlived its tick is not doubled by the next.
+  let pending: Promise<void> | undefined;
+  const tickTimeoutMs = opts.tickTimeoutMs ?? TICK_TIMEOUT_MS;
 
   async function measure(): Promise<void> {
     const marks = await opts.client.admin.watermarks(opts.topic);
@@ -54,9 +66,29 @@ export function createLagMonitor(opts: LagMonitorOptions): LagMonitor {
     }
   }
 
+  /** The round trip, or a failure once it has taken longer than a tick may. */
+  async function roundTrip(): Promise<void> {
+    if (pending) throw new Error('the previous round trip has not answered yet');
+    const trip = measure();
+    pending = trip;
+    const settled = (): void => {
+      pending = undefined;
+    };
+    void trip.then(settled, settled);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${tickTimeoutMs} ms`)), tickTimeoutMs);
+    });
+    try {
+      await Promise.race([trip, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async function tick(): Promise<void> {
     try {
-      await measure();
+      await roundTrip();
       if (!reachable) logger.info('Kafka reachable again', { topic: opts.topic });
       reachable = true;
       failures = 0;

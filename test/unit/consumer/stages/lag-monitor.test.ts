@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Logger } from '../../../../src/common/logger.ts';
+import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
+import { createLagMonitor } from '../../../../src/consumer/stages/lag-monitor.ts';
+import type { KafkaAdmin, KafkaClient } from '../../../../src/kafka/port.ts';
+
+const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, child: () => quiet };
+const until = async (ok: () => boolean, ms: number, what: string): Promise<void> => {
+  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 5))) if (Date.now() > end) assert.fail(`${what} within ${ms} ms`);
+};
+
+/**
+ * An admin whose committed-offsets call never answers while `hang` is set: the
+ * shape of a librdkafka consumer call caught by a broker SIGKILL, which waits
+ * 30 s although its request timeout is 5 s (reproduced on a real broker).
+ */
+type State = { hang: boolean; calls: number; answer?: () => void };
+function hangingClient(state: State): KafkaClient {
+  const committed = [{ partition: 0, offset: '4' }];
+  const admin: Pick<KafkaAdmin, 'watermarks' | 'committedOffsets'> = {
+    watermarks: async () => [{ partition: 0, low: '0', high: '10' }],
+    committedOffsets: () => {
+      state.calls++;
+      return state.hang ? new Promise((r) => (state.answer = () => r(committed))) : Promise.resolve(committed);
+    },
+  };
+  return { name: 'kafkajs', brokers: ['127.0.0.1:9'], admin } as unknown as KafkaClient;
+}
+
+test('a round trip that does not answer counts as failed ticks: not reachable after two, one call in flight, reachable again once calls answer', async () => {
+  const state: State = { hang: false, calls: 0 };
+  const metrics = createServeMetrics();
+  const monitor = createLagMonitor({ client: hangingClient(state), groupId: 'g', topic: 'in', intervalMs: 20, tickTimeoutMs: 50, metrics, logger: quiet });
+  monitor.start();
+  await until(() => monitor.ticks >= 2, 1_000, 'two healthy ticks');
+  assert.equal(monitor.brokerReachable, true);
+  assert.equal((await metrics.registry.getSingleMetric('livetag_consumer_lag')?.get())?.values[0]?.value, 6);
+
+  state.hang = true;
+  const hungAt = monitor.ticks;
+  await until(() => !monitor.brokerReachable, 1_000, 'not reachable');
+  assert.ok(monitor.ticks - hungAt <= 3, `unreachable after ${monitor.ticks - hungAt} ticks: the hung call and the one after it`);
+  const callsWhileHung = state.calls;
+  await until(() => monitor.ticks >= hungAt + 6, 1_000, 'more ticks');
+  assert.equal(state.calls, callsWhileHung, 'no second round trip starts while one hangs');
+
+  state.hang = false;
+  state.answer?.();
+  await until(() => monitor.brokerReachable, 1_000, 'reachable again');
+  assert.ok(state.calls > callsWhileHung, 'a fresh round trip after the late answer');
+
+  const t0 = Date.now();
+  state.hang = true;
+  await until(() => !monitor.brokerReachable, 1_000, 'not reachable again');
+  await monitor.stop();
+  await monitor.stop();
+  assert.ok(Date.now() - t0 < 500, 'stop does not wait for the hung call');
+});
