@@ -26,6 +26,7 @@ import { fitBaseline, summarizeBaseline, type BaselineResult } from './steps/bas
 import { decideChampion } from './steps/decide.ts';
 import { encodeRows } from './steps/encode.ts';
 import { exportAndCheck } from './steps/export.ts';
+import { fuseLate, withoutBranch } from './steps/fuse.ts';
 import { initialiseModel, type ArchOverrides } from './steps/initialise.ts';
 import { labelSources, loadData, type LoadedData } from './steps/load-data.ts';
 import { publishRun } from './steps/publish.ts';
@@ -156,7 +157,9 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     // The bounds the bundle ships, from the rows the model learns and is calibrated on; every step that decides uses these.
     const tagCount = tagCountFor(initial0.recipe, encoded.targets, [...plan.trainRows, ...plan.valRows]);
     const baseline = fitBaseline({ model: initial0, encoded, plan, labels: data.labels, tagCount, warmStart: opts.ngramWarmStart }, log);
-    const initial = baseline.initial;
+    // Late fusion: BERT trains alone; the fit joins it after training (steps/fuse.ts).
+    const fusionSpec = initial0.recipe.fusion === 'late' ? (initial0.config.ngram ?? undefined) : undefined;
+    const initial = fusionSpec ? withoutBranch(baseline.initial) : baseline.initial;
     const frozen = frozenTensorsOf(opts, initial);
     const engine = await createEngine(
       engineChoice,
@@ -172,7 +175,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
       ),
     );
     try {
-      return await trainAndPublish(job, loaded, data.report, { rows: data.rows, labels: data.labels, plan, initial, encoded, tagCount }, engine, baseline);
+      return await trainAndPublish(job, loaded, data.report, { rows: data.rows, labels: data.labels, plan, initial, encoded, tagCount }, engine, baseline, fusionSpec);
     } finally {
       await engine.dispose();
     }
@@ -189,14 +192,21 @@ async function trainAndPublish(
   run: PreparedRun & { readonly tagCount: TagCount },
   engine: TrainingEngine,
   baselineFit: BaselineResult,
+  fusionSpec: NgramSpec | undefined,
 ): Promise<TrainJobResult> {
   const { opts, log, seed, runDir, bundleDir, checkpointDir } = job;
-  const { rows, labels, plan, initial, encoded, tagCount } = run;
-  const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet, frozenTensors: frozenTensorsOf(opts, initial) }, log);
+  const { rows, labels, plan, encoded, tagCount } = run;
+  const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet, frozenTensors: frozenTensorsOf(opts, run.initial) }, log);
   const truth = plan.valRows.map((r) => encoded.targets[r]);
-  const calibration = calibrateThresholds({ valLogits: trained.valLogits, truth, labels, recipe: initial.recipe, tagCount, keptEpoch: trained.keptEpoch }, log);
+  const fusion = fusionSpec
+    ? fuseLate({ config: run.initial.config, spec: fusionSpec, fit: baselineFit.fit, bertValLogits: trained.valLogits, valTruth: truth, labels, recipe: run.initial.recipe, tagCount }, log)
+    : undefined;
+  // What the bundle ships: the fused architecture under late fusion, else what trained.
+  const initial = fusion ? { ...run.initial, config: fusion.config } : run.initial;
+  const calibration = calibrateThresholds({ valLogits: fusion?.valLogits ?? trained.valLogits, truth, labels, recipe: initial.recipe, tagCount, keptEpoch: trained.keptEpoch }, log);
   const spec = describeBundle({
     ...run,
+    initial,
     trained,
     calibration,
     runDir,
@@ -209,7 +219,7 @@ async function trainAndPublish(
     backendName: backendNameOf(job.engineChoice),
   });
   const exported = await exportAndCheck(
-    { ...run, engine, trained, spec, bundleDir, tolerance: opts.parityTolerance, paritySample: opts.paritySample, threads: opts.threads },
+    { ...run, initial, engine, trained, spec, bundleDir, tolerance: opts.parityTolerance, paritySample: opts.paritySample, threads: opts.threads, ...(fusion ? { fusion } : {}) },
     log,
   );
   const champion = loaded.base && loaded.baseBundle ? { dir: loaded.base.bundleDir, bundle: loaded.baseBundle } : undefined;
@@ -225,6 +235,6 @@ async function trainAndPublish(
   const command = opts.command ?? 'livetag train';
   const baseline = summarizeBaseline(baselineFit, verdict.challenger.metrics);
   log(`test split: ${baseline.verdict}`);
-  const report = { started: job.started, command, backend: engine.description, initial, labels, seed, plan, data: dataReport, trained, calibration, champion, baseline };
+  const report = { started: job.started, command, backend: engine.description, initial, labels, seed, plan, data: dataReport, trained, calibration, champion, baseline, ...(fusion ? { fusion } : {}) };
   return publishRun({ runDir, bundleDir, checkpointDir, spec, exported, verdict, sources: job.sources, promoteTo: opts.promoteTo, report });
 }

@@ -76,6 +76,7 @@ async function jobOptions(values: Values, argv: readonly string[]): Promise<Trai
       ...(values['select-by'] ? { selectBy: values['select-by'] } : {}),
       ...(values['threshold-objective'] ? { thresholdObjective: values['threshold-objective'] } : {}),
       ...(values['ngram-update'] ? { ngramUpdate: values['ngram-update'] } : {}),
+      ...(values.fusion ? { fusion: values.fusion } : {}),
       rareLabelFloor: values['rare-label-floor'],
     },
     promoteMetric: values['promote-metric'],

@@ -56,6 +56,13 @@ Give --data, --labels-topic or --base (or several).`,
       help: 'what picks the kept epoch and drives early stopping: validation macro-F1 or validation loss',
       defaultHelp: "the recipe's",
     },
+    fusion: {
+      type: 'string',
+      choices: ['joint', 'late'],
+      group: RECIPE,
+      help: 'how the wide n-gram branch joins BERT: trained with it from the linear fit, or BERT trained alone and joined with the linear fit at a weight chosen on validation',
+      defaultHelp: "the recipe's",
+    },
     'ngram-update': {
       type: 'string',
       choices: ['lazy', 'dense'],

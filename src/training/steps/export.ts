@@ -13,6 +13,7 @@ import type { TrainingEngine } from '../engine.ts';
 import type { RunReport } from '../report.ts';
 import type { TrainerResult } from '../trainer.ts';
 import type { TrainedBundleSpec } from './bundle-spec.ts';
+import type { Fusion } from './fuse.ts';
 import type { PreparedRun } from './prepared-run.ts';
 
 export const DEFAULT_PARITY_TOLERANCE = 1e-4;
@@ -26,6 +27,8 @@ export interface ExportInput extends PreparedRun {
   readonly tolerance?: number;
   readonly paritySample?: number;
   readonly threads?: number;
+  /** Late fusion: the engine trained BERT alone; the bundle is the fused graph and parity checks it against BERT's and the fit's logits. */
+  readonly fusion?: Fusion;
 }
 
 export interface ExportedRun {
@@ -59,10 +62,11 @@ export async function checkFirstBatch(
 export async function exportAndCheck(input: ExportInput, log: (line: string) => void): Promise<ExportedRun> {
   const firstBatch = await checkFirstBatch(input, log);
   const { plan, engine } = input;
-  const weights = engine.exportWeights();
+  const { fusion } = input;
+  const weights = fusion ? fusion.weights(engine.exportWeights()) : engine.exportWeights();
   // Held-out rows first; training rows only when the splits are too small to fill the sample.
   const sample = [...plan.valRows, ...plan.testRows, ...plan.trainRows].slice(0, input.paritySample ?? DEFAULT_PARITY_SAMPLE);
-  const expected = await engine.logits(sample);
+  const expected = fusion ? fusion.logits(await engine.logits(sample), sample.map((r) => input.encoded.ids[r])) : await engine.logits(sample);
   const { bundle, parity } = await exportWithParity(
     input.bundleDir,
     input.spec,

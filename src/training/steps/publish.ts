@@ -4,6 +4,7 @@
  * are the new labels consumed and the checkpoint spent: a run that fails
  * before this point re-reads the same labels and resumes next time.
  */
+import type { Fusion } from './fuse.ts';
 import { join, resolve } from 'node:path';
 import type { ParityResult } from '../../model/build/export-parity.ts';
 import { writeBundleFiles } from '../../model/build/write-bundle.ts';
@@ -58,6 +59,8 @@ export interface ReportParts {
   readonly calibration: Calibration;
   readonly firstBatch: RunReport['firstBatch'];
   readonly baseline: BaselineSummary;
+  /** Late fusion's weights, when the recipe fused (steps/fuse.ts). */
+  readonly fusion?: Fusion;
   readonly parity: ParityResult;
   readonly verdict: Verdict;
   /** The base run's bundle directory and bundle, when there is a champion. */
@@ -96,6 +99,7 @@ export function assembleReport(p: ReportParts): RunReport {
       : {}),
     decision: verdict.decision,
     baseline: p.baseline,
+    ...(p.fusion ? { fusion: { bertWeight: p.fusion.bertWeight, validation: p.fusion.scores } } : {}),
     bundle: p.bundle,
   };
 }

@@ -22,3 +22,12 @@ test('overrides win over the recipe; out-of-range values and unknown recipes are
   assert.throws(() => resolveRecipe('livetag', 'scratch', 0, { dropout: 1 }), (e) => isLivetagError(e, 'LT_CONFIG_INVALID'));
   assert.throws(() => resolveRecipe('fancy', 'scratch', 0), (e) => isLivetagError(e, 'LT_CONFIG_INVALID'));
 });
+
+test('late fusion trains a compact encoder alone, at the from-scratch rate; an explicit --lr and other starts keep theirs', () => {
+  assert.equal(livetagRecipe('compact', 0).fusion, 'joint');
+  assert.equal(resolveRecipe('livetag', 'compact', 0, { fusion: 'late' }).lr, 1e-3);
+  assert.equal(resolveRecipe('livetag', 'compact', 0, { fusion: 'late', lr: 2e-4 }).lr, 2e-4);
+  assert.equal(resolveRecipe('livetag', 'pretrained', 0, { fusion: 'late' }).lr, 5e-5, 'bert-base keeps 5e-5');
+  assert.equal(resolveRecipe('livetag', 'compact', 1, { fusion: 'late' }).lr, 1e-4, 'frozen lower layers keep 1e-4');
+  assert.equal(resolveRecipe('seed', 'compact', 0, { fusion: 'late' }).lr, 2e-5);
+});

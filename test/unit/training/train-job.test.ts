@@ -9,6 +9,10 @@ import { runTrainJob, type TrainJobOptions } from '../../../src/training/train-j
 import { command as evalCommand } from '../../../src/cli/commands/eval.ts';
 import { command as trainCommand } from '../../../src/cli/commands/train.ts';
 import { createClassifier } from '../../../src/model/runtime/classifier.ts';
+import { createTextEncoder } from '../../../src/model/tokenizer.ts';
+import { tokenizeAll } from '../../../src/training/features.ts';
+import { fitLinearBaseline } from '../../../src/training/linear-baseline.ts';
+import { toMatrix } from '../../../src/training/metrics.ts';
 import { tempDir } from '../../helpers/shared.ts';
 import { TINY_LABELS, tinyRows, writeJsonl } from './fixtures.ts';
 
@@ -192,4 +196,49 @@ test('--select-by loss: the kept epoch is the one with the lowest validation los
   const best = history.reduce((a, b) => (b.valLoss < a.valLoss - 1e-6 ? b : a));
   assert.equal(keptEpoch, best.epoch, `val losses ${history.map((e) => e.valLoss.toFixed(4)).join(', ')}`);
   assert.equal(result.report.recipe.selectBy, 'loss');
+});
+
+test('--fusion late: BERT trains without the branch, the bundle joins the linear fit at the share validation scored best, one graph served', async () => {
+  const dir = tempDir();
+  const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(60));
+  const lines: string[] = [];
+  const out = join(dir, 'run');
+  const result = await runTrainJob({ ...tiny, ...quiet, log: (l) => lines.push(l), recipeOverrides: { ...tiny.recipeOverrides, fusion: 'late' }, data: [data], recipe: 'livetag', out, labels: TINY_LABELS });
+  const r = result.report;
+  assert.equal(r.recipe.fusion, 'late');
+  assert.deepEqual(r.architecture.ngram, { buckets: 262144, maxN: 3 }, 'the bundle ships the branch');
+  // The starting graph, without the branch, gave the engine's first-batch loss.
+  assert.ok(r.firstBatch.absDiff! < 1e-5, `first batch ${JSON.stringify(r.firstBatch)}`);
+  assert.ok(r.fusion, 'the report names the share');
+  assert.deepEqual(r.fusion.validation.map((s) => s.bertWeight), [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
+  const best = Math.max(...r.fusion.validation.map((s) => s.score));
+  assert.equal(r.fusion.validation.find((s) => s.score === best)!.bertWeight, r.fusion.bertWeight, 'the first share with the best validation macro-F1');
+  // The served graph computes w·BERT + (1 − w)·fit: parity against the engine's BERT logits mixed with the fit's.
+  assert.ok(r.parity.maxAbsDiff <= 1e-4, `parity ${r.parity.maxAbsDiff}`);
+  const bundle = await loadBundle(join(out, 'bundle'));
+  const w = readBertWeights(bundle.manifest.architecture, bundle.modelBytes);
+  // The branch did not train: it is the linear fit of this split (refitted here) times 1 − w.
+  const rowsOf = (f: string) => readFileSync(join(out, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { text: string; labels: string[] });
+  const [trainRows, valRows] = [rowsOf('train.jsonl'), rowsOf('validation.jsonl')];
+  const all = [...trainRows, ...valRows];
+  const ids = await tokenizeAll(createTextEncoder(bundle.tokenizerJson, bundle.manifest.maxSequenceLength), all.map((x) => x.text));
+  const fit = fitLinearBaseline(ids, toMatrix(all.map((x) => x.labels), TINY_LABELS), [...trainRows.keys()], valRows.map((_, i) => trainRows.length + i), TINY_LABELS, {
+    spec: { buckets: 262144, maxN: 3 },
+    vocabSize: bundle.manifest.architecture.vocabSize,
+  });
+  const table = w.get('ngram.weight')!.data;
+  const share = 1 - r.fusion.bertWeight;
+  let worst = 0;
+  for (let i = 0; i < table.length; i++) worst = Math.max(worst, Math.abs(table[i] - share * fit.model.weight[i]));
+  assert.ok(worst < 1e-4, `branch − (1 − w)·fit: max |Δ| ${worst}`);
+  assert.ok(share === 0 || table.some((x) => x !== 0), 'the branch holds the fit');
+  assert.match(readFileSync(join(out, 'report', 'report.md'), 'utf8'), /Late fusion: logits \d\.\d·BERT \+ \d\.\d·the linear fit/);
+  assert.ok(lines.some((l) => /^late fusion: logits/.test(l)));
+  const clf = await createClassifier({ bundle: join(out, 'bundle'), threads: 1 });
+  try {
+    const tagged = await clf.classify(['这个多少钱', '什么时候发货']);
+    assert.equal(tagged.length, 2);
+  } finally {
+    await clf.stop();
+  }
 });
