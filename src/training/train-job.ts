@@ -8,6 +8,7 @@
  * by `backend` and created once the rows are encoded.
  */
 import { join, resolve } from 'node:path';
+import { LivetagError } from '../common/errors.ts';
 import { DEFAULT_NGRAM, type NgramSpec } from '../model/ngram-hash.ts';
 import type { DataReport } from './data.ts';
 import type { LabelSource } from './label-source.ts';
@@ -153,12 +154,15 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
       },
       log,
     );
+    // Late fusion: BERT trains alone; the fit joins it after training (steps/fuse.ts).
+    const fusionSpec = initial0.recipe.fusion === 'late' ? (initial0.config.ngram ?? undefined) : undefined;
+    if (fusionSpec && (opts.ngramFrozen || opts.ngramWarmStart === false)) {
+      throw new LivetagError('LT_CONFIG_INVALID', `${opts.ngramFrozen ? '--ngram-frozen' : '--ngram-cold'} shapes how the branch trains with BERT; under --fusion late it does not train (use --fusion joint)`, { retryable: false });
+    }
     const encoded = await encodeRows({ model: initial0, rows: data.rows, labels: data.labels, report: data.report, threads: opts.threads, quiet: opts.quiet }, log);
     // The bounds the bundle ships, from the rows the model learns and is calibrated on; every step that decides uses these.
     const tagCount = tagCountFor(initial0.recipe, encoded.targets, [...plan.trainRows, ...plan.valRows]);
     const baseline = fitBaseline({ model: initial0, encoded, plan, labels: data.labels, tagCount, warmStart: opts.ngramWarmStart }, log);
-    // Late fusion: BERT trains alone; the fit joins it after training (steps/fuse.ts).
-    const fusionSpec = initial0.recipe.fusion === 'late' ? (initial0.config.ngram ?? undefined) : undefined;
     const initial = fusionSpec ? withoutBranch(baseline.initial) : baseline.initial;
     const frozen = frozenTensorsOf(opts, initial);
     const engine = await createEngine(

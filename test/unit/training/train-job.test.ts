@@ -242,3 +242,14 @@ test('--fusion late: BERT trains without the branch, the bundle joins the linear
     await clf.stop();
   }
 });
+
+test('--fusion late refuses --ngram-frozen and --ngram-cold, which shape a branch that no longer trains', async () => {
+  const dir = tempDir();
+  const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(30));
+  for (const flag of [{ ngramFrozen: true }, { ngramWarmStart: false }]) {
+    await assert.rejects(
+      runTrainJob({ ...tiny, ...quiet, ...flag, recipeOverrides: { ...tiny.recipeOverrides, fusion: 'late' }, data: [data], recipe: 'livetag', out: join(dir, 'run'), labels: TINY_LABELS }),
+      (e: Error & { code?: string }) => e.code === 'LT_CONFIG_INVALID' && /--fusion joint/.test(e.message),
+    );
+  }
+});
