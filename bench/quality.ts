@@ -1,8 +1,11 @@
 /**
  * Model quality on real data, repeated splits: the default `livetag train`
- * path (onnxruntime engine, BERT + the wide n-gram branch started from the
- * linear fit) against the linear n-gram baseline (fitted inside every run on
- * the same split) and the previous default recipe (the plain BERT, --ngram 0).
+ * paths (from scratch: BERT + the wide n-gram branch trained jointly from the
+ * linear fit; from a `livetag pretrain` encoder: BERT trained alone, then
+ * fused with the linear fit) against the linear n-gram baseline (fitted
+ * inside every run on the same split) and the previous default recipe (the
+ * plain BERT, --ngram 0). Flags after -- apply to every run (e.g. --fusion
+ * late), --pretrained-flags to the pretrained runs alone.
  * Runs `livetag train` as a user does, one split seed at a time, and reports
  * mean ± spread (sample standard deviation) of subset accuracy, micro-F1,
  * macro-F1, per-label F1 and wall time.
@@ -86,12 +89,14 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 const sd = (xs: number[]): number => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 const fmt = (xs: number[], digits = 4): string => `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}`;
 
+/** A path's name with the flags its runs add to the defaults, so a table never names a default that did not run. */
+const withFlags = (name: string, flags: readonly string[]): string => (flags.length ? `${name}, \`${flags.join(' ')}\`` : name);
 const data = prepareData();
 const seeds = values.seeds.split(',').map(Number);
 const wanted = new Set(values.configs.split(','));
 const configs = [
-  { tag: 'default', name: 'default path (BERT + n-gram branch from the linear fit)', args: [] as string[], after: [] as string[] },
-  ...(values.pretrained ? [{ tag: 'pretrained', name: 'default path from the pretrained encoder (livetag pretrain, then train --init)', args: ['--init', resolve(values.pretrained)], after: values['pretrained-flags'].split(' ').filter(Boolean) }] : []),
+  { tag: 'default', name: withFlags('`train` alone', positionals), args: [] as string[], after: [] as string[] },
+  ...(values.pretrained ? [{ tag: 'pretrained', name: withFlags('`pretrain`, then `train --init`', [...positionals, ...values['pretrained-flags'].split(' ').filter(Boolean)]), args: ['--init', resolve(values.pretrained)], after: values['pretrained-flags'].split(' ').filter(Boolean) }] : []),
   { tag: 'plain', name: 'previous default (plain BERT, --ngram 0)', args: ['--ngram', '0'], after: [] },
 ].filter((c) => wanted.has(c.tag === 'plain' ? 'previous' : c.tag));
 if (configs.length === 0) throw new Error(`--configs ${values.configs}: none of default, pretrained (with --pretrained), previous`);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isLivetagError } from '../../../src/common/errors.ts';
-import { DEFAULT_FUSION, initKindOf, livetagRecipe, resolveRecipe } from '../../../src/training/recipe.ts';
+import { initKindOf, livetagRecipe, resolveRecipe } from '../../../src/training/recipe.ts';
 
 test('the livetag learning rate follows what is trained: scratch, compact encoder, bert-base, frozen lower layers', () => {
   assert.equal(livetagRecipe('scratch', 0).lr, 1e-3);
@@ -26,7 +26,10 @@ test('overrides win over the recipe; out-of-range values and unknown recipes are
 });
 
 test('late fusion trains a compact encoder alone, at the from-scratch rate; an explicit --lr and other starts keep theirs', () => {
-  assert.equal(livetagRecipe('compact', 0).fusion, DEFAULT_FUSION);
+  assert.equal(livetagRecipe('compact', 0).fusion, 'late', 'a pretrained encoder stands alone');
+  assert.equal(livetagRecipe('pretrained', 0).fusion, 'late');
+  assert.equal(livetagRecipe('scratch', 0).fusion, 'joint', 'from scratch BERT learns what the n-grams miss');
+  assert.equal(resolveRecipe('livetag', 'compact', 0).lr, 1e-3);
   assert.equal(resolveRecipe('livetag', 'compact', 0, { fusion: 'late' }).lr, 1e-3);
   assert.equal(resolveRecipe('livetag', 'compact', 0, { fusion: 'late', lr: 2e-4 }).lr, 2e-4);
   assert.equal(resolveRecipe('livetag', 'pretrained', 0, { fusion: 'late' }).lr, 5e-5, 'bert-base keeps 5e-5');
