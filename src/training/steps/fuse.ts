@@ -16,7 +16,7 @@ import type { WeightMap } from '../../model/weights.ts';
 import { featurize, linearLogits, type LinearFit } from '../linear-baseline.ts';
 import type { Recipe } from '../recipe.ts';
 import { scoreValidation } from '../validation-score.ts';
-import type { InitialModel } from './initialise.ts';
+import { withNgram, type InitialModel } from './initialise.ts';
 
 /** BERT's share of the logits, tried in this order; the first best wins a tie. */
 export const FUSION_WEIGHTS = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1] as const;
@@ -50,11 +50,10 @@ export interface Fusion {
 
 /** The starting model without its wide branch: what BERT trains as under late fusion. */
 export function withoutBranch(model: InitialModel): InitialModel {
-  const { ngram: _branch, ...plain } = model.config;
-  const config = parseBertConfig(plain);
-  const weights: WeightMap = new Map([...model.weights].filter(([n]) => !n.startsWith('ngram.')));
+  const plain = withNgram(model, null);
+  if (plain === model) return model;
   // The starting graph is rebuilt so the first-batch check compares what training starts from (none when the head grew).
-  return { ...model, config, weights, initOnnx: model.initOnnx ? buildBertOnnx(config, weights) : undefined };
+  return { ...plain, initOnnx: model.initOnnx ? buildBertOnnx(plain.config, plain.weights) : undefined };
 }
 
 const mix = (bert: Float32Array, linear: Float32Array, w: number): Float32Array => bert.map((x, i) => w * x + (1 - w) * linear[i]);

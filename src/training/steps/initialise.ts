@@ -197,7 +197,8 @@ async function fromScratch(input: InitialiseInput): Promise<Start> {
  * baseline step may fill it) and adds nothing to the logits, but the graph
  * differs, so the starting graph is no longer the weights' own.
  */
-function withNgram(start: Start, ngram: NgramSpec | null | undefined): Start {
+/** The start with the wide branch `ngram` describes (null: none; undefined: as it is), its graph dropped when that changes it. */
+export function withNgram<T extends Start>(start: T, ngram: NgramSpec | null | undefined): T {
   const have = start.config.ngram;
   if (ngram === undefined || (ngram && have && ngram.buckets === have.buckets && ngram.maxN === have.maxN) || (ngram === null && !have)) return start;
   const { ngram: _old, ...plain } = start.config;
@@ -208,7 +209,8 @@ function withNgram(start: Start, ngram: NgramSpec | null | undefined): Start {
     weights.set('ngram.idf', { shape: [ngram.buckets], data: new Float32Array(ngram.buckets).fill(1) });
   }
   const { initOnnx: _g, ...rest } = start;
-  return { ...rest, config, weights };
+  // The spread keeps every field of T but the graph, which no longer matches.
+  return { ...rest, config, weights } as T;
 }
 
 export async function initialiseModel(input: InitialiseInput, log: (line: string) => void): Promise<InitialModel> {
