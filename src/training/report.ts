@@ -43,8 +43,8 @@ export interface RunReport {
   readonly decision: ChampionDecision;
   /** The linear n-gram model fitted on the same split, and how the trained model compares. */
   readonly baseline?: BaselineSummary;
-  /** Late fusion (recipe fusion 'late'): BERT's share of the logits and every share's validation score. */
-  readonly fusion?: { readonly bertWeight: number; readonly validation: ReadonlyArray<{ readonly bertWeight: number; readonly score: number }> };
+  /** Late fusion (recipe fusion 'late'): BERT's share of the spread-matched logits, the factor k that matched them, and every share's validation log loss. */
+  readonly fusion?: { readonly bertWeight: number; readonly bertScale: number; readonly validation: ReadonlyArray<{ readonly bertWeight: number; readonly score: number }> };
   readonly bundle: { readonly dir: string; readonly version: string; readonly promotedTo?: string };
 }
 
@@ -92,7 +92,7 @@ export function renderMarkdown(r: RunReport): string {
     ['linear n-gram baseline, decided by the recipe\'s rule', r.baseline?.testModelRule],
   ]));
   if (r.baseline) out.push('', `Baseline: ${r.baseline.features}, C ${r.baseline.c}, fitted in ${r.baseline.seconds.toFixed(1)} s. Verdict: ${r.baseline.verdict}.`);
-  if (r.fusion) out.push('', `Late fusion: logits ${r.fusion.bertWeight.toFixed(1)}·BERT + ${(1 - r.fusion.bertWeight).toFixed(1)}·the linear fit, the share validation chose (${r.recipe.selectBy === 'loss' ? 'loss' : 'macro-F1'} by share: ${r.fusion.validation.map((s) => `${s.bertWeight.toFixed(1)} ${s.score.toFixed(4)}`).join(', ')}).`);
+  if (r.fusion) out.push('', `Late fusion: logits ${r.fusion.bertWeight.toFixed(2)}·k·BERT + ${(1 - r.fusion.bertWeight).toFixed(2)}·the linear fit, k = ${r.fusion.bertScale.toFixed(3)} giving BERT's logits the fit's spread; the share with the lowest validation log loss (by share: ${r.fusion.validation.map((s) => `${s.bertWeight.toFixed(2)} ${s.score.toFixed(4)}`).join(', ')}).`);
   out.push('', '| label | threshold | precision | recall | F1 | support | champion F1 |', '|---|---:|---:|---:|---:|---:|---:|');
   for (const l of r.labels) {
     const m = r.test.per_label[l];

@@ -224,6 +224,6 @@ export async function initialiseModel(input: InitialiseInput, log: (line: string
   if (trainLayers < 0 || trainLayers > config.numLayers) throw new LivetagError('LT_CONFIG_INVALID', `--train-layers ${trainLayers}: the model has ${config.numLayers} layers`);
   const frozenLayers = config.numLayers - trainLayers;
   const recipe = resolveRecipe(input.recipe, initKindOf(init.kind === 'scratch', config.hiddenSize), frozenLayers, input.recipeOverrides);
-  log(`init: ${start.initFrom}; ${config.numLayers} layers × hidden ${config.hiddenSize}, vocab ${config.vocabSize}, ${input.labels.length} labels; training the top ${trainLayers} layers; ${config.ngram ? `wide n-gram branch (1–${config.ngram.maxN}-grams, ${config.ngram.buckets} buckets, ${recipe.ngramUpdate} updates)` : 'no n-gram branch'}`);
+  log(`init: ${start.initFrom}; ${config.numLayers} layers × hidden ${config.hiddenSize}, vocab ${config.vocabSize}, ${input.labels.length} labels; training the top ${trainLayers} layers; ${!config.ngram ? 'no n-gram branch' : recipe.fusion === 'late' ? `wide n-gram branch (1–${config.ngram.maxN}-grams, ${config.ngram.buckets} buckets) joins after training as the linear fit (late fusion)` : `wide n-gram branch (1–${config.ngram.maxN}-grams, ${config.ngram.buckets} buckets, ${recipe.ngramUpdate} updates)`}`);
   return { kind: init.kind, ...start, maxLength: Math.min(start.maxLength, config.maxPositions), frozenLayers, recipe };
 }

@@ -99,7 +99,7 @@ export function assembleReport(p: ReportParts): RunReport {
       : {}),
     decision: verdict.decision,
     baseline: p.baseline,
-    ...(p.fusion ? { fusion: { bertWeight: p.fusion.bertWeight, validation: p.fusion.scores } } : {}),
+    ...(p.fusion ? { fusion: { bertWeight: p.fusion.bertWeight, bertScale: p.fusion.bertScale, validation: p.fusion.scores } } : {}),
     bundle: p.bundle,
   };
 }

@@ -198,7 +198,7 @@ test('--select-by loss: the kept epoch is the one with the lowest validation los
   assert.equal(result.report.recipe.selectBy, 'loss');
 });
 
-test('--fusion late: BERT trains without the branch, the bundle joins the linear fit at the share validation scored best, one graph served', async () => {
+test('--fusion late: BERT trains without the branch, the bundle joins the linear fit at the share with the lowest validation loss, one graph served', async () => {
   const dir = tempDir();
   const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(60));
   const lines: string[] = [];
@@ -210,10 +210,11 @@ test('--fusion late: BERT trains without the branch, the bundle joins the linear
   // The starting graph, without the branch, gave the engine's first-batch loss.
   assert.ok(r.firstBatch.absDiff! < 1e-5, `first batch ${JSON.stringify(r.firstBatch)}`);
   assert.ok(r.fusion, 'the report names the share');
-  assert.deepEqual(r.fusion.validation.map((s) => s.bertWeight), [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
-  const best = Math.max(...r.fusion.validation.map((s) => s.score));
-  assert.equal(r.fusion.validation.find((s) => s.score === best)!.bertWeight, r.fusion.bertWeight, 'the first share with the best validation macro-F1');
-  // The served graph computes w·BERT + (1 − w)·fit: parity against the engine's BERT logits mixed with the fit's.
+  assert.deepEqual(r.fusion.validation.map((s) => s.bertWeight), Array.from({ length: 21 }, (_, i) => i / 20));
+  const best = Math.min(...r.fusion.validation.map((s) => s.score));
+  assert.equal(r.fusion.validation.find((s) => s.score === best)!.bertWeight, r.fusion.bertWeight, 'the first share with the lowest validation log loss');
+  assert.ok(r.fusion.bertScale > 0 && Number.isFinite(r.fusion.bertScale), `k ${r.fusion.bertScale}`);
+  // The served graph computes w·k·BERT + (1 − w)·fit: parity against the engine's BERT logits mixed with the fit's.
   assert.ok(r.parity.maxAbsDiff <= 1e-4, `parity ${r.parity.maxAbsDiff}`);
   const bundle = await loadBundle(join(out, 'bundle'));
   const w = readBertWeights(bundle.manifest.architecture, bundle.modelBytes);
@@ -232,8 +233,9 @@ test('--fusion late: BERT trains without the branch, the bundle joins the linear
   for (let i = 0; i < table.length; i++) worst = Math.max(worst, Math.abs(table[i] - share * fit.model.weight[i]));
   assert.ok(worst < 1e-4, `branch − (1 − w)·fit: max |Δ| ${worst}`);
   assert.ok(share === 0 || table.some((x) => x !== 0), 'the branch holds the fit');
-  assert.match(readFileSync(join(out, 'report', 'report.md'), 'utf8'), /Late fusion: logits \d\.\d·BERT \+ \d\.\d·the linear fit/);
+  assert.match(readFileSync(join(out, 'report', 'report.md'), 'utf8'), /Late fusion: logits \d\.\d\d·k·BERT \+ \d\.\d\d·the linear fit, k = \d+\.\d{3}/);
   assert.ok(lines.some((l) => /^late fusion: logits/.test(l)));
+  assert.ok(lines.some((l) => /^init: .*wide n-gram branch \(1–3-grams, 262144 buckets\) joins after training as the linear fit \(late fusion\)$/.test(l)), 'the init line says the branch does not train');
   const clf = await createClassifier({ bundle: join(out, 'bundle'), threads: 1 });
   try {
     const tagged = await clf.classify(['这个多少钱', '什么时候发货']);
