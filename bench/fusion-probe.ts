@@ -1,0 +1,114 @@
+/**
+ * How should late fusion mix BERT with the linear n-gram fit? Probes the
+ * rules side by side on the same trained BERTs, so only the rule differs.
+ *
+ * Each run directory is a plain BERT run (no branch) of `livetag train`, e.g.
+ *   livetag train --data D --seed S --init ENCODER --ngram 0 --lr 1e-3 --no-resume --out RUN
+ * whose split files (train/validation/test.jsonl) and bundle it reads. The
+ * linear fit is refitted on the same split, as the job fits it.
+ *
+ *   node --import tsx bench/fusion-probe.ts RUN...        (about 10 s per run)
+ *
+ * Rules: the share of BERT w on a grid, on raw logits or with BERT's logits
+ * put on the fit's spread (k, `logitSpread`), chosen by validation macro-F1
+ * under tuned thresholds or by validation log loss; and a two-weight stacker
+ * (a·BERT + b·fit by log loss). Every rule's thresholds are tuned on the
+ * validation mix, as the job does; test metrics per run, then paired against
+ * the textbook baseline and the first rule.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createClassifier, sigmoid } from '../src/model/runtime/classifier.ts';
+import { DEFAULT_NGRAM } from '../src/model/ngram-hash.ts';
+import { featurize, fitLinearBaseline, linearLogits } from '../src/training/linear-baseline.ts';
+import { bceWithLogits } from '../src/training/losses.ts';
+import { applyThresholds, multiLabelMetrics } from '../src/training/metrics.ts';
+import { livetagRecipe } from '../src/training/recipe.ts';
+import { logitSpread } from '../src/training/steps/fuse.ts';
+import { scoreValidation, tagCountFor } from '../src/training/validation-score.ts';
+import { mean, paired } from './lib/paired.ts';
+
+interface Rule {
+  readonly name: string;
+  /** Candidate (BERT, fit) coefficients, given k. */
+  readonly candidates: (k: number) => Array<readonly [number, number]>;
+  readonly by: 'macro_f1' | 'loss';
+}
+/** 0, 0.05, …, n·0.05. */
+const steps = (n: number): number[] => Array.from({ length: n + 1 }, (_, i) => i * 0.05);
+const grid = (step: number): number[] => Array.from({ length: Math.round(1 / step) + 1 }, (_, i) => i * step);
+const shares = (step: number, scaled: boolean) => (k: number) => grid(step).map((w) => [w * (scaled ? k : 1), 1 - w] as const);
+const RULES: Rule[] = [
+  { name: 'raw logits, 0.1 grid, macro-F1', candidates: shares(0.1, false), by: 'macro_f1' },
+  { name: 'raw logits, 0.05 grid, macro-F1', candidates: shares(0.05, false), by: 'macro_f1' },
+  { name: 'spread-matched, 0.1 grid, macro-F1', candidates: shares(0.1, true), by: 'macro_f1' },
+  { name: 'spread-matched, 0.05 grid, macro-F1', candidates: shares(0.05, true), by: 'macro_f1' },
+  { name: 'raw logits, 0.05 grid, log loss', candidates: shares(0.05, false), by: 'loss' },
+  { name: 'spread-matched, 0.05 grid, log loss (the job\'s rule)', candidates: shares(0.05, true), by: 'loss' },
+  { name: 'stacker a·BERT + b·fit, log loss', candidates: () => steps(30).flatMap((a) => steps(60).map((b) => [a, b] as const)), by: 'loss' },
+];
+
+type Scores = { subset: number; macro: number };
+const runs = process.argv.slice(2);
+if (!runs.length) throw new Error('usage: node --import tsx bench/fusion-probe.ts RUN_DIR...');
+const recipe = livetagRecipe('compact', 0, 'late');
+const results: Array<{ run: string; textbook: Scores; rules: Array<Scores & { chosen: string }> }> = [];
+
+for (const run of runs) {
+  const read = (f: string) => readFileSync(join(run, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { text: string; labels: string[] });
+  const [train, val, test] = [read('train.jsonl'), read('validation.jsonl'), read('test.jsonl')];
+  const all = [...train, ...val, ...test];
+  const clf = await createClassifier({ bundle: join(run, 'bundle'), variant: 'base' });
+  try {
+    const { labels } = clf;
+    const width = labels.length;
+    const targets = all.map((r) => Uint8Array.from(labels, (l) => (r.labels.includes(l) ? 1 : 0)));
+    const ids = await clf.encoder.ids(all.map((r) => r.text));
+    const span = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+    const [trainRows, valRows, testRows] = [span(0, train.length), span(train.length, val.length), span(train.length + val.length, test.length)];
+    const truth = (rows: number[]) => rows.map((r) => targets[r]);
+    const flat = (rows: number[]) => Float32Array.from(truth(rows).flatMap((t) => [...t]));
+    const tagCount = tagCountFor(recipe, targets, [...trainRows, ...valRows]);
+    const fit = fitLinearBaseline(ids, targets, trainRows, valRows, labels, { spec: DEFAULT_NGRAM, vocabSize: clf.encoder.vocabSize });
+    const fitTest = linearLogits(fit.model, featurize(fit.model, testRows.map((r) => ids[r])));
+    const bert = async (rows: number[]) => {
+      const out = new Float32Array(rows.length * width);
+      for (let i = 0; i < rows.length; i += 64) out.set(await clf.infer(clf.encoder.pad(rows.slice(i, i + 64).map((r) => ids[r]))), i * width);
+      return out;
+    };
+    const [bertVal, bertTest] = [await bert(valRows), await bert(testRows)];
+    const k = logitSpread(fit.valLogits, width) / logitSpread(bertVal, width);
+    const mix = (b: Float32Array, l: Float32Array, [x, y]: readonly [number, number]) => b.map((v, i) => x * v + y * l[i]);
+    const testScores = (logits: Float32Array, thresholds: number[]): Scores => {
+      const m = multiLabelMetrics(truth(testRows), applyThresholds(logits.map(sigmoid), testRows.length, thresholds, tagCount), labels);
+      return { subset: m.subset_accuracy, macro: m.macro_f1 };
+    };
+    const valTruth = flat(valRows);
+    const rules = RULES.map((rule) => {
+      let best: { c: readonly [number, number]; score: number } | undefined;
+      for (const c of rule.candidates(k)) {
+        const z = mix(bertVal, fit.valLogits, c);
+        // Higher is better for both, so the first best wins a tie.
+        const score = rule.by === 'loss' ? -bceWithLogits(z, valTruth) : scoreValidation(z, truth(valRows), labels, recipe, tagCount).metrics.macro_f1;
+        if (!best || score > best.score) best = { c, score };
+      }
+      const v = scoreValidation(mix(bertVal, fit.valLogits, best!.c), truth(valRows), labels, recipe, tagCount);
+      return { ...testScores(mix(bertTest, fitTest, best!.c), v.thresholds.map((t) => t.threshold)), chosen: `${best!.c[0].toFixed(2)}/${best!.c[1].toFixed(2)}` };
+    });
+    const textbook = multiLabelMetrics(truth(testRows), applyThresholds(fitTest.map(sigmoid), testRows.length, fit.validation.thresholds.map((t) => t.threshold)), labels);
+    results.push({ run, textbook: { subset: textbook.subset_accuracy, macro: textbook.macro_f1 }, rules });
+    console.error(`${run}: k ${k.toFixed(3)}; ${rules.map((r, i) => `rule ${i + 1} ${r.chosen} → ${r.subset.toFixed(4)} / ${r.macro.toFixed(4)}`).join('; ')}`);
+  } finally {
+    await clf.stop();
+  }
+}
+
+const col = (i: number, m: keyof Scores) => results.map((r) => r.rules[i][m]);
+const tb = (m: keyof Scores) => results.map((r) => r.textbook[m]);
+console.log(`${results.length} runs (${runs.join(', ')}). Test split; coefficients chosen per run as BERT/fit.\n`);
+console.log('| rule | subset accuracy | macro-F1 | vs textbook (subset; macro) | vs rule 1 (subset; macro) |');
+console.log('|---|---:|---:|---|---|');
+RULES.forEach((rule, i) =>
+  console.log(`| ${i + 1}. ${rule.name} | ${mean(col(i, 'subset')).toFixed(4)} | ${mean(col(i, 'macro')).toFixed(4)} | ${paired(col(i, 'subset'), tb('subset'))}; ${paired(col(i, 'macro'), tb('macro'))} | ${paired(col(i, 'subset'), col(0, 'subset'))}; ${paired(col(i, 'macro'), col(0, 'macro'))} |`),
+);
+console.log(`| textbook baseline | ${mean(tb('subset')).toFixed(4)} | ${mean(tb('macro')).toFixed(4)} | | |`);
