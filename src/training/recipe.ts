@@ -56,7 +56,7 @@ export interface Recipe {
   /**
    * How the wide n-gram branch joins BERT. 'joint': it starts from the linear
    * fit and trains with BERT. 'late': BERT trains alone, then the linear fit
-   * joins it as logits w·BERT + (1 − w)·linear, w chosen on validation
+   * joins it as logits w·k·BERT + (1 − w)·linear, k and w chosen on validation
    * (steps/fuse.ts). Joint training lets the branch memorise the training rows
    * within two epochs, after which BERT's gradients are nearly zero; late
    * fusion keeps what each learns apart and weighs them on rows neither saw.
