@@ -203,7 +203,7 @@ async function trainAndPublish(
   const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet, frozenTensors: frozenTensorsOf(opts, run.initial) }, log);
   const truth = plan.valRows.map((r) => encoded.targets[r]);
   const fusion = fusionSpec
-    ? fuseLate({ config: run.initial.config, spec: fusionSpec, fit: baselineFit.fit, bertValLogits: trained.valLogits, valTruth: truth, labels, recipe: run.initial.recipe, tagCount }, log)
+    ? fuseLate({ config: run.initial.config, spec: fusionSpec, fit: baselineFit.fit, bertValLogits: trained.valLogits, valTruth: truth, labels }, log)
     : undefined;
   // What the bundle ships: the fused architecture under late fusion, else what trained.
   const initial = fusion ? { ...run.initial, config: fusion.config } : run.initial;

@@ -17,12 +17,9 @@
 import { parseBertConfig, type BertConfig } from '../../model/bert-config.ts';
 import { buildBertOnnx } from '../../model/build/onnx-graph.ts';
 import type { NgramSpec } from '../../model/ngram-hash.ts';
-import type { TagCount } from '../../model/runtime/select-tags.ts';
 import type { WeightMap } from '../../model/weights.ts';
 import { featurize, linearLogits, type LinearFit } from '../linear-baseline.ts';
 import { bceWithLogits } from '../losses.ts';
-import type { Recipe } from '../recipe.ts';
-import { scoreValidation } from '../validation-score.ts';
 import { withNgram, type InitialModel } from './initialise.ts';
 
 /** BERT's share of the (spread-matched) logits, tried in this order; the first best wins a tie. */
@@ -37,8 +34,6 @@ export interface FuseInput {
   readonly bertValLogits: Float32Array;
   readonly valTruth: readonly Uint8Array[];
   readonly labels: readonly string[];
-  readonly recipe: Pick<Recipe, 'thresholds' | 'rareLabelFloor' | 'thresholdObjective'>;
-  readonly tagCount: TagCount;
 }
 
 export interface Fusion {
@@ -93,8 +88,7 @@ export function fuseLate(input: FuseInput, log: (line: string) => void): Fusion 
   const w = best.bertWeight;
   const a = w * k;
   const valLogits = mix(input.bertValLogits, fit.valLogits, a, 1 - w);
-  const chosen = scoreValidation(valLogits, input.valTruth, labels, input.recipe, input.tagCount).metrics.macro_f1;
-  log(`late fusion: logits ${w.toFixed(2)}·k·BERT + ${(1 - w).toFixed(2)}·linear n-gram fit, k ${k.toFixed(3)} gives BERT the fit's spread (validation log loss ${best.score.toFixed(4)}, macro-F1 ${chosen.toFixed(4)}; k·BERT alone ${scores.at(-1)!.score.toFixed(4)}, the fit alone ${scores[0].score.toFixed(4)})`);
+  log(`late fusion: logits ${w.toFixed(2)}·k·BERT + ${(1 - w).toFixed(2)}·linear n-gram fit, k ${k.toFixed(3)} gives BERT the fit's spread (validation log loss ${best.score.toFixed(4)}; k·BERT alone ${scores.at(-1)!.score.toFixed(4)}, the fit alone ${scores[0].score.toFixed(4)})`);
   return {
     bertWeight: w,
     bertScale: k,

@@ -214,11 +214,11 @@ async function fromScratch(input: InitialiseInput): Promise<Start> {
 }
 
 /**
- * Adds, resizes or removes the wide n-gram branch. A new table is zero (the
- * baseline step may fill it) and adds nothing to the logits, but the graph
- * differs, so the starting graph is no longer the weights' own.
+ * Adds, resizes or removes the wide n-gram branch (`ngram` null: none;
+ * undefined: as it is). A new table is zero (the baseline step may fill it)
+ * and adds nothing to the logits, but the graph differs, so the starting
+ * graph is no longer the weights' own and is dropped.
  */
-/** The start with the wide branch `ngram` describes (null: none; undefined: as it is), its graph dropped when that changes it. */
 export function withNgram<T extends Start>(start: T, ngram: NgramSpec | null | undefined): T {
   const have = start.config.ngram;
   if (ngram === undefined || (ngram && have && ngram.buckets === have.buckets && ngram.maxN === have.maxN) || (ngram === null && !have)) return start;
@@ -234,6 +234,12 @@ export function withNgram<T extends Start>(start: T, ngram: NgramSpec | null | u
   return { ...rest, config, weights } as T;
 }
 
+function branchLine(ngram: NgramSpec | undefined, recipe: Recipe): string {
+  if (!ngram) return 'no n-gram branch';
+  const late = recipe.fusion === 'late';
+  return `wide n-gram branch (1–${ngram.maxN}-grams, ${ngram.buckets} buckets${late ? '' : `, ${recipe.ngramUpdate} updates`})${late ? ' joins after training as the linear fit (late fusion)' : ''}`;
+}
+
 export async function initialiseModel(input: InitialiseInput, log: (line: string) => void): Promise<InitialModel> {
   const { init } = input;
   const start = withNgram(
@@ -245,6 +251,6 @@ export async function initialiseModel(input: InitialiseInput, log: (line: string
   if (trainLayers < 0 || trainLayers > config.numLayers) throw new LivetagError('LT_CONFIG_INVALID', `--train-layers ${trainLayers}: the model has ${config.numLayers} layers`);
   const frozenLayers = config.numLayers - trainLayers;
   const recipe = resolveRecipe(input.recipe, initKindOf(init.kind === 'scratch', config.hiddenSize), frozenLayers, input.recipeOverrides);
-  log(`init: ${start.initFrom}; ${config.numLayers} layers × hidden ${config.hiddenSize}, vocab ${config.vocabSize}, ${input.labels.length} labels; training the top ${trainLayers} layers; ${!config.ngram ? 'no n-gram branch' : recipe.fusion === 'late' ? `wide n-gram branch (1–${config.ngram.maxN}-grams, ${config.ngram.buckets} buckets) joins after training as the linear fit (late fusion)` : `wide n-gram branch (1–${config.ngram.maxN}-grams, ${config.ngram.buckets} buckets, ${recipe.ngramUpdate} updates)`}`);
+  log(`init: ${start.initFrom}; ${config.numLayers} layers × hidden ${config.hiddenSize}, vocab ${config.vocabSize}, ${input.labels.length} labels; training the top ${trainLayers} layers; ${branchLine(config.ngram, recipe)}`);
   return { kind: init.kind, ...start, maxLength: Math.min(start.maxLength, config.maxPositions), frozenLayers, recipe };
 }

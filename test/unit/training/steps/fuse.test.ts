@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBertConfig } from '../../../../src/model/bert-config.ts';
-import { ANY_TAG_COUNT } from '../../../../src/model/runtime/select-tags.ts';
 import type { LinearFit } from '../../../../src/training/linear-baseline.ts';
 import { bceWithLogits } from '../../../../src/training/losses.ts';
 import { FUSION_WEIGHTS, fuseLate, logitSpread, type FuseInput } from '../../../../src/training/steps/fuse.ts';
@@ -26,8 +25,6 @@ function input(bert: (y: number, i: number) => number, linear: (y: number, i: nu
     bertValLogits: logits(bert),
     valTruth,
     labels: ['a', 'b'],
-    recipe: { thresholds: 'tuned', rareLabelFloor: 0, thresholdObjective: 'f1' },
-    tagCount: ANY_TAG_COUNT,
   };
 }
 
