@@ -26,8 +26,16 @@ export const NgramSpecSchema = z.object({
   buckets: z.number().int().min(2).max(NGRAM_PRIME - 1),
   /** Longest n-gram (1…3). */
   maxN: z.number().int().min(1).max(MAX_NGRAM_ORDER),
+  /**
+   * How an n-gram's count in the row becomes its term frequency. 'raw' (every
+   * position weighs idf, the norm over positions) is what bundles made before
+   * this field had; 'binary' and 'sublinear' (1 + ln count) are normalised
+   * over distinct n-grams, as scikit-learn's TfidfVectorizer is.
+   */
+  tf: z.enum(['raw', 'binary', 'sublinear']).default('raw'),
 });
 export type NgramSpec = Readonly<z.infer<typeof NgramSpecSchema>>;
+export type NgramTf = NgramSpec['tf'];
 
 export function parseNgramSpec(value: unknown): NgramSpec {
   const parsed = NgramSpecSchema.safeParse(value);
@@ -37,7 +45,12 @@ export function parseNgramSpec(value: unknown): NgramSpec {
   return Object.freeze(parsed.data);
 }
 
-export const DEFAULT_NGRAM: NgramSpec = Object.freeze({ buckets: 1 << 18, maxN: 3 });
+export const DEFAULT_NGRAM: NgramSpec = Object.freeze({ buckets: 1 << 18, maxN: 3, tf: 'binary' });
+
+/** The spec as logs and reports name it: "1–3-grams, 262144 buckets, binary tf". */
+export function describeNgram(spec: NgramSpec): string {
+  return `1–${spec.maxN}-grams, ${spec.buckets} buckets, ${spec.tf} tf`;
+}
 
 /** The bucket of the n-gram ids[start…start+n-1]. */
 export function ngramBucket(ids: ArrayLike<number>, start: number, n: number, vocabSize: number, buckets: number): number {
@@ -68,19 +81,29 @@ export interface SparseRow {
   readonly value: Float32Array;
 }
 
+/** The term frequency of an n-gram seen `count` times in its row. */
+export function termFrequency(tf: NgramTf, count: number): number {
+  return tf === 'binary' ? 1 : tf === 'sublinear' ? 1 + Math.log(count) : count;
+}
+
 /**
- * tf·idf with the graph's normalisation: every position weighs idf[bucket],
- * the row is divided by the L2 norm over positions (not over unique buckets;
- * the graph cannot group), then repeats are summed.
+ * tf·idf with the graph's normalisation. 'raw': every position weighs
+ * idf[bucket] and the norm runs over positions (not over unique buckets: the
+ * graph of that version did not group). Otherwise each distinct bucket gets
+ * tf(count)·idf and the norm runs over distinct buckets. A bucket is the unit
+ * throughout: two n-grams that share one count as one, in the graph too.
  */
-export function sparseRow(buckets: Int32Array, idf: Float32Array): SparseRow {
+export function sparseRow(buckets: Int32Array, idf: Float32Array, tf: NgramTf = 'raw'): SparseRow {
+  const counts = new Map<number, number>();
+  for (const b of buckets) counts.set(b, (counts.get(b) ?? 0) + 1);
+  const index = Int32Array.from(counts.keys()).sort();
+  const value = Float32Array.from(index, (b) => termFrequency(tf, counts.get(b)!) * idf[b]);
   let sq = 0;
-  for (const b of buckets) sq += idf[b] * idf[b];
+  if (tf === 'raw') for (const b of buckets) sq += idf[b] * idf[b];
+  else for (const v of value) sq += v * v;
   const norm = Math.max(Math.sqrt(sq), 1e-12);
-  const acc = new Map<number, number>();
-  for (const b of buckets) acc.set(b, (acc.get(b) ?? 0) + idf[b] / norm);
-  const index = Int32Array.from(acc.keys()).sort();
-  return { index, value: Float32Array.from(index, (b) => acc.get(b)!) };
+  for (let k = 0; k < value.length; k++) value[k] /= norm;
+  return { index, value };
 }
 
 /** Smoothed idf as scikit-learn's TfidfVectorizer computes it: ln((1+N)/(1+df)) + 1. */

@@ -55,7 +55,7 @@ export function linearLogits(model: LinearModel, rows: readonly SparseRow[]): Fl
 
 /** Token-id rows as the model's sparse feature rows. */
 export function featurize(model: Pick<LinearModel, 'spec' | 'vocabSize' | 'idf'>, ids: readonly ArrayLike<number>[]): SparseRow[] {
-  return ids.map((row) => sparseRow(ngramBuckets(row, model.spec, model.vocabSize), model.idf));
+  return ids.map((row) => sparseRow(ngramBuckets(row, model.spec, model.vocabSize), model.idf, model.spec.tf));
 }
 
 /**

@@ -36,12 +36,15 @@ async function resolveInit(init: string): Promise<string> {
   }
 }
 
-/** --ngram 0 turns the wide branch off; --ngram-max-n alone keeps the default bucket count. */
+/** --ngram 0 turns the wide branch off; --ngram-max-n or --ngram-tf alone keeps the other defaults. */
 function ngramOptions(values: Values): Pick<TrainJobOptions, 'ngram' | 'ngramWarmStart' | 'ngramFrozen'> {
   const warm = { ...(values['ngram-cold'] ? { ngramWarmStart: false } : {}), ...(values['ngram-frozen'] ? { ngramFrozen: true } : {}) };
-  if (values.ngram === undefined && values['ngram-max-n'] === undefined) return warm;
+  if (values.ngram === undefined && values['ngram-max-n'] === undefined && values['ngram-tf'] === undefined) return warm;
   if (values.ngram === 0) return { ...warm, ngram: null };
-  return { ...warm, ngram: parseNgramSpec({ buckets: values.ngram ?? DEFAULT_NGRAM.buckets, maxN: values['ngram-max-n'] ?? DEFAULT_NGRAM.maxN }) };
+  return {
+    ...warm,
+    ngram: parseNgramSpec({ buckets: values.ngram ?? DEFAULT_NGRAM.buckets, maxN: values['ngram-max-n'] ?? DEFAULT_NGRAM.maxN, tf: values['ngram-tf'] ?? DEFAULT_NGRAM.tf }),
+  };
 }
 
 async function jobOptions(values: Values, argv: readonly string[]): Promise<TrainJobOptions> {

@@ -7,7 +7,7 @@
  * learns what the n-grams miss instead of re-learning them.
  */
 import { buildBertOnnx } from '../../model/build/onnx-graph.ts';
-import { DEFAULT_NGRAM } from '../../model/ngram-hash.ts';
+import { DEFAULT_NGRAM, describeNgram } from '../../model/ngram-hash.ts';
 import type { WeightMap } from '../../model/weights.ts';
 import { sigmoid } from '../../model/runtime/classifier.ts';
 import { featurize, fitLinearBaseline, linearLogits, type LinearFit } from '../linear-baseline.ts';
@@ -64,7 +64,7 @@ export function fitBaseline(input: BaselineInput, log: (line: string) => void): 
   const test = multiLabelMetrics(testTruth, applyThresholds(testProbs, plan.testRows.length, thresholds), labels);
   const ruled = scoreValidation(fit.valLogits, plan.valRows.map((r) => encoded.targets[r]), labels, model.recipe, input.tagCount).thresholds.map((t) => t.threshold);
   const testModelRule = multiLabelMetrics(testTruth, applyThresholds(testProbs, plan.testRows.length, ruled, input.tagCount), labels);
-  log(`linear n-gram baseline (1–${spec.maxN}-grams, ${spec.buckets} buckets, C ${fit.c}) in ${fit.seconds.toFixed(1)} s: validation macro-F1 ${fit.validation.metrics.macro_f1.toFixed(4)}`);
+  log(`linear n-gram baseline (${describeNgram(spec)}, C ${fit.c}) in ${fit.seconds.toFixed(1)} s: validation macro-F1 ${fit.validation.metrics.macro_f1.toFixed(4)}`);
   if (!model.config.ngram) return { initial: model, fit, test, testModelRule };
   const weights: WeightMap = new Map(model.weights);
   weights.set('ngram.idf', { shape: [spec.buckets], data: fit.model.idf });
@@ -93,7 +93,7 @@ export function baselineVerdict(model: MultiLabelMetrics, baseline: MultiLabelMe
 export function summarizeBaseline(b: BaselineResult, model: MultiLabelMetrics): BaselineSummary {
   const { spec } = b.fit.model;
   return {
-    features: `hashed token 1–${spec.maxN}-grams, ${spec.buckets} buckets, tf·idf, L2-normalised`,
+    features: `hashed token ${describeNgram(spec)}·idf, L2-normalised`,
     c: b.fit.c,
     seconds: b.fit.seconds,
     validation: b.fit.validation.metrics,

@@ -13,7 +13,7 @@ import type { HfCheckpoint } from '../../model/build/hf-import.ts';
 import { buildBertOnnx } from '../../model/build/onnx-graph.ts';
 import { readBertWeights } from '../../model/onnx-reader.ts';
 import { buildWordPieceTokenizerJson, createTextEncoder, vocabFromText } from '../../model/tokenizer.ts';
-import type { NgramSpec } from '../../model/ngram-hash.ts';
+import { describeNgram, type NgramSpec } from '../../model/ngram-hash.ts';
 import { headSpecs, initTensor, randomWeights, type WeightMap } from '../../model/weights.ts';
 import { initKindOf, resolveRecipe, type Recipe, type RecipeOverrides } from '../recipe.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../vocab.ts';
@@ -237,7 +237,7 @@ export function withNgram<T extends Start>(start: T, ngram: NgramSpec | null | u
 function branchLine(ngram: NgramSpec | undefined, recipe: Recipe): string {
   if (!ngram) return 'no n-gram branch';
   const late = recipe.fusion === 'late';
-  return `wide n-gram branch (1–${ngram.maxN}-grams, ${ngram.buckets} buckets${late ? '' : `, ${recipe.ngramUpdate} updates`})${late ? ' joins after training as the linear fit (late fusion)' : ''}`;
+  return `wide n-gram branch (${describeNgram(ngram)}${late ? '' : `, ${recipe.ngramUpdate} updates`})${late ? ' joins after training as the linear fit (late fusion)' : ''}`;
 }
 
 export async function initialiseModel(input: InitialiseInput, log: (line: string) => void): Promise<InitialModel> {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRng } from '../../../src/common/rng.ts';
-import { parseBertConfig } from '../../../src/model/bert-config.ts';
+import { parseBertConfig, type BertConfig } from '../../../src/model/bert-config.ts';
 import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
 import { buildTrainingGraph } from '../../../src/model/build/training-graph.ts';
-import { ngramBuckets, sparseRow } from '../../../src/model/ngram-hash.ts';
+import { ngramBuckets, parseNgramSpec, sparseRow } from '../../../src/model/ngram-hash.ts';
 import { createGraphSession } from '../../../src/model/runtime/graph-session.ts';
 import { createTextEncoder, buildWordPieceTokenizerJson } from '../../../src/model/tokenizer.ts';
 import { sumOfSquares } from '../../../src/training/adamw-arrays.ts';
@@ -13,8 +13,10 @@ import { feedsFor, tinyBatch, tinyWeights } from './training-graph-helpers.ts';
 
 const config = parseBertConfig({
   vocabSize: 40, hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32, maxPositions: 24, typeVocabSize: 2, numLabels: 3, layerNormEps: 1e-12,
-  ngram: { buckets: 97, maxN: 3 },
+  ngram: { buckets: 97, maxN: 3, tf: 'raw' },
 });
+const TF_MODES = ['raw', 'binary', 'sublinear'] as const;
+const base = config;
 
 /** Weights with a non-zero table and a non-uniform idf, so both matter. */
 function weights(seed = 5) {
@@ -25,18 +27,22 @@ function weights(seed = 5) {
 }
 
 /** The wide logits the JavaScript features give: Σ value × table[bucket] per label. */
-function wideFromJs(ids: readonly number[], w: ReturnType<typeof weights>): number[] {
-  const row = sparseRow(ngramBuckets(ids, config.ngram!, config.vocabSize), w.get('ngram.idf')!.data);
+function wideFromJs(ids: readonly number[], w: ReturnType<typeof weights>, cfg = config): number[] {
+  const row = sparseRow(ngramBuckets(ids, cfg.ngram!, cfg.vocabSize), w.get('ngram.idf')!.data, cfg.ngram!.tf);
   const table = w.get('ngram.weight')!.data;
   return Array.from({ length: config.numLabels }, (_, j) => row.index.reduce((s, b, k) => s + row.value[k] * table[b * config.numLabels + j], 0));
 }
 
-test('odd text (emoji, full-width, mixed scripts): the serving graph hashes exactly as the JavaScript features do', async () => {
+test('odd text (emoji, full-width, mixed scripts, repeats): the serving graph hashes and weighs exactly as the JavaScript features do, every tf', async () => {
+  for (const tf of TF_MODES) await oddTextAgrees(tf);
+});
+
+async function oddTextAgrees(tf: (typeof TF_MODES)[number]): Promise<void> {
   // A character vocabulary like the trainer builds: every character its own token.
   const texts = ['M码还有吗😀😀', 'ＡＢＣ全角１２３', 'size M 多少钱? [赞][赞]', 'a', '🇨🇳 中文 English mixed'];
   const chars = [...new Set(texts.join('').normalize('NFKC').toLowerCase())];
   const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...chars];
-  const cfg = parseBertConfig({ ...config, vocabSize: vocab.length, ngram: { buckets: 1009, maxN: 3 } });
+  const cfg = parseBertConfig({ ...config, vocabSize: vocab.length, ngram: { buckets: 1009, maxN: 3, tf } });
   const encoder = createTextEncoder(buildWordPieceTokenizerJson(vocab, { lowercase: true, tokenizeChineseChars: true, stripAccents: null, unkToken: '[UNK]', clsToken: '[CLS]', sepToken: '[SEP]', padToken: '[PAD]', maskToken: '[MASK]' }), 24);
   const w = tinyWeights(cfg, 2);
   const table = w.get('ngram.weight')!;
@@ -50,17 +56,21 @@ test('odd text (emoji, full-width, mixed scripts): the serving graph hashes exac
   const rows = await encoder.ids(texts);
   assert.ok(rows.some((r) => r.length < batch.seqLength), 'the batch has padded rows');
   rows.forEach((ids, r) => {
-    const row = sparseRow(ngramBuckets(ids, cfg.ngram!, cfg.vocabSize), w.get('ngram.idf')!.data);
+    const row = sparseRow(ngramBuckets(ids, cfg.ngram!, cfg.vocabSize), w.get('ngram.idf')!.data, tf);
     for (let j = 0; j < cfg.numLabels; j++) {
       let expected = 0;
       row.index.forEach((b, k) => (expected += b % cfg.numLabels === j ? row.value[k] * b : 0));
-      assert.ok(Math.abs(got[r * cfg.numLabels + j] - expected) <= 1e-3 * Math.max(1, Math.abs(expected)), `${texts[r]} label ${j}: graph ${got[r * cfg.numLabels + j]} vs js ${expected}`);
+      assert.ok(Math.abs(got[r * cfg.numLabels + j] - expected) <= 1e-3 * Math.max(1, Math.abs(expected)), `${tf} ${texts[r]} label ${j}: graph ${got[r * cfg.numLabels + j]} vs js ${expected}`);
     }
   });
   await session.release();
+}
+
+test('wide branch: serving logits = deep logits + the JavaScript wide logits, and the training forward agrees (≤ 1e-5), every tf', async () => {
+  for (const tf of TF_MODES) await wideAgrees(parseBertConfig({ ...config, ngram: { ...config.ngram!, tf } }));
 });
 
-test('wide branch: serving logits = deep logits + the JavaScript wide logits, and the training forward agrees (≤ 1e-5)', async () => {
+async function wideAgrees(config: BertConfig): Promise<void> {
   const w = weights();
   const plain = parseBertConfig({ ...config, ngram: undefined });
   const batch = tinyBatch(config, 4, 7);
@@ -70,24 +80,29 @@ test('wide branch: serving logits = deep logits + the JavaScript wide logits, an
   const deepOnly = await createGraphSession(buildBertOnnx(plain, w), { threads: 1 });
   const both = (await serving.run(feeds)).logits;
   const deep = (await deepOnly.run(feeds)).logits;
+  let repeats = 0;
   for (let r = 0; r < batch.rows; r++) {
     const ids = [...batch.ids.subarray(r * batch.seq, (r + 1) * batch.seq)].filter((_, s) => batch.mask[r * batch.seq + s] === 1n).map(Number);
-    const wide = wideFromJs(ids, w);
+    const buckets = ngramBuckets(ids, config.ngram!, config.vocabSize);
+    repeats += buckets.length - new Set(buckets).size;
+    const wide = wideFromJs(ids, w, config);
     for (let j = 0; j < config.numLabels; j++) {
       const i = r * config.numLabels + j;
-      assert.ok(Math.abs(both[i] - deep[i] - wide[j]) <= 1e-4, `row ${r} label ${j}: ${both[i]} - ${deep[i]} vs ${wide[j]}`);
+      assert.ok(Math.abs(both[i] - deep[i] - wide[j]) <= 1e-4, `${config.ngram!.tf} row ${r} label ${j}: ${both[i]} - ${deep[i]} vs ${wide[j]}`);
     }
   }
+  assert.ok(repeats > 0, 'some rows repeat a bucket, so tf and the norm matter');
   const training = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0 });
   const s = await createGraphSession(training.bytes, { threads: 1 });
   const got = (await s.run(feedsFor(config, batch, w, training.trainable), ['logits'])).logits;
   assert.ok(Math.max(...both.map((v, i) => Math.abs(v - got[i]))) <= 1e-5);
   assert.ok(training.trainable.includes('ngram.weight') && !training.trainable.includes('ngram.idf'), 'the table trains, the idf does not');
   await Promise.all([serving.release(), deepOnly.release(), s.release()]);
-});
+}
 
-test('wide branch: the n-gram table gradient matches central finite differences, also above a frozen prefix', async () => {
-  for (const frozenLayers of [0, 1]) {
+test('wide branch: the n-gram table gradient matches central finite differences, also above a frozen prefix and with sublinear tf', async () => {
+  for (const [frozenLayers, tf] of [[0, 'raw'], [1, 'raw'], [0, 'sublinear']] as const) {
+    const config = parseBertConfig({ ...base, ngram: { ...base.ngram!, tf } });
     const w = weights(11);
     const batch = tinyBatch(config, 3, 6, 4);
     const graph = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers });
@@ -113,7 +128,7 @@ test('wide branch: the n-gram table gradient matches central finite differences,
       const down = (await session.run(feeds, ['loss'])).loss[0];
       table[i] = orig;
       const fd = (up - down) / (2 * eps);
-      assert.ok(Math.abs(fd - grad[i]) <= 2e-4 + 2e-2 * Math.abs(fd), `frozen ${frozenLayers} bucket-label ${i}: analytic ${grad[i]} vs fd ${fd}`);
+      assert.ok(Math.abs(fd - grad[i]) <= 2e-4 + 2e-2 * Math.abs(fd), `frozen ${frozenLayers} ${tf} bucket-label ${i}: analytic ${grad[i]} vs fd ${fd}`);
     }
     await session.release();
   }
@@ -162,4 +177,25 @@ test('--ngram-frozen: the table is baked into the training graph (no input, no g
   const lb = (await b.run(feedsFor(config, batch, w, frozen.trainable), ['logits'])).logits;
   assert.ok(Math.max(...la.map((v, i) => Math.abs(v - lb[i]))) <= 1e-6);
   await Promise.all([a.release(), b.release()]);
+});
+
+test('tf: a repeated n-gram counts once (binary), 1 + ln count (sublinear) or per position (raw, with the norm over positions); a spec without tf is raw', () => {
+  const idf = new Float32Array(8);
+  idf[5] = 2;
+  idf[7] = 1;
+  const buckets = Int32Array.of(5, 7, 5);
+  const close = (got: Float32Array, want: number[]) => want.forEach((v, k) => assert.ok(Math.abs(got[k] - v) < 1e-6, `${[...got]} vs ${want}`));
+  const l = 1 + Math.log(2);
+  for (const [tf, want] of [
+    ['binary', [2 / Math.sqrt(5), 1 / Math.sqrt(5)]],
+    ['sublinear', [(2 * l) / Math.sqrt(4 * l * l + 1), 1 / Math.sqrt(4 * l * l + 1)]],
+    ['raw', [4 / 3, 1 / 3]],
+  ] as const) {
+    const row = sparseRow(buckets, idf, tf);
+    assert.deepEqual([...row.index], [5, 7]);
+    close(row.value, [...want]);
+  }
+  // Bundles made before the field existed keep the features they were trained on.
+  assert.equal(parseNgramSpec({ buckets: 97, maxN: 3 }).tf, 'raw');
+  assert.throws(() => parseNgramSpec({ buckets: 97, maxN: 3, tf: 'log' }), /tf/);
 });

@@ -36,7 +36,7 @@ test('the baseline learns labels that n-grams decide, and picks C by validation'
   }
   const trainRows = [...Array(200).keys()];
   const valRows = Array.from({ length: 100 }, (_, i) => 200 + i);
-  const fit = fitLinearBaseline(ids, targets, trainRows, valRows, ['a', 'b'], { spec: { buckets: 4096, maxN: 2 }, vocabSize: 30, cs: [1, 16] });
+  const fit = fitLinearBaseline(ids, targets, trainRows, valRows, ['a', 'b'], { spec: { buckets: 4096, maxN: 2, tf: 'binary' }, vocabSize: 30, cs: [1, 16] });
   assert.ok(fit.validation.metrics.macro_f1 > 0.95, `validation macro-F1 ${fit.validation.metrics.macro_f1}`);
   assert.ok([1, 16].includes(fit.c));
   assert.equal(fit.valLogits.length, 200);

@@ -20,7 +20,7 @@ function input(bert: (y: number, i: number) => number, linear: (y: number, i: nu
   const fit = { valLogits: logits(linear) } as unknown as LinearFit;
   return {
     config,
-    spec: { buckets: 16, maxN: 2 },
+    spec: { buckets: 16, maxN: 2, tf: 'binary' },
     fit,
     bertValLogits: logits(bert),
     valTruth,
