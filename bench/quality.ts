@@ -20,6 +20,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { labeledLines } from './lib/labeled-lines.ts';
 import { mean, paired, sd } from './lib/paired.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -50,14 +51,7 @@ function prepareData(): string {
   const field = values['label-field'];
   const limit = values.limit ? Number(values.limit) : undefined;
   if (field === 'labels' && limit === undefined) return values.data;
-  let lines = readFileSync(values.data, 'utf8').split('\n').filter((l) => l.trim());
-  // An even stride over the file, not its head: files are often sorted by label.
-  if (limit !== undefined && limit < lines.length) lines = Array.from({ length: limit }, (_, i) => lines[Math.floor((i * lines.length) / limit)]);
-  const rows = lines.map((l, i) => {
-    const r = JSON.parse(l) as Record<string, unknown>;
-    const v = r[field];
-    return JSON.stringify({ id: String(r.id ?? i), text: r.text, labels: Array.isArray(v) ? v : [v] });
-  });
+  const rows = labeledLines(values.data, field, limit);
   mkdirSync(values.out, { recursive: true });
   const file = join(values.out, `${values.name}.jsonl`);
   writeFileSync(file, rows.join('\n') + '\n');
