@@ -37,7 +37,7 @@ async function resolveInit(init: string): Promise<string> {
 }
 
 /** --ngram 0 turns the wide branch off; --ngram-max-n or --ngram-tf alone keeps the other defaults. */
-function ngramOptions(values: Values): Pick<TrainJobOptions, 'ngram' | 'ngramWarmStart' | 'ngramFrozen'> {
+export function ngramOptions(values: Values): Pick<TrainJobOptions, 'ngram' | 'ngramWarmStart' | 'ngramFrozen'> {
   const warm = { ...(values['ngram-cold'] ? { ngramWarmStart: false } : {}), ...(values['ngram-frozen'] ? { ngramFrozen: true } : {}) };
   if (values.ngram === undefined && values['ngram-max-n'] === undefined && values['ngram-tf'] === undefined) return warm;
   if (values.ngram === 0) return { ...warm, ngram: null };

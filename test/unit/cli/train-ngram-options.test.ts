@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ngramOptions } from '../../../src/cli/commands/train.ts';
+import { parseCommandArgs } from '../../../src/cli/options.ts';
+import { trainSpec } from '../../../src/cli/specs/train.ts';
+import { isLivetagError } from '../../../src/common/errors.ts';
+
+const options = (...argv: string[]) => ngramOptions(parseCommandArgs(trainSpec, ['--out', 'run', ...argv]).values);
+
+test('--ngram-tf: alone it keeps the other defaults; with --ngram it sets the branch; no flag leaves the model its own; an unknown tf is a usage error', () => {
+  assert.deepEqual(options('--ngram-tf', 'sublinear').ngram, { buckets: 262144, maxN: 3, tf: 'sublinear' });
+  assert.deepEqual(options('--ngram', '1024', '--ngram-tf', 'raw').ngram, { buckets: 1024, maxN: 3, tf: 'raw' });
+  assert.deepEqual(options('--ngram-max-n', '2').ngram, { buckets: 262144, maxN: 2, tf: 'binary' }, 'binary is the default');
+  assert.equal(options().ngram, undefined, 'no flag: the job picks (a model keeps its own branch)');
+  assert.equal(options('--ngram', '0', '--ngram-tf', 'binary').ngram, null);
+  assert.throws(() => options('--ngram-tf', 'log'), (err: unknown) => isLivetagError(err) && /ngram-tf/.test((err as Error).message));
+});
