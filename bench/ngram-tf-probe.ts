@@ -15,7 +15,7 @@
  * each tf paired against raw.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_NGRAM, type NgramTf } from '../src/model/ngram-hash.ts';
+import { DEFAULT_NGRAM, NGRAM_TFS as TFS } from '../src/model/ngram-hash.ts';
 import { sigmoid } from '../src/model/runtime/classifier.ts';
 import { createTextEncoder } from '../src/model/tokenizer.ts';
 import { validateRecords } from '../src/training/data.ts';
@@ -36,7 +36,6 @@ const { values } = parseArgs({
   },
 });
 if (!values.data) throw new Error('usage: node --import tsx bench/ngram-tf-probe.ts --data FILE [--label-field F] [--limit N] [--seeds 13,14,15]');
-const TFS: readonly NgramTf[] = ['raw', 'binary', 'sublinear'];
 const lines = labeledLines(values.data, values['label-field'], values.limit ? Number(values.limit) : undefined);
 const { rows, labels } = validateRecords([], lines.map((value, i) => ({ source: values.data!, position: i + 1, value })));
 const targets = toMatrix(rows.map((r) => r.labels), labels);

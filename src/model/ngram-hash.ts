@@ -19,6 +19,8 @@ export const NGRAM_PRIME = 4_194_301;
 export const NGRAM_MULTIPLIER = 2_654_435;
 export const NGRAM_OFFSETS = [0, 1_234_567, 2_718_281, 3_141_592] as const;
 export const MAX_NGRAM_ORDER = NGRAM_OFFSETS.length - 1;
+/** Ways a repeated n-gram's count becomes its term frequency (NgramSpec.tf). */
+export const NGRAM_TFS = ['raw', 'binary', 'sublinear'] as const;
 
 /** The wide branch's shape; present in BertConfig.ngram when the model has one. */
 export const NgramSpecSchema = z.object({
@@ -32,7 +34,7 @@ export const NgramSpecSchema = z.object({
    * this field had; 'binary' and 'sublinear' (1 + ln count) are normalised
    * over distinct n-grams, as scikit-learn's TfidfVectorizer is.
    */
-  tf: z.enum(['raw', 'binary', 'sublinear']).default('raw'),
+  tf: z.enum(NGRAM_TFS).default('raw'),
 });
 export type NgramSpec = Readonly<z.infer<typeof NgramSpecSchema>>;
 export type NgramTf = NgramSpec['tf'];

@@ -49,8 +49,8 @@ export function emitNgramFeatures(g: GraphBuilder, ids: string, mask: string, sp
   const real = realAll.length === 1 ? realAll[0] : g.op('Concat', realAll, [intAttr('axis', 1)]);
   const idfReal = g.op('Mul', [real, g.op('Gather', [NGRAM_IDF, buckets], [intAttr('axis', 0)])]);
   const floor = (name: string, v: number): string => g.float32Tensor(name, { shape: [], data: Float32Array.of(v) });
-  const normalise = (raw: string, squares: string): string =>
-    g.op('Div', [raw, g.op('Max', [g.op('Sqrt', [g.op('ReduceSum', [squares, axis1], [intAttr('keepdims', 1)])]), floor('ngram.norm_floor', 1e-12)])]);
+  const normalise = (weights: string, squares: string): string =>
+    g.op('Div', [weights, g.op('Max', [g.op('Sqrt', [g.op('ReduceSum', [squares, axis1], [intAttr('keepdims', 1)])]), floor('ngram.norm_floor', 1e-12)])]);
   if (spec.tf === 'raw') return { buckets, weights: normalise(idfReal, g.op('Mul', [idfReal, idfReal])) };
   // A graph cannot group a row by bucket, so each position learns its
   // bucket's count c in the row (an equality matrix over the row's real
@@ -59,8 +59,8 @@ export function emitNgramFeatures(g: GraphBuilder, ids: string, mask: string, sp
   const same = g.op('Cast', [g.op('Equal', [g.op('Unsqueeze', [buckets, g.int64s([2])]), g.op('Unsqueeze', [buckets, axis1])])], [intAttr('to', DataType.FLOAT)]);
   const count = g.op('Max', [g.op('Squeeze', [g.op('MatMul', [same, g.op('Unsqueeze', [real, g.int64s([2])])]), g.int64s([2])]), floor('ngram.count_floor', 1)]);
   const share = spec.tf === 'binary' ? g.op('Reciprocal', [count]) : g.op('Div', [g.op('Add', [g.op('Log', [count]), floor('ngram.one', 1)]), count]);
-  const raw = g.op('Mul', [idfReal, share]);
-  return { buckets, weights: normalise(raw, g.op('Mul', [g.op('Mul', [raw, raw]), count])) };
+  const weighted = g.op('Mul', [idfReal, share]);
+  return { buckets, weights: normalise(weighted, g.op('Mul', [g.op('Mul', [weighted, weighted]), count])) };
 }
 
 /** Serving form: Σ_positions weight × table[bucket], [batch, labels], float32. */

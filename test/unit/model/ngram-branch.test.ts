@@ -4,7 +4,7 @@ import { createRng } from '../../../src/common/rng.ts';
 import { parseBertConfig, type BertConfig } from '../../../src/model/bert-config.ts';
 import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
 import { buildTrainingGraph } from '../../../src/model/build/training-graph.ts';
-import { ngramBuckets, parseNgramSpec, sparseRow } from '../../../src/model/ngram-hash.ts';
+import { NGRAM_TFS, ngramBuckets, parseNgramSpec, sparseRow, type NgramTf } from '../../../src/model/ngram-hash.ts';
 import { createGraphSession } from '../../../src/model/runtime/graph-session.ts';
 import { createTextEncoder, buildWordPieceTokenizerJson } from '../../../src/model/tokenizer.ts';
 import { sumOfSquares } from '../../../src/training/adamw-arrays.ts';
@@ -15,7 +15,6 @@ const config = parseBertConfig({
   vocabSize: 40, hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32, maxPositions: 24, typeVocabSize: 2, numLabels: 3, layerNormEps: 1e-12,
   ngram: { buckets: 97, maxN: 3, tf: 'raw' },
 });
-const TF_MODES = ['raw', 'binary', 'sublinear'] as const;
 const base = config;
 
 /** Weights with a non-zero table and a non-uniform idf, so both matter. */
@@ -34,10 +33,10 @@ function wideFromJs(ids: readonly number[], w: ReturnType<typeof weights>, cfg =
 }
 
 test('odd text (emoji, full-width, mixed scripts, repeats): the serving graph hashes and weighs exactly as the JavaScript features do, every tf', async () => {
-  for (const tf of TF_MODES) await oddTextAgrees(tf);
+  for (const tf of NGRAM_TFS) await oddTextAgrees(tf);
 });
 
-async function oddTextAgrees(tf: (typeof TF_MODES)[number]): Promise<void> {
+async function oddTextAgrees(tf: NgramTf): Promise<void> {
   // A character vocabulary like the trainer builds: every character its own token.
   const texts = ['M码还有吗😀😀', 'ＡＢＣ全角１２３', 'size M 多少钱? [赞][赞]', 'a', '🇨🇳 中文 English mixed'];
   const chars = [...new Set(texts.join('').normalize('NFKC').toLowerCase())];
@@ -67,7 +66,7 @@ async function oddTextAgrees(tf: (typeof TF_MODES)[number]): Promise<void> {
 }
 
 test('wide branch: serving logits = deep logits + the JavaScript wide logits, and the training forward agrees (≤ 1e-5), every tf', async () => {
-  for (const tf of TF_MODES) await wideAgrees(parseBertConfig({ ...config, ngram: { ...config.ngram!, tf } }));
+  for (const tf of NGRAM_TFS) await wideAgrees(parseBertConfig({ ...config, ngram: { ...config.ngram!, tf } }));
 });
 
 async function wideAgrees(config: BertConfig): Promise<void> {
