@@ -7,7 +7,7 @@
  * whose split files (train/validation/test.jsonl) and bundle it reads. The
  * linear fit is refitted on the same split, as the job fits it.
  *
- *   node --import tsx bench/fusion-probe.ts RUN...        (about 10 s per run)
+ *   node --import tsx bench/fusion-probe.ts [--source text|tokens] RUN...   (about 10 s per run)
  *
  * Rules: the share of BERT w on a grid, on raw logits or with BERT's logits
  * put on the fit's spread (k, `logitSpread`), chosen by validation macro-F1
@@ -17,9 +17,10 @@
  * the textbook baseline and the first rule.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { createClassifier, sigmoid } from '../src/model/runtime/classifier.ts';
-import { DEFAULT_NGRAM } from '../src/model/ngram-hash.ts';
+import { DEFAULT_NGRAM, describeNgram, ngramRows, parseNgramSpec } from '../src/model/ngram-hash.ts';
 import { featurize, fitLinearBaseline, linearLogits } from '../src/training/linear-baseline.ts';
 import { bceWithLogits } from '../src/training/losses.ts';
 import { applyThresholds, multiLabelMetrics } from '../src/training/metrics.ts';
@@ -49,8 +50,9 @@ const RULES: Rule[] = [
 ];
 
 type Scores = { subset: number; macro: number };
-const runs = process.argv.slice(2);
-if (!runs.length) throw new Error('usage: node --import tsx bench/fusion-probe.ts RUN_DIR...');
+const { values, positionals: runs } = parseArgs({ allowPositionals: true, options: { source: { type: 'string', default: DEFAULT_NGRAM.source } } });
+if (!runs.length) throw new Error('usage: node --import tsx bench/fusion-probe.ts [--source text|tokens] RUN_DIR...');
+const spec = parseNgramSpec({ ...DEFAULT_NGRAM, source: values.source });
 const recipe = livetagRecipe('compact', 0, 'late');
 const results: Array<{ run: string; textbook: Scores; rules: Array<Scores & { chosen: string }> }> = [];
 
@@ -69,8 +71,9 @@ for (const run of runs) {
     const truth = (rows: number[]) => rows.map((r) => targets[r]);
     const flat = (rows: number[]) => Float32Array.from(truth(rows).flatMap((t) => [...t]));
     const tagCount = tagCountFor(recipe, targets, [...trainRows, ...valRows]);
-    const fit = fitLinearBaseline(ids, targets, trainRows, valRows, labels, { spec: DEFAULT_NGRAM, vocabSize: clf.encoder.vocabSize });
-    const fitTest = linearLogits(fit.model, featurize(fit.model, testRows.map((r) => ids[r])));
+    const ngram = ngramRows(spec, ids.map((r) => Int32Array.from(r)), all.map((r) => r.text));
+    const fit = fitLinearBaseline(ngram, targets, trainRows, valRows, labels, { spec, vocabSize: clf.encoder.vocabSize });
+    const fitTest = linearLogits(fit.model, featurize(fit.model, testRows.map((r) => ngram[r])));
     const bert = async (rows: number[]) => {
       const out = new Float32Array(rows.length * width);
       for (let i = 0; i < rows.length; i += 64) out.set(await clf.infer(clf.encoder.pad(rows.slice(i, i + 64).map((r) => ids[r]))), i * width);
@@ -105,7 +108,7 @@ for (const run of runs) {
 
 const col = (i: number, m: keyof Scores) => results.map((r) => r.rules[i][m]);
 const tb = (m: keyof Scores) => results.map((r) => r.textbook[m]);
-console.log(`${results.length} runs (${runs.join(', ')}). Test split; coefficients chosen per run as BERT/fit.\n`);
+console.log(`${results.length} runs (${runs.join(', ')}); the fit: ${describeNgram(spec)}. Test split; coefficients chosen per run as BERT/fit.\n`);
 console.log('| rule | subset accuracy | macro-F1 | vs textbook (subset; macro) | vs rule 1 (subset; macro) |');
 console.log('|---|---:|---:|---|---|');
 RULES.forEach((rule, i) =>

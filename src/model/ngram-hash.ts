@@ -1,11 +1,11 @@
 /**
- * The wide branch's features: hashed n-grams (1…maxN) of the token ids the
- * model already reads. For Chinese text the bert-base-chinese tokenizer
- * splits every character, so these are character n-grams; other scripts get
- * n-grams of word pieces. The serving graph computes the same buckets from
- * input_ids inside ONNX (build/ngram-graph.ts), so training, the linear
- * baseline and serving cannot disagree: this file is the one definition and
- * the graph is tested against it.
+ * The wide branch's features: hashed n-grams (1…maxN) of either the token ids
+ * the model already reads (source 'tokens') or the characters of the whole
+ * text (source 'text': `textCodes`, fed as a second graph input, so the
+ * branch sees past BERT's token limit and characters the vocabulary lacks).
+ * The serving graph computes the buckets inside ONNX (build/ngram-graph.ts),
+ * so training, the linear baseline and serving cannot disagree: this file is
+ * the one definition and the graph is tested against it.
  *
  * Every intermediate stays below 2^53 (exact in a JavaScript number) and
  * below 2^63 (exact in ONNX int64): the n-gram's code is folded modulo a
@@ -21,6 +21,16 @@ export const NGRAM_OFFSETS = [0, 1_234_567, 2_718_281, 3_141_592] as const;
 export const MAX_NGRAM_ORDER = NGRAM_OFFSETS.length - 1;
 /** Ways a repeated n-gram's count becomes its term frequency (NgramSpec.tf). */
 export const NGRAM_TFS = ['raw', 'binary', 'sublinear'] as const;
+/** What the n-grams are made of (NgramSpec.source). */
+export const NGRAM_SOURCES = ['tokens', 'text'] as const;
+/** The longest text prefix, in characters, a 'text' branch may read: its count matrix grows with the square. */
+export const MAX_NGRAM_CHARS = 2048;
+/** textCodes' markers and offset: 0 is padding, then the start and end of the text, then code points. */
+export const TEXT_START = 1;
+export const TEXT_END = 2;
+const CODE_OFFSET = 3;
+/** The radix of a 'text' branch's codes (every code point, shifted past the markers). */
+export const TEXT_CODE_RADIX = 0x110000 + CODE_OFFSET;
 
 /** The wide branch's shape; present in BertConfig.ngram when the model has one. */
 export const NgramSpecSchema = z.object({
@@ -35,9 +45,18 @@ export const NgramSpecSchema = z.object({
    * over distinct n-grams, as scikit-learn's TfidfVectorizer is.
    */
   tf: z.enum(NGRAM_TFS).default('raw'),
+  /**
+   * 'tokens' (bundles before this field): n-grams of input_ids, cut where
+   * BERT's token limit cuts. 'text': n-grams of the text's characters
+   * (`textCodes`), the first maxChars of them, from their own graph input.
+   */
+  source: z.enum(NGRAM_SOURCES).default('tokens'),
+  /** Characters a 'text' branch reads; unused for 'tokens'. */
+  maxChars: z.number().int().min(1).max(MAX_NGRAM_CHARS).default(256),
 });
 export type NgramSpec = Readonly<z.infer<typeof NgramSpecSchema>>;
 export type NgramTf = NgramSpec['tf'];
+export type NgramSource = NgramSpec['source'];
 
 export function parseNgramSpec(value: unknown): NgramSpec {
   const parsed = NgramSpecSchema.safeParse(value);
@@ -47,32 +66,72 @@ export function parseNgramSpec(value: unknown): NgramSpec {
   return Object.freeze(parsed.data);
 }
 
-export const DEFAULT_NGRAM: NgramSpec = Object.freeze({ buckets: 1 << 18, maxN: 3, tf: 'binary' });
+export const DEFAULT_NGRAM: NgramSpec = Object.freeze({ buckets: 1 << 18, maxN: 3, tf: 'binary', source: 'text', maxChars: 256 });
 
-/** The spec as logs and reports name it: "1–3-grams, 262144 buckets, binary tf". */
+/** The spec as logs and reports name it: "character 1–3-grams of the text (≤ 256), 262144 buckets, binary tf". */
 export function describeNgram(spec: NgramSpec): string {
-  return `1–${spec.maxN}-grams, ${spec.buckets} buckets, ${spec.tf} tf`;
+  const of = spec.source === 'text' ? `character 1–${spec.maxN}-grams of the text (≤ ${spec.maxChars})` : `token 1–${spec.maxN}-grams`;
+  return `${of}, ${spec.buckets} buckets, ${spec.tf} tf`;
 }
 
-/** The bucket of the n-gram ids[start…start+n-1]. */
-export function ngramBucket(ids: ArrayLike<number>, start: number, n: number, vocabSize: number, buckets: number): number {
+/**
+ * A 'text' branch's input for one text: NFKC-normalised (full-width forms
+ * fold into their ASCII twins, as they mean the same), lower-cased,
+ * whitespace dropped, each code point shifted past the markers, between
+ * TEXT_START and TEXT_END so the first and last characters form n-grams of
+ * their own (what [CLS] and [SEP] give the token source). A text longer than
+ * maxChars keeps its first maxChars and no end marker: it does not end there.
+ */
+export function textCodes(text: string, maxChars: number): Int32Array {
+  const chars = [...text.normalize('NFKC').toLowerCase().replace(/\s+/gu, '')];
+  const n = Math.min(chars.length, maxChars);
+  const cut = chars.length > maxChars;
+  const out = new Int32Array(n + (cut ? 1 : 2));
+  out[0] = TEXT_START;
+  for (let i = 0; i < n; i++) out[i + 1] = chars[i].codePointAt(0)! + CODE_OFFSET;
+  if (!cut) out[n + 1] = TEXT_END;
+  return out;
+}
+
+/** The characters a model's encoder must add to each row: a 'text' branch's maxChars, else none. */
+export function textChars(spec: NgramSpec | undefined): number | undefined {
+  return spec?.source === 'text' ? spec.maxChars : undefined;
+}
+
+/** The values an n-gram's parts range over: the vocabulary, or every code point. */
+export function ngramRadix(spec: NgramSpec, vocabSize: number): number {
+  return spec.source === 'text' ? TEXT_CODE_RADIX : vocabSize;
+}
+
+/**
+ * What the branch hashes, per row: the token ids as they are, or each text's
+ * codes. Both the trainer and the linear fit read rows through this.
+ */
+export function ngramRows(spec: NgramSpec, ids: readonly Int32Array[], texts: readonly string[]): readonly Int32Array[] {
+  return spec.source === 'text' ? texts.map((t) => textCodes(t, spec.maxChars)) : ids;
+}
+
+/** The bucket of the n-gram ids[start…start+n-1], its parts below `radix`. */
+export function ngramBucket(ids: ArrayLike<number>, start: number, n: number, radix: number, buckets: number): number {
   let code = 0;
-  for (let k = 0; k < n; k++) code = (code * vocabSize + ids[start + k]) % NGRAM_PRIME;
+  for (let k = 0; k < n; k++) code = (code * radix + ids[start + k]) % NGRAM_PRIME;
   return ((code * NGRAM_MULTIPLIER + NGRAM_OFFSETS[n]) % NGRAM_PRIME) % buckets;
 }
 
 /**
- * One row's buckets, every position of every order (1 first), repeats kept:
- * the graph sums a weight per position, so a repeated n-gram counts twice.
+ * One row's buckets (`ids`: token ids or textCodes, as spec.source says),
+ * every position of every order (1 first), repeats kept: the graph weighs
+ * each position, and the tf decides what a repeat adds.
  */
 export function ngramBuckets(ids: ArrayLike<number>, spec: NgramSpec, vocabSize: number): Int32Array {
+  const radix = ngramRadix(spec, vocabSize);
   const len = ids.length;
   let total = 0;
   for (let n = 1; n <= spec.maxN; n++) total += Math.max(0, len - n + 1);
   const out = new Int32Array(total);
   let o = 0;
   for (let n = 1; n <= spec.maxN; n++) {
-    for (let s = 0; s + n <= len; s++) out[o++] = ngramBucket(ids, s, n, vocabSize, spec.buckets);
+    for (let s = 0; s + n <= len; s++) out[o++] = ngramBucket(ids, s, n, radix, spec.buckets);
   }
   return out;
 }

@@ -5,5 +5,7 @@ export const ONNX_OPSET = 17;
 export const MS_DOMAIN = 'com.microsoft';
 export const ONNX_IR_VERSION = 8;
 export const INPUT_NAMES = ['input_ids', 'attention_mask', 'token_type_ids'] as const;
+/** A 'text' n-gram branch's own input: textCodes per row, [batch, chars] int64, 0-padded. */
+export const NGRAM_INPUT = 'ngram_codes';
 export const OUTPUT_NAME = 'logits';
 export const HIDDEN_OUTPUT_NAME = 'hidden_states';

@@ -1,5 +1,6 @@
 import tokenizers from 'tokenizers';
 import { LivetagError } from '../common/errors.ts';
+import { textCodes } from './ngram-hash.ts';
 
 const { Tokenizer } = tokenizers;
 type HfTokenizer = InstanceType<typeof Tokenizer>;
@@ -13,16 +14,42 @@ export interface EncodedBatch {
   readonly tokenTypeIds: BigInt64Array;
   /** Real (unpadded) token count per text, for token-budget batching and metrics. */
   readonly lengths: readonly number[];
+  /** A 'text' n-gram branch's input: each row's textCodes, 0-padded to the longest, [batchSize, codesLength]. */
+  readonly ngramCodes?: BigInt64Array;
+  readonly codesLength?: number;
 }
+
+/**
+ * One text's token ids before padding. For a model whose n-gram branch reads
+ * the text, the row also carries the text's codes: the stream pipeline queues
+ * rows, not texts, so the codes travel with the ids to `pad`.
+ */
+export type TokenRow = readonly number[] & { readonly codes?: Int32Array };
 
 export interface TextEncoder {
   readonly maxLength: number;
   readonly vocabSize: number;
   encode(texts: readonly string[]): Promise<EncodedBatch>;
-  /** Unpadded ids: the stream pipeline tokenizes on arrival and batches by length later. */
-  ids(texts: readonly string[]): Promise<number[][]>;
+  /** Unpadded ids (with codes for a text n-gram branch): the stream pipeline tokenizes on arrival and batches by length later. */
+  ids(texts: readonly string[]): Promise<TokenRow[]>;
   /** Pads already-tokenized rows into one batch (no second tokenization). */
-  pad(rows: readonly (readonly number[])[]): EncodedBatch;
+  pad(rows: readonly TokenRow[]): EncodedBatch;
+}
+
+export interface TextEncoderOptions {
+  readonly padId?: number;
+  /** The model's n-gram branch reads the text: rows carry textCodes of this many characters. */
+  readonly ngramChars?: number;
+}
+
+/** Rows of codes as the graph's 0-padded int64 input. */
+export function padCodes(rows: readonly Int32Array[]): { ngramCodes: BigInt64Array; codesLength: number } {
+  const codesLength = rows.reduce((m, r) => Math.max(m, r.length), 0);
+  const ngramCodes = new BigInt64Array(rows.length * codesLength);
+  rows.forEach((r, b) => {
+    for (let s = 0; s < r.length; s++) ngramCodes[b * codesLength + s] = BigInt(r[s]);
+  });
+  return { ngramCodes, codesLength };
 }
 
 export function parseTokenizer(json: string): HfTokenizer {
@@ -38,19 +65,29 @@ export function parseTokenizer(json: string): HfTokenizer {
  * (special tokens kept), padding only to the longest text of each batch so
  * short live comments do not pay for long ones.
  */
-export function createTextEncoder(tokenizerJson: string, maxLength: number, padId = 0): TextEncoder {
+export function createTextEncoder(tokenizerJson: string, maxLength: number, opts: TextEncoderOptions = {}): TextEncoder {
+  const { padId = 0, ngramChars } = opts;
   const tokenizer = parseTokenizer(tokenizerJson);
   tokenizer.setTruncation(maxLength);
   tokenizer.disablePadding();
   const vocabSize = tokenizer.getVocabSize(true);
 
-  async function ids(texts: readonly string[]): Promise<number[][]> {
+  async function ids(texts: readonly string[]): Promise<TokenRow[]> {
     if (texts.length === 0) return [];
     const encodings = await tokenizer.encodeBatch([...texts]);
-    return encodings.map((e) => e.getIds());
+    const rows = encodings.map((e) => e.getIds());
+    return ngramChars === undefined ? rows : rows.map((r, i) => Object.assign(r, { codes: textCodes(texts[i], ngramChars) }));
   }
 
-  function pad(rows: readonly (readonly number[])[]): EncodedBatch {
+  function codesOf(rows: readonly TokenRow[]): { ngramCodes: BigInt64Array; codesLength: number } | undefined {
+    if (ngramChars === undefined) return undefined;
+    return padCodes(rows.map((r) => {
+      if (!r.codes) throw new LivetagError('LT_INFERENCE', "a row without its text's codes reached a model whose n-gram branch reads the text (rows must come from this encoder's ids())");
+      return r.codes;
+    }));
+  }
+
+  function pad(rows: readonly TokenRow[]): EncodedBatch {
     const batchSize = rows.length;
     const seqLength = rows.reduce((m, r) => Math.max(m, r.length), 0);
     const inputIds = new BigInt64Array(batchSize * seqLength).fill(BigInt(padId));
@@ -71,6 +108,7 @@ export function createTextEncoder(tokenizerJson: string, maxLength: number, padI
       // Single-segment classification: every token is segment 0.
       tokenTypeIds: new BigInt64Array(batchSize * seqLength),
       lengths: rows.map((r) => r.length),
+      ...codesOf(rows),
     };
   }
 

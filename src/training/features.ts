@@ -55,10 +55,16 @@ export function shuffledBatches(indices: readonly number[], lengths: readonly nu
   return batches;
 }
 
-/** A padded batch as plain arrays, [rows, seq] (hidden: [rows, seq, hidden]); mask 1 for real tokens. */
+/** A text n-gram branch's input for a batch: textCodes 0-padded, [rows, chars]. */
+export interface RawCodes {
+  readonly chars: number;
+  readonly data: Int32Array;
+}
+
+/** A padded batch as plain arrays, [rows, seq] (hidden: [rows, seq, hidden]); mask 1 for real tokens; codes for a text n-gram branch. */
 export type RawInput =
-  | { readonly kind: 'ids'; readonly rows: number; readonly seq: number; readonly ids: Int32Array; readonly mask: Float32Array }
-  | { readonly kind: 'hidden'; readonly rows: number; readonly seq: number; readonly hidden: Float32Array; readonly mask: Float32Array; readonly ids: Int32Array };
+  | { readonly kind: 'ids'; readonly rows: number; readonly seq: number; readonly ids: Int32Array; readonly mask: Float32Array; readonly codes?: RawCodes }
+  | { readonly kind: 'hidden'; readonly rows: number; readonly seq: number; readonly hidden: Float32Array; readonly mask: Float32Array; readonly ids: Int32Array; readonly codes?: RawCodes };
 
 export interface FeatureStore {
   readonly kind: 'ids' | 'hidden';
@@ -69,6 +75,8 @@ export interface FeatureStore {
   input(rows: readonly number[]): TfInput;
   /** Token ids per row (the same for both kinds), for onnxruntime comparisons. */
   readonly ids: readonly Int32Array[];
+  /** textCodes per row when the model's n-gram branch reads the text. */
+  readonly codes?: readonly Int32Array[];
 }
 
 function maskFor(rows: readonly number[], lengths: readonly number[], seq: number): Float32Array {
@@ -92,13 +100,21 @@ function padRows<T extends Int32Array | Float32Array>(rows: readonly number[], l
   return { seq, flat };
 }
 
-export function createIdFeatures(ids: readonly Int32Array[]): FeatureStore {
+/** The batch's codes, when there are codes. */
+function codesFor(rows: readonly number[], codes: readonly Int32Array[] | undefined): { codes?: RawCodes } {
+  if (!codes) return {};
+  const { seq, flat } = padRows(rows, codes.map((c) => c.length), codes, 1, (n) => new Int32Array(n));
+  return { codes: { chars: seq, data: flat } };
+}
+
+/** `codes`: each row's textCodes, for a model whose n-gram branch reads the text. */
+export function createIdFeatures(ids: readonly Int32Array[], codes?: readonly Int32Array[]): FeatureStore {
   const lengths = ids.map((r) => r.length);
   const raw = (rows: readonly number[]): RawInput => {
     const { seq, flat } = padRows(rows, lengths, ids, 1, (n) => new Int32Array(n));
-    return { kind: 'ids', rows: rows.length, seq, ids: flat, mask: maskFor(rows, lengths, seq) };
+    return { kind: 'ids', rows: rows.length, seq, ids: flat, mask: maskFor(rows, lengths, seq), ...codesFor(rows, codes) };
   };
-  return { kind: 'ids', lengths, ids, raw, input: (rows) => toTfInput(raw(rows)) };
+  return { kind: 'ids', lengths, ids, ...(codes ? { codes } : {}), raw, input: (rows) => toTfInput(raw(rows)) };
 }
 
 /**
@@ -112,7 +128,7 @@ export async function createFrozenFeatures(
   weights: WeightMap,
   frozenLayers: number,
   ids: readonly Int32Array[],
-  opts: { batchSize?: number; threads?: number; progress?: Progress } = {},
+  opts: { batchSize?: number; threads?: number; progress?: Progress; codes?: readonly Int32Array[] } = {},
 ): Promise<FeatureStore> {
   const h = config.hiddenSize;
   const lengths = ids.map((r) => r.length);
@@ -141,9 +157,9 @@ export async function createFrozenFeatures(
     const { seq, flat } = padRows(rows, lengths, cache, h, (n) => new Float32Array(n));
     // Ids too: a wide n-gram branch above the frozen prefix hashes them.
     const padded = padRows(rows, lengths, ids, 1, (n) => new Int32Array(n)).flat;
-    return { kind: 'hidden', rows: rows.length, seq, hidden: flat, mask: maskFor(rows, lengths, seq), ids: padded };
+    return { kind: 'hidden', rows: rows.length, seq, hidden: flat, mask: maskFor(rows, lengths, seq), ids: padded, ...codesFor(rows, opts.codes) };
   };
-  return { kind: 'hidden', lengths, ids, raw, input: (rows) => toTfInput(raw(rows)) };
+  return { kind: 'hidden', lengths, ids, ...(opts.codes ? { codes: opts.codes } : {}), raw, input: (rows) => toTfInput(raw(rows)) };
 }
 
 export function disposeInput(input: TfInput): void {

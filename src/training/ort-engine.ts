@@ -9,7 +9,8 @@
 import { LivetagError } from '../common/errors.ts';
 import { GRAD_SUMSQ_OUTPUT } from '../model/build/autodiff/tape.ts';
 import { buildTrainingGraph, LOSS_OUTPUT, TRAINING_INPUTS, type TrainingGraph, type TrainingLoss } from '../model/build/training-graph.ts';
-import { INPUT_NAMES, OUTPUT_NAME } from '../model/onnx-names.ts';
+import type { NgramSource } from '../model/ngram-hash.ts';
+import { INPUT_NAMES, NGRAM_INPUT, OUTPUT_NAME } from '../model/onnx-names.ts';
 import { createGraphSession, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
 import { isTrainable, weightSpecs, type WeightMap } from '../model/weights.ts';
 import { createArrayAdamW } from './adamw-arrays.ts';
@@ -32,18 +33,25 @@ export function trainingLoss(l: LossOptions): TrainingLoss {
   }
 }
 
-function inputFeeds(x: RawInput, wide: boolean): Record<string, Feed> {
+/** The training graph's batch inputs; `wide`: the n-gram branch's source, if the model has one. */
+function inputFeeds(x: RawInput, wide: NgramSource | undefined): Record<string, Feed> {
   const dims = [x.rows, x.seq];
   const mask: Feed = { type: 'int64', data: BigInt64Array.from(x.mask, (v) => BigInt(v)), dims };
   const ids: Feed = { type: 'int64', data: BigInt64Array.from(x.ids, (v) => BigInt(v)), dims };
+  let codes = {};
+  if (wide === 'text') {
+    if (!x.codes) throw new LivetagError('LT_TRAINING', "the model's n-gram branch reads the text, and the training features carry no codes");
+    codes = { [NGRAM_INPUT]: { type: 'int64', data: BigInt64Array.from(x.codes.data, (v) => BigInt(v)), dims: [x.rows, x.codes.chars] } satisfies Feed };
+  }
   if (x.kind === 'hidden') {
     const hidden: Feed = { type: 'float32', data: x.hidden, dims: [x.rows, x.seq, x.hidden.length / Math.max(1, x.rows * x.seq)] };
-    return { [TRAINING_INPUTS.hidden]: hidden, [INPUT_NAMES[1]]: mask, ...(wide ? { [INPUT_NAMES[0]]: ids } : {}) };
+    return { [TRAINING_INPUTS.hidden]: hidden, [INPUT_NAMES[1]]: mask, ...(wide === 'tokens' ? { [INPUT_NAMES[0]]: ids } : {}), ...codes };
   }
   return {
     [INPUT_NAMES[0]]: ids,
     [INPUT_NAMES[1]]: mask,
     [INPUT_NAMES[2]]: { type: 'int64', data: new BigInt64Array(x.rows * x.seq), dims },
+    ...codes,
   };
 }
 
@@ -73,7 +81,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   const posWeight = new Float32Array(config.numLabels).fill(1);
   o.loss.posWeight?.forEach((w, i) => (posWeight[i] = w));
   const dropout = o.dropout ?? 0;
-  const wide = config.ngram !== undefined;
+  const wide = config.ngram?.source;
   const weightFeeds = (): Record<string, Feed> =>
     Object.fromEntries([...weights].map(([n, w]) => [n, { type: 'float32', data: w, dims: o.weights.get(n)!.shape } as Feed]));
   const dense = trainable.filter((n) => !rowGradients.has(n));

@@ -36,14 +36,21 @@ async function resolveInit(init: string): Promise<string> {
   }
 }
 
-/** --ngram 0 turns the wide branch off; --ngram-max-n or --ngram-tf alone keeps the other defaults. */
+/** --ngram 0 turns the wide branch off; any other --ngram-* flag alone keeps the other defaults. */
 export function ngramOptions(values: Values): Pick<TrainJobOptions, 'ngram' | 'ngramWarmStart' | 'ngramFrozen'> {
   const warm = { ...(values['ngram-cold'] ? { ngramWarmStart: false } : {}), ...(values['ngram-frozen'] ? { ngramFrozen: true } : {}) };
-  if (values.ngram === undefined && values['ngram-max-n'] === undefined && values['ngram-tf'] === undefined) return warm;
+  const shape = [values.ngram, values['ngram-max-n'], values['ngram-tf'], values['ngram-source'], values['ngram-chars']];
+  if (shape.every((v) => v === undefined)) return warm;
   if (values.ngram === 0) return { ...warm, ngram: null };
   return {
     ...warm,
-    ngram: parseNgramSpec({ buckets: values.ngram ?? DEFAULT_NGRAM.buckets, maxN: values['ngram-max-n'] ?? DEFAULT_NGRAM.maxN, tf: values['ngram-tf'] ?? DEFAULT_NGRAM.tf }),
+    ngram: parseNgramSpec({
+      buckets: values.ngram ?? DEFAULT_NGRAM.buckets,
+      maxN: values['ngram-max-n'] ?? DEFAULT_NGRAM.maxN,
+      tf: values['ngram-tf'] ?? DEFAULT_NGRAM.tf,
+      source: values['ngram-source'] ?? DEFAULT_NGRAM.source,
+      maxChars: values['ngram-chars'] ?? DEFAULT_NGRAM.maxChars,
+    }),
   };
 }
 

@@ -1,5 +1,5 @@
 import { defineCommand, nonNegative, positive, ratio, type Check } from '../options.ts';
-import { DEFAULT_NGRAM, NGRAM_TFS } from '../../model/ngram-hash.ts';
+import { DEFAULT_NGRAM, MAX_NGRAM_CHARS, NGRAM_SOURCES, NGRAM_TFS } from '../../model/ngram-hash.ts';
 import { MODEL_FORMS, MODEL_VALUE } from './model-option.ts';
 
 const splitRatios: Check<readonly string[]> = {
@@ -36,6 +36,8 @@ Give --data, --labels-topic or --base (or several).`,
     ngram: { type: 'integer', check: nonNegative, value: 'BUCKETS', group: MODEL, help: 'wide n-gram branch: hash buckets (0: none); trains on onnxruntime only', defaultHelp: '262144 on onnxruntime (a model keeps its own), 0 on tfjs' },
     'ngram-max-n': { type: 'integer', check: positive, value: 'N', group: MODEL, help: 'wide n-gram branch: longest n-gram (1-3)', defaultHelp: '3' },
     'ngram-tf': { type: 'string', choices: NGRAM_TFS, group: MODEL, help: "wide n-gram branch: a repeated n-gram's term frequency (binary: 1; sublinear: 1 + ln count; raw: the count, norm over positions, as bundles before it)", defaultHelp: DEFAULT_NGRAM.tf },
+    'ngram-source': { type: 'string', choices: NGRAM_SOURCES, group: MODEL, help: "wide n-gram branch: characters of the whole text (NFKC, lower-cased, its own graph input) or BERT's token ids (cut at the token limit, as bundles before it)", defaultHelp: DEFAULT_NGRAM.source },
+    'ngram-chars': { type: 'integer', check: positive, value: 'N', group: MODEL, help: `wide n-gram branch on text: characters read per text (up to ${MAX_NGRAM_CHARS})`, defaultHelp: String(DEFAULT_NGRAM.maxChars) },
     'ngram-frozen': { type: 'boolean', group: MODEL, help: 'keep the n-gram branch at the linear fit; BERT learns what it misses' },
     'ngram-cold': { type: 'boolean', group: MODEL, help: 'start the n-gram branch from zero instead of the linear baseline fit' },
     hidden: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: hidden size' },

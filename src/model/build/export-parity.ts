@@ -16,6 +16,8 @@ export interface OnnxLogitsOptions {
   readonly threads?: number;
   /** Rows per onnxruntime run. */
   readonly batchSize?: number;
+  /** The rows' textCodes, for a graph whose n-gram branch reads the text (other graphs ignore them). */
+  readonly codes?: readonly Int32Array[];
 }
 
 /** Outputs of an ONNX graph for rows of token ids, in row order (rows × outputs, row-major). */
@@ -24,7 +26,7 @@ export async function onnxLogits(model: Uint8Array, rows: readonly Int32Array[],
   const runner = await createOrtRunner(model, opts.threads === undefined ? {} : { threads: opts.threads });
   const parts: Float32Array[] = [];
   try {
-    for (let i = 0; i < rows.length; i += size) parts.push(await runner.run(toEncodedBatch(rows.slice(i, i + size))));
+    for (let i = 0; i < rows.length; i += size) parts.push(await runner.run(toEncodedBatch(rows.slice(i, i + size), opts.codes?.slice(i, i + size))));
   } finally {
     await runner.release();
   }
@@ -48,6 +50,8 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export interface ParityCheck {
   /** Token ids of the rows compared. */
   readonly rows: readonly Int32Array[];
+  /** Their textCodes, when the graph's n-gram branch reads the text. */
+  readonly codes?: readonly Int32Array[];
   /** The training forward pass's logits for those rows (rows × labels, row-major). */
   readonly expected: Float32Array;
   readonly tolerance: number;
@@ -80,7 +84,7 @@ export interface ExportedBundle {
 export async function exportWithParity(dir: string, spec: BundleSpec, weights: WeightMap, check: ParityCheck, opts: ExportOptions = {}): Promise<ExportedBundle> {
   await writeBundle(dir, spec, weights);
   const bundle = await loadBundle(dir);
-  const actual = await onnxLogits(bundle.modelBytes, check.rows, opts.threads === undefined ? {} : { threads: opts.threads });
+  const actual = await onnxLogits(bundle.modelBytes, check.rows, { ...(opts.threads === undefined ? {} : { threads: opts.threads }), ...(check.codes ? { codes: check.codes } : {}) });
   const diff = maxAbsDiff(check.expected, actual);
   opts.log?.(`parity ${check.reference} ↔ onnxruntime on ${check.rows.length} rows: max |Δlogit| ${diff.toExponential(3)} (tolerance ${check.tolerance})`);
   if (!(diff <= check.tolerance)) {

@@ -1,10 +1,13 @@
 /**
  * The wide branch inside the ONNX graph: hashed n-gram buckets of input_ids
- * (the arithmetic of ../ngram-hash.ts, in int64) and their normalised tf·idf
- * weights. The serving writer and the training graph both emit it from here,
- * so `livetag serve` needs no feature code of its own and cannot drift.
+ * or of the text's codes (the arithmetic of ../ngram-hash.ts, in int64) and
+ * their normalised tf·idf weights. The serving writer and the training graph
+ * both emit it from here, so `livetag serve` needs no feature code of its own
+ * and cannot drift.
  */
-import { NGRAM_MULTIPLIER, NGRAM_OFFSETS, NGRAM_PRIME, type NgramSpec } from '../ngram-hash.ts';
+import { LivetagError } from '../../common/errors.ts';
+import { NGRAM_INPUT } from '../onnx-names.ts';
+import { NGRAM_MULTIPLIER, NGRAM_OFFSETS, NGRAM_PRIME, ngramRadix, type NgramSpec } from '../ngram-hash.ts';
 import { DataType, intAttr, type GraphBuilder } from './onnx-graph-builder.ts';
 
 export const NGRAM_TABLE = 'ngram.weight';
@@ -18,15 +21,29 @@ export interface NgramFeatures {
 }
 
 /**
+ * What the branch hashes and which positions are real: input_ids under
+ * attention_mask, or the NGRAM_INPUT codes, whose padding is 0 (textCodes
+ * never emits 0), so they carry their own mask.
+ */
+export function ngramSource(g: GraphBuilder, spec: NgramSpec, ids: string | undefined, mask: string): { ids: string; mask: string } {
+  if (spec.source === 'tokens') {
+    if (ids === undefined) throw new LivetagError('LT_WEIGHTS_INVALID', 'a token n-gram branch needs input_ids in its graph');
+    return { ids, mask };
+  }
+  return { ids: NGRAM_INPUT, mask: g.op('Greater', [NGRAM_INPUT, g.int64s([0], true)]) };
+}
+
+/**
  * Buckets and weights of every n-gram position; a position that reaches into
  * padding weighs 0, so the result does not depend on how the batch is padded.
+ * `ids` and `mask` as ngramSource gives them.
  */
 export function emitNgramFeatures(g: GraphBuilder, ids: string, mask: string, spec: NgramSpec, vocabSize: number): NgramFeatures {
   const seq = g.op('Gather', [g.op('Shape', [ids]), g.int64s([1])], [intAttr('axis', 0)]);
   const axis1 = g.int64s([1]);
   const maskF = g.op('Cast', [mask], [intAttr('to', DataType.FLOAT)]);
   const prime = g.int64s([NGRAM_PRIME], true);
-  const vocab = g.int64s([vocabSize], true);
+  const vocab = g.int64s([ngramRadix(spec, vocabSize)], true);
   const bucketsAll: string[] = [];
   const realAll: string[] = [];
   for (let n = 1; n <= spec.maxN; n++) {

@@ -2,9 +2,9 @@ import onnxProto from 'onnx-proto';
 import type { BertConfig } from '../bert-config.ts';
 import { checkWeights, inEncoderPrefix, layerPrefix, weightSpecs, type WeightMap, type WeightTensor } from '../weights.ts';
 import { LivetagError } from '../../common/errors.ts';
-import { ATTENTION_MASK_BIAS, HIDDEN_OUTPUT_NAME, INPUT_NAMES, MS_DOMAIN, ONNX_IR_VERSION, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
+import { ATTENTION_MASK_BIAS, HIDDEN_OUTPUT_NAME, INPUT_NAMES, MS_DOMAIN, ONNX_IR_VERSION, ONNX_OPSET, NGRAM_INPUT, OUTPUT_NAME } from '../onnx-names.ts';
 import { DataType, GraphBuilder, floatAttr, intAttr, intsAttr, valueInfo } from './onnx-graph-builder.ts';
-import { emitNgramFeatures, emitWideLogits } from './ngram-graph.ts';
+import { emitNgramFeatures, emitWideLogits, ngramSource } from './ngram-graph.ts';
 import { concatVectors, packTransposed, quantizeColumns } from './weight-packing.ts';
 
 const { onnx } = onnxProto;
@@ -185,7 +185,10 @@ function classifierHead(e: Emit, x: string): void {
   const ngram = config.ngram;
   const deep = g.op('Add', [g.op('MatMul', [pooled, wt]), 'classifier.bias'], [], ngram || e.precision === 'fp16' ? undefined : OUTPUT_NAME);
   const deep32 = e.precision === 'fp16' ? g.op('Cast', [deep], [intAttr('to', DataType.FLOAT)], ngram ? undefined : OUTPUT_NAME) : deep;
-  if (ngram) g.op('Add', [deep32, emitWideLogits(g, emitNgramFeatures(g, 'input_ids', 'attention_mask', ngram, config.vocabSize))], [], OUTPUT_NAME);
+  if (ngram) {
+    const src = ngramSource(g, ngram, INPUT_NAMES[0], INPUT_NAMES[1]);
+    g.op('Add', [deep32, emitWideLogits(g, emitNgramFeatures(g, src.ids, src.mask, ngram, config.vocabSize))], [], OUTPUT_NAME);
+  }
 }
 
 function startGraph(config: BertConfig, weights: WeightMap, opts: BuildOptions): Emit {
@@ -205,6 +208,11 @@ function startGraph(config: BertConfig, weights: WeightMap, opts: BuildOptions):
   const fused = opts.fused === true;
   const maskInt = fused ? g.op('Cast', ['attention_mask'], [intAttr('to', DataType.INT32)]) : '';
   return { g, config, weights, prefix, layers: prefix ?? config.numLayers, precision, fused, maskInt };
+}
+
+/** The inputs of a classifier graph for `config`, as its manifest lists them: BERT's, and the codes of a text n-gram branch. */
+export function servingInputs(config: BertConfig): readonly string[] {
+  return config.ngram?.source === 'text' ? [...INPUT_NAMES, NGRAM_INPUT] : INPUT_NAMES;
 }
 
 /**
@@ -240,7 +248,7 @@ export function buildBertOnnx(config: BertConfig, weights: WeightMap, opts: Buil
       name: 'bert_multilabel',
       node: e.g.nodes,
       initializer: e.g.initializers.filter((t) => read.has(String(t.name))),
-      input: INPUT_NAMES.map((n) => valueInfo(n, DataType.INT64, ['batch', 'sequence'])),
+      input: (e.prefix === undefined ? servingInputs(config) : INPUT_NAMES).map((n) => valueInfo(n, DataType.INT64, ['batch', n === NGRAM_INPUT ? 'chars' : 'sequence'])),
       output: [output],
     },
   });

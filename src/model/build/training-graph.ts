@@ -7,13 +7,13 @@
  */
 import { LivetagError } from '../../common/errors.ts';
 import type { BertConfig } from '../bert-config.ts';
-import { INPUT_NAMES, OUTPUT_NAME } from '../onnx-names.ts';
+import { INPUT_NAMES, NGRAM_INPUT, OUTPUT_NAME } from '../onnx-names.ts';
 import { checkWeights, isTrainable, weightSpecs, type WeightMap } from '../weights.ts';
 import * as op from './autodiff/ops.ts';
 import { Tape, type RowGradient, type T } from './autodiff/tape.ts';
 import { attentionMaskBias, embeddings, encodeTrainingModel, encoderLayer, linear, type EncoderCtx } from './encoder-graph.ts';
 import { createDropoutSites, type DropoutSite } from './dropout-sites.ts';
-import { emitNgramFeatures, NGRAM_IDF, NGRAM_TABLE } from './ngram-graph.ts';
+import { emitNgramFeatures, NGRAM_IDF, NGRAM_TABLE, ngramSource } from './ngram-graph.ts';
 import { DataType, valueInfo } from './onnx-graph-builder.ts';
 
 /** PyTorch's BCELoss clamps log terms at -100 so saturated sigmoids give a finite loss. */
@@ -67,11 +67,12 @@ export interface TrainingGraph {
 }
 
 /** Σ over n-gram positions of weight × table row: the serving graph's wide logits, with the table's gradient. */
-function wideLogits(c: EncoderCtx, ids: T, mask: T, weights: WeightMap, byRows: boolean): T {
+function wideLogits(c: EncoderCtx, ids: T | undefined, mask: T, weights: WeightMap, byRows: boolean): T {
   const { tape, config } = c;
   const g = tape.g;
   g.float32Tensor(NGRAM_IDF, weights.get(NGRAM_IDF)!);
-  const f = emitNgramFeatures(g, ids.name, mask.name, config.ngram!, config.vocabSize);
+  const src = ngramSource(g, config.ngram!, ids?.name, mask.name);
+  const f = emitNgramFeatures(g, src.ids, src.mask, config.ngram!, config.vocabSize);
   const buckets: T = { name: f.buckets, shape: ['batch', 'ngrams'], grad: false };
   const w: T = { name: g.op('Unsqueeze', [f.weights, g.int64s([-1])]), shape: ['batch', 'ngrams', 1], grad: false };
   const rows = (byRows ? op.gatherRows : op.embed)(tape, c.w(NGRAM_TABLE), buckets);
@@ -121,11 +122,12 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
   const I = DataType.INT64;
   const inputs: string[] = [];
   const input = (name: string, type: number, shape: (string | number)[]): T => (inputs.push(name), tape.input(name, type, shape));
-  // The wide branch hashes token ids, so it reads them even above a frozen prefix.
-  const ids = frozen === 0 || config.ngram ? input(INPUT_NAMES[0], I, ['batch', 'sequence']) : undefined;
+  // A token branch hashes token ids, so it reads them even above a frozen prefix; a text branch reads its own codes.
+  const ids = frozen === 0 || config.ngram?.source === 'tokens' ? input(INPUT_NAMES[0], I, ['batch', 'sequence']) : undefined;
   const hidden = frozen > 0 ? input(TRAINING_INPUTS.hidden, DataType.FLOAT, ['batch', 'sequence', config.hiddenSize]) : undefined;
   const mask = input(INPUT_NAMES[1], I, ['batch', 'sequence']);
   const types = frozen === 0 ? input(INPUT_NAMES[2], I, ['batch', 'sequence']) : undefined;
+  if (config.ngram?.source === 'text') input(NGRAM_INPUT, I, ['batch', 'chars']);
   const forward = opts.forwardOnly === true;
   const labels = forward ? undefined : input(TRAINING_INPUTS.labels, DataType.FLOAT, ['batch', config.numLabels]);
   const posWeight = forward ? undefined : input(TRAINING_INPUTS.posWeight, DataType.FLOAT, [config.numLabels]);
@@ -144,7 +146,7 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
   let x = hidden ?? embeddings(c, ids!, types!);
   for (let i = frozen; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias);
   const pooled = c.drop(op.tanh(tape, linear(c, op.firstPosition(tape, x), 'bert.pooler.dense')));
-  const logits = config.ngram ? op.add(tape, linear(c, pooled, 'classifier'), wideLogits(c, ids!, mask, weights, opts.rowGradients?.has(NGRAM_TABLE) === true)) : linear(c, pooled, 'classifier');
+  const logits = config.ngram ? op.add(tape, linear(c, pooled, 'classifier'), wideLogits(c, ids, mask, weights, opts.rowGradients?.has(NGRAM_TABLE) === true)) : linear(c, pooled, 'classifier');
   g.op('Identity', [logits.name], [], OUTPUT_NAME);
   let gradients = new Map<string, string>();
   if (labels && posWeight) {

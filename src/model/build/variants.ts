@@ -5,6 +5,7 @@ import { createDecider, type Classification } from '../runtime/classifier.ts';
 import { buildBertOnnx } from './onnx-graph.ts';
 import { readBertWeights } from '../onnx-reader.ts';
 import { createOrtRunner, type OrtRunner } from '../runtime/onnx-session.ts';
+import { textChars } from '../ngram-hash.ts';
 import { createTextEncoder, type EncodedBatch } from '../tokenizer.ts';
 import { LivetagError } from '../../common/errors.ts';
 
@@ -92,7 +93,7 @@ export async function optimizeBundle(sourceDir: string, outDir: string, opts: Op
   const minAgreement = opts.minAgreement ?? 0.99;
   const batchSize = opts.batchSize ?? 32;
   const seconds = opts.seconds ?? 2;
-  const encoder = createTextEncoder(source.tokenizerJson, manifest.maxSequenceLength);
+  const encoder = createTextEncoder(source.tokenizerJson, manifest.maxSequenceLength, { ngramChars: textChars(manifest.architecture.ngram) });
   const decide = createDecider(manifest.labels, manifest.thresholds, manifest.tagCount);
   const batches: EncodedBatch[] = [];
   for (let i = 0; i < opts.texts.length; i += batchSize) batches.push(await encoder.encode(opts.texts.slice(i, i + batchSize)));

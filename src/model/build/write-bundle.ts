@@ -1,10 +1,10 @@
 import { replaceDirAtomically, writeFiles } from '../../common/atomic-write.ts';
 import type { BertConfig } from '../bert-config.ts';
 import { BUNDLE_FORMAT_VERSION, MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE, parseManifest, sha256, type LoadedBundle, type Manifest, type ServingChoice, type TrainingInfo, type Variant } from '../manifest.ts';
-import { INPUT_NAMES, ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
+import { ONNX_OPSET, OUTPUT_NAME } from '../onnx-names.ts';
 import type { TagCount } from '../runtime/select-tags.ts';
 import type { WeightMap } from '../weights.ts';
-import { buildBertOnnx } from './onnx-graph.ts';
+import { buildBertOnnx, servingInputs } from './onnx-graph.ts';
 
 export interface BundleSpec {
   readonly modelId: string;
@@ -48,7 +48,7 @@ export async function writeBundleFiles(dir: string, spec: BundleSpec, model: Uin
     ...(spec.tagCount ? { tagCount: { ...spec.tagCount } } : {}),
     maxSequenceLength: spec.maxSequenceLength,
     architecture: { ...spec.architecture },
-    onnx: { inputs: [...INPUT_NAMES], output: OUTPUT_NAME, opset: ONNX_OPSET, precision: spec.precision ?? 'fp32' },
+    onnx: { inputs: [...servingInputs(spec.architecture)], output: OUTPUT_NAME, opset: ONNX_OPSET, precision: spec.precision ?? 'fp32' },
     head: spec.head,
     source: spec.source,
     files: {

@@ -1,6 +1,7 @@
 import { assertClassifier, BASE_VARIANT, type LoadedBundle, type Manifest } from '../manifest.ts';
 import { loadBundle } from './load-bundle.ts';
 import { createModelRunner, type ModelRunner, type ModelRunnerOptions } from './model-runner.ts';
+import { textChars } from '../ngram-hash.ts';
 import { createTextEncoder, type EncodedBatch, type TextEncoder } from '../tokenizer.ts';
 import { LivetagError } from '../../common/errors.ts';
 import { ANY_TAG_COUNT, selectTags, type TagCount } from './select-tags.ts';
@@ -100,7 +101,7 @@ export async function createClassifier(opts: ClassifierOptions): Promise<Classif
     typeof opts.bundle === 'string' ? await loadBundle(opts.bundle, choice === 'auto' ? {} : { variants: [choice] }) : opts.bundle;
   const { manifest } = bundle;
   assertClassifier(manifest, bundle.dir);
-  const encoder = createTextEncoder(bundle.tokenizerJson, manifest.maxSequenceLength);
+  const encoder = createTextEncoder(bundle.tokenizerJson, manifest.maxSequenceLength, { ngramChars: textChars(manifest.architecture.ngram) });
   const graphs = pickGraphs(bundle, choice);
   const { bundle: _b, variant: _v, ...runnerOpts } = opts;
   const runner = await createModelRunner(graphs.bytes(graphs.cpu), {

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { LivetagError } from '../../common/errors.ts';
-import { INPUT_NAMES } from '../onnx-names.ts';
+import { INPUT_NAMES, NGRAM_INPUT } from '../onnx-names.ts';
 import type { EncodedBatch } from '../tokenizer.ts';
 
 export type Device = 'cpu' | 'cuda';
@@ -88,6 +88,7 @@ export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = 
   const live = session;
   // The first output: logits for full graphs, hidden states for encoder prefixes.
   const outputName = live.outputNames[0];
+  const wantsCodes = live.inputNames.includes(NGRAM_INPUT);
   let released = false;
 
   return {
@@ -100,6 +101,10 @@ export async function createOrtRunner(model: Uint8Array, opts: SessionOptions = 
         [INPUT_NAMES[1]]: new ort.Tensor('int64', batch.attentionMask, dims),
         [INPUT_NAMES[2]]: new ort.Tensor('int64', batch.tokenTypeIds, dims),
       };
+      if (wantsCodes) {
+        if (!batch.ngramCodes) throw new LivetagError('LT_INFERENCE', `the graph's n-gram branch reads the text (input ${NGRAM_INPUT}) and the batch has no codes`);
+        feeds[NGRAM_INPUT] = new ort.Tensor('int64', batch.ngramCodes, [batch.batchSize, batch.codesLength ?? 0]);
+      }
       try {
         const out = await live.run(feeds);
         const logits = out[outputName];

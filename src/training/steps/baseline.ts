@@ -56,8 +56,8 @@ export interface BaselineSummary {
 export function fitBaseline(input: BaselineInput, log: (line: string) => void): BaselineResult {
   const { model, encoded, plan, labels } = input;
   const spec = model.config.ngram ?? DEFAULT_NGRAM;
-  const fit = fitLinearBaseline(encoded.ids, encoded.targets, plan.trainRows, plan.valRows, labels, { spec, vocabSize: model.config.vocabSize });
-  const testLogits = linearLogits(fit.model, featurize(fit.model, plan.testRows.map((r) => encoded.ids[r])));
+  const fit = fitLinearBaseline(encoded.ngram, encoded.targets, plan.trainRows, plan.valRows, labels, { spec, vocabSize: model.config.vocabSize });
+  const testLogits = linearLogits(fit.model, featurize(fit.model, plan.testRows.map((r) => encoded.ngram[r])));
   const testTruth = plan.testRows.map((r) => encoded.targets[r]);
   const testProbs = testLogits.map(sigmoid);
   const thresholds = fit.validation.thresholds.map((t) => t.threshold);
@@ -93,7 +93,7 @@ export function baselineVerdict(model: MultiLabelMetrics, baseline: MultiLabelMe
 export function summarizeBaseline(b: BaselineResult, model: MultiLabelMetrics): BaselineSummary {
   const { spec } = b.fit.model;
   return {
-    features: `hashed token ${describeNgram(spec)}·idf, L2-normalised`,
+    features: `hashed ${describeNgram(spec)}·idf, L2-normalised`,
     c: b.fit.c,
     seconds: b.fit.seconds,
     validation: b.fit.validation.metrics,

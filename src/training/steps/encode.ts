@@ -3,6 +3,7 @@
  * prefix, its output computed once with onnxruntime) and 0/1 targets.
  * Truncated texts are added to the data report here, once the tokenizer is known.
  */
+import { DEFAULT_NGRAM, ngramRows } from '../../model/ngram-hash.ts';
 import { createTextEncoder } from '../../model/tokenizer.ts';
 import { noteIssue, type DataReport, type LabeledRow } from '../data.ts';
 import { createFrozenFeatures, createIdFeatures, tokenizeAll, type FeatureStore } from '../features.ts';
@@ -22,6 +23,8 @@ export interface EncodeInput {
 
 export interface EncodedRows {
   readonly ids: readonly Int32Array[];
+  /** What the n-gram branch, or without one the linear baseline, hashes per row (ngramRows). */
+  readonly ngram: readonly Int32Array[];
   readonly features: FeatureStore;
   readonly targets: readonly Uint8Array[];
 }
@@ -36,13 +39,17 @@ export async function encodeRows(input: EncodeInput, log: (line: string) => void
       noteIssue(input.report, { kind: 'truncated', source: 'tokenizer', detail: `"${rows[i].text.slice(0, 30)}…" truncated to ${maxLength} tokens` });
     }
   });
+  const ngram = ngramRows(model.config.ngram ?? DEFAULT_NGRAM, ids, rows.map((r) => r.text));
+  // The training graph reads codes only when the model's own branch reads the text.
+  const codes = model.config.ngram?.source === 'text' ? ngram : undefined;
   let features: FeatureStore;
   if (frozenLayers > 0) {
     log(`computing the frozen lower ${frozenLayers} layers once per text with onnxruntime`);
     features = await createFrozenFeatures(model.config, model.weights, frozenLayers, ids, {
       progress: createProgress('frozen layers', ids.length, undefined, input.quiet),
       ...(input.threads === undefined ? {} : { threads: input.threads }),
+      ...(codes ? { codes } : {}),
     });
-  } else features = createIdFeatures(ids);
-  return { ids, features, targets: toMatrix(rows.map((r) => r.labels), input.labels) };
+  } else features = createIdFeatures(ids, codes);
+  return { ids, ngram, features, targets: toMatrix(rows.map((r) => r.labels), input.labels) };
 }

@@ -50,6 +50,7 @@ export async function checkFirstBatch(
   if (!input.initial.initOnnx || trained.resumedFromEpoch !== undefined) return firstBatch;
   const logits = await onnxLogits(input.initial.initOnnx, fb.rows.map((r) => encoded.ids[r]), {
     batchSize: fb.rows.length,
+    codes: fb.rows.map((r) => encoded.ngram[r]),
     ...(input.threads === undefined ? {} : { threads: input.threads }),
   });
   const flat = new Float32Array(fb.rows.length * labels.length);
@@ -66,12 +67,13 @@ export async function exportAndCheck(input: ExportInput, log: (line: string) => 
   const weights = fusion ? fusion.weights(engine.exportWeights()) : engine.exportWeights();
   // Held-out rows first; training rows only when the splits are too small to fill the sample.
   const sample = [...plan.valRows, ...plan.testRows, ...plan.trainRows].slice(0, input.paritySample ?? DEFAULT_PARITY_SAMPLE);
-  const expected = fusion ? fusion.logits(await engine.logits(sample), sample.map((r) => input.encoded.ids[r])) : await engine.logits(sample);
+  const ngram = sample.map((r) => input.encoded.ngram[r]);
+  const expected = fusion ? fusion.logits(await engine.logits(sample), ngram) : await engine.logits(sample);
   const { bundle, parity } = await exportWithParity(
     input.bundleDir,
     input.spec,
     weights,
-    { rows: sample.map((r) => input.encoded.ids[r]), expected, tolerance: input.tolerance ?? DEFAULT_PARITY_TOLERANCE, reference: engine.name === 'tfjs' ? 'tfjs' : 'the onnxruntime training engine' },
+    { rows: sample.map((r) => input.encoded.ids[r]), codes: ngram, expected, tolerance: input.tolerance ?? DEFAULT_PARITY_TOLERANCE, reference: engine.name === 'tfjs' ? 'tfjs' : 'the onnxruntime training engine' },
     { log, ...(input.threads === undefined ? {} : { threads: input.threads }) },
   );
   return { bundle, weights, firstBatch, parity };

@@ -49,7 +49,7 @@ export interface Fusion {
   /** BERT's trained weights → the fused graph's. */
   weights(bert: WeightMap): WeightMap;
   /** What the fused graph must give rows whose BERT logits are these: the parity reference. */
-  logits(bertLogits: Float32Array, ids: readonly ArrayLike<number>[]): Float32Array;
+  logits(bertLogits: Float32Array, ngramRows: readonly ArrayLike<number>[]): Float32Array;
 }
 
 /** The starting model without its wide branch: what BERT trains as under late fusion. */
@@ -106,8 +106,8 @@ export function fuseLate(input: FuseInput, log: (line: string) => void): Fusion 
       out.set('ngram.weight', { shape: [input.spec.buckets, width], data: fit.model.weight.map((x) => (1 - w) * x) });
       return out;
     },
-    logits(bertLogits, ids) {
-      return mix(bertLogits, linearLogits(fit.model, featurize(fit.model, ids)), a, 1 - w);
+    logits(bertLogits, ngramRows) {
+      return mix(bertLogits, linearLogits(fit.model, featurize(fit.model, ngramRows)), a, 1 - w);
     },
   };
 }

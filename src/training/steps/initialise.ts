@@ -213,6 +213,11 @@ async function fromScratch(input: InitialiseInput): Promise<Start> {
   };
 }
 
+/** Specs whose tables mean the same: a different tf or source would read the rows differently. */
+function sameNgram(a: NgramSpec, b: NgramSpec): boolean {
+  return a.buckets === b.buckets && a.maxN === b.maxN && a.tf === b.tf && a.source === b.source && (a.source === 'tokens' || a.maxChars === b.maxChars);
+}
+
 /**
  * Adds, resizes or removes the wide n-gram branch (`ngram` null: none;
  * undefined: as it is). A new table is zero (the baseline step may fill it)
@@ -221,7 +226,7 @@ async function fromScratch(input: InitialiseInput): Promise<Start> {
  */
 export function withNgram<T extends Start>(start: T, ngram: NgramSpec | null | undefined): T {
   const have = start.config.ngram;
-  if (ngram === undefined || (ngram && have && ngram.buckets === have.buckets && ngram.maxN === have.maxN) || (ngram === null && !have)) return start;
+  if (ngram === undefined || (ngram && have && sameNgram(ngram, have)) || (ngram === null && !have)) return start;
   const { ngram: _old, ...plain } = start.config;
   const config = parseBertConfig(ngram ? { ...plain, ngram } : plain);
   const weights: WeightMap = new Map([...start.weights].filter(([n]) => !n.startsWith('ngram.')));

@@ -19,7 +19,7 @@ const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'
 };
 const root = tempDir();
 
-async function logitsAndIds(bundle: string): Promise<{ logits: number[][]; ids: number[][] }> {
+async function logitsAndIds(bundle: string): Promise<{ logits: number[][]; ids: readonly (readonly number[])[] }> {
   const c = await createClassifier({ bundle, worker: false, threads: 1 });
   try {
     const texts = expected.cases.map((x) => x.text);

@@ -84,7 +84,7 @@ test('import → train → export → import gives the same logits (≤ 1e-5)', 
   const vocabOnly = join(root, 'vocab-only');
   await cp(out, vocabOnly, { recursive: true, filter: (f) => !f.endsWith('tokenizer.json') });
   const rebuilt = await readHfCheckpoint(vocabOnly);
-  const ids = async (json: string): Promise<number[][]> => createTextEncoder(json, 16).ids(TEXTS);
+  const ids = async (json: string): Promise<readonly (readonly number[])[]> => createTextEncoder(json, 16).ids(TEXTS);
   assert.deepEqual(await ids(rebuilt.tokenizerJson), await ids(readFileSync(join(out, 'tokenizer.json'), 'utf8')));
 });
 

@@ -1,7 +1,8 @@
 /** Shared set-up for the training-graph tests: a tiny BERT, a batch, and feeds for onnxruntime. */
 import { parseBertConfig, type BertConfig } from '../../../src/model/bert-config.ts';
 import { createRng } from '../../../src/common/rng.ts';
-import type { Feed } from '../../../src/model/runtime/graph-session.ts';
+import assert from 'node:assert/strict';
+import type { Feed, GraphSession } from '../../../src/model/runtime/graph-session.ts';
 import { randomWeights, type WeightMap } from '../../../src/model/weights.ts';
 
 export function tinyConfig(numLabels = 5): BertConfig {
@@ -60,4 +61,21 @@ export function feedsFor(config: BertConfig, b: Batch, weights: WeightMap, train
     feeds[name] = { type: 'float32', data: t.data, dims: t.shape };
   }
   return feeds;
+}
+
+/**
+ * Central differences of the loss at entries `at` of `table` (an input the
+ * feeds hold by reference) against the analytic gradient `grad`.
+ */
+export async function assertFiniteDifferences(session: GraphSession, feeds: Record<string, Feed>, table: Float32Array, grad: Float32Array, at: readonly number[], what: string, eps = 1e-2): Promise<void> {
+  for (const i of at) {
+    const orig = table[i];
+    table[i] = orig + eps;
+    const up = (await session.run(feeds, ['loss'])).loss[0];
+    table[i] = orig - eps;
+    const down = (await session.run(feeds, ['loss'])).loss[0];
+    table[i] = orig;
+    const fd = (up - down) / (2 * eps);
+    assert.ok(Math.abs(fd - grad[i]) <= 2e-4 + 2e-2 * Math.abs(fd), `${what} ${i}: analytic ${grad[i]} vs fd ${fd}`);
+  }
 }

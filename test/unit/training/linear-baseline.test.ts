@@ -1,3 +1,4 @@
+import { parseNgramSpec } from '../../../src/model/ngram-hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fitLinearBaseline, minimizeLbfgs } from '../../../src/training/linear-baseline.ts';
@@ -36,7 +37,7 @@ test('the baseline learns labels that n-grams decide, and picks C by validation'
   }
   const trainRows = [...Array(200).keys()];
   const valRows = Array.from({ length: 100 }, (_, i) => 200 + i);
-  const fit = fitLinearBaseline(ids, targets, trainRows, valRows, ['a', 'b'], { spec: { buckets: 4096, maxN: 2, tf: 'binary' }, vocabSize: 30, cs: [1, 16] });
+  const fit = fitLinearBaseline(ids, targets, trainRows, valRows, ['a', 'b'], { spec: parseNgramSpec({ buckets: 4096, maxN: 2, tf: 'binary' }), vocabSize: 30, cs: [1, 16] });
   assert.ok(fit.validation.metrics.macro_f1 > 0.95, `validation macro-F1 ${fit.validation.metrics.macro_f1}`);
   assert.ok([1, 16].includes(fit.c));
   assert.equal(fit.valLogits.length, 200);

@@ -1,3 +1,4 @@
+import { ngramRows } from '../../../src/model/ngram-hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -58,7 +59,7 @@ test('from scratch: bad rows reported, bundle exported with thresholds, parity, 
   assert.equal(result.decision.decision, 'promoted');
   assert.equal(r.history.length, 3);
   // The default: a wide n-gram branch on the onnxruntime engine, the linear baseline beside the model in the report.
-  assert.deepEqual(r.architecture.ngram, { buckets: 262144, maxN: 3, tf: 'binary' });
+  assert.deepEqual(r.architecture.ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'text', maxChars: 256 });
   assert.ok(r.baseline && r.baseline.test.samples === r.test.samples, 'baseline scored on the same test rows');
   assert.match(r.baseline.verdict, /^(the trained model beats|the linear n-gram baseline would have been better on)/);
   assert.match(readFileSync(join(out, 'report', 'report.md'), 'utf8'), /\| linear n-gram baseline \|[\s\S]*Verdict: /);
@@ -206,7 +207,7 @@ test('--fusion late: BERT trains without the branch, the bundle joins the linear
   const result = await runTrainJob({ ...tiny, ...quiet, log: (l) => lines.push(l), recipeOverrides: { ...tiny.recipeOverrides, fusion: 'late' }, data: [data], recipe: 'livetag', out, labels: TINY_LABELS });
   const r = result.report;
   assert.equal(r.recipe.fusion, 'late');
-  assert.deepEqual(r.architecture.ngram, { buckets: 262144, maxN: 3, tf: 'binary' }, 'the bundle ships the branch');
+  assert.deepEqual(r.architecture.ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'text', maxChars: 256 }, 'the bundle ships the branch');
   // The starting graph, without the branch, gave the engine's first-batch loss.
   assert.ok(r.firstBatch.absDiff! < 1e-5, `first batch ${JSON.stringify(r.firstBatch)}`);
   assert.ok(r.fusion, 'the report names the share');
@@ -223,7 +224,7 @@ test('--fusion late: BERT trains without the branch, the bundle joins the linear
   const [trainRows, valRows] = [rowsOf('train.jsonl'), rowsOf('validation.jsonl')];
   const all = [...trainRows, ...valRows];
   const ids = await tokenizeAll(createTextEncoder(bundle.tokenizerJson, bundle.manifest.maxSequenceLength), all.map((x) => x.text));
-  const fit = fitLinearBaseline(ids, toMatrix(all.map((x) => x.labels), TINY_LABELS), [...trainRows.keys()], valRows.map((_, i) => trainRows.length + i), TINY_LABELS, {
+  const fit = fitLinearBaseline(ngramRows(bundle.manifest.architecture.ngram!, ids, all.map((x) => x.text)), toMatrix(all.map((x) => x.labels), TINY_LABELS), [...trainRows.keys()], valRows.map((_, i) => trainRows.length + i), TINY_LABELS, {
     spec: bundle.manifest.architecture.ngram!,
     vocabSize: bundle.manifest.architecture.vocabSize,
   });
@@ -235,7 +236,7 @@ test('--fusion late: BERT trains without the branch, the bundle joins the linear
   assert.ok(share === 0 || table.some((x) => x !== 0), 'the branch holds the fit');
   assert.match(readFileSync(join(out, 'report', 'report.md'), 'utf8'), /Late fusion: logits \d\.\d\d·k·BERT \+ \d\.\d\d·the linear fit, k = \d+\.\d{3}/);
   assert.ok(lines.some((l) => /^late fusion: logits/.test(l)));
-  assert.ok(lines.some((l) => /^init: .*wide n-gram branch \(1–3-grams, 262144 buckets, binary tf\) joins after training as the linear fit \(late fusion\)$/.test(l)), 'the init line says the branch does not train');
+  assert.ok(lines.some((l) => /^init: .*wide n-gram branch \(character 1–3-grams of the text \(≤ 256\), 262144 buckets, binary tf\) joins after training as the linear fit \(late fusion\)$/.test(l)), 'the init line says the branch does not train');
   const clf = await createClassifier({ bundle: join(out, 'bundle'), threads: 1 });
   try {
     const tagged = await clf.classify(['这个多少钱', '什么时候发货']);

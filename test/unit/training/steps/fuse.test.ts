@@ -1,3 +1,4 @@
+import { parseNgramSpec } from '../../../../src/model/ngram-hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBertConfig } from '../../../../src/model/bert-config.ts';
@@ -20,7 +21,7 @@ function input(bert: (y: number, i: number) => number, linear: (y: number, i: nu
   const fit = { valLogits: logits(linear) } as unknown as LinearFit;
   return {
     config,
-    spec: { buckets: 16, maxN: 2, tf: 'binary' },
+    spec: parseNgramSpec({ buckets: 16, maxN: 2, tf: 'binary' }),
     fit,
     bertValLogits: logits(bert),
     valTruth,

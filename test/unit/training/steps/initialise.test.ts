@@ -55,13 +55,13 @@ test('extendHead keeps the old classifier rows and adds fresh ones for new label
 
 test('the wide n-gram branch: added with a zero table and unit idf, no longer the starting graph, and removed again with null', async () => {
   const lines: string[] = [];
-  const m = await initialiseModel({ ...scratch, ngram: { buckets: 64, maxN: 2, tf: 'sublinear' } }, (l) => lines.push(l));
-  assert.deepEqual(m.config.ngram, { buckets: 64, maxN: 2, tf: 'sublinear' });
+  const m = await initialiseModel({ ...scratch, ngram: { buckets: 64, maxN: 2, tf: 'sublinear', source: 'tokens', maxChars: 256 } }, (l) => lines.push(l));
+  assert.deepEqual(m.config.ngram, { buckets: 64, maxN: 2, tf: 'sublinear', source: 'tokens', maxChars: 256 });
   assert.deepEqual(m.weights.get('ngram.weight')!.shape, [64, 3]);
   assert.ok(m.weights.get('ngram.weight')!.data.every((v) => v === 0));
   assert.ok(m.weights.get('ngram.idf')!.data.every((v) => v === 1));
   assert.equal(m.initOnnx, undefined);
-  assert.match(lines[0], /wide n-gram branch \(1–2-grams, 64 buckets, sublinear tf, lazy updates\)$/);
+  assert.match(lines[0], /wide n-gram branch \(token 1–2-grams, 64 buckets, sublinear tf, lazy updates\)$/);
   const grown = extendHead(m.config, m.weights, TINY_LABELS, [...TINY_LABELS, 'new'], 1);
   assert.deepEqual(grown.weights.get('ngram.weight')!.shape, [64, 4], 'a new label gets its n-gram column');
 });
