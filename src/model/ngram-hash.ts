@@ -66,9 +66,9 @@ export function parseNgramSpec(value: unknown): NgramSpec {
   return Object.freeze(parsed.data);
 }
 
-export const DEFAULT_NGRAM: NgramSpec = Object.freeze({ buckets: 1 << 18, maxN: 3, tf: 'binary', source: 'text', maxChars: 256 });
+export const DEFAULT_NGRAM: NgramSpec = Object.freeze({ buckets: 1 << 18, maxN: 3, tf: 'binary', source: 'tokens', maxChars: 256 });
 
-/** The spec as logs and reports name it: "character 1–3-grams of the text (≤ 256), 262144 buckets, binary tf". */
+/** The spec as logs and reports name it: "token 1–3-grams, 262144 buckets, binary tf" or "character 1–3-grams of the text (≤ 256), …". */
 export function describeNgram(spec: NgramSpec): string {
   const of = spec.source === 'text' ? `character 1–${spec.maxN}-grams of the text (≤ ${spec.maxChars})` : `token 1–${spec.maxN}-grams`;
   return `${of}, ${spec.buckets} buckets, ${spec.tf} tf`;

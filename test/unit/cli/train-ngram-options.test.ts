@@ -8,7 +8,7 @@ import { isLivetagError } from '../../../src/common/errors.ts';
 const options = (...argv: string[]) => ngramOptions(parseCommandArgs(trainSpec, ['--out', 'run', ...argv]).values);
 
 test('--ngram-tf: alone it keeps the other defaults; with --ngram it sets the branch; no flag leaves the model its own; an unknown tf is a usage error', () => {
-  const text = { source: 'text', maxChars: 256 };
+  const text = { source: 'tokens', maxChars: 256 };
   assert.deepEqual(options('--ngram-tf', 'sublinear').ngram, { buckets: 262144, maxN: 3, tf: 'sublinear', ...text });
   assert.deepEqual(options('--ngram', '1024', '--ngram-tf', 'raw').ngram, { buckets: 1024, maxN: 3, tf: 'raw', ...text });
   assert.deepEqual(options('--ngram-max-n', '2').ngram, { buckets: 262144, maxN: 2, tf: 'binary', ...text }, 'binary is the default');
@@ -17,9 +17,9 @@ test('--ngram-tf: alone it keeps the other defaults; with --ngram it sets the br
   assert.throws(() => options('--ngram-tf', 'log'), (err: unknown) => isLivetagError(err) && /ngram-tf/.test((err as Error).message));
 });
 
-test('--ngram-source and --ngram-chars: text of 256 characters by default, tokens as bundles before; the limit is checked', () => {
-  assert.deepEqual(options('--ngram-source', 'tokens').ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'tokens', maxChars: 256 });
-  assert.deepEqual(options('--ngram-chars', '64').ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'text', maxChars: 64 });
+test('--ngram-source and --ngram-chars: token ids by default; the text reads 256 characters unless told; the limit is checked', () => {
+  assert.deepEqual(options('--ngram-source', 'text').ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'text', maxChars: 256 });
+  assert.deepEqual(options('--ngram-source', 'text', '--ngram-chars', '64').ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'text', maxChars: 64 });
   assert.throws(() => options('--ngram-source', 'words'), (err: unknown) => isLivetagError(err) && /ngram-source/.test((err as Error).message));
   assert.throws(() => options('--ngram-chars', '5000'), (err: unknown) => isLivetagError(err, 'LT_CONFIG_INVALID') && /maxChars/.test((err as Error).message));
 });

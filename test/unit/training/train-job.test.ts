@@ -1,4 +1,4 @@
-import { ngramRows } from '../../../src/model/ngram-hash.ts';
+import { ngramRows, parseNgramSpec } from '../../../src/model/ngram-hash.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -59,7 +59,7 @@ test('from scratch: bad rows reported, bundle exported with thresholds, parity, 
   assert.equal(result.decision.decision, 'promoted');
   assert.equal(r.history.length, 3);
   // The default: a wide n-gram branch on the onnxruntime engine, the linear baseline beside the model in the report.
-  assert.deepEqual(r.architecture.ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'text', maxChars: 256 });
+  assert.deepEqual(r.architecture.ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'tokens', maxChars: 256 });
   assert.ok(r.baseline && r.baseline.test.samples === r.test.samples, 'baseline scored on the same test rows');
   assert.match(r.baseline.verdict, /^(the trained model beats|the linear n-gram baseline would have been better on)/);
   assert.match(readFileSync(join(out, 'report', 'report.md'), 'utf8'), /\| linear n-gram baseline \|[\s\S]*Verdict: /);
@@ -207,7 +207,7 @@ test('--fusion late: BERT trains without the branch, the bundle joins the linear
   const result = await runTrainJob({ ...tiny, ...quiet, log: (l) => lines.push(l), recipeOverrides: { ...tiny.recipeOverrides, fusion: 'late' }, data: [data], recipe: 'livetag', out, labels: TINY_LABELS });
   const r = result.report;
   assert.equal(r.recipe.fusion, 'late');
-  assert.deepEqual(r.architecture.ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'text', maxChars: 256 }, 'the bundle ships the branch');
+  assert.deepEqual(r.architecture.ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'tokens', maxChars: 256 }, 'the bundle ships the branch');
   // The starting graph, without the branch, gave the engine's first-batch loss.
   assert.ok(r.firstBatch.absDiff! < 1e-5, `first batch ${JSON.stringify(r.firstBatch)}`);
   assert.ok(r.fusion, 'the report names the share');
@@ -236,13 +236,38 @@ test('--fusion late: BERT trains without the branch, the bundle joins the linear
   assert.ok(share === 0 || table.some((x) => x !== 0), 'the branch holds the fit');
   assert.match(readFileSync(join(out, 'report', 'report.md'), 'utf8'), /Late fusion: logits \d\.\d\d·k·BERT \+ \d\.\d\d·the linear fit, k = \d+\.\d{3}/);
   assert.ok(lines.some((l) => /^late fusion: logits/.test(l)));
-  assert.ok(lines.some((l) => /^init: .*wide n-gram branch \(character 1–3-grams of the text \(≤ 256\), 262144 buckets, binary tf\) joins after training as the linear fit \(late fusion\)$/.test(l)), 'the init line says the branch does not train');
+  assert.ok(lines.some((l) => /^init: .*wide n-gram branch \(token 1–3-grams, 262144 buckets, binary tf\) joins after training as the linear fit \(late fusion\)$/.test(l)), 'the init line says the branch does not train');
   const clf = await createClassifier({ bundle: join(out, 'bundle'), threads: 1 });
   try {
     const tagged = await clf.classify(['这个多少钱', '什么时候发货']);
     assert.equal(tagged.length, 2);
   } finally {
     await clf.stop();
+  }
+});
+
+test('--ngram-source text, joint and late: the branch reads the text past the token limit; parity, the first-batch check and serving all feed its codes', async () => {
+  const dir = tempDir();
+  const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(60));
+  const ngram = parseNgramSpec({ buckets: 4096, maxN: 3, tf: 'binary', source: 'text', maxChars: 64 });
+  for (const fusion of ['joint', 'late'] as const) {
+    const out = join(dir, fusion);
+    const result = await runTrainJob({ ...tiny, ...quiet, ngram, maxLength: 8, recipeOverrides: { ...tiny.recipeOverrides, fusion }, data: [data], recipe: 'livetag', out, labels: TINY_LABELS });
+    const r = result.report;
+    assert.deepEqual(r.architecture.ngram, ngram);
+    assert.ok(r.parity.maxAbsDiff <= 1e-4, `${fusion} parity ${r.parity.maxAbsDiff}`);
+    assert.ok(r.firstBatch.absDiff! < 1e-5, `${fusion} first batch ${JSON.stringify(r.firstBatch)}`);
+    assert.match(r.baseline!.features, /character 1–3-grams of the text \(≤ 64\)/);
+    const bundle = await loadBundle(result.bundleDir);
+    assert.deepEqual(bundle.manifest.onnx.inputs, ['input_ids', 'attention_mask', 'token_type_ids', 'ngram_codes']);
+    const clf = await createClassifier({ bundle: result.bundleDir, threads: 1 });
+    try {
+      // Identical in their first 8 tokens, different after: only the branch tells them apart.
+      const scores = (await clf.classify(['这个多少钱这个多少钱什么时候发货', '这个多少钱这个多少钱还有M码吗'], { allScores: true })).map((c) => c.scores!);
+      assert.notDeepEqual(scores[0], scores[1], `${fusion}: the tails past the token limit reach the logits`);
+    } finally {
+      await clf.stop();
+    }
   }
 });
 
