@@ -7,7 +7,7 @@
  * whose split files (train/validation/test.jsonl) and bundle it reads. The
  * linear fit is refitted on the same split, as the job fits it.
  *
- *   node --import tsx bench/fusion-probe.ts [--source text|tokens] RUN...   (about 10 s per run)
+ *   node --import tsx bench/fusion-probe.ts [--source tokens|text|auto] RUN...   (about 10 s per run; auto: 20 s)
  *
  * Rules: the share of BERT w on a grid, on raw logits or with BERT's logits
  * put on the fit's spread (k, `logitSpread`), chosen by validation macro-F1
@@ -20,8 +20,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { createClassifier, sigmoid } from '../src/model/runtime/classifier.ts';
-import { DEFAULT_NGRAM, describeNgram, ngramRows, parseNgramSpec } from '../src/model/ngram-hash.ts';
-import { featurize, fitLinearBaseline, linearLogits } from '../src/training/linear-baseline.ts';
+import { DEFAULT_NGRAM, describeNgram, NGRAM_SOURCES, parseNgramSpec, textCodes, type NgramSource } from '../src/model/ngram-hash.ts';
+import { featurize, linearLogits } from '../src/training/linear-baseline.ts';
+import { fitBestSource } from '../src/training/steps/baseline.ts';
+import { ngramInput } from '../src/training/steps/encode.ts';
 import { bceWithLogits } from '../src/training/losses.ts';
 import { applyThresholds, multiLabelMetrics } from '../src/training/metrics.ts';
 import { livetagRecipe } from '../src/training/recipe.ts';
@@ -51,8 +53,10 @@ const RULES: Rule[] = [
 
 type Scores = { subset: number; macro: number };
 const { values, positionals: runs } = parseArgs({ allowPositionals: true, options: { source: { type: 'string', default: DEFAULT_NGRAM.source } } });
-if (!runs.length) throw new Error('usage: node --import tsx bench/fusion-probe.ts [--source text|tokens] RUN_DIR...');
-const spec = parseNgramSpec({ ...DEFAULT_NGRAM, source: values.source });
+if (!runs.length) throw new Error('usage: node --import tsx bench/fusion-probe.ts [--source text|tokens|auto] RUN_DIR...');
+// auto: the job's choice (steps/baseline.ts fitBestSource), per run.
+const sources: readonly NgramSource[] = values.source === 'auto' ? NGRAM_SOURCES : [parseNgramSpec({ ...DEFAULT_NGRAM, source: values.source }).source];
+const chosen: string[] = [];
 const recipe = livetagRecipe('compact', 0, 'late');
 const results: Array<{ run: string; textbook: Scores; rules: Array<Scores & { chosen: string }> }> = [];
 
@@ -71,8 +75,10 @@ for (const run of runs) {
     const truth = (rows: number[]) => rows.map((r) => targets[r]);
     const flat = (rows: number[]) => Float32Array.from(truth(rows).flatMap((t) => [...t]));
     const tagCount = tagCountFor(recipe, targets, [...trainRows, ...valRows]);
-    const ngram = ngramRows(spec, ids.map((r) => Int32Array.from(r)), all.map((r) => r.text));
-    const fit = fitLinearBaseline(ngram, targets, trainRows, valRows, labels, { spec, vocabSize: clf.encoder.vocabSize });
+    const encoded = { ids: ids.map((r) => Int32Array.from(r)), codes: all.map((r) => textCodes(r.text, DEFAULT_NGRAM.maxChars)), targets };
+    const { fit, spec } = fitBestSource({ encoded, plan: { trainRows, valRows }, labels }, DEFAULT_NGRAM, clf.encoder.vocabSize, sources);
+    chosen.push(spec.source);
+    const ngram = ngramInput(encoded, spec);
     const fitTest = linearLogits(fit.model, featurize(fit.model, testRows.map((r) => ngram[r])));
     const bert = async (rows: number[]) => {
       const out = new Float32Array(rows.length * width);
@@ -108,7 +114,7 @@ for (const run of runs) {
 
 const col = (i: number, m: keyof Scores) => results.map((r) => r.rules[i][m]);
 const tb = (m: keyof Scores) => results.map((r) => r.textbook[m]);
-console.log(`${results.length} runs (${runs.join(', ')}); the fit: ${describeNgram(spec)}. Test split; coefficients chosen per run as BERT/fit.\n`);
+console.log(`${results.length} runs (${runs.join(', ')}); the fit: ${describeNgram({ ...DEFAULT_NGRAM, source: sources[0] })}${sources.length > 1 ? `, the source chosen per run by validation log loss: ${chosen.join(', ')}` : ''}. Test split; coefficients chosen per run as BERT/fit.\n`);
 console.log('| rule | subset accuracy | macro-F1 | vs textbook (subset; macro) | vs rule 1 (subset; macro) |');
 console.log('|---|---:|---:|---|---|');
 RULES.forEach((rule, i) =>

@@ -59,6 +59,13 @@ export interface TrainJobOptions {
   readonly arch?: ArchOverrides;
   /** The wide n-gram branch: a shape, null for none; default: on for onnxruntime, off for the tfjs backends (which cannot train it). */
   readonly ngram?: NgramSpec | null;
+  /**
+   * 'auto': the baseline step fits the linear model on the token ids and on
+   * the text and the run keeps the source with the lower validation log loss
+   * (the CLI's default). Unset: the spec's source. A model that keeps its own
+   * branch keeps its source.
+   */
+  readonly ngramSource?: 'auto';
   /** Start the wide branch from the linear baseline's weights (default true). */
   readonly ngramWarmStart?: boolean;
   /** Keep the wide branch at the linear fit and train BERT on what it misses (default false: both train). */
@@ -155,14 +162,17 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
       log,
     );
     // Late fusion: BERT trains alone; the fit joins it after training (steps/fuse.ts).
-    const fusionSpec = initial0.recipe.fusion === 'late' ? (initial0.config.ngram ?? undefined) : undefined;
-    if (fusionSpec && (opts.ngramFrozen || opts.ngramWarmStart === false)) {
+    const late = initial0.recipe.fusion === 'late' && initial0.config.ngram !== undefined;
+    if (late && (opts.ngramFrozen || opts.ngramWarmStart === false)) {
       throw new LivetagError('LT_CONFIG_INVALID', `${opts.ngramFrozen ? '--ngram-frozen' : '--ngram-cold'} shapes how the branch trains with BERT; under --fusion late it does not train (use --fusion joint)`, { retryable: false });
     }
     const encoded = await encodeRows({ model: initial0, rows: data.rows, labels: data.labels, report: data.report, threads: opts.threads, quiet: opts.quiet }, log);
     // The bounds the bundle ships, from the rows the model learns and is calibrated on; every step that decides uses these.
     const tagCount = tagCountFor(initial0.recipe, encoded.targets, [...plan.trainRows, ...plan.valRows]);
-    const baseline = fitBaseline({ model: initial0, encoded, plan, labels: data.labels, tagCount, warmStart: opts.ngramWarmStart }, log);
+    // A branch kept from the init bundle keeps its source; one this run adds may take the text instead.
+    const chooseSource = opts.ngramSource === 'auto' && !(loaded.init.kind === 'bundle' && opts.ngram === undefined && loaded.init.bundle.manifest.architecture.ngram);
+    const baseline = fitBaseline({ model: initial0, encoded, plan, labels: data.labels, tagCount, warmStart: opts.ngramWarmStart, chooseSource }, log);
+    const fusionSpec = late ? baseline.initial.config.ngram : undefined;
     const initial = fusionSpec ? withoutBranch(baseline.initial) : baseline.initial;
     const frozen = frozenTensorsOf(opts, initial);
     const engine = await createEngine(

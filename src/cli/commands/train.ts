@@ -36,10 +36,19 @@ async function resolveInit(init: string): Promise<string> {
   }
 }
 
-/** --ngram 0 turns the wide branch off; any other --ngram-* flag alone keeps the other defaults. */
-export function ngramOptions(values: Values): Pick<TrainJobOptions, 'ngram' | 'ngramWarmStart' | 'ngramFrozen'> {
-  const warm = { ...(values['ngram-cold'] ? { ngramWarmStart: false } : {}), ...(values['ngram-frozen'] ? { ngramFrozen: true } : {}) };
-  const shape = [values.ngram, values['ngram-max-n'], values['ngram-tf'], values['ngram-source'], values['ngram-chars']];
+/**
+ * --ngram 0 turns the wide branch off; any other --ngram-* flag alone keeps
+ * the other defaults. --ngram-source auto (the default) lets the run choose
+ * between the token ids and the text by the linear fits' validation log loss.
+ */
+export function ngramOptions(values: Values): Pick<TrainJobOptions, 'ngram' | 'ngramSource' | 'ngramWarmStart' | 'ngramFrozen'> {
+  const source = values['ngram-source'] ?? 'auto';
+  const warm = {
+    ...(values['ngram-cold'] ? { ngramWarmStart: false } : {}),
+    ...(values['ngram-frozen'] ? { ngramFrozen: true } : {}),
+    ...(source === 'auto' ? { ngramSource: 'auto' as const } : {}),
+  };
+  const shape = [values.ngram, values['ngram-max-n'], values['ngram-tf'], values['ngram-chars'], source === 'auto' ? undefined : source];
   if (shape.every((v) => v === undefined)) return warm;
   if (values.ngram === 0) return { ...warm, ngram: null };
   return {
@@ -48,7 +57,7 @@ export function ngramOptions(values: Values): Pick<TrainJobOptions, 'ngram' | 'n
       buckets: values.ngram ?? DEFAULT_NGRAM.buckets,
       maxN: values['ngram-max-n'] ?? DEFAULT_NGRAM.maxN,
       tf: values['ngram-tf'] ?? DEFAULT_NGRAM.tf,
-      source: values['ngram-source'] ?? DEFAULT_NGRAM.source,
+      source: source === 'auto' ? DEFAULT_NGRAM.source : source,
       maxChars: values['ngram-chars'] ?? DEFAULT_NGRAM.maxChars,
     }),
   };

@@ -3,7 +3,7 @@
  * prefix, its output computed once with onnxruntime) and 0/1 targets.
  * Truncated texts are added to the data report here, once the tokenizer is known.
  */
-import { DEFAULT_NGRAM, ngramRows } from '../../model/ngram-hash.ts';
+import { DEFAULT_NGRAM, textCodes, type NgramSpec } from '../../model/ngram-hash.ts';
 import { createTextEncoder } from '../../model/tokenizer.ts';
 import { noteIssue, type DataReport, type LabeledRow } from '../data.ts';
 import { createFrozenFeatures, createIdFeatures, tokenizeAll, type FeatureStore } from '../features.ts';
@@ -23,8 +23,8 @@ export interface EncodeInput {
 
 export interface EncodedRows {
   readonly ids: readonly Int32Array[];
-  /** What the n-gram branch, or without one the linear baseline, hashes per row (ngramRows). */
-  readonly ngram: readonly Int32Array[];
+  /** textCodes per row (the n-gram spec's maxChars), for a branch or baseline on the text; graphs that do not read them ignore them. */
+  readonly codes: readonly Int32Array[];
   readonly features: FeatureStore;
   readonly targets: readonly Uint8Array[];
 }
@@ -39,9 +39,8 @@ export async function encodeRows(input: EncodeInput, log: (line: string) => void
       noteIssue(input.report, { kind: 'truncated', source: 'tokenizer', detail: `"${rows[i].text.slice(0, 30)}…" truncated to ${maxLength} tokens` });
     }
   });
-  const ngram = ngramRows(model.config.ngram ?? DEFAULT_NGRAM, ids, rows.map((r) => r.text));
-  // The training graph reads codes only when the model's own branch reads the text.
-  const codes = model.config.ngram?.source === 'text' ? ngram : undefined;
+  // Computed whatever the source: the baseline step may choose the text over the tokens, and the engine feeds codes only to a graph that reads them.
+  const codes = rows.map((r) => textCodes(r.text, (model.config.ngram ?? DEFAULT_NGRAM).maxChars));
   let features: FeatureStore;
   if (frozenLayers > 0) {
     log(`computing the frozen lower ${frozenLayers} layers once per text with onnxruntime`);
@@ -51,5 +50,10 @@ export async function encodeRows(input: EncodeInput, log: (line: string) => void
       ...(codes ? { codes } : {}),
     });
   } else features = createIdFeatures(ids, codes);
-  return { ids, ngram, features, targets: toMatrix(rows.map((r) => r.labels), input.labels) };
+  return { ids, codes, features, targets: toMatrix(rows.map((r) => r.labels), input.labels) };
+}
+
+/** The rows a spec's n-grams are made of: token ids or the text's codes. */
+export function ngramInput(encoded: Pick<EncodedRows, 'ids' | 'codes'>, spec: NgramSpec): readonly Int32Array[] {
+  return spec.source === 'text' ? encoded.codes : encoded.ids;
 }

@@ -13,6 +13,7 @@ import type { TrainingEngine } from '../engine.ts';
 import type { RunReport } from '../report.ts';
 import type { TrainerResult } from '../trainer.ts';
 import type { TrainedBundleSpec } from './bundle-spec.ts';
+import { ngramInput } from './encode.ts';
 import type { Fusion } from './fuse.ts';
 import type { PreparedRun } from './prepared-run.ts';
 
@@ -50,7 +51,7 @@ export async function checkFirstBatch(
   if (!input.initial.initOnnx || trained.resumedFromEpoch !== undefined) return firstBatch;
   const logits = await onnxLogits(input.initial.initOnnx, fb.rows.map((r) => encoded.ids[r]), {
     batchSize: fb.rows.length,
-    codes: fb.rows.map((r) => encoded.ngram[r]),
+    codes: fb.rows.map((r) => encoded.codes[r]),
     ...(input.threads === undefined ? {} : { threads: input.threads }),
   });
   const flat = new Float32Array(fb.rows.length * labels.length);
@@ -67,13 +68,14 @@ export async function exportAndCheck(input: ExportInput, log: (line: string) => 
   const weights = fusion ? fusion.weights(engine.exportWeights()) : engine.exportWeights();
   // Held-out rows first; training rows only when the splits are too small to fill the sample.
   const sample = [...plan.valRows, ...plan.testRows, ...plan.trainRows].slice(0, input.paritySample ?? DEFAULT_PARITY_SAMPLE);
-  const ngram = sample.map((r) => input.encoded.ngram[r]);
-  const expected = fusion ? fusion.logits(await engine.logits(sample), ngram) : await engine.logits(sample);
+  const codes = sample.map((r) => input.encoded.codes[r]);
+  const fused = fusion ? ngramInput(input.encoded, fusion.config.ngram!) : [];
+  const expected = fusion ? fusion.logits(await engine.logits(sample), sample.map((r) => fused[r])) : await engine.logits(sample);
   const { bundle, parity } = await exportWithParity(
     input.bundleDir,
     input.spec,
     weights,
-    { rows: sample.map((r) => input.encoded.ids[r]), codes: ngram, expected, tolerance: input.tolerance ?? DEFAULT_PARITY_TOLERANCE, reference: engine.name === 'tfjs' ? 'tfjs' : 'the onnxruntime training engine' },
+    { rows: sample.map((r) => input.encoded.ids[r]), codes, expected, tolerance: input.tolerance ?? DEFAULT_PARITY_TOLERANCE, reference: engine.name === 'tfjs' ? 'tfjs' : 'the onnxruntime training engine' },
     { log, ...(input.threads === undefined ? {} : { threads: input.threads }) },
   );
   return { bundle, weights, firstBatch, parity };

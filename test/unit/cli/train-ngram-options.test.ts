@@ -13,12 +13,16 @@ test('--ngram-tf: alone it keeps the other defaults; with --ngram it sets the br
   assert.deepEqual(options('--ngram', '1024', '--ngram-tf', 'raw').ngram, { buckets: 1024, maxN: 3, tf: 'raw', ...text });
   assert.deepEqual(options('--ngram-max-n', '2').ngram, { buckets: 262144, maxN: 2, tf: 'binary', ...text }, 'binary is the default');
   assert.equal(options().ngram, undefined, 'no flag: the job picks (a model keeps its own branch)');
+  assert.equal(options().ngramSource, 'auto', 'and the source is chosen by the run');
   assert.equal(options('--ngram', '0', '--ngram-tf', 'binary').ngram, null);
   assert.throws(() => options('--ngram-tf', 'log'), (err: unknown) => isLivetagError(err) && /ngram-tf/.test((err as Error).message));
 });
 
-test('--ngram-source and --ngram-chars: token ids by default; the text reads 256 characters unless told; the limit is checked', () => {
-  assert.deepEqual(options('--ngram-source', 'text').ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'text', maxChars: 256 });
+test('--ngram-source: auto by default (the run chooses), text or tokens fixes it; --ngram-chars: 256 unless told, the limit checked', () => {
+  assert.deepEqual(options('--ngram-source', 'text'), { ngram: { buckets: 262144, maxN: 3, tf: 'binary', source: 'text', maxChars: 256 } }, 'a fixed source: no choice');
+  assert.deepEqual(options('--ngram-source', 'tokens').ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'tokens', maxChars: 256 });
+  assert.deepEqual(options('--ngram-source', 'auto'), { ngramSource: 'auto' }, 'auto alone leaves the shape to the job');
+  assert.deepEqual(options('--ngram', '0'), { ngramSource: 'auto', ngram: null }, 'no branch: the baseline still chooses');
   assert.deepEqual(options('--ngram-source', 'text', '--ngram-chars', '64').ngram, { buckets: 262144, maxN: 3, tf: 'binary', source: 'text', maxChars: 64 });
   assert.throws(() => options('--ngram-source', 'words'), (err: unknown) => isLivetagError(err) && /ngram-source/.test((err as Error).message));
   assert.throws(() => options('--ngram-chars', '5000'), (err: unknown) => isLivetagError(err, 'LT_CONFIG_INVALID') && /maxChars/.test((err as Error).message));

@@ -271,6 +271,25 @@ test('--ngram-source text, joint and late: the branch reads the text past the to
   }
 });
 
+test('--ngram-source auto: the run keeps the source whose linear fit has the lower validation log loss; here the cues sit past the token limit, so the text', async () => {
+  const dir = tempDir();
+  // Every text opens with the same 13 characters: at 8 tokens BERT and a token branch see only those.
+  const rows = tinyRows(90).map((r) => ({ ...r, text: `请问一下主播这个商品的情况${r.text}` }));
+  const data = writeJsonl(join(dir, 'labels.jsonl'), rows);
+  const lines: string[] = [];
+  const result = await runTrainJob({ ...tiny, ...quiet, log: (l) => lines.push(l), ngramSource: 'auto', maxLength: 8, data: [data], recipe: 'livetag', out: join(dir, 'run'), labels: TINY_LABELS });
+  const choice = lines.find((l) => l.startsWith('n-gram source: '));
+  assert.ok(choice, 'the choice is logged');
+  const [tokens, text] = ['tokens', 'text'].map((s) => Number(new RegExp(`${s} (\\d\\.\\d+)`).exec(choice)![1]));
+  assert.ok(text < tokens, `validation log loss: text ${text} < tokens ${tokens}`);
+  assert.match(choice, /keeps text$/);
+  const r = result.report;
+  assert.equal(r.architecture.ngram!.source, 'text', 'the branch reads what the baseline chose');
+  assert.match(r.baseline!.features, /of the text/);
+  assert.ok(r.parity.maxAbsDiff <= 1e-4, `parity ${r.parity.maxAbsDiff}`);
+  assert.ok(r.baseline!.test.macro_f1 > 0.5, `the text fit finds the cues: test macro-F1 ${r.baseline!.test.macro_f1}`);
+});
+
 test('--fusion late refuses --ngram-frozen and --ngram-cold, which shape a branch that no longer trains', async () => {
   const dir = tempDir();
   const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(30));
