@@ -7,13 +7,14 @@
  * against the first.
  */
 import { parseArgs } from 'node:util';
-import { describeNgram, ngramRows, type NgramSpec } from '../../src/model/ngram-hash.ts';
+import { describeNgram, textCodes, type NgramSpec } from '../../src/model/ngram-hash.ts';
 import { sigmoid } from '../../src/model/runtime/classifier.ts';
 import { createTextEncoder } from '../../src/model/tokenizer.ts';
 import { validateRecords } from '../../src/training/data.ts';
 import { tokenizeAll } from '../../src/training/features.ts';
 import { featurize, fitLinearBaseline, linearLogits } from '../../src/training/linear-baseline.ts';
 import { applyThresholds, multiLabelMetrics, toMatrix } from '../../src/training/metrics.ts';
+import { ngramInput } from '../../src/training/steps/encode.ts';
 import { splitRows } from '../../src/training/steps/split.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../../src/training/vocab.ts';
 import { labeledLines } from './labeled-lines.ts';
@@ -41,7 +42,7 @@ export async function runFitProbe(script: string, variants: ReadonlyArray<readon
     const ids = await tokenizeAll(encoder, texts);
     const line = [`seed ${seed}`];
     for (const [name, spec] of variants) {
-      const x = ngramRows(spec, ids, texts);
+      const x = ngramInput({ ids, codes: texts.map((t) => textCodes(t, spec.maxChars)) }, spec);
       const fit = fitLinearBaseline(x, targets, plan.trainRows, plan.valRows, labels, { spec, vocabSize: encoder.vocabSize });
       const probs = linearLogits(fit.model, featurize(fit.model, plan.testRows.map((r) => x[r]))).map(sigmoid);
       const m = multiLabelMetrics(plan.testRows.map((r) => targets[r]), applyThresholds(probs, plan.testRows.length, fit.validation.thresholds.map((t) => t.threshold)), labels);

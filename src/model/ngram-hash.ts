@@ -103,14 +103,6 @@ export function ngramRadix(spec: NgramSpec, vocabSize: number): number {
   return spec.source === 'text' ? TEXT_CODE_RADIX : vocabSize;
 }
 
-/**
- * What the branch hashes, per row: the token ids as they are, or each text's
- * codes. Both the trainer and the linear fit read rows through this.
- */
-export function ngramRows(spec: NgramSpec, ids: readonly Int32Array[], texts: readonly string[]): readonly Int32Array[] {
-  return spec.source === 'text' ? texts.map((t) => textCodes(t, spec.maxChars)) : ids;
-}
-
 /** The bucket of the n-gram ids[start…start+n-1], its parts below `radix`. */
 export function ngramBucket(ids: ArrayLike<number>, start: number, n: number, radix: number, buckets: number): number {
   let code = 0;

@@ -75,8 +75,6 @@ export interface FeatureStore {
   input(rows: readonly number[]): TfInput;
   /** Token ids per row (the same for both kinds), for onnxruntime comparisons. */
   readonly ids: readonly Int32Array[];
-  /** textCodes per row when the model's n-gram branch reads the text. */
-  readonly codes?: readonly Int32Array[];
 }
 
 function maskFor(rows: readonly number[], lengths: readonly number[], seq: number): Float32Array {
@@ -114,7 +112,7 @@ export function createIdFeatures(ids: readonly Int32Array[], codes?: readonly In
     const { seq, flat } = padRows(rows, lengths, ids, 1, (n) => new Int32Array(n));
     return { kind: 'ids', rows: rows.length, seq, ids: flat, mask: maskFor(rows, lengths, seq), ...codesFor(rows, codes) };
   };
-  return { kind: 'ids', lengths, ids, ...(codes ? { codes } : {}), raw, input: (rows) => toTfInput(raw(rows)) };
+  return { kind: 'ids', lengths, ids, raw, input: (rows) => toTfInput(raw(rows)) };
 }
 
 /**
@@ -159,7 +157,7 @@ export async function createFrozenFeatures(
     const padded = padRows(rows, lengths, ids, 1, (n) => new Int32Array(n)).flat;
     return { kind: 'hidden', rows: rows.length, seq, hidden: flat, mask: maskFor(rows, lengths, seq), ids: padded, ...codesFor(rows, opts.codes) };
   };
-  return { kind: 'hidden', lengths, ids, ...(opts.codes ? { codes: opts.codes } : {}), raw, input: (rows) => toTfInput(raw(rows)) };
+  return { kind: 'hidden', lengths, ids, raw, input: (rows) => toTfInput(raw(rows)) };
 }
 
 export function disposeInput(input: TfInput): void {

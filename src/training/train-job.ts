@@ -144,6 +144,8 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     const loaded = await loadData({ sources, base: opts.base, init: opts.init, tokenizer: opts.tokenizer }, log);
     const data = await validateData(loaded, { labels: opts.labels, addLabels: opts.addLabels, maxChars: opts.maxChars }, log);
     const plan = await splitData({ rows: data.rows, labels: data.labels, ratios: job.ratios, seed: job.seed, previous: loaded.base?.splits }, runDir, log);
+    // The branch this run asks for: undefined keeps the init model's own.
+    const ngram = opts.ngram !== undefined ? opts.ngram : defaultNgram(engineChoice, loaded);
     const initial0 = await initialiseModel(
       {
         init: loaded.init,
@@ -157,7 +159,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
         arch: opts.arch,
         maxLength: opts.maxLength,
         trainLayers: opts.trainLayers,
-        ngram: opts.ngram !== undefined ? opts.ngram : defaultNgram(engineChoice, loaded),
+        ngram,
       },
       log,
     );
@@ -169,8 +171,8 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     const encoded = await encodeRows({ model: initial0, rows: data.rows, labels: data.labels, report: data.report, threads: opts.threads, quiet: opts.quiet }, log);
     // The bounds the bundle ships, from the rows the model learns and is calibrated on; every step that decides uses these.
     const tagCount = tagCountFor(initial0.recipe, encoded.targets, [...plan.trainRows, ...plan.valRows]);
-    // A branch kept from the init bundle keeps its source; one this run adds may take the text instead.
-    const chooseSource = opts.ngramSource === 'auto' && !(loaded.init.kind === 'bundle' && opts.ngram === undefined && loaded.init.bundle.manifest.architecture.ngram);
+    // undefined: the model keeps its own branch, and so its source; otherwise the run may take the text instead.
+    const chooseSource = opts.ngramSource === 'auto' && ngram !== undefined;
     const baseline = fitBaseline({ model: initial0, encoded, plan, labels: data.labels, tagCount, warmStart: opts.ngramWarmStart, chooseSource }, log);
     const fusionSpec = late ? baseline.initial.config.ngram : undefined;
     const initial = fusionSpec ? withoutBranch(baseline.initial) : baseline.initial;

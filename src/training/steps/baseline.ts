@@ -14,7 +14,6 @@ import { featurize, fitLinearBaseline, linearLogits, type LinearFit } from '../l
 import { applyThresholds, multiLabelMetrics, type MultiLabelMetrics } from '../metrics.ts';
 import { scoreValidation } from '../validation-score.ts';
 import type { TagCount } from '../../model/runtime/select-tags.ts';
-import { bceWithLogits } from '../losses.ts';
 import { ngramInput, type EncodedRows } from './encode.ts';
 import { withNgram, type InitialModel } from './initialise.ts';
 import type { SplitPlan } from './split.ts';
@@ -60,6 +59,12 @@ export interface BaselineSummary {
   readonly verdict: string;
 }
 
+export interface SourceCandidates {
+  readonly encoded: Pick<EncodedRows, 'ids' | 'codes' | 'targets'>;
+  readonly plan: Pick<SplitPlan, 'trainRows' | 'valRows'>;
+  readonly labels: readonly string[];
+}
+
 /**
  * The linear fit for each candidate source, and the one kept: lowest
  * validation log loss, the criterion late fusion weighs its parts by (a
@@ -67,22 +72,13 @@ export interface BaselineSummary {
  * thresholds). On long reviews the text wins (it reads past the token
  * limit); on short ones the two are close and either may.
  */
-export interface SourceCandidates {
-  readonly encoded: Pick<EncodedRows, 'ids' | 'codes' | 'targets'>;
-  readonly plan: Pick<SplitPlan, 'trainRows' | 'valRows'>;
-  readonly labels: readonly string[];
-}
-
-export function fitBestSource(input: SourceCandidates, spec: NgramSpec, vocabSize: number, sources: readonly NgramSource[]): { fit: LinearFit; spec: NgramSpec; tried: ReadonlyArray<{ spec: NgramSpec; fit: LinearFit; valLoss: number }> } {
+export function fitBestSource(input: SourceCandidates, spec: NgramSpec, vocabSize: number, sources: readonly NgramSource[]): { fit: LinearFit; spec: NgramSpec; tried: ReadonlyArray<{ spec: NgramSpec; fit: LinearFit }> } {
   const { encoded, plan, labels } = input;
-  const truth = new Float32Array(plan.valRows.length * labels.length);
-  plan.valRows.forEach((r, i) => truth.set(encoded.targets[r], i * labels.length));
   const tried = sources.map((source) => {
     const s: NgramSpec = Object.freeze({ ...spec, source });
-    const fit = fitLinearBaseline(ngramInput(encoded, s), encoded.targets, plan.trainRows, plan.valRows, labels, { spec: s, vocabSize });
-    return { spec: s, fit, valLoss: bceWithLogits(fit.valLogits, truth) };
+    return { spec: s, fit: fitLinearBaseline(ngramInput(encoded, s), encoded.targets, plan.trainRows, plan.valRows, labels, { spec: s, vocabSize }) };
   });
-  const best = tried.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
+  const best = tried.reduce((a, b) => (b.fit.validation.loss < a.fit.validation.loss ? b : a));
   return { fit: best.fit, spec: best.spec, tried };
 }
 
@@ -91,7 +87,7 @@ export function fitBaseline(input: BaselineInput, log: (line: string) => void): 
   const base = input.model.config.ngram ?? DEFAULT_NGRAM;
   const { fit, spec, tried } = fitBestSource(input, base, input.model.config.vocabSize, input.chooseSource ? NGRAM_SOURCES : [base.source]);
   if (tried.length > 1) {
-    const line = tried.map((t) => `${t.spec.source} ${t.valLoss.toFixed(4)} (macro-F1 ${t.fit.validation.metrics.macro_f1.toFixed(4)})`).join(', ');
+    const line = tried.map((t) => `${t.spec.source} ${t.fit.validation.loss.toFixed(4)} (macro-F1 ${t.fit.validation.metrics.macro_f1.toFixed(4)})`).join(', ');
     log(`n-gram source: validation log loss of the linear fit on ${line}; keeps ${spec.source}`);
   }
   // The branch reads what the baseline chose; a table for another source would mean nothing.

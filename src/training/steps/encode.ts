@@ -47,7 +47,7 @@ export async function encodeRows(input: EncodeInput, log: (line: string) => void
     features = await createFrozenFeatures(model.config, model.weights, frozenLayers, ids, {
       progress: createProgress('frozen layers', ids.length, undefined, input.quiet),
       ...(input.threads === undefined ? {} : { threads: input.threads }),
-      ...(codes ? { codes } : {}),
+      codes,
     });
   } else features = createIdFeatures(ids, codes);
   return { ids, codes, features, targets: toMatrix(rows.map((r) => r.labels), input.labels) };

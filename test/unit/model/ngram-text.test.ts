@@ -6,7 +6,7 @@ import { parseBertConfig } from '../../../src/model/bert-config.ts';
 import { toEncodedBatch } from '../../../src/model/build/id-batch.ts';
 import { buildBertOnnx, servingInputs } from '../../../src/model/build/onnx-graph.ts';
 import { buildTrainingGraph } from '../../../src/model/build/training-graph.ts';
-import { NGRAM_TFS, TEXT_END, TEXT_START, ngramBuckets, ngramRows, parseNgramSpec, sparseRow, textChars, textCodes, type NgramTf } from '../../../src/model/ngram-hash.ts';
+import { NGRAM_TFS, TEXT_END, TEXT_START, ngramBuckets, parseNgramSpec, sparseRow, textChars, textCodes, type NgramTf } from '../../../src/model/ngram-hash.ts';
 import { NGRAM_INPUT } from '../../../src/model/onnx-names.ts';
 import { createGraphSession, type Feed } from '../../../src/model/runtime/graph-session.ts';
 import { createOrtRunner } from '../../../src/model/runtime/onnx-session.ts';
@@ -106,7 +106,7 @@ test('text branch: the training forward agrees with serving (≤ 1e-5) from the 
   const rng = createRng(8);
   for (const v of [w.get('ngram.weight')!, w.get('ngram.idf')!]) for (let i = 0; i < v.data.length; i++) v.data[i] = v === w.get('ngram.idf') ? 1 + rng() * 3 : rng() - 0.5;
   const ids = (await encoder.ids(TEXTS)).map((r) => Int32Array.from(r));
-  const codes = ngramRows(config.ngram!, ids, TEXTS);
+  const codes = TEXTS.map((t) => textCodes(t, config.ngram!.maxChars));
   const all = [...TEXTS.keys()];
   const runner = await createOrtRunner(buildBertOnnx(config, w), { threads: 1 });
   const serving = await runner.run(toEncodedBatch(ids, codes));

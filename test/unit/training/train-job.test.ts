@@ -1,4 +1,5 @@
-import { ngramRows, parseNgramSpec } from '../../../src/model/ngram-hash.ts';
+import { parseNgramSpec, textCodes } from '../../../src/model/ngram-hash.ts';
+import { ngramInput } from '../../../src/training/steps/encode.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -224,8 +225,9 @@ test('--fusion late: BERT trains without the branch, the bundle joins the linear
   const [trainRows, valRows] = [rowsOf('train.jsonl'), rowsOf('validation.jsonl')];
   const all = [...trainRows, ...valRows];
   const ids = await tokenizeAll(createTextEncoder(bundle.tokenizerJson, bundle.manifest.maxSequenceLength), all.map((x) => x.text));
-  const fit = fitLinearBaseline(ngramRows(bundle.manifest.architecture.ngram!, ids, all.map((x) => x.text)), toMatrix(all.map((x) => x.labels), TINY_LABELS), [...trainRows.keys()], valRows.map((_, i) => trainRows.length + i), TINY_LABELS, {
-    spec: bundle.manifest.architecture.ngram!,
+  const spec = bundle.manifest.architecture.ngram!;
+  const fit = fitLinearBaseline(ngramInput({ ids, codes: all.map((x) => textCodes(x.text, spec.maxChars)) }, spec), toMatrix(all.map((x) => x.labels), TINY_LABELS), [...trainRows.keys()], valRows.map((_, i) => trainRows.length + i), TINY_LABELS, {
+    spec,
     vocabSize: bundle.manifest.architecture.vocabSize,
   });
   const table = w.get('ngram.weight')!.data;
