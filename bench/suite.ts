@@ -24,6 +24,7 @@ import { flopsPerSequence } from '../src/model/bert-config.ts';
 import { createClassifier } from '../src/model/runtime/classifier.ts';
 import { measureMatMulGflops } from '../src/model/runtime/matmul-probe.ts';
 import { createOrtRunner } from '../src/model/runtime/onnx-session.ts';
+import { planSessions } from '../src/model/runtime/session-plan.ts';
 import { optimizeBundle, type VariantReport } from '../src/model/build/variants.ts';
 import { exportHfLayout } from './lib/hf-layout.ts';
 import { TRAINED_BASE_RECIPE, trainedBaseModel } from './lib/models.ts';
@@ -296,8 +297,10 @@ try {
     const livetagNoSpin = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_ORT_SPINNING: 'false' } });
     const livetagAuto = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'auto' } });
     const livetagOneThread = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_THREADS: '1' } });
-    // The default is one session (src/consumer/config.ts); the alternative is two.
-    const livetagTwoSessions = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_SESSIONS: '2' } });
+    // The rows above run serve's default sessions (auto, by the model's size); this one the count auto did not choose.
+    const auto = planSessions('auto', config, { threads });
+    const sessions = { auto: auto.sessions, reason: auto.reason, other: auto.sessions > 1 ? 1 : 2 };
+    const livetagOtherSessions = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_SESSIONS: String(sessions.other) } });
     const rawAfter = await rawBest();
     const rawBeside = (rawBefore.textsPerSecond + rawAfter.textsPerSecond) / 2;
     const ladder = await loadLadder('livetag', bundle, livetag.msgsPerSecond, plan.latencySeconds, { LIVETAG_MODEL_VARIANT: 'base' });
@@ -320,7 +323,7 @@ try {
       pipelineOverRawSweep: livetag.msgsPerSecond / best.textsPerSecond,
       pipelineOverRawNoSpin: livetagNoSpin.msgsPerSecond / rawBeside,
       pipelineOverRawOneThread: livetagOneThread.msgsPerSecond / rawBeside,
-      pipelineOverRawTwoSessions: livetagTwoSessions.msgsPerSecond / rawBeside,
+      pipelineOverRawOtherSessions: livetagOtherSessions.msgsPerSecond / rawBeside,
       pipelineAutoOverRaw: livetagAuto.msgsPerSecond / rawBeside,
       livetagOverNaive: livetag.msgsPerSecond / naive.msgsPerSecond,
       livetagServeOverTransformersJs: livetag.msgsPerSecond / tjsBest.transformersJs,
@@ -328,7 +331,7 @@ try {
       modelGflopsOverMatmul: best.gflops / matmul,
       modelGflopsOverModelShapedGemm: best.gflops / ffnGemm,
     };
-    results.push({ key, title: plan.title, bundle: source, baseMegabytes: opt.manifest.files['model.onnx'].bytes / 1e6, architecture: config, serving: opt.serving, raw, best: best.batch, matmul: { square2048: matmul, modelShapedGemm: ffnGemm, gemmShape: `${gemmM}×${config.hiddenSize}×${config.intermediateSize}` }, bucketed, oneThread, twoSessions, variants: variantRows, gpu: gpuRows, transformersJs: tjs, rawBeside: { before: rawBefore, after: rawAfter, mean: rawBeside }, livetag, livetagNoSpin, livetagAuto, livetagOneThread, livetagTwoSessions, ladder, naive, naiveLadder, ratios, ...(dedupe ? { dedupe } : {}) });
+    results.push({ key, title: plan.title, bundle: source, baseMegabytes: opt.manifest.files['model.onnx'].bytes / 1e6, architecture: config, serving: opt.serving, raw, best: best.batch, matmul: { square2048: matmul, modelShapedGemm: ffnGemm, gemmShape: `${gemmM}×${config.hiddenSize}×${config.intermediateSize}` }, bucketed, oneThread, twoSessions, variants: variantRows, gpu: gpuRows, transformersJs: tjs, rawBeside: { before: rawBefore, after: rawAfter, mean: rawBeside }, livetag, livetagNoSpin, livetagAuto, livetagOneThread, sessions, livetagOtherSessions, ladder, naive, naiveLadder, ratios, ...(dedupe ? { dedupe } : {}) });
     log(`${key}: pipeline/raw ${f(ratios.pipelineOverRaw, 2)}, livetag/naive ${f(ratios.livetagOverNaive, 1)}×, livetag/transformers.js ${f(ratios.livetagServeOverTransformersJs, 2)}`);
     writeResults(false);
   }

@@ -70,6 +70,8 @@ export function renderMarkdown(o: SuiteOutput): string {
     L.push(`| same, raw from the batch sweep earlier in the run | ${f(ra.pipelineOverRawSweep, 2)} | |`);
     L.push(`| same, onnxruntime thread spinning off | ${f(ra.pipelineOverRawNoSpin, 2)} | |`);
     L.push(`| same, 1 onnxruntime thread (the other core left to Kafka work) | ${f(ra.pipelineOverRawOneThread, 2)} | |`);
+    if (ra.pipelineOverRawOtherSessions !== undefined) L.push(`| same, LIVETAG_SESSIONS=${r.sessions.other} (the default, auto, ran ${r.sessions.auto} here: ${r.sessions.reason}) | ${f(ra.pipelineOverRawOtherSessions, 2)} | |`);
+    // Runs from before 2026-12-05 had one session by default and measured two beside it.
     if (ra.pipelineOverRawTwoSessions !== undefined) L.push(`| same, 2 onnxruntime sessions (the threads split between them; the default is 1) | ${f(ra.pipelineOverRawTwoSessions, 2)} | |`);
     // Runs from before 2026-12-03 set LIVETAG_SESSIONS=1 after the default had become 1: a second run of the first row.
     if (ra.pipelineOverRawOneSession !== undefined) L.push(`| same again (LIVETAG_SESSIONS=1 set, the default: a repeat of the first row, i.e. run-to-run noise) | ${f(ra.pipelineOverRawOneSession, 2)} | |`);
@@ -90,6 +92,7 @@ export function renderMarkdown(o: SuiteOutput): string {
     L.push(serveRow('livetag serve, model.onnx, onnxruntime spinning off', r.livetagNoSpin));
     L.push(serveRow(`livetag serve, auto variant (cpu → ${r.serving.cpu})`, r.livetagAuto));
     L.push(serveRow('livetag serve, model.onnx, 1 onnxruntime thread', r.livetagOneThread));
+    if (r.livetagOtherSessions) L.push(serveRow(`livetag serve, model.onnx, LIVETAG_SESSIONS=${r.sessions.other} (not the default here)`, r.livetagOtherSessions));
     if (r.livetagTwoSessions) L.push(serveRow('livetag serve, model.onnx, 2 onnxruntime sessions', r.livetagTwoSessions));
     if (r.livetagOneSession) L.push(serveRow('livetag serve, model.onnx, LIVETAG_SESSIONS=1 (the default: a repeat)', r.livetagOneSession));
     L.push(serveRow('naive consumer (per message, max-length padding)', r.naive), '');

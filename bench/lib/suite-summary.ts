@@ -18,6 +18,8 @@ interface ShapeResult {
   readonly ladder: Ladder;
   readonly serving: { cpu: string; cuda: string };
   readonly transformersJs: { rows: { batch: number; transformersJs: number }[] };
+  /** Serve's sessions (LIVETAG_SESSIONS=auto) in this run; absent in runs from before auto. */
+  readonly sessions?: { auto: number };
 }
 
 /** Serve settings the numbers were taken with (livetag's defaults unless the run set them). */
@@ -45,6 +47,7 @@ export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: n
       ...SERVE_DEFAULTS,
       variant_for_serve_over_raw: 'base',
       variant_for_serve_over_transformersjs: `auto (cpu → ${r.serving.cpu})`,
+      ...(r.sessions ? { LIVETAG_SESSIONS: `auto (${r.sessions.auto})` } : {}),
       raw_best_batch: r.best,
       serve_cpu_us_per_msg: serveUsPerMsg,
       serve_padded_tokens_per_text: paddedPerText,

@@ -6,6 +6,7 @@ import { parseSettings, readSecretSetting, settingBool, settingInt, settingsRefe
 import { passthroughSchema, pointerSchema, type InputMapping } from './input-mapping.ts';
 import { KAFKA_SETTINGS, invalid, loadKafkaConnection, type KafkaConnection } from '../kafka/connection.ts';
 import { COMPRESSIONS, type Compression } from '../kafka/port.ts';
+import type { SessionCount } from '../model/runtime/session-plan.ts';
 
 const int = settingInt;
 const bool = settingBool;
@@ -28,7 +29,7 @@ const SERVE_SETTINGS = {
   LIVETAG_DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', doc: 'Execution provider; cuda falls back to cpu with a warning when CUDA is missing.' },
   LIVETAG_DEVICE_ID: { schema: int(0), default: '0', doc: 'CUDA device id.' },
   LIVETAG_THREADS: { schema: int(0, 256), default: '0', doc: 'onnxruntime intra-op threads, split between the sessions (0 = one per core).' },
-  LIVETAG_SESSIONS: { schema: int(1, 64), default: '1', doc: 'onnxruntime sessions, each on its own worker thread running whole batches with its share of LIVETAG_THREADS. 2 spent less CPU per message on a small model where the cores are shared; each session holds its own weights (bert-base: +1.2 GB each).' },
+  LIVETAG_SESSIONS: { schema: z.union([z.literal('auto'), int(1, 64)]), default: 'auto', doc: 'onnxruntime sessions, each on its own worker thread running whole batches with its share of LIVETAG_THREADS. auto: one single-threaded session per thread (at most 8) for a model of up to 8 M encoder weights, whose operators are too short to split across threads (the default model: 1.4-1.8x the drain, ~40% less CPU per message); one for larger models and on CUDA. Each session holds its own weights (bert-base: +1.2 GB each).' },
   LIVETAG_ORT_SPINNING: { schema: bool, default: 'true', doc: 'Let onnxruntime\'s threads spin-wait between operators (its default, and faster in bench/suite.ts); false costs less CPU per message where the cores are shared.' },
   LIVETAG_MODEL_VARIANT: { schema: z.string().regex(/^[a-z0-9-]+$/), default: 'auto', doc: 'Graph of the bundle to serve: auto (the manifest\'s measured choice per provider, see livetag optimize), base (model.onnx) or a variant name (fused, int8, fp16).' },
   LIVETAG_HTTP_HOST: { schema: z.string().min(1), default: '0.0.0.0', doc: 'Address of the HTTP server (/metrics, /healthz, /readyz).' },
@@ -70,7 +71,7 @@ export interface ServeConfig {
   readonly topics: { readonly input: string; readonly output: string; readonly deadLetter: string };
   readonly groupId: string;
   readonly fromBeginning: boolean;
-  readonly model: { readonly path: string; readonly device: 'cpu' | 'cuda'; readonly deviceId: number; readonly threads: number; readonly sessions: number; readonly variant: string; readonly spinning: boolean };
+  readonly model: { readonly path: string; readonly device: 'cpu' | 'cuda'; readonly deviceId: number; readonly threads: number; readonly sessions: SessionCount; readonly variant: string; readonly spinning: boolean };
   readonly registry?: { readonly root: string; readonly topic: string; readonly pollMs: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly delivery: 'at-least-once' | 'exactly-once';

@@ -111,7 +111,7 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
       const classifier = opts.registry ? await loadFromRegistry(opts.registry.root) : await loadClassifier(opts.model.path);
       show(classifier);
       const m = classifier.manifest;
-      logger.info('model loaded', { model: m.modelId, version: m.version, provider: classifier.provider, variant: classifier.variant, labels: m.labels.length });
+      logger.info('model loaded', { model: m.modelId, version: m.version, provider: classifier.provider, variant: classifier.variant, sessions: classifier.parallelism, sessionsWhy: classifier.sessionsReason, labels: m.labels.length });
       return classifier;
     },
     async watch(client, currentFn, swapFn) {

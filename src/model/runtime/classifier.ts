@@ -1,6 +1,7 @@
 import { assertClassifier, BASE_VARIANT, type LoadedBundle, type Manifest } from '../manifest.ts';
 import { loadBundle } from './load-bundle.ts';
 import { createModelRunner, type ModelRunner, type ModelRunnerOptions } from './model-runner.ts';
+import { planSessions, type SessionCount } from './session-plan.ts';
 import { textChars } from '../ngram-hash.ts';
 import { createTextEncoder, type EncodedBatch, type TextEncoder } from '../tokenizer.ts';
 import { LivetagError } from '../../common/errors.ts';
@@ -23,6 +24,8 @@ export interface Classifier {
   readonly provider: ModelRunner['provider'];
   /** Batches the model runs at once (its sessions): how many the batcher keeps in flight. */
   readonly parallelism: number;
+  /** Why it runs that many sessions (`planSessions`). */
+  readonly sessionsReason: string;
   /** The bundle variant running: "base" (model.onnx) or a key of manifest.variants. */
   readonly variant: string;
   readonly encoder: TextEncoder;
@@ -33,8 +36,10 @@ export interface Classifier {
   stop(): Promise<void>;
 }
 
-export interface ClassifierOptions extends Omit<ModelRunnerOptions, 'cudaModel'> {
+export interface ClassifierOptions extends Omit<ModelRunnerOptions, 'cudaModel' | 'sessions'> {
   readonly bundle: string | LoadedBundle;
+  /** A number, or "auto" (default): by the model's size, see session-plan.ts. */
+  readonly sessions?: SessionCount;
   /**
    * "auto" (default): the variant the manifest's serving choice names for the
    * provider that loads; "base": model.onnx; otherwise a variant's name.
@@ -103,9 +108,12 @@ export async function createClassifier(opts: ClassifierOptions): Promise<Classif
   assertClassifier(manifest, bundle.dir);
   const encoder = createTextEncoder(bundle.tokenizerJson, manifest.maxSequenceLength, { ngramChars: textChars(manifest.architecture.ngram) });
   const graphs = pickGraphs(bundle, choice);
-  const { bundle: _b, variant: _v, ...runnerOpts } = opts;
+  const { bundle: _b, variant: _v, sessions: requested, ...runnerOpts } = opts;
+  // In process there is one session and no worker to spread batches over.
+  const plan = opts.worker === false ? { sessions: 1, reason: 'in process' } : planSessions(requested ?? 'auto', manifest.architecture, opts);
   const runner = await createModelRunner(graphs.bytes(graphs.cpu), {
     ...runnerOpts,
+    sessions: plan.sessions,
     ...(opts.device === 'cuda' && graphs.cuda !== graphs.cpu ? { cudaModel: graphs.bytes(graphs.cuda) } : {}),
   });
   const variant = runner.provider === 'cuda' ? graphs.cuda : graphs.cpu;
@@ -126,6 +134,7 @@ export async function createClassifier(opts: ClassifierOptions): Promise<Classif
     labels,
     provider: runner.provider,
     parallelism: runner.parallelism,
+    sessionsReason: plan.reason,
     variant,
     encoder,
     encode: (texts) => encoder.encode(texts),

@@ -54,3 +54,9 @@ test('SASL and TLS secrets are read from files', () => {
   assert.deepEqual(c.kafka.ssl, { ca: 'CA', cert: undefined, key: undefined });
   assert.throws(() => loadServeConfig({ LIVETAG_KAFKA_SASL_MECHANISM: 'plain', LIVETAG_KAFKA_SASL_USERNAME: 'u', LIVETAG_KAFKA_SASL_PASSWORD_FILE: join(dir, 'missing') }), /cannot read \(ENOENT\)/);
 });
+
+test('LIVETAG_SESSIONS: auto by default, a count from 1 to 64, anything else refused by name', () => {
+  assert.equal(loadServeConfig({}).model.sessions, 'auto');
+  assert.equal(loadServeConfig({ LIVETAG_SESSIONS: '3' }).model.sessions, 3);
+  for (const bad of ['0', '65', 'many', '1.5']) assert.throws(() => loadServeConfig({ LIVETAG_SESSIONS: bad }), /LIVETAG_SESSIONS/, bad);
+});
