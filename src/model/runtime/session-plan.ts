@@ -7,11 +7,13 @@
  * cores that Kafka and tokenization need. One single-threaded session per
  * core runs whole batches side by side instead. A large model's operators
  * split well, and a second session would also double its weights in memory.
- * On 2 cores, alternated serve runs (docs/performance.md, "Sessions"): the
+ * On 2 cores, alternated serve runs (docs/performance.md, "Sessions by the
+ * model's size"): the
  * default model (0.4 M encoder weights) drained 1.4-1.8x faster with two
  * sessions at ~40% less CPU per message, and its p99 at half load was 52-85
- * ms against 59-265 with one; the bert-base shape (85 M) drained slower with
- * two (122 vs 149 msgs/s) and held 1.25 GB more.
+ * ms against 59-265 with one; the bert-base shape (85 M) drained no faster
+ * with two (122 vs 149 msgs/s in one full suite, 95 vs 90 in the next) and
+ * held 1.2 GB more.
  */
 import { availableParallelism } from 'node:os';
 
@@ -29,7 +31,7 @@ export interface SessionPlan {
   readonly reason: string;
 }
 
-/** The encoder's weight matrices: four h×h projections and two h×4h feed-forward matrices per layer. */
+/** The encoder's weight matrices: four h×h projections and two h×intermediate feed-forward matrices per layer. */
 export function encoderWeights(arch: { readonly hiddenSize: number; readonly numLayers: number; readonly intermediateSize: number }): number {
   return arch.numLayers * (4 * arch.hiddenSize * arch.hiddenSize + 2 * arch.hiddenSize * arch.intermediateSize);
 }
