@@ -90,18 +90,16 @@ def single_label(xtr, xva, xte, ytr, yva, yte):
     C chosen on validation macro-F1. Per-label thresholds would give some rows
     two contradictory tags or none, which flatters per-label F1 at the cost of
     rows whose answer is right."""
-    one_hot = lambda cls, k: np.eye(k, dtype=int)[cls]
-    k = ytr.shape[1]
+    # The argmax as a one-row-one-label matrix, so the multi-label scorer reads it.
+    predict = lambda clf, x: np.eye(ytr.shape[1], dtype=int)[clf.classes_[clf.predict_proba(x).argmax(axis=1)]]
     best = None
     for c in (0.25, 1, 4, 16, 64):
         clf = LogisticRegression(C=c, max_iter=2000).fit(xtr, ytr.argmax(axis=1))
-        pred = np.zeros(yva.shape[0], dtype=int)
-        pred[:] = clf.classes_[clf.predict_proba(xva).argmax(axis=1)]
-        f1 = scores(yva, one_hot(pred, k))[1]
+        f1 = scores(yva, predict(clf, xva))[1]
         if best is None or f1 > best[0]:
             best = (f1, c, clf)
     _, c, clf = best
-    subset, macro = scores(yte, one_hot(clf.classes_[clf.predict_proba(xte).argmax(axis=1)], k))
+    subset, macro = scores(yte, predict(clf, xte))
     return {"c": c, "subset": subset, "macro": macro}
 
 

@@ -7,11 +7,10 @@
  * cores that Kafka and tokenization need. One single-threaded session per
  * core runs whole batches side by side instead. A large model's operators
  * split well, and a second session would also double its weights in memory.
- * On 2 cores, alternated serve runs (docs/performance.md, "Sessions by the
- * model's size"): the
- * default model (0.4 M encoder weights) drained 1.4-1.8x faster with two
- * sessions at ~40% less CPU per message, and its p99 at half load was 52-85
- * ms against 59-265 with one; the bert-base shape (85 M) drained no faster
+ * On 2 cores (docs/performance.md, "Sessions by the model's size"), the
+ * default model (0.4 M encoder weights) drained 1.26-1.8x faster with two
+ * sessions than with one over four comparisons, at ~40% less CPU per
+ * message, and its p99 at half load was 52-85 ms against 59-265 with one; the bert-base shape (85 M) drained no faster
  * with two (122 vs 149 msgs/s in one full suite, 95 vs 90 in the next) and
  * held 1.2 GB more.
  */
