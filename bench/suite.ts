@@ -218,7 +218,7 @@ async function gpuProbe(): Promise<{ available: boolean; reason: string }> {
 // ---------------------------------------------------------------- through the broker
 
 const harness = await createServeHarness({ texts, partitions: PARTITIONS, threads, log });
-const { serveRun, loadLadder } = harness;
+const { serveRun, loadLadder, warmPaced } = harness;
 
 // ---------------------------------------------------------------- the run
 
@@ -240,7 +240,7 @@ try {
         const rate = values['tune-rate'] ? Number(values['tune-rate']) : undefined;
         const count = rate ? Math.round(rate * plan.latencySeconds) : plan.backlog;
         const r = await serveRun('livetag', source, count, { rate, env: { LIVETAG_MODEL_VARIANT: 'base', ...env } });
-        if (r.latency) process.stdout.write(`${key} ${set || '(defaults)'} paced at ${rate}/s: p50 ${f(r.latency.p50, 0)} p95 ${f(r.latency.p95, 0)} p99 ${f(r.latency.p99, 0)} ms; p99 by tenth of the run ${r.latencyByTenth!.map((x) => f(x, 0)).join(' ')}\n`);
+        if (r.latency) process.stdout.write(`${key} ${set || '(defaults)'} paced at ${rate}/s: p50 ${f(r.latency.p50, 0)} p95 ${f(r.latency.p95, 0)} p99 ${f(r.latency.p99, 0)} ms; p99 by tenth of the run ${r.latencyByTenth!.map((x) => f(x, 0)).join(' ')}; p50/p99 up to classified ${f(r.latencySplit!.beforeClassified.p50, 0)}/${f(r.latencySplit!.beforeClassified.p99, 0)}, after ${f(r.latencySplit!.afterClassified.p50, 0)}/${f(r.latencySplit!.afterClassified.p99, 0)}\n`);
         const m = r.model!;
         process.stdout.write(
           `${key} ${set || '(defaults)'}: ${f(r.msgsPerSecond)} msgs/s (${r.received}/${r.expected}); livetag ${f(r.usage.cores, 2)} cores, broker ${f(r.usage.brokerCores, 2)}, reader ${f(r.usage.benchCores, 2)}; ` +
@@ -303,6 +303,8 @@ try {
     const livetagOtherSessions = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_SESSIONS: String(sessions.other) } });
     const rawAfter = await rawBest();
     const rawBeside = (rawBefore.textsPerSecond + rawAfter.textsPerSecond) / 2;
+    // The latency ladder measures a broker past its JIT warm-up (warmPaced); the warm-up runs are recorded beside it.
+    const ladderWarmup = await warmPaced('livetag', bundle, Math.round(livetag.msgsPerSecond * 0.5), plan.latencySeconds, quick ? 3 : 6, { LIVETAG_MODEL_VARIANT: 'base' });
     const ladder = await loadLadder('livetag', bundle, livetag.msgsPerSecond, plan.latencySeconds, { LIVETAG_MODEL_VARIANT: 'base' });
     log(`naive consumer, backlog of ${plan.naiveBacklog}`);
     const naive = await serveRun('naive', bundle, plan.naiveBacklog);
@@ -331,7 +333,7 @@ try {
       modelGflopsOverMatmul: best.gflops / matmul,
       modelGflopsOverModelShapedGemm: best.gflops / ffnGemm,
     };
-    results.push({ key, title: plan.title, bundle: source, baseMegabytes: opt.manifest.files['model.onnx'].bytes / 1e6, architecture: config, serving: opt.serving, raw, best: best.batch, matmul: { square2048: matmul, modelShapedGemm: ffnGemm, gemmShape: `${gemmM}×${config.hiddenSize}×${config.intermediateSize}` }, bucketed, oneThread, twoSessions, variants: variantRows, gpu: gpuRows, transformersJs: tjs, rawBeside: { before: rawBefore, after: rawAfter, mean: rawBeside }, livetag, livetagNoSpin, livetagAuto, livetagOneThread, sessions, livetagOtherSessions, ladder, naive, naiveLadder, ratios, ...(dedupe ? { dedupe } : {}) });
+    results.push({ key, title: plan.title, bundle: source, baseMegabytes: opt.manifest.files['model.onnx'].bytes / 1e6, architecture: config, serving: opt.serving, raw, best: best.batch, matmul: { square2048: matmul, modelShapedGemm: ffnGemm, gemmShape: `${gemmM}×${config.hiddenSize}×${config.intermediateSize}` }, bucketed, oneThread, twoSessions, variants: variantRows, gpu: gpuRows, transformersJs: tjs, rawBeside: { before: rawBefore, after: rawAfter, mean: rawBeside }, livetag, livetagNoSpin, livetagAuto, livetagOneThread, sessions, livetagOtherSessions, ladderWarmup, ladder, naive, naiveLadder, ratios, ...(dedupe ? { dedupe } : {}) });
     log(`${key}: pipeline/raw ${f(ratios.pipelineOverRaw, 2)}, livetag/naive ${f(ratios.livetagOverNaive, 1)}×, livetag/transformers.js ${f(ratios.livetagServeOverTransformersJs, 2)}`);
     writeResults(false);
   }

@@ -17,6 +17,8 @@ export type ServeResult = {
   latency?: { p50: number; p95: number; p99: number };
   /** Paced runs: p99 ms of each tenth of the messages in the order they were read back (is the tail a start-up cost or steady?). */
   latencyByTenth?: number[];
+  /** Paced runs: the latency split at livetag's classifiedAt stamp (after inference): record timestamp → classified, classified → read back. */
+  latencySplit?: { beforeClassified: { p50: number; p99: number }; afterClassified: { p50: number; p99: number } };
   cache?: { lookups: number; hits: number };
   /** From livetag's own /metrics at the end of the run. */
   model?: { inferenceSeconds: number; batches: number; texts: number; paddedTokens: number; overheadTokens?: number };
@@ -97,12 +99,21 @@ export function renderMarkdown(o: SuiteOutput): string {
     if (r.livetagOneSession) L.push(serveRow('livetag serve, model.onnx, LIVETAG_SESSIONS=1 (the default: a repeat)', r.livetagOneSession));
     L.push(serveRow('naive consumer (per message, max-length padding)', r.naive), '');
 
-    L.push('End-to-end latency (record timestamp → tagged record read back), paced input:', '');
-    L.push('| mode | load | msgs/s offered | p50 ms | p95 ms | p99 ms | CPU (cores) | peak RSS MB |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    L.push('End-to-end latency (record timestamp → tagged record read back), paced input; p99 split at the classifiedAt stamp (after inference): produce, fetch, batching and inference before it, publish and the reader\'s fetch after:', '');
+    L.push('| mode | load | msgs/s offered | p50 ms | p95 ms | p99 ms | p99 to classified / after, ms | CPU (cores) | broker (cores) | peak RSS MB |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const split = (x: ServeResult) => (x.latencySplit ? `${f(x.latencySplit.beforeClassified.p99, 0)} / ${f(x.latencySplit.afterClassified.p99, 0)}` : '–');
     for (const [name, ladder] of [['livetag', r.ladder], ['naive', r.naiveLadder]] as const) {
-      for (const x of ladder) L.push(`| ${name} | ${x.share * 100}% | ${x.rate} | ${f(x.latency.p50, 0)} | ${f(x.latency.p95, 0)} | ${f(x.latency.p99, 0)} | ${f(x.usage.cores, 2)} | ${mb(x.usage.peakRssMb * 2 ** 20)} |`);
+      for (const x of ladder) L.push(`| ${name} | ${x.share * 100}% | ${x.rate} | ${f(x.latency.p50, 0)} | ${f(x.latency.p95, 0)} | ${f(x.latency.p99, 0)} | ${split(x)} | ${f(x.usage.cores, 2)} | ${f(x.usage.brokerCores, 2)} | ${mb(x.usage.peakRssMb * 2 ** 20)} |`);
     }
     L.push('');
+    if (r.ladderWarmup?.length) {
+      const w = r.ladderWarmup as (ServeResult & { rate: number; brokerCpuUsPerMsg: number })[];
+      L.push(
+        `Before the ladder, ${w.length} paced run${w.length > 1 ? 's' : ''} of livetag at ${w[0].rate}/s warmed the broker's small-request paths (a fresh JVM compiles them in its first minute; the runs stop once its CPU per message settles within 15%): ` +
+          `broker CPU ${w.map((x) => f(x.brokerCpuUsPerMsg, 0)).join(' → ')} µs per message, livetag p99 ${w.map((x) => f(x.latency?.p99, 0)).join(' → ')} ms.`,
+        '',
+      );
+    }
     L.push('Raw onnxruntime by batch size (model.onnx, arrival order):', '');
     L.push('| batch | texts/s | model GFLOP/s | of 2048² matmul | mean tokens | padding |', '|---:|---:|---:|---:|---:|---:|');
     for (const x of r.raw as RawRow[]) L.push(`| ${x.batch} | ${f(x.textsPerSecond)} | ${f(x.gflops)} | ${f((x.gflops / r.matmul.square2048) * 100, 0)}% | ${f(x.meanTokens)} | ${f(x.paddingShare * 100, 0)}% |`);
