@@ -19,7 +19,8 @@ export const OutputMessageSchema = z.looseObject({
   scores: z.record(z.string(), z.number()).optional(),
   model: z.object({ id: z.string(), version: z.string() }),
   source: z.object({ topic: z.string(), partition: z.number().int(), offset: z.string() }),
-  timing: z.object({ producedAt: z.number(), classifiedAt: z.number() }),
+  /** ms: the record's timestamp, when livetag's consumer received it (absent for records that did not come from Kafka), when its tags were decided. */
+  timing: z.object({ producedAt: z.number(), fetchedAt: z.number().optional(), classifiedAt: z.number() }),
 });
 
 export type OutputMessage = z.infer<typeof OutputMessageSchema>;
@@ -138,7 +139,10 @@ export function tagsRecord(
     ...(result.scores ? { scores: result.scores } : {}),
     model: context.model,
     source: { topic: record.topic, partition: record.partition, offset: record.offset },
-    timing: { producedAt: Number(record.timestamp), classifiedAt: context.classifiedAt },
+    timing:
+      record.fetchedAt === undefined
+        ? { producedAt: Number(record.timestamp), classifiedAt: context.classifiedAt }
+        : { producedAt: Number(record.timestamp), fetchedAt: record.fetchedAt, classifiedAt: context.classifiedAt },
   };
   return {
     topic: context.topic,

@@ -63,8 +63,9 @@ export function consumedRecord(
   topic: string,
   partition: number,
   m: { offset: string; key?: Buffer | null; value?: Buffer | null; headers?: unknown; timestamp: string },
+  fetchedAt: number,
 ): ConsumedRecord {
-  return { topic, partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null, headers: (m.headers ?? {}) as RecordHeaders, timestamp: m.timestamp };
+  return { topic, partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null, headers: (m.headers ?? {}) as RecordHeaders, timestamp: m.timestamp, fetchedAt };
 }
 
 /** Connects `client`, runs `fn`, and always disconnects (also after a failed connect, which may leave a socket open). */

@@ -131,7 +131,8 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
     const key = partitionKey(topic, partition);
     const myGeneration = owned.get(key);
     const myPauses = pauses.get(topic) ?? 0;
-    const records: ConsumedRecord[] = p.batch.messages.map((m) => consumedRecord(topic, partition, m));
+    const fetchedAt = Date.now();
+    const records: ConsumedRecord[] = p.batch.messages.map((m) => consumedRecord(topic, partition, m, fetchedAt));
     const first = records.length > 0 ? records[0].offset : null;
     const last = records.length > 0 ? records[records.length - 1].offset : null;
     // The library seeks a paused or reset partition back to the last offset

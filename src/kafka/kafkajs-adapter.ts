@@ -164,13 +164,14 @@ async function toGroupError(err: unknown, what: string, groupId: string, probe: 
 function toBatch(consumer: Consumer, p: EachBatchPayload): RecordBatch {
   const { batch } = p;
   const { topic, partition } = batch;
+  const fetchedAt = Date.now();
   return {
     topic,
     partition,
     highWatermark: batch.highWatermark,
     // kafkajs' lastOffset() counts control records (transaction markers) that `messages` leaves out.
     lastOffset: batch.isEmpty() ? null : batch.lastOffset(),
-    records: batch.messages.map((m) => consumedRecord(topic, partition, m)),
+    records: batch.messages.map((m) => consumedRecord(topic, partition, m, fetchedAt)),
     resolve: (offset) => p.resolveOffset(offset),
     // kafkajs ignores commitOffsets once the consumer is stopped: callers
     // commit before stop() (the stream service's drain waits for handlers).

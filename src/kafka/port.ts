@@ -19,6 +19,8 @@ export interface ConsumedRecord {
   readonly value: Buffer | null;
   readonly headers: RecordHeaders;
   readonly timestamp: string;
+  /** When the consumer handed the record's batch to livetag (ms, this host's clock): the output's timing splits Kafka's share of the latency from livetag's. */
+  readonly fetchedAt?: number;
 }
 
 export interface OutgoingRecord {

@@ -111,6 +111,8 @@ test('20,000 messages with one in ten invalid: every valid one tagged, every inv
     assert.ok(Array.isArray(msg.tags));
     assert.equal(msg.source.topic, topics.input);
     assert.ok(msg.model.version && msg.timing.classifiedAt >= msg.timing.producedAt);
+    // The split of the latency: Kafka's share up to fetchedAt, livetag's after it (one host's clock here).
+    assert.ok(msg.timing.producedAt <= msg.timing.fetchedAt && msg.timing.fetchedAt <= msg.timing.classifiedAt, JSON.stringify(msg.timing));
     assert.ok(r.headers['x-trace'], 'headers pass through');
     const list = byKey.get(r.key!) ?? [];
     list.push({ seq: msg.seq, r });

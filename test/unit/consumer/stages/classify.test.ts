@@ -6,7 +6,7 @@ import { writeRandomBundle } from '../../../../src/model/build/random-bundle.ts'
 import { createClassifyStage } from '../../../../src/consumer/stages/classify.ts';
 import type { ConsumedRecord } from '../../../../src/kafka/port.ts';
 import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
-import { DEAD_LETTER_HEADERS } from '../../../../src/consumer/output-record.ts';
+import { DEAD_LETTER_HEADERS, OutputMessageSchema } from '../../../../src/consumer/output-record.ts';
 import { tempDir } from '../../../helpers/shared.ts';
 
 const dir = tempDir();
@@ -50,7 +50,7 @@ test('outputs in source order; invalid records become dead letters with their re
     record(2, JSON.stringify({ text: 'M码还有吗', id: 'custom-id' })),
     record(3, JSON.stringify({ text: 'x'.repeat(300) })),
     record(4, null),
-    record(5, JSON.stringify({ text: '😀😀' })),
+    { ...record(5, JSON.stringify({ text: '😀😀' })), fetchedAt: 1_700_000_000_042 },
   ];
   const out = await pipeline.process(records);
   assert.deepEqual(out.map((o) => o.topic), ['out', 'dlq', 'out', 'dlq', 'dlq', 'out']);
@@ -61,6 +61,9 @@ test('outputs in source order; invalid records become dead letters with their re
   assert.deepEqual(first.extra, { a: 1 }, 'extra fields pass through');
   assert.deepEqual(first.source, { topic: 'in', partition: 0, offset: '0' });
   assert.equal(first.timing.producedAt, 1_700_000_000_000);
+  assert.ok(!('fetchedAt' in first.timing), 'a record without a receipt time has no fetchedAt');
+  const fetched = OutputMessageSchema.parse(JSON.parse(String(out[5].value)));
+  assert.equal(fetched.timing.fetchedAt, 1_700_000_000_042, 'the consumer\'s receipt time is kept');
   assert.equal(Object.keys(first.scores).length, 13);
   assert.equal(JSON.parse(String(out[2].value)).id, 'custom-id');
   assert.deepEqual(out[0].key, Buffer.from('room-1'));
