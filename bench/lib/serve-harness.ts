@@ -25,10 +25,12 @@ function byTenth(inOrder: readonly number[]): number[] {
   return Array.from({ length: 10 }, (_, i) => percentile([...inOrder.slice(Math.floor((i * n) / 10), Math.floor(((i + 1) * n) / 10))].sort((x, y) => x - y), 0.99));
 }
 
-function split(before: readonly number[], after: readonly number[]) {
-  const b = [...before].sort((x, y) => x - y);
-  const a = [...after].sort((x, y) => x - y);
-  return { beforeClassified: { p50: percentile(b, 0.5), p99: percentile(b, 0.99) }, afterClassified: { p50: percentile(a, 0.5), p99: percentile(a, 0.99) } };
+function split(before: readonly number[], after: readonly number[], toFetched: readonly number[], inService: readonly number[]) {
+  const q = (xs: readonly number[]) => {
+    const s = [...xs].sort((x, y) => x - y);
+    return { p50: percentile(s, 0.5), p99: percentile(s, 0.99) };
+  };
+  return { beforeClassified: q(before), afterClassified: q(after), ...(toFetched.length ? { toFetched: q(toFetched), fetchedToClassified: q(inService) } : {}) };
 }
 
 export type ServeHarness = Awaited<ReturnType<typeof createServeHarness>>;
@@ -76,6 +78,9 @@ export async function createServeHarness(o: HarnessOptions) {
     // broker, livetag's fetch, queue, batch wait and inference; after = publish and this reader's fetch.
     const before: number[] = [];
     const after: number[] = [];
+    // livetag's records also carry fetchedAt: the part before classifiedAt splits into Kafka's and livetag's.
+    const toFetched: number[] = [];
+    const inService: number[] = [];
     let last = 0;
     const consumer = kafka.consumer({ groupId: `suite-collect-${topic}`, maxWaitTimeInMs: 5 });
     let done!: () => void;
@@ -87,10 +92,14 @@ export async function createServeHarness(o: HarnessOptions) {
         eachBatch: async ({ batch }) => {
           const now = Date.now();
           for (const m of batch.messages) {
-            const { timing } = JSON.parse(m.value!.toString('utf8')) as { timing: { producedAt: number; classifiedAt: number } };
+            const { timing } = JSON.parse(m.value!.toString('utf8')) as { timing: { producedAt: number; fetchedAt?: number; classifiedAt: number } };
             latencies.push(now - timing.producedAt);
             before.push(timing.classifiedAt - timing.producedAt);
             after.push(now - timing.classifiedAt);
+            if (timing.fetchedAt !== undefined) {
+              toFetched.push(timing.fetchedAt - timing.producedAt);
+              inService.push(timing.classifiedAt - timing.fetchedAt);
+            }
             last = now;
           }
           if (latencies.length >= count) done();
@@ -105,7 +114,7 @@ export async function createServeHarness(o: HarnessOptions) {
         await finished;
         clearTimeout(timer);
         await consumer.disconnect();
-        return { received: latencies.length, seconds: Math.max(0.001, (last - since) / 1000), latencies, before, after };
+        return { received: latencies.length, seconds: Math.max(0.001, (last - since) / 1000), latencies, before, after, toFetched, inService };
       },
     };
   }
@@ -229,7 +238,7 @@ export async function createServeHarness(o: HarnessOptions) {
       received: r.received,
       expected: count,
       usage: { cores: c.cpuShare, peakRssMb: c.peakRssBytes / 2 ** 20, brokerCores: b ? b.cpuShare : NaN, benchCores: (self.user + self.system) / 1e6 / wall, cpuSeconds: c.cpuSeconds, brokerCpuSeconds: b ? b.cpuSeconds : NaN, benchCpuSeconds: (self.user + self.system) / 1e6, threads: c.threads },
-      ...(opts.rate ? { latency: { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99) }, latencyByTenth: byTenth(r.latencies), latencySplit: split(r.before, r.after) } : {}),
+      ...(opts.rate ? { latency: { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99) }, latencyByTenth: byTenth(r.latencies), latencySplit: split(r.before, r.after, r.toFetched, r.inService) } : {}),
       ...(cache && cache.lookups > 0 ? { cache } : {}),
       ...(model ? { model } : {}),
     };
