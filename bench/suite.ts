@@ -304,7 +304,7 @@ try {
     const rawAfter = await rawBest();
     const rawBeside = (rawBefore.textsPerSecond + rawAfter.textsPerSecond) / 2;
     // The latency ladder measures a broker past its JIT warm-up (warmPaced); the warm-up runs are recorded beside it.
-    const ladderWarmup = await warmPaced('livetag', bundle, Math.round(livetag.msgsPerSecond * 0.5), plan.latencySeconds, quick ? 3 : 6, { LIVETAG_MODEL_VARIANT: 'base' });
+    const ladderWarmup = await warmPaced('livetag', bundle, Math.round(livetag.msgsPerSecond * 0.5), Math.max(plan.latencySeconds, 10), quick ? 4 : 6, { LIVETAG_MODEL_VARIANT: 'base' });
     const ladder = await loadLadder('livetag', bundle, livetag.msgsPerSecond, plan.latencySeconds, { LIVETAG_MODEL_VARIANT: 'base' });
     log(`naive consumer, backlog of ${plan.naiveBacklog}`);
     const naive = await serveRun('naive', bundle, plan.naiveBacklog);

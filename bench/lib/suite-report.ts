@@ -126,7 +126,7 @@ export function renderMarkdown(o: SuiteOutput): string {
     if (r.ladderWarmup?.length) {
       const w = r.ladderWarmup as (ServeResult & { rate: number; brokerCpuUsPerMsg: number })[];
       L.push(
-        `Before the ladder, ${w.length} paced run${w.length > 1 ? 's' : ''} of livetag at ${w[0].rate}/s warmed the broker's small-request paths (a fresh JVM compiles them in its first minute; the runs stop once its CPU per message settles within 15%): ` +
+        `Before the ladder, ${w.length} paced run${w.length > 1 ? 's' : ''} of livetag at ${w[0].rate}/s warmed the broker's small-request paths (a fresh JVM compiles them in its first minute; at least 3 runs, stopping once its CPU per message settles within 15%): ` +
           `broker CPU ${w.map((x) => f(x.brokerCpuUsPerMsg, 0)).join(' → ')} µs per message, livetag p99 ${w.map((x) => f(x.latency?.p99, 0)).join(' → ')} ms.`,
         '',
       );
