@@ -240,7 +240,14 @@ try {
         const rate = values['tune-rate'] ? Number(values['tune-rate']) : undefined;
         const count = rate ? Math.round(rate * plan.latencySeconds) : plan.backlog;
         const r = await serveRun('livetag', source, count, { rate, env: { LIVETAG_MODEL_VARIANT: 'base', ...env } });
-        if (r.latency) process.stdout.write(`${key} ${set || '(defaults)'} paced at ${rate}/s: p50 ${f(r.latency.p50, 0)} p95 ${f(r.latency.p95, 0)} p99 ${f(r.latency.p99, 0)} ms; p99 by tenth of the run ${r.latencyByTenth!.map((x) => f(x, 0)).join(' ')}; p50/p99 up to classified ${f(r.latencySplit!.beforeClassified.p50, 0)}/${f(r.latencySplit!.beforeClassified.p99, 0)}, after ${f(r.latencySplit!.afterClassified.p50, 0)}/${f(r.latencySplit!.afterClassified.p99, 0)}; record → fetched ${f(r.latencySplit!.toFetched?.p50, 0)}/${f(r.latencySplit!.toFetched?.p99, 0)}, fetched → classified ${f(r.latencySplit!.fetchedToClassified?.p50, 0)}/${f(r.latencySplit!.fetchedToClassified?.p99, 0)}\n`);
+        if (r.latency) {
+          const part = (q?: { p50: number; p99: number }) => `${f(q?.p50, 0)}/${f(q?.p99, 0)}`;
+          const sp = r.latencySplit!;
+          process.stdout.write(
+            `${key} ${set || '(defaults)'} paced at ${rate}/s: p50 ${f(r.latency.p50, 0)} p95 ${f(r.latency.p95, 0)} p99 ${f(r.latency.p99, 0)} ms; p99 by tenth of the run ${r.latencyByTenth!.map((x) => f(x, 0)).join(' ')}; ` +
+              `p50/p99 up to classified ${part(sp.beforeClassified)}, after ${part(sp.afterClassified)}; record → fetched ${part(sp.toFetched)}, fetched → classified ${part(sp.fetchedToClassified)}\n`,
+          );
+        }
         const m = r.model!;
         process.stdout.write(
           `${key} ${set || '(defaults)'}: ${f(r.msgsPerSecond)} msgs/s (${r.received}/${r.expected}); livetag ${f(r.usage.cores, 2)} cores, broker ${f(r.usage.brokerCores, 2)}, reader ${f(r.usage.benchCores, 2)}; ` +

@@ -25,12 +25,12 @@ function byTenth(inOrder: readonly number[]): number[] {
   return Array.from({ length: 10 }, (_, i) => percentile([...inOrder.slice(Math.floor((i * n) / 10), Math.floor(((i + 1) * n) / 10))].sort((x, y) => x - y), 0.99));
 }
 
-function split(before: readonly number[], after: readonly number[], toFetched: readonly number[], inService: readonly number[]) {
+function split(before: readonly number[], after: readonly number[], toFetched: readonly number[], fetchedToClassified: readonly number[]) {
   const q = (xs: readonly number[]) => {
     const s = [...xs].sort((x, y) => x - y);
     return { p50: percentile(s, 0.5), p99: percentile(s, 0.99) };
   };
-  return { beforeClassified: q(before), afterClassified: q(after), ...(toFetched.length ? { toFetched: q(toFetched), fetchedToClassified: q(inService) } : {}) };
+  return { beforeClassified: q(before), afterClassified: q(after), ...(toFetched.length ? { toFetched: q(toFetched), fetchedToClassified: q(fetchedToClassified) } : {}) };
 }
 
 export type ServeHarness = Awaited<ReturnType<typeof createServeHarness>>;
@@ -80,7 +80,7 @@ export async function createServeHarness(o: HarnessOptions) {
     const after: number[] = [];
     // livetag's records also carry fetchedAt: the part before classifiedAt splits into Kafka's and livetag's.
     const toFetched: number[] = [];
-    const inService: number[] = [];
+    const fetchedToClassified: number[] = [];
     let last = 0;
     const consumer = kafka.consumer({ groupId: `suite-collect-${topic}`, maxWaitTimeInMs: 5 });
     let done!: () => void;
@@ -98,7 +98,7 @@ export async function createServeHarness(o: HarnessOptions) {
             after.push(now - timing.classifiedAt);
             if (timing.fetchedAt !== undefined) {
               toFetched.push(timing.fetchedAt - timing.producedAt);
-              inService.push(timing.classifiedAt - timing.fetchedAt);
+              fetchedToClassified.push(timing.classifiedAt - timing.fetchedAt);
             }
             last = now;
           }
@@ -114,7 +114,7 @@ export async function createServeHarness(o: HarnessOptions) {
         await finished;
         clearTimeout(timer);
         await consumer.disconnect();
-        return { received: latencies.length, seconds: Math.max(0.001, (last - since) / 1000), latencies, before, after, toFetched, inService };
+        return { received: latencies.length, seconds: Math.max(0.001, (last - since) / 1000), latencies, before, after, toFetched, fetchedToClassified };
       },
     };
   }
@@ -238,7 +238,7 @@ export async function createServeHarness(o: HarnessOptions) {
       received: r.received,
       expected: count,
       usage: { cores: c.cpuShare, peakRssMb: c.peakRssBytes / 2 ** 20, brokerCores: b ? b.cpuShare : NaN, benchCores: (self.user + self.system) / 1e6 / wall, cpuSeconds: c.cpuSeconds, brokerCpuSeconds: b ? b.cpuSeconds : NaN, benchCpuSeconds: (self.user + self.system) / 1e6, threads: c.threads },
-      ...(opts.rate ? { latency: { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99) }, latencyByTenth: byTenth(r.latencies), latencySplit: split(r.before, r.after, r.toFetched, r.inService) } : {}),
+      ...(opts.rate ? { latency: { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99) }, latencyByTenth: byTenth(r.latencies), latencySplit: split(r.before, r.after, r.toFetched, r.fetchedToClassified) } : {}),
       ...(cache && cache.lookups > 0 ? { cache } : {}),
       ...(model ? { model } : {}),
     };
@@ -256,11 +256,12 @@ export async function createServeHarness(o: HarnessOptions) {
   }
   /**
    * Paced runs at `rate` until the broker's CPU per message settles (within 15% of the run
-   * before), at least 3 runs and at most `maxRuns`: short runs (--quick) can look settled at once,
-   * their per-run costs (new topics, a group join) hiding the fall. A fresh JVM spends its first minute of small produce and fetch
-   * requests interpreting and compiling them: 0.6 cores at 3,000 msgs/s cold, 0.2 warm, on two
-   * cores shared with the service under test. Backlog drains (large requests) do not warm those
-   * paths. A broker in production has run for days; the latency ladder measures that state.
+   * before), at least 3 and at most `maxRuns`. A fresh JVM spends its first minute of small
+   * produce and fetch requests interpreting and compiling them: 0.6 cores at 3,000 msgs/s cold,
+   * 0.2 warm, on two cores shared with the service under test. Backlog drains (large requests)
+   * do not warm those paths. The minimum: short runs (--quick) can look settled at once, each
+   * run's setup (new topics, a group join) hiding the fall. A broker in production has run for
+   * days; the latency ladder measures that state.
    */
   async function warmPaced(kind: 'livetag' | 'naive', bundle: string, rate: number, seconds: number, maxRuns: number, env?: Record<string, string>) {
     const rows: (ServeResult & { rate: number; brokerCpuUsPerMsg: number })[] = [];

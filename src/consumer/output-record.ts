@@ -130,6 +130,7 @@ export function tagsRecord(
   context: { readonly topic: string; readonly model: OutputMessage['model']; readonly classifiedAt: number },
 ): OutRecord {
   const { text, id, room, ...extra } = message;
+  const producedAt = Number(record.timestamp);
   const out: OutputMessage = {
     ...extra,
     id: id ?? `${record.topic}-${record.partition}-${record.offset}`,
@@ -139,10 +140,8 @@ export function tagsRecord(
     ...(result.scores ? { scores: result.scores } : {}),
     model: context.model,
     source: { topic: record.topic, partition: record.partition, offset: record.offset },
-    timing:
-      record.fetchedAt === undefined
-        ? { producedAt: Number(record.timestamp), classifiedAt: context.classifiedAt }
-        : { producedAt: Number(record.timestamp), fetchedAt: record.fetchedAt, classifiedAt: context.classifiedAt },
+    // JSON leaves fetchedAt out when the record has none.
+    timing: { producedAt, fetchedAt: record.fetchedAt, classifiedAt: context.classifiedAt },
   };
   return {
     topic: context.topic,
@@ -150,7 +149,7 @@ export function tagsRecord(
     value: JSON.stringify(out),
     headers: { ...record.headers },
     kind: 'tags',
-    producedAt: Number(record.timestamp),
+    producedAt,
     tags: result.tags.map((t) => t.label),
   };
 }

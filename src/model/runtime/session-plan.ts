@@ -15,6 +15,10 @@
  * held 1.2 GB more.
  */
 import { availableParallelism } from 'node:os';
+import type { BertConfig } from '../bert-config.ts';
+
+/** The encoder sizes the plan reads. */
+type EncoderShape = Pick<BertConfig, 'hiddenSize' | 'numLayers' | 'intermediateSize'>;
 
 /** Encoder weights (`encoderWeights`) up to which auto runs a session per core. */
 export const SMALL_MODEL_WEIGHTS = 8_000_000;
@@ -31,13 +35,13 @@ export interface SessionPlan {
 }
 
 /** The encoder's weight matrices: four h×h projections and two h×intermediate feed-forward matrices per layer. */
-export function encoderWeights(arch: { readonly hiddenSize: number; readonly numLayers: number; readonly intermediateSize: number }): number {
+export function encoderWeights(arch: EncoderShape): number {
   return arch.numLayers * (4 * arch.hiddenSize * arch.hiddenSize + 2 * arch.hiddenSize * arch.intermediateSize);
 }
 
 export function planSessions(
   requested: SessionCount,
-  arch: { readonly hiddenSize: number; readonly numLayers: number; readonly intermediateSize: number },
+  arch: EncoderShape,
   opts: { readonly device?: 'cpu' | 'cuda'; readonly threads?: number } = {},
 ): SessionPlan {
   if (requested !== 'auto') return { sessions: requested, reason: 'LIVETAG_SESSIONS' };
