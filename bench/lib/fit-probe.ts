@@ -12,7 +12,7 @@ import { sigmoid } from '../../src/model/runtime/classifier.ts';
 import { createTextEncoder } from '../../src/model/tokenizer.ts';
 import { validateRecords } from '../../src/training/data.ts';
 import { tokenizeAll } from '../../src/training/features.ts';
-import { featurize, fitLinearBaseline, linearLogits } from '../../src/training/linear-baseline.ts';
+import { describeCs, featurize, fitLinearBaseline, linearLogits } from '../../src/training/linear-baseline.ts';
 import { applyThresholds, multiLabelMetrics, toMatrix } from '../../src/training/metrics.ts';
 import { ngramInput } from '../../src/training/steps/encode.ts';
 import { splitRows } from '../../src/training/steps/split.ts';
@@ -48,7 +48,7 @@ export async function runFitProbe(script: string, variants: ReadonlyArray<readon
       const m = multiLabelMetrics(plan.testRows.map((r) => targets[r]), applyThresholds(probs, plan.testRows.length, fit.validation.thresholds.map((t) => t.threshold)), labels);
       scores.get(name)!.subset.push(m.subset_accuracy);
       scores.get(name)!.macro.push(m.macro_f1);
-      line.push(`${name} ${m.subset_accuracy.toFixed(4)} / ${m.macro_f1.toFixed(4)} (C ${fit.c})`);
+      line.push(`${name} ${m.subset_accuracy.toFixed(4)} / ${m.macro_f1.toFixed(4)} (${describeCs(fit.cs, labels)})`);
     }
     console.log(line.join('  '));
   }

@@ -13,6 +13,7 @@ import type { Recipe } from './recipe.ts';
 import type { BaselineSummary } from './steps/baseline.ts';
 import type { TagCount } from '../model/runtime/select-tags.ts';
 import { RARE_POSITIVES } from './thresholds.ts';
+import { describeCs } from './linear-baseline.ts';
 import type { EpochRecord } from './trainer.ts';
 
 export interface RunReport {
@@ -91,7 +92,7 @@ export function renderMarkdown(r: RunReport): string {
     ['linear n-gram baseline', r.baseline?.test],
     ['linear n-gram baseline, decided by the recipe\'s rule', r.baseline?.testModelRule],
   ]));
-  if (r.baseline) out.push('', `Baseline: ${r.baseline.features}, C ${r.baseline.c}, fitted in ${r.baseline.seconds.toFixed(1)} s. Verdict: ${r.baseline.verdict}.`);
+  if (r.baseline) out.push('', `Baseline: ${r.baseline.features}, ${describeCs(r.baseline.cs, r.labels)}, fitted in ${r.baseline.seconds.toFixed(1)} s. Verdict: ${r.baseline.verdict}.`);
   if (r.fusion) out.push('', `Late fusion: logits ${r.fusion.bertWeight.toFixed(2)}·k·BERT + ${(1 - r.fusion.bertWeight).toFixed(2)}·the linear fit, k = ${r.fusion.bertScale.toFixed(3)} giving BERT's logits the fit's spread; the share with the lowest validation log loss (by share: ${r.fusion.validation.map((s) => `${s.bertWeight.toFixed(2)} ${s.score.toFixed(4)}`).join(', ')}).`);
   out.push('', '| label | threshold | precision | recall | F1 | support | champion F1 |', '|---|---:|---:|---:|---:|---:|---:|');
   for (const l of r.labels) {

@@ -10,7 +10,7 @@ import { buildBertOnnx } from '../../model/build/onnx-graph.ts';
 import { DEFAULT_NGRAM, describeNgram, NGRAM_SOURCES, type NgramSource, type NgramSpec } from '../../model/ngram-hash.ts';
 import type { WeightMap } from '../../model/weights.ts';
 import { sigmoid } from '../../model/runtime/classifier.ts';
-import { featurize, fitLinearBaseline, linearLogits, type LinearFit } from '../linear-baseline.ts';
+import { describeCs, featurize, fitLinearBaseline, linearLogits, type LinearFit } from '../linear-baseline.ts';
 import { applyThresholds, multiLabelMetrics, type MultiLabelMetrics } from '../metrics.ts';
 import { scoreValidation } from '../validation-score.ts';
 import type { TagCount } from '../../model/runtime/select-tags.ts';
@@ -51,7 +51,8 @@ export interface BaselineResult {
 /** The baseline's summary in report.json and the bundle manifest. */
 export interface BaselineSummary {
   readonly features: string;
-  readonly c: number;
+  /** The regularisation each label kept, in label order. */
+  readonly cs: readonly number[];
   readonly seconds: number;
   readonly validation: MultiLabelMetrics;
   readonly test: MultiLabelMetrics;
@@ -100,7 +101,7 @@ export function fitBaseline(input: BaselineInput, log: (line: string) => void): 
   const test = multiLabelMetrics(testTruth, applyThresholds(testProbs, plan.testRows.length, thresholds), labels);
   const ruled = scoreValidation(fit.valLogits, plan.valRows.map((r) => encoded.targets[r]), labels, model.recipe, input.tagCount).thresholds.map((t) => t.threshold);
   const testModelRule = multiLabelMetrics(testTruth, applyThresholds(testProbs, plan.testRows.length, ruled, input.tagCount), labels);
-  log(`linear n-gram baseline (${describeNgram(spec)}, C ${fit.c}) in ${fit.seconds.toFixed(1)} s: validation macro-F1 ${fit.validation.metrics.macro_f1.toFixed(4)}`);
+  log(`linear n-gram baseline (${describeNgram(spec)}, ${describeCs(fit.cs, labels)}) in ${fit.seconds.toFixed(1)} s: validation macro-F1 ${fit.validation.metrics.macro_f1.toFixed(4)}`);
   if (!model.config.ngram) return { initial: model, fit, test, testModelRule };
   const weights: WeightMap = new Map(model.weights);
   weights.set('ngram.idf', { shape: [spec.buckets], data: fit.model.idf });
@@ -130,7 +131,7 @@ export function summarizeBaseline(b: BaselineResult, model: MultiLabelMetrics): 
   const { spec } = b.fit.model;
   return {
     features: `hashed ${describeNgram(spec)}·idf, L2-normalised`,
-    c: b.fit.c,
+    cs: b.fit.cs,
     seconds: b.fit.seconds,
     validation: b.fit.validation.metrics,
     test: b.test,
