@@ -36,6 +36,8 @@ interface Rule {
   /** Candidate (BERT, fit) coefficients, given k. */
   readonly candidates: (k: number) => Array<readonly [number, number]>;
   readonly by: 'macro_f1' | 'loss';
+  /** Each label its own coefficients, by its own column's validation log loss (by must be 'loss'). */
+  readonly perLabel?: boolean;
 }
 /** 0, 0.05, …, n·0.05. */
 const steps = (n: number): number[] => Array.from({ length: n + 1 }, (_, i) => i * 0.05);
@@ -49,6 +51,8 @@ const RULES: Rule[] = [
   { name: 'raw logits, 0.05 grid, log loss', candidates: shares(0.05, false), by: 'loss' },
   { name: 'spread-matched, 0.05 grid, log loss (the job\'s rule)', candidates: shares(0.05, true), by: 'loss' },
   { name: 'stacker a·BERT + b·fit, log loss', candidates: () => steps(30).flatMap((a) => steps(60).map((b) => [a, b] as const)), by: 'loss' },
+  { name: 'spread-matched, 0.05 grid, log loss, per label', candidates: shares(0.05, true), by: 'loss', perLabel: true },
+  { name: 'spread-matched, 0.1 grid, log loss, per label', candidates: shares(0.1, true), by: 'loss', perLabel: true },
 ];
 
 type Scores = { subset: number; macro: number };
@@ -93,7 +97,23 @@ for (const run of runs) {
       return { subset: m.subset_accuracy, macro: m.macro_f1 };
     };
     const valTruth = flat(valRows);
+    const column = (z: Float32Array, j: number) => z.filter((_, i) => i % width === j);
+    const perLabelMix = (b: Float32Array, l: Float32Array, cs: ReadonlyArray<readonly [number, number]>) => b.map((v, i) => cs[i % width][0] * v + cs[i % width][1] * l[i]);
     const rules = RULES.map((rule) => {
+      if (rule.perLabel) {
+        const cs = labels.map((_, j) => {
+          const [bj, lj, tj] = [column(bertVal, j), column(fit.valLogits, j), column(valTruth, j)];
+          let best: { c: readonly [number, number]; score: number } | undefined;
+          for (const c of rule.candidates(k)) {
+            const score = -bceWithLogits(bj.map((v, i) => c[0] * v + c[1] * lj[i]), tj);
+            if (!best || score > best.score) best = { c, score };
+          }
+          return best!.c;
+        });
+        const v = scoreValidation(perLabelMix(bertVal, fit.valLogits, cs), truth(valRows), labels, recipe, tagCount);
+        const ws = cs.map((c) => (1 - c[1]).toFixed(2));
+        return { ...testScores(perLabelMix(bertTest, fitTest, cs), v.thresholds.map((t) => t.threshold)), chosen: `w ${ws.join(',')}` };
+      }
       let best: { c: readonly [number, number]; score: number } | undefined;
       for (const c of rule.candidates(k)) {
         const z = mix(bertVal, fit.valLogits, c);
