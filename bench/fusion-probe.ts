@@ -12,7 +12,8 @@
  * Rules: the share of BERT w on a grid, on raw logits or with BERT's logits
  * put on the fit's spread (k, `logitSpread`), chosen by validation macro-F1
  * under tuned thresholds or by validation log loss; and a two-weight stacker
- * (a·BERT + b·fit by log loss). Every rule's thresholds are tuned on the
+ * (a·BERT + b·fit by log loss); and each label its own share by its own
+ * column's validation log loss. Every rule's thresholds are tuned on the
  * validation mix, as the job does; test metrics per run, then paired against
  * the textbook baseline and the first rule.
  */
@@ -98,10 +99,10 @@ for (const run of runs) {
     };
     const valTruth = flat(valRows);
     const column = (z: Float32Array, j: number) => z.filter((_, i) => i % width === j);
-    const perLabelMix = (b: Float32Array, l: Float32Array, cs: ReadonlyArray<readonly [number, number]>) => b.map((v, i) => cs[i % width][0] * v + cs[i % width][1] * l[i]);
+    const perLabelMix = (b: Float32Array, l: Float32Array, coefs: ReadonlyArray<readonly [number, number]>) => b.map((v, i) => coefs[i % width][0] * v + coefs[i % width][1] * l[i]);
     const rules = RULES.map((rule) => {
       if (rule.perLabel) {
-        const cs = labels.map((_, j) => {
+        const coefs = labels.map((_, j) => {
           const [bj, lj, tj] = [column(bertVal, j), column(fit.valLogits, j), column(valTruth, j)];
           let best: { c: readonly [number, number]; score: number } | undefined;
           for (const c of rule.candidates(k)) {
@@ -110,9 +111,9 @@ for (const run of runs) {
           }
           return best!.c;
         });
-        const v = scoreValidation(perLabelMix(bertVal, fit.valLogits, cs), truth(valRows), labels, recipe, tagCount);
-        const ws = cs.map((c) => (1 - c[1]).toFixed(2));
-        return { ...testScores(perLabelMix(bertTest, fitTest, cs), v.thresholds.map((t) => t.threshold)), chosen: `w ${ws.join(',')}` };
+        const v = scoreValidation(perLabelMix(bertVal, fit.valLogits, coefs), truth(valRows), labels, recipe, tagCount);
+        const ws = coefs.map((c) => (1 - c[1]).toFixed(2));
+        return { ...testScores(perLabelMix(bertTest, fitTest, coefs), v.thresholds.map((t) => t.threshold)), chosen: `w ${ws.join(',')}` };
       }
       let best: { c: readonly [number, number]; score: number } | undefined;
       for (const c of rule.candidates(k)) {
