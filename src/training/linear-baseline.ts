@@ -9,6 +9,7 @@
  * weights have the wide branch's layout, so a run can start the branch from it.
  */
 import { fitIdf, ngramBuckets, sparseRow, type NgramSpec, type SparseRow } from '../model/ngram-hash.ts';
+import { bceWithLogits } from './losses.ts';
 import { scoreValidation, type ValidationScore } from './validation-score.ts';
 
 export interface LinearModel {
@@ -209,16 +210,6 @@ export function describeCs(cs: readonly number[], labels: readonly string[]): st
   return cs.every((c) => c === cs[0]) ? `C ${cs[0]}` : `C per label: ${cs.map((c, j) => `${labels[j]} ${c}`).join(', ')}`;
 }
 
-/** Summed logistic loss of column j of row-major logits. */
-function columnLoss(logits: Float32Array, truth: readonly Uint8Array[], j: number, width: number): number {
-  let t = 0;
-  truth.forEach((y, i) => {
-    const z = logits[i * width + j];
-    t += Math.max(z, 0) - z * y[j] + Math.log1p(Math.exp(-Math.abs(z)));
-  });
-  return t;
-}
-
 /**
  * Fits on `trainRows` of `ids`/`targets` for each regularisation strength
  * (C as scikit-learn's: λ = 1/(C·n)) and keeps, label by label, the C whose
@@ -260,7 +251,8 @@ export function fitLinearBaseline(
         for (let j = 0; j < width; j++) valLogits[o + j] += rows[r].value[k] * x[base + j];
       });
     });
-    return { c, x, valLogits, losses: labels.map((_, j) => columnLoss(valLogits, valTruth, j, width)) };
+    const column = (j: number) => Float32Array.from(valTruth, (_, i) => valLogits[i * width + j]);
+    return { c, x, valLogits, losses: labels.map((_, j) => bceWithLogits(column(j), Float32Array.from(valTruth, (y) => y[j]))) };
   });
   const chosen = labels.map((_, j) => fits.reduce((a, b) => (b.losses[j] < a.losses[j] ? b : a)));
   const model: LinearModel = { spec, vocabSize, idf, weight: new Float32Array(spec.buckets * width), bias: new Float32Array(width) };
