@@ -238,6 +238,7 @@ export function fitLinearBaseline(
   const valTruth = valRows.map((r) => targets[r]);
   // Validation logits straight from the compact weights: no full-size table per C.
   const valBases = valRows.map((r) => Int32Array.from(rows[r].index, (b) => compact.column[b] * width));
+  const truthColumns = labels.map((_, j) => Float32Array.from(valTruth, (y) => y[j]));
   const fits = (opts.cs ?? DEFAULT_CS).map((c) => {
     const x = new Float64Array(wSize + width);
     minimizeLbfgs(objective(rows, trainRows, targets, compact, width, 1 / (c * trainRows.length)), x, opts.maxIterations ?? 150);
@@ -251,8 +252,7 @@ export function fitLinearBaseline(
         for (let j = 0; j < width; j++) valLogits[o + j] += rows[r].value[k] * x[base + j];
       });
     });
-    const column = (j: number) => Float32Array.from(valTruth, (_, i) => valLogits[i * width + j]);
-    return { c, x, valLogits, losses: labels.map((_, j) => bceWithLogits(column(j), Float32Array.from(valTruth, (y) => y[j]))) };
+    return { c, x, losses: truthColumns.map((truth, j) => bceWithLogits(Float32Array.from(truth, (_, i) => valLogits[i * width + j]), truth)) };
   });
   const chosen = labels.map((_, j) => fits.reduce((a, b) => (b.losses[j] < a.losses[j] ? b : a)));
   const model: LinearModel = { spec, vocabSize, idf, weight: new Float32Array(spec.buckets * width), bias: new Float32Array(width) };
