@@ -9,10 +9,10 @@ import { groupedBars, lineChart } from './charts.ts';
 import { ISSUE_EFFECT, ISSUE_KINDS, type DataReport } from './data.ts';
 import type { ChampionDecision } from './evaluate.ts';
 import type { MultiLabelMetrics } from './metrics.ts';
-import type { Recipe } from './recipe.ts';
+import type { Recipe, ThresholdObjective } from './recipe.ts';
 import type { BaselineSummary } from './steps/baseline.ts';
 import type { TagCount } from '../model/runtime/select-tags.ts';
-import { RARE_POSITIVES } from './thresholds.ts';
+import { MACRO_F1_WEIGHT, RARE_POSITIVES } from './thresholds.ts';
 import { describeCs } from './linear-baseline.ts';
 import type { EpochRecord } from './trainer.ts';
 
@@ -49,6 +49,12 @@ export interface RunReport {
   readonly bundle: { readonly dir: string; readonly version: string; readonly promotedTo?: string };
 }
 
+const OBJECTIVE_TEXT: Readonly<Record<ThresholdObjective, string>> = {
+  'subset-macro': `exact match + ${MACRO_F1_WEIGHT} × macro-F1`,
+  'exact-match': 'exact match',
+  f1: 'per-label F1',
+};
+
 const pct = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(4));
 
 function metricsTable(rows: ReadonlyArray<[string, MultiLabelMetrics | undefined]>): string[] {
@@ -71,7 +77,7 @@ export function renderMarkdown(r: RunReport): string {
   out.push(
     `- recipe **${r.recipe.name}**: loss ${r.recipe.loss}${r.recipe.posWeight === 'auto' ? ' (positive weights)' : ''}, batch ${r.recipe.batchSize}, lr ${r.recipe.lr}, ` +
       `${r.recipe.schedule === 'linear' ? `warmup ${r.recipe.warmupRatio} + linear decay` : 'constant lr'}, weight decay ${r.recipe.weightDecay}, ` +
-      `epochs ≤ ${r.recipe.maxEpochs}${r.recipe.patience > 0 ? ` (early stop, patience ${r.recipe.patience})` : ' (fixed)'}, keep ${r.recipe.keep}, thresholds ${r.recipe.thresholds}${r.recipe.thresholds === 'tuned' ? ` (for ${r.recipe.thresholdObjective === 'exact-match' ? 'exact match' : 'per-label F1'})` : ''}` +
+      `epochs ≤ ${r.recipe.maxEpochs}${r.recipe.patience > 0 ? ` (early stop, patience ${r.recipe.patience})` : ' (fixed)'}, keep ${r.recipe.keep}, thresholds ${r.recipe.thresholds}${r.recipe.thresholds === 'tuned' ? ` (for ${OBJECTIVE_TEXT[r.recipe.thresholdObjective]})` : ''}` +
       `${r.recipe.rareLabelFloor > 0 ? ` (at least ${r.recipe.rareLabelFloor} for labels with < ${RARE_POSITIVES} validation positives)` : ''}`,
   );
   out.push(`- tags per text: at least ${r.tagCount.min}, ${r.tagCount.max === null ? 'no upper bound' : `at most ${r.tagCount.max}`}${r.recipe.tagCount === 'learned' ? ' (as in the labeled rows)' : ''}`);

@@ -187,7 +187,7 @@ async function startOrResume(loop: Loop): Promise<{ state: LoopState; resumedFro
 
 /**
  * Epochs are judged with per-label F1 thresholds, which is what macro-F1
- * measures; the exact-match refinement of the shipped thresholds runs once,
+ * measures; the whole-tag-set refinement of the shipped thresholds runs once,
  * on the kept epoch (steps/calibrate.ts).
  */
 async function validate(input: TrainerInput): Promise<ValidationScore> {

@@ -9,7 +9,7 @@ import { ANY_TAG_COUNT, tagCountOf, type TagCount } from '../model/runtime/selec
 import { bceWithLogits } from './losses.ts';
 import { applyThresholds, multiLabelMetrics, type MultiLabelMetrics } from './metrics.ts';
 import type { Recipe } from './recipe.ts';
-import { refineForExactMatch, tuneThresholds, type ThresholdChoice } from './thresholds.ts';
+import { MACRO_F1_WEIGHT, refineThresholds, tuneThresholds, type ThresholdChoice } from './thresholds.ts';
 
 export interface ValidationScore {
   readonly thresholds: ThresholdChoice[];
@@ -40,7 +40,9 @@ export function scoreValidation(
   const width = labels.length;
   const probs = logits.map(sigmoid);
   const perLabel = rule.thresholds === 'tuned' ? tuneThresholds(probs, truth, width, { rareFloor: rule.rareLabelFloor }) : fixedThresholds(labels);
-  const thresholds = rule.thresholds === 'tuned' && rule.thresholdObjective === 'exact-match' ? refineForExactMatch(probs, truth, perLabel, count) : perLabel;
+  const objective = rule.thresholdObjective ?? 'f1';
+  const thresholds =
+    rule.thresholds === 'tuned' && objective !== 'f1' ? refineThresholds(probs, truth, perLabel, count, { macroWeight: objective === 'subset-macro' ? MACRO_F1_WEIGHT : 0 }) : perLabel;
   const metrics = multiLabelMetrics(truth, applyThresholds(probs, truth.length, thresholds.map((t) => t.threshold), count), labels);
   const macroF1At05 = multiLabelMetrics(truth, applyThresholds(probs, truth.length, labels.map(() => 0.5)), labels).macro_f1;
   const flat = new Float32Array(truth.length * width);

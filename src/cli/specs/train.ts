@@ -1,6 +1,7 @@
 import { defineCommand, nonNegative, positive, ratio, type Check } from '../options.ts';
 import { DEFAULT_NGRAM, MAX_NGRAM_CHARS, NGRAM_SOURCES, NGRAM_TFS } from '../../model/ngram-hash.ts';
 import { MODEL_FORMS, MODEL_VALUE } from './model-option.ts';
+import { THRESHOLD_OBJECTIVES } from '../../training/recipe.ts';
 
 const splitRatios: Check<readonly string[]> = {
   test: (parts) => parts.length === 3 && parts.every((p) => p !== '' && Number(p) >= 0) && Number(parts[0]) > 0,
@@ -76,9 +77,9 @@ Give --data, --labels-topic or --base (or several).`,
     },
     'threshold-objective': {
       type: 'string',
-      choices: ['exact-match', 'f1'],
+      choices: THRESHOLD_OBJECTIVES,
       group: RECIPE,
-      help: "what tuned thresholds maximise on validation: texts whose whole tag set is right (from each label's F1 choice), or each label's own F1",
+      help: "what tuned thresholds maximise on validation, starting from each label's F1 choice: texts whose whole tag set is right plus 2 × macro-F1 (subset-macro), whole tag sets alone (exact-match), or each label's own F1 (f1)",
       defaultHelp: "the recipe's",
     },
     'rare-label-floor': {

@@ -163,7 +163,7 @@ test('exclusive classes: the bundle ships at most and at least one tag, serving 
   const result = await runTrainJob({ ...tiny, ...quiet, data: [data], recipe: 'livetag', out, labels: TINY_LABELS });
   const bundle = await loadBundle(result.bundleDir);
   assert.deepEqual(bundle.manifest.tagCount, { min: 1, max: 1 });
-  assert.equal(result.report.recipe.thresholdObjective, 'exact-match', 'the default recipe refines thresholds for exact match');
+  assert.equal(result.report.recipe.thresholdObjective, 'subset-macro', 'the default recipe refines thresholds for exact match and macro-F1');
   const testRows = readFileSync(join(out, 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { text: string; labels: string[] });
   const classifier = await createClassifier({ bundle, worker: false, threads: 1 });
   try {

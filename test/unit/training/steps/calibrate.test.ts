@@ -38,7 +38,7 @@ test('fixed: 0.5 for every label, whatever validation says', () => {
   assert.equal(c.metrics.per_label.a.f1, 0);
 });
 
-test('exact-match: the shipped thresholds are refined for whole tag sets and the calibration metrics are theirs; f1 ships the per-label choices', () => {
+test('exact-match: the shipped thresholds are refined for whole tag sets and the calibration metrics are theirs; f1 ships the per-label choices; subset-macro weighs both', () => {
   // Label y: three positives (0.2, 0.2, 0.8) and three negatives at 0.3. Its F1-best cut (≤ 0.2, F1 0.67 against 0.5)
   // keeps all positives and admits the three negatives, whose texts are then wrong; exact match gives up two positives instead.
   const p = [
@@ -67,4 +67,8 @@ test('exact-match: the shipped thresholds are refined for whole tag sets and the
   assert.equal(f1.metrics.subset_accuracy, 4 / 7);
   assert.equal(exact.metrics.subset_accuracy, 5 / 7);
   assert.equal(exact.thresholds[0], f1.thresholds[0], 'a label already right everywhere keeps its F1 choice');
+  // subset-macro: one more text right (+1/7) does not pay for y's F1 falling 0.67 → 0.5 (macro-F1 −0.083, weighed twice).
+  const both = calibrateThresholds({ ...input, recipe: { thresholds: 'tuned', thresholdObjective: 'subset-macro', rareLabelFloor: 0 } }, () => {});
+  assert.deepEqual(both.thresholds, f1.thresholds, 'y keeps its F1 choice');
+  assert.equal(both.metrics.subset_accuracy, 4 / 7);
 });
