@@ -17,19 +17,14 @@
  * validation mix, as the job does; test metrics per run, then paired against
  * the textbook baseline and the first rule.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { join } from 'node:path';
-import { createClassifier, sigmoid } from '../src/model/runtime/classifier.ts';
-import { DEFAULT_NGRAM, describeNgram, NGRAM_SOURCES, parseNgramSpec, textCodes, type NgramSource } from '../src/model/ngram-hash.ts';
-import { featurize, linearLogits } from '../src/training/linear-baseline.ts';
-import { fitBestSource } from '../src/training/steps/baseline.ts';
-import { ngramInput } from '../src/training/steps/encode.ts';
+import { sigmoid } from '../src/model/runtime/classifier.ts';
+import { DEFAULT_NGRAM, describeNgram, NGRAM_SOURCES, parseNgramSpec, type NgramSource } from '../src/model/ngram-hash.ts';
 import { bceWithLogits } from '../src/training/losses.ts';
 import { applyThresholds, multiLabelMetrics } from '../src/training/metrics.ts';
-import { livetagRecipe } from '../src/training/recipe.ts';
 import { logitSpread } from '../src/training/steps/fuse.ts';
-import { scoreValidation, tagCountFor } from '../src/training/validation-score.ts';
+import { scoreValidation } from '../src/training/validation-score.ts';
+import { LATE_RECIPE, openLateFusionRun } from './lib/late-fusion-run.ts';
 import { mean, paired } from './lib/paired.ts';
 
 interface Rule {
@@ -62,75 +57,51 @@ if (!runs.length) throw new Error('usage: node --import tsx bench/fusion-probe.t
 // auto: the job's choice (steps/baseline.ts fitBestSource), per run.
 const sources: readonly NgramSource[] = values.source === 'auto' ? NGRAM_SOURCES : [parseNgramSpec({ ...DEFAULT_NGRAM, source: values.source }).source];
 const chosen: string[] = [];
-const recipe = livetagRecipe('compact', 0, 'late');
+const recipe = LATE_RECIPE;
 const results: Array<{ run: string; textbook: Scores; rules: Array<Scores & { chosen: string }> }> = [];
 
 for (const run of runs) {
-  const read = (f: string) => readFileSync(join(run, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { text: string; labels: string[] });
-  const [train, val, test] = [read('train.jsonl'), read('validation.jsonl'), read('test.jsonl')];
-  const all = [...train, ...val, ...test];
-  const clf = await createClassifier({ bundle: join(run, 'bundle'), variant: 'base' });
-  try {
-    const { labels } = clf;
-    const width = labels.length;
-    const targets = all.map((r) => Uint8Array.from(labels, (l) => (r.labels.includes(l) ? 1 : 0)));
-    const ids = await clf.encoder.ids(all.map((r) => r.text));
-    const span = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-    const [trainRows, valRows, testRows] = [span(0, train.length), span(train.length, val.length), span(train.length + val.length, test.length)];
-    const truth = (rows: number[]) => rows.map((r) => targets[r]);
-    const flat = (rows: number[]) => Float32Array.from(truth(rows).flatMap((t) => [...t]));
-    const tagCount = tagCountFor(recipe, targets, [...trainRows, ...valRows]);
-    const encoded = { ids: ids.map((r) => Int32Array.from(r)), codes: all.map((r) => textCodes(r.text, DEFAULT_NGRAM.maxChars)), targets };
-    const { fit, spec } = fitBestSource({ encoded, plan: { trainRows, valRows }, labels }, DEFAULT_NGRAM, clf.encoder.vocabSize, sources);
-    chosen.push(spec.source);
-    const ngram = ngramInput(encoded, spec);
-    const fitTest = linearLogits(fit.model, featurize(fit.model, testRows.map((r) => ngram[r])));
-    const bert = async (rows: number[]) => {
-      const out = new Float32Array(rows.length * width);
-      for (let i = 0; i < rows.length; i += 64) out.set(await clf.infer(clf.encoder.pad(rows.slice(i, i + 64).map((r) => ids[r]))), i * width);
-      return out;
-    };
-    const [bertVal, bertTest] = [await bert(valRows), await bert(testRows)];
-    const k = logitSpread(fit.valLogits, width) / logitSpread(bertVal, width);
-    const mix = (b: Float32Array, l: Float32Array, [x, y]: readonly [number, number]) => b.map((v, i) => x * v + y * l[i]);
-    const testScores = (logits: Float32Array, thresholds: number[]): Scores => {
-      const m = multiLabelMetrics(truth(testRows), applyThresholds(logits.map(sigmoid), testRows.length, thresholds, tagCount), labels);
-      return { subset: m.subset_accuracy, macro: m.macro_f1 };
-    };
-    const valTruth = flat(valRows);
-    const column = (z: Float32Array, j: number) => z.filter((_, i) => i % width === j);
-    const perLabelMix = (b: Float32Array, l: Float32Array, coefs: ReadonlyArray<readonly [number, number]>) => b.map((v, i) => coefs[i % width][0] * v + coefs[i % width][1] * l[i]);
-    const rules = RULES.map((rule) => {
-      if (rule.perLabel) {
-        const coefs = labels.map((_, j) => {
-          const [bj, lj, tj] = [column(bertVal, j), column(fit.valLogits, j), column(valTruth, j)];
-          let best: { c: readonly [number, number]; score: number } | undefined;
-          for (const c of rule.candidates(k)) {
-            const score = -bceWithLogits(bj.map((v, i) => c[0] * v + c[1] * lj[i]), tj);
-            if (!best || score > best.score) best = { c, score };
-          }
-          return best!.c;
-        });
-        const v = scoreValidation(perLabelMix(bertVal, fit.valLogits, coefs), truth(valRows), labels, recipe, tagCount);
-        const ws = coefs.map((c) => (1 - c[1]).toFixed(2));
-        return { ...testScores(perLabelMix(bertTest, fitTest, coefs), v.thresholds.map((t) => t.threshold)), chosen: `w ${ws.join(',')}` };
-      }
-      let best: { c: readonly [number, number]; score: number } | undefined;
-      for (const c of rule.candidates(k)) {
-        const z = mix(bertVal, fit.valLogits, c);
-        // Higher is better for both, so the first best wins a tie.
-        const score = rule.by === 'loss' ? -bceWithLogits(z, valTruth) : scoreValidation(z, truth(valRows), labels, recipe, tagCount).metrics.macro_f1;
-        if (!best || score > best.score) best = { c, score };
-      }
-      const v = scoreValidation(mix(bertVal, fit.valLogits, best!.c), truth(valRows), labels, recipe, tagCount);
-      return { ...testScores(mix(bertTest, fitTest, best!.c), v.thresholds.map((t) => t.threshold)), chosen: `${best!.c[0].toFixed(2)}/${best!.c[1].toFixed(2)}` };
-    });
-    const textbook = multiLabelMetrics(truth(testRows), applyThresholds(fitTest.map(sigmoid), testRows.length, fit.validation.thresholds.map((t) => t.threshold)), labels);
-    results.push({ run, textbook: { subset: textbook.subset_accuracy, macro: textbook.macro_f1 }, rules });
-    console.error(`${run}: k ${k.toFixed(3)}; ${rules.map((r, i) => `rule ${i + 1} ${r.chosen} → ${r.subset.toFixed(4)} / ${r.macro.toFixed(4)}`).join('; ')}`);
-  } finally {
-    await clf.stop();
-  }
+  const r = await openLateFusionRun(run, sources);
+  const { labels, fit, fitTest, bertVal, bertTest, tagCount } = r;
+  const width = labels.length;
+  chosen.push(r.spec.source);
+  const k = logitSpread(fit.valLogits, width) / logitSpread(bertVal, width);
+  const mix = (b: Float32Array, l: Float32Array, [x, y]: readonly [number, number]) => b.map((v, i) => x * v + y * l[i]);
+  const testScores = (logits: Float32Array, thresholds: number[]): Scores => {
+    const m = multiLabelMetrics(r.testTruth, applyThresholds(logits.map(sigmoid), r.testTruth.length, thresholds, tagCount), labels);
+    return { subset: m.subset_accuracy, macro: m.macro_f1 };
+  };
+  const valTruth = Float32Array.from(r.valTruth.flatMap((t) => [...t]));
+  const column = (z: Float32Array, j: number) => z.filter((_, i) => i % width === j);
+  const perLabelMix = (b: Float32Array, l: Float32Array, coefs: ReadonlyArray<readonly [number, number]>) => b.map((v, i) => coefs[i % width][0] * v + coefs[i % width][1] * l[i]);
+  const rules = RULES.map((rule) => {
+    if (rule.perLabel) {
+      const coefs = labels.map((_, j) => {
+        const [bj, lj, tj] = [column(bertVal, j), column(fit.valLogits, j), column(valTruth, j)];
+        let best: { c: readonly [number, number]; score: number } | undefined;
+        for (const c of rule.candidates(k)) {
+          const score = -bceWithLogits(bj.map((v, i) => c[0] * v + c[1] * lj[i]), tj);
+          if (!best || score > best.score) best = { c, score };
+        }
+        return best!.c;
+      });
+      const v = scoreValidation(perLabelMix(bertVal, fit.valLogits, coefs), r.valTruth, labels, recipe, tagCount);
+      const ws = coefs.map((c) => (1 - c[1]).toFixed(2));
+      return { ...testScores(perLabelMix(bertTest, fitTest, coefs), v.thresholds.map((t) => t.threshold)), chosen: `w ${ws.join(',')}` };
+    }
+    let best: { c: readonly [number, number]; score: number } | undefined;
+    for (const c of rule.candidates(k)) {
+      const z = mix(bertVal, fit.valLogits, c);
+      // Higher is better for both, so the first best wins a tie.
+      const score = rule.by === 'loss' ? -bceWithLogits(z, valTruth) : scoreValidation(z, r.valTruth, labels, recipe, tagCount).metrics.macro_f1;
+      if (!best || score > best.score) best = { c, score };
+    }
+    const v = scoreValidation(mix(bertVal, fit.valLogits, best!.c), r.valTruth, labels, recipe, tagCount);
+    return { ...testScores(mix(bertTest, fitTest, best!.c), v.thresholds.map((t) => t.threshold)), chosen: `${best!.c[0].toFixed(2)}/${best!.c[1].toFixed(2)}` };
+  });
+  const textbook = multiLabelMetrics(r.testTruth, applyThresholds(fitTest.map(sigmoid), r.testTruth.length, fit.validation.thresholds.map((t) => t.threshold)), labels);
+  results.push({ run, textbook: { subset: textbook.subset_accuracy, macro: textbook.macro_f1 }, rules });
+  console.error(`${run}: k ${k.toFixed(3)}; ${rules.map((x, i) => `rule ${i + 1} ${x.chosen} → ${x.subset.toFixed(4)} / ${x.macro.toFixed(4)}`).join('; ')}`);
 }
 
 const col = (i: number, m: keyof Scores) => results.map((r) => r.rules[i][m]);
