@@ -49,7 +49,7 @@ for (const run of runs) {
     return { subset: m.subset_accuracy, macro: m.macro_f1, common: mean(common.map((j) => m.per_label[labels[j]].f1)) };
   };
   const valProbs = fusion.valLogits.map(sigmoid);
-  const testLogits = r.bertTest.map((b, i) => fusion.bertWeight * fusion.bertScale * b + (1 - fusion.bertWeight) * r.fitTest[i]);
+  const testLogits = fusion.logits(r.bertTest, r.testNgram);
   const start = tuneThresholds(valProbs, r.valTruth, labels.length, { rareFloor: LATE_RECIPE.rareLabelFloor });
   const objectives = OBJECTIVES.map(({ macroWeight }) => {
     const choices = macroWeight === null ? start : refineThresholds(valProbs, r.valTruth, start, tagCount, { macroWeight });

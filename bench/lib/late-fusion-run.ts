@@ -26,6 +26,8 @@ export interface LateFusionRun {
   readonly testTruth: readonly Uint8Array[];
   readonly spec: NgramSpec;
   readonly fit: LinearFit;
+  /** The fit's n-gram rows of the test texts (what Fusion.logits reads). */
+  readonly testNgram: readonly ArrayLike<number>[];
   readonly fitTest: Float32Array;
   readonly bertVal: Float32Array;
   readonly bertTest: Float32Array;
@@ -50,6 +52,7 @@ export async function openLateFusionRun(run: string, sources: readonly NgramSour
     const encoded = { ids: ids.map((r) => Int32Array.from(r)), codes: all.map((r) => textCodes(r.text, DEFAULT_NGRAM.maxChars)), targets };
     const { fit, spec } = fitBestSource({ encoded, plan: { trainRows, valRows }, labels }, DEFAULT_NGRAM, clf.encoder.vocabSize, sources);
     const ngram = ngramInput(encoded, spec);
+    const testNgram = testRows.map((r) => ngram[r]);
     const bert = async (rows: number[]) => {
       const out = new Float32Array(rows.length * width);
       for (let i = 0; i < rows.length; i += 64) out.set(await clf.infer(clf.encoder.pad(rows.slice(i, i + 64).map((r) => ids[r]))), i * width);
@@ -64,7 +67,8 @@ export async function openLateFusionRun(run: string, sources: readonly NgramSour
       testTruth: testRows.map((r) => targets[r]),
       spec,
       fit,
-      fitTest: linearLogits(fit.model, featurize(fit.model, testRows.map((r) => ngram[r]))),
+      testNgram,
+      fitTest: linearLogits(fit.model, featurize(fit.model, testNgram)),
       bertVal: await bert(valRows),
       bertTest: await bert(testRows),
     };
