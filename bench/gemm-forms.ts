@@ -14,12 +14,10 @@
  */
 import onnxProto from 'onnx-proto';
 import { parseArgs } from 'node:util';
-import { ONNX_IR_VERSION, ONNX_OPSET } from '../src/model/onnx-names.ts';
+import { DataType, GraphBuilder, intAttr, valueInfo } from '../src/model/build/onnx-graph-builder.ts';
+import { MS_DOMAIN, ONNX_IR_VERSION, ONNX_OPSET } from '../src/model/onnx-names.ts';
 import { createGraphSession, type Feed } from '../src/model/runtime/graph-session.ts';
 
-const { onnx } = onnxProto;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT = onnx.AttributeProto.AttributeType.INT;
 const { values } = parseArgs({ options: { tokens: { type: 'string', default: '704' }, seconds: { type: 'string', default: '1.5' }, rounds: { type: 'string', default: '2' } } });
 const T = Number(values.tokens);
 const H = 768;
@@ -32,26 +30,25 @@ async function time(m: number, n: number, k: number, form: Form): Promise<number
   const aDims = form === 'transA' || form === 'transpose' ? [k, m] : [m, k];
   const bDims = form === 'transB' ? [n, k] : [k, n];
   const b = new Float32Array(k * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const g = new GraphBuilder();
+  if (form === 'packed') g.float32Tensor('b', { shape: bDims, data: b });
+  const a = form === 'transpose' ? g.op('Transpose', ['a']) : 'a';
   const product =
     form === 'transA' || form === 'transB'
-      ? { opType: 'FusedMatMul', domain: 'com.microsoft', input: ['a', 'b'], output: ['p'], attribute: [{ name: 'transA', i: form === 'transA' ? 1 : 0, type: INT }, { name: 'transB', i: form === 'transB' ? 1 : 0, type: INT }] }
-      : { opType: 'MatMul', input: [form === 'transpose' ? 'at' : 'a', 'b'], output: ['p'] };
-  const tensor = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
-  const model = onnx.ModelProto.encode(
-    onnx.ModelProto.create({
+      ? g.msOp('FusedMatMul', [a, 'b'], [intAttr('transA', form === 'transA' ? 1 : 0), intAttr('transB', form === 'transB' ? 1 : 0)])
+      : g.op('MatMul', [a, 'b']);
+  // Summed to a scalar so the timing is the product, not moving a large output to JS.
+  g.op('ReduceSum', [product], [intAttr('keepdims', 0)], 'y');
+  const model = onnxProto.onnx.ModelProto.encode(
+    onnxProto.onnx.ModelProto.create({
       irVersion: ONNX_IR_VERSION,
-      opsetImport: [{ domain: '', version: ONNX_OPSET }, { domain: 'com.microsoft', version: 1 }],
+      opsetImport: [{ domain: '', version: ONNX_OPSET }, { domain: MS_DOMAIN, version: 1 }],
       graph: {
         name: 'gemm',
-        node: [
-          ...(form === 'transpose' ? [{ opType: 'Transpose', input: ['a'], output: ['at'] }] : []),
-          product,
-          // Summed to a scalar so the timing is the product, not moving a large output to JS.
-          { opType: 'ReduceSum', input: ['p'], output: ['y'], attribute: [{ name: 'keepdims', i: 0, type: INT }] },
-        ],
-        initializer: form === 'packed' ? [{ name: 'b', dims: bDims, dataType: FLOAT, rawData: new Uint8Array(b.buffer) }] : [],
-        input: [tensor('a', aDims), ...(form === 'packed' ? [] : [tensor('b', bDims)])],
-        output: [tensor('y', [])],
+        node: g.nodes,
+        initializer: g.initializers,
+        input: [valueInfo('a', DataType.FLOAT, aDims), ...(form === 'packed' ? [] : [valueInfo('b', DataType.FLOAT, bDims)])],
+        output: [valueInfo('y', DataType.FLOAT, [])],
       },
     }),
   ).finish();
