@@ -61,12 +61,17 @@ export function bertBaseConfig(numLabels: number, vocabSize = 21128): BertConfig
   });
 }
 
-/** Multiply-adds per token of the encoder + head at sequence length `seq` (for GFLOP/s reports). */
+/**
+ * Floating-point operations (two per multiply-add) of the encoder and head for
+ * one sequence of `seq` tokens, as the graphs run them: the last layer's
+ * queries, attention output and feed-forward on [CLS] alone (for GFLOP/s reports).
+ */
 export function flopsPerSequence(c: BertConfig, seq: number): number {
   const h = c.hiddenSize;
-  const perLayer =
-    2 * seq * (4 * h * h) + // q, k, v, output projections
-    2 * seq * (2 * h * c.intermediateSize) + // feed-forward
-    2 * 2 * seq * seq * h; // scores and context
-  return c.numLayers * perLayer + 2 * h * h + 2 * h * c.numLabels;
+  const layer = (queries: number): number =>
+    2 * seq * (2 * h * h) + // k, v projections
+    2 * queries * (2 * h * h) + // q, output projections
+    2 * queries * (2 * h * c.intermediateSize) + // feed-forward
+    2 * 2 * queries * seq * h; // scores and context
+  return (c.numLayers > 0 ? (c.numLayers - 1) * layer(seq) + layer(1) : 0) + 2 * h * h + 2 * h * c.numLabels;
 }

@@ -46,20 +46,28 @@ export function attentionMaskBias(tape: Tape, mask: T): T {
   return { name: bias, shape: ['batch', 1, 1, 'sequence'], grad: false };
 }
 
-export function encoderLayer(c: EncoderCtx, x: T, i: number, maskBias: T): T {
+/**
+ * One encoder layer. `clsOnly` is for the classifier's last layer, whose output
+ * the pooler reads at [CLS] alone: queries, the attention output and the
+ * feed-forward then run on that position only (keys and values still see every
+ * token), the same logits for a fraction of the layer's work. Returns
+ * [batch, 1, hidden] then.
+ */
+export function encoderLayer(c: EncoderCtx, x: T, i: number, maskBias: T, clsOnly = false): T {
   const { tape, config } = c;
   const p = layerPrefix(i);
   const headDim = config.hiddenSize / config.numHeads;
   const split = (t: T, perm: number[]): T =>
-    op.transpose(tape, op.reshape(tape, t, [0, 0, config.numHeads, headDim], ['batch', 'sequence', config.numHeads, headDim]), perm);
-  const q = split(linear(c, x, `${p}.attention.self.query`), [0, 2, 1, 3]);
+    op.transpose(tape, op.reshape(tape, t, [0, 0, config.numHeads, headDim], ['batch', t.shape[1], config.numHeads, headDim]), perm);
+  const xq = clsOnly ? op.reshape(tape, op.firstPosition(tape, x), [0, 1, config.hiddenSize], ['batch', 1, config.hiddenSize]) : x;
+  const q = split(linear(c, xq, `${p}.attention.self.query`), [0, 2, 1, 3]);
   const k = split(linear(c, x, `${p}.attention.self.key`), [0, 2, 1, 3]);
   const v = split(linear(c, x, `${p}.attention.self.value`), [0, 2, 1, 3]);
   const scores = op.add(tape, op.matmulNT(tape, q, k, 1 / Math.sqrt(headDim)), maskBias);
   const probs = c.drop(op.softmax(tape, scores));
   const ctxT = op.transpose(tape, op.matmul(tape, probs, v), [0, 2, 1, 3]);
-  const merged = op.reshape(tape, ctxT, [0, 0, config.hiddenSize], ['batch', 'sequence', config.hiddenSize]);
-  const h = norm(c, op.add(tape, c.drop(linear(c, merged, `${p}.attention.output.dense`)), x), `${p}.attention.output.LayerNorm`);
+  const merged = op.reshape(tape, ctxT, [0, 0, config.hiddenSize], ['batch', xq.shape[1], config.hiddenSize]);
+  const h = norm(c, op.add(tape, c.drop(linear(c, merged, `${p}.attention.output.dense`)), xq), `${p}.attention.output.LayerNorm`);
   const inter = op.gelu(tape, linear(c, h, `${p}.intermediate.dense`));
   return norm(c, op.add(tape, c.drop(linear(c, inter, `${p}.output.dense`)), h), `${p}.output.LayerNorm`);
 }

@@ -33,6 +33,11 @@ export interface BuildOptions {
    * CPU onnxruntime inserts casts around operators it lacks fp16 kernels for).
    */
   readonly precision?: 'fp32' | 'int8' | 'fp16';
+  /**
+   * Run the last layer on every position, as Hugging Face does, instead of on
+   * [CLS] alone (the same logits): for side-by-side measurements only.
+   */
+  readonly wholeLastLayer?: boolean;
 }
 
 /** One graph being emitted: the builder and what every part of the graph needs to know. */
@@ -47,6 +52,7 @@ interface Emit {
   readonly fused: boolean;
   /** The attention mask as int32, what the fused operators take ('' when unfused). */
   readonly maskInt: string;
+  readonly wholeLastLayer: boolean;
 }
 
 function linear(g: GraphBuilder, x: string, name: string): string {
@@ -91,9 +97,9 @@ function embeddings(e: Emit): string {
   return layerNorm(e, g.op('Add', [g.op('Add', [word, pos]), typ]), 'bert.embeddings.LayerNorm', out);
 }
 
-/** Additive mask [B, 1, 1, S]: 0 where attended, ATTENTION_MASK_BIAS where padded (the fused Attention takes the raw mask). */
+/** Additive mask [B, 1, 1, S]: 0 where attended, ATTENTION_MASK_BIAS where padded (the fused Attention takes the raw mask), in the graph's float type. */
 function additiveMask(g: GraphBuilder): string {
-  const maskF = g.op('Cast', ['attention_mask'], [intAttr('to', DataType.FLOAT)]);
+  const maskF = g.op('Cast', ['attention_mask'], [intAttr('to', g.half ? DataType.FLOAT16 : DataType.FLOAT)]);
   const inverted = g.op('Sub', [g.scalarFloat(1), maskF]);
   return g.op('Unsqueeze', [g.op('Mul', [inverted, g.scalarFloat(ATTENTION_MASK_BIAS)]), g.int64s([1, 2])]);
 }
@@ -116,18 +122,37 @@ function standardConstants(e: Emit) {
   };
 }
 
+/** The [CLS] position of [batch, sequence, hidden] as [batch, 1, hidden]. */
+function clsPosition(g: GraphBuilder, x: string): string {
+  return g.op('Gather', [x, g.int64s([0])], [intAttr('axis', 1)]);
+}
+
+/**
+ * Whether layer i is the classifier's last: the pooler reads its output at
+ * [CLS] only, so it runs queries, the attention output and the feed-forward
+ * on that position alone (encoderLayer's clsOnly, the training graph's twin).
+ */
+function clsOnlyLayer(e: Emit, i: number): boolean {
+  return e.prefix === undefined && !e.wholeLastLayer && i === e.layers - 1;
+}
+
+/** Scaled dot-product attention of queries q over keys and values k, v (each [batch, positions, hidden]) as standard operators. */
+function standardAttention(e: Emit, q: string, kx: string, v: string, k: ReturnType<typeof standardConstants>, maskBias: string): string {
+  const { g } = e;
+  const split = (t: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [t, k.splitShape])], [intsAttr('perm', perm)]);
+  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [split(q, [0, 2, 1, 3]), split(kx, [0, 2, 3, 1])]), k.scale]), maskBias]);
+  const probs = g.op('Softmax', [scores], [intAttr('axis', -1)]);
+  return g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, split(v, [0, 2, 1, 3])])], [intsAttr('perm', [0, 2, 1, 3])]), k.mergeShape]);
+}
+
 function standardLayer(e: Emit, x: string, i: number, k: ReturnType<typeof standardConstants>, maskBias: string): string {
   const { g } = e;
   const p = layerPrefix(i);
-  const split = (t: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [t, k.splitShape])], [intsAttr('perm', perm)]);
-  const q = split(linear(g, x, `${p}.attention.self.query`), [0, 2, 1, 3]);
-  const kT = split(linear(g, x, `${p}.attention.self.key`), [0, 2, 3, 1]);
-  const v = split(linear(g, x, `${p}.attention.self.value`), [0, 2, 1, 3]);
-  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, kT]), k.scale]), maskBias]);
-  const probs = g.op('Softmax', [scores], [intAttr('axis', -1)]);
-  const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, v])], [intsAttr('perm', [0, 2, 1, 3])]), k.mergeShape]);
+  const xq = clsOnlyLayer(e, i) ? clsPosition(g, x) : x;
+  const q = linear(g, xq, `${p}.attention.self.query`);
+  const ctx = standardAttention(e, q, linear(g, x, `${p}.attention.self.key`), linear(g, x, `${p}.attention.self.value`), k, maskBias);
   const attnOut = linear(g, ctx, `${p}.attention.output.dense`);
-  const h = layerNorm(e, g.op('Add', [attnOut, x]), `${p}.attention.output.LayerNorm`);
+  const h = layerNorm(e, g.op('Add', [attnOut, xq]), `${p}.attention.output.LayerNorm`);
 
   // GELU, exact (erf) form as in Hugging Face's "gelu".
   const inter = linear(g, h, `${p}.intermediate.dense`);
@@ -152,6 +177,37 @@ function matmulT(e: Emit, t: string, name: string): string {
   return e.g.msOp('DynamicQuantizeMatMul', [t, q.weight, q.scale]);
 }
 
+/** x × [W₁ᵀ W₂ᵀ …] + [b₁ b₂ …] as one product (int8 where the graph is: one quantization of x), split back per Linear. */
+function packedLinears(e: Emit, x: string, names: readonly string[], packedName: string): string[] {
+  const { g } = e;
+  const packed = packTransposed(names.map((n) => e.weights.get(`${n}.weight`)!));
+  const bias = g.floatTensor(`${packedName}.bias`, concatVectors(names.map((n) => e.weights.get(`${n}.bias`)!)));
+  let product: string;
+  if (e.precision === 'int8') {
+    const q = quantized(g, packedName, packed);
+    product = g.msOp('DynamicQuantizeMatMul', [x, q.weight, q.scale]);
+  } else {
+    product = g.op('MatMul', [x, g.floatTensor(`${packedName}.weight`, packed)]);
+  }
+  const y = g.op('Add', [product, bias]);
+  return names.length === 1 ? [y] : g.opN('Split', [y], names.length, [intAttr('axis', -1)]);
+}
+
+/**
+ * The fused graph's last layer on [CLS] alone: the packed Attention operators
+ * take one sequence for queries and keys, so this layer projects the [CLS]
+ * query and every token's key and value (one packed product) itself and
+ * attends with standard operators; the rest is fusedLayer's.
+ */
+function fusedClsLayer(e: Emit, x: string, i: number, k: ReturnType<typeof standardConstants>, maskBias: string): string {
+  const { g } = e;
+  const p = layerPrefix(i);
+  const xq = clsPosition(g, x);
+  const [q] = packedLinears(e, xq, [`${p}.attention.self.query`], `${p}.attention.self.q`);
+  const [key, value] = packedLinears(e, x, [`${p}.attention.self.key`, `${p}.attention.self.value`], `${p}.attention.self.kv`);
+  return fusedTail(e, standardAttention(e, q, key, value, k, maskBias), xq, i);
+}
+
 function fusedLayer(e: Emit, x: string, i: number): string {
   const { g, config } = e;
   const p = layerPrefix(i);
@@ -169,6 +225,13 @@ function fusedLayer(e: Emit, x: string, i: number): string {
     const qkvW = g.floatTensor(`${p}.attention.self.qkv.weight`, qkv);
     attn = g.msOp('Attention', [x, qkvW, g.floatTensor(`${p}.attention.self.qkv.bias`, qkvB), e.maskInt], heads);
   }
+  return fusedTail(e, attn, x, i);
+}
+
+/** A fused layer after attention: output projection, two SkipLayerNormalizations and the BiasGelu feed-forward; `x` is the residual. */
+function fusedTail(e: Emit, attn: string, x: string, i: number): string {
+  const { g, config } = e;
+  const p = layerPrefix(i);
   const skipLn = (t: string, skip: string, bias: string, norm: string, out?: string): string =>
     g.msOp('SkipLayerNormalization', [t, skip, `${norm}.weight`, `${norm}.bias`, bias], [floatAttr('epsilon', config.layerNormEps)], out);
   const h = skipLn(matmulT(e, attn, `${p}.attention.output.dense`), x, `${p}.attention.output.dense.bias`, `${p}.attention.output.LayerNorm`);
@@ -207,7 +270,7 @@ function startGraph(config: BertConfig, weights: WeightMap, opts: BuildOptions):
   for (const spec of used) (spec.name.startsWith('ngram.') ? g.float32Tensor(spec.name, weights.get(spec.name)!) : g.floatTensor(spec.name, weights.get(spec.name)!));
   const fused = opts.fused === true;
   const maskInt = fused ? g.op('Cast', ['attention_mask'], [intAttr('to', DataType.INT32)]) : '';
-  return { g, config, weights, prefix, layers: prefix ?? config.numLayers, precision, fused, maskInt };
+  return { g, config, weights, prefix, layers: prefix ?? config.numLayers, precision, fused, maskInt, wholeLastLayer: opts.wholeLastLayer === true };
 }
 
 /** The inputs of a classifier graph for `config`, as its manifest lists them: BERT's, and the codes of a text n-gram branch. */
@@ -224,9 +287,13 @@ export function servingInputs(config: BertConfig): readonly string[] {
 export function buildBertOnnx(config: BertConfig, weights: WeightMap, opts: BuildOptions = {}): Uint8Array {
   const e = startGraph(config, weights, opts);
   let x = embeddings(e);
-  const maskBias = e.fused || e.layers === 0 ? '' : additiveMask(e.g);
+  // The fused graph's packed Attention takes the raw mask; only its [CLS] layer adds the bias itself.
+  const maskBias = e.layers === 0 || (e.fused && !clsOnlyLayer(e, e.layers - 1)) ? '' : additiveMask(e.g);
   const k = standardConstants(e);
-  for (let i = 0; i < e.layers; i++) x = e.fused ? fusedLayer(e, x, i) : standardLayer(e, x, i, k, maskBias);
+  for (let i = 0; i < e.layers; i++) {
+    if (!e.fused) x = standardLayer(e, x, i, k, maskBias);
+    else x = clsOnlyLayer(e, i) ? fusedClsLayer(e, x, i, k, maskBias) : fusedLayer(e, x, i);
+  }
 
   const FLOAT = DataType.FLOAT;
   let output: onnxProto.onnx.IValueInfoProto;

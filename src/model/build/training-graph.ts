@@ -50,6 +50,8 @@ export interface TrainingGraphOptions {
   readonly dropout?: boolean;
   /** Tables whose gradient leaves the graph as gathered rows (TrainingGraph.rowGradients): the n-gram table only. */
   readonly rowGradients?: ReadonlySet<string>;
+  /** The last layer on every position instead of [CLS] alone (encoderLayer's clsOnly; the same loss and gradients): for side-by-side measurements only. */
+  readonly wholeLastLayer?: boolean;
 }
 
 export interface TrainingGraph {
@@ -144,7 +146,7 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
   const g = tape.g;
   const maskBias = attentionMaskBias(tape, mask);
   let x = hidden ?? embeddings(c, ids!, types!);
-  for (let i = frozen; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias);
+  for (let i = frozen; i < config.numLayers; i++) x = encoderLayer(c, x, i, maskBias, opts.wholeLastLayer !== true && i === config.numLayers - 1);
   const pooled = c.drop(op.tanh(tape, linear(c, op.firstPosition(tape, x), 'bert.pooler.dense')));
   const logits = config.ngram ? op.add(tape, linear(c, pooled, 'classifier'), wideLogits(c, ids, mask, weights, opts.rowGradients?.has(NGRAM_TABLE) === true)) : linear(c, pooled, 'classifier');
   g.op('Identity', [logits.name], [], OUTPUT_NAME);
