@@ -26,7 +26,7 @@ function headLogits(w: WeightMap, hidden: Float32Array, rows: number, seq: numbe
 
 const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
-test('the last layer on [CLS] alone gives the logits of the whole layer: standard, fused and int8 serving graphs and the training graph', async () => {
+test('the last layer on [CLS] alone gives the logits of the whole layer: standard, fused, int8 and fp16 serving graphs and the training graph', async () => {
   const vocab = charVocab();
   const config = shapeConfig('tiny', vocab.length, 13);
   const weights = randomWeights(config, 5, 0.2);
@@ -64,6 +64,11 @@ test('the last layer on [CLS] alone gives the logits of the whole layer: standar
   // Here 0.037 and 0.045: the [CLS]-only int8 graph is no further from the exact logits than the whole-layer one.
   assert.ok(maxDiff(qWhole, expected) <= 0.1, `int8, whole layer: max |Δlogit| ${maxDiff(qWhole, expected)}`);
   assert.ok(maxDiff(q, expected) <= 0.1, `int8, [CLS] only: max |Δlogit| ${maxDiff(q, expected)}`);
+  const half = { fused: true, precision: 'fp16' } as const;
+  const [h, hWhole] = [await run(buildBertOnnx(config, weights, half), OUTPUT_NAME), await run(buildBertOnnx(config, weights, { ...half, wholeLastLayer: true }), OUTPUT_NAME)];
+  // Half precision, with the [CLS] layer's mask bias cast to float16 (here 0.0020 and 0.0021).
+  assert.ok(maxDiff(hWhole, expected) <= 0.01, `fp16, whole layer: max |Δlogit| ${maxDiff(hWhole, expected)}`);
+  assert.ok(maxDiff(h, expected) <= 0.01, `fp16, [CLS] only: max |Δlogit| ${maxDiff(h, expected)}`);
   const training = buildTrainingGraph(config, weights, { loss: { name: 'bce' }, frozenLayers: 0, forwardOnly: true });
   const trained = await run(training.bytes, OUTPUT_NAME, training.trainable);
   assert.ok(maxDiff(trained, expected) <= 1e-5, `training graph: max |Δlogit| ${maxDiff(trained, expected)}`);
