@@ -136,13 +136,13 @@ function clsOnlyLayer(e: Emit, i: number): boolean {
   return e.prefix === undefined && !e.wholeLastLayer && i === e.layers - 1;
 }
 
-/** Scaled dot-product attention of queries q over keys and values k, v (each [batch, positions, hidden]) as standard operators. */
-function standardAttention(e: Emit, q: string, kx: string, v: string, k: ReturnType<typeof standardConstants>, maskBias: string): string {
+/** Scaled dot-product attention of `queries` over `keys` and `values` (each [batch, positions, hidden]) as standard operators. */
+function standardAttention(e: Emit, queries: string, keys: string, values: string, k: ReturnType<typeof standardConstants>, maskBias: string): string {
   const { g } = e;
   const split = (t: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [t, k.splitShape])], [intsAttr('perm', perm)]);
-  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [split(q, [0, 2, 1, 3]), split(kx, [0, 2, 3, 1])]), k.scale]), maskBias]);
+  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [split(queries, [0, 2, 1, 3]), split(keys, [0, 2, 3, 1])]), k.scale]), maskBias]);
   const probs = g.op('Softmax', [scores], [intAttr('axis', -1)]);
-  return g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, split(v, [0, 2, 1, 3])])], [intsAttr('perm', [0, 2, 1, 3])]), k.mergeShape]);
+  return g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, split(values, [0, 2, 1, 3])])], [intsAttr('perm', [0, 2, 1, 3])]), k.mergeShape]);
 }
 
 function standardLayer(e: Emit, x: string, i: number, k: ReturnType<typeof standardConstants>, maskBias: string): string {
