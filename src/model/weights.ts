@@ -35,6 +35,9 @@ export function layerPrefix(i: number): string {
   return `bert.encoder.layer.${i}`;
 }
 
+/** The token table (the MLM head ties its decoder to it). */
+export const WORD_EMBEDDINGS = 'bert.embeddings.word_embeddings.weight';
+
 /** Every tensor the architecture has, in a stable order. */
 export function weightSpecs(c: BertConfig): WeightSpec[] {
   const h = c.hiddenSize;
@@ -47,7 +50,7 @@ export function weightSpecs(c: BertConfig): WeightSpec[] {
     { name: `${name}.bias`, shape: [h], init: 'zeros' },
   ];
   const specs: WeightSpec[] = [
-    { name: 'bert.embeddings.word_embeddings.weight', shape: [c.vocabSize, h], init: 'normal' },
+    { name: WORD_EMBEDDINGS, shape: [c.vocabSize, h], init: 'normal' },
     { name: 'bert.embeddings.position_embeddings.weight', shape: [c.maxPositions, h], init: 'normal' },
     { name: 'bert.embeddings.token_type_embeddings.weight', shape: [c.typeVocabSize, h], init: 'normal' },
     ...norm('bert.embeddings.LayerNorm'),

@@ -7,7 +7,7 @@
 import onnxProto from 'onnx-proto';
 import type { BertConfig } from '../bert-config.ts';
 import { ATTENTION_MASK_BIAS, MS_DOMAIN, ONNX_IR_VERSION, ONNX_OPSET } from '../onnx-names.ts';
-import { layerPrefix, type WeightMap } from '../weights.ts';
+import { layerPrefix, WORD_EMBEDDINGS, type WeightMap } from '../weights.ts';
 import * as op from './autodiff/ops.ts';
 import { GRAD_SUMSQ_OUTPUT, type T, type Tape } from './autodiff/tape.ts';
 import { DataType, intAttr, valueInfo } from './onnx-graph-builder.ts';
@@ -17,6 +17,8 @@ export interface EncoderCtx {
   readonly config: BertConfig;
   readonly w: (name: string) => T;
   readonly drop: (x: T) => T;
+  /** Tables whose gradient leaves the graph as the gathered rows' (op.gatherRows), not a dense table. */
+  readonly rowTables?: ReadonlySet<string>;
 }
 
 export function linear(c: EncoderCtx, x: T, name: string): T {
@@ -32,7 +34,7 @@ export function embeddings(c: EncoderCtx, ids: T, types: T): T {
   const g = tape.g;
   const seqLen = g.op('Gather', [g.op('Shape', [ids.name]), g.int64s([1], true)], [intAttr('axis', 0)]);
   const positions: T = { name: g.op('Range', [g.int64s([0], true), seqLen, g.int64s([1], true)]), shape: ['sequence'], grad: false };
-  const word = op.embed(tape, c.w('bert.embeddings.word_embeddings.weight'), ids);
+  const word = (c.rowTables?.has(WORD_EMBEDDINGS) ? op.gatherRows : op.embed)(tape, c.w(WORD_EMBEDDINGS), ids);
   const pos = op.embed(tape, c.w('bert.embeddings.position_embeddings.weight'), positions, { distinctIds: true });
   const typ = op.embed(tape, c.w('bert.embeddings.token_type_embeddings.weight'), types, { oneHot: true });
   return c.drop(norm(c, op.add(tape, op.add(tape, word, pos), typ), 'bert.embeddings.LayerNorm'));

@@ -8,7 +8,7 @@
 import type { BertConfig } from '../bert-config.ts';
 import { INPUT_NAMES } from '../onnx-names.ts';
 import { LivetagError } from '../../common/errors.ts';
-import { inEncoderPrefix, weightSpecs, type WeightMap, type WeightSpec } from '../weights.ts';
+import { inEncoderPrefix, weightSpecs, WORD_EMBEDDINGS, type WeightMap, type WeightSpec } from '../weights.ts';
 import * as op from './autodiff/ops.ts';
 import { Tape, type T } from './autodiff/tape.ts';
 import { attentionMaskBias, embeddings, encodeTrainingModel, encoderLayer, linear, norm, type EncoderCtx } from './encoder-graph.ts';
@@ -22,7 +22,7 @@ export const MLM_INPUTS = Object.freeze({
   labels: 'mlm_labels',
 });
 export const MLM_OUTPUTS = Object.freeze({ loss: 'loss', predictions: 'mlm_predictions' });
-export const TIED_EMBEDDING = 'bert.embeddings.word_embeddings.weight';
+export const TIED_EMBEDDING = WORD_EMBEDDINGS;
 
 /** BertForMaskedLM's head tensors (its decoder weight is the tied word embedding, so not listed). */
 export function mlmHeadSpecs(c: BertConfig): WeightSpec[] {

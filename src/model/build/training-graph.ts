@@ -48,7 +48,7 @@ export interface TrainingGraphOptions {
   readonly frozenTensors?: ReadonlySet<string>;
   /** Dropout where BERT has it, with masks fed per step (TrainingGraph.dropoutSites); off when absent. */
   readonly dropout?: boolean;
-  /** Tables whose gradient leaves the graph as gathered rows (TrainingGraph.rowGradients): the n-gram table only. */
+  /** Tables whose gradient leaves the graph as gathered rows (TrainingGraph.rowGradients): the n-gram table, the word embeddings. */
   readonly rowGradients?: ReadonlySet<string>;
   /** The last layer on every position instead of [CLS] alone (encoderLayer's clsOnly; the same loss and gradients): for side-by-side measurements only. */
   readonly wholeLastLayer?: boolean;
@@ -141,7 +141,7 @@ export function buildTrainingGraph(config: BertConfig, weights: WeightMap, opts:
     params.set(spec.name, tape.param(spec.name, weights.get(spec.name)!, !opts.frozenTensors?.has(spec.name)));
   }
   const { drop, sites } = createDropoutSites(tape, !forward && opts.dropout === true);
-  const c: EncoderCtx = { tape, config, w: (n) => params.get(n)!, drop };
+  const c: EncoderCtx = { tape, config, w: (n) => params.get(n)!, drop, rowTables: opts.rowGradients };
 
   const g = tape.g;
   const maskBias = attentionMaskBias(tape, mask);

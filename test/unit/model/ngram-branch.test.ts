@@ -6,6 +6,7 @@ import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
 import { buildTrainingGraph } from '../../../src/model/build/training-graph.ts';
 import { NGRAM_TFS, ngramBuckets, parseNgramSpec, sparseRow, type NgramTf } from '../../../src/model/ngram-hash.ts';
 import { createGraphSession } from '../../../src/model/runtime/graph-session.ts';
+import { WORD_EMBEDDINGS } from '../../../src/model/weights.ts';
 import { createTextEncoder, buildWordPieceTokenizerJson } from '../../../src/model/tokenizer.ts';
 import { sumOfSquares } from '../../../src/training/adamw-arrays.ts';
 import { createRowSum } from '../../../src/training/row-gradients.ts';
@@ -124,34 +125,40 @@ test('wide branch: the n-gram table gradient matches central finite differences,
   }
 });
 
-test('row gradients: the gathered rows summed per row give the dense table gradient bit for bit; every other gradient is unchanged', async () => {
-  const w = weights(13);
-  const batch = tinyBatch(config, 4, 6, 5);
-  const dense = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0 });
-  const byRows = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0, rowGradients: new Set(['ngram.weight']) });
-  assert.ok(!byRows.gradients.has('ngram.weight'), 'no dense output for the table');
-  const out = byRows.rowGradients.get('ngram.weight')!;
-  assert.deepEqual([out.ids, out.rows], ['grad.ngram.weight.ids', 'grad.ngram.weight.rows']);
-  const run = async (graph: typeof dense) => {
-    const session = await createGraphSession(graph.bytes, { threads: 1 });
-    const result = await session.run(feedsFor(config, batch, w, graph.trainable));
-    await session.release();
-    return result;
-  };
-  const [d, r] = [await run(dense), await run(byRows)];
-  const sum = createRowSum(config.numLabels);
-  const ids = r[out.ids] as unknown as BigInt64Array;
-  sum.add(ids, r[out.rows], 1);
-  const summed = sum.result();
-  assert.ok(new Set(Array.from(ids, Number)).size < ids.length, 'some rows are gathered more than once');
-  const fromRows = new Float32Array(d['grad.ngram.weight'].length);
-  summed.rows.forEach((row, i) => fromRows.set(summed.values.subarray(i * config.numLabels, (i + 1) * config.numLabels), row * config.numLabels));
-  assert.deepEqual(fromRows, d['grad.ngram.weight']);
-  for (const [name, output] of dense.gradients) if (name !== 'ngram.weight') assert.deepEqual(r[output], d[output], name);
-  // Σg² covers the dense outputs only; the table's share is summed from the rows.
-  const tableShare = sumOfSquares(summed.values);
-  assert.ok(Math.abs(r.grad_sumsq[0] + tableShare - d.grad_sumsq[0]) <= 1e-5 * d.grad_sumsq[0], `${r.grad_sumsq[0]} + ${tableShare} vs ${d.grad_sumsq[0]}`);
-});
+for (const tables of [['ngram.weight'], [WORD_EMBEDDINGS], ['ngram.weight', WORD_EMBEDDINGS]]) {
+  test(`row gradients of ${tables.join(' and ')}: the gathered rows summed per row give the dense table gradient bit for bit; every other gradient is unchanged`, async () => {
+    const w = weights(13);
+    const batch = tinyBatch(config, 4, 6, 5);
+    const dense = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0 });
+    const byRows = buildTrainingGraph(config, w, { loss: { name: 'bce' }, frozenLayers: 0, rowGradients: new Set(tables) });
+    const run = async (graph: typeof dense) => {
+      const session = await createGraphSession(graph.bytes, { threads: 1 });
+      const result = await session.run(feedsFor(config, batch, w, graph.trainable));
+      await session.release();
+      return result;
+    };
+    const [d, r] = [await run(dense), await run(byRows)];
+    let tableShare = 0;
+    for (const table of tables) {
+      assert.ok(!byRows.gradients.has(table), `no dense output for ${table}`);
+      const out = byRows.rowGradients.get(table)!;
+      assert.deepEqual([out.ids, out.rows], [`grad.${table}.ids`, `grad.${table}.rows`]);
+      const width = w.get(table)!.shape[1];
+      const sum = createRowSum(width);
+      const ids = r[out.ids] as unknown as BigInt64Array;
+      sum.add(ids, r[out.rows], 1);
+      const summed = sum.result();
+      assert.ok(new Set(Array.from(ids, Number)).size < ids.length, `some rows of ${table} are gathered more than once`);
+      const fromRows = new Float32Array(d[`grad.${table}`].length);
+      summed.rows.forEach((row, i) => fromRows.set(summed.values.subarray(i * width, (i + 1) * width), row * width));
+      assert.deepEqual(fromRows, d[`grad.${table}`], table);
+      tableShare += sumOfSquares(summed.values);
+    }
+    for (const [name, output] of dense.gradients) if (!tables.includes(name)) assert.deepEqual(r[output], d[output], name);
+    // Σg² covers the dense outputs only; the tables' shares are summed from the rows.
+    assert.ok(Math.abs(r.grad_sumsq[0] + tableShare - d.grad_sumsq[0]) <= 1e-5 * d.grad_sumsq[0], `${r.grad_sumsq[0]} + ${tableShare} vs ${d.grad_sumsq[0]}`);
+  });
+}
 
 test('--ngram-frozen: the table is baked into the training graph (no input, no gradient) and the logits do not change', async () => {
   const w = weights(21);
