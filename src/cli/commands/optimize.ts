@@ -21,7 +21,7 @@ export const command = createCommand(optimizeSpec, async ({ values }) => {
     texts = Array.from({ length: 2000 }, () => gen.next().text);
     source = '2000 generated live comments (seed 7)';
   }
-  const { manifest, reports, serving } = await optimizeBundle(await resolveModelRef(values.model), values.out, {
+  const { manifest, reports, serving, base } = await optimizeBundle(await resolveModelRef(values.model), values.out, {
     texts,
     textsSource: source,
     variants: values.variants,
@@ -31,6 +31,11 @@ export const command = createCommand(optimizeSpec, async ({ values }) => {
   });
   const out = (s: string): boolean => process.stdout.write(s + '\n');
   out(`measured on ${source}`);
+  if (base.changed) {
+    const speed = base.rate && base.baseRate ? `, CPU texts/s ${base.baseRate.toFixed(0)} → ${base.rate.toFixed(0)}` : '';
+    const how = `same tags ${(base.sameTags! * 100).toFixed(2)}%, max |Δp| ${base.maxAbsProbDiff!.toExponential(1)}${speed}`;
+    out(base.accepted ? `model.onnx: rewritten from its weights by this livetag's graph writer (${how})` : `model.onnx: kept; this livetag's graph writer gives another model (${how})`);
+  }
   out('| variant | precision | same tags | max |Δp| | CPU texts/s (base → variant) | speed-up | MB | accepted |');
   out('|---|---|---:|---:|---:|---:|---:|---|');
   for (const r of reports) {

@@ -7,7 +7,10 @@ import { parseManifest } from '../../../src/model/manifest.ts';
 import { createClassifier } from '../../../src/model/runtime/classifier.ts';
 import { float32ToFloat16Bits } from '../../../src/model/build/weight-packing.ts';
 import { opTypeCounts } from '../../../src/model/onnx-reader.ts';
-import { optimizeBundle, buildVariantGraph } from '../../../src/model/build/variants.ts';
+import { optimizeBundle, buildVariantGraph, REWRITE_MAX_PROB_DIFF } from '../../../src/model/build/variants.ts';
+import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
+import { writeBundleFiles } from '../../../src/model/build/write-bundle.ts';
+import { readBertWeights } from '../../../src/model/onnx-reader.ts';
 import { createCommentGenerator } from '../../../src/demo/comment-generator.ts';
 import { isLivetagError } from '../../../src/common/errors.ts';
 import { REPO_ROOT, tempDir } from '../../helpers/shared.ts';
@@ -61,6 +64,25 @@ test('optimize measures each variant against model.onnx and serves the fastest t
   assert.ok(['base', 'fused', 'int8'].includes(serving.cpu), serving.cpu);
   assert.deepEqual(manifest.serving, serving);
   assert.equal(manifest.parentVersion, JSON.parse(await readFile(join(DEFAULT_MODEL, 'manifest.json'), 'utf8')).version);
+});
+
+test('a bundle from an older graph writer gets model.onnx from this one when it is the same model; a current one keeps its bytes', async () => {
+  assert.equal((await run).base.changed, false, 'models/default is written by this writer');
+  const bundle = await loadBundle(DEFAULT_MODEL);
+  const m = bundle.manifest;
+  // The writer before the [CLS]-only last layer, as an older bundle's model.onnx.
+  const older = buildBertOnnx(m.architecture, readBertWeights(m.architecture, bundle.modelBytes), { meta: { 'livetag.model_id': m.modelId }, wholeLastLayer: true });
+  const olderDir = join(root, 'older-writer');
+  const { version } = await writeBundleFiles(olderDir, { ...m, parentVersion: m.version, tokenizerJson: bundle.tokenizerJson, precision: m.onnx.precision }, older);
+  const out = join(root, 'older-writer-opt');
+  const { base, manifest } = await optimizeBundle(olderDir, out, { texts: texts.slice(0, 200), textsSource: 'generated (test)', threads: 1, seconds: 0.1, variants: ['int8'] });
+  assert.ok(base.changed && base.accepted, JSON.stringify(base));
+  assert.equal(base.sameTags, 1);
+  assert.ok(base.maxAbsProbDiff! <= REWRITE_MAX_PROB_DIFF, `Δp ${base.maxAbsProbDiff}`);
+  assert.ok(base.baseRate! > 0 && base.rate! > 0, 'both graphs timed on CPU');
+  assert.equal(manifest.parentVersion, version);
+  const written = await loadBundle(out);
+  assert.ok(Buffer.from(written.modelBytes).equals(Buffer.from(bundle.modelBytes)), "model.onnx is what this writer writes for the same weights");
 });
 
 test('the classifier serves the manifest choice, an explicit variant, or refuses an unknown one', async () => {
