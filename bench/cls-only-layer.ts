@@ -14,7 +14,7 @@
  * ≤ 64 tokens, as bench/train-engines.ts). Reports the median ms per batch of
  * each form and their ratio. Writes bench/results/cls-only-layer.{json,md}.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bertBaseConfig, smallBertConfig, type BertConfig } from '../src/model/bert-config.ts';
@@ -26,7 +26,7 @@ import { createTextEncoder } from '../src/model/tokenizer.ts';
 import { randomWeights, type WeightMap } from '../src/model/weights.ts';
 import { LOSS_OUTPUT } from '../src/model/build/training-graph.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../src/training/vocab.ts';
-import { liveComments, SHARED_DIR, sharedTokenizer } from './lib/texts.ts';
+import { liveComments, sharedTokenizer, tianchiReviews } from './lib/texts.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,12 +35,6 @@ const { values } = parseArgs({
   },
 });
 const ROUNDS = Number(values.rounds);
-
-function reviews(): { texts: string[]; source: string } {
-  const path = resolve(SHARED_DIR, 'data/tianchi-makeup/labeled.jsonl');
-  if (!existsSync(path)) return { texts: liveComments().texts, source: 'live comments (tianchi absent)' };
-  return { texts: readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text), source: 'tianchi-makeup reviews' };
-}
 
 type Feeds = Record<string, Feed>;
 
@@ -123,7 +117,7 @@ async function trainingPair(config: BertConfig, weights: WeightMap, feeds: Feeds
 
 async function main(): Promise<void> {
   const live = liveComments();
-  const rev = reviews();
+  const rev = tianchiReviews();
   const rows: Array<Record<string, unknown>> = [];
   for (const shape of values.shapes.split(',')) {
     const base = shape === 'base';

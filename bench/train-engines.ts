@@ -30,6 +30,7 @@ import { engineOptionsFor } from '../src/training/trainer.ts';
 import { createArrayAdamW } from '../src/training/adamw-arrays.ts';
 import { createEngine } from '../src/training/engines.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../src/training/vocab.ts';
+import { tianchiReviews } from './lib/texts.ts';
 
 const { values } = parseArgs({
   options: {
@@ -43,12 +44,7 @@ const { values } = parseArgs({
 });
 const BATCH = 32;
 
-function texts(): { texts: string[]; source: string } {
-  const path = join(values.shared, 'data/tianchi-makeup/labeled.jsonl');
-  if (existsSync(path)) return { texts: readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text), source: 'tianchi-makeup (real reviews)' };
-  const chars = '的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好看起';
-  return { texts: Array.from({ length: 2000 }, (_, i) => Array.from({ length: 6 + ((i * 7919) % 33) }, (_, j) => chars[(i * 31 + j * 17) % chars.length]).join('')), source: 'synthetic (../shared absent)' };
-}
+const texts = (): { texts: string[]; source: string } => tianchiReviews(values.shared);
 
 /** One engine on one shape, in this process: prints a JSON line. */
 async function child(engineName: string, shape: string, steps: number): Promise<void> {

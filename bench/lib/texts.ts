@@ -19,6 +19,19 @@ export function liveComments(): { texts: string[]; source: string } {
   return { texts, source: path };
 }
 
+const STAND_IN_CHARS = '的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好看起';
+
+/**
+ * The tianchi review texts (real e-commerce reviews, the training benches' data) from `sharedDir`
+ * when present, else 2000 synthetic texts of their lengths (6–38 characters); `source` says which.
+ */
+export function tianchiReviews(sharedDir = SHARED_DIR): { texts: string[]; source: string } {
+  const path = resolve(sharedDir, 'data/tianchi-makeup/labeled.jsonl');
+  if (existsSync(path)) return { texts: readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text), source: 'tianchi-makeup (real reviews)' };
+  const c = STAND_IN_CHARS;
+  return { texts: Array.from({ length: 2000 }, (_, i) => Array.from({ length: 6 + ((i * 7919) % 33) }, (_, j) => c[(i * 31 + j * 17) % c.length]).join('')), source: 'synthetic (../shared absent)' };
+}
+
 export function sharedTokenizer(): string | undefined {
   const p = resolve(SHARED_DIR, 'tokenizers/bert-base-chinese/tokenizer.json');
   return existsSync(p) ? p : undefined;
