@@ -4,5 +4,11 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// A reader that hangs up (`livetag eval … | head`) has what it wanted: end
+// quietly, as Unix tools do, not with an unhandled EPIPE and a stack trace.
+process.stdout.on('error', (err) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? 0);
+});
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LivetagError } from '../../../src/common/errors.ts';
@@ -59,4 +60,15 @@ test("train declares exit status 3 for LT_DATA and 4 for LT_PARITY", () => {
   const train = COMMANDS.find((c) => c.spec.name === 'train')!.spec;
   assert.equal(train.exitCodes?.LT_DATA?.status, 3);
   assert.equal(train.exitCodes?.LT_PARITY?.status, 4);
+});
+
+test('a reader that closes the pipe early ends the command quietly with status 0, not an EPIPE stack trace', async () => {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/livetag.js'), '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Closed before the CLI has loaded, so its first write meets a pipe nobody reads.
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
 });

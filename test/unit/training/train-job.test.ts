@@ -15,7 +15,7 @@ import { createTextEncoder } from '../../../src/model/tokenizer.ts';
 import { tokenizeAll } from '../../../src/training/features.ts';
 import { fitLinearBaseline } from '../../../src/training/linear-baseline.ts';
 import { toMatrix } from '../../../src/training/metrics.ts';
-import { tempDir } from '../../helpers/shared.ts';
+import { captureOutput, tempDir } from '../../helpers/shared.ts';
 import { TINY_LABELS, tinyRows, writeJsonl } from './fixtures.ts';
 
 // The TensorFlow.js engine on wasm until the onnxruntime engine (the default) is built.
@@ -27,17 +27,8 @@ const tiny: Partial<TrainJobOptions> = {
 };
 
 async function captureStdout(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
-  const write = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += chunk.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await fn(), out };
-  } finally {
-    process.stdout.write = write;
-  }
+  const { code, stdout } = await captureOutput(fn);
+  return { code, out: stdout };
 }
 
 test('from scratch: bad rows reported, bundle exported with thresholds, parity, report and data beside it', async () => {
