@@ -9,10 +9,10 @@
  * both moments there (an arena sized once, never grown, so views into it stay
  * valid) and copies each gradient in, a chunk at a time.
  *
- * The module is written out here byte by byte: 60 instructions are clearer
- * spelled out beside the JS loop they replace than as a binary blob or a
- * compiler toolchain in the build.
+ * The module is written out byte by byte (wasm-simd.ts).
  */
+import { compileKernel, F32, get, I32, instantiate, kernelModule, load, set, simd, store, V128 } from './wasm-simd.ts';
+
 /** One step's constants, the same for every tensor. */
 export interface AdamWStepConstants {
   readonly lr: number;
@@ -53,34 +53,13 @@ export function foldedConstants(k: AdamWStepConstants, decay: number): number[] 
 const CHUNK = 1 << 18;
 /** wasm32 addresses 4 GiB; beyond this the optimizer stays in JS rather than fail to allocate. */
 const MAX_ARENA_BYTES = 3 * 2 ** 30;
-const PAGE = 65536;
-
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    const b = n & 0x7f;
-    n >>>= 7;
-    out.push(n ? b | 0x80 : b);
-  } while (n);
-  return out;
-};
-const vec = (items: number[][]): number[] => [...leb(items.length), ...items.flat()];
-const name = (s: string): number[] => [...leb(s.length), ...Buffer.from(s)];
-const section = (id: number, body: number[]): number[] => [id, ...leb(body.length), ...body];
 
 /**
  * (w, g, m, v: byte addresses; bytes: the length, a multiple of 16;
  * b1, a1, b2, a2, step, invSqrtC2, eps, keep: adamwUpdate's folded constants)
  *   m ← b1·m + a1·g;  v ← b2·v + a2·g²;  w ← w·keep − step·m / (√v·invSqrtC2 + eps)
  */
-function kernelModule(): Uint8Array {
-  const [I32, F32, V128] = [0x7f, 0x7d, 0x7b];
-  const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...leb(op), ...imm];
-  const get = (i: number): number[] => [0x20, ...leb(i)];
-  const set = (i: number): number[] => [0x21, ...leb(i)];
-  // memarg: 16-byte alignment hint, offset 0.
-  const load = simd(0x00, 4, 0);
-  const store = simd(0x0b, 4, 0);
+function adamwModule(): Uint8Array {
   const [splat, sqrt, add, sub, mul, div] = [0x13, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7].map((op) => simd(op));
   // Locals: params 0–3 addresses, 4 bytes, 5–12 constants; 13–20 the constants splatted, 21 offset, 22 g, 23 m, 24 v.
   const [W, G, M, V, BYTES, CONST, SPLAT, I, GI, MI, VI] = [0, 1, 2, 3, 4, 5, 13, 21, 22, 23, 24];
@@ -98,34 +77,14 @@ function kernelModule(): Uint8Array {
     ...at(W), ...at(W), ...load, ...get(KEEP), ...mul,
     ...get(STEP), ...get(MI), ...mul, ...get(VI), ...sqrt, ...get(ISC), ...mul, ...get(EPS), ...add, ...div, ...sub, ...store,
     ...get(I), 0x41, 16, 0x6a, ...set(I), // i += 16
-    0x0c, 0, 0x0b, 0x0b, 0x0b, // br loop, end loop, end block, end function
+    0x0c, 0, 0x0b, 0x0b, // br loop, end loop, end block
   ];
-  const code = [...vec([[8, V128], [1, I32], [3, V128]]), ...body];
-  const params = [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32, F32];
-  return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([[0x60, ...vec(params.map((t) => [t])), 0]])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 1]])),
-    ...section(3, vec([[0]])),
-    ...section(7, vec([[...name('adamw'), 0x00, 0]])),
-    ...section(10, vec([[...leb(code.length), ...code]])),
-  ]);
+  return kernelModule({ name: 'adamw', params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32, F32], locals: [[8, V128], [1, I32], [3, V128]], body });
 }
-
-// The project's lib is ES2022 without "dom", which is what declares WebAssembly; the four members used here instead.
-declare const WebAssembly: {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer };
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-};
 
 let compiled: object | null | undefined;
 function kernel(): object | null {
-  if (compiled === undefined) {
-    const bytes = kernelModule();
-    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
+  if (compiled === undefined) compiled = compileKernel(adamwModule());
   return compiled;
 }
 
@@ -140,8 +99,7 @@ export function createAdamWArena(floats: number): AdamWArena | undefined {
   const bytes = (floats + CHUNK) * 4;
   const module = bytes <= MAX_ARENA_BYTES ? kernel() : null;
   if (!module) return undefined;
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) });
-  const run = new WebAssembly.Instance(module, { env: { memory } }).exports.adamw as (...args: number[]) => void;
+  const { memory, run } = instantiate(module, bytes, 'adamw');
   const scratch = new Float32Array(memory.buffer, 0, CHUNK);
   let next = CHUNK * 4;
   return {

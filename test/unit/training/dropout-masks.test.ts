@@ -51,3 +51,19 @@ test('a ratio outside (0, 1) or a dim without a size is refused with a code', ()
   assert.throws(() => createDropoutMasks(sites).feeds(0, 1, dims), (e: unknown) => e instanceof LivetagError && e.code === 'LT_TRAINING');
   assert.throws(() => createDropoutMasks(sites).feeds(0.1, 1, { batch: 2 }), (e: unknown) => e instanceof LivetagError && /no size for dim sequence/.test(e.message));
 });
+
+test('the wasm SIMD kernel fills the same masks as the JS loop, bit for bit, and is what runs here', () => {
+  const wasm = createDropoutMasks(sites);
+  const js = createDropoutMasks(sites, { useWasm: false });
+  assert.equal(wasm.kernel, 'wasm SIMD');
+  assert.equal(js.kernel, 'JS');
+  // Sizes that are not whole rounds of 8, a batch larger than the first arena (the memory grows), several ratios and seeds.
+  for (const [ratio, seed, d] of [[0.1, 1, dims], [0.3, 7, { batch: 3, sequence: 5 }], [0.1, 2 ** 40 + 3, { batch: 64, sequence: 61 }], [0.5, 0, dims]] as const) {
+    const a = wasm.feeds(ratio, seed, d);
+    const b = js.feeds(ratio, seed, d);
+    for (const name of Object.keys(b)) {
+      assert.deepEqual(a[name].dims, b[name].dims);
+      assert.deepEqual(new Uint32Array((a[name].data as Float32Array).slice().buffer), new Uint32Array((b[name].data as Float32Array).slice().buffer), `${name} ratio ${ratio} seed ${seed}`);
+    }
+  }
+});
