@@ -260,7 +260,9 @@ try {
     log(`${plan.title}: optimizing into serving variants`);
     const optimized = join(CACHE, `${key}-optimized`);
     const opt = await optimizeBundle(source, optimized, { texts: texts.slice(0, key === 'base' ? 512 : 4000), textsSource: textSource, threads, seconds: quick ? 1 : 3, batchSize: 32 });
-    const bundle = optimized; // model.onnx is byte-identical to the source's; variants ride along.
+    // Every row below runs this bundle: the source's weights as this livetag writes them (optimize rewrites
+    // an older writer's model.onnx), its variants beside.
+    const bundle = optimized;
     const config = opt.manifest.architecture;
 
     log('matrix product ceiling');
