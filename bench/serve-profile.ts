@@ -49,6 +49,11 @@ try {
   await harness.serveRun('livetag', bundle, Math.min(count, 2000), { env });
   const plain = await harness.serveRun('livetag', bundle, count, { env });
   log(`plain: ${f(plain.msgsPerSecond)} msgs/s, ${f((plain.usage.cpuSeconds / plain.received) * 1e6, 0)} µs CPU per message`);
+  log('idle: the same service with nothing to read, 15 s');
+  const idle = await harness.idleRun(bundle, 15, { env });
+  // The main thread's CPU above what it spends with no traffic, over the plain drain's wall time.
+  const plainWall = plain.usage.cpuSeconds / plain.usage.cores;
+  const mainAboveIdle = ((plain.usage.threads?.main ?? NaN) - (idle.main ?? 0) * plainWall) / plain.received;
   const profiled = await harness.serveRun('livetag', bundle, count, { env, execArgv: ['--cpu-prof', '--cpu-prof-dir', dir] });
   const files = readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'));
   // The main thread's profile is the one with kafkajs in it; the worker's holds the onnxruntime call.
@@ -77,7 +82,8 @@ try {
     texts: source,
     count,
     loadAverage: { atStart: load0, atEnd: loadavg()[0] },
-    plain: { msgsPerSecond: plain.msgsPerSecond, cpuUsPerMsg: (plain.usage.cpuSeconds / plain.received) * 1e6, threadsUsPerMsg: splitThreads(plain.usage.threads ?? {}, plain.received), model: plain.model },
+    plain: { msgsPerSecond: plain.msgsPerSecond, cpuUsPerMsg: (plain.usage.cpuSeconds / plain.received) * 1e6, threadsUsPerMsg: splitThreads(plain.usage.threads ?? {}, plain.received), model: plain.model, mainAboveIdleUsPerMsg: mainAboveIdle * 1e6 },
+    idle: { threadsMsPerSecond: Object.fromEntries(Object.entries(idle).map(([t, v]) => [t, v * 1000])) },
     profiled: { msgsPerSecond: profiled.msgsPerSecond, mainThreadUsPerMsg: mainBusy, stageUsPerMsg: perMsg, topFrames: topFrames(main.p).map((t) => ({ ...t, usPerMsg: t.us / profiled.received })),
       workerStageUsPerMsg: worker ? Object.fromEntries(Object.entries(stageTimes(worker.p)).filter(([k]) => k !== 'idle').map(([k, v]) => [k, v / profiled.received])) : undefined },
   };
@@ -86,7 +92,8 @@ try {
   runs.push(run);
   writeFileSync(jsonPath, JSON.stringify({ bench: 'serve-profile', runs }, null, 2) + '\n');
   writeFileSync(resolve(REPO_ROOT, 'bench/results/serve-profile.md'), render(runs));
-  writeFileSync(resolve(REPO_ROOT, `docs/serve-flame${values.label === 'before' ? '-before' : ''}.svg`), flameSvg(main.p, `livetag serve main thread, ${values.model} model, ${count}-message backlog (${values.label}; the drain only, idle left out)`));
+  // One picture per model: the docs show the default model's; another model's run must not replace it.
+  writeFileSync(resolve(REPO_ROOT, `docs/serve-flame${values.label === 'before' ? '-before' : ''}${values.model === 'default' ? '' : `-${values.model}`}.svg`), flameSvg(main.p, `livetag serve main thread, ${values.model} model, ${count}-message backlog (${values.label}; the drain only, idle left out)`));
   process.stdout.write(render([run]));
 } finally {
   rmSync(dir, { recursive: true, force: true });
@@ -100,7 +107,9 @@ interface ProfileRun {
   client?: string;
   count: number;
   loadAverage: { atStart: number; atEnd: number };
-  plain: { msgsPerSecond: number; cpuUsPerMsg: number; threadsUsPerMsg: Record<string, number> };
+  plain: { msgsPerSecond: number; cpuUsPerMsg: number; threadsUsPerMsg: Record<string, number>; mainAboveIdleUsPerMsg?: number };
+  /** Runs since 2026-12-06: the service with nothing to read. */
+  idle?: { threadsMsPerSecond: Record<string, number> };
   profiled: { msgsPerSecond: number; mainThreadUsPerMsg: number; stageUsPerMsg: Record<string, number> };
 }
 
@@ -115,5 +124,7 @@ function render(runs: readonly ProfileRun[]): string {
   for (const s of stages) L.push(`| · ${s} | ${runs.map((r) => f(r.profiled.stageUsPerMsg[s], 1)).join(' | ')} |`);
   const threads = [...new Set(runs.flatMap((r) => Object.keys(r.plain.threadsUsPerMsg)))];
   for (const t of threads) L.push(`| thread ${t} (plain) | ${runs.map((r) => f(r.plain.threadsUsPerMsg[t], 1)).join(' | ')} |`);
+  L.push(`| main thread with nothing to read, ms CPU per s | ${runs.map((r) => f(r.idle?.threadsMsPerSecond.main, 1)).join(' | ')} |`);
+  L.push(`| main thread above that floor, µs/msg (plain) | ${runs.map((r) => f(r.plain.mainAboveIdleUsPerMsg, 1)).join(' | ')} |`);
   return L.join('\n') + '\n';
 }

@@ -277,9 +277,29 @@ export async function createServeHarness(o: HarnessOptions) {
     return rows;
   }
 
+  /**
+   * livetag serve joined to an input topic that stays empty: CPU seconds per
+   * second by thread over `seconds`, after `settle` seconds of quiet. What the
+   * process spends whatever the traffic (timers, the fetch loop, heartbeats,
+   * metrics), which a slow model's few messages a second each carry a large share of.
+   */
+  async function idleRun(bundle: string, seconds: number, opts: { env?: Record<string, string>; settle?: number } = {}): Promise<Record<string, number>> {
+    const child = await startLivetag(bundle, await topics('idle'), opts.env ?? {});
+    try {
+      await new Promise((r) => setTimeout(r, (opts.settle ?? 3) * 1000));
+      const watch = watchProcess(child.process.pid!);
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const c = watch.stop();
+      return Object.fromEntries(Object.entries(c.threads).map(([t, s]) => [t, s / c.wallSeconds]));
+    } finally {
+      await child.stop();
+    }
+  }
+
   return {
     brokers: broker.brokers,
     serveRun,
+    idleRun,
     loadLadder,
     warmPaced,
     async stop(): Promise<void> {
