@@ -11,7 +11,7 @@
  *
  * The module is written out byte by byte (wasm-simd.ts).
  */
-import { compileKernel, F32, get, I32, instantiate, kernelModule, load, set, simd, store, V128 } from './wasm-simd.ts';
+import { F32, get, I32, i32Const, instantiate, kernelModule, lazyKernel, load, set, simd, store, V128 } from './wasm-simd.ts';
 
 /** One step's constants, the same for every tensor. */
 export interface AdamWStepConstants {
@@ -76,17 +76,13 @@ function adamwModule(): Uint8Array {
     ...at(V), ...get(VI), ...store,
     ...at(W), ...at(W), ...load, ...get(KEEP), ...mul,
     ...get(STEP), ...get(MI), ...mul, ...get(VI), ...sqrt, ...get(ISC), ...mul, ...get(EPS), ...add, ...div, ...sub, ...store,
-    ...get(I), 0x41, 16, 0x6a, ...set(I), // i += 16
+    ...get(I), ...i32Const(16), 0x6a, ...set(I), // i += 16
     0x0c, 0, 0x0b, 0x0b, // br loop, end loop, end block
   ];
   return kernelModule({ name: 'adamw', params: [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32, F32], locals: [[8, V128], [1, I32], [3, V128]], body });
 }
 
-let compiled: object | null | undefined;
-function kernel(): object | null {
-  if (compiled === undefined) compiled = compileKernel(adamwModule());
-  return compiled;
-}
+const kernel = lazyKernel(adamwModule);
 
 const padded = (n: number): number => Math.ceil(n / 4) * 4;
 

@@ -12,7 +12,7 @@
 import { LivetagError } from '../common/errors.ts';
 import type { DropoutSite } from '../model/build/dropout-sites.ts';
 import type { Feed } from '../model/runtime/graph-session.ts';
-import { compileKernel, F32, get, I32, instantiate, kernelModule, load, PAGE, set, simd, store, V128, type WasmMemory } from './wasm-simd.ts';
+import { F32, get, I32, i32Const, instantiate, kernelModule, lazyKernel, load, PAGE, set, simd, store, V128 } from './wasm-simd.ts';
 
 export interface DropoutMasks {
   /** What fills them: 'wasm SIMD', or 'JS' where the runtime lacks it (or it was turned off). */
@@ -43,34 +43,23 @@ const ROUND = 8;
 function masksModule(): Uint8Array {
   const [PTR, BYTES, THRESHOLD, KEPT, X, THR, KEEP, LOW, I] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [i32Splat, f32Splat, and, andnot, xor, ltU, shl, shrU] = [0x11, 0x13, 0x4e, 0x4f, 0x51, 0x3a, 0xab, 0xad].map((op) => simd(op));
-  const constI32 = (n: number): number[] => [0x41, ...signedLeb(n)];
-  const xorShifted = (shift: number[], by: number): number[] => [...get(X), ...get(X), ...constI32(by), ...shift, ...xor, ...set(X)];
-  const at = (extra: number): number[] => [...get(PTR), ...get(I), 0x6a, ...constI32(extra), 0x6a];
+  const xorShifted = (shift: number[], by: number): number[] => [...get(X), ...get(X), ...i32Const(by), ...shift, ...xor, ...set(X)];
+  const at = (extra: number): number[] => [...get(PTR), ...get(I), 0x6a, ...i32Const(extra), 0x6a];
   const body = [
-    ...constI32(0), ...load, ...set(X),
+    ...i32Const(0), ...load, ...set(X),
     ...get(THRESHOLD), ...i32Splat, ...set(THR),
     ...get(KEPT), ...f32Splat, ...set(KEEP),
-    ...constI32(0xffff), ...i32Splat, ...set(LOW),
+    ...i32Const(0xffff), ...i32Splat, ...set(LOW),
     0x02, 0x40, 0x03, 0x40, // block, loop
     ...get(I), ...get(BYTES), 0x4f /* i32.ge_u */, 0x0d, 1, // br_if out
     ...xorShifted(shl, 13), ...xorShifted(shrU, 17), ...xorShifted(shl, 5),
     ...at(0), ...get(KEEP), ...get(X), ...get(LOW), ...and, ...get(THR), ...ltU, ...andnot, ...store,
-    ...at(16), ...get(KEEP), ...get(X), ...constI32(16), ...shrU, ...get(THR), ...ltU, ...andnot, ...store,
-    ...get(I), ...constI32(32), 0x6a, ...set(I),
+    ...at(16), ...get(KEEP), ...get(X), ...i32Const(16), ...shrU, ...get(THR), ...ltU, ...andnot, ...store,
+    ...get(I), ...i32Const(32), 0x6a, ...set(I),
     0x0c, 0, 0x0b, 0x0b, // br loop, end loop, end block
-    ...constI32(0), ...get(X), ...store,
+    ...i32Const(0), ...get(X), ...store,
   ];
   return kernelModule({ name: 'masks', params: [I32, I32, I32, F32], locals: [[4, V128], [1, I32]], body });
-}
-
-function signedLeb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
-    out.push(b | 0x80);
-  }
 }
 
 /** masksModule's function in JS, bit for bit: `m` holds whole rounds, `lanes` the four states. */
@@ -89,14 +78,13 @@ export function fillMasks(m: Uint32Array, lanes: Uint32Array, threshold: number,
   }
 }
 
-let compiled: object | null | undefined;
+const kernel = lazyKernel(masksModule);
 
 /** One arena: the lane states, then each site's masks; wasm memory when the runtime has SIMD. */
 function createArena(useWasm: boolean): { kernel: string; bytes(n: number): ArrayBuffer; fill(ptr: number, bytes: number, threshold: number, kept: number): void } {
-  if (compiled === undefined) compiled = compileKernel(masksModule());
-  if (useWasm && compiled) {
-    const { memory, run } = instantiate(compiled, PAGE, 'masks');
-    const mem: WasmMemory = memory;
+  const module = useWasm ? kernel() : null;
+  if (module) {
+    const { memory: mem, run } = instantiate(module, PAGE, 'masks');
     return {
       kernel: 'wasm SIMD',
       bytes(n) {
@@ -135,21 +123,22 @@ export function createDropoutMasks(sites: readonly DropoutSite[], opts: { readon
           if (size === undefined) throw new LivetagError('LT_INTERNAL', `dropout mask ${site.name}: no size for dim ${d}`);
           return size;
         });
-        return { site, shape, size: shape.reduce((a, b) => a * b, 1) };
+        const size = shape.reduce((a, b) => a * b, 1);
+        // Whole rounds: the kernel writes 8 floats at a time, past `size` into the site's own padding.
+        return { site, shape, size, bytes: Math.ceil(size / ROUND) * ROUND * 4 };
       });
-      const rounded = (n: number): number => Math.ceil(n / ROUND) * ROUND;
       // The graph reads the masks during the run; the next step refills them afterwards (runs never overlap).
-      const buffer = arena.bytes(STATE_BYTES + layout.reduce((a, l) => a + rounded(l.size) * 4, 0));
+      const buffer = arena.bytes(STATE_BYTES + layout.reduce((a, l) => a + l.bytes, 0));
       const lanes = new Uint32Array(buffer, 0, 4);
       for (let k = 0; k < 4; k++) lanes[k] = initialState(seed * 4 + k);
       const threshold = Math.round(ratio * 65536);
       const kept = Math.fround(1 / (1 - ratio));
       const feeds: Record<string, Feed> = {};
       let ptr = STATE_BYTES;
-      for (const { site, shape, size } of layout) {
-        arena.fill(ptr, rounded(size) * 4, threshold, kept);
+      for (const { site, shape, size, bytes } of layout) {
+        arena.fill(ptr, bytes, threshold, kept);
         feeds[site.name] = { type: 'float32', data: new Float32Array(buffer, ptr, size), dims: shape };
-        ptr += rounded(size) * 4;
+        ptr += bytes;
       }
       return feeds;
     },

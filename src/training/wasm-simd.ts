@@ -7,7 +7,7 @@
 
 export const [I32, F32, V128] = [0x7f, 0x7d, 0x7b];
 
-export function leb(n: number): number[] {
+function leb(n: number): number[] {
   const out: number[] = [];
   do {
     const b = n & 0x7f;
@@ -15,6 +15,17 @@ export function leb(n: number): number[] {
     out.push(n ? b | 0x80 : b);
   } while (n);
   return out;
+}
+
+/** Signed LEB128, what i32.const takes (unsigned LEB misreads 64–127 as negative). */
+function signedLeb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
 }
 
 const vec = (items: number[][]): number[] => [...leb(items.length), ...items.flat()];
@@ -25,6 +36,7 @@ const section = (id: number, body: number[]): number[] => [id, ...leb(body.lengt
 export const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...leb(op), ...imm];
 export const get = (i: number): number[] => [0x20, ...leb(i)];
 export const set = (i: number): number[] => [0x21, ...leb(i)];
+export const i32Const = (n: number): number[] => [0x41, ...signedLeb(n)];
 /** v128.load / v128.store with a 16-byte alignment hint and offset 0. */
 export const load = simd(0x00, 4, 0);
 export const store = simd(0x0b, 4, 0);
@@ -66,9 +78,19 @@ export interface WasmMemory {
 
 export const PAGE = 65536;
 
-/** The compiled module, or null where the runtime lacks wasm SIMD (the callers then stay in JS). */
-export function compileKernel(bytes: Uint8Array): object | null {
-  return WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+/**
+ * The module `build` writes, compiled once on first use; null where the
+ * runtime lacks wasm SIMD (the callers then stay in JS).
+ */
+export function lazyKernel(build: () => Uint8Array): () => object | null {
+  let compiled: object | null | undefined;
+  return () => {
+    if (compiled === undefined) {
+      const bytes = build();
+      compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    }
+    return compiled;
+  };
 }
 
 /** A memory of at least `bytes` and the module's function on it. */
