@@ -3,6 +3,7 @@ import type { Compression, KafkaClient, KafkaProducer, KafkaTransaction } from '
 import type { ServeMetrics } from '../metrics.ts';
 import { recordBytes, shrinkDeadLetter, type OutRecord } from '../output-record.ts';
 import type { Committer } from './committer.ts';
+import { STABLE_WAIT } from '../../kafka/stable-offsets.ts';
 import type { ChunkPosition } from './source.ts';
 
 export interface PublisherOptions {
@@ -46,6 +47,11 @@ const FALLBACK_DEAD_LETTER_BYTES = 1024;
  * hung call would have looked the same.
  */
 const SLOW_CALL_MS = 30_000;
+/** First wait before asking again for a failed commit's outcome; doubles up to the max. */
+const OUTCOME_RETRY_MS = 500;
+const OUTCOME_RETRY_MAX_MS = 5_000;
+/** Between reads of a committed offset that may not show the settled transaction yet. */
+const OUTCOME_POLL_MS = 50;
 
 /** The broker refused a record as too large (kafkajs: MESSAGE_TOO_LARGE; librdkafka: MSG_SIZE_TOO_LARGE). */
 export function isTooLarge(err: unknown): boolean {
@@ -100,6 +106,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   const exactlyOnce = opts.delivery === 'exactly-once';
   let producer: KafkaProducer | undefined;
   let broken = false;
+  let stopped = false;
   let txnLock: Promise<void> = Promise.resolve();
   const slowCallMs = opts.slowCallMs ?? SLOW_CALL_MS;
 
@@ -148,20 +155,43 @@ export function createPublisher(opts: PublisherOptions): Publisher {
 
   /**
    * A commit that failed may have landed all the same: the request timed out
-   * after the coordinator had written it. A new producer with the same
+   * after the coordinator had written it, or sat in the socket of a broker
+   * that was frozen and wrote it when it woke. A new producer with the same
    * transactional id completes what the old one left (its InitProducerId
-   * waits for it), after which the group's committed offset tells which way
-   * it went. Redelivering a chunk that landed would tag it twice.
+   * waits for it, or fences it), after which the group's committed offset
+   * tells which way it went. Redelivering a chunk that landed would tag it
+   * twice; so as long as the broker cannot be asked, this asks again instead
+   * of guessing (the service's drain deadline bounds that on shutdown).
    */
   async function landedAnyway(position: ChunkPosition): Promise<boolean> {
-    try {
-      await renew();
+    for (let attempt = 1, backoffMs = OUTCOME_RETRY_MS; ; attempt++, backoffMs = Math.min(backoffMs * 2, OUTCOME_RETRY_MAX_MS)) {
+      try {
+        await renew();
+        return await committedWithin(position);
+      } catch (err) {
+        if (stopped) return false;
+        opts.logger?.warn('the outcome of the failed commit is not known yet: the broker cannot be asked; asking again', { topic: position.batch.topic, partition: position.batch.partition, nextOffset: position.nextOffset, attempt, retryInMs: backoffMs, error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, backoffMs));
+      }
+    }
+  }
+
+  /**
+   * Whether the group's committed offset reaches past the chunk. The commit
+   * marker of a settled transaction reaches the group a moment after the
+   * coordinator settled it (kafkajs cannot ask for stable offsets, KIP-447),
+   * so an offset short of it is read again until STABLE_WAIT ran out. A read
+   * that fails throws: it says nothing about the outcome.
+   */
+  async function committedWithin(position: ChunkPosition): Promise<boolean> {
+    const deadline = Date.now() + STABLE_WAIT.timeoutMs;
+    const target = BigInt(position.nextOffset);
+    for (;;) {
       const committed = await watched('reading the committed offsets', position, () => opts.client.admin.committedOffsets(opts.groupId, position.batch.topic));
       const seen = committed.find((p) => p.partition === position.batch.partition)?.offset;
-      return seen !== undefined && /^\d+$/.test(seen) && BigInt(seen) >= BigInt(position.nextOffset);
-    } catch {
-      // Broker still away: the next transaction renews the producer; the chunk is redelivered.
-      return false;
+      if (seen !== undefined && /^\d+$/.test(seen) && BigInt(seen) >= target) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, OUTCOME_POLL_MS));
     }
   }
 
@@ -234,6 +264,9 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       else await atLeastOnce(outs, position);
       observe(outs);
     },
-    stop: () => producer?.stop() ?? Promise.resolve(),
+    stop() {
+      stopped = true;
+      return producer?.stop() ?? Promise.resolve();
+    },
   };
 }

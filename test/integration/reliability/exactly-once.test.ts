@@ -2,10 +2,12 @@
  * Exactly-once survives a fault inside the commit request itself: the
  * broker JVM is frozen (SIGSTOP) the moment the publisher sends its
  * EndTxn(commit), so the request times out and the abort that follows fails
- * too; kafkajs would then refuse every later transaction. The publisher
- * replaces its producer (same transactional id, fencing the old epoch) and
- * the chunk is redelivered from the committed offsets: every input tagged,
- * no duplicate visible to a read_committed reader. Also: a chunk running
+ * too; kafkajs would then refuse every later transaction. The broker stays
+ * frozen until the publisher has failed to learn the commit's outcome, then
+ * wakes and writes the commit that waited in its socket. The publisher
+ * replaces its producer (same transactional id, fencing the old epoch), asks
+ * until the broker answers, and redelivers the chunk only if it did not land:
+ * every input tagged, no duplicate visible to a read_committed reader. Also: a chunk running
  * longer than the session timeout keeps its member in the group.
  */
 import assert from 'node:assert/strict';
@@ -89,16 +91,25 @@ test('exactly-once: the broker frozen inside EndTxn(commit) → producer replace
   // Short request timeouts so the frozen commit fails in seconds, not minutes.
   const client = await createKafkaClient({ connection: { brokers: broker.brokers, clientId: 'eos-window' }, logLevel: 'nothing', requestTimeoutMs: 3_000, maxRetryTimeMs: 3_000, retries: 2 });
   const logs: string[] = [];
-  const logger = createLogger('info', {}, (l) => void logs.push(l));
+  let thaw: (() => void) | undefined;
+  const logger = createLogger('info', {}, (l) => {
+    logs.push(l);
+    if (l.includes('outcome of the failed commit is not known yet')) thaw?.();
+  });
   let frozen = 0;
   const freezeInCommit = (txn: KafkaTransaction): KafkaTransaction => ({
     ...txn,
     async commit() {
       if (frozen++ !== 2) return txn.commit();
-      // The third commit: freeze the broker as the request leaves, thaw it after the timeouts fired.
+      // The third commit: freeze the broker as the request leaves; thaw it once the publisher could not ask for the outcome (or after 60 s).
       const pid = broker.pid!;
       process.kill(pid, 'SIGSTOP');
-      setTimeout(() => process.kill(pid, 'SIGCONT'), 12_000);
+      const fallback = setTimeout(() => thaw?.(), 60_000);
+      thaw = () => {
+        thaw = undefined;
+        clearTimeout(fallback);
+        process.kill(pid, 'SIGCONT');
+      };
       return txn.commit();
     },
   });
@@ -107,6 +118,7 @@ test('exactly-once: the broker frozen inside EndTxn(commit) → producer replace
   t.diagnostic(`frozen commit: ${frozen} commits attempted; ${distinct.size}/${TOTAL} distinct outputs, ${values.length - distinct.size} duplicates to read_committed; producer recreated: ${logs.some((l) => l.includes('recreated'))}`);
   assert.ok(frozen > 3, 'transactions went on after the frozen commit');
   assert.ok(logs.some((l) => l.includes('transactional producer recreated')), 'the producer was replaced');
+  assert.ok(logs.some((l) => l.includes('outcome of the failed commit is not known yet')), 'the publisher met the broker still frozen when it asked for the outcome');
   assert.equal(distinct.size, TOTAL, '0 lost');
   assert.equal(values.length, TOTAL, '0 duplicates visible to read_committed');
 });

@@ -68,3 +68,74 @@ test('a Kafka call that runs past slowCallMs is logged by name and position, rep
   await new Promise((r) => setTimeout(r, 120));
   assert.equal(lines.length, before, 'no timer outlives its call');
 });
+
+/**
+ * A client whose first transaction's commit fails; the next `downFor`
+ * producer starts fail (the broker cannot be asked), and the group's committed
+ * offset reads `offsets` in turn (the last one from then on).
+ */
+function failedCommitClient(o: { downFor: number; offsets: string[]; calls: string[] }): KafkaClient {
+  let txns = 0;
+  let starts = 0;
+  let reads = 0;
+  const transaction = async (): Promise<KafkaTransaction> => {
+    const n = ++txns;
+    return {
+      send: async () => {},
+      sendOffsets: async () => {},
+      commit: async () => {
+        if (n === 1) throw new Error('commit transaction: request timed out');
+        o.calls.push('commit');
+      },
+      abort: async () => void o.calls.push('abort'),
+    };
+  };
+  const producer = (): KafkaProducer => ({
+    start: async () => {
+      if (starts++ > 0 && starts <= o.downFor + 1) throw new Error('connect ECONNREFUSED');
+      if (starts > 1) o.calls.push('renewed');
+    },
+    send: async () => {},
+    transaction,
+    stop: async () => {},
+  });
+  const admin = { committedOffsets: async () => [{ partition: 3, offset: o.offsets[Math.min(reads++, o.offsets.length - 1)] }] };
+  return { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer, admin } as unknown as KafkaClient;
+}
+
+const eosPublisher = (client: KafkaClient, lines: string[]) =>
+  createPublisher({ client, delivery: 'exactly-once', transactionalId: 'txn', groupId: 'g', committer: createCommitter(), metrics: createServeMetrics(), logger: recordingLogger(lines) });
+
+test('a failed commit whose outcome cannot be learned yet: the publisher asks until the broker answers, and a commit that landed (its marker late) is not redelivered', async () => {
+  const lines: string[] = [];
+  const calls: string[] = [];
+  // Two renewals fail; then the group first shows the old offset (the marker not there yet), then the chunk's.
+  const publisher = eosPublisher(failedCommitClient({ downFor: 2, offsets: ['7', '7', '10'], calls }), lines);
+  await publisher.start();
+  await publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' });
+  const asked = lines.filter((l) => l.startsWith('the outcome of the failed commit is not known yet'));
+  assert.equal(asked.length, 2, JSON.stringify(lines));
+  assert.deepEqual(JSON.parse(asked[1].slice(asked[1].indexOf('{'))).attempt, 2);
+  assert.ok(lines.some((l) => l.startsWith('the commit reported a failure, yet the group shows the chunk committed')), JSON.stringify(lines));
+  assert.deepEqual(calls, ['abort', 'renewed']);
+  await publisher.stop();
+});
+
+test('a failed commit that did not land is redelivered (deliver rejects) once the group shows the old offset past the marker wait; stop ends the asking', async () => {
+  const lines: string[] = [];
+  const calls: string[] = [];
+  const notLanded = eosPublisher(failedCommitClient({ downFor: 0, offsets: ['7'], calls }), lines);
+  await notLanded.start();
+  const t0 = Date.now();
+  await assert.rejects(notLanded.deliver([out], { batch, lastOffset: '9', nextOffset: '10' }), /request timed out/);
+  assert.ok(Date.now() - t0 >= 4_900, 'the old offset was read again through the marker wait');
+  await notLanded.stop();
+
+  // The broker never answers: stop() ends the asking and the chunk stays unsettled.
+  const away = eosPublisher(failedCommitClient({ downFor: 1_000, offsets: ['7'], calls: [] }), lines);
+  await away.start();
+  const delivering = away.deliver([out], { batch, lastOffset: '9', nextOffset: '10' });
+  await new Promise((r) => setTimeout(r, 700));
+  await away.stop();
+  await assert.rejects(delivering, /request timed out/);
+});
