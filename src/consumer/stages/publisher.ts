@@ -1,3 +1,4 @@
+import { isLivetagError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Compression, KafkaClient, KafkaProducer, KafkaTransaction } from '../../kafka/port.ts';
 import type { ServeMetrics } from '../metrics.ts';
@@ -170,6 +171,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         return await committedWithin(position);
       } catch (err) {
         if (stopped) return false;
+        // Asking again cannot cure a refusal (an ACL on the transactional id or the group): fail the chunk with that cause.
+        if (isLivetagError(err, 'LT_KAFKA_DENIED') || isLivetagError(err, 'LT_KAFKA_AUTH')) throw err;
         opts.logger?.warn('the outcome of the failed commit is not known yet: the broker cannot be asked; asking again', { topic: position.batch.topic, partition: position.batch.partition, nextOffset: position.nextOffset, attempt, retryInMs: backoffMs, error: (err as Error).message });
         await new Promise((r) => setTimeout(r, backoffMs));
       }

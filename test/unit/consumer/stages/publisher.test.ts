@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isLivetagError, LivetagError } from '../../../../src/common/errors.ts';
 import type { Logger } from '../../../../src/common/logger.ts';
 import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
 import type { OutRecord } from '../../../../src/consumer/output-record.ts';
@@ -138,4 +139,15 @@ test('a failed commit that did not land is redelivered (deliver rejects) once th
   await new Promise((r) => setTimeout(r, 700));
   await away.stop();
   await assert.rejects(delivering, /request timed out/);
+});
+
+test('a refusal while asking for the outcome (LT_KAFKA_DENIED) fails the chunk with that cause instead of asking forever', async () => {
+  const lines: string[] = [];
+  const client = failedCommitClient({ downFor: 0, offsets: ['7'], calls: [] });
+  const admin = { committedOffsets: async () => Promise.reject(new LivetagError('LT_KAFKA_DENIED', 'cannot read committed offsets of g: GROUP_AUTHORIZATION_FAILED')) };
+  const publisher = eosPublisher({ ...client, admin } as unknown as KafkaClient, lines);
+  await publisher.start();
+  await assert.rejects(publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' }), (err: unknown) => isLivetagError(err, 'LT_KAFKA_DENIED'));
+  assert.ok(!lines.some((l) => l.startsWith('the outcome of the failed commit is not known yet')), JSON.stringify(lines));
+  await publisher.stop();
 });
