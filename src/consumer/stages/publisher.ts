@@ -108,6 +108,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   let producer: KafkaProducer | undefined;
   let broken = false;
   let stopped = false;
+  /** Whether the running transaction sent its commit: only then can a failed one have landed. */
+  let commitSent = false;
   let txnLock: Promise<void> = Promise.resolve();
   const slowCallMs = opts.slowCallMs ?? SLOW_CALL_MS;
 
@@ -139,11 +141,13 @@ export function createPublisher(opts: PublisherOptions): Publisher {
 
   async function inTransaction(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {
     if (broken || !producer) await renew();
+    commitSent = false;
     const raw = await watched('beginning a transaction', position, () => producer!.transaction());
     const txn = opts.wrapTransaction ? opts.wrapTransaction(raw) : raw;
     try {
       for (const group of byBudget(outs)) await watched('sending records in a transaction', position, () => txn.send(group));
       await watched('sending offsets to a transaction', position, () => txn.sendOffsets(opts.groupId, [{ topic: position.batch.topic, partition: position.batch.partition, offset: position.nextOffset }]));
+      commitSent = true;
       await watched('committing a transaction', position, () => txn.commit());
     } catch (err) {
       broken = true;
@@ -208,7 +212,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         await inTransaction(outs, position);
       } catch (err) {
         if (isTooLarge(err)) await inTransaction(shrunk(outs), position);
-        else if (await landedAnyway(position)) opts.logger?.warn('the commit reported a failure, yet the group shows the chunk committed: it is not redelivered', { topic: position.batch.topic, partition: position.batch.partition, nextOffset: position.nextOffset });
+        // A transaction that failed before its EndTxn(commit) left cannot have landed: no need to ask.
+        else if (commitSent && (await landedAnyway(position))) opts.logger?.warn('the commit reported a failure, yet the group shows the chunk committed: it is not redelivered', { topic: position.batch.topic, partition: position.batch.partition, nextOffset: position.nextOffset });
         else throw err;
       }
     } finally {

@@ -151,3 +151,20 @@ test('a refusal while asking for the outcome (LT_KAFKA_DENIED) fails the chunk w
   assert.ok(!lines.some((l) => l.startsWith('the outcome of the failed commit is not known yet')), JSON.stringify(lines));
   await publisher.stop();
 });
+
+test('a transaction that failed before its commit was sent is redelivered at once, without asking the group', async () => {
+  const lines: string[] = [];
+  let reads = 0;
+  const producer: KafkaProducer = {
+    start: async () => {},
+    send: async () => {},
+    transaction: async () => ({ send: async () => Promise.reject(new Error('send: broker went away')), sendOffsets: async () => {}, commit: async () => {}, abort: async () => {} }),
+    stop: async () => {},
+  };
+  const client = { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer: () => producer, admin: { committedOffsets: async () => (reads++, [{ partition: 3, offset: '10' }]) } } as unknown as KafkaClient;
+  const publisher = eosPublisher(client, lines);
+  await publisher.start();
+  await assert.rejects(publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' }), /broker went away/);
+  assert.equal(reads, 0, 'the committed offset was not read');
+  await publisher.stop();
+});
