@@ -133,7 +133,13 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     producer = undefined;
     if (old) await watched('closing the failed transactional producer', undefined, () => old.stop().catch(() => undefined));
     const next = makeProducer();
-    await watched('starting a transactional producer', undefined, () => next.start());
+    try {
+      await watched('starting a transactional producer', undefined, () => next.start());
+    } catch (err) {
+      // Asked again every few seconds while the broker is away: a failed start must not leave its connections behind.
+      await next.stop().catch(() => undefined);
+      throw err;
+    }
     producer = next;
     broken = false;
     opts.logger?.warn('transactional producer recreated with the same transactional id: the failed one is fenced and its open transaction settled', { transactionalId: opts.transactionalId });

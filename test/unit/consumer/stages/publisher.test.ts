@@ -98,7 +98,7 @@ function failedCommitClient(o: { downFor: number; offsets: string[]; calls: stri
     },
     send: async () => {},
     transaction,
-    stop: async () => {},
+    stop: async () => void o.calls.push('stopped'),
   });
   const admin = { committedOffsets: async () => [{ partition: 3, offset: o.offsets[Math.min(reads++, o.offsets.length - 1)] }] };
   return { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer, admin } as unknown as KafkaClient;
@@ -118,7 +118,8 @@ test('a failed commit whose outcome cannot be learned yet: the publisher asks un
   assert.equal(asked.length, 2, JSON.stringify(lines));
   assert.deepEqual(JSON.parse(asked[1].slice(asked[1].indexOf('{'))).attempt, 2);
   assert.ok(lines.some((l) => l.startsWith('the commit reported a failure, yet the group shows the chunk committed')), JSON.stringify(lines));
-  assert.deepEqual(calls, ['abort', 'renewed']);
+  // The failed producer, then each producer whose start failed, is stopped: nothing is left connected.
+  assert.deepEqual(calls, ['abort', 'stopped', 'stopped', 'stopped', 'renewed']);
   await publisher.stop();
 });
 
