@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { REPO_ROOT } from '../helpers/shared.ts';
 import { brokersFromEnv, testKafka, uniqueName, useGroup } from './helpers/kafka.ts';
 import { tinyBundle } from './helpers/serve.ts';
 import { deleteTopics } from '../helpers/kafkajs.ts';
+import { runLivetag } from './console/cli.ts';
 
 const freePort = (): Promise<number> =>
   new Promise((resolve) => {
@@ -25,26 +25,15 @@ test('livetag demo (npm start) shows tagged comments with throughput and latency
   // The committed default model when present (what npm start serves), else a tiny random one.
   const defaultModel = join(REPO_ROOT, 'models/default');
   const model = existsSync(join(defaultModel, 'manifest.json')) ? defaultModel : await tinyBundle();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/livetag.js'), 'demo', '--duration', '12', '--rate', '25'], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      KAFKA_BROKERS: brokersFromEnv(),
-      LIVETAG_MODEL: model,
-      LIVETAG_HTTP_PORT: String(port),
-      LIVETAG_INPUT_TOPIC: topics.input,
-      LIVETAG_OUTPUT_TOPIC: topics.output,
-      LIVETAG_DLQ_TOPIC: topics.dlq,
-      LIVETAG_GROUP_ID: useGroup(t, 'demo', client),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const demo = runLivetag(t, ['demo', '--duration', '12', '--rate', '25'], {
+    KAFKA_BROKERS: brokersFromEnv(),
+    LIVETAG_MODEL: model,
+    LIVETAG_HTTP_PORT: String(port),
+    LIVETAG_INPUT_TOPIC: topics.input,
+    LIVETAG_OUTPUT_TOPIC: topics.output,
+    LIVETAG_DLQ_TOPIC: topics.dlq,
+    LIVETAG_GROUP_ID: useGroup(t, 'demo', client),
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b) => (stdout += b));
-  child.stderr.on('data', (b) => (stderr += b));
-  const done = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  t.after(() => void child.kill('SIGKILL'));
 
   let metrics = '';
   const deadline = Date.now() + 90_000;
@@ -58,9 +47,10 @@ test('livetag demo (npm start) shows tagged comments with throughput and latency
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  assert.match(metrics, /^livetag_messages_classified_total [1-9]\d*/m, `no classifications in /metrics; stderr:\n${stderr}`);
+  assert.match(metrics, /^livetag_messages_classified_total [1-9]\d*/m, `no classifications in /metrics; stderr:\n${demo.stderr()}`);
   assert.match(metrics, /livetag_end_to_end_latency_seconds_bucket/);
-  assert.equal(await done, 0, stderr);
+  assert.equal(await demo.done, 0, demo.stderr());
+  const stdout = demo.stdout();
   assert.match(stdout, / → /, 'tagged comments are shown');
   assert.match(stdout, /msg\/s · end-to-end p50 \d+ ms · p99 \d+ ms/);
   assert.match(stdout, /stopped cleanly/);
