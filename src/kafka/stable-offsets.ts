@@ -45,15 +45,17 @@ export interface StableWait {
 export const STABLE_WAIT: StableWait = { timeoutMs: 5_000, pollMs: 10 };
 
 /**
- * Polls the group's committed offset of one partition (`read`; undefined or a
- * failed read counts as not there yet) until it reaches `expected`. A later
- * commit by another member also counts. False when the time ran out.
+ * Polls the group's committed offset of one partition (`read`) until it
+ * reaches `expected`. A later commit by another member also counts. False
+ * when the time ran out. `failedReads`: 'not-yet' counts a failed, missing or
+ * unanswered read as not there yet (a best-effort wait); 'throw' lets a
+ * failed read throw, for a caller to whom it means "unknown", not "no".
  */
-export async function untilCommitted(read: () => Promise<string | undefined>, expected: string, wait: StableWait = STABLE_WAIT): Promise<boolean> {
+export async function untilCommitted(read: () => Promise<string | undefined>, expected: string, wait: StableWait = STABLE_WAIT, failedReads: 'not-yet' | 'throw' = 'not-yet'): Promise<boolean> {
   const deadline = Date.now() + wait.timeoutMs;
   const target = BigInt(expected);
   for (;;) {
-    const seen = await withinMs(read(), deadline - Date.now());
+    const seen = failedReads === 'throw' ? await read() : await withinMs(read(), deadline - Date.now());
     if (seen !== undefined && /^-?\d+$/.test(seen) && BigInt(seen) >= target) return true;
     if (Date.now() + wait.pollMs > deadline) return false;
     await new Promise((r) => setTimeout(r, wait.pollMs));

@@ -4,7 +4,7 @@ import type { Compression, KafkaClient, KafkaProducer, KafkaTransaction } from '
 import type { ServeMetrics } from '../metrics.ts';
 import { recordBytes, shrinkDeadLetter, type OutRecord } from '../output-record.ts';
 import type { Committer } from './committer.ts';
-import { STABLE_WAIT } from '../../kafka/stable-offsets.ts';
+import { STABLE_WAIT, untilCommitted, type StableWait } from '../../kafka/stable-offsets.ts';
 import type { ChunkPosition } from './source.ts';
 
 export interface PublisherOptions {
@@ -51,8 +51,8 @@ const SLOW_CALL_MS = 30_000;
 /** First wait before asking again for a failed commit's outcome; doubles up to the max. */
 const OUTCOME_RETRY_MS = 500;
 const OUTCOME_RETRY_MAX_MS = 5_000;
-/** Between reads of a committed offset that may not show the settled transaction yet. */
-const OUTCOME_POLL_MS = 50;
+/** Reads of a committed offset that may not show the settled transaction yet: as long as the consumer's wait, less often (each read opens an admin connection). */
+const OUTCOME_WAIT: StableWait = { timeoutMs: STABLE_WAIT.timeoutMs, pollMs: 100 };
 
 /** The broker refused a record as too large (kafkajs: MESSAGE_TOO_LARGE; librdkafka: MSG_SIZE_TOO_LARGE). */
 export function isTooLarge(err: unknown): boolean {
@@ -193,19 +193,15 @@ export function createPublisher(opts: PublisherOptions): Publisher {
    * Whether the group's committed offset reaches past the chunk. The commit
    * marker of a settled transaction reaches the group a moment after the
    * coordinator settled it (kafkajs cannot ask for stable offsets, KIP-447),
-   * so an offset short of it is read again until STABLE_WAIT ran out. A read
+   * so an offset short of it is read again until the wait ran out. A read
    * that fails throws: it says nothing about the outcome.
    */
-  async function committedWithin(position: ChunkPosition): Promise<boolean> {
-    const deadline = Date.now() + STABLE_WAIT.timeoutMs;
-    const target = BigInt(position.nextOffset);
-    for (;;) {
+  function committedWithin(position: ChunkPosition): Promise<boolean> {
+    const read = async () => {
       const committed = await watched('reading the committed offsets', position, () => opts.client.admin.committedOffsets(opts.groupId, position.batch.topic));
-      const seen = committed.find((p) => p.partition === position.batch.partition)?.offset;
-      if (seen !== undefined && /^\d+$/.test(seen) && BigInt(seen) >= target) return true;
-      if (Date.now() >= deadline) return false;
-      await new Promise((r) => setTimeout(r, OUTCOME_POLL_MS));
-    }
+      return committed.find((p) => p.partition === position.batch.partition)?.offset;
+    };
+    return untilCommitted(read, position.nextOffset, OUTCOME_WAIT, 'throw');
   }
 
   async function transactional(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {

@@ -29,6 +29,13 @@ test('untilCommitted polls until the group shows the offset (or a later one); fa
   assert.equal(await untilCommitted(async () => '12', '5', FAST), true, 'another member committed further');
 });
 
+test("untilCommitted with failedReads 'throw': a failed read throws (unknown, not no); the offset short of it is read again until the timeout", async () => {
+  let reads = 0;
+  await assert.rejects(untilCommitted(async () => (reads++ < 2 ? '4' : Promise.reject(new Error('broker away'))), '5', FAST, 'throw'), /broker away/);
+  assert.equal(reads, 3);
+  assert.equal(await untilCommitted(async () => '4', '5', FAST, 'throw'), false);
+});
+
 test('untilCommitted gives up after its timeout, also when a read never answers', async () => {
   const t0 = Date.now();
   assert.equal(await untilCommitted(async () => '4', '5', FAST), false);
