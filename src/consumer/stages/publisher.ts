@@ -1,10 +1,10 @@
 import { isLivetagError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Compression, KafkaClient, KafkaProducer, KafkaTransaction } from '../../kafka/port.ts';
+import { STABLE_WAIT, untilCommitted, type StableWait } from '../../kafka/stable-offsets.ts';
 import type { ServeMetrics } from '../metrics.ts';
 import { recordBytes, shrinkDeadLetter, type OutRecord } from '../output-record.ts';
 import type { Committer } from './committer.ts';
-import { STABLE_WAIT, untilCommitted, type StableWait } from '../../kafka/stable-offsets.ts';
 import type { ChunkPosition } from './source.ts';
 
 export interface PublisherOptions {
@@ -177,7 +177,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   async function landedAnyway(position: ChunkPosition): Promise<boolean> {
     for (let attempt = 1, backoffMs = OUTCOME_RETRY_MS; ; attempt++, backoffMs = Math.min(backoffMs * 2, OUTCOME_RETRY_MAX_MS)) {
       try {
-        await renew();
+        // Once a new producer has settled the transaction, a failed read needs no further one.
+        if (broken || !producer) await renew();
         return await committedWithin(position);
       } catch (err) {
         if (stopped) return false;

@@ -72,10 +72,11 @@ test('a Kafka call that runs past slowCallMs is logged by name and position, rep
 
 /**
  * A client whose first transaction's commit fails; the next `downFor`
- * producer starts fail (the broker cannot be asked), and the group's committed
- * offset reads `offsets` in turn (the last one from then on).
+ * producer starts fail (the broker cannot be asked), the first `readFailures`
+ * reads of the group's committed offset fail, and then it reads `offsets` in
+ * turn (the last one from then on).
  */
-function failedCommitClient(o: { downFor: number; offsets: string[]; calls: string[] }): KafkaClient {
+function failedCommitClient(o: { downFor: number; offsets: string[]; calls: string[]; readFailures?: number }): KafkaClient {
   let txns = 0;
   let starts = 0;
   let reads = 0;
@@ -100,7 +101,13 @@ function failedCommitClient(o: { downFor: number; offsets: string[]; calls: stri
     transaction,
     stop: async () => void o.calls.push('stopped'),
   });
-  const admin = { committedOffsets: async () => [{ partition: 3, offset: o.offsets[Math.min(reads++, o.offsets.length - 1)] }] };
+  let failedReads = 0;
+  const admin = {
+    committedOffsets: async () => {
+      if (failedReads < (o.readFailures ?? 0)) throw new Error(`read ${++failedReads}: request timed out`);
+      return [{ partition: 3, offset: o.offsets[Math.min(reads++, o.offsets.length - 1)] }];
+    },
+  };
   return { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer, admin } as unknown as KafkaClient;
 }
 
@@ -167,5 +174,16 @@ test('a transaction that failed before its commit was sent is redelivered at onc
   await publisher.start();
   await assert.rejects(publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' }), /broker went away/);
   assert.equal(reads, 0, 'the committed offset was not read');
+  await publisher.stop();
+});
+
+test('reads that fail after the new producer settled the transaction are asked again without replacing the producer again', async () => {
+  const lines: string[] = [];
+  const calls: string[] = [];
+  const publisher = eosPublisher(failedCommitClient({ downFor: 0, offsets: ['10'], calls, readFailures: 2 }), lines);
+  await publisher.start();
+  await publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' });
+  assert.equal(lines.filter((l) => l.startsWith('the outcome of the failed commit is not known yet')).length, 2, JSON.stringify(lines));
+  assert.deepEqual(calls, ['abort', 'stopped', 'renewed'], 'one replacement only');
   await publisher.stop();
 });
