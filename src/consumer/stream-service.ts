@@ -89,7 +89,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     await publisher.start();
     // Before the consumer joins: lag and broker reachability are measured even when joining fails.
     monitor = createLagMonitor({
-      client: await createKafkaClient({ connection: config.kafka, logLevel: 'nothing', connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000, retries: 3, maxRetryTimeMs: 2_000 }),
+      admin: (await createKafkaClient({ connection: config.kafka, logLevel: 'nothing', connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000, retries: 3, maxRetryTimeMs: 2_000 })).openAdminSession(),
       groupId: config.groupId,
       topic: config.topics.input,
       intervalMs: config.healthIntervalMs,

@@ -7,6 +7,7 @@ import { LivetagError } from '../common/errors.ts';
 import type {
   ConsumedRecord,
   KafkaAdmin,
+  KafkaAdminSession,
   KafkaClient,
   KafkaClientName,
   KafkaConsumer,
@@ -84,6 +85,55 @@ export async function withConnected<C extends { connect(): Promise<void>; discon
   }
 }
 
+/**
+ * The connection behind a KafkaAdminSession: one client, connected on the
+ * first call and kept for the next; a failed call drops it and the next
+ * connects anew. Client libraries' disconnect waits for requests in flight,
+ * so close leaves a hung call's client to disconnect once that settles.
+ */
+export function keptConnection<C extends { connect(): Promise<void>; disconnect(): Promise<void> }>(
+  create: () => C,
+): { run<T>(toError: (err: unknown) => LivetagError | Promise<LivetagError>, fn: (client: C) => Promise<T>): Promise<T>; close(): Promise<void> } {
+  let current: Promise<C> | undefined;
+  let inFlight = 0;
+  let closed = false;
+  const connect = async (): Promise<C> => {
+    const client = create();
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      // A failed connect may leave a socket open.
+      await client.disconnect().catch(() => {});
+      throw err;
+    }
+  };
+  const disconnect = (c: Promise<C>): Promise<void> => c.then((client) => client.disconnect()).catch(() => {});
+  return {
+    async run(toError, fn) {
+      if (closed) throw new LivetagError('LT_STOPPED', 'the admin session is closed');
+      const used = (current ??= connect());
+      inFlight++;
+      try {
+        return await fn(await used);
+      } catch (err) {
+        if (current === used) current = undefined;
+        void disconnect(used);
+        throw await toError(err);
+      } finally {
+        inFlight--;
+      }
+    },
+    async close() {
+      closed = true;
+      const last = current;
+      current = undefined;
+      if (last && inFlight === 0) await disconnect(last);
+      else if (last) void disconnect(last);
+    },
+  };
+}
+
 type Guard = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
 /** The port's transaction over a library transaction; `sendOffsets` is the library-specific part. */
@@ -111,9 +161,9 @@ export function portTransaction(
 export function portClient(
   name: KafkaClientName,
   brokers: readonly string[],
-  parts: { consumer: KafkaClient['consumer']; producer: (o: Parameters<KafkaClient['producer']>[0]) => KafkaProducer; admin: KafkaAdmin },
+  parts: { consumer: KafkaClient['consumer']; producer: (o: Parameters<KafkaClient['producer']>[0]) => KafkaProducer; admin: KafkaAdmin; openAdminSession: () => KafkaAdminSession },
 ): KafkaClient {
-  return { name, brokers, consumer: (o): KafkaConsumer => parts.consumer(o), producer: (o = {}) => parts.producer(o), admin: parts.admin };
+  return { name, brokers, consumer: (o): KafkaConsumer => parts.consumer(o), producer: (o = {}) => parts.producer(o), admin: parts.admin, openAdminSession: parts.openAdminSession };
 }
 
 /** Kafka's answers that mean "rejoin the group" (the set kafkajs' runner rejoins on). */

@@ -46,5 +46,13 @@ export function createConfluentClient(options: ClientOptions): KafkaClient {
   const { sasl, ssl, brokers } = options.connection;
   const loginCheck = sasl || ssl ? createLoginCheck(ckjs, connectionConfig(options), ssl ? tlsTarget(brokers[0]!, ssl) : undefined, options.connectionTimeoutMs) : () => Promise.resolve();
   const ctx: Context = { options, library: ckjs, kafka, live: new Map(), timeoutMs: operationTimeoutMs(options), loginCheck };
-  return portClient('confluent', options.connection.brokers, { consumer: (o) => createConsumer(ctx, o), producer: (o) => createProducer(ctx, o ?? {}), admin: createAdmin(ctx) });
+  const admin = createAdmin(ctx);
+  return portClient('confluent', options.connection.brokers, {
+    consumer: (o) => createConsumer(ctx, o),
+    producer: (o) => createProducer(ctx, o ?? {}),
+    admin,
+    // Still a connection per call: the library's admin disconnect blocks the event loop while
+    // requests are in flight, and committed offsets come through a group consumer (confluent-admin.ts).
+    openAdminSession: () => ({ watermarks: admin.watermarks, committedOffsets: admin.committedOffsets, close: () => Promise.resolve() }),
+  });
 }

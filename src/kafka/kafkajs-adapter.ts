@@ -4,7 +4,7 @@
  */
 import kafkajs, { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
 import { LivetagError } from '../common/errors.ts';
-import { consumedRecord, groupByTopic, libraryErrorOf, newTopics, portClient, portTransaction, rebalanceSignal, topicOffsets, withConnected } from './adapter-kit.ts';
+import { consumedRecord, groupByTopic, keptConnection, libraryErrorOf, newTopics, portClient, portTransaction, rebalanceSignal, topicOffsets, withConnected } from './adapter-kit.ts';
 import { authErrorCode } from './auth-errors.ts';
 import type { ClientOptions } from './client-options.ts';
 import type { SaslSettings } from './connection.ts';
@@ -292,20 +292,22 @@ function createProducer(kafka: Kafka, o: ProducerOptions, ledger: TxnOffsetLedge
   };
 }
 
-/** Runs `fn` with a connected admin client and always disconnects it. */
-function withAdmin<T>(kafka: Kafka, what: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  return withConnected(kafka.admin(), (err) => toKafkaError(err, what), fn);
-}
+/** How an admin call gets a connected client: one of its own (KafkaAdmin) or a session's. */
+type AdminRunner = <T>(toError: (err: unknown) => LivetagError | Promise<LivetagError>, fn: (admin: Admin) => Promise<T>) => Promise<T>;
 
-/** withAdmin for calls on a group: a coordinator refused by ACLs is reported as LT_KAFKA_DENIED. */
-function withGroupAdmin<T>(kafka: Kafka, what: string, groupId: string, probe: GroupProbe, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  return withConnected(kafka.admin(), (err) => toGroupError(err, what, groupId, probe), fn);
-}
+/** Each call connects a client of its own and always disconnects it. */
+const ownAdmin =
+  (kafka: Kafka): AdminRunner =>
+  (toError, fn) =>
+    withConnected(kafka.admin(), toError, fn);
 
-function createAdmin(kafka: Kafka, probe: GroupProbe): KafkaAdmin {
+function createAdmin(run: AdminRunner, probe: GroupProbe): KafkaAdmin {
+  const withAdmin = <T>(what: string, fn: (admin: Admin) => Promise<T>): Promise<T> => run((err) => toKafkaError(err, what), fn);
+  // Calls on a group: a coordinator refused by ACLs is reported as LT_KAFKA_DENIED.
+  const withGroupAdmin = <T>(what: string, groupId: string, fn: (admin: Admin) => Promise<T>): Promise<T> => run((err) => toGroupError(err, what, groupId, probe), fn);
   return {
     ensureTopics: (topics: readonly TopicSpec[]) =>
-      withAdmin(kafka, `cannot create topics ${topics.map((t) => t.topic).join(', ')}`, async (admin) => {
+      withAdmin(`cannot create topics ${topics.map((t) => t.topic).join(', ')}`, async (admin) => {
         const existing = new Set(await admin.listTopics());
         const missing = topics.filter((t) => !existing.has(t.topic));
         if (missing.length === 0) return [];
@@ -319,26 +321,26 @@ function createAdmin(kafka: Kafka, probe: GroupProbe): KafkaAdmin {
         return missing.map((t) => t.topic);
       }),
     deleteTopics: (topics) =>
-      withAdmin(kafka, `cannot delete topics ${topics.join(', ')}`, async (admin) => {
+      withAdmin(`cannot delete topics ${topics.join(', ')}`, async (admin) => {
         const existing = new Set(await admin.listTopics());
         const present = topics.filter((t) => existing.has(t));
         if (present.length > 0) await admin.deleteTopics({ topics: present, timeout: 30_000 });
       }),
-    listTopics: () => withAdmin(kafka, 'cannot list topics', (admin) => admin.listTopics()),
+    listTopics: () => withAdmin('cannot list topics', (admin) => admin.listTopics()),
     watermarks: (topic) =>
-      withAdmin(kafka, `cannot read offsets of ${topic}`, async (admin) =>
+      withAdmin(`cannot read offsets of ${topic}`, async (admin) =>
         (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, low: p.low, high: p.high })),
       ),
     committedOffsets: (groupId, topic) =>
-      withGroupAdmin(kafka, `cannot read committed offsets of ${groupId} on ${topic}`, groupId, probe, async (admin) => {
+      withGroupAdmin(`cannot read committed offsets of ${groupId} on ${topic}`, groupId, async (admin) => {
         const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
         return (entry?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
       }),
     setCommittedOffsets: (groupId, topic, partitions) =>
-      withGroupAdmin(kafka, `cannot commit offsets of ${groupId} on ${topic}`, groupId, probe, (admin) =>
+      withGroupAdmin(`cannot commit offsets of ${groupId} on ${topic}`, groupId, (admin) =>
         admin.setOffsets({ groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset })) }),
       ),
-    describeCluster: () => withAdmin(kafka, 'cannot describe the cluster', (admin) => admin.describeCluster()),
+    describeCluster: () => withAdmin('cannot describe the cluster', (admin) => admin.describeCluster()),
   };
 }
 
@@ -349,6 +351,11 @@ export function createKafkajsClient(options: ClientOptions): KafkaClient {
   return portClient('kafkajs', options.connection.brokers, {
     consumer: (o) => createConsumer(kafka, o, probe, ledger, options.log),
     producer: (o) => createProducer(kafka, o ?? {}, ledger),
-    admin: createAdmin(kafka, probe),
+    admin: createAdmin(ownAdmin(kafka), probe),
+    openAdminSession: () => {
+      const kept = keptConnection(() => kafka.admin());
+      const admin = createAdmin(kept.run, probe);
+      return { watermarks: admin.watermarks, committedOffsets: admin.committedOffsets, close: kept.close };
+    },
   });
 }

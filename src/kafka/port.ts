@@ -160,6 +160,19 @@ export interface KafkaAdmin {
   describeCluster(): Promise<ClusterInfo>;
 }
 
+/**
+ * The admin reads a periodic monitor makes (lag and broker reachability every
+ * few seconds) over a connection kept open between calls, where KafkaAdmin
+ * would open and close one, with its handshakes, for each. A failed call
+ * drops the connection and the next one connects anew, as its own call would.
+ */
+export interface KafkaAdminSession {
+  watermarks(topic: string): Promise<PartitionWatermarks[]>;
+  committedOffsets(groupId: string, topic: string): Promise<Array<{ readonly partition: number; readonly offset: string }>>;
+  /** Idempotent; a call still in flight keeps the connection until it settles, not the caller. */
+  close(): Promise<void>;
+}
+
 export type KafkaClientName = 'kafkajs' | 'confluent';
 
 export interface KafkaClient {
@@ -168,4 +181,5 @@ export interface KafkaClient {
   consumer(options: ConsumerOptions): KafkaConsumer;
   producer(options?: ProducerOptions): KafkaProducer;
   readonly admin: KafkaAdmin;
+  openAdminSession(): KafkaAdminSession;
 }

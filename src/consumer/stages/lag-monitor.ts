@@ -1,10 +1,13 @@
 import type { Logger } from '../../common/logger.ts';
-import type { KafkaClient } from '../../kafka/port.ts';
+import type { KafkaAdminSession } from '../../kafka/port.ts';
 import type { ServeMetrics } from '../metrics.ts';
 
 export interface LagMonitorOptions {
-  /** A client of its own, with short timeouts and no retry loop: a tick must answer within its interval. */
-  readonly client: KafkaClient;
+  /**
+   * From a client of its own, with short timeouts and no retry loop: a tick must answer within its
+   * interval. The monitor owns it and closes it on stop.
+   */
+  readonly admin: KafkaAdminSession;
   readonly groupId: string;
   readonly topic: string;
   readonly intervalMs: number;
@@ -54,8 +57,8 @@ export function createLagMonitor(opts: LagMonitorOptions): LagMonitor {
   const tickTimeoutMs = opts.tickTimeoutMs ?? TICK_TIMEOUT_MS;
 
   async function measure(): Promise<void> {
-    const marks = await opts.client.admin.watermarks(opts.topic);
-    const committed = await opts.client.admin.committedOffsets(opts.groupId, opts.topic);
+    const marks = await opts.admin.watermarks(opts.topic);
+    const committed = await opts.admin.committedOffsets(opts.groupId, opts.topic);
     const next = new Map(committed.map((c) => [c.partition, BigInt(c.offset)]));
     for (const m of marks) {
       const at = next.get(m.partition) ?? -1n;
@@ -127,6 +130,7 @@ export function createLagMonitor(opts: LagMonitorOptions): LagMonitor {
       stopped = true;
       clearTimeout(timer);
       await running?.catch(() => undefined);
+      await opts.admin.close();
     },
   };
 }

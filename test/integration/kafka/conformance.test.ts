@@ -96,7 +96,7 @@ for (const name of ADAPTERS) {
       assert.ok(c.events.some((e) => e.type === 'joined'), 'joined event');
     });
 
-    test('offsets are committed only when asked; the next member starts after the commit', async (t) => {
+    test('offsets are committed only when asked; the next member starts after the commit; an admin session reads what one-off calls do', async (t) => {
       const client = (await ready) as KafkaClient;
       const topic = await topicFor(t, client, `conf-commit-${name}`, 1);
       const groupId = useGroup(t, `conf-commit-${name}`);
@@ -125,6 +125,17 @@ for (const name of ADAPTERS) {
       assert.deepEqual(second.received.map((r) => r.offset), Array.from({ length: 10 }, (_, i) => String(10 + i)));
       const [marks] = await client.admin.watermarks(topic);
       assert.deepEqual(marks, { partition: 0, low: '0', high: '20' });
+      // The lag monitor's session answers as the one-off calls do, call after call.
+      const session = client.openAdminSession();
+      try {
+        for (let i = 0; i < 2; i++) {
+          assert.deepEqual(await session.watermarks(topic), [marks]);
+          assert.deepEqual(await session.committedOffsets(groupId, topic), await client.admin.committedOffsets(groupId, topic));
+        }
+      } finally {
+        await session.close();
+        await session.close();
+      }
     });
 
     test('a rebalance splits partitions, and a leaving member hands its partitions over', async (t) => {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { Logger } from '../../../../src/common/logger.ts';
 import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
 import { createLagMonitor } from '../../../../src/consumer/stages/lag-monitor.ts';
-import type { KafkaAdmin, KafkaClient } from '../../../../src/kafka/port.ts';
+import type { KafkaAdminSession } from '../../../../src/kafka/port.ts';
 
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, child: () => quiet };
 const until = async (ok: () => boolean, ms: number, what: string): Promise<void> => {
@@ -11,27 +11,29 @@ const until = async (ok: () => boolean, ms: number, what: string): Promise<void>
 };
 
 /**
- * An admin whose committed-offsets call never answers while `hang` is set: the
- * shape of a librdkafka consumer call caught by a broker SIGKILL, which waits
- * 30 s although its request timeout is 5 s (reproduced on a real broker).
+ * An admin session whose committed-offsets call never answers while `hang` is
+ * set: the shape of a librdkafka consumer call caught by a broker SIGKILL,
+ * which waits 30 s although its request timeout is 5 s (reproduced on a real broker).
  */
-type State = { hang: boolean; calls: number; answer?: () => void };
-function hangingClient(state: State): KafkaClient {
+type State = { hang: boolean; calls: number; closes: number; answer?: () => void };
+function hangingAdmin(state: State): KafkaAdminSession {
   const committed = [{ partition: 0, offset: '4' }];
-  const admin: Pick<KafkaAdmin, 'watermarks' | 'committedOffsets'> = {
+  return {
     watermarks: async () => [{ partition: 0, low: '0', high: '10' }],
     committedOffsets: () => {
       state.calls++;
       return state.hang ? new Promise((r) => (state.answer = () => r(committed))) : Promise.resolve(committed);
     },
+    close: async () => {
+      state.closes++;
+    },
   };
-  return { name: 'kafkajs', brokers: ['127.0.0.1:9'], admin } as unknown as KafkaClient;
 }
 
 test('a round trip that does not answer counts as failed ticks: not reachable after two, one call in flight, reachable again once calls answer', async () => {
-  const state: State = { hang: false, calls: 0 };
+  const state: State = { hang: false, calls: 0, closes: 0 };
   const metrics = createServeMetrics();
-  const monitor = createLagMonitor({ client: hangingClient(state), groupId: 'g', topic: 'in', intervalMs: 20, tickTimeoutMs: 50, metrics, logger: quiet });
+  const monitor = createLagMonitor({ admin: hangingAdmin(state), groupId: 'g', topic: 'in', intervalMs: 20, tickTimeoutMs: 50, metrics, logger: quiet });
   monitor.start();
   await until(() => monitor.ticks >= 2, 1_000, 'two healthy ticks');
   assert.equal(monitor.brokerReachable, true);
@@ -56,4 +58,5 @@ test('a round trip that does not answer counts as failed ticks: not reachable af
   await monitor.stop();
   await monitor.stop();
   assert.ok(Date.now() - t0 < 500, 'stop does not wait for the hung call');
+  assert.ok(state.closes >= 1, 'stop closes the session the monitor owns');
 });
