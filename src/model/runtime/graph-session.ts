@@ -3,6 +3,8 @@
  * float outputs: what the training engine runs (the serving path uses
  * createOrtRunner, which knows the classifier's three inputs).
  */
+// Before onnxruntime-node: it must see the telemetry setting when it starts.
+import './ort-telemetry.ts';
 import * as ort from 'onnxruntime-node';
 import { LivetagError } from '../../common/errors.ts';
 import { openSession, type Device, type SessionOptions } from './onnx-session.ts';

@@ -1,5 +1,7 @@
 import onnxProto from 'onnx-proto';
 import { ONNX_IR_VERSION, ONNX_OPSET } from '../onnx-names.ts';
+// Before onnxruntime-node: it must see the telemetry setting when it starts.
+import './ort-telemetry.ts';
 import * as ort from 'onnxruntime-node';
 
 const { onnx } = onnxProto;

@@ -1,3 +1,5 @@
+// Before onnxruntime-node: it must see the telemetry setting when it starts.
+import './ort-telemetry.ts';
 import * as ort from 'onnxruntime-node';
 import { LivetagError } from '../../common/errors.ts';
 import { INPUT_NAMES, NGRAM_INPUT } from '../onnx-names.ts';
