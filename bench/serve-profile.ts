@@ -52,7 +52,7 @@ try {
   log('idle: the same service with nothing to read, 15 s');
   const idle = await harness.idleRun(bundle, 15, { env });
   // The main thread's CPU above what it spends with no traffic, over the plain drain's wall time.
-  const plainWall = plain.usage.cpuSeconds / plain.usage.cores;
+  const plainWall = plain.usage.wallSeconds ?? NaN;
   const mainAboveIdle = ((plain.usage.threads?.main ?? NaN) - (idle.main ?? 0) * plainWall) / plain.received;
   const profiled = await harness.serveRun('livetag', bundle, count, { env, execArgv: ['--cpu-prof', '--cpu-prof-dir', dir] });
   const files = readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'));

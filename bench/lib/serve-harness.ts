@@ -237,7 +237,7 @@ export async function createServeHarness(o: HarnessOptions) {
       msgsPerSecond: r.received / r.seconds,
       received: r.received,
       expected: count,
-      usage: { cores: c.cpuShare, peakRssMb: c.peakRssBytes / 2 ** 20, brokerCores: b ? b.cpuShare : NaN, benchCores: (self.user + self.system) / 1e6 / wall, cpuSeconds: c.cpuSeconds, brokerCpuSeconds: b ? b.cpuSeconds : NaN, benchCpuSeconds: (self.user + self.system) / 1e6, threads: c.threads },
+      usage: { cores: c.cpuShare, peakRssMb: c.peakRssBytes / 2 ** 20, brokerCores: b ? b.cpuShare : NaN, benchCores: (self.user + self.system) / 1e6 / wall, cpuSeconds: c.cpuSeconds, brokerCpuSeconds: b ? b.cpuSeconds : NaN, benchCpuSeconds: (self.user + self.system) / 1e6, threads: c.threads, wallSeconds: c.wallSeconds },
       ...(opts.rate ? { latency: { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99) }, latencyByTenth: byTenth(r.latencies), latencySplit: split(r.before, r.after, r.toFetched, r.fetchedToClassified) } : {}),
       ...(cache && cache.lookups > 0 ? { cache } : {}),
       ...(model ? { model } : {}),

@@ -8,7 +8,7 @@ export const f = (x: number | undefined, d = 1): string => (x === undefined || !
 const mb = (b: number): string => (b / 2 ** 20).toFixed(0);
 
 export type RawRow = { batch: number; textsPerSecond: number; gflops: number; meanTokens: number; paddingShare: number; cpuSecondsPer1000: number; sessions?: number };
-export type Usage = { cores: number; peakRssMb: number; brokerCores: number; benchCores: number; cpuSeconds: number; brokerCpuSeconds: number; benchCpuSeconds: number; threads?: Record<string, number> };
+export type Usage = { cores: number; peakRssMb: number; brokerCores: number; benchCores: number; cpuSeconds: number; brokerCpuSeconds: number; benchCpuSeconds: number; threads?: Record<string, number>; wallSeconds?: number };
 export type ServeResult = {
   msgsPerSecond: number;
   received: number;
