@@ -18,10 +18,7 @@ const TOKEN_BUCKETS = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
  */
 export function createServeMetrics() {
   const registry = new Registry();
-  // The event-loop delay histogram samples on a timer: prom-client's 10 ms woke the main thread
-  // 100 times a second, ~1.5 ms of CPU per second on an idle service here; 100 ms still gives
-  // each scrape's percentiles a hundred samples.
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  collectDefaultMetrics({ register: registry });
   const reg = [registry];
   const buildInfo = new Gauge({ name: 'livetag_build_info', help: 'The livetag build and the Node.js running it (value 1).', labelNames: ['version', 'node'], registers: reg });
   buildInfo.set({ version: PACKAGE_VERSION, node: process.versions.node }, 1);
