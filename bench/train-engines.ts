@@ -7,9 +7,10 @@
  * trained), on real tianchi review texts (../shared; a synthetic stand-in of
  * the same lengths without it), batch 32 in the trainer's length-bucketed
  * batches: samples/s of the onnxruntime engine and of tfjs-wasm, the training
- * step's time over the serving graph's forward on the same batches, model
- * GFLOP/s against a 2048² MatMul through the same onnxruntime, and each
- * engine's peak RSS. Each engine runs in its own process (RSS is its own).
+ * step's time over the serving graph's forward on the same batches, where a
+ * step's time goes, model GFLOP/s against a 2048² MatMul through the same
+ * onnxruntime, and each engine's peak RSS. Each engine runs in its own process
+ * (RSS is its own).
  * Writes bench/results/train-engines.json and .md.
  */
 import { spawnSync } from 'node:child_process';
@@ -66,8 +67,12 @@ async function child(engineName: string, shape: string, steps: number): Promise<
   for (const b of batches.slice(0, 2)) await engine.step(b, flat(b), 1e-5, 0); // warm-up
   const measured = batches.slice(2);
   const tokens = measured.reduce((s, b) => s + b.length * Math.max(...b.map((r) => features.lengths[r])), 0) / measured.reduce((s, b) => s + b.length, 0);
+  const phases = { inputs: 0, graph: 0, gather: 0, update: 0 };
   const t0 = performance.now();
-  for (const b of measured) await engine.step(b, flat(b), 1e-5, 0);
+  for (const b of measured) {
+    const r = await engine.step(b, flat(b), 1e-5, 0);
+    for (const k of Object.keys(phases) as (keyof typeof phases)[]) phases[k] += r.phases?.[k] ?? NaN;
+  }
   const stepSeconds = (performance.now() - t0) / 1000;
   const samples = measured.reduce((s, b) => s + b.length, 0);
   // The engine's own peak, before this bench opens a serving session beside it.
@@ -128,6 +133,9 @@ async function child(engineName: string, shape: string, steps: number): Promise<
       gflops: flops / stepSeconds / 1e9,
       stepOverForward: forwardSeconds ? stepSeconds / forwardSeconds : undefined,
       stepOverOwnForward: ownForwardSeconds ? stepSeconds / ownForwardSeconds : undefined,
+      // The training graph's runs alone against the serving forward: what the graph costs before the JS around it.
+      graphOverForward: forwardSeconds && Number.isFinite(phases.graph) ? phases.graph / 1000 / forwardSeconds : undefined,
+      phasesMs: Number.isFinite(phases.graph) ? Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, v / measured.length])) : undefined,
       stepMs: (stepSeconds * 1000) / measured.length,
       optimizerMs,
       peakRssMiB,
@@ -167,6 +175,15 @@ async function main(): Promise<void> {
       const ratio = r.engine === 'onnxruntime' && base ? (r.samplesPerSecond as number) / base : undefined;
       return `| ${r.shape} | ${r.engine} | ${fmt(r.samplesPerSecond, 2)} | ${fmt(ratio, 2)} | ${fmt(r.stepOverForward, 2)} | ${fmt(r.stepOverOwnForward, 2)} | ${fmt(r.stepMs, 0)} | ${fmt(r.optimizerMs, 0)} | ${fmt(r.gflops)} | ${typeof r.gflops === 'number' ? `${((100 * r.gflops) / ceiling).toFixed(0)}%` : '—'} | ${fmt(r.peakRssMiB, 0)} | ${fmt(r.paddedTokensPerRow, 1)} |${r.error ? ` error: ${String(r.error)}` : ''}`;
     }),
+    '',
+    'Where an onnxruntime step goes (ms per step: the feeds built, the training graph run, row gradients summed, the update), and the graph run alone / the serving forward:',
+    '',
+    ...rows
+      .filter((r) => r.phasesMs)
+      .map((r) => {
+        const p = r.phasesMs as Record<string, number>;
+        return `- ${r.shape}: inputs ${fmt(p.inputs, 2)}, graph ${fmt(p.graph, 2)}, gather ${fmt(p.gather, 2)}, update ${fmt(p.update, 2)}; graph / forward ${fmt(r.graphOverForward, 2)}`;
+      }),
   ].join('\n');
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });

@@ -25,6 +25,19 @@ export interface StepResult {
   readonly loss: number;
   /** Global gradient norm before clipping. */
   readonly gradNorm: number;
+  /** Where the step's wall time went, in ms (the onnxruntime engine; bench/train-engines.ts prints it). */
+  readonly phases?: StepPhases;
+}
+
+export interface StepPhases {
+  /** Batch tensors and dropout masks built, weights handed over as feeds. */
+  readonly inputs: number;
+  /** The training graph's runs (outputs copied out included). */
+  readonly graph: number;
+  /** Row gradients summed, micro-batches accumulated. */
+  readonly gather: number;
+  /** Σg², clipping and the AdamW update. */
+  readonly update: number;
 }
 
 export interface TrainingEngine {

@@ -17,7 +17,7 @@ import { createArrayAdamW, sumOfSquares } from './adamw-arrays.ts';
 import { createDropoutMasks, type DropoutMasks } from './dropout-masks.ts';
 import { createRowSum, type SummedRows } from './row-gradients.ts';
 import type { StoredTensor } from './checkpoint.ts';
-import type { EngineOptions, StepResult, TrainingEngine } from './engine.ts';
+import type { EngineOptions, StepPhases, StepResult, TrainingEngine } from './engine.ts';
 import { lengthSortedBatches, type RawInput } from './features.ts';
 import type { LossOptions } from './losses.ts';
 
@@ -87,6 +87,24 @@ function createDenseFromRows(size: number): { fill(r: SummedRows): Float32Array;
   };
 }
 
+interface PhaseClock {
+  /** Charges the time since the last lap to `phase`; returns the totals so far. */
+  lap(phase: keyof StepPhases): StepPhases;
+}
+
+function phaseClock(): PhaseClock {
+  const spent = { inputs: 0, graph: 0, gather: 0, update: 0 };
+  let last = performance.now();
+  return {
+    lap(phase) {
+      const now = performance.now();
+      spent[phase] += now - last;
+      last = now;
+      return { ...spent };
+    },
+  };
+}
+
 export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine> {
   const { config, frozenLayers } = o;
   const trainable = weightSpecs(config).filter((s) => isTrainable(s.name, frozenLayers) && !o.frozenTensors?.has(s.name)).map((s) => s.name);
@@ -111,7 +129,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   let disposed = false;
 
   /** Loss and gradients of one micro-batch, the graph's mean over its rows. */
-  async function forwardBackward(rows: readonly number[], targets: Float32Array, seed: number): Promise<{ loss: number; grads: Map<string, Float32Array>; sumsq: number; out: Record<string, Float32Array> }> {
+  async function forwardBackward(rows: readonly number[], targets: Float32Array, seed: number, clock: PhaseClock): Promise<{ loss: number; grads: Map<string, Float32Array>; sumsq: number; out: Record<string, Float32Array> }> {
     const x = o.features.raw(rows);
     const feeds: Record<string, Feed> = {
       ...inputFeeds(x, wide),
@@ -120,7 +138,9 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
       [TRAINING_INPUTS.labels]: { type: 'float32', data: targets, dims: [rows.length, config.numLabels] },
       [TRAINING_INPUTS.posWeight]: { type: 'float32', data: posWeight, dims: [config.numLabels] },
     };
+    clock.lap('inputs');
     const out = await train.run(feeds, [LOSS_OUTPUT, ...gradNames, GRAD_SUMSQ_OUTPUT, ...rowNames]);
+    clock.lap('graph');
     return { loss: out[LOSS_OUTPUT][0], grads: new Map(dense.map((n) => [n, out[`grad.${n}`]])), sumsq: out[GRAD_SUMSQ_OUTPUT][0], out };
   }
 
@@ -137,9 +157,11 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     // The graph's Σg² is the norm of a whole batch's dense gradient; accumulated micro-batches are summed in JS.
     let sumsq: number | undefined;
     const sums = new Map([...rowGradients.keys()].map((n) => [n, createRowSum(o.weights.get(n)!.shape[1])]));
+    const clock = phaseClock();
     for (let i = 0; i < rows.length; i += micro) {
       const part = rows.slice(i, i + micro);
-      const r = await forwardBackward(part, targets.subarray(i * width, (i + part.length) * width), dropoutSeed * 1009 + i);
+      clock.lap('gather');
+      const r = await forwardBackward(part, targets.subarray(i * width, (i + part.length) * width), dropoutSeed * 1009 + i, clock);
       const share = part.length / rows.length;
       loss += r.loss * share;
       for (const [n, sum] of sums) sum.add(r.out[rowGradients.get(n)!.ids] as unknown as BigInt64Array, r.out[rowGradients.get(n)!.rows], share);
@@ -154,12 +176,17 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     }
     if (!Number.isFinite(loss) || !total) return { loss, gradNorm: NaN };
     const summed = new Map([...sums].map(([n, sum]) => [n, sum.result()]));
+    clock.lap('gather');
     const word = wordGrad && summed.get(WORD_EMBEDDINGS);
-    if (!word) return { loss, gradNorm: optimizer.apply(weights, total, lr, sumsq, summed) };
+    if (!word) {
+      const gradNorm = optimizer.apply(weights, total, lr, sumsq, summed);
+      return { loss, gradNorm, phases: clock.lap('update') };
+    }
     summed.delete(WORD_EMBEDDINGS);
     total.set(WORD_EMBEDDINGS, wordGrad.fill(word));
     try {
-      return { loss, gradNorm: optimizer.apply(weights, total, lr, sumsq === undefined ? undefined : sumsq + sumOfSquares(word.values), summed) };
+      const gradNorm = optimizer.apply(weights, total, lr, sumsq === undefined ? undefined : sumsq + sumOfSquares(word.values), summed);
+      return { loss, gradNorm, phases: clock.lap('update') };
     } finally {
       wordGrad.clear(word);
     }

@@ -95,6 +95,21 @@ test('gradient accumulation over micro-batches gives the update of one batch', a
   await micro.dispose();
 });
 
+test('a step says where its time went: the feeds, the graph runs, the gathering, the update', async () => {
+  const engine = await createOrtEngine(options({ microBatchSize: 2, dropout: 0.1 }));
+  const rows = batches[0];
+  const t0 = performance.now();
+  const { phases } = await engine.step(rows, targetsOf(rows), 1e-3, 0);
+  const wall = performance.now() - t0;
+  assert.ok(phases, 'the onnxruntime engine reports phases');
+  const parts = [phases.inputs, phases.graph, phases.gather, phases.update];
+  assert.ok(parts.every((ms) => Number.isFinite(ms) && ms >= 0), JSON.stringify(phases));
+  assert.ok(phases.graph > 0 && phases.update > 0, 'three graph runs and one update take time');
+  const sum = parts.reduce((a, b) => a + b, 0);
+  assert.ok(sum <= wall + 1e-6 && sum >= 0.5 * wall, `phases ${sum.toFixed(3)} ms of a ${wall.toFixed(3)} ms step`);
+  await engine.dispose();
+});
+
 test('gradient accumulation with the n-gram table\'s row gradients: summed across micro-batches, the update of one batch', async () => {
   const wide = parseBertConfig({ ...config, ngram: { buckets: 97, maxN: 2 } });
   const weights = randomWeights(wide, 11, 0.1);
