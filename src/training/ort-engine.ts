@@ -34,14 +34,25 @@ export function trainingLoss(l: LossOptions): TrainingLoss {
 }
 
 /** The training graph's batch inputs; `wide`: the n-gram branch's source, if the model has one. */
+/**
+ * Int32 values as int64 feed data, in a plain loop: V8's
+ * `BigInt64Array.from(a, BigInt)` calls the map through the iterator
+ * protocol, ~0.29 ms for a 32 × 27 batch's ids and mask against ~0.02.
+ */
+function int64(a: ArrayLike<number>): BigInt64Array {
+  const out = new BigInt64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = BigInt(a[i]);
+  return out;
+}
+
 function inputFeeds(x: RawInput, wide: NgramSource | undefined): Record<string, Feed> {
   const dims = [x.rows, x.seq];
-  const mask: Feed = { type: 'int64', data: BigInt64Array.from(x.mask, (v) => BigInt(v)), dims };
-  const ids: Feed = { type: 'int64', data: BigInt64Array.from(x.ids, (v) => BigInt(v)), dims };
+  const mask: Feed = { type: 'int64', data: int64(x.mask), dims };
+  const ids: Feed = { type: 'int64', data: int64(x.ids), dims };
   let codes = {};
   if (wide === 'text') {
     if (!x.codes) throw new LivetagError('LT_TRAINING', "the model's n-gram branch reads the text, and the training features carry no codes");
-    codes = { [NGRAM_INPUT]: { type: 'int64', data: BigInt64Array.from(x.codes.data, (v) => BigInt(v)), dims: [x.rows, x.codes.chars] } satisfies Feed };
+    codes = { [NGRAM_INPUT]: { type: 'int64', data: int64(x.codes.data), dims: [x.rows, x.codes.chars] } satisfies Feed };
   }
   if (x.kind === 'hidden') {
     const hidden: Feed = { type: 'float32', data: x.hidden, dims: [x.rows, x.seq, x.hidden.length / Math.max(1, x.rows * x.seq)] };
