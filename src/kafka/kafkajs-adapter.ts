@@ -296,10 +296,7 @@ function createProducer(kafka: Kafka, o: ProducerOptions, ledger: TxnOffsetLedge
 type AdminRunner = <T>(toError: (err: unknown) => LivetagError | Promise<LivetagError>, fn: (admin: Admin) => Promise<T>) => Promise<T>;
 
 /** Each call connects a client of its own and always disconnects it. */
-const ownAdmin =
-  (kafka: Kafka): AdminRunner =>
-  (toError, fn) =>
-    withConnected(kafka.admin(), toError, fn);
+const ownAdmin = (kafka: Kafka): AdminRunner => (toError, fn) => withConnected(kafka.admin(), toError, fn);
 
 function createAdmin(run: AdminRunner, probe: GroupProbe): KafkaAdmin {
   const withAdmin = <T>(what: string, fn: (admin: Admin) => Promise<T>): Promise<T> => run((err) => toKafkaError(err, what), fn);
