@@ -33,7 +33,6 @@ export function trainingLoss(l: LossOptions): TrainingLoss {
   }
 }
 
-/** The training graph's batch inputs; `wide`: the n-gram branch's source, if the model has one. */
 /**
  * Int32 values as int64 feed data, in a plain loop: V8's
  * `BigInt64Array.from(a, BigInt)` calls the map through the iterator
@@ -45,6 +44,7 @@ function int64(a: ArrayLike<number>): BigInt64Array {
   return out;
 }
 
+/** The training graph's batch inputs; `wide`: the n-gram branch's source, if the model has one. */
 function inputFeeds(x: RawInput, wide: NgramSource | undefined): Record<string, Feed> {
   const dims = [x.rows, x.seq];
   const mask: Feed = { type: 'int64', data: int64(x.mask), dims };
@@ -161,6 +161,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
    * share of rows, so the update equals one pass over the whole batch).
    */
   async function step(rows: readonly number[], targets: Float32Array, lr: number, dropoutSeed: number): Promise<StepResult> {
+    const clock = phaseClock();
     const width = config.numLabels;
     const micro = o.microBatchSize && o.microBatchSize < rows.length ? o.microBatchSize : rows.length;
     let loss = 0;
@@ -168,7 +169,6 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     // The graph's Σg² is the norm of a whole batch's dense gradient; accumulated micro-batches are summed in JS.
     let sumsq: number | undefined;
     const sums = new Map([...rowGradients.keys()].map((n) => [n, createRowSum(o.weights.get(n)!.shape[1])]));
-    const clock = phaseClock();
     for (let i = 0; i < rows.length; i += micro) {
       const part = rows.slice(i, i + micro);
       clock.lap('gather');
