@@ -51,8 +51,8 @@ const SLOW_CALL_MS = 30_000;
 /** First wait before asking again for a failed commit's outcome; doubles up to the max. */
 const OUTCOME_RETRY_MS = 500;
 const OUTCOME_RETRY_MAX_MS = 5_000;
-/** Reads of a committed offset that may not show the settled transaction yet: as long as the consumer's wait, less often (each read opens an admin connection). */
-const OUTCOME_WAIT: StableWait = { timeoutMs: STABLE_WAIT.timeoutMs, pollMs: 100 };
+/** Reads of a committed offset that may not show the settled transaction yet: as long as the consumer's wait, on one kept connection. */
+const OUTCOME_WAIT: StableWait = { timeoutMs: STABLE_WAIT.timeoutMs, pollMs: 20 };
 
 /** The broker refused a record as too large (kafkajs: MESSAGE_TOO_LARGE; librdkafka: MSG_SIZE_TOO_LARGE). */
 export function isTooLarge(err: unknown): boolean {
@@ -194,15 +194,22 @@ export function createPublisher(opts: PublisherOptions): Publisher {
    * Whether the group's committed offset reaches past the chunk. The commit
    * marker of a settled transaction reaches the group a moment after the
    * coordinator settled it (kafkajs cannot ask for stable offsets, KIP-447),
-   * so an offset short of it is read again until the wait ran out. A read
-   * that fails throws: it says nothing about the outcome.
+   * so an offset short of it is read again until the wait ran out, on one
+   * admin connection (a connection per read was up to 50 connects and
+   * handshakes in 5 s, against a broker that just had trouble). A read that
+   * fails throws: it says nothing about the outcome.
    */
-  function committedWithin(position: ChunkPosition): Promise<boolean> {
+  async function committedWithin(position: ChunkPosition): Promise<boolean> {
+    const admin = opts.client.openAdminSession();
     const read = async () => {
-      const committed = await watched('reading the committed offsets', position, () => opts.client.admin.committedOffsets(opts.groupId, position.batch.topic));
+      const committed = await watched('reading the committed offsets', position, () => admin.committedOffsets(opts.groupId, position.batch.topic));
       return committed.find((p) => p.partition === position.batch.partition)?.offset;
     };
-    return untilCommitted(read, position.nextOffset, OUTCOME_WAIT, 'throw');
+    try {
+      return await untilCommitted(read, position.nextOffset, OUTCOME_WAIT, 'throw');
+    } finally {
+      await admin.close().catch(() => undefined);
+    }
   }
 
   async function transactional(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {

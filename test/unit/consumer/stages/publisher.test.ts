@@ -6,7 +6,7 @@ import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
 import type { OutRecord } from '../../../../src/consumer/output-record.ts';
 import { createCommitter } from '../../../../src/consumer/stages/committer.ts';
 import { createPublisher } from '../../../../src/consumer/stages/publisher.ts';
-import type { KafkaClient, KafkaProducer, KafkaTransaction, RecordBatch } from '../../../../src/kafka/port.ts';
+import type { KafkaAdminSession, KafkaClient, KafkaProducer, KafkaTransaction, RecordBatch } from '../../../../src/kafka/port.ts';
 
 /** Warnings and errors with their fields, as the service's logger would print them. */
 function recordingLogger(lines: string[]): Logger {
@@ -74,9 +74,10 @@ test('a Kafka call that runs past slowCallMs is logged by name and position, rep
  * A client whose first transaction's commit fails; the next `downFor`
  * producer starts fail (the broker cannot be asked), the first `readFailures`
  * reads of the group's committed offset fail, and then it reads `offsets` in
- * turn (the last one from then on).
+ * turn (the last one from then on). Reads go through admin sessions, counted
+ * in `sessions`; the per-call admin is not there to be used.
  */
-function failedCommitClient(o: { downFor: number; offsets: string[]; calls: string[]; readFailures?: number }): KafkaClient {
+function failedCommitClient(o: { downFor: number; offsets: string[]; calls: string[]; readFailures?: number; sessions?: { opened: number; closed: number; reads: number } }): KafkaClient {
   let txns = 0;
   let starts = 0;
   let reads = 0;
@@ -102,13 +103,26 @@ function failedCommitClient(o: { downFor: number; offsets: string[]; calls: stri
     stop: async () => void o.calls.push('stopped'),
   });
   let failedReads = 0;
-  const admin = {
-    committedOffsets: async () => {
-      if (failedReads < (o.readFailures ?? 0)) throw new Error(`read ${++failedReads}: request timed out`);
-      return [{ partition: 3, offset: o.offsets[Math.min(reads++, o.offsets.length - 1)] }];
+  const sessions = o.sessions ?? { opened: 0, closed: 0, reads: 0 };
+  const committedOffsets = async () => {
+    sessions.reads++;
+    if (failedReads < (o.readFailures ?? 0)) throw new Error(`read ${++failedReads}: request timed out`);
+    return [{ partition: 3, offset: o.offsets[Math.min(reads++, o.offsets.length - 1)] }];
+  };
+  return { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer, openAdminSession: () => adminSession(committedOffsets, sessions) } as unknown as KafkaClient;
+}
+
+function adminSession(committedOffsets: () => Promise<Array<{ partition: number; offset: string }>>, sessions = { opened: 0, closed: 0 }): KafkaAdminSession {
+  sessions.opened++;
+  let closed = false;
+  return {
+    watermarks: async () => [],
+    committedOffsets: () => (closed ? Promise.reject(new Error('read on a closed session')) : committedOffsets()),
+    close: async () => {
+      if (!closed) sessions.closed++;
+      closed = true;
     },
   };
-  return { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer, admin } as unknown as KafkaClient;
 }
 
 const eosPublisher = (client: KafkaClient, lines: string[]) =>
@@ -117,8 +131,9 @@ const eosPublisher = (client: KafkaClient, lines: string[]) =>
 test('a failed commit whose outcome cannot be learned yet: the publisher asks until the broker answers, and a commit that landed (its marker late) is not redelivered', async () => {
   const lines: string[] = [];
   const calls: string[] = [];
+  const sessions = { opened: 0, closed: 0, reads: 0 };
   // Two renewals fail; then the group first shows the old offset (the marker not there yet), then the chunk's.
-  const publisher = eosPublisher(failedCommitClient({ downFor: 2, offsets: ['7', '7', '10'], calls }), lines);
+  const publisher = eosPublisher(failedCommitClient({ downFor: 2, offsets: ['7', '7', '10'], calls, sessions }), lines);
   await publisher.start();
   await publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' });
   const asked = lines.filter((l) => l.startsWith('the outcome of the failed commit is not known yet'));
@@ -127,17 +142,22 @@ test('a failed commit whose outcome cannot be learned yet: the publisher asks un
   assert.ok(lines.some((l) => l.startsWith('the commit reported a failure, yet the group shows the chunk committed')), JSON.stringify(lines));
   // The failed producer, then each producer whose start failed, is stopped: nothing is left connected.
   assert.deepEqual(calls, ['abort', 'stopped', 'stopped', 'stopped', 'renewed']);
+  // The three reads through the marker's delay share one connection, closed after.
+  assert.deepEqual(sessions, { opened: 1, closed: 1, reads: 3 });
   await publisher.stop();
 });
 
 test('a failed commit that did not land is redelivered (deliver rejects) once the group shows the old offset past the marker wait; stop ends the asking', async () => {
   const lines: string[] = [];
   const calls: string[] = [];
-  const notLanded = eosPublisher(failedCommitClient({ downFor: 0, offsets: ['7'], calls }), lines);
+  const sessions = { opened: 0, closed: 0, reads: 0 };
+  const notLanded = eosPublisher(failedCommitClient({ downFor: 0, offsets: ['7'], calls, sessions }), lines);
   await notLanded.start();
   const t0 = Date.now();
   await assert.rejects(notLanded.deliver([out], { batch, lastOffset: '9', nextOffset: '10' }), /request timed out/);
   assert.ok(Date.now() - t0 >= 4_900, 'the old offset was read again through the marker wait');
+  assert.ok(sessions.reads >= 20, `read often through the wait: ${sessions.reads}`);
+  assert.deepEqual([sessions.opened, sessions.closed], [1, 1], 'on one connection, closed after');
   await notLanded.stop();
 
   // The broker never answers: stop() ends the asking and the chunk stays unsettled.
@@ -152,8 +172,8 @@ test('a failed commit that did not land is redelivered (deliver rejects) once th
 test('a refusal while asking for the outcome (LT_KAFKA_DENIED) fails the chunk with that cause instead of asking forever', async () => {
   const lines: string[] = [];
   const client = failedCommitClient({ downFor: 0, offsets: ['7'], calls: [] });
-  const admin = { committedOffsets: async () => Promise.reject(new LivetagError('LT_KAFKA_DENIED', 'cannot read committed offsets of g: GROUP_AUTHORIZATION_FAILED')) };
-  const publisher = eosPublisher({ ...client, admin } as unknown as KafkaClient, lines);
+  const denied = async () => Promise.reject(new LivetagError('LT_KAFKA_DENIED', 'cannot read committed offsets of g: GROUP_AUTHORIZATION_FAILED'));
+  const publisher = eosPublisher({ ...client, openAdminSession: () => adminSession(denied) } as unknown as KafkaClient, lines);
   await publisher.start();
   await assert.rejects(publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' }), (err: unknown) => isLivetagError(err, 'LT_KAFKA_DENIED'));
   assert.ok(!lines.some((l) => l.startsWith('the outcome of the failed commit is not known yet')), JSON.stringify(lines));
@@ -169,7 +189,7 @@ test('a transaction that failed before its commit was sent is redelivered at onc
     transaction: async () => ({ send: async () => Promise.reject(new Error('send: broker went away')), sendOffsets: async () => {}, commit: async () => {}, abort: async () => {} }),
     stop: async () => {},
   };
-  const client = { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer: () => producer, admin: { committedOffsets: async () => (reads++, [{ partition: 3, offset: '10' }]) } } as unknown as KafkaClient;
+  const client = { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer: () => producer, openAdminSession: () => adminSession(async () => (reads++, [{ partition: 3, offset: '10' }])) } as unknown as KafkaClient;
   const publisher = eosPublisher(client, lines);
   await publisher.start();
   await assert.rejects(publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' }), /broker went away/);
@@ -180,10 +200,13 @@ test('a transaction that failed before its commit was sent is redelivered at onc
 test('reads that fail after the new producer settled the transaction are asked again without replacing the producer again', async () => {
   const lines: string[] = [];
   const calls: string[] = [];
-  const publisher = eosPublisher(failedCommitClient({ downFor: 0, offsets: ['10'], calls, readFailures: 2 }), lines);
+  const sessions = { opened: 0, closed: 0, reads: 0 };
+  const publisher = eosPublisher(failedCommitClient({ downFor: 0, offsets: ['10'], calls, readFailures: 2, sessions }), lines);
   await publisher.start();
   await publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' });
   assert.equal(lines.filter((l) => l.startsWith('the outcome of the failed commit is not known yet')).length, 2, JSON.stringify(lines));
   assert.deepEqual(calls, ['abort', 'stopped', 'renewed'], 'one replacement only');
+  // A failed read ends its session (its connection may be broken); each attempt asks on a new one, and none is left open.
+  assert.deepEqual(sessions, { opened: 3, closed: 3, reads: 3 });
   await publisher.stop();
 });
