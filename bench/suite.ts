@@ -81,7 +81,8 @@ const PLANS: Record<string, ModelPlan> = {
     bundle: async () => trainedBaseModel(),
     rawSeconds: quick ? 3 : 8,
     batches: [1, 8, 32, 64],
-    backlog: quick ? 200 : 700,
+    // ~25 s at its ~85 msgs/s: long enough that the main thread's per-message cost is not its JIT warm-up.
+    backlog: quick ? 200 : 2000,
     naiveBacklog: quick ? 20 : 60,
     latencySeconds: quick ? 8 : 20,
   },
@@ -303,6 +304,8 @@ try {
     };
     const rawBefore = await rawBest();
     const livetag = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base' } });
+    log('livetag serve with nothing to read, 15 s: the per-second floor its messages carry');
+    const idle = await harness.idleRun(bundle, 15, { env: { LIVETAG_MODEL_VARIANT: 'base' } });
     const livetagNoSpin = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_ORT_SPINNING: 'false' } });
     const livetagAuto = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'auto' } });
     const livetagOneThread = await serveRun('livetag', bundle, plan.backlog, { env: { LIVETAG_MODEL_VARIANT: 'base', LIVETAG_THREADS: '1' } });
@@ -342,7 +345,7 @@ try {
       modelGflopsOverMatmul: best.gflops / matmul,
       modelGflopsOverModelShapedGemm: best.gflops / ffnGemm,
     };
-    results.push({ key, title: plan.title, bundle: source, baseMegabytes: opt.manifest.files['model.onnx'].bytes / 1e6, architecture: config, serving: opt.serving, raw, best: best.batch, matmul: { square2048: matmul, modelShapedGemm: ffnGemm, gemmShape: `${gemmM}×${config.hiddenSize}×${config.intermediateSize}` }, bucketed, oneThread, twoSessions, variants: variantRows, gpu: gpuRows, transformersJs: tjs, rawBeside: { before: rawBefore, after: rawAfter, mean: rawBeside }, livetag, livetagNoSpin, livetagAuto, livetagOneThread, sessions, livetagOtherSessions, ladderWarmup, ladder, naive, naiveLadder, ratios, ...(dedupe ? { dedupe } : {}) });
+    results.push({ key, title: plan.title, bundle: source, baseMegabytes: opt.manifest.files['model.onnx'].bytes / 1e6, architecture: config, serving: opt.serving, raw, best: best.batch, matmul: { square2048: matmul, modelShapedGemm: ffnGemm, gemmShape: `${gemmM}×${config.hiddenSize}×${config.intermediateSize}` }, bucketed, oneThread, twoSessions, variants: variantRows, gpu: gpuRows, transformersJs: tjs, rawBeside: { before: rawBefore, after: rawAfter, mean: rawBeside }, livetag, idle: { threadsCpuSecondsPerSecond: idle }, livetagNoSpin, livetagAuto, livetagOneThread, sessions, livetagOtherSessions, ladderWarmup, ladder, naive, naiveLadder, ratios, ...(dedupe ? { dedupe } : {}) });
     log(`${key}: pipeline/raw ${f(ratios.pipelineOverRaw, 2)}, livetag/naive ${f(ratios.livetagOverNaive, 1)}×, livetag/transformers.js ${f(ratios.livetagServeOverTransformersJs, 2)}`);
     writeResults(false);
   }

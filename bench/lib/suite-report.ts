@@ -57,6 +57,8 @@ export function renderMarkdown(o: SuiteOutput): string {
     row('serve / raw onnxruntime (model.onnx)', (x) => f(x.serve_over_raw, 2), '≥ 0.9');
     row('serve (default variant) / transformers.js', (x) => `${f(x.serve_over_transformersjs, 2)}×`, '≥ 3×');
     row('non-model CPU µs per message', (x) => f(x.overhead_cpu_us_per_msg, 0), '≤ 60');
+    row('· of it the per-second floor (main thread idle, ms CPU per s)', (x) => f(x.idle_main_cpu_ms_per_s ?? NaN, 1), '');
+    row('· above that floor, µs per message', (x) => f(x.overhead_cpu_us_per_msg_above_idle ?? NaN, 0), '');
     row('p99 ms at 50 % load', (x) => f(x.p99_ms_at_50pct, 0), '≤ bound');
     row('p99 bound ms (max wait + 2 × batch time)', (x) => f(x.p99_bound_ms, 0), '');
     row('p99 ms at 50 % load inside livetag (fetched → classified)', (x) => f(x.p99_in_livetag_ms_at_50pct, 0), '');
@@ -230,6 +232,10 @@ export interface ShapeSummary {
    * (bench/serve-profile.ts measures it apart).
    */
   readonly overhead_cpu_us_per_msg: number;
+  /** The main thread's CPU per second with nothing to read (timers, the fetch loop, heartbeats, metrics), the same settings. */
+  readonly idle_main_cpu_ms_per_s?: number;
+  /** overhead_cpu_us_per_msg less that floor over the run's wall time: what each message itself costs; a slow model's few messages a second each carry a large share of the floor. */
+  readonly overhead_cpu_us_per_msg_above_idle?: number;
   /** Whole-process CPU per message minus the raw model's at serve's padded tokens per text: a cross-check, noisy for large models. */
   readonly overhead_by_subtraction_us_per_msg: number;
   readonly p99_ms_at_50pct: number;

@@ -14,6 +14,8 @@ interface ShapeResult {
   readonly best: number;
   readonly rawBeside: { before: RawRow; after: RawRow; mean: number };
   readonly livetag: ServeResult;
+  /** The same service with nothing to read (CPU s per s by thread); absent in runs from before it was measured. */
+  readonly idle?: { threadsCpuSecondsPerSecond: Record<string, number> };
   readonly livetagAuto: ServeResult;
   readonly ladder: Ladder;
   readonly serving: { cpu: string; cuda: string };
@@ -35,11 +37,15 @@ export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: n
   const serveUsPerMsg = (s.usage.cpuSeconds / s.received) * 1e6;
   const half = r.ladder.find((x) => x.share === 0.5);
   const tjs = Math.max(...r.transformersJs.rows.map((x) => x.transformersJs));
+  const idleMain = r.idle?.threadsCpuSecondsPerSecond.main;
   const batchMs = m && m.batches > 0 ? (m.inferenceSeconds / m.batches) * 1000 : NaN;
   return {
     serve_over_raw: s.msgsPerSecond / r.rawBeside.mean,
     serve_over_transformersjs: r.livetagAuto.msgsPerSecond / tjs,
     overhead_cpu_us_per_msg: s.usage.threads?.main !== undefined ? (s.usage.threads.main / s.received) * 1e6 : NaN,
+    ...(idleMain !== undefined && s.usage.threads?.main !== undefined && s.usage.wallSeconds !== undefined
+      ? { idle_main_cpu_ms_per_s: idleMain * 1000, overhead_cpu_us_per_msg_above_idle: ((s.usage.threads.main - idleMain * s.usage.wallSeconds) / s.received) * 1e6 }
+      : {}),
     overhead_by_subtraction_us_per_msg: serveUsPerMsg - rawUsPerToken * paddedPerText,
     p99_ms_at_50pct: half?.latency?.p99 ?? NaN,
     p99_bound_ms: SERVE_DEFAULTS.LIVETAG_BATCH_MAX_WAIT_MS + 2 * batchMs,
