@@ -41,7 +41,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     threads: { type: 'string', default: '0' },
     // Tuning runs instead of the suite: livetag backlog drains, one per
-    // ";"-separated set of LIVETAG_* settings, e.g. "LIVETAG_THREADS=1;LIVETAG_BATCH_MAX_SIZE=128".
+    // ";"-separated set of LIVETAG_* settings, e.g. "LIVETAG_THREADS=1;LIVETAG_BATCH_MAX_SIZE=128";
+    // BENCH_READER_WAIT_MS=N in a set sets the output reader's fetch wait instead.
     tune: { type: 'string' },
     // With --tune: paced input at this many msgs/s (latency) instead of a backlog.
     'tune-rate': { type: 'string' },
@@ -237,10 +238,10 @@ try {
     const source = await plan.bundle();
     if (values.tune !== undefined) {
       for (const set of values.tune.split(';')) {
-        const env = Object.fromEntries(set.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+        const { BENCH_READER_WAIT_MS: readerWait, ...env } = Object.fromEntries(set.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
         const rate = values['tune-rate'] ? Number(values['tune-rate']) : undefined;
         const count = rate ? Math.round(rate * plan.latencySeconds) : plan.backlog;
-        const r = await serveRun('livetag', source, count, { rate, env: { LIVETAG_MODEL_VARIANT: 'base', ...env } });
+        const r = await serveRun('livetag', source, count, { rate, env: { LIVETAG_MODEL_VARIANT: 'base', ...env }, ...(readerWait ? { readerMaxWaitMs: Number(readerWait) } : {}) });
         if (r.latency) {
           const part = (q?: { p50: number; p99: number }) => `${f(q?.p50, 0)}/${f(q?.p99, 0)}`;
           const sp = r.latencySplit!;

@@ -33,6 +33,13 @@ function split(before: readonly number[], after: readonly number[], toFetched: r
   return { beforeClassified: q(before), afterClassified: q(after), ...(toFetched.length ? { toFetched: q(toFetched), fetchedToClassified: q(fetchedToClassified) } : {}) };
 }
 
+/**
+ * The output reader's fetch wait. The broker answers a fetch as soon as a
+ * record arrives (minBytes 1), so the wait adds no latency; it is how often an
+ * empty fetch goes round, each a request the broker on the same two cores serves.
+ */
+const READER_MAX_WAIT_MS = 5;
+
 export type ServeHarness = Awaited<ReturnType<typeof createServeHarness>>;
 
 export async function createServeHarness(o: HarnessOptions) {
@@ -72,7 +79,7 @@ export async function createServeHarness(o: HarnessOptions) {
     await producer.disconnect();
   }
 
-  function collector(topic: string, count: number, timeoutMs: number) {
+  function collector(topic: string, count: number, timeoutMs: number, maxWaitMs = READER_MAX_WAIT_MS) {
     const latencies: number[] = [];
     // Each latency split where livetag stamped it (classifiedAt, after inference): before = produce,
     // broker, livetag's fetch, queue, batch wait and inference; after = publish and this reader's fetch.
@@ -82,7 +89,7 @@ export async function createServeHarness(o: HarnessOptions) {
     const toFetched: number[] = [];
     const fetchedToClassified: number[] = [];
     let last = 0;
-    const consumer = kafka.consumer({ groupId: `suite-collect-${topic}`, maxWaitTimeInMs: 5 });
+    const consumer = kafka.consumer({ groupId: `suite-collect-${topic}`, maxWaitTimeInMs: maxWaitMs });
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
     const ready = (async () => {
@@ -202,10 +209,10 @@ export async function createServeHarness(o: HarnessOptions) {
   }
 
   /** backlog: the topic is full before the consumer starts (max msgs/s); rate: paced input (latency). */
-  async function serveRun(kind: 'livetag' | 'naive', bundle: string, count: number, opts: { rate?: number; env?: Record<string, string>; unique?: boolean; execArgv?: readonly string[] } = {}): Promise<ServeResult> {
+  async function serveRun(kind: 'livetag' | 'naive', bundle: string, count: number, opts: { rate?: number; env?: Record<string, string>; unique?: boolean; execArgv?: readonly string[]; readerMaxWaitMs?: number } = {}): Promise<ServeResult> {
     const t = await topics(kind);
     if (!opts.rate) await produce(t.input, count, undefined, opts.unique);
-    const col = collector(t.output, count, Math.max(120_000, (count / (opts.rate ?? 5)) * 3000));
+    const col = collector(t.output, count, Math.max(120_000, (count / (opts.rate ?? 5)) * 3000), opts.readerMaxWaitMs);
     await col.ready;
     const child = kind === 'livetag' ? await startLivetag(bundle, t, opts.env ?? {}, opts.execArgv) : await startNaive(bundle, t);
     // Ready means the model is loaded and the group joined: consumption starts now.
