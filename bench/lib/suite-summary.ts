@@ -48,6 +48,7 @@ export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: n
       : {}),
     overhead_by_subtraction_us_per_msg: serveUsPerMsg - rawUsPerToken * paddedPerText,
     p99_ms_at_50pct: half?.latency?.p99 ?? NaN,
+    ...(half?.latencyWholeRun ? { p99_ms_at_50pct_whole_run: half.latencyWholeRun.p99 } : {}),
     p99_bound_ms: SERVE_DEFAULTS.LIVETAG_BATCH_MAX_WAIT_MS + 2 * batchMs,
     p99_in_livetag_ms_at_50pct: half?.latencySplit?.fetchedToClassified?.p99 ?? NaN,
     settings: {
