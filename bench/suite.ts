@@ -28,7 +28,7 @@ import { planSessions } from '../src/model/runtime/session-plan.ts';
 import { optimizeBundle, type VariantReport } from '../src/model/build/variants.ts';
 import { exportHfLayout } from './lib/hf-layout.ts';
 import { TRAINED_BASE_RECIPE, trainedBaseModel } from './lib/models.ts';
-import { createServeHarness } from './lib/serve-harness.ts';
+import { createServeHarness, PACED_LEAD_MS } from './lib/serve-harness.ts';
 import { summarizeShape } from './lib/suite-summary.ts';
 import { f, renderMarkdown, type RawRow, type ServeResult, type SuiteOutput } from './lib/suite-report.ts';
 import { REPO_ROOT, liveComments } from './lib/texts.ts';
@@ -82,7 +82,7 @@ const PLANS: Record<string, ModelPlan> = {
     bundle: async () => trainedBaseModel(),
     rawSeconds: quick ? 3 : 8,
     batches: [1, 8, 32, 64],
-    // ~25 s at its ~85 msgs/s: long enough that the main thread's per-message cost is not its JIT warm-up.
+    // 10–25 s at its 85–200 msgs/s: long enough that the main thread's per-message cost is not its JIT warm-up.
     backlog: quick ? 200 : 2000,
     naiveBacklog: quick ? 20 : 60,
     latencySeconds: quick ? 8 : 20,
@@ -240,7 +240,7 @@ try {
       for (const set of values.tune.split(';')) {
         const { BENCH_READER_WAIT_MS: readerWait, ...env } = Object.fromEntries(set.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
         const rate = values['tune-rate'] ? Number(values['tune-rate']) : undefined;
-        const count = rate ? Math.round(rate * plan.latencySeconds) : plan.backlog;
+        const count = rate ? Math.round(rate * (plan.latencySeconds + PACED_LEAD_MS / 1000)) : plan.backlog;
         const r = await serveRun('livetag', source, count, { rate, env: { LIVETAG_MODEL_VARIANT: 'base', ...env }, ...(readerWait ? { readerMaxWaitMs: Number(readerWait) } : {}) });
         if (r.latency) {
           const part = (q?: { p50: number; p99: number }) => `${f(q?.p50, 0)}/${f(q?.p99, 0)}`;
