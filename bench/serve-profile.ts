@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { drainWindow, flameSvg, readProfile, stageTimes, topFrames } from './lib/cpu-profile.ts';
 import { benchModel } from './lib/models.ts';
-import { createServeHarness } from './lib/serve-harness.ts';
+import { createServeHarness, mainAboveIdleUsPerMsg } from './lib/serve-harness.ts';
 import { f } from './lib/suite-report.ts';
 import { REPO_ROOT, liveComments } from './lib/texts.ts';
 
@@ -51,9 +51,6 @@ try {
   log(`plain: ${f(plain.msgsPerSecond)} msgs/s, ${f((plain.usage.cpuSeconds / plain.received) * 1e6, 0)} µs CPU per message`);
   log('idle: the same service with nothing to read, 15 s');
   const idle = await harness.idleRun(bundle, 15, { env });
-  // The main thread's CPU above what it spends with no traffic, over the plain drain's wall time.
-  const plainWall = plain.usage.wallSeconds ?? NaN;
-  const mainAboveIdle = ((plain.usage.threads?.main ?? NaN) - (idle.main ?? 0) * plainWall) / plain.received;
   const profiled = await harness.serveRun('livetag', bundle, count, { env, execArgv: ['--cpu-prof', '--cpu-prof-dir', dir] });
   const files = readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'));
   // The main thread's profile is the one with kafkajs in it; the worker's holds the onnxruntime call.
@@ -82,7 +79,7 @@ try {
     texts: source,
     count,
     loadAverage: { atStart: load0, atEnd: loadavg()[0] },
-    plain: { msgsPerSecond: plain.msgsPerSecond, cpuUsPerMsg: (plain.usage.cpuSeconds / plain.received) * 1e6, threadsUsPerMsg: splitThreads(plain.usage.threads ?? {}, plain.received), model: plain.model, mainAboveIdleUsPerMsg: mainAboveIdle * 1e6 },
+    plain: { msgsPerSecond: plain.msgsPerSecond, cpuUsPerMsg: (plain.usage.cpuSeconds / plain.received) * 1e6, threadsUsPerMsg: splitThreads(plain.usage.threads ?? {}, plain.received), model: plain.model, mainAboveIdleUsPerMsg: mainAboveIdleUsPerMsg(plain, idle.main ?? 0) },
     idle: { threadsMsPerSecond: Object.fromEntries(Object.entries(idle).map(([t, v]) => [t, v * 1000])) },
     profiled: { msgsPerSecond: profiled.msgsPerSecond, mainThreadUsPerMsg: mainBusy, stageUsPerMsg: perMsg, topFrames: topFrames(main.p).map((t) => ({ ...t, usPerMsg: t.us / profiled.received })),
       workerStageUsPerMsg: worker ? Object.fromEntries(Object.entries(stageTimes(worker.p)).filter(([k]) => k !== 'idle').map(([k, v]) => [k, v / profiled.received])) : undefined },

@@ -50,6 +50,16 @@ const READER_MAX_WAIT_MS = 100;
  */
 export const PACED_LEAD_MS = 2_000;
 
+/**
+ * The main thread's CPU per message above what it spends with no traffic
+ * (idleRun's `main`, CPU s per s) over the run's wall time, in µs; NaN where
+ * the run lacks the per-thread split or its wall time.
+ */
+export function mainAboveIdleUsPerMsg(run: ServeResult, idleMain: number): number {
+  const main = run.usage.threads?.main ?? NaN;
+  return ((main - idleMain * (run.usage.wallSeconds ?? NaN)) / run.received) * 1e6;
+}
+
 export type ServeHarness = Awaited<ReturnType<typeof createServeHarness>>;
 
 export async function createServeHarness(o: HarnessOptions) {

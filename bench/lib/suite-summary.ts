@@ -3,6 +3,7 @@
  * ratios and bounds the serving goals are stated in, at the top of
  * suite.json, so a reader (or a check) needs no table arithmetic.
  */
+import { mainAboveIdleUsPerMsg } from './serve-harness.ts';
 import type { RawRow, ServeResult, ShapeSummary } from './suite-report.ts';
 
 
@@ -43,9 +44,7 @@ export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: n
     serve_over_raw: s.msgsPerSecond / r.rawBeside.mean,
     serve_over_transformersjs: r.livetagAuto.msgsPerSecond / tjs,
     overhead_cpu_us_per_msg: s.usage.threads?.main !== undefined ? (s.usage.threads.main / s.received) * 1e6 : NaN,
-    ...(idleMain !== undefined && s.usage.threads?.main !== undefined && s.usage.wallSeconds !== undefined
-      ? { idle_main_cpu_ms_per_s: idleMain * 1000, overhead_cpu_us_per_msg_above_idle: ((s.usage.threads.main - idleMain * s.usage.wallSeconds) / s.received) * 1e6 }
-      : {}),
+    ...(idleMain !== undefined ? { idle_main_cpu_ms_per_s: idleMain * 1000, overhead_cpu_us_per_msg_above_idle: mainAboveIdleUsPerMsg(s, idleMain) } : {}),
     overhead_by_subtraction_us_per_msg: serveUsPerMsg - rawUsPerToken * paddedPerText,
     p99_ms_at_50pct: half?.latency?.p99 ?? NaN,
     ...(half?.latencyWholeRun ? { p99_ms_at_50pct_whole_run: half.latencyWholeRun.p99 } : {}),
