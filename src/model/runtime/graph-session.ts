@@ -50,6 +50,7 @@ export async function createGraphSession(model: Uint8Array, opts: SessionOptions
     async release() {
       if (released) return;
       released = true;
+      if (opts.profilePrefix) session.endProfiling();
       await session.release();
     },
   };

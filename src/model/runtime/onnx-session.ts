@@ -22,6 +22,12 @@ export interface SessionOptions {
   /** Where onnxruntime writes the graph it actually runs (to inspect fusions). */
   readonly optimizedModelPath?: string;
   /**
+   * onnxruntime's per-operator profile (Chrome trace JSON) goes to a file
+   * named from this prefix, finished when the session is released: where a
+   * training step's time goes, kernel by kernel (bench/train-step-profile.ts).
+   */
+  readonly profilePrefix?: string;
+  /**
    * Let onnxruntime's intra-op threads spin between operators (its default).
    * Spinning shaves latency off an idle machine but burns CPU that Kafka and
    * tokenization need when they share the cores (measured in bench/suite.ts).
@@ -48,6 +54,7 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
   return {
     graphOptimizationLevel: opts.optimization ?? 'all',
     ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath } : {}),
+    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     executionMode: 'sequential',
     intraOpNumThreads: opts.threads ?? 0,
     interOpNumThreads: 1,
