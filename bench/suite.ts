@@ -238,7 +238,7 @@ try {
     const source = await plan.bundle();
     if (values.tune !== undefined) {
       for (const set of values.tune.split(';')) {
-        const { BENCH_READER_WAIT_MS: readerWait, ...env } = Object.fromEntries(set.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+        const { BENCH_READER_WAIT_MS: readerWait, ...env } = Object.fromEntries(set.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as [string, string]));
         const rate = values['tune-rate'] ? Number(values['tune-rate']) : undefined;
         const count = rate ? Math.round(rate * (plan.latencySeconds + PACED_LEAD_MS / 1000)) : plan.backlog;
         const r = await serveRun('livetag', source, count, { rate, env: { LIVETAG_MODEL_VARIANT: 'base', ...env }, ...(readerWait ? { readerMaxWaitMs: Number(readerWait) } : {}) });
