@@ -26,7 +26,7 @@ interface ShapeResult {
 }
 
 /** Serve settings the numbers were taken with (livetag's defaults unless the run set them). */
-export const SERVE_DEFAULTS = { LIVETAG_BATCH_MAX_SIZE: 64, LIVETAG_BATCH_MAX_WAIT_MS: 5, LIVETAG_BATCH_QUIET_MS: 2, LIVETAG_BATCH_MAX_TOKENS: 4096, LIVETAG_MAX_IN_FLIGHT: 4096, LIVETAG_DEDUPE_CACHE_SIZE: 0 };
+export const SERVE_DEFAULTS = { LIVETAG_BATCH_MAX_SIZE: 64, LIVETAG_BATCH_MAX_WAIT_MS: 5, LIVETAG_BATCH_QUIET_MS: 2, LIVETAG_BATCH_MAX_TOKENS: 4096, LIVETAG_WARMUP_MS: 250, LIVETAG_MAX_IN_FLIGHT: 4096, LIVETAG_DEDUPE_CACHE_SIZE: 0 };
 
 export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: number; partitions: number; loadAverageAtStart: number }): ShapeSummary {
   const s = r.livetag;

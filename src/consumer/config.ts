@@ -41,6 +41,7 @@ const SERVE_SETTINGS = {
   LIVETAG_BATCH_MAX_WAIT_MS: { schema: int(0, 60000), default: '5', doc: 'Longest a comment waits for its batch to fill, in ms.' },
   LIVETAG_BATCH_QUIET_MS: { schema: int(0, 60000), default: '2', doc: 'A batch stops waiting for more comments once none has come for this long, in ms (0: it waits the whole max wait). Comments arrive a fetch at a time.' },
   LIVETAG_BATCH_MAX_TOKENS: { schema: int(1), default: '4096', doc: 'Most padded tokens (batch × longest) in one inference batch.' },
+  LIVETAG_WARMUP_MS: { schema: int(0, 600000), default: '250', doc: 'How long a model runs batches of built-in sample comments after it loads, at start and on a hot reload, before the service reports ready or swaps it in: the runtime\'s first runs of each batch shape are paid there, not by the first live comments (0: none; otherwise at least one batch per session).' },
   LIVETAG_MAX_IN_FLIGHT: { schema: int(1), default: '4096', doc: 'Most messages held in memory; fetching pauses above it.' },
   LIVETAG_MAX_MESSAGE_BYTES: { schema: int(16), default: '65536', doc: 'Larger input messages are dead-lettered as LT_MSG_TOO_LARGE.' },
   LIVETAG_PARTITIONS_CONCURRENCY: { schema: int(1, 1024), default: '16', doc: 'Partitions processed concurrently (their comments share inference batches).' },
@@ -78,6 +79,7 @@ export interface ServeConfig {
   readonly transactionalId: string;
   readonly outputCompression: Compression;
   readonly batch: { readonly maxSize: number; readonly maxWaitMs: number; readonly maxTokens: number; readonly quietMs: number };
+  readonly warmupMs: number;
   readonly maxInFlight: number;
   readonly maxMessageBytes: number;
   readonly partitionsConcurrency: number;
@@ -114,6 +116,7 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     transactionalId: raw.LIVETAG_TRANSACTIONAL_ID,
     outputCompression: raw.LIVETAG_OUTPUT_COMPRESSION,
     batch: { maxSize: raw.LIVETAG_BATCH_MAX_SIZE, maxWaitMs: raw.LIVETAG_BATCH_MAX_WAIT_MS, maxTokens: raw.LIVETAG_BATCH_MAX_TOKENS, quietMs: raw.LIVETAG_BATCH_QUIET_MS },
+    warmupMs: raw.LIVETAG_WARMUP_MS,
     maxInFlight: raw.LIVETAG_MAX_IN_FLIGHT,
     maxMessageBytes: raw.LIVETAG_MAX_MESSAGE_BYTES,
     partitionsConcurrency: raw.LIVETAG_PARTITIONS_CONCURRENCY,

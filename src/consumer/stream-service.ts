@@ -35,7 +35,7 @@ export interface StreamService {
  */
 export function createStreamService(config: ServeConfig, logger: Logger): StreamService {
   const metrics = createServeMetrics();
-  const models = createModelHost({ model: config.model, registry: config.registry, metrics, logger });
+  const models = createModelHost({ model: config.model, registry: config.registry, warmup: { ms: config.warmupMs, batchSize: config.batch.maxSize }, metrics, logger });
   let classify: ClassifyStage | undefined;
   let source: Source | undefined;
   let publisher: Publisher | undefined;

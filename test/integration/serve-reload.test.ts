@@ -81,6 +81,8 @@ test('hot reload under continuous load: promote, rollback, and a corrupt bundle 
     await versionSeen(v2, 'outputs from v2');
     await waitUntil(() => (index(), arrivals.filter((a) => a.at > mark).length > 300), 60_000, 'steady output after the swap');
     t.diagnostic(`promote: longest gap between two outputs around the swap ${gapAround(mark)} ms`);
+    const logged = (msg: string, version: string): number => logs.findIndex((l) => l.includes(`"msg":"${msg}"`) && l.includes(version));
+    assert.ok(logged('model warmed up', v2) >= 0 && logged('model warmed up', v2) < logged('model swapped', v2), 'the new model is warmed up before it is swapped in');
 
     // 2. Roll back to v1 the same way.
     mark = Date.now();

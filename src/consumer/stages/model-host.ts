@@ -6,10 +6,13 @@ import { createClassifier, type Classifier } from '../../model/runtime/classifie
 import type { ServeConfig } from '../config.ts';
 import type { ServeMetrics } from '../metrics.ts';
 import { createModelWatcher, type ModelWatcher } from '../model-watcher.ts';
+import { warmUp, type WarmUpOptions } from '../warm-up.ts';
 
 export interface ModelHostOptions {
   readonly model: ServeConfig['model'];
   readonly registry: ServeConfig['registry'];
+  /** How long each loaded model runs sample batches before it serves (warm-up.ts). */
+  readonly warmup: WarmUpOptions;
   readonly metrics: ServeMetrics;
   readonly logger: Logger;
 }
@@ -39,6 +42,12 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
   const { path: _configured, ...session } = opts.model;
   const loadClassifier = (path: string): Promise<Classifier> => createClassifier({ bundle: path, ...session, warn: (m) => logger.warn(m) });
 
+  async function warm(c: Classifier): Promise<void> {
+    if (opts.warmup.ms === 0) return;
+    const r = await warmUp(c, opts.warmup);
+    logger.info('model warmed up', { version: c.manifest.version, batches: r.batches, texts: r.texts, ms: Math.round(r.ms) });
+  }
+
   function show(c: Classifier): void {
     const m = c.manifest;
     metrics.modelInfo.reset();
@@ -53,6 +62,7 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
       next = await loadClassifier(await createModelRegistry(opts.registry.root).path(id));
       const [smoke] = await next.classify(['smoke test 多少钱']);
       if (!smoke || !Array.isArray(smoke.tags)) throw new Error('smoke inference returned nothing');
+      await warm(next);
     } catch (err) {
       await next?.stop().catch(() => undefined);
       lastRefused = id;
@@ -109,6 +119,12 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
   return {
     async load() {
       const classifier = opts.registry ? await loadFromRegistry(opts.registry.root) : await loadClassifier(opts.model.path);
+      try {
+        await warm(classifier);
+      } catch (err) {
+        await classifier.stop().catch(() => undefined);
+        throw err;
+      }
       show(classifier);
       const m = classifier.manifest;
       logger.info('model loaded', { model: m.modelId, version: m.version, provider: classifier.provider, variant: classifier.variant, sessions: classifier.parallelism, sessionsWhy: classifier.sessionsReason, labels: m.labels.length });
