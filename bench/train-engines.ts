@@ -14,24 +14,21 @@
  * Writes bench/results/train-engines.json and .md.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { bertBaseConfig, flopsPerSequence, smallBertConfig } from '../src/model/bert-config.ts';
+import { flopsPerSequence } from '../src/model/bert-config.ts';
 import { buildBertOnnx } from '../src/model/build/onnx-graph.ts';
 import { buildTrainingGraph } from '../src/model/build/training-graph.ts';
 import { OUTPUT_NAME } from '../src/model/onnx-names.ts';
 import { createGraphSession } from '../src/model/runtime/graph-session.ts';
 import { measureMatMulGflops } from '../src/model/runtime/matmul-probe.ts';
-import { createTextEncoder } from '../src/model/tokenizer.ts';
-import { randomWeights } from '../src/model/weights.ts';
-import { createIdFeatures, shuffledBatches, tokenizeAll } from '../src/training/features.ts';
-import { resolveRecipe } from '../src/training/recipe.ts';
+import { shuffledBatches } from '../src/training/features.ts';
 import { engineOptionsFor } from '../src/training/trainer.ts';
 import { createArrayAdamW } from '../src/training/adamw-arrays.ts';
 import { createEngine } from '../src/training/engines.ts';
-import { buildCharVocab, charVocabTokenizerJson } from '../src/training/vocab.ts';
 import { tianchiReviews } from './lib/texts.ts';
+import { trainShape } from './lib/train-shape.ts';
 
 const { values } = parseArgs({
   options: {
@@ -49,18 +46,7 @@ const texts = (): { texts: string[]; source: string } => tianchiReviews(values.s
 
 /** One engine on one shape, in this process: prints a JSON line. */
 async function child(engineName: string, shape: string, steps: number): Promise<void> {
-  const { texts: all } = texts();
-  const baseTok = join(values.shared, 'tokenizers/bert-base-chinese/tokenizer.json');
-  const tokenizerJson = shape === 'base' && existsSync(baseTok) ? readFileSync(baseTok, 'utf8') : charVocabTokenizerJson(buildCharVocab(all));
-  const vocab = createTextEncoder(tokenizerJson, 8).vocabSize;
-  const config = shape === 'base' ? bertBaseConfig(13, vocab) : smallBertConfig(vocab, 13);
-  // bert-base rows are cut at 64 tokens: the memory bound is stated for batch 32 × 64.
-  const ids = await tokenizeAll(createTextEncoder(tokenizerJson, shape === 'base' ? 64 : 128), all);
-  const features = createIdFeatures(ids);
-  const weights = randomWeights(config, 1);
-  const rows = [...ids.keys()];
-  const targets = rows.map((r) => Uint8Array.from({ length: 13 }, (_, j) => ((r + j) % 5 === 0 ? 1 : 0)));
-  const recipe = resolveRecipe('livetag', 'pretrained', 0, { batchSize: BATCH });
+  const { config, weights, features, rows, targets, recipe } = await trainShape(shape === 'base' ? 'base' : 'small', values.shared, BATCH);
   const engine = await createEngine(engineName === 'onnxruntime' ? 'onnxruntime' : 'wasm', engineOptionsFor({ config, weights, frozenLayers: 0, features, recipe, targets, trainRows: rows }, { device: engineName === 'onnxruntime' ? 'cpu' : undefined, log: () => {} }));
   const batches = shuffledBatches(rows, features.lengths, BATCH, 7).slice(0, steps + 2);
   const flat = (b: number[]) => Float32Array.from(b.flatMap((r) => [...targets[r]]));

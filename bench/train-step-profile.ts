@@ -16,20 +16,17 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { bertBaseConfig, smallBertConfig } from '../src/model/bert-config.ts';
 import { buildBertOnnx } from '../src/model/build/onnx-graph.ts';
 import { buildTrainingGraph, TRAINING_INPUTS } from '../src/model/build/training-graph.ts';
 import { INPUT_NAMES } from '../src/model/onnx-names.ts';
 import { createGraphSession, type Feed } from '../src/model/runtime/graph-session.ts';
-import { createTextEncoder } from '../src/model/tokenizer.ts';
-import { randomWeights, WORD_EMBEDDINGS } from '../src/model/weights.ts';
+import { WORD_EMBEDDINGS } from '../src/model/weights.ts';
 import { createDropoutMasks } from '../src/training/dropout-masks.ts';
-import { createIdFeatures, shuffledBatches, tokenizeAll } from '../src/training/features.ts';
+import { shuffledBatches } from '../src/training/features.ts';
 import { trainingLoss } from '../src/training/ort-engine.ts';
-import { resolveRecipe } from '../src/training/recipe.ts';
 import { engineOptionsFor } from '../src/training/trainer.ts';
-import { buildCharVocab, charVocabTokenizerJson } from '../src/training/vocab.ts';
-import { sharedTokenizer, tianchiReviews } from './lib/texts.ts';
+import { SHARED_DIR } from './lib/texts.ts';
+import { trainShape } from './lib/train-shape.ts';
 
 const { values } = parseArgs({
   options: {
@@ -95,17 +92,7 @@ function readTrace(file: string, runs: number, weightShapes: ReadonlySet<string>
   return { byOp, nodes: new Map([...names].map(([op, s]) => [op, s.size])), runUs };
 }
 
-const { texts, source } = tianchiReviews();
-const baseTok = sharedTokenizer();
-const tokenizerJson = shape === 'base' && baseTok ? readFileSync(baseTok, 'utf8') : charVocabTokenizerJson(buildCharVocab(texts));
-const vocab = createTextEncoder(tokenizerJson, 8).vocabSize;
-const config = shape === 'base' ? bertBaseConfig(13, vocab) : smallBertConfig(vocab, 13);
-const ids = await tokenizeAll(createTextEncoder(tokenizerJson, shape === 'base' ? 64 : 128), texts);
-const features = createIdFeatures(ids);
-const weights = randomWeights(config, 1);
-const rows = [...ids.keys()];
-const targets = rows.map((r) => Uint8Array.from({ length: 13 }, (_, j) => ((r + j) % 5 === 0 ? 1 : 0)));
-const recipe = resolveRecipe('livetag', 'pretrained', 0, { batchSize: BATCH });
+const { config, weights, features, rows, targets, recipe, source } = await trainShape(shape, SHARED_DIR, BATCH);
 const engine = engineOptionsFor({ config, weights, frozenLayers: 0, features, recipe, targets, trainRows: rows });
 const dropout = engine.dropout ?? 0;
 const graph = buildTrainingGraph(config, weights, { loss: trainingLoss(engine.loss), frozenLayers: 0, dropout: dropout > 0, rowGradients: new Set([WORD_EMBEDDINGS]) });
