@@ -2,7 +2,7 @@
  * Where a training step's time goes against the serving forward, kernel by
  * kernel, from onnxruntime's own profiler:
  *
- *   node --import tsx bench/train-step-profile.ts [--shape small|base] [--steps N] [--top N]
+ *   node --import tsx bench/train-step-profile.ts [--shape small|base] [--steps N] [--top N] [--nodes N]
  *
  * The training graph as the onnxruntime engine builds it (the recipe's loss,
  * dropout masks fed, the word table's gradient as rows) and the serving graph
@@ -10,6 +10,7 @@
  * data and shapes); their kernel times are summed by kind of operator. The
  * profiler adds a few µs to every kernel, so the ratios here are of kernel
  * time, not the engine's wall time (bench/train-engines.ts measures that).
+ * `--nodes N` also lists the training graph's N costliest nodes, one by one.
  * Writes bench/results/train-step-profile-<shape>.md.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     shape: { type: 'string', default: 'small' },
     steps: { type: 'string' },
     top: { type: 'string', default: '15' },
+    nodes: { type: 'string', default: '0' },
   },
 });
 const shape = values.shape === 'base' ? 'base' : 'small';
@@ -68,6 +70,8 @@ interface Profile {
   readonly nodes: Map<string, number>;
   /** model_run µs per run (with the profiler's own cost). */
   readonly runUs: number;
+  /** Kernel µs per run by node, with its operator type and first output's shape. */
+  readonly byNode: Map<string, { op: string; dims: readonly number[]; us: number }>;
 }
 
 /** A GEMM whose output has a trainable weight's 2-D shape computes that weight's gradient. */
@@ -80,6 +84,7 @@ function readTrace(file: string, runs: number, weightShapes: ReadonlySet<string>
   const from = modelRuns[WARMUP].ts;
   const byOp = new Map<string, number>();
   const names = new Map<string, Set<string>>();
+  const byNode = new Map<string, { op: string; dims: readonly number[]; us: number }>();
   for (const e of events) {
     const type = e.args?.op_name;
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !type || e.ts < from) continue;
@@ -87,9 +92,11 @@ function readTrace(file: string, runs: number, weightShapes: ReadonlySet<string>
     const op = KINDS[GEMM].includes(type) && dims.length === 2 && weightShapes.has(dims.join('x')) ? type + WEIGHT_GRADIENT : type;
     byOp.set(op, (byOp.get(op) ?? 0) + e.dur / runs);
     names.set(op, (names.get(op) ?? new Set()).add(e.name));
+    const node = byNode.get(e.name) ?? { op, dims, us: 0 };
+    byNode.set(e.name, { ...node, us: node.us + e.dur / runs });
   }
   const runUs = modelRuns.slice(WARMUP).reduce((s, e) => s + e.dur, 0) / runs;
-  return { byOp, nodes: new Map([...names].map(([op, s]) => [op, s.size])), runUs };
+  return { byOp, nodes: new Map([...names].map(([op, s]) => [op, s.size])), runUs, byNode };
 }
 
 const { config, weights, features, rows, targets, recipe, source } = await trainShape(shape, SHARED_DIR, BATCH);
@@ -151,7 +158,7 @@ const serveTotal = sum(serve.byOp);
 const md = [
   `# A training step against the serving forward, kernel by kernel (${new Date().toISOString().slice(0, 10)})`,
   '',
-  `\`node --import tsx bench/train-step-profile.ts --shape ${shape} --steps ${steps}\`: ${shape === 'base' ? 'bert-base shape, all 12 layers trained' : 'the default small shape'}, batch ${BATCH}, ${source}; onnxruntime's profiler, ${steps} batches after ${WARMUP} of warm-up.`,
+  `\`node --import tsx bench/train-step-profile.ts --shape ${shape} --steps ${steps}${Number(values.nodes) > 0 ? ` --nodes ${values.nodes}` : ''}\`: ${shape === 'base' ? 'bert-base shape, all 12 layers trained' : 'the default small shape'}, batch ${BATCH}, ${source}; onnxruntime's profiler, ${steps} batches after ${WARMUP} of warm-up.`,
   '',
   '| operators | training step ms | nodes | serving forward ms | nodes | step / forward |',
   '|---|---:|---:|---:|---:|---:|',
@@ -170,6 +177,17 @@ const md = [
     .sort((a, b) => b[1] - a[1])
     .slice(0, Number(values.top))
     .map(([op, us]) => `- ${op}: ${ms(us)} (${train.nodes.get(op)} nodes)${serve.byOp.has(op) ? `; serving ${ms(serve.byOp.get(op)!)} (${serve.nodes.get(op)})` : ''}`),
+  ...(Number(values.nodes) > 0
+    ? [
+        '',
+        `The training step's ${values.nodes} costliest nodes (ms per step, output shape):`,
+        '',
+        ...[...train.byNode]
+          .sort((a, b) => b[1].us - a[1].us)
+          .slice(0, Number(values.nodes))
+          .map(([name, n]) => `- ${name.replace(/_kernel_time$/, '')} (${n.op}): ${ms(n.us)} [${n.dims.join('×')}]`),
+      ]
+    : []),
 ].join('\n');
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
