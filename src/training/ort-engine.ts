@@ -137,6 +137,8 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
   const dense = trainable.filter((n) => !rowGradients.has(n));
   const gradNames = dense.map((n) => `grad.${n}`);
   const rowNames = [...rowGradients.values()].flatMap((r) => [r.ids, r.rows]);
+  // One per table for the engine's life: the wasm kernel's memory is set up once, not every step.
+  const sums = new Map([...rowGradients.keys()].map((n) => [n, createRowSum(o.weights.get(n)!.shape[1])]));
   let disposed = false;
 
   /** Loss and gradients of one micro-batch, the graph's mean over its rows. */
@@ -168,7 +170,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     let total: Map<string, Float32Array> | undefined;
     // The graph's Σg² is the norm of a whole batch's dense gradient; accumulated micro-batches are summed in JS.
     let sumsq: number | undefined;
-    const sums = new Map([...rowGradients.keys()].map((n) => [n, createRowSum(o.weights.get(n)!.shape[1])]));
+    for (const sum of sums.values()) sum.reset();
     for (let i = 0; i < rows.length; i += micro) {
       const part = rows.slice(i, i + micro);
       clock.lap('gather');
