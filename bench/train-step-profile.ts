@@ -24,7 +24,7 @@ import { createGraphSession, type Feed } from '../src/model/runtime/graph-sessio
 import { WORD_EMBEDDINGS } from '../src/model/weights.ts';
 import { createDropoutMasks } from '../src/training/dropout-masks.ts';
 import { shuffledBatches } from '../src/training/features.ts';
-import { trainingLoss } from '../src/training/ort-engine.ts';
+import { inputFeeds, trainingLoss } from '../src/training/ort-engine.ts';
 import { engineOptionsFor } from '../src/training/trainer.ts';
 import { SHARED_DIR } from './lib/texts.ts';
 import { trainShape } from './lib/train-shape.ts';
@@ -107,18 +107,8 @@ const masks = createDropoutMasks(graph.dropoutSites);
 const batches = shuffledBatches(rows, features.lengths, BATCH, 7).slice(0, steps + WARMUP);
 const posWeight = Float32Array.from({ length: 13 }, (_, j) => engine.loss.posWeight?.[j] ?? 1);
 
-function int64(a: ArrayLike<number>): BigInt64Array {
-  const out = new BigInt64Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = BigInt(a[i]);
-  return out;
-}
-
-function batchFeeds(b: number[]): Record<string, Feed> {
-  const x = features.raw(b);
-  if (x.kind !== 'ids') throw new Error('id features expected');
-  const dims = [x.rows, x.seq];
-  return { [INPUT_NAMES[0]]: { type: 'int64', data: int64(x.ids), dims }, [INPUT_NAMES[1]]: { type: 'int64', data: int64(x.mask), dims }, [INPUT_NAMES[2]]: { type: 'int64', data: new BigInt64Array(x.rows * x.seq), dims } };
-}
+/** The engine's own batch feeds (token ids: the bench's shapes have no wide branch). */
+const batchFeeds = (b: number[]): Record<string, Feed> => inputFeeds(features.raw(b), undefined);
 
 const dir = mkdtempSync(join(tmpdir(), 'livetag-step-profile-'));
 async function profile(name: string, model: Uint8Array, feeds: (b: number[], i: number) => Record<string, Feed>): Promise<Profile> {

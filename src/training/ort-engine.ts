@@ -45,7 +45,7 @@ function int64(a: ArrayLike<number>): BigInt64Array {
 }
 
 /** The training graph's batch inputs; `wide`: the n-gram branch's source, if the model has one. */
-function inputFeeds(x: RawInput, wide: NgramSource | undefined): Record<string, Feed> {
+export function inputFeeds(x: RawInput, wide: NgramSource | undefined): Record<string, Feed> {
   const dims = [x.rows, x.seq];
   const mask: Feed = { type: 'int64', data: int64(x.mask), dims };
   const ids: Feed = { type: 'int64', data: int64(x.ids), dims };
