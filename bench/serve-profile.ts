@@ -4,7 +4,10 @@
  * /proc, split by thread), once under `node --cpu-prof` (µs per message per
  * serving stage on the main thread, and a flame graph).
  *
- *   node --import tsx bench/serve-profile.ts --label after [--model default] [--count 20000]
+ *   node --import tsx bench/serve-profile.ts --label after [--model default|default-plain|base] [--count 20000]
+ *
+ * default is models/default as shipped (its wide n-gram branch included: the
+ * service a user runs); default-plain its BERT alone, as the suite measures it.
  *
  * Appends its run to bench/results/serve-profile.json (so "before" and
  * "after" sit side by side), rewrites serve-profile.md and docs/serve-flame.svg.
@@ -15,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { drainWindow, flameSvg, readProfile, stageTimes, topFrames } from './lib/cpu-profile.ts';
 import { benchModel } from './lib/models.ts';
+import { plainBertBundle } from './lib/plain-bundle.ts';
 import { createServeHarness, mainAboveIdleUsPerMsg } from './lib/serve-harness.ts';
 import { f } from './lib/suite-report.ts';
 import { REPO_ROOT, liveComments } from './lib/texts.ts';
@@ -31,7 +35,8 @@ const { values } = parseArgs({
 const count = Number(values.count);
 const log = (m: string): void => void process.stderr.write(`[profile ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const { texts, source } = liveComments();
-const bundle = values.model === 'default' ? resolve(REPO_ROOT, 'models/default') : await benchModel('base');
+const bundle =
+  values.model === 'default' ? resolve(REPO_ROOT, 'models/default') : values.model === 'default-plain' ? await plainBertBundle(resolve(REPO_ROOT, 'models/default'), resolve(REPO_ROOT, '.cache/models')) : await benchModel('base');
 const harness = await createServeHarness({ texts, partitions: 3, threads: 0, log });
 const env = { LIVETAG_MODEL_VARIANT: values.variant, LIVETAG_KAFKA_CLIENT: values.client };
 const load0 = loadavg()[0];
