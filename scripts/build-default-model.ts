@@ -71,6 +71,11 @@ if (!cardOnly) {
   rmSync(OUT, { recursive: true, force: true });
   cpSync(join(RUN, 'bundle'), OUT, { recursive: true });
 }
+const reports = [join(RUN, 'report/report.md'), join(ENCODER, 'report.md')];
+if (reports.some((p) => !existsSync(p))) {
+  console.error(`build-default-model: --card-only needs the last build's reports (${reports.join(', ')}); run the script without it first`);
+  process.exit(2);
+}
 const trained = readFileSync(join(RUN, 'report/report.md'), 'utf8').replace(/^# /m, '# Fine-tuning: ');
 const pretrained = readFileSync(join(ENCODER, 'report.md'), 'utf8').replace(/^# /m, '# Pretraining: ');
 writeFileSync(join(OUT, 'TRAINING-REPORT.md'), `${CARD}${trained}\n${pretrained}`);
