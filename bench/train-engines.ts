@@ -27,6 +27,7 @@ import { shuffledBatches } from '../src/training/features.ts';
 import { engineOptionsFor } from '../src/training/trainer.ts';
 import { createArrayAdamW } from '../src/training/adamw-arrays.ts';
 import { createEngine } from '../src/training/engines.ts';
+import { inputFeeds } from '../src/training/ort-engine.ts';
 import { tianchiReviews } from './lib/texts.ts';
 import { trainShape } from './lib/train-shape.ts';
 
@@ -70,14 +71,8 @@ async function child(engineName: string, shape: string, steps: number): Promise<
   let ownForwardSeconds: number | undefined;
   if (engineName === 'onnxruntime') {
     const serve = await createGraphSession(buildBertOnnx(config, weights), {});
-    const feed = (b: number[]) => {
-      const x = features.raw(b);
-      const dims = [x.rows, x.seq];
-      const ids64 = x.kind === 'ids' ? BigInt64Array.from(x.ids, (v) => BigInt(v)) : new BigInt64Array(0);
-      return { input_ids: { type: 'int64' as const, data: ids64, dims }, attention_mask: { type: 'int64' as const, data: BigInt64Array.from(x.mask, (v) => BigInt(v)), dims }, token_type_ids: { type: 'int64' as const, data: new BigInt64Array(ids64.length), dims } };
-    };
-    // Built before the clock starts: the forward timed is the graph's run, as serving's tokenizer hands it int64 tensors.
-    const fed = measured.map(feed);
+    // The engine's own batch feeds, built before the clock starts: the forward timed is the graph's run, as serving's tokenizer hands it int64 tensors.
+    const fed = measured.map((b) => inputFeeds(features.raw(b), undefined));
     for (const f of fed) await serve.run(f);
     const f0 = performance.now();
     for (const f of fed) await serve.run(f);

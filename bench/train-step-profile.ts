@@ -92,8 +92,8 @@ function readTrace(file: string, runs: number, weightShapes: ReadonlySet<string>
     const op = KINDS[GEMM].includes(type) && dims.length === 2 && weightShapes.has(dims.join('x')) ? type + WEIGHT_GRADIENT : type;
     byOp.set(op, (byOp.get(op) ?? 0) + e.dur / runs);
     names.set(op, (names.get(op) ?? new Set()).add(e.name));
-    const node = byNode.get(e.name) ?? { op, dims, us: 0 };
-    byNode.set(e.name, { ...node, us: node.us + e.dur / runs });
+    const node = byNode.get(e.name) ?? byNode.set(e.name, { op, dims, us: 0 }).get(e.name)!;
+    node.us += e.dur / runs;
   }
   const runUs = modelRuns.slice(WARMUP).reduce((s, e) => s + e.dur, 0) / runs;
   return { byOp, nodes: new Map([...names].map(([op, s]) => [op, s.size])), runUs, byNode };
