@@ -10,7 +10,9 @@
  *   (the first --train-count of `generate --seed 2026`), scored as `livetag eval` scores;
  * - the share of the tianchi reviews' characters outside each vocabulary
  *   (texts the new vocabulary was not built from; read, never trained on);
- * - the share of the 10,000 real live comments given any tag;
+ * - the share of the 10,000 real live comments given any tag, and on the 600 of
+ *   them labeled by hand (bench/data/livechat-douyin-labels.json): how many
+ *   untagged comments got a tag, and tag precision / recall, dev and test split;
  * - texts/s in process on one thread over the live comments in batches of 64,
  *   the builds (and the new one's BERT alone, as the suite runs it) alternated.
  * Writes bench/results/default-model-compare.md.
@@ -23,6 +25,7 @@ import { createClassifier } from '../src/model/runtime/classifier.ts';
 import { loadBundle } from '../src/model/runtime/load-bundle.ts';
 import { validateRecords, type RawRecord } from '../src/training/data.ts';
 import { evaluateBundle } from '../src/training/evaluate.ts';
+import { liveCells, liveLabeledRows, scoreLive, type LiveSplit } from './lib/live-labels.ts';
 import { plainBertBundle } from './lib/plain-bundle.ts';
 import { f } from './lib/suite-report.ts';
 import { liveComments, REPO_ROOT, SHARED_DIR } from './lib/texts.ts';
@@ -65,6 +68,8 @@ async function unknownShare(dir: string, texts: readonly string[]): Promise<numb
 const rows: string[] = [];
 const row = (name: string, cells: string[]): void => void rows.push(`| ${name} | ${cells.join(' | ')} |`);
 const quality: Record<string, string[]> = { all: [], unseen: [], unknown: [], tagged: [] };
+const handLabeled = liveLabeledRows();
+const hand: Record<string, string[]> = {};
 for (const [name, dir] of Object.entries(builds)) {
   log(`scoring ${name}: ${dir}`);
   const labels = (await loadBundle(dir)).manifest.labels;
@@ -76,6 +81,12 @@ for (const [name, dir] of Object.entries(builds)) {
   const c = await createClassifier({ bundle: dir, worker: false, threads: 1, variant: 'base' });
   let tagged = 0;
   for (let i = 0; i < live.length; i += 64) for (const r of await c.classify(live.slice(i, i + 64))) if (r.tags.length > 0) tagged++;
+  if (!('missing' in handLabeled))
+    for (const split of ['dev', 'test'] as LiveSplit[]) {
+      const rows = handLabeled.rows[split];
+      const cells = liveCells(scoreLive(rows, (await c.classify(rows.map((r) => r.text))).map((r) => r.tags.map((t) => t.label))));
+      for (const [k, v] of Object.entries(cells)) (hand[`${split}/${k}`] ??= []).push(v);
+    }
   await c.stop();
   quality.tagged.push(`${f((tagged / live.length) * 100, 1)} %`);
 }
@@ -98,6 +109,16 @@ row('2000 fresh generated comments (`generate --seed 7`): subset accuracy / macr
 row('the same, those whose text neither build trained on', quality.unseen);
 row('characters of the tianchi reviews outside the vocabulary', quality.unknown);
 row(`real live comments given any tag (${source})`, quality.tagged);
+const HAND_ROWS: Record<string, string> = {
+  fired: 'hand-labeled live comments, {split} ({n}): those with no tag that got one',
+  precisionRecall: '· tag precision / recall',
+  commerce: '· the same without `host`',
+  exact: '· exact tag set',
+};
+if ('missing' in handLabeled) row('hand-labeled live comments', [`– (${handLabeled.missing})`, '–']);
+else
+  for (const split of ['dev', 'test'] as LiveSplit[])
+    for (const [k, label] of Object.entries(HAND_ROWS)) row(label.replace('{split}', split).replace('{n}', String(handLabeled.rows[split].length)), hand[`${split}/${k}`]);
 const span = (r: number[]): string => `${f(Math.min(...r), 0)}–${f(Math.max(...r), 0)}`;
 row('texts/s, one thread, in process, batches of 64', [span(rates[0]), span(rates[1])]);
 const md = [

@@ -5,6 +5,7 @@
  */
 import type { Category } from './generator-intents.ts';
 import { byPosition, chance, pickOne, weighted, type Rng } from './generator-picks.ts';
+import { openChatText } from './generator-open-chat.ts';
 import { fill } from './generator-slots.ts';
 import { ASIDES, CHIT_CHAT, CHIT_CHAT_CLOSERS, CHIT_CHAT_OPENERS, EMOJI, EMOJI_CODES, NOISE_RULES, PREFIXES } from './generator-vocab.ts';
 
@@ -20,6 +21,10 @@ const RATE = {
   chitChatPair: 0.18,
   /** 哈哈/家人们… before or after a chit-chat line. */
   chitChatFiller: 0.35,
+  /** 哈哈/宝子们… around a question too, so laughter is not read as "no question here". */
+  intentFiller: 0.05,
+  /** Chit-chat from the open grammar (generator-open-chat.ts) rather than the one-liners. */
+  openChat: 0.5,
 } as const;
 
 const pickChitChat = byPosition(CHIT_CHAT, 0.2);
@@ -70,6 +75,7 @@ export function decorateIntent(text: string, singleShort: boolean, rng: Rng): st
   if (singleShort && chance(rng, RATE.repeat)) out = out + (chance(rng, 0.3) ? ' ' : '') + out;
   if (!NO_PARTICLE_AFTER.test(out) && chance(rng, 0.06)) out += pickOne(rng, ['呀', '呢', '啊', '哇', '嘞']);
   if (!ENDS_IN_PUNCTUATION.test(out)) out += QUESTION.test(out) ? pickEnd(rng) : pickChitEnd(rng);
+  if (chance(rng, RATE.intentFiller)) out = chance(rng, 0.3) ? pickOne(rng, CHIT_CHAT_OPENERS) + out : out + pickOne(rng, CHIT_CHAT_CLOSERS);
   if (chance(rng, RATE.aside)) out += (ENDS_IN_PUNCTUATION.test(out) ? pickOne(rng, ['', ' ']) : pickOne(rng, [' ', '，'])) + pickAside(rng);
   if (chance(rng, RATE.emoji)) out += emojiTail(rng);
   return out;
@@ -77,7 +83,7 @@ export function decorateIntent(text: string, singleShort: boolean, rng: Rng): st
 
 /** A comment without a shopping intent: greetings, reactions, banter. */
 export function chitChatText(category: Category, rng: Rng): string {
-  let text = addNoise(fill(pickChitChat(rng), category, rng), rng);
+  let text = addNoise(chance(rng, RATE.openChat) ? openChatText(category, rng) : fill(pickChitChat(rng), category, rng), rng);
   if (chance(rng, RATE.chitChatPair)) {
     text += pickOne(rng, [' ', '，', ' ', '！', ',']) + addNoise(fill(pickChitChat(rng), category, rng), rng);
   } else if (chance(rng, RATE.chitChatFiller)) {

@@ -149,3 +149,12 @@ test('livetag generate writes valid JSONL, the same comments as the API for the 
     assert.match(u.stderr, /LT_USAGE/);
   }
 });
+
+test('chit-chat is open: mostly distinct texts, everyday uses of intent words untagged, laughter around questions too', () => {
+  const untagged = sample.filter((c) => c.labels.length === 0).map((c) => c.text);
+  // The one-liners alone gave a few hundred distinct texts; a closed list teaches a model that anything unseen is a question.
+  assert.ok(new Set(untagged).size / untagged.length > 0.6, `distinct chit-chat ${new Set(untagged).size} of ${untagged.length}`);
+  for (const everyday of [/什么时候/, /多少/, /\d+号/, /能不能|可以.*吗/]) assert.ok(untagged.some((t) => everyday.test(t)), `no untagged text matches ${everyday}`);
+  assert.ok(untagged.some((t) => /^[a-z' ]+$/.test(t)), 'no English chit-chat');
+  assert.ok(tagged.some((c) => /哈哈|嘿嘿|宝子们|家人们/.test(c.text)), 'no question carries laughter or an address to the room');
+});
