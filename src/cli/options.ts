@@ -166,6 +166,25 @@ function isMissing(spec: OptionSpec, value: unknown): boolean {
 }
 
 type RawValues = Record<string, string | boolean | string[] | undefined>;
+const NEGATIVE = /^-(\d|\.\d)/;
+
+/**
+ * parseArgs reads "--count -1" as two options and fails with "argument is ambiguous"; joined as
+ * "--count=-1", the value reaches the option's own check, which says what is allowed.
+ */
+function joinNegativeValues(argv: readonly string[], options: Record<string, { type: 'string' | 'boolean' }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return [...out, ...argv.slice(i)];
+    const next = argv[i + 1];
+    if (/^--[^=]+$/.test(a) && options[a.slice(2)]?.type === 'string' && next !== undefined && NEGATIVE.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
 
 function syntax(spec: CommandSpec, argv: readonly string[]): { values: RawValues; positionals: string[] } {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
@@ -179,7 +198,7 @@ function syntax(spec: CommandSpec, argv: readonly string[]): { values: RawValues
     };
   }
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: true });
     return { values: values as RawValues, positionals };
   } catch (err) {
     const code = (err as { code?: unknown }).code;

@@ -1,3 +1,4 @@
+import { LivetagError } from '../../common/errors.ts';
 import { resolveModelRef } from '../../model/registry/model-ref.ts';
 import { loadBundle } from '../../model/runtime/load-bundle.ts';
 import { validateRecords, formatDataReport, type RawRecord } from '../../training/data.ts';
@@ -12,6 +13,8 @@ export const command = createCommand(evalSpec, async ({ values }) => {
   const records: RawRecord[] = await collect(createFileLabelSource(values.data));
   const { rows, report } = validateRecords([], records, { labels: bundle.manifest.labels });
   if (report.rejected > 0) process.stderr.write(formatDataReport(report) + '\n');
+  // Scores of zero rows would read as a model that gets everything wrong.
+  if (rows.length === 0) throw new LivetagError('LT_DATA', `${values.data.join(', ')}: no row to score (${report.rejected} rejected, see above)`);
   const dupes = report.counts.duplicate ?? 0;
   if (dupes > 0) process.stderr.write(`livetag eval: note: ${dupes} exact duplicate rows were counted once\n`);
   const result = await evaluateBundle(bundle, rows, { variant, ...(threads === undefined ? {} : { threads }) });

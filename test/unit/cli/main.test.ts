@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LivetagError } from '../../../src/common/errors.ts';
 import { createCommand } from '../../../src/cli/command.ts';
 import { COMMANDS } from '../../../src/cli/command-table.ts';
 import { main } from '../../../src/cli/main.ts';
 import { defineCommand } from '../../../src/cli/options.ts';
-import { REPO_ROOT , captureOutput } from '../../helpers/shared.ts';
+import { REPO_ROOT, captureOutput, tempDir } from '../../helpers/shared.ts';
 
 const capture = captureOutput;
 
@@ -71,4 +71,14 @@ test('a reader that closes the pipe early ends the command quietly with status 0
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   assert.equal(stderr, '');
   assert.equal(code, 0);
+});
+
+test('eval with no row left to score exits 3 naming the file, instead of printing zeros', async () => {
+  const file = join(tempDir(), 'labels.jsonl');
+  writeFileSync(file, '{"text":"这个多少钱","labels":["prize"]}\nnot json\n');
+  const r = await capture(() => main(['eval', '--model', join(REPO_ROOT, 'models/default'), '--data', file]));
+  assert.equal(r.code, 3);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /unknown-label: 1/);
+  assert.match(r.stderr, new RegExp(`livetag eval: LT_DATA: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no row to score \\(2 rejected`));
 });

@@ -105,3 +105,11 @@ test('parsed values are typed by the declaration', () => {
   const wrong: 'xml' = values.format;
   assert.deepEqual([format, count, port, list, absent, wrong], ['jsonl', 10, undefined, ['a', 'b'], undefined, 'jsonl']);
 });
+
+test('a negative number after an option is its value, so the option\'s own check names what is allowed', () => {
+  usageError(['go', '-m', 'x', '--count', '-1'], /^--count -1: must be > 0$/);
+  usageError(['go', '-m', 'x', '--rate', '-.5'], /^--rate -\.5: must be ≥ 0$/);
+  // Not joined: a boolean flag's neighbour and anything after --.
+  assert.deepEqual(parse(['go', '-m', 'x', '--', '-5']).positionals, ['go', '-5']);
+  usageError(['go', '-m', 'x', '--quiet', '-3'], /-3/);
+});
