@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { announcePromotion } from '../../consumer/model-watcher.ts';
 import { createKafkaClient } from '../../kafka/client.ts';
 import { loadKafkaConnection } from '../../kafka/connection.ts';
@@ -19,7 +20,10 @@ export const command = createCommand(modelsSpec, async ({ values, positionals })
   };
   switch (action) {
     case 'list': {
-      for (const e of await registry.list()) {
+      const versions = await registry.list();
+      // A mistyped --registry would otherwise look like an empty one.
+      if (versions.length === 0) process.stderr.write(`livetag models: no versions in ${registry.root}${existsSync(registry.root) ? '' : ' (no such directory)'}\n`);
+      for (const e of versions) {
         const m = e.manifest;
         const f1 = m.training?.metrics?.macro_f1;
         process.stdout.write(`${e.current ? '*' : ' '} ${e.id}  ${m.modelId}  ${m.labels.length} labels  ${m.createdAt}${f1 === undefined ? '' : `  macro-F1 ${f1.toFixed(3)}`}\n`);

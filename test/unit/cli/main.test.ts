@@ -82,3 +82,13 @@ test('eval with no row left to score exits 3 naming the file, instead of printin
   assert.match(r.stderr, /unknown-label: 1/);
   assert.match(r.stderr, new RegExp(`livetag eval: LT_DATA: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no row to score \\(2 rejected`));
 });
+
+test('models list says so when the registry holds no version, and when its directory is missing', async () => {
+  const missing = join(tempDir(), 'no-registry');
+  const r = await capture(() => main(['models', 'list', '--registry', missing]));
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, `livetag models: no versions in ${missing} (no such directory)\n`);
+  const empty = tempDir();
+  assert.equal((await capture(() => main(['models', 'list', '--registry', empty]))).stderr, `livetag models: no versions in ${empty}\n`);
+});
