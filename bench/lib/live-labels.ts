@@ -81,7 +81,7 @@ export function scoreLive(rows: readonly LiveRow[], predicted: readonly (readonl
   return { rows: rows.length, untaggedFired, untagged, all, commerce, exact };
 }
 
-/** "fired on 12.3 % of untagged; precision 0.40, recall 0.55 (commerce 0.20 / 0.60)" pieces for a table. */
+/** A score as table cells: untagged rows that got a tag, precision / recall with their counts (all tags, then without `host`), exact tag sets. */
 export function liveCells(s: LiveScore): { fired: string; precisionRecall: string; commerce: string; exact: string } {
   const pr = (c: { tp: number; fp: number; fn: number }): string => `${ratio(c.tp, c.tp + c.fp)} / ${ratio(c.tp, c.tp + c.fn)} (${c.tp} right, ${c.fp} wrong, ${c.fn} missed)`;
   return {
