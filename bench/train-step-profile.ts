@@ -7,7 +7,8 @@
  * The training graph as the onnxruntime engine builds it (the recipe's loss,
  * dropout masks fed, the word table's gradient as rows) and the serving graph
  * of the same weights run the same batches of tianchi texts (bench/train-engines.ts's
- * data and shapes); their kernel times are summed by kind of operator. The
+ * data and shapes), a warm-up pass over the batches and then the timed pass; their
+ * kernel times are summed by kind of operator. The
  * profiler adds a few µs to every kernel, so the ratios here are of kernel
  * time, not the engine's wall time (bench/train-engines.ts measures that).
  * `--nodes N` also lists the training graph's N costliest nodes, one by one.
@@ -39,7 +40,6 @@ const { values } = parseArgs({
 });
 const shape = values.shape === 'base' ? 'base' : 'small';
 const steps = Number(values.steps ?? (shape === 'base' ? 4 : 60));
-const WARMUP = 2;
 const BATCH = 32;
 
 /** Operator kinds, so the table reads as GEMMs, elementwise passes, data movement, … */
@@ -77,11 +77,16 @@ interface Profile {
 /** A GEMM whose output has a trainable weight's 2-D shape computes that weight's gradient. */
 const WEIGHT_GRADIENT = ' → weight gradient';
 
-/** The runs after the warm-up: kernel time per run by operator type (GEMMs into weight gradients apart). */
+/**
+ * Kernel time per run by operator type (GEMMs into weight gradients apart), over the timed pass: the
+ * batches run once to warm, then again under the clock, as bench/train-engines.ts times them
+ * (onnxruntime plans each new input shape on its first run, and a first run at a new length costs up
+ * to twice the next; a training job meets its shapes every epoch).
+ */
 function readTrace(file: string, runs: number, weightShapes: ReadonlySet<string>): Profile {
   const events = JSON.parse(readFileSync(file, 'utf8')) as TraceEvent[];
-  const modelRuns = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
-  const from = modelRuns[WARMUP].ts;
+  const timed = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(runs);
+  const from = timed[0].ts;
   const byOp = new Map<string, number>();
   const names = new Map<string, Set<string>>();
   const byNode = new Map<string, { op: string; dims: readonly number[]; us: number }>();
@@ -95,7 +100,7 @@ function readTrace(file: string, runs: number, weightShapes: ReadonlySet<string>
     const node = byNode.get(e.name) ?? byNode.set(e.name, { op, dims, us: 0 }).get(e.name)!;
     node.us += e.dur / runs;
   }
-  const runUs = modelRuns.slice(WARMUP).reduce((s, e) => s + e.dur, 0) / runs;
+  const runUs = timed.reduce((s, e) => s + e.dur, 0) / runs;
   return { byOp, nodes: new Map([...names].map(([op, s]) => [op, s.size])), runUs, byNode };
 }
 
@@ -104,7 +109,7 @@ const engine = engineOptionsFor({ config, weights, frozenLayers: 0, features, re
 const dropout = engine.dropout ?? 0;
 const graph = buildTrainingGraph(config, weights, { loss: trainingLoss(engine.loss), frozenLayers: 0, dropout: dropout > 0, rowGradients: new Set([WORD_EMBEDDINGS]) });
 const masks = createDropoutMasks(graph.dropoutSites);
-const batches = shuffledBatches(rows, features.lengths, BATCH, 7).slice(0, steps + WARMUP);
+const batches = shuffledBatches(rows, features.lengths, BATCH, 7).slice(0, steps);
 const posWeight = Float32Array.from({ length: 13 }, (_, j) => engine.loss.posWeight?.[j] ?? 1);
 
 /** The engine's own batch feeds (token ids: the bench's shapes have no wide branch). */
@@ -113,7 +118,7 @@ const batchFeeds = (b: number[]): Record<string, Feed> => inputFeeds(features.ra
 const dir = mkdtempSync(join(tmpdir(), 'livetag-step-profile-'));
 async function profile(name: string, model: Uint8Array, feeds: (b: number[], i: number) => Record<string, Feed>): Promise<Profile> {
   const session = await createGraphSession(model, { profilePrefix: join(dir, name) });
-  for (const [i, b] of batches.entries()) await session.run(feeds(b, i));
+  for (let pass = 0; pass < 2; pass++) for (const [i, b] of batches.entries()) await session.run(feeds(b, i));
   await session.release();
   const file = readdirSync(dir).find((f) => f.startsWith(name) && f.endsWith('.json'));
   if (!file) throw new Error(`onnxruntime wrote no profile for ${name}`);
@@ -148,7 +153,7 @@ const serveTotal = sum(serve.byOp);
 const md = [
   `# A training step against the serving forward, kernel by kernel (${new Date().toISOString().slice(0, 10)})`,
   '',
-  `\`node --import tsx bench/train-step-profile.ts --shape ${shape} --steps ${steps}${Number(values.nodes) > 0 ? ` --nodes ${values.nodes}` : ''}\`: ${shape === 'base' ? 'bert-base shape, all 12 layers trained' : 'the default small shape'}, batch ${BATCH}, ${source}; onnxruntime's profiler, ${steps} batches after ${WARMUP} of warm-up.`,
+  `\`node --import tsx bench/train-step-profile.ts --shape ${shape} --steps ${steps}${Number(values.nodes) > 0 ? ` --nodes ${values.nodes}` : ''}\`: ${shape === 'base' ? 'bert-base shape, all 12 layers trained' : 'the default small shape'}, batch ${BATCH}, ${source}; onnxruntime's profiler, ${steps} batches, timed in a second pass after a warm-up pass over the same batches.`,
   '',
   '| operators | training step ms | nodes | serving forward ms | nodes | step / forward |',
   '|---|---:|---:|---:|---:|---:|',
