@@ -79,11 +79,13 @@ if (!cardOnly) {
   else rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
   livetag(['generate', '--count', String(COUNT), '--seed', '2026'], DATA);
-  // The hand-labeled live comments score the model on real chat (bench/default-model-compare.ts): pretraining never reads them.
-  const { dev, test } = readLiveLabels();
-  const scored = new Set([...dev, ...test]);
-  writeFileSync(LIVE_UNSCORED, readFileSync(LIVE, 'utf8').split('\n').filter((l, i) => l.trim() && !scored.has(i)).join('\n') + '\n');
-  if (!keepEncoder) livetag(['pretrain', '--data', LIVE_UNSCORED, '--data', CORPUS[1], '--epochs', '20', '--max-length', '64', '--model-id', 'livetag-default-encoder', '--quiet', '--out', ENCODER]);
+  if (!keepEncoder) {
+    // The hand-labeled live comments score the model on real chat (bench/default-model-compare.ts): pretraining never reads them.
+    const { dev, test } = readLiveLabels();
+    const scored = new Set([...dev, ...test]);
+    writeFileSync(LIVE_UNSCORED, readFileSync(LIVE, 'utf8').split('\n').filter((l, i) => l.trim() && !scored.has(i)).join('\n') + '\n');
+    livetag(['pretrain', '--data', LIVE_UNSCORED, '--data', CORPUS[1], '--epochs', '20', '--max-length', '64', '--model-id', 'livetag-default-encoder', '--quiet', '--out', ENCODER]);
+  }
   livetag(['train', '--data', DATA, '--init', ENCODER, '--ngram', '65536', '--labels', DEFAULT_LABELS.join(','), '--model-id', 'livetag-default', '--no-resume', '--quiet', '--out', RUN]);
   rmSync(OUT, { recursive: true, force: true });
   cpSync(join(RUN, 'bundle'), OUT, { recursive: true });

@@ -111,7 +111,11 @@ const INTENT_PAIRS: ReadonlySet<string> = (() => {
   for (const w of words) for (const run of w.split(/\{[^}]*\}/)) for (let i = 0; i + 1 < run.length; i++) pairs.add(run.slice(i, i + 2));
   return pairs;
 })();
-const spellsIntent = (s: string): boolean => [...s].some((_, i) => i + 1 < s.length && INTENT_PAIRS.has(s.slice(i, i + 2)));
+// The strings are drawn from COMMON, one UTF-16 unit per character, so slicing by index is by character.
+function spellsIntent(s: string): boolean {
+  for (let i = 0; i + 1 < s.length; i++) if (INTENT_PAIRS.has(s.slice(i, i + 2))) return true;
+  return false;
+}
 
 /** Chit-chat from the open grammar, or (a third of the time) a short string of common characters that spells no intent wording. */
 export function openChatText(category: Category, rng: Rng): string {

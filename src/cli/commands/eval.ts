@@ -14,7 +14,7 @@ export const command = createCommand(evalSpec, async ({ values }) => {
   const { rows, report } = validateRecords([], records, { labels: bundle.manifest.labels });
   if (report.rejected > 0) process.stderr.write(formatDataReport(report) + '\n');
   // Scores of zero rows would read as a model that gets everything wrong.
-  if (rows.length === 0) throw new LivetagError('LT_DATA', `${values.data.join(', ')}: no row to score (${report.rejected} rejected, see above)`);
+  if (rows.length === 0) throw new LivetagError('LT_DATA', `${values.data.join(', ')}: no row to score (${report.rejected > 0 ? `${report.rejected} rejected, see above` : 'no rows in it'})`);
   const dupes = report.counts.duplicate ?? 0;
   if (dupes > 0) process.stderr.write(`livetag eval: note: ${dupes} exact duplicate rows were counted once\n`);
   const result = await evaluateBundle(bundle, rows, { variant, ...(threads === undefined ? {} : { threads }) });
