@@ -1,11 +1,13 @@
 /**
- * The hand labels of 600 real Douyin live comments (bench/data/livechat-douyin-labels.json)
+ * The hand labels of real Douyin live comments (bench/data/livechat-douyin-labels.json)
  * and how a model's tags score against them. The texts are read in place from
  * ../shared by line number; the labels file holds numbers and tags only.
  *
  * Those rooms are entertainment streams: most comments carry no tag, so what
- * the set measures well is how often a model tags chit-chat. Its ~35 tagged
- * rows (mostly `host`) give recall only roughly.
+ * the 600 random lines (dev, test) measure well is how often a model tags
+ * chit-chat; their ~35 tagged rows (mostly `host`) give recall only roughly.
+ * The keyword split adds every other line that names a commerce word, about
+ * half of them real commerce remarks: recall where a random sample has none.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -18,31 +20,40 @@ const COMMENTS = 'data/livechat-douyin/comments.jsonl';
 
 const tag = z.enum(DEFAULT_LABELS);
 const line = z.number().int().min(0);
+export const LIVE_SPLITS = ['dev', 'test', 'keyword'] as const;
+export type LiveSplit = (typeof LIVE_SPLITS)[number];
+const listed = (f: Record<LiveSplit, number[]>): number[] => LIVE_SPLITS.flatMap((s) => f[s]);
 const fileSchema = z
-  .object({ dev: z.array(line), test: z.array(line), labels: z.record(z.string().regex(/^\d+$/), z.array(tag).min(1)) })
-  .refine((f) => new Set([...f.dev, ...f.test]).size === f.dev.length + f.test.length, 'a line is listed twice')
-  .refine((f) => Object.keys(f.labels).every((k) => f.dev.includes(Number(k)) || f.test.includes(Number(k))), 'a labeled line is in neither split');
+  .object({ dev: z.array(line), test: z.array(line), keyword: z.array(line), labels: z.record(z.string().regex(/^\d+$/), z.array(tag).min(1)) })
+  .refine((f) => new Set(listed(f)).size === listed(f).length, 'a line is listed twice')
+  .refine((f) => Object.keys(f.labels).every((k) => listed(f).includes(Number(k))), 'a labeled line is in no split');
+
+/**
+ * How the keyword split was chosen: every line outside dev and test whose
+ * text matches (Python's re.search, the same syntax here).
+ */
+export const KEYWORD_PATTERN =
+  /多少钱|价格|便宜|太贵|好贵|几块|码|尺寸|身高|体重|还有吗|有货|没货|库存|补货|抢不到|发货|快递|物流|包邮|优惠|打折|折扣|券|满减|秒杀|质量|好用吗|材质|面料|纯棉|颜色|什么色|怎么用|退货|换货|售后|退款|链接|小黄车|上架|福袋|赠品|下单|买了|拍了|能买|怎么买|想买/;
 
 export interface LiveRow {
   readonly line: number;
   readonly text: string;
   readonly labels: readonly string[];
 }
-export type LiveSplit = 'dev' | 'test';
 
 /** The label file, validated; throws with the reason when it is malformed. */
 export function readLiveLabels(path = LIVE_LABELS_PATH): z.infer<typeof fileSchema> {
   return fileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
 }
 
-/** Both splits with their texts, or the reason they cannot be read (../shared absent). */
+/** Every split with its texts, or the reason they cannot be read (../shared absent). */
 export function liveLabeledRows(sharedDir = SHARED_DIR): { rows: Record<LiveSplit, LiveRow[]> } | { missing: string } {
   const path = resolve(sharedDir, COMMENTS);
   if (!existsSync(path)) return { missing: `${path} is absent (the hand labels name its lines)` };
   const texts = readFileSync(path, 'utf8').split('\n').map((l) => (l.trim() ? (JSON.parse(l) as { text: string }).text : ''));
   const f = readLiveLabels();
   const take = (lines: readonly number[]): LiveRow[] => lines.map((n) => ({ line: n, text: texts[n], labels: f.labels[String(n)] ?? [] }));
-  return { rows: { dev: take(f.dev), test: take(f.test) } };
+  return { rows: { dev: take(f.dev), test: take(f.test), keyword: take(f.keyword) } };
 }
 
 export interface LiveScore {
