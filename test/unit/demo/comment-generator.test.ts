@@ -87,7 +87,8 @@ test('labels are consistent with the text: the same text never gets two label se
   const implies: Array<[RegExp, string]> = [
     [/多少钱|多少前|多少米|多少qian|价格|价钱|到手价/, 'price'],
     [/链接|链捷|链结|lian接|小黄车/, 'link'],
-    [/码|\d+斤/, 'size'],
+    // 码 in everyday words (起码, 号码, 密码, 健康码, 码头) is open chit-chat's lookalike, not a size.
+    [/(?<!起|号|密|康)码(?!头)|\d+斤/, 'size'],
     [/包邮|包油|快递|顺丰|发货|发后/, 'shipping'],
     [/优惠券|优惠卷|满减|秒杀/, 'discount'],
     [/颜色|色号/, 'color'],
