@@ -21,7 +21,7 @@ import { flopsPerSequence } from '../src/model/bert-config.ts';
 import { buildBertOnnx } from '../src/model/build/onnx-graph.ts';
 import { buildTrainingGraph } from '../src/model/build/training-graph.ts';
 import { OUTPUT_NAME } from '../src/model/onnx-names.ts';
-import { createGraphSession } from '../src/model/runtime/graph-session.ts';
+import { createGraphSession, TRAINING_SESSION } from '../src/model/runtime/graph-session.ts';
 import { measureMatMulGflops } from '../src/model/runtime/matmul-probe.ts';
 import { shuffledBatches } from '../src/training/features.ts';
 import { engineOptionsFor } from '../src/training/trainer.ts';
@@ -81,7 +81,7 @@ async function child(engineName: string, shape: string, steps: number): Promise<
     // The training graph's own forward: the same operators, but the weights are inputs, so
     // onnxruntime cannot pre-pack them for its GEMMs as it does the serving graph's initializers.
     const own = buildTrainingGraph(config, weights, { loss: { name: 'bce' }, frozenLayers: 0, forwardOnly: true });
-    const ownSession = await createGraphSession(own.bytes, {});
+    const ownSession = await createGraphSession(own.bytes, TRAINING_SESSION);
     const weightFeeds = Object.fromEntries(own.trainable.map((n) => [n, { type: 'float32' as const, data: weights.get(n)!.data, dims: weights.get(n)!.shape }]));
     for (const f of fed) await ownSession.run({ ...f, ...weightFeeds }, [OUTPUT_NAME]);
     const o0 = performance.now();

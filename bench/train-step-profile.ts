@@ -21,7 +21,8 @@ import { parseArgs } from 'node:util';
 import { buildBertOnnx } from '../src/model/build/onnx-graph.ts';
 import { buildTrainingGraph, TRAINING_INPUTS } from '../src/model/build/training-graph.ts';
 import { INPUT_NAMES } from '../src/model/onnx-names.ts';
-import { createGraphSession, type Feed } from '../src/model/runtime/graph-session.ts';
+import { createGraphSession, TRAINING_SESSION, type Feed } from '../src/model/runtime/graph-session.ts';
+import type { SessionOptions } from '../src/model/runtime/onnx-session.ts';
 import { WORD_EMBEDDINGS } from '../src/model/weights.ts';
 import { createDropoutMasks } from '../src/training/dropout-masks.ts';
 import { shuffledBatches } from '../src/training/features.ts';
@@ -116,8 +117,8 @@ const posWeight = Float32Array.from({ length: 13 }, (_, j) => engine.loss.posWei
 const batchFeeds = (b: number[]): Record<string, Feed> => inputFeeds(features.raw(b), undefined);
 
 const dir = mkdtempSync(join(tmpdir(), 'livetag-step-profile-'));
-async function profile(name: string, model: Uint8Array, feeds: (b: number[], i: number) => Record<string, Feed>): Promise<Profile> {
-  const session = await createGraphSession(model, { profilePrefix: join(dir, name) });
+async function profile(name: string, model: Uint8Array, feeds: (b: number[], i: number) => Record<string, Feed>, opts: SessionOptions = {}): Promise<Profile> {
+  const session = await createGraphSession(model, { ...opts, profilePrefix: join(dir, name) });
   for (let pass = 0; pass < 2; pass++) for (const [i, b] of batches.entries()) await session.run(feeds(b, i));
   await session.release();
   const file = readdirSync(dir).find((f) => f.startsWith(name) && f.endsWith('.json'));
@@ -139,7 +140,7 @@ try {
       [TRAINING_INPUTS.labels]: { type: 'float32', data: Float32Array.from(b.flatMap((r) => [...targets[r]])), dims: [b.length, 13] },
       [TRAINING_INPUTS.posWeight]: { type: 'float32', data: posWeight, dims: [13] },
     };
-  });
+  }, TRAINING_SESSION);
   serve = await profile('serve', buildBertOnnx(config, weights), (b) => batchFeeds(b));
 } finally {
   rmSync(dir, { recursive: true, force: true });

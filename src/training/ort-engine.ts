@@ -11,7 +11,7 @@ import { GRAD_SUMSQ_OUTPUT } from '../model/build/autodiff/tape.ts';
 import { buildTrainingGraph, LOSS_OUTPUT, TRAINING_INPUTS, type TrainingGraph, type TrainingLoss } from '../model/build/training-graph.ts';
 import type { NgramSource } from '../model/ngram-hash.ts';
 import { INPUT_NAMES, NGRAM_INPUT, OUTPUT_NAME } from '../model/onnx-names.ts';
-import { createGraphSession, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
+import { createGraphSession, TRAINING_SESSION, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
 import { isTrainable, weightSpecs, WORD_EMBEDDINGS, type WeightMap } from '../model/weights.ts';
 import { createArrayAdamW, sumOfSquares } from './adamw-arrays.ts';
 import { createDropoutMasks, type DropoutMasks } from './dropout-masks.ts';
@@ -73,7 +73,7 @@ async function openSessions(o: EngineOptions, weights: WeightMap, rowTensors: Re
   const predict = buildTrainingGraph(o.config, weights, { loss, frozenLayers: o.frozenLayers, forwardOnly: true, ...frozen });
   const device = o.device ?? 'auto';
   let reason = '';
-  const session = { threads: o.threads ?? 0, device: device === 'cpu' ? ('cpu' as const) : ('cuda' as const), warn: (m: string) => (reason = m) };
+  const session = { ...TRAINING_SESSION, threads: o.threads ?? 0, device: device === 'cpu' ? ('cpu' as const) : ('cuda' as const), warn: (m: string) => (reason = m) };
   const t = await createGraphSession(train.bytes, session);
   const p = await createGraphSession(predict.bytes, { ...session, device: t.provider });
   if (device === 'cuda' && t.provider !== 'cuda') o.log?.(`--device cuda: ${reason.replace(/^livetag: /, '')}`);

@@ -23,6 +23,9 @@ export interface GraphSession {
   release(): Promise<void>;
 }
 
+/** What a session running a training graph sets (SessionOptions.memoryPattern says why). */
+export const TRAINING_SESSION: Readonly<SessionOptions> = Object.freeze({ memoryPattern: false });
+
 export async function createGraphSession(model: Uint8Array, opts: SessionOptions = {}): Promise<GraphSession> {
   const { session, provider } = await openSession(model, opts);
   let released = false;

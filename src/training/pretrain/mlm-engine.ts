@@ -7,7 +7,7 @@ import { GRAD_SUMSQ_OUTPUT } from '../../model/build/autodiff/tape.ts';
 import { buildMlmGraph, MLM_INPUTS, MLM_OUTPUTS, mlmWeightSpecs } from '../../model/build/mlm-graph.ts';
 import type { BertConfig } from '../../model/bert-config.ts';
 import { INPUT_NAMES } from '../../model/onnx-names.ts';
-import { createGraphSession, type Feed } from '../../model/runtime/graph-session.ts';
+import { createGraphSession, TRAINING_SESSION, type Feed } from '../../model/runtime/graph-session.ts';
 import type { WeightMap } from '../../model/weights.ts';
 import { LivetagError } from '../../common/errors.ts';
 import { createArrayAdamW } from '../adamw-arrays.ts';
@@ -80,7 +80,7 @@ export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
   const shapes = new Map(specs.map((s) => [s.name, s.shape]));
   const optimizer = createArrayAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer);
   const device = o.device ?? 'auto';
-  const session = await createGraphSession(graph.bytes, { threads: o.threads ?? 0, device: device === 'cpu' ? 'cpu' : 'cuda', warn: () => undefined });
+  const session = await createGraphSession(graph.bytes, { ...TRAINING_SESSION, threads: o.threads ?? 0, device: device === 'cpu' ? 'cpu' : 'cuda', warn: () => undefined });
   const gradNames = graph.trainable.map((n) => graph.gradients.get(n)!);
   const copy = (m: ReadonlyMap<string, Float32Array>): Map<string, StoredTensor> => new Map([...m].map(([n, d]) => [n, { shape: shapes.get(n)!, data: Float32Array.from(d) }]));
   const load = (into: Map<string, Float32Array>, from: ReadonlyMap<string, StoredTensor>): void => {
