@@ -115,8 +115,9 @@ if (!cardOnly) {
   // repeat it; but an encoder pretrained before the hand labels grew has read texts that are scored now.
   const corpusHash = createHash('sha256').update(unscored.join('\n')).update(readFileSync(CORPUS[1])).digest('hex');
   const cached = existsSync(join(ENCODER, 'bundle/manifest.json')) && existsSync(ENCODER_CORPUS) && readFileSync(ENCODER_CORPUS, 'utf8') === corpusHash;
-  const keepEncoder = process.argv.includes('--keep-encoder') && cached;
-  if (process.argv.includes('--keep-encoder') && !cached)
+  const askedToKeep = process.argv.includes('--keep-encoder');
+  const keepEncoder = askedToKeep && cached;
+  if (askedToKeep && !cached)
     console.error('build-default-model: --keep-encoder: the cached encoder was not pretrained on this corpus (none cached, or the hand labels or ../shared changed); pretraining again');
   if (keepEncoder) for (const p of [DATA, RUN]) rmSync(p, { recursive: true, force: true });
   else rmSync(WORK, { recursive: true, force: true });
