@@ -43,7 +43,7 @@ export interface SessionOptions {
    * input shape it plans that shape's intermediates as one block. A training
    * graph keeps every activation for its backward, so each shape's block is
    * new memory, first touched on that second run: a bert-base step met its
-   * length a second time in 1.4–2.2× its usual time (300k page faults), and
+   * length a second time in 1.4–1.5× its usual time (300k page faults), and
    * the blocks raised peak RSS from 2.4 to 4.1 GB. Steady runs are no faster
    * with it. Training sessions turn it off; the serving forward, whose
    * activations die as they are read, runs the same either way.
