@@ -26,7 +26,10 @@ const listed = (f: Record<LiveSplit, number[]>): number[] => LIVE_SPLITS.flatMap
 const fileSchema = z
   .object({ dev: z.array(line), test: z.array(line), keyword: z.array(line), labels: z.record(z.string().regex(/^\d+$/), z.array(tag).min(1)) })
   .refine((f) => new Set(listed(f)).size === listed(f).length, 'a line is listed twice')
-  .refine((f) => Object.keys(f.labels).every((k) => listed(f).includes(Number(k))), 'a labeled line is in no split');
+  .refine((f) => {
+    const all = new Set(listed(f));
+    return Object.keys(f.labels).every((k) => all.has(Number(k)));
+  }, 'a labeled line is in no split');
 
 /**
  * How the keyword split was chosen: every line outside dev and test whose
