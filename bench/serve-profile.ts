@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { drainWindow, flameSvg, readProfile, stageTimes, topFrames } from './lib/cpu-profile.ts';
 import { benchModel } from './lib/models.ts';
 import { plainBertBundle } from './lib/plain-bundle.ts';
-import { createServeHarness, mainAboveIdleUsPerMsg } from './lib/serve-harness.ts';
+import { createServeHarness, mainAboveIdleUsPerMsg, steadyMainUsPerMsg } from './lib/serve-harness.ts';
 import { f } from './lib/suite-report.ts';
 import { REPO_ROOT, liveComments } from './lib/texts.ts';
 
@@ -84,7 +84,7 @@ try {
     texts: source,
     count,
     loadAverage: { atStart: load0, atEnd: loadavg()[0] },
-    plain: { msgsPerSecond: plain.msgsPerSecond, cpuUsPerMsg: (plain.usage.cpuSeconds / plain.received) * 1e6, threadsUsPerMsg: splitThreads(plain.usage.threads ?? {}, plain.received), model: plain.model, mainAboveIdleUsPerMsg: mainAboveIdleUsPerMsg(plain, idle.main ?? 0) },
+    plain: { msgsPerSecond: plain.msgsPerSecond, cpuUsPerMsg: (plain.usage.cpuSeconds / plain.received) * 1e6, threadsUsPerMsg: splitThreads(plain.usage.threads ?? {}, plain.received), model: plain.model, mainAboveIdleUsPerMsg: mainAboveIdleUsPerMsg(plain, idle.main ?? 0), ...(plain.steady ? { steadyMainUsPerMsg: steadyMainUsPerMsg(plain) } : {}) },
     idle: { threadsMsPerSecond: Object.fromEntries(Object.entries(idle).map(([t, v]) => [t, v * 1000])) },
     profiled: { msgsPerSecond: profiled.msgsPerSecond, mainThreadUsPerMsg: mainBusy, stageUsPerMsg: perMsg, topFrames: topFrames(main.p).map((t) => ({ ...t, usPerMsg: t.us / profiled.received })),
       workerStageUsPerMsg: worker ? Object.fromEntries(Object.entries(stageTimes(worker.p)).filter(([k]) => k !== 'idle').map(([k, v]) => [k, v / profiled.received])) : undefined },
@@ -109,7 +109,7 @@ interface ProfileRun {
   client?: string;
   count: number;
   loadAverage: { atStart: number; atEnd: number };
-  plain: { msgsPerSecond: number; cpuUsPerMsg: number; threadsUsPerMsg: Record<string, number>; mainAboveIdleUsPerMsg?: number };
+  plain: { msgsPerSecond: number; cpuUsPerMsg: number; threadsUsPerMsg: Record<string, number>; mainAboveIdleUsPerMsg?: number; steadyMainUsPerMsg?: number };
   /** Runs since 2026-12-06: the service with nothing to read. */
   idle?: { threadsMsPerSecond: Record<string, number> };
   profiled: { msgsPerSecond: number; mainThreadUsPerMsg: number; stageUsPerMsg: Record<string, number> };
@@ -128,5 +128,6 @@ function render(runs: readonly ProfileRun[]): string {
   for (const t of threads) L.push(`| thread ${t} (plain) | ${runs.map((r) => f(r.plain.threadsUsPerMsg[t], 1)).join(' | ')} |`);
   L.push(`| main thread with nothing to read, ms CPU per s | ${runs.map((r) => f(r.idle?.threadsMsPerSecond.main, 1)).join(' | ')} |`);
   L.push(`| main thread above that floor, µs/msg (plain) | ${runs.map((r) => f(r.plain.mainAboveIdleUsPerMsg, 1)).join(' | ')} |`);
+  L.push(`| main thread past the drain's first quarter, µs/msg (plain) | ${runs.map((r) => f(r.plain.steadyMainUsPerMsg, 1)).join(' | ')} |`);
   return L.join('\n') + '\n';
 }

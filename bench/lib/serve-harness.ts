@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { createKafka, deleteTopics, ensureTopics } from '../../test/helpers/kafkajs.ts';
 import { benchBroker } from './broker.ts';
-import { watchProcess } from './proc.ts';
+import { threadCpu, watchProcess } from './proc.ts';
 import type { ServeResult } from './suite-report.ts';
 import { REPO_ROOT, percentile } from './texts.ts';
 
@@ -49,6 +49,8 @@ const READER_MAX_WAIT_MS = 100;
  * A service in production has run for hours; the ladder measures that state.
  */
 export const PACED_LEAD_MS = 2_000;
+/** A backlog drain's share read back before its steady part begins (ServeResult.steady). */
+export const STEADY_FROM_SHARE = 0.25;
 
 /**
  * The main thread's CPU per message above what it spends with no traffic
@@ -58,6 +60,12 @@ export const PACED_LEAD_MS = 2_000;
 export function mainAboveIdleUsPerMsg(run: ServeResult, idleMain: number): number {
   const main = run.usage.threads?.main ?? NaN;
   return ((main - idleMain * (run.usage.wallSeconds ?? NaN)) / run.received) * 1e6;
+}
+
+/** The same over a backlog's steady part (ServeResult.steady); NaN where the run has none. */
+export function steadyMainUsPerMsg(run: ServeResult, idleMain = 0): number {
+  const s = run.steady;
+  return s ? ((s.mainCpuSeconds - idleMain * s.wallSeconds) / s.messages) * 1e6 : NaN;
 }
 
 export type ServeHarness = Awaited<ReturnType<typeof createServeHarness>>;
@@ -99,7 +107,7 @@ export async function createServeHarness(o: HarnessOptions) {
     await producer.disconnect();
   }
 
-  function collector(topic: string, count: number, timeoutMs: number, maxWaitMs = READER_MAX_WAIT_MS) {
+  function collector(topic: string, count: number, timeoutMs: number, maxWaitMs = READER_MAX_WAIT_MS, mark?: { at: number; fn: (received: number) => void }) {
     // Each latency split where livetag stamped it (classifiedAt, after inference): before = produce,
     // broker, livetag's fetch, queue, batch wait and inference; after = publish and this reader's fetch.
     // livetag's records also carry fetchedAt: the part before classifiedAt splits into Kafka's and livetag's.
@@ -116,6 +124,10 @@ export async function createServeHarness(o: HarnessOptions) {
           for (const m of batch.messages) {
             const { timing } = JSON.parse(m.value!.toString('utf8')) as { timing: { producedAt: number; fetchedAt?: number; classifiedAt: number } };
             rows.push({ readAt, ...timing });
+          }
+          if (mark && rows.length >= mark.at) {
+            mark.fn(rows.length);
+            mark = undefined;
           }
           if (rows.length >= count) done();
         },
@@ -234,9 +246,16 @@ export async function createServeHarness(o: HarnessOptions) {
   async function serveRun(kind: 'livetag' | 'naive', bundle: string, count: number, opts: { rate?: number; env?: Record<string, string>; unique?: boolean; execArgv?: readonly string[]; readerMaxWaitMs?: number } = {}): Promise<ServeResult> {
     const t = await topics(kind);
     if (!opts.rate) await produce(t.input, count, undefined, opts.unique);
-    const col = collector(t.output, count, Math.max(120_000, (count / (opts.rate ?? 5)) * 3000), opts.readerMaxWaitMs);
+    // A backlog's steady part: the main thread's CPU past the first quarter of the drain, whose
+    // fresh process compiles its hot paths (kafkajs' encoders, the stages) and then runs V8's
+    // post-start-up collections, costs a service that has run for hours paid long ago.
+    let steadyFrom: { received: number; threads: Record<string, number>; at: number } | undefined;
+    let pid = 0;
+    const mark = opts.rate ? undefined : { at: Math.ceil(count * STEADY_FROM_SHARE), fn: (received: number) => void (steadyFrom = { received, threads: threadCpu(pid), at: performance.now() }) };
+    const col = collector(t.output, count, Math.max(120_000, (count / (opts.rate ?? 5)) * 3000), opts.readerMaxWaitMs, mark);
     await col.ready;
     const child = kind === 'livetag' ? await startLivetag(bundle, t, opts.env ?? {}, opts.execArgv) : await startNaive(bundle, t);
+    pid = child.process.pid!;
     // Ready means the model is loaded and the group joined: consumption starts now.
     const since = Date.now();
     const brokerPid = broker.pid();
@@ -247,6 +266,8 @@ export async function createServeHarness(o: HarnessOptions) {
     const r = await col.result(since, opts.rate ? PACED_LEAD_MS : 0);
     const wall = (performance.now() - wall0) / 1000;
     const self = process.cpuUsage(self0);
+    const threadsAtEnd = threadCpu(pid);
+    const endAt = performance.now();
     const c = watches.child.stop();
     const b = watches.broker?.stop();
     const cache = kind === 'livetag' ? { lookups: await metric(child.port, 'livetag_dedupe_cache_lookups_total'), hits: await metric(child.port, 'livetag_dedupe_cache_hits_total') } : undefined;
@@ -275,6 +296,9 @@ export async function createServeHarness(o: HarnessOptions) {
             latencyByTenth: byTenth(r.whole),
             latencySplit: split(r.before, r.after, r.toFetched, r.fetchedToClassified),
           }
+        : {}),
+      ...(steadyFrom && r.received > steadyFrom.received
+        ? { steady: { fromReceived: steadyFrom.received, messages: r.received - steadyFrom.received, mainCpuSeconds: (threadsAtEnd.main ?? 0) - (steadyFrom.threads.main ?? 0), wallSeconds: (endAt - steadyFrom.at) / 1000 } }
         : {}),
       ...(cache && cache.lookups > 0 ? { cache } : {}),
       ...(model ? { model } : {}),
@@ -320,11 +344,12 @@ export async function createServeHarness(o: HarnessOptions) {
    * process spends whatever the traffic (timers, the fetch loop, heartbeats,
    * metrics), which a slow model's few messages a second each carry a large share of.
    */
-  async function idleRun(bundle: string, seconds: number, opts: { env?: Record<string, string>; settle?: number } = {}): Promise<Record<string, number>> {
-    const child = await startLivetag(bundle, await topics('idle'), opts.env ?? {});
+  async function idleRun(bundle: string, seconds: number, opts: { env?: Record<string, string>; settle?: number; execArgv?: readonly string[]; onWatch?: (pid: number) => void } = {}): Promise<Record<string, number>> {
+    const child = await startLivetag(bundle, await topics('idle'), opts.env ?? {}, opts.execArgv);
     try {
       await new Promise((r) => setTimeout(r, (opts.settle ?? 3) * 1000));
       const watch = watchProcess(child.process.pid!);
+      opts.onWatch?.(child.process.pid!);
       await new Promise((r) => setTimeout(r, seconds * 1000));
       const c = watch.stop();
       return Object.fromEntries(Object.entries(c.threads).map(([t, s]) => [t, s / c.wallSeconds]));

@@ -3,7 +3,7 @@
  * ratios and bounds the serving goals are stated in, at the top of
  * suite.json, so a reader (or a check) needs no table arithmetic.
  */
-import { mainAboveIdleUsPerMsg } from './serve-harness.ts';
+import { mainAboveIdleUsPerMsg, STEADY_FROM_SHARE, steadyMainUsPerMsg } from './serve-harness.ts';
 import type { RawRow, ServeResult, ShapeSummary } from './suite-report.ts';
 
 
@@ -39,12 +39,14 @@ export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: n
   const half = r.ladder.find((x) => x.share === 0.5);
   const tjs = Math.max(...r.transformersJs.rows.map((x) => x.transformersJs));
   const idleMain = r.idle?.threadsCpuSecondsPerSecond.main;
+  const wholeMainUsPerMsg = s.usage.threads?.main !== undefined ? (s.usage.threads.main / s.received) * 1e6 : NaN;
   const batchMs = m && m.batches > 0 ? (m.inferenceSeconds / m.batches) * 1000 : NaN;
   return {
     serve_over_raw: s.msgsPerSecond / r.rawBeside.mean,
     serve_over_transformersjs: r.livetagAuto.msgsPerSecond / tjs,
-    overhead_cpu_us_per_msg: s.usage.threads?.main !== undefined ? (s.usage.threads.main / s.received) * 1e6 : NaN,
-    ...(idleMain !== undefined ? { idle_main_cpu_ms_per_s: idleMain * 1000, overhead_cpu_us_per_msg_above_idle: mainAboveIdleUsPerMsg(s, idleMain) } : {}),
+    overhead_cpu_us_per_msg: s.steady ? steadyMainUsPerMsg(s) : wholeMainUsPerMsg,
+    ...(s.steady ? { overhead_cpu_us_per_msg_whole_drain: wholeMainUsPerMsg } : {}),
+    ...(idleMain !== undefined ? { idle_main_cpu_ms_per_s: idleMain * 1000, overhead_cpu_us_per_msg_above_idle: s.steady ? steadyMainUsPerMsg(s, idleMain) : mainAboveIdleUsPerMsg(s, idleMain) } : {}),
     overhead_by_subtraction_us_per_msg: serveUsPerMsg - rawUsPerToken * paddedPerText,
     p99_ms_at_50pct: half?.latency?.p99 ?? NaN,
     ...(half?.latencyWholeRun ? { p99_ms_at_50pct_whole_run: half.latencyWholeRun.p99 } : {}),
@@ -57,6 +59,7 @@ export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: n
       ...(r.sessions ? { LIVETAG_SESSIONS: `auto (${r.sessions.auto})` } : {}),
       raw_best_batch: r.best,
       serve_cpu_us_per_msg: serveUsPerMsg,
+      ...(s.steady ? { overhead_steady_from: `the drain's message ${s.steady.fromReceived} of ${s.received} on (past its first ${STEADY_FROM_SHARE * 100} %)` } : {}),
       serve_padded_tokens_per_text: paddedPerText,
       mean_batch_ms: batchMs,
       mean_batch_texts: m ? m.texts / m.batches : NaN,
