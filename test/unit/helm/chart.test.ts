@@ -259,10 +259,10 @@ describe('chart contracts', opts, () => {
     assert.deepEqual(c.args, ['--backend', 'onnxruntime', '--device', 'auto', '--promote-metric', 'macro_f1', '--promote-margin', '0.01']);
     const script = find(docs, 'ConfigMap', '-train').data['retrain.sh'];
     assert.equal(script, fs.readFileSync(path.join(CHART_DIR, 'files', 'retrain.sh'), 'utf8').trimEnd());
-    // The measured pretraining recipe (values.yaml): 20 epochs of a small corpus, capped in steps for a large topic.
+    // The measured pretraining recipe (values.yaml): 30 epochs of a small corpus, capped in steps for a large topic.
     const env = Object.fromEntries(c.env.filter((e: Doc) => 'value' in e).map((e: Doc) => [e.name, e.value]));
     assert.equal(env.LIVETAG_PRETRAIN, 'true');
-    assert.equal(env.LIVETAG_PRETRAIN_EPOCHS, '20');
+    assert.equal(env.LIVETAG_PRETRAIN_EPOCHS, '30');
     assert.equal(env.LIVETAG_PRETRAIN_MAX_STEPS, '10000');
     // The longest release name Helm allows (53) still gives a CronJob name within 52 characters.
     const long = await helmTemplate(tools(), { release: `livetag-${'x'.repeat(45)}` });
