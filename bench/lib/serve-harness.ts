@@ -344,12 +344,11 @@ export async function createServeHarness(o: HarnessOptions) {
    * process spends whatever the traffic (timers, the fetch loop, heartbeats,
    * metrics), which a slow model's few messages a second each carry a large share of.
    */
-  async function idleRun(bundle: string, seconds: number, opts: { env?: Record<string, string>; settle?: number; execArgv?: readonly string[]; onWatch?: (pid: number) => void } = {}): Promise<Record<string, number>> {
-    const child = await startLivetag(bundle, await topics('idle'), opts.env ?? {}, opts.execArgv);
+  async function idleRun(bundle: string, seconds: number, opts: { env?: Record<string, string>; settle?: number } = {}): Promise<Record<string, number>> {
+    const child = await startLivetag(bundle, await topics('idle'), opts.env ?? {});
     try {
       await new Promise((r) => setTimeout(r, (opts.settle ?? 3) * 1000));
       const watch = watchProcess(child.process.pid!);
-      opts.onWatch?.(child.process.pid!);
       await new Promise((r) => setTimeout(r, seconds * 1000));
       const c = watch.stop();
       return Object.fromEntries(Object.entries(c.threads).map(([t, s]) => [t, s / c.wallSeconds]));
