@@ -46,6 +46,8 @@ export async function readToEnd(client: KafkaClient, opts: ReadToEndOptions): Pr
           }
           // The last offsets of a transactional topic are commit markers that
           // never reach `records`; the batch's lastOffset still counts them.
+          // Nothing resolves offsets for this group but this: unresolved, kafkajs fetches the same records again.
+          if (batch.lastOffset !== null) batch.resolve(batch.lastOffset);
           if (end !== undefined && batch.lastOffset !== null && BigInt(batch.lastOffset) + 1n >= end) pending.delete(batch.partition);
           if (pending.size === 0) finish();
         })
