@@ -52,7 +52,8 @@ export function createKafkaLabelSource(opts: KafkaLabelSourceOptions): LabelSour
         return true;
       },
     });
-    return buffered;
+    // Partitions interleave differently on each read; the split and a resume's fingerprint need one order.
+    return buffered.sort((a, b) => a.source.localeCompare(b.source) || Number(BigInt(a.position ?? 0) - BigInt(b.position ?? 0)));
   }
 
   return {

@@ -25,17 +25,22 @@ test('labels topic: read to the end, offsets committed only on commit()', { skip
   const rowsOf = (n: number, p: string) => Array.from({ length: n }, (_, i) => JSON.stringify({ text: `${p} ${i}`, labels: ['price'] }));
   try {
     await send([...rowsOf(4, 'first'), 'not json']);
-    const read = async (): Promise<{ values: string[]; commit: () => Promise<void> }> => {
+    const read = async (): Promise<{ values: string[]; at: string[]; commit: () => Promise<void> }> => {
       const source = createKafkaLabelSource({ kafka: { brokers: brokers!.split(',') }, topic, groupId, readTimeoutMs: 60_000 });
       await source.start();
-      const values = (await collect(source)).map((r) => r.value);
-      return { values, commit: async () => { await source.commit(); await source.stop(); } };
+      const records = await collect(source);
+      return { values: records.map((r) => r.value), at: records.map((r) => `${r.source}@${r.position}`), commit: async () => { await source.commit(); await source.stop(); } };
     };
     const a = await read();
     assert.equal(a.values.length, 5);
-    // Not committed: a failed run would see the same rows again.
+    assert.ok(new Set(a.at.map((x) => x.split('@')[0])).size === 2, `both partitions hold rows: ${a.at.join(' ')}`);
+    // By partition, then offset, however the partitions' fetches interleaved: the split and a resume's fingerprint follow this order.
+    const byPlace = [...a.at].sort((x, y) => x.split('@')[0].localeCompare(y.split('@')[0]) || Number(x.split('@')[1]) - Number(y.split('@')[1]));
+    assert.deepEqual(a.at, byPlace);
+    // Not committed: a failed run would see the same rows again, in the same order.
     const b = await read();
-    assert.deepEqual(b.values.sort(), a.values.sort());
+    assert.deepEqual(b.values, a.values);
+    assert.deepEqual(b.at, a.at);
     await b.commit();
     const c = await read();
     assert.deepEqual(c.values, []);
