@@ -278,6 +278,8 @@ async function runEpoch(loop: Loop, state: LoopState, epoch: number): Promise<{ 
 export async function train(input: TrainerInput): Promise<TrainerResult> {
   const { engine, recipe } = input;
   if (input.trainRows.length === 0) throw new LivetagError('LT_DATA', 'no training rows');
+  // Every epoch would score 0 and the first would be kept, its thresholds untuned.
+  if (input.valRows.length === 0 && !input.skipValidation) throw new LivetagError('LT_DATA', 'no validation rows: early stopping and thresholds need some (more rows, or a larger validation ratio in --split)');
   const loop = createLoop(input);
   const { state, resumedFromEpoch } = await startOrResume(loop);
 

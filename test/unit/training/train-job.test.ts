@@ -15,6 +15,7 @@ import { createTextEncoder } from '../../../src/model/tokenizer.ts';
 import { tokenizeAll } from '../../../src/training/features.ts';
 import { fitLinearBaseline } from '../../../src/training/linear-baseline.ts';
 import { toMatrix } from '../../../src/training/metrics.ts';
+import { isLivetagError } from '../../../src/common/errors.ts';
 import { captureOutput, tempDir } from '../../helpers/shared.ts';
 import { TINY_LABELS, tinyRows, writeJsonl } from './fixtures.ts';
 
@@ -80,6 +81,17 @@ test('from scratch: bad rows reported, bundle exported with thresholds, parity, 
   for (const k of ['subset_accuracy', 'micro_f1', 'macro_f1', 'hamming_loss', 'per_label']) assert.ok(k in metrics, k);
   assert.equal(metrics.macro_f1, r.test.macro_f1);
   assert.deepEqual(Object.keys(metrics.per_label), TINY_LABELS);
+});
+
+test('a split with no validation rows (ratio 0 through the API; the CLI refuses it) is refused with LT_DATA before any epoch: it would keep epoch 1, untuned', async () => {
+  const dir = tempDir();
+  const data = writeJsonl(join(dir, 'labels.jsonl'), tinyRows(60));
+  const epochs: string[] = [];
+  await assert.rejects(
+    runTrainJob({ ...tiny, ...quiet, log: (l) => void (/epoch/.test(l) && epochs.push(l)), data: [data], recipe: 'livetag', out: join(dir, 'run'), labels: TINY_LABELS, ratios: [0.95, 0, 0.05] }),
+    (err: unknown) => isLivetagError(err, 'LT_DATA') && /no validation rows/.test(err.message),
+  );
+  assert.deepEqual(epochs, []);
 });
 
 test('champion/challenger: previous data merged, test split pinned, decision by margin, promotion copies the run', async () => {
