@@ -77,7 +77,7 @@ export const ERROR_CODES = {
   LT_INFERENCE: {
     retryable: true,
     description: 'model inference failed',
-    hint: 'onnxruntime failed on a batch, or returned the wrong number of outputs. The consumer retries; if it persists, check memory and the execution provider.',
+    hint: 'onnxruntime failed on a batch, or returned the wrong number of outputs. The consumer dead-letters the messages of that batch with this code so the partition moves on; once fixed, `livetag dlq replay` sends them through again. If it persists, check memory and the execution provider.',
   },
   LT_WORKER_EXITED: {
     retryable: true,

@@ -153,6 +153,10 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
     const texts = [...misses.keys()];
     const ids = await current.classifier.encoder.ids(texts);
     const outcomes = await Promise.allSettled(ids.map((row) => current.batcher.submit(row)));
+    // A model stopped under the chunk (a stop past its drain deadline) says nothing of these
+    // messages: the chunk fails uncommitted and is redelivered, instead of dead-lettering good input.
+    const stopped = outcomes.find((o) => o.status === 'rejected' && errorCode(o.reason) === 'LT_STOPPED');
+    if (stopped) throw (stopped as PromiseRejectedResult).reason;
     outcomes.forEach((o, k) => {
       const indexes = misses.get(texts[k])!;
       if (o.status === 'fulfilled') {

@@ -7,6 +7,7 @@ import { createClassifyStage } from '../../../../src/consumer/stages/classify.ts
 import type { ConsumedRecord } from '../../../../src/kafka/port.ts';
 import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
 import { DEAD_LETTER_HEADERS, OutputMessageSchema } from '../../../../src/consumer/output-record.ts';
+import { isLivetagError } from '../../../../src/common/errors.ts';
 import { tempDir } from '../../../helpers/shared.ts';
 
 const dir = tempDir();
@@ -103,5 +104,16 @@ test('swap serves the new model from the next chunk and drains the old one', asy
   assert.equal(after, other.manifest.version);
   assert.notEqual(before, after);
   await old.stop();
+  await pipeline.stop();
+});
+
+test('a model stopped under a chunk (a stop past its drain deadline) fails the chunk with LT_STOPPED: nothing is dead-lettered, so nothing is committed', async () => {
+  await ready;
+  const { pipeline, classifier } = await pipelineFor(join(dir, 'a'));
+  const records = [record(0, JSON.stringify({ text: '这个多少钱' })), record(1, '{oops'), record(2, JSON.stringify({ text: '什么时候发货' }))];
+  assert.deepEqual((await pipeline.process(records.slice(0, 1))).map((o) => o.topic), ['out']);
+  await classifier.stop();
+  // Before: the two good texts came back as dead letters coded LT_STOPPED, ready to publish and commit.
+  await assert.rejects(pipeline.process(records), (err: unknown) => isLivetagError(err, 'LT_STOPPED'));
   await pipeline.stop();
 });
