@@ -175,7 +175,8 @@ function toBatch(consumer: Consumer, p: EachBatchPayload): RecordBatch {
     resolve: (offset) => p.resolveOffset(offset),
     // kafkajs ignores commitOffsets once the consumer is stopped: callers
     // commit before stop() (the stream service's drain waits for handlers).
-    commit: (next) => guard(`commit ${topic}/${partition}@${next}`, () => consumer.commitOffsets([{ topic, partition, offset: next }])),
+    // Refused mid-rebalance: the signal the service stops the batch on and kafkajs rejoins on, not a failure.
+    commit: (next) => guard(`commit ${topic}/${partition}@${next}`, () => consumer.commitOffsets([{ topic, partition, offset: next }]).catch(rebalanceSignal)),
     isCurrent: () => p.isRunning() && !p.isStale(),
     heartbeat: () => p.heartbeat().catch(rebalanceSignal),
   };

@@ -4,7 +4,7 @@ import type { ChunkPosition } from './source.ts';
 export interface Committer {
   /** Commits the group's offset after a chunk was published (at-least-once), then settles it. */
   commit(position: ChunkPosition): Promise<void>;
-  /** Settles a chunk whose offset a transaction already committed (exactly-once). */
+  /** Settles a chunk whose offset a transaction already committed (exactly-once): the next fetch starts past it. */
   settle(position: ChunkPosition): Promise<void>;
 }
 
@@ -15,9 +15,9 @@ export interface Committer {
  * lag-monitor.ts, so it keeps moving when nothing is published).
  */
 export function createCommitter(_metrics?: ServeMetrics): Committer {
+  // No heartbeat here: a rebalance it reports must not hide that the chunk is in (the publisher counts it first).
   async function settle({ batch, lastOffset }: ChunkPosition): Promise<void> {
     batch.resolve(lastOffset);
-    await batch.heartbeat();
   }
   return {
     async commit(position) {

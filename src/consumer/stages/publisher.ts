@@ -229,7 +229,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     } finally {
       release();
     }
-    await watched('settling the chunk', position, () => committer.settle(position));
+    await committer.settle(position);
   }
 
   /** Dead letters cut to the fallback size, after the broker refused the bounded copies. */
@@ -281,6 +281,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       if (exactlyOnce) await transactional(outs, position);
       else await atLeastOnce(outs, position);
       observe(outs);
+      // After the count: the chunk stands even when this reports a rebalance that stops the batch.
+      await watched('heartbeating', position, () => position.batch.heartbeat());
     },
     stop() {
       stopped = true;

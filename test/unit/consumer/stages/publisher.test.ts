@@ -210,3 +210,25 @@ test('reads that fail after the new producer settled the transaction are asked a
   assert.deepEqual(sessions, { opened: 3, closed: 3, reads: 3 });
   await publisher.stop();
 });
+
+test('a heartbeat that reports a rebalance after the commit stops the batch (deliver rejects with it), yet the committed chunk is counted', async () => {
+  const calls: string[] = [];
+  const producer: KafkaProducer = { start: async () => {}, send: async () => void calls.push('send'), transaction: async () => { throw new Error('not used'); }, stop: async () => {} };
+  const client = { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer: () => producer } as unknown as KafkaClient;
+  const metrics = createServeMetrics();
+  const publisher = createPublisher({ client, delivery: 'at-least-once', transactionalId: 'unused', groupId: 'g', committer: createCommitter(), metrics, logger: recordingLogger([]) });
+  await publisher.start();
+  const rebalancing: RecordBatch = {
+    ...batch,
+    resolve: (o) => void calls.push(`resolve ${o}`),
+    commit: async (next) => void calls.push(`commit ${next}`),
+    heartbeat: async () => {
+      calls.push('heartbeat');
+      throw new LivetagError('LT_KAFKA_REBALANCE', 'the group is rebalancing');
+    },
+  };
+  await assert.rejects(publisher.deliver([out, out], { batch: rebalancing, lastOffset: '9', nextOffset: '10' }), (err: unknown) => isLivetagError(err, 'LT_KAFKA_REBALANCE'));
+  assert.deepEqual(calls, ['send', 'commit 10', 'resolve 9', 'heartbeat']);
+  assert.match(await metrics.registry.metrics(), /^livetag_messages_classified_total 2$/m);
+  await publisher.stop();
+});
