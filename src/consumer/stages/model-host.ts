@@ -111,8 +111,8 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
   }
 
   const reload = (id: string): Promise<boolean> => {
-    // One reload at a time, in the order asked.
-    reloading = reloading.then(() => doReload(id));
+    // One reload at a time, in the order asked; one that failed (a swap or the old model's stop threw) does not fail the next.
+    reloading = reloading.catch(() => false).then(() => doReload(id));
     return reloading;
   };
 
@@ -141,7 +141,8 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
         client,
         logger,
         onChange: (id) => {
-          if (id !== current()?.manifest.version && id !== lastRefused) void reload(id);
+          if (id !== current()?.manifest.version && id !== lastRefused)
+            reload(id).catch((err: unknown) => logger.error('model reload failed', { version: id, error: (err as Error)?.message ?? String(err) }));
         },
       });
       await watcher.start();
@@ -150,7 +151,7 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
     async stop() {
       stopped = true;
       await watcher?.stop().catch(() => undefined);
-      await reloading;
+      await reloading.catch(() => undefined);
     },
   };
 }
