@@ -174,9 +174,16 @@ export function createSource(opts: SourceOptions): Source {
     },
     async drain() {
       draining = true;
-      // A consumer that crashed for good fetches nothing, and kafkajs throws on
-      // pausing it: that must not stop the service from closing the rest.
-      if (!failure) consumer?.pause([opts.topic]);
+      // A consumer that crashed fetches nothing, and kafkajs throws on pausing it
+      // (for good, or between a crash and its restart): that must not stop the
+      // service from closing the rest. A restart after this takes no new work (draining).
+      if (!failure) {
+        try {
+          consumer?.pause([opts.topic]);
+        } catch (err) {
+          logger.warn('could not pause the consumer (it is between a crash and its restart); draining what runs', { error: (err as Error).message });
+        }
+      }
       if (active > 0) await new Promise<void>((r) => (onIdle = r));
     },
     stop: () => consumer?.stop() ?? Promise.resolve(),
