@@ -92,6 +92,13 @@ export async function readToEnd(opts: ReadOptions, handle: (records: readonly Co
     }
     if (done()) finish(true);
   };
+  // A consumer that will not restart (refused by ACLs, say) fetches nothing more: say so now, not after the idle wait as if the topic went quiet.
+  consumer.on((e) => {
+    if (e.type === 'crashed' && !e.restarting) {
+      failure ??= e.error;
+      finish(false);
+    }
+  });
   try {
     armIdle();
     await consumer.start((batch) =>
