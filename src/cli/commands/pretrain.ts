@@ -1,3 +1,4 @@
+import { pointerSchema } from '../../consumer/input-mapping.ts';
 import { loadKafkaConnection } from '../../kafka/connection.ts';
 import type { CorpusTopic } from '../../training/pretrain/corpus.ts';
 import { runPretrainJob } from '../../training/pretrain/pretrain-job.ts';
@@ -13,7 +14,9 @@ function topicOf(values: Values): CorpusTopic | undefined {
   if (!brokers) throw usageError('--topic needs --kafka-brokers or KAFKA_BROKERS');
   // TLS/SASL from the same LIVETAG_KAFKA_* settings as the service, so secured clusters work.
   const kafka = loadKafkaConnection(process.env, { LIVETAG_KAFKA_BROKERS: brokers });
-  return { kafka, topic: values.topic, groupId: values.group, maxRecords: values['max-records'], maxSeconds: values['max-seconds'] };
+  const textPointer = pointerSchema.safeParse(values['text-field']);
+  if (!textPointer.success) throw usageError(`--text-field ${JSON.stringify(values['text-field'])}: ${textPointer.error.issues[0].message}`);
+  return { kafka, topic: values.topic, groupId: values.group, maxRecords: values['max-records'], maxSeconds: values['max-seconds'], textPointer: textPointer.data };
 }
 
 export const command = createCommand(pretrainSpec, async ({ values }) => {

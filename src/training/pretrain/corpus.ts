@@ -8,7 +8,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LivetagError } from '../../common/errors.ts';
-import { DEFAULT_INPUT_MAPPING, mapFields, unwrapEnvelope } from '../../consumer/input-mapping.ts';
+import { DEFAULT_INPUT_MAPPING, mapFields, unwrapEnvelope, type InputMapping } from '../../consumer/input-mapping.ts';
 import { createKafkaClient } from '../../kafka/client.ts';
 import { readToEnd } from '../../kafka/read-to-end.ts';
 import type { KafkaConnection } from '../../kafka/connection.ts';
@@ -21,6 +21,8 @@ export interface CorpusTopic {
   readonly groupId: string;
   readonly maxRecords: number;
   readonly maxSeconds: number;
+  /** JSON Pointer to the text in a message, as the service's LIVETAG_INPUT_TEXT_FIELD; default /text. */
+  readonly textPointer?: string;
 }
 
 export interface CorpusSource {
@@ -58,12 +60,12 @@ function jsonText(line: string): string | undefined {
   }
 }
 
-/** A message's text as the service reads it (JSON, CloudEvents, default input mapping), else nothing. */
-export function messageText(r: Pick<ConsumedRecord, 'value' | 'headers'>): string | undefined {
+/** A message's text as the service reads it (JSON, CloudEvents, its input mapping), else nothing. */
+export function messageText(r: Pick<ConsumedRecord, 'value' | 'headers'>, mapping: InputMapping = DEFAULT_INPUT_MAPPING): string | undefined {
   const raw = r.value?.toString('utf8');
   if (raw === undefined) return undefined;
   try {
-    const mapped = mapFields(unwrapEnvelope(JSON.parse(raw), r.headers, (s) => JSON.parse(s)), DEFAULT_INPUT_MAPPING);
+    const mapped = mapFields(unwrapEnvelope(JSON.parse(raw), r.headers, (s) => JSON.parse(s)), mapping);
     return mapped.ok ? String(mapped.fields.text) : undefined;
   } catch {
     return undefined;
@@ -88,6 +90,7 @@ async function readFileTexts(file: string, add: (text: string | undefined) => bo
 export async function readTopicTexts(t: CorpusTopic, add: (text: string | undefined) => boolean): Promise<CorpusSource> {
   const client = await createKafkaClient({ connection: { ...t.kafka, clientId: `livetag-pretrain-${t.groupId}` } });
   const ends = new Map((await client.admin.watermarks(t.topic)).filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
+  const mapping: InputMapping = t.textPointer ? { ...DEFAULT_INPUT_MAPPING, textPointer: t.textPointer } : DEFAULT_INPUT_MAPPING;
   let read = 0;
   let kept = 0;
   let skipped = 0;
@@ -99,7 +102,7 @@ export async function readTopicTexts(t: CorpusTopic, add: (text: string | undefi
     atTimeout: 'stop',
     onRecord(r) {
       read++;
-      const text = messageText(r);
+      const text = messageText(r, mapping);
       if (text === undefined || text.trim() === '') skipped++;
       else if (add(text)) kept++;
       return read < t.maxRecords;

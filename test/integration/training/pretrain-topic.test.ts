@@ -38,6 +38,11 @@ test('pretrain --topic: the live comment topic read to its end or a record limit
   assert.deepEqual({ read: all.read, kept: all.kept, skipped: all.skipped }, { read: 43, kept: 41, skipped: 2 });
   assert.deepEqual(new Set(seen), new Set(comments));
 
+  // Another input mapping (serve's LIVETAG_INPUT_TEXT_FIELD, pretrain's --text-field): the text where it points.
+  const other: string[] = [];
+  const pointed = await readTopicTexts(spec({ textPointer: '/comment' }), (text) => (text ? (other.push(text), true) : false));
+  assert.deepEqual({ read: pointed.read, kept: pointed.kept, skipped: pointed.skipped, texts: other }, { read: 43, kept: 1, skipped: 42, texts: ['no text field'] });
+
   // Nothing was committed: the same group reads everything again, here up to a record limit.
   const limited = await readTopicTexts(spec({ maxRecords: 10 }), () => true);
   assert.equal(limited.read, 10);
