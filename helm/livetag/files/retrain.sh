@@ -11,7 +11,12 @@
 # colon-separated LIVETAG_PRETRAIN_DATA paths, and start every retrain from
 # it), LIVETAG_PRETRAIN_EVERY_DAYS, LIVETAG_PRETRAIN_MAX_RECORDS,
 # LIVETAG_PRETRAIN_MAX_SECONDS, LIVETAG_PRETRAIN_EPOCHS, LIVETAG_PRETRAIN_MAX_STEPS.
+# LIVETAG_TRAIN_THREADS: onnxruntime threads for pretrain, train and optimize
+# (unset: one per core of the node).
 set -eu
+
+threads=""
+if [ -n "${LIVETAG_TRAIN_THREADS:-}" ]; then threads="--threads $LIVETAG_TRAIN_THREADS"; fi
 
 registry="${LIVETAG_REGISTRY:?LIVETAG_REGISTRY is not set}"
 out="${LIVETAG_TRAIN_OUT:-/scratch/run}"
@@ -23,7 +28,7 @@ encoder="$registry/encoder"
 pretrain() {
   fresh="$(dirname "$out")/pretrain"
   rm -rf "$fresh"
-  set -- --out "$fresh" --epochs "${LIVETAG_PRETRAIN_EPOCHS:-1}" --max-length 64 --quiet
+  set -- --out "$fresh" --epochs "${LIVETAG_PRETRAIN_EPOCHS:-1}" --max-length 64 --quiet $threads
   if [ -n "${LIVETAG_PRETRAIN_MAX_STEPS:-}" ]; then set -- "$@" --max-steps "$LIVETAG_PRETRAIN_MAX_STEPS"; fi
   if [ -n "${LIVETAG_INPUT_TOPIC:-}" ]; then
     set -- "$@" --topic "$LIVETAG_INPUT_TOPIC" --group livetag-pretrain --kafka-brokers "$LIVETAG_KAFKA_BROKERS" \
@@ -59,7 +64,7 @@ fi
 # run's --base, so data accumulates and the test split stays comparable.
 champion="$registry/champion"
 
-set --  "$@" --out "$out" --promote-to "$champion"
+set --  "$@" --out "$out" --promote-to "$champion" $threads
 if [ -f "$champion/bundle/manifest.json" ]; then
   set -- "$@" --base "$champion"
 elif [ -f "$registry/current/manifest.json" ]; then
@@ -86,9 +91,9 @@ if grep -q '"decision":"promoted"' "$result"; then
     bundle="$(dirname "$out")/optimized"
     texts="${LIVETAG_OPTIMIZE_TEXTS:-$out/train-data.jsonl}"
     if [ -f "$texts" ]; then
-      livetag optimize --model "$champion/bundle" --out "$bundle" --texts "$texts"
+      livetag optimize --model "$champion/bundle" --out "$bundle" --texts "$texts" $threads
     else
-      livetag optimize --model "$champion/bundle" --out "$bundle"
+      livetag optimize --model "$champion/bundle" --out "$bundle" $threads
     fi
   fi
   id=$(livetag models publish "$bundle" | sed -n 's/^published //p')

@@ -264,11 +264,41 @@ describe('chart contracts', opts, () => {
     assert.equal(env.LIVETAG_PRETRAIN, 'true');
     assert.equal(env.LIVETAG_PRETRAIN_EPOCHS, '30');
     assert.equal(env.LIVETAG_PRETRAIN_MAX_STEPS, '10000');
+    assert.equal(env.LIVETAG_TRAIN_THREADS, '4', 'onnxruntime threads from the CPU limit, not the node');
+    assert.equal(env.LIVETAG_INPUT_TEXT_FIELD, '/text', 'pretraining reads the comment text where serve does');
     // The longest release name Helm allows (53) still gives a CronJob name within 52 characters.
     const long = await helmTemplate(tools(), { release: `livetag-${'x'.repeat(45)}` });
     const longCron = find(long.docs, 'CronJob');
     assert.ok(longCron.metadata.name.length <= 52, longCron.metadata.name);
     assert.equal((await validateManifests(tools(), long.yaml)).code, 0);
+  });
+
+  test('secret files through extraVolumes (serve and retrain pods); retrain threads from the CPU limit or train.threads; the input text field reaches pretraining', async () => {
+    const { yaml, docs } = await helmTemplate(tools(), {
+      set: [
+        'extraVolumes[0].name=http-token', 'extraVolumes[0].secret.secretName=livetag-http-token',
+        'extraVolumeMounts[0].name=http-token', 'extraVolumeMounts[0].mountPath=/etc/livetag/secrets', 'extraVolumeMounts[0].readOnly=true',
+        'config.LIVETAG_HTTP_TOKEN_FILE=/etc/livetag/secrets/token', 'config.LIVETAG_INPUT_TEXT_FIELD=/payload/msg/text',
+        'train.extraVolumes[0].name=oauth', 'train.extraVolumes[0].secret.secretName=livetag-oauth',
+        'train.extraVolumeMounts[0].name=oauth', 'train.extraVolumeMounts[0].mountPath=/etc/livetag/oauth',
+        'train.resources.limits.cpu=2500m',
+      ],
+    });
+    assert.equal((await validateManifests(tools(), yaml)).code, 0);
+    const serve = find(docs, 'Deployment').spec.template.spec;
+    assert.deepEqual(serve.volumes.find((v: Doc) => v.name === 'http-token'), { name: 'http-token', secret: { secretName: 'livetag-http-token' } });
+    assert.deepEqual(serve.containers[0].volumeMounts.find((m: Doc) => m.name === 'http-token'), { name: 'http-token', mountPath: '/etc/livetag/secrets', readOnly: true });
+    const cron = find(docs, 'CronJob').spec.jobTemplate.spec.template.spec;
+    assert.ok(cron.volumes.some((v: Doc) => v.name === 'oauth') && cron.containers[0].volumeMounts.some((m: Doc) => m.name === 'oauth' && m.mountPath === '/etc/livetag/oauth'));
+    assert.ok(!cron.volumes.some((v: Doc) => v.name === 'http-token'), "serve's volumes stay in serve's pod");
+    const env = Object.fromEntries(cron.containers[0].env.filter((e: Doc) => 'value' in e).map((e: Doc) => [e.name, e.value]));
+    assert.equal(env.LIVETAG_TRAIN_THREADS, '2', '2500m: its whole cores');
+    assert.equal(env.LIVETAG_INPUT_TEXT_FIELD, '/payload/msg/text');
+    const explicit = await helmTemplate(tools(), { set: ['train.threads=7'] });
+    const envOf = (d: Doc[]) => find(d, 'CronJob').spec.jobTemplate.spec.template.spec.containers[0].env as Doc[];
+    assert.equal(envOf(explicit.docs).find((e) => e.name === 'LIVETAG_TRAIN_THREADS')?.value, '7');
+    const unlimited = await helmTemplate(tools(), { set: ['train.resources.limits=null'] });
+    assert.equal(envOf(unlimited.docs).find((e) => e.name === 'LIVETAG_TRAIN_THREADS'), undefined, 'no limit: one thread per core, as before');
   });
 
   test('GPU: CUDA image, LIVETAG_DEVICE=cuda, nvidia.com/gpu limit, GPU node selector and toleration', async () => {

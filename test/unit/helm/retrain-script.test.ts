@@ -167,6 +167,15 @@ test('pretraining on: the chart\'s epochs and step cap reach livetag pretrain', 
   assert.match(r.calls[0], /^pretrain --out \S+\/scratch\/pretrain --epochs 20 --max-length 64 --quiet --max-steps 10000 --topic livetag\.comments /);
 });
 
+test('LIVETAG_TRAIN_THREADS (the chart: the CPU limit) reaches pretrain, train and optimize as --threads', () => {
+  const r = retrain({ decision: 'promoted', env: { ...PRETRAIN, LIVETAG_TRAIN_THREADS: '3' } });
+  assert.equal(r.status, 0, r.stdout);
+  const of = (cmd: string) => r.calls.find((c) => c.startsWith(`${cmd} `)) ?? '';
+  for (const cmd of ['pretrain', 'train', 'optimize']) assert.match(of(cmd), / --threads 3( |$)/, `${cmd}: ${of(cmd)}`);
+  const unset = retrain({ decision: 'promoted', env: PRETRAIN });
+  assert.ok(unset.calls.every((c) => !c.includes('--threads')), unset.calls.join('\n'));
+});
+
 test('pretraining on: an encoder younger than the refresh period is reused; an older one is replaced', () => {
   const fresh = retrain({ env: PRETRAIN, encoderDaysOld: 2 });
   assert.equal(fresh.status, 0, fresh.stdout);
