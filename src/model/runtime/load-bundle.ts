@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { join, relative, isAbsolute } from 'node:path';
 import {
@@ -34,7 +35,10 @@ async function readOrRefuse(dir: string, file: string, limit: { maxBytes: number
     if (cause instanceof LivetagError) throw cause;
     throw new LivetagError('LT_BUNDLE_MISSING_FILE', `${path}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
   }
-  const fh = await open(real, 'r');
+  // Non-blocking: a FIFO in a bundle's place would otherwise hang open() for good (regular files ignore the flag).
+  const fh = await open(real, constants.O_RDONLY | constants.O_NONBLOCK).catch((cause: NodeJS.ErrnoException) => {
+    throw new LivetagError('LT_BUNDLE_MISSING_FILE', `${path}: cannot be read (${cause.code ?? 'error'})`, { cause });
+  });
   try {
     const { size, isFile } = await fh.stat().then((st) => ({ size: st.size, isFile: st.isFile() }));
     if (!isFile) refuse(path, 'is not a regular file', 'LT_BUNDLE_MISSING_FILE');

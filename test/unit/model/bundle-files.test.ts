@@ -5,6 +5,7 @@
  * a LivetagError naming the problem, never read outside, never throw anything else.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -55,6 +56,14 @@ test('a bundle file that is a symlink out of the bundle is refused, one inside i
   cpSync(outside, join(dir, 'tokenizer.real.json'));
   symlinkSync('tokenizer.real.json', join(dir, 'tokenizer.json'));
   assert.equal((await loadBundle(dir)).manifest.version, manifestOf(dir).version);
+});
+
+test('a FIFO in a bundle file\'s place is refused as not a regular file instead of blocking the load for good', { skip: process.platform === 'win32' ? 'no mkfifo on Windows' : false }, async () => {
+  const dir = await bundle();
+  unlinkSync(join(dir, 'tokenizer.json'));
+  const made = spawnSync('mkfifo', [join(dir, 'tokenizer.json')]);
+  assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
+  await assert.rejects(loadBundle(dir), (e: unknown) => isLivetagError(e, 'LT_BUNDLE_MISSING_FILE') && /tokenizer\.json: is not a regular file/.test(e.message));
 });
 
 test('files over their size cap are refused before they are read', async () => {
