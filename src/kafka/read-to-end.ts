@@ -26,10 +26,12 @@ export async function readToEnd(client: KafkaClient, opts: ReadToEndOptions): Pr
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (opts.atTimeout === 'stop') resolve();
-        else reject(new LivetagError('LT_KAFKA', `did not reach the end of ${opts.topic} within ${opts.timeoutMs} ms`));
+        if (opts.atTimeout === 'stop') finish();
+        else finish(new LivetagError('LT_KAFKA', `did not reach the end of ${opts.topic} within ${opts.timeoutMs} ms`));
       }, opts.timeoutMs);
+      let finished = false;
       const finish = (err?: unknown): void => {
+        finished = true;
         clearTimeout(timer);
         if (err === undefined) resolve();
         else reject(err);
@@ -39,15 +41,17 @@ export async function readToEnd(client: KafkaClient, opts: ReadToEndOptions): Pr
       });
       consumer
         .start(async (batch) => {
+          // Partitions run concurrently: once onRecord said stop, another's batch must not reach it before stop() lands.
+          if (finished) return;
           const end = pending.get(batch.partition);
           for (const r of batch.records) {
             if (end === undefined || BigInt(r.offset) >= end) continue;
             if (!opts.onRecord(r)) return finish();
           }
-          // The last offsets of a transactional topic are commit markers that
-          // never reach `records`; the batch's lastOffset still counts them.
           // Nothing resolves offsets for this group but this: unresolved, kafkajs fetches the same records again.
           if (batch.lastOffset !== null) batch.resolve(batch.lastOffset);
+          // The last offsets of a transactional topic are commit markers that
+          // never reach `records`; the batch's lastOffset still counts them.
           if (end !== undefined && batch.lastOffset !== null && BigInt(batch.lastOffset) + 1n >= end) pending.delete(batch.partition);
           if (pending.size === 0) finish();
         })
