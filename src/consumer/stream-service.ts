@@ -60,6 +60,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     isReady: () => Boolean(classify) && Boolean(source?.joined) && (monitor?.brokerReachable ?? false),
     isLive: () => !source?.failure,
     routes: inference?.handle,
+    ...(config.httpInference ? { maxBodyBytes: config.httpInference.maxBodyBytes } : {}),
   });
 
   async function start(): Promise<void> {

@@ -11,6 +11,8 @@ export interface HealthOptions {
   readonly isLive: () => boolean;
   /** More routes on the same port (HTTP inference). */
   readonly routes?: ExtraRoutes;
+  /** Request bodies the server lets through to those routes (LIVETAG_HTTP_MAX_BODY_BYTES); default 1 MiB. */
+  readonly maxBodyBytes?: number;
 }
 
 export interface Health {
@@ -36,7 +38,15 @@ export function createHealth(opts: HealthOptions): Health {
   let leaving = false;
   let serving = false;
   const isReady = (): boolean => !leaving && opts.isLive() && opts.isReady();
-  const http = createHttpServer({ host: opts.host, port: opts.port, registry: opts.metrics.registry, isReady, isHealthy: opts.isLive, routes: opts.routes });
+  const http = createHttpServer({
+    host: opts.host,
+    port: opts.port,
+    registry: opts.metrics.registry,
+    isReady,
+    isHealthy: opts.isLive,
+    routes: opts.routes,
+    ...(opts.maxBodyBytes === undefined ? {} : { limits: { maxBodyBytes: opts.maxBodyBytes } }),
+  });
   const refresh = (): void => void opts.metrics.ready.set(serving && isReady() ? 1 : 0);
   return {
     start: () => http.start(),
