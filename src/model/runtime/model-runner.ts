@@ -85,13 +85,19 @@ async function createWorkerRunner(model: Uint8Array, opts: ModelRunnerOptions): 
   worker.on('error', (err) => failAll(new LivetagError('LT_WORKER_EXITED', `inference worker failed: ${err.message}`, { cause: err })));
   worker.on('exit', (code) => failAll(new LivetagError('LT_WORKER_EXITED', `inference worker exited with code ${code}`)));
 
-  const call = (payload: object, transfer: ArrayBuffer[] = []): Promise<Float32Array> =>
-    new Promise((resolve, reject) => {
+  const inFlight = new Set<Promise<Float32Array>>();
+  const call = (payload: object, transfer: ArrayBuffer[] = []): Promise<Float32Array> => {
+    const answer = new Promise<Float32Array>((resolve, reject) => {
       if (exited) return reject(exited);
       const id = nextId++;
       pending.set(id, { resolve, reject });
       worker.postMessage({ id, ...payload }, transfer);
     });
+    inFlight.add(answer);
+    const forget = (): void => void inFlight.delete(answer);
+    answer.then(forget, forget);
+    return answer;
+  };
 
   let stopping: Promise<void> | undefined;
   return {
@@ -99,8 +105,10 @@ async function createWorkerRunner(model: Uint8Array, opts: ModelRunnerOptions): 
     parallelism: 1,
     infer: (batch) => call({ batch }),
     stop() {
-      // Requests already posted are answered first: the worker handles messages in order.
+      // Requests already posted are answered first. Not by message order alone: onnxruntime
+      // runs a posted batch on a later turn, and a stop handled meanwhile released its session.
       stopping ??= (async () => {
+        await Promise.allSettled([...inFlight]);
         if (!exited) await call({ stop: true }).catch(() => undefined);
         await worker.terminate();
       })();

@@ -86,3 +86,24 @@ test('a pool sends each batch to the session with the fewest outstanding, and st
   await assert.rejects(pool.infer(batch), /b gone/);
   await Promise.allSettled(calls);
 });
+
+test('stop() with batches in flight on the worker answers every one of them first, then stops', async () => {
+  const dir = join(tempDir(), 'tiny');
+  await writeRandomBundle(dir, { shape: 'tiny' });
+  const model = new Uint8Array(readFileSync(join(dir, 'model.onnx')));
+  const classifier = await createClassifier({ bundle: dir, worker: false, threads: 1 });
+  const texts = ['这个多少钱', 'M码还有吗', '什么时候发货', '包邮吗', '黑色还有货吗', '有优惠吗'];
+  const batches = await Promise.all(texts.map((_, i) => classifier.encode(texts.slice(0, i + 1))));
+  try {
+    for (let round = 0; round < 5; round++) {
+      const runner = await createModelRunner(model, { threads: 1 });
+      const answers = batches.map((b) => runner.infer(b));
+      await runner.stop();
+      const settled = await Promise.allSettled(answers);
+      const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [`batch ${i}: ${(s.reason as Error).message}`] : []));
+      assert.deepEqual(failed, [], `round ${round}`);
+    }
+  } finally {
+    await classifier.stop();
+  }
+});
