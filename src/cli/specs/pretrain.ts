@@ -15,7 +15,7 @@ plain-text files (a text a line), directories of them, and/or a Kafka topic. Wri
 <out>/report.{json,md}. Fine-tune it with \`livetag train --init <out> --data labeled.jsonl\`;
 it cannot be served as it is (see docs/training.md).`,
   options: {
-    data: { type: 'string', multiple: true, value: 'PATH', group: DATA, help: 'JSONL or text file, or a directory of *.jsonl / *.txt' },
+    data: { type: 'string', multiple: true, value: 'PATH', group: DATA, help: 'JSONL (.jsonl/.ndjson) or text file, or a directory of them (uncompressed)' },
     topic: { type: 'string', value: 'T', group: DATA, help: 'also read texts from Kafka topic T (from its beginning, with the service\'s input mapping)' },
     group: { type: 'string', default: 'livetag-pretrain', value: 'G', group: DATA, help: 'consumer group for --topic (never commits)' },
     'text-field': { type: 'string', env: 'LIVETAG_INPUT_TEXT_FIELD', default: '/text', value: 'POINTER', group: DATA, help: 'JSON Pointer to the text in a --topic message, as serve reads it (e.g. /payload/msg/text)' },

@@ -1,5 +1,5 @@
 /**
- * Unlabeled text for pretraining: JSONL files (a `text` field), plain-text
+ * Unlabeled text for pretraining: JSONL files (.jsonl/.ndjson, a `text` field), plain-text
  * files (a text a line), directories of them, and a Kafka topic read through
  * the project's Kafka port with the service's input mapping, up to a record
  * or time limit. Texts are deduplicated: a repeated comment would otherwise
@@ -38,14 +38,20 @@ export interface Corpus {
   readonly duplicates: number;
 }
 
-const TEXT_EXTENSIONS = ['.jsonl', '.txt', '.text'];
+const JSON_EXTENSIONS = ['.jsonl', '.ndjson'];
+const TEXT_EXTENSIONS = [...JSON_EXTENSIONS, '.txt', '.text'];
+/** Read as text a line, these would train on raw JSON or compressed bytes. */
+const REFUSED = /\.(json|gz|gzip|zst|bz2|xz|zip|parquet)$/i;
 
-/** Files of a path: itself, or a directory's *.jsonl / *.txt files, sorted. */
+/** Files of a path: itself, or a directory's *.jsonl / *.ndjson / *.txt files, sorted. */
 export async function corpusFiles(path: string): Promise<string[]> {
   const info = await stat(path).catch((cause: NodeJS.ErrnoException) => {
     throw new LivetagError('LT_DATA', `${path}: cannot be read (${cause.code ?? 'error'})`, { cause });
   });
-  if (!info.isDirectory()) return [path];
+  if (!info.isDirectory()) {
+    if (REFUSED.test(path)) throw new LivetagError('LT_DATA', `${path}: not read: give JSONL (.jsonl/.ndjson, a "text" field per line) or plain text (a text a line), uncompressed`);
+    return [path];
+  }
   return (await readdir(path)).filter((n) => TEXT_EXTENSIONS.some((e) => n.endsWith(e))).sort().map((n) => join(path, n));
 }
 
@@ -73,7 +79,7 @@ export function messageText(r: Pick<ConsumedRecord, 'value' | 'headers'>, mappin
 }
 
 async function readFileTexts(file: string, add: (text: string | undefined) => boolean): Promise<CorpusSource> {
-  const json = file.endsWith('.jsonl');
+  const json = JSON_EXTENSIONS.some((e) => file.endsWith(e));
   let read = 0;
   let kept = 0;
   let skipped = 0;

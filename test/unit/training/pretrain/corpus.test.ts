@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { isLivetagError } from '../../../../src/common/errors.ts';
+import { readCorpus } from '../../../../src/training/pretrain/corpus.ts';
+import { tempDir } from '../../../helpers/shared.ts';
+
+test('corpus files: .jsonl and .ndjson read their "text" field, .txt a text a line; JSON arrays and compressed files are refused, not read as text', async () => {
+  const dir = tempDir();
+  const rows = (texts: string[]) => texts.map((text) => JSON.stringify({ text, user: 'u' })).join('\n') + '\n';
+  writeFileSync(join(dir, 'a.jsonl'), rows(['这个多少钱', 'M码还有吗']));
+  writeFileSync(join(dir, 'b.ndjson'), rows(['什么时候发货']));
+  writeFileSync(join(dir, 'c.txt'), '包邮吗\n黑色还有货吗\n');
+  const corpus = await readCorpus([join(dir, 'a.jsonl'), join(dir, 'b.ndjson'), join(dir, 'c.txt')], undefined, () => {});
+  assert.deepEqual(corpus.texts, ['这个多少钱', 'M码还有吗', '什么时候发货', '包邮吗', '黑色还有货吗']);
+  // A directory takes the same kinds of file and leaves others alone.
+  writeFileSync(join(dir, 'd.json'), JSON.stringify([{ text: '一个数组' }]));
+  assert.equal((await readCorpus([dir], undefined, () => {})).texts.length, 5);
+  writeFileSync(join(dir, 'e.jsonl.gz'), gzipSync(rows(['压缩的'])));
+  for (const f of ['d.json', 'e.jsonl.gz']) {
+    await assert.rejects(readCorpus([join(dir, f)], undefined, () => {}), (e: unknown) => isLivetagError(e, 'LT_DATA') && e.message.includes(`${f}: not read`), f);
+  }
+});
