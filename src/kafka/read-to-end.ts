@@ -18,26 +18,29 @@ export interface ReadToEndOptions {
   readonly atTimeout: 'stop' | 'fail';
 }
 
-/** Resolves once every partition reached its end, onRecord said stop, or (atTimeout 'stop') time ran out. */
-export async function readToEnd(client: KafkaClient, opts: ReadToEndOptions): Promise<void> {
+/** What ended a read: every partition's end, onRecord saying stop, or the time limit (atTimeout 'stop'). */
+export type ReadEnd = 'end' | 'stopped' | 'timeout';
+
+/** Resolves once every partition reached its end, onRecord said stop, or (atTimeout 'stop') time ran out, saying which. */
+export async function readToEnd(client: KafkaClient, opts: ReadToEndOptions): Promise<ReadEnd> {
   const pending = new Map(opts.ends);
-  if (pending.size === 0) return;
+  if (pending.size === 0) return 'end';
   const consumer = client.consumer({ groupId: opts.groupId, topics: [opts.topic], fromBeginning: true, maxWaitMs: 500 });
   try {
-    await new Promise<void>((resolve, reject) => {
+    return await new Promise<ReadEnd>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (opts.atTimeout === 'stop') finish();
-        else finish(new LivetagError('LT_KAFKA', `did not reach the end of ${opts.topic} within ${opts.timeoutMs} ms`));
+        if (opts.atTimeout === 'stop') finish('timeout');
+        else finish('timeout', new LivetagError('LT_KAFKA', `did not reach the end of ${opts.topic} within ${opts.timeoutMs} ms`));
       }, opts.timeoutMs);
       let finished = false;
-      const finish = (err?: unknown): void => {
+      const finish = (how: ReadEnd, err?: unknown): void => {
         finished = true;
         clearTimeout(timer);
-        if (err === undefined) resolve();
+        if (err === undefined) resolve(how);
         else reject(err);
       };
       consumer.on((e) => {
-        if (e.type === 'crashed' && !e.restarting) finish(e.error);
+        if (e.type === 'crashed' && !e.restarting) finish('stopped', e.error);
       });
       consumer
         .start(async (batch) => {
@@ -46,16 +49,16 @@ export async function readToEnd(client: KafkaClient, opts: ReadToEndOptions): Pr
           const end = pending.get(batch.partition);
           for (const r of batch.records) {
             if (end === undefined || BigInt(r.offset) >= end) continue;
-            if (!opts.onRecord(r)) return finish();
+            if (!opts.onRecord(r)) return finish('stopped');
           }
           // Nothing resolves offsets for this group but this: unresolved, kafkajs fetches the same records again.
           if (batch.lastOffset !== null) batch.resolve(batch.lastOffset);
           // The last offsets of a transactional topic are commit markers that
           // never reach `records`; the batch's lastOffset still counts them.
           if (end !== undefined && batch.lastOffset !== null && BigInt(batch.lastOffset) + 1n >= end) pending.delete(batch.partition);
-          if (pending.size === 0) finish();
+          if (pending.size === 0) finish('end');
         })
-        .catch((err: unknown) => finish(err));
+        .catch((err: unknown) => finish('stopped', err));
     });
   } finally {
     await consumer.stop();

@@ -30,6 +30,8 @@ export interface CorpusSource {
   readonly read: number;
   readonly kept: number;
   readonly skipped: number;
+  /** A topic's read: what ended it (a limit leaves the rest of the topic unread). */
+  readonly ended?: 'end' | 'max-records' | 'max-seconds';
 }
 
 export interface Corpus {
@@ -100,7 +102,7 @@ export async function readTopicTexts(t: CorpusTopic, add: (text: string | undefi
   let read = 0;
   let kept = 0;
   let skipped = 0;
-  await readToEnd(client, {
+  const how = await readToEnd(client, {
     topic: t.topic,
     groupId: t.groupId,
     ends,
@@ -114,7 +116,7 @@ export async function readTopicTexts(t: CorpusTopic, add: (text: string | undefi
       return read < t.maxRecords;
     },
   });
-  return { name: `kafka:${t.topic}`, read, kept, skipped };
+  return { name: `kafka:${t.topic}`, read, kept, skipped, ended: how === 'end' ? 'end' : how === 'stopped' ? 'max-records' : 'max-seconds' };
 }
 
 export async function readCorpus(paths: readonly string[], topic: CorpusTopic | undefined, log: (line: string) => void): Promise<Corpus> {
@@ -135,7 +137,8 @@ export async function readCorpus(paths: readonly string[], topic: CorpusTopic | 
   const sources: CorpusSource[] = [];
   for (const path of paths) for (const file of await corpusFiles(path)) sources.push(await readFileTexts(file, add));
   if (topic) sources.push(await readTopicTexts(topic, add));
-  for (const s of sources) log(`corpus: ${s.name}: ${s.read} records, ${s.kept} new texts${s.skipped ? `, ${s.skipped} without text` : ''}`);
+  const ends = { end: '', 'max-records': ' (stopped at --max-records)', 'max-seconds': ' (stopped at --max-seconds)' };
+  for (const s of sources) log(`corpus: ${s.name}: ${s.read} records, ${s.kept} new texts${s.skipped ? `, ${s.skipped} without text` : ''}${s.ended ? ends[s.ended] : ''}`);
   if (texts.length === 0) throw new LivetagError('LT_DATA', 'no texts to pretrain on (give --data files or --topic)');
   log(`corpus: ${texts.length} distinct texts (${duplicates} duplicates dropped)`);
   return { texts, sources, duplicates };

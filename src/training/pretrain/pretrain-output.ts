@@ -45,7 +45,7 @@ function markdown(r: PretrainOutputs, bundleDir: string): string {
     `- init: ${r.start.initFrom}`,
     `- architecture: ${r.start.config.numLayers} layers × hidden ${r.start.config.hiddenSize}, ${r.start.config.numHeads} heads, vocab ${r.start.config.vocabSize}, max length ${r.start.maxLength}`,
     `- corpus: ${r.corpus.texts} distinct texts (${r.corpus.duplicates} duplicates dropped), ${r.corpus.rows} rows, ${r.corpus.tokens} tokens`,
-    ...r.corpus.sources.map((s) => `  - ${s.name}: ${s.read} records, ${s.kept} new texts`),
+    ...r.corpus.sources.map((s) => `  - ${s.name}: ${s.read} records, ${s.kept} new texts${s.ended && s.ended !== 'end' ? ` (stopped at its ${s.ended} limit)` : ''}`),
     `- masking: ${o.maskProb} of real tokens, 80% [MASK] / 10% random / 10% unchanged${o.spanMasking ? ', geometric spans (SpanBERT)' : ''}; new masks each epoch (seed ${o.seed})`,
     `- optimiser: AdamW lr ${o.lr}, weight decay ${o.weightDecay}, warmup ${o.warmupRatio}, batch ${o.batchSize}, dropout ${o.dropout}; ${r.engine}`,
     `- time: ${r.seconds.toFixed(0)} s`,

@@ -35,7 +35,7 @@ test('pretrain --topic: the live comment topic read to its end or a record limit
   const spec = (over: Partial<CorpusTopic> = {}): CorpusTopic => ({ kafka: { brokers: brokers!.split(',') }, topic, groupId: `${topic}-pre`, maxRecords: 1000, maxSeconds: 60, ...over });
   const seen: string[] = [];
   const all = await readTopicTexts(spec(), (text) => (text ? (seen.push(text), true) : false));
-  assert.deepEqual({ read: all.read, kept: all.kept, skipped: all.skipped }, { read: 43, kept: 41, skipped: 2 });
+  assert.deepEqual({ read: all.read, kept: all.kept, skipped: all.skipped, ended: all.ended }, { read: 43, kept: 41, skipped: 2, ended: 'end' });
   assert.deepEqual(new Set(seen), new Set(comments));
 
   // Another input mapping (serve's LIVETAG_INPUT_TEXT_FIELD, pretrain's --text-field): the text where it points.
@@ -46,6 +46,7 @@ test('pretrain --topic: the live comment topic read to its end or a record limit
   // Nothing was committed: the same group reads everything again, here up to a record limit.
   const limited = await readTopicTexts(spec({ maxRecords: 10 }), () => true);
   assert.equal(limited.read, 10);
+  assert.equal(limited.ended, 'max-records', 'the report says the topic was cut short');
   const admin = client.admin();
   await admin.connect();
   try {
@@ -66,5 +67,5 @@ test('pretrain --topic: the live comment topic read to its end or a record limit
   const dir = tempDir();
   await runPretrainJob(tinyPretrainOptions(join(dir, 'pre'), { topic: spec(), epochs: 1 }), () => {});
   const report = JSON.parse(readFileSync(join(dir, 'pre', 'report.json'), 'utf8'));
-  assert.deepEqual(report.corpus.sources, [{ name: `kafka:${topic}`, read: 43, kept: 40, skipped: 2 }]);
+  assert.deepEqual(report.corpus.sources, [{ name: `kafka:${topic}`, read: 43, kept: 40, skipped: 2, ended: 'end' }]);
 });
