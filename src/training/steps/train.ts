@@ -40,7 +40,8 @@ export function runFingerprint(run: Omit<PreparedRun, 'encoded'>, seed: number, 
     tokenizer: hashOf(initial.tokenizerJson),
     init: initial.initOnnx ? hashOf(initial.initOnnx) : initial.initFrom,
     train: plan.trainRows.map((i) => `${rows[i].key}:${rows[i].labels.join(',')}`),
-    val: plan.valRows.map((i) => rows[i].key),
+    // With labels, as train: a relabelled validation row changes the best epoch a checkpoint kept.
+    val: plan.valRows.map((i) => `${rows[i].key}:${rows[i].labels.join(',')}`),
     engine,
     // Only when set, so runs without it keep the fingerprints their checkpoints carry.
     ...(frozenTensors.length > 0 ? { frozenTensors: [...frozenTensors].sort() } : {}),

@@ -19,3 +19,15 @@ test('resume fingerprint: a frozen n-gram table is part of it; runs without one 
   assert.equal(runFingerprint(run, 13, 'onnxruntime', ['ngram.weight']), frozen);
   assert.notEqual(runFingerprint(run, 14, 'onnxruntime'), plain);
 });
+
+test('resume fingerprint: relabelling a validation row changes it (the checkpoint\'s best epoch was scored on the old labels)', () => {
+  const run = (valLabels: string[]) =>
+    ({
+      initial: { recipe: livetagRecipe('scratch', 0), config: { hiddenSize: 8 }, frozenLayers: 0, maxLength: 16, tokenizerJson: '{}', initFrom: 'scratch' },
+      rows: [{ key: 'a', labels: ['price'] }, { key: 'b', labels: valLabels }],
+      labels: ['price', 'size'],
+      plan: { trainRows: [0], valRows: [1], testRows: [] },
+    }) as unknown as Run;
+  assert.equal(runFingerprint(run([]), 13, 'onnxruntime'), runFingerprint(run([]), 13, 'onnxruntime'));
+  assert.notEqual(runFingerprint(run(['size']), 13, 'onnxruntime'), runFingerprint(run([]), 13, 'onnxruntime'));
+});
