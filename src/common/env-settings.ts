@@ -49,7 +49,10 @@ export function readSecretSetting(readFile: (path: string) => string, key: strin
   const file = input[key];
   if (!file) return undefined;
   try {
-    return readFile(file).trim();
+    const secret = readFile(file).trim();
+    // An empty token file must not read as "no token": that would switch authentication off.
+    if (secret === '') problems.push(`${key}=${JSON.stringify(file)}: the file is empty`);
+    return secret === '' ? undefined : secret;
   } catch (err) {
     problems.push(`${key}=${JSON.stringify(file)}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     return undefined;

@@ -55,6 +55,16 @@ test('SASL and TLS secrets are read from files', () => {
   assert.throws(() => loadServeConfig({ LIVETAG_KAFKA_SASL_MECHANISM: 'plain', LIVETAG_KAFKA_SASL_USERNAME: 'u', LIVETAG_KAFKA_SASL_PASSWORD_FILE: join(dir, 'missing') }), /cannot read \(ENOENT\)/);
 });
 
+test('an empty secret file is a configuration error, not "no secret": an empty HTTP token file would have switched authentication off', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'token'), 'tok-123\n');
+  writeFileSync(join(dir, 'empty'), ' \n');
+  assert.equal(loadServeConfig({ LIVETAG_HTTP_TOKEN_FILE: join(dir, 'token') }).httpInference?.token, 'tok-123');
+  for (const env of [{ LIVETAG_HTTP_TOKEN_FILE: join(dir, 'empty') }, { LIVETAG_KAFKA_SASL_MECHANISM: 'plain', LIVETAG_KAFKA_SASL_USERNAME: 'u', LIVETAG_KAFKA_SASL_PASSWORD_FILE: join(dir, 'empty') }]) {
+    assert.throws(() => loadServeConfig(env), (err: unknown) => isLivetagError(err, 'LT_CONFIG_INVALID') && /_FILE=".*empty": the file is empty/.test((err as Error).message), JSON.stringify(env));
+  }
+});
+
 test('LIVETAG_SESSIONS: auto by default, a count from 1 to 64, anything else refused by name', () => {
   assert.equal(loadServeConfig({}).model.sessions, 'auto');
   assert.equal(loadServeConfig({ LIVETAG_SESSIONS: '3' }).model.sessions, 3);
