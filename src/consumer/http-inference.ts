@@ -10,11 +10,28 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { errorCode, isLivetagError } from '../common/errors.ts';
-import type { ExtraRoutes } from './http-server.ts';
+import { DEFAULT_HTTP_LIMITS, type ExtraRoutes, type HttpLimits } from './http-server.ts';
 import type { ServeMetrics } from './metrics.ts';
 import { ClassifyRequestSchema, V2InferRequestSchema, classifyResponse, v2InferResponse, v2ModelMetadata, v2ServerMetadata, type ModelInfo } from './kserve-v2.ts';
-import type { ClassifyStage } from './stages/classify.ts';
+import type { ClassifyStage, TextResults } from './stages/classify.ts';
 import { NOOP_TRACING, type Tracing } from './tracing.ts';
+
+/**
+ * The HTTP server's own caps raised to what inference is configured for, so that a large body,
+ * a crowd or a slow answer gets the inference layer's 413, 429 or 504, not the server's plain
+ * 413, 503 or a dropped socket at its defaults.
+ */
+export function serverLimitsFor(o: Pick<HttpInferenceOptions, 'maxBodyBytes' | 'maxConcurrent' | 'requestTimeoutMs'>): Partial<HttpLimits> {
+  const d = DEFAULT_HTTP_LIMITS;
+  // Room above the inference cap for scrapes, probes and metadata calls.
+  const maxInFlight = Math.max(d.maxInFlight, o.maxConcurrent + 16);
+  return {
+    maxBodyBytes: o.maxBodyBytes,
+    maxInFlight,
+    maxConnections: Math.max(d.maxConnections, 2 * maxInFlight),
+    requestTimeoutMs: Math.max(d.requestTimeoutMs, o.requestTimeoutMs + 5_000),
+  };
+}
 
 export interface HttpInferenceOptions {
   /** The name clients use in /v2/models/{name}. */
@@ -107,6 +124,14 @@ export function createHttpInference(opts: HttpInferenceOptions): HttpInference {
     return { name: opts.modelName, id: c.manifest.modelId, version: c.manifest.version, labels: c.labels, platform: 'onnxruntime_onnx' };
   }
 
+  /**
+   * The model that answered, not the one serving now: a swap meanwhile may have changed the
+   * labels, and readiness lost after the answer must not turn it into a 503.
+   */
+  function answeredBy(answer: TextResults): ModelInfo {
+    return { name: opts.modelName, id: answer.model.id, version: answer.model.version, labels: answer.labels, platform: 'onnxruntime_onnx' };
+  }
+
   function readyStage(): ClassifyStage {
     const stage = opts.stage();
     if (!stage || !opts.isReady()) throw new HttpError(503, 'not ready: the model is loading or the service is stopping', { 'retry-after': '1' });
@@ -145,9 +170,8 @@ export function createHttpInference(opts: HttpInferenceOptions): HttpInference {
       async run(req, model) {
         checkModel(model);
         const request = parseJson(await readBody(req, opts.maxBodyBytes), V2InferRequestSchema);
-        const { results, model: served } = await texts(request.inputs[0].data);
-        const info = { ...modelInfo(readyStage()), version: served.version, id: served.id };
-        return { status: 200, body: v2InferResponse(request, info, results) };
+        const answer = await texts(request.inputs[0].data);
+        return { status: 200, body: v2InferResponse(request, answeredBy(answer), answer.results) };
       },
     },
     {
@@ -156,8 +180,8 @@ export function createHttpInference(opts: HttpInferenceOptions): HttpInference {
       auth: true,
       async run(req) {
         const request = parseJson(await readBody(req, opts.maxBodyBytes), ClassifyRequestSchema);
-        const { results, model: served } = await texts(request.texts);
-        return { status: 200, body: classifyResponse({ ...modelInfo(readyStage()), ...served }, results) };
+        const answer = await texts(request.texts);
+        return { status: 200, body: classifyResponse(answeredBy(answer), answer.results) };
       },
     },
   ];
@@ -167,7 +191,13 @@ export function createHttpInference(opts: HttpInferenceOptions): HttpInference {
     if (path === '/v2' || path === '/v2/health/live' || path === '/v2/health/ready') return { route: routes.find((r) => r.name === path)! };
     const m = /^\/v2\/models\/([^/]+)(?:\/versions\/[^/]+)?(\/ready|\/infer)?$/.exec(path);
     if (!m) return undefined;
-    const name = decodeURIComponent(m[1]);
+    let name: string;
+    try {
+      name = decodeURIComponent(m[1]);
+    } catch {
+      // A malformed escape names no model: the 404 any unknown name gets, not a handler failure.
+      name = m[1];
+    }
     return { route: routes.find((r) => r.name === `/v2/models/{name}${m[2] ?? ''}`)!, model: name };
   }
 
@@ -181,14 +211,18 @@ export function createHttpInference(opts: HttpInferenceOptions): HttpInference {
     if (inFlight >= opts.maxConcurrent) throw new HttpError(429, `${opts.maxConcurrent} requests already in flight`, { 'retry-after': '1' });
     inFlight++;
     let timer: NodeJS.Timeout | undefined;
+    const work = route.run(req, model);
+    // The slot is held until the work ends, past a 504 too: freed at the deadline, it would let
+    // new requests pile more texts onto the batcher behind work that is still queued there.
+    const release = (): void => void inFlight--;
+    work.then(release, release);
     try {
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new HttpError(504, `no answer within ${opts.requestTimeoutMs} ms`)), opts.requestTimeoutMs);
       });
-      return await Promise.race([route.run(req, model), deadline]);
+      return await Promise.race([work, deadline]);
     } finally {
       clearTimeout(timer);
-      inFlight--;
     }
   }
 

@@ -2,7 +2,7 @@ import type { Logger } from '../common/logger.ts';
 import { runAll } from '../common/run-all.ts';
 import { createKafkaClient } from '../kafka/client.ts';
 import type { ServeConfig } from './config.ts';
-import { createHttpInference } from './http-inference.ts';
+import { createHttpInference, serverLimitsFor } from './http-inference.ts';
 import { PACKAGE_VERSION, createServeMetrics, type ServeMetrics } from './metrics.ts';
 import { createClassifyStage, type ClassifyStage } from './stages/classify.ts';
 import { createCommitter } from './stages/committer.ts';
@@ -60,7 +60,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     isReady: () => Boolean(classify) && Boolean(source?.joined) && (monitor?.brokerReachable ?? false),
     isLive: () => !source?.failure,
     routes: inference?.handle,
-    ...(config.httpInference ? { maxBodyBytes: config.httpInference.maxBodyBytes } : {}),
+    ...(config.httpInference ? { limits: serverLimitsFor(config.httpInference) } : {}),
   });
 
   async function start(): Promise<void> {

@@ -29,6 +29,8 @@ export interface ClassifyOptions {
 export interface TextResults {
   readonly results: readonly Classification[];
   readonly model: { readonly id: string; readonly version: string };
+  /** That model's labels, in its score order. */
+  readonly labels: readonly string[];
 }
 
 export interface ClassifyStage {
@@ -196,7 +198,7 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
       known.set(t, done[k]);
       current.cache.set(t, done[k]);
     });
-    return { model: current.model, results: texts.map((t) => known.get(t)!) };
+    return { model: current.model, labels: current.classifier.labels, results: texts.map((t) => known.get(t)!) };
   }
 
   /** Runs `work` on the current model state, counted so a swap waits for it. */

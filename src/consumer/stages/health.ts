@@ -1,4 +1,4 @@
-import { createHttpServer, type ExtraRoutes } from '../http-server.ts';
+import { createHttpServer, type ExtraRoutes, type HttpLimits } from '../http-server.ts';
 import type { ServeMetrics } from '../metrics.ts';
 
 export interface HealthOptions {
@@ -11,8 +11,8 @@ export interface HealthOptions {
   readonly isLive: () => boolean;
   /** More routes on the same port (HTTP inference). */
   readonly routes?: ExtraRoutes;
-  /** Request bodies the server lets through to those routes (LIVETAG_HTTP_MAX_BODY_BYTES); default 1 MiB. */
-  readonly maxBodyBytes?: number;
+  /** The server's caps where those routes need more than its defaults (http-inference.ts, serverLimitsFor). */
+  readonly limits?: Partial<HttpLimits>;
 }
 
 export interface Health {
@@ -45,7 +45,7 @@ export function createHealth(opts: HealthOptions): Health {
     isReady,
     isHealthy: opts.isLive,
     routes: opts.routes,
-    ...(opts.maxBodyBytes === undefined ? {} : { limits: { maxBodyBytes: opts.maxBodyBytes } }),
+    ...(opts.limits ? { limits: opts.limits } : {}),
   });
   const refresh = (): void => void opts.metrics.ready.set(serving && isReady() ? 1 : 0);
   return {

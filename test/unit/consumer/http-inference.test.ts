@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createHttpInference, type HttpInferenceOptions } from '../../../src/consumer/http-inference.ts';
+import { createHttpInference, serverLimitsFor, type HttpInferenceOptions } from '../../../src/consumer/http-inference.ts';
 import { createHttpServer, type HttpServer } from '../../../src/consumer/http-server.ts';
 import { createServeMetrics } from '../../../src/consumer/metrics.ts';
 import { createClassifyStage, type ClassifyStage } from '../../../src/consumer/stages/classify.ts';
@@ -113,4 +113,49 @@ test('over the concurrency cap: 429; past the deadline: 504', async () => {
   const late = await slow.post('/v1/classify', { texts: ['三'] });
   assert.equal(late.status, 504);
   assert.match(String(late.body.error), /20 ms/);
+});
+
+test('a request past its deadline keeps its slot until its texts are classified: the next one gets 429, not a place behind it in the queue', async () => {
+  // 300 ms of batch wait against a 40 ms deadline.
+  const s = await serve({ maxConcurrent: 1, requestTimeoutMs: 40 }, 300);
+  const late = await s.post('/v1/classify', { texts: ['一'] });
+  assert.equal(late.status, 504);
+  const meanwhile = await s.post('/v1/classify', { texts: ['二'] });
+  assert.equal(meanwhile.status, 429, 'the first request\'s texts still wait in the batcher');
+  await new Promise((r) => setTimeout(r, 400));
+  // Once the late work ended its slot is free again (its own deadline still bites: 504, not 429).
+  assert.equal((await s.post('/v1/classify', { texts: ['四'] })).status, 504);
+});
+
+test('a malformed escape in the model name is the 404 of an unknown model, not a handler failure', async () => {
+  const s = await serve();
+  const r = await s.call('/v2/models/%E0%A4');
+  assert.equal(r.status, 404, JSON.stringify(r.body));
+});
+
+test('the answer names the labels of the model that answered (a swap may land while a request runs)', async () => {
+  const s = await serve();
+  const scores = Object.fromEntries(classifier.labels.map((l, i) => [l, i / 100]));
+  // The model that answered had the labels in another order than the one serving now.
+  const answered = { results: [{ tags: [], scores }], model: { id: 'older', version: 'v-old' }, labels: [...classifier.labels].reverse() };
+  const stage = { ...s.stage, classifier, classifyTexts: async () => answered } as unknown as ClassifyStage;
+  const metrics = createServeMetrics();
+  const inference = createHttpInference({ modelName: 'livetag', maxBodyBytes: 4096, maxTexts: 8, requestTimeoutMs: 5000, maxConcurrent: 8, stage: () => stage, isReady: () => true, serverVersion: '0.0.0', metrics });
+  const server = createHttpServer({ host: '127.0.0.1', port: 0, registry: metrics.registry, isReady: () => true, routes: inference.handle });
+  await server.start();
+  servers.push(server);
+  const res = await fetch(`http://127.0.0.1:${server.port}/v2/models/livetag/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['x'] }] }) });
+  const body = (await res.json()) as { model_version: string; outputs: Array<{ name: string; data: unknown[] }> };
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(body.model_version, 'v-old');
+  const fp32 = (x: number) => Math.fround(x);
+  assert.deepEqual(body.outputs.find((o) => o.name === 'scores')?.data.map((x) => fp32(Number(x))), answered.labels.map((l) => fp32(scores[l])), 'scores in the answering model\'s label order');
+});
+
+test('serverLimitsFor: the server\'s own caps sit above the inference settings, so their 413 / 429 / 504 come from inference', () => {
+  const l = serverLimitsFor({ maxBodyBytes: 8 << 20, maxConcurrent: 64, requestTimeoutMs: 60_000 });
+  assert.equal(l.maxBodyBytes, 8 << 20);
+  assert.ok(l.maxInFlight! > 64 && l.maxConnections! >= l.maxInFlight!, JSON.stringify(l));
+  assert.ok(l.requestTimeoutMs! > 60_000);
+  assert.deepEqual(serverLimitsFor({ maxBodyBytes: 1024, maxConcurrent: 4, requestTimeoutMs: 1000 }), { maxBodyBytes: 1024, maxInFlight: 32, maxConnections: 128, requestTimeoutMs: 30_000 }, 'never below the defaults');
 });

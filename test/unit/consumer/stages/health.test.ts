@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
 import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
+import { serverLimitsFor } from '../../../../src/consumer/http-inference.ts';
 import { readRequestBody } from '../../../../src/consumer/http-server.ts';
 import { createHealth } from '../../../../src/consumer/stages/health.ts';
 
@@ -26,7 +27,8 @@ test('the server lets bodies up to LIVETAG_HTTP_MAX_BODY_BYTES through to the in
   };
   const sizes = 1_500_000;
   for (const [maxBodyBytes, expected] of [[undefined, 413], [4 << 20, 200]] as const) {
-    const health = createHealth({ host: '127.0.0.1', port: 0, metrics: createServeMetrics(), isReady: () => true, isLive: () => true, routes, ...(maxBodyBytes ? { maxBodyBytes } : {}) });
+    const limits = maxBodyBytes ? serverLimitsFor({ maxBodyBytes, maxConcurrent: 64, requestTimeoutMs: 10_000 }) : undefined;
+    const health = createHealth({ host: '127.0.0.1', port: 0, metrics: createServeMetrics(), isReady: () => true, isLive: () => true, routes, ...(limits ? { limits } : {}) });
     await health.start();
     try {
       const r = await post(health.port, sizes);
