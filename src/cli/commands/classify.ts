@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createClassifier, type Classification } from '../../model/runtime/classifier.ts';
 import { resolveModelRef } from '../../model/registry/model-ref.ts';
-import { createCommand } from '../command.ts';
+import { createCommand, usageError } from '../command.ts';
 import { parseLine, type InputLine } from '../input-line.ts';
 import { classifySpec } from '../specs/classify.ts';
 
@@ -14,6 +14,9 @@ function tableRow(text: string, c: Classification): string {
 
 export const command = createCommand(classifySpec, async ({ values, positionals }) => {
   const batchSize = values['batch-size'];
+  const file = positionals[0] && positionals[0] !== '-' ? positionals[0] : undefined;
+  // Before the model loads, and as a usage error rather than a raw ENOENT from the stream.
+  if (file !== undefined && !statSync(file, { throwIfNoEntry: false })?.isFile()) throw usageError(`${file}: no such file`);
   const classifier = await createClassifier({
     bundle: await resolveModelRef(values.model),
     device: values.device,
@@ -24,7 +27,7 @@ export const command = createCommand(classifySpec, async ({ values, positionals 
     worker: false,
     warn: (m) => process.stderr.write(m + '\n'),
   });
-  const source = positionals[0] && positionals[0] !== '-' ? createReadStream(positionals[0]) : process.stdin;
+  const source = file !== undefined ? createReadStream(file) : process.stdin;
   const lines = createInterface({ input: source, crlfDelay: Infinity });
   const table = values.format === 'table';
   const out = (s: string): void => void process.stdout.write(s + '\n');

@@ -43,4 +43,8 @@ test('livetag classify refuses a missing model with a clear error and usage erro
   const usage = livetag(['classify']);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--model is required/);
+  const noInput = livetag(['classify', '--model', '/nonexistent/bundle', '/nonexistent/comments.txt']);
+  assert.equal(noInput.code, 2, noInput.stderr);
+  assert.match(noInput.stderr, /\/nonexistent\/comments\.txt: no such file/);
+  assert.doesNotMatch(noInput.stderr, /ENOENT|at .*\.ts:/, 'no raw errno or stack');
 });
