@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT } from '../helpers/shared.ts';
+import { REPO_ROOT, tempDir } from '../helpers/shared.ts';
 import { brokersFromEnv, testKafka, uniqueName, useGroup } from './helpers/kafka.ts';
 import { tinyBundle } from './helpers/serve.ts';
 import { deleteTopics } from '../helpers/kafkajs.ts';
@@ -54,4 +54,26 @@ test('livetag demo (npm start) shows tagged comments with throughput and latency
   assert.match(stdout, / → /, 'tagged comments are shown');
   assert.match(stdout, /msg\/s · end-to-end p50 \d+ ms · p99 \d+ ms/);
   assert.match(stdout, /stopped cleanly/);
+});
+
+test('livetag demo --file whose lines carry no text stops with a usage error and exits, instead of re-reading the file for ever', { timeout: 120_000 }, async (t) => {
+  const client = testKafka('demo-test-file');
+  const topics = { input: uniqueName('demo-in'), output: uniqueName('demo-out'), dlq: uniqueName('demo-dlq') };
+  t.after(() => deleteTopics(client, Object.values(topics)).catch(() => undefined));
+  const file = join(tempDir(), 'no-text.jsonl');
+  writeFileSync(file, '{"comment":"这个多少钱"}\n{"text": 42}\n');
+  const demo = runLivetag(t, ['demo', '--file', file, '--duration', '60', '--console-port', '0', '--quiet'], {
+    KAFKA_BROKERS: brokersFromEnv(),
+    LIVETAG_MODEL: await tinyBundle(),
+    LIVETAG_HTTP_PORT: '0',
+    LIVETAG_INPUT_TOPIC: topics.input,
+    LIVETAG_OUTPUT_TOPIC: topics.output,
+    LIVETAG_DLQ_TOPIC: topics.dlq,
+    LIVETAG_GROUP_ID: useGroup(t, 'demo-file', client),
+  });
+  const started = Date.now();
+  const code = await Promise.race([demo.done, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
+  assert.equal(code, 2, `exit ${code}; stderr:\n${demo.stderr()}`);
+  assert.match(demo.stderr(), /no-text\.jsonl has no comments/);
+  assert.ok(Date.now() - started < 60_000, 'it ended before its --duration: the stats timer did not keep it alive');
 });

@@ -20,17 +20,21 @@ async function* fileComments(path: string): AsyncGenerator<{ text: string; room?
     for await (const line of lines) {
       const trimmed = line.trim();
       if (!trimmed) continue;
-      any = true;
+      let comment: { text: string; room?: string } | undefined = { text: trimmed };
       if (trimmed.startsWith('{')) {
         try {
           const o = JSON.parse(trimmed) as { text?: unknown; room?: unknown };
-          if (typeof o.text === 'string') yield { text: o.text, ...(typeof o.room === 'string' ? { room: o.room } : {}) };
+          comment = typeof o.text === 'string' ? { text: o.text, ...(typeof o.room === 'string' ? { room: o.room } : {}) } : undefined;
         } catch {
-          yield { text: trimmed }; // replayed as is: the service dead-letters it
+          // Replayed as is: the service dead-letters it.
         }
-      } else yield { text: trimmed };
+      }
+      if (!comment) continue;
+      // Only what is sent counts: a file of JSON lines without a string "text" would otherwise be re-read for ever.
+      any = true;
+      yield comment;
     }
-    if (!any) throw usageError(`${path} has no comments`);
+    if (!any) throw usageError(`${path} has no comments (plain lines, or JSON lines with a string "text")`);
   }
 }
 
@@ -112,6 +116,8 @@ export const command = createCommand(demoSpec, async ({ values }) => {
   let shown = 0;
   let lastShown = 0;
   let hostConsole: ConsoleService | undefined;
+  let stats: NodeJS.Timeout | undefined;
+  let deadline: NodeJS.Timeout | undefined;
   try {
     await service.start();
     out(`classifier serving ${config.model.path} · metrics at http://${config.http.host}:${service.httpPort}/metrics`);
@@ -119,7 +125,13 @@ export const command = createCommand(demoSpec, async ({ values }) => {
     out(`console at ${hostConsole.url}`);
     await viewer.start(async (batch) => {
       for (const record of batch.records) {
-        const parsed = OutputMessageSchema.safeParse(JSON.parse(record.value?.toString('utf8') ?? 'null'));
+        let value: unknown;
+        try {
+          value = JSON.parse(record.value?.toString('utf8') ?? 'null');
+        } catch {
+          value = undefined; // a foreign record on a shared topic: not ours to show
+        }
+        const parsed = OutputMessageSchema.safeParse(value);
         batch.resolve(record.offset);
         if (!parsed.success) continue;
         const m = parsed.data;
@@ -136,14 +148,14 @@ export const command = createCommand(demoSpec, async ({ values }) => {
     });
     await producer.start();
     const source = values.file ? fileComments(values.file) : generated();
-    const stats = setInterval(() => {
+    stats = setInterval(() => {
       const now = Date.now();
       while (window.length && window[0].at < now - 10_000) window.shift();
       const lat = window.map((w) => w.latency).sort((a, b) => a - b);
       const p = (q: number): number => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] ?? 0;
       out(`[${new Date().toISOString().slice(11, 19)}] ${(window.length / 10).toFixed(1)} msg/s · end-to-end p50 ${p(0.5)} ms · p99 ${p(0.99)} ms (last 10 s)`);
     }, 2000);
-    const deadline = values.duration ? setTimeout(requestStop, values.duration * 1000) : undefined;
+    deadline = values.duration ? setTimeout(requestStop, values.duration * 1000) : undefined;
     const interval = 1000 / rate;
     let next = Date.now();
     for await (const c of source) {
@@ -153,9 +165,10 @@ export const command = createCommand(demoSpec, async ({ values }) => {
       const wait = next - Date.now();
       if (wait > 0) await Promise.race([new Promise((r) => setTimeout(r, wait)), stop]);
     }
-    clearInterval(stats);
-    if (deadline) clearTimeout(deadline);
   } finally {
+    // Here, not after the loop: a send that fails (the broker gone) must not leave them keeping the process alive.
+    clearInterval(stats);
+    clearTimeout(deadline);
     await producer.stop().catch(() => undefined);
     await viewer.stop().catch(() => undefined);
     await hostConsole?.stop();
