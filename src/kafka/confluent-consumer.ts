@@ -5,10 +5,10 @@
  * differences up.
  */
 import type { KafkaJS as KJS, RdKafka } from '@confluentinc/kafka-javascript';
-import { LivetagError } from '../common/errors.ts';
+import { errorCode, LivetagError } from '../common/errors.ts';
 import { consumedRecord } from './adapter-kit.ts';
 import { guard, type Context } from './confluent-context.ts';
-import { batchLastOffset, toConfluentError } from './confluent-mapping.ts';
+import { batchLastOffset, toCommitError, toConfluentError } from './confluent-mapping.ts';
 import type { ConsumedRecord, ConsumerEvent, ConsumerOptions, KafkaConsumer, RecordBatch } from './port.ts';
 
 const ERR_ASSIGN_PARTITIONS = -175;
@@ -34,6 +34,8 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
   const pauses = new Map<string, number>();
   const paused = new Set<string>();
   const failures = new Map<string, number>();
+  /** Partitions of the latest assignment, for the `joined` a recovery reports. */
+  let assigned = 0;
   let stopping = false;
   let connected = false;
   let starting: Promise<void> | undefined;
@@ -60,6 +62,7 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
         generation++;
         for (const tp of assignment) owned.set(partitionKey(tp.topic, tp.partition), generation);
         const partitions = assignment.length;
+        assigned = partitions;
         // After the library has applied the assignment (it does so right after this returns).
         setImmediate(() => {
           // The library pauses the partitions assigned now; the port pauses topics.
@@ -157,15 +160,24 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
       lastOffset: batchLastOffset(last, position, concurrency === 1),
       records,
       resolve: (offset) => p.resolveOffset(offset),
-      commit: (next) => guard(`commit ${topic}/${partition}@${next}`, () => consumer.commitOffsets([{ topic, partition, offset: next }])),
+      commit: async (next) => {
+        try {
+          await consumer.commitOffsets([{ topic, partition, offset: next }]);
+        } catch (err) {
+          throw toCommitError(err, `commit ${topic}/${partition}@${next}`);
+        }
+      },
       isCurrent: () => !stopping && !revoked() && p.isRunning() && (!p.isStale() || (pauses.get(topic) ?? 0) !== myPauses),
       // librdkafka heartbeats from its own thread; the library answers for the poll interval.
       heartbeat: async () => {},
     };
     try {
       await eachBatch(batch);
-      failures.delete(key);
+      // kafkajs rejoins after a failed batch and says `joined`; this library only seeks back, so
+      // say it here, or the `crashed` below would leave the service unready until the next rebalance.
+      if (failures.delete(key) && !stopping) emit({ type: 'joined', partitions: assigned });
     } catch (err) {
+      if (errorCode(err) === 'LT_KAFKA_REBALANCE') throw err; // routine: the assignment is about to change
       if (!revoked() && !stopping) {
         // The library redelivers the unresolved rest of the batch at once; a
         // pause first keeps a persistent failure from spinning (kafkajs

@@ -198,6 +198,18 @@ function describe(err: unknown): string {
   return `${message}${inner}`;
 }
 
+/** A commit's refusals that mean the group is rebalancing (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, librdkafka's _STATE). */
+const REBALANCE_CODES = new Set([22, 25, 27, -172]);
+
+/** As toConfluentError, except that a commit refused by a rebalance is LT_KAFKA_REBALANCE, as the kafkajs adapter says it. */
+export function toCommitError(err: unknown, what: string): LivetagError {
+  const code = err !== null && typeof err === 'object' ? (err as LibraryError).code : undefined;
+  if (typeof code === 'number' && REBALANCE_CODES.has(code)) {
+    return new LivetagError('LT_KAFKA_REBALANCE', `${what}: the group is rebalancing (${describe(err)}): this batch stops and the member rejoins`, { cause: err, retryable: true });
+  }
+  return toConfluentError(err, what);
+}
+
 export function toConfluentError(err: unknown, what: string): LivetagError {
   if (err instanceof LivetagError) return err;
   const auth = authErrorCode(err);

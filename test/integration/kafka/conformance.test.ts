@@ -165,6 +165,43 @@ for (const name of ADAPTERS) {
       }
     });
 
+    test('a batch that fails once is handed out again, and a crash it reports is followed by joined once batches succeed: readiness must not stay lost', async (t) => {
+      const client = (await ready) as KafkaClient;
+      const topic = await topicFor(t, client, `conf-recover-${name}`, 1);
+      const producer = client.producer();
+      await producer.start();
+      await producer.send(keyed(topic, 10, 1)).finally(() => producer.stop());
+      let failOnce = true;
+      let committed = false;
+      const c = recordingConsumer(client, { groupId: useGroup(t, `conf-recover-${name}`), topics: [topic], fromBeginning: true }, async (b) => {
+        if (failOnce) {
+          failOnce = false;
+          throw new Error('the sink refused this batch once');
+        }
+        if (b.records.length > 0) {
+          const last = b.records[b.records.length - 1].offset;
+          b.resolve(last);
+          await b.commit(String(BigInt(last) + 1n));
+          if (last === '9') committed = true;
+        }
+      });
+      // kafkajs retries the batch inside its runner (no event); librdkafka's adapter reports the crash and must report the recovery.
+      const recovered = (): boolean => {
+        const lastCrash = c.events.map((e) => e.type).lastIndexOf('crashed');
+        return lastCrash < 0 || c.events.slice(lastCrash).some((e) => e.type === 'joined');
+      };
+      try {
+        await c.start();
+        await waitUntil(() => committed && recovered(), 60_000, 'the retried batch committed and no crash left unanswered').catch((err: Error) => {
+          throw new Error(`${err.message}; events: ${c.events.map((e) => e.type + ('restarting' in e ? `(${e.restarting})` : '')).join(' ')}; received ${c.received.length}`);
+        });
+      } finally {
+        await c.consumer.stop();
+      }
+      assert.ok(!failOnce, 'the batch did fail once');
+      assert.deepEqual([...new Set(c.received.map((r) => r.offset))].sort((a, b) => Number(a) - Number(b)), Array.from({ length: 10 }, (_, i) => String(i)));
+    });
+
     test('pause stops fetching a topic until resume', async (t) => {
       const client = (await ready) as KafkaClient;
       const topic = await topicFor(t, client, `conf-pause-${name}`, 1);

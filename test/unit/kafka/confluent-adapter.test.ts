@@ -11,6 +11,7 @@ import {
   operationTimeoutMs,
   requiredFeatures,
   routedLogger,
+  toCommitError,
   toConfluentError,
 } from '../../../src/kafka/confluent-mapping.ts';
 
@@ -76,6 +77,16 @@ test('confluent: library errors become LT_KAFKA, retryable by the library flags,
   assert.equal(err.message, 'cannot create topics x: Topic creation errors: Broker: Invalid topic');
   assert.equal(err.cause, aggregate);
   assert.equal(toConfluentError(err, 'again'), err, 'a LivetagError passes through');
+});
+
+test('confluent: a commit refused by a rebalance is LT_KAFKA_REBALANCE (as the kafkajs adapter says it), any other refusal as before', () => {
+  for (const code of [22, 25, 27, -172]) {
+    const lib = Object.assign(new Error('Broker: Specified group generation id is not valid'), { code });
+    const err = toCommitError(lib, 'commit t/0@10');
+    assert.ok(isLivetagError(err, 'LT_KAFKA_REBALANCE') && err.retryable && err.cause === lib, `code ${code}: ${err.code}`);
+  }
+  const denied = toCommitError(Object.assign(new Error('Broker: Group authorization failed'), { code: 30 }), 'commit t/0@10');
+  assert.ok(!isLivetagError(denied, 'LT_KAFKA_REBALANCE'), denied.code);
 });
 
 test('confluent: library log lines reach the service logger at its level, retried conditions as debug', () => {
