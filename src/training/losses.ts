@@ -7,6 +7,23 @@ import { LivetagError } from '../common/errors.ts';
 import { TORCH_LOG_FLOOR } from '../model/build/training-graph.ts';
 import { tf } from './tf-backend.ts';
 
+/**
+ * max(log x, floor) as PyTorch's BCELoss clamps it, with the gradient dy/x where log x > floor and
+ * 0 elsewhere: tf.maximum over tf.log gives 0·(1/0) = NaN at x = 0 (a saturated sigmoid's 1 − p).
+ */
+function logFloor(x: tf.Tensor): tf.Tensor {
+  // customGrad passes the save function after the inputs; its typing cannot say so.
+  const f = tf.customGrad(((v: tf.Tensor, save: tf.GradSaveFunc) => {
+    const logX = tf.log(v);
+    save([v, logX]);
+    return {
+      value: tf.maximum(logX, TORCH_LOG_FLOOR),
+      gradFunc: (dy: tf.Tensor, [saved, savedLog]: tf.Tensor[]) => tf.where(tf.greater(savedLog, TORCH_LOG_FLOOR), tf.div(dy, saved), tf.zerosLike(saved)),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x) as tf.Tensor;
+}
+
 export type LossName = 'bce' | 'focal' | 'asl' | 'sigmoid-bce';
 
 export interface LossOptions {
@@ -43,8 +60,8 @@ export function computeLoss(logits: tf.Tensor2D, targets: tf.Tensor2D, opts: Los
       case 'sigmoid-bce': {
         // The user's setup exactly: sigmoid, then BCELoss on probabilities.
         const p = tf.sigmoid(logits);
-        const logP = tf.maximum(tf.log(p), TORCH_LOG_FLOOR);
-        const log1mP = tf.maximum(tf.log(tf.sub(1, p)), TORCH_LOG_FLOOR);
+        const logP = logFloor(p);
+        const log1mP = logFloor(tf.sub(1, p));
         return tf.neg(tf.mean(tf.add(tf.mul(y, logP), tf.mul(notY, log1mP)))) as tf.Scalar;
       }
       case 'focal': {

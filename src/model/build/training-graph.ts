@@ -92,8 +92,8 @@ function lossOf(tape: Tape, logits: T, labels: T, posWeight: T, loss: TrainingLo
       return op.meanAll(tape, op.add(tape, op.mul(tape, op.mul(tape, labels, spNeg()), posWeight), op.mul(tape, notY, spPos())));
     case 'sigmoid-bce': {
       const p = op.sigmoid(tape, logits);
-      const logP = op.maxConst(tape, op.log(tape, p), TORCH_LOG_FLOOR);
-      const log1mP = op.maxConst(tape, op.log(tape, op.sub(tape, one, p)), TORCH_LOG_FLOOR);
+      const logP = op.logFloor(tape, p, TORCH_LOG_FLOOR);
+      const log1mP = op.logFloor(tape, op.sub(tape, one, p), TORCH_LOG_FLOOR);
       return op.neg(tape, op.meanAll(tape, op.add(tape, op.mul(tape, labels, logP), op.mul(tape, notY, log1mP))));
     }
     case 'focal': {

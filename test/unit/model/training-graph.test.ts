@@ -125,3 +125,20 @@ test('frozen layers: the graph starts at hidden states and only the layers above
   const full = buildTrainingGraph(config, weights, { loss: { name: 'bce' }, frozenLayers: 0 });
   assert.ok(graph.bytes.length < full.bytes.length, 'fewer nodes');
 });
+
+test('sigmoid-bce on saturated logits (σ is exactly 1 in float32 from ~17 on): PyTorch\'s clamped loss, and every gradient finite instead of NaN', async () => {
+  const weights = tinyWeights(config);
+  weights.get('classifier.bias')!.data.fill(40);
+  const graph = buildTrainingGraph(config, weights, { loss: { name: 'sigmoid-bce' }, frozenLayers: 0 });
+  const session = await createGraphSession(graph.bytes, { threads: 1 });
+  try {
+    const out = await session.run(feedsFor(config, batch, weights, graph.trainable, posWeight));
+    // Every label-0 cell costs the floor, 100 (BCELoss clamps log at -100); label-1 cells cost ~0.
+    const zeros = batch.labels.filter((v) => v === 0).length;
+    assert.ok(Math.abs(out.loss[0] - (100 * zeros) / batch.labels.length) < 1e-3, `loss ${out.loss[0]}`);
+    const nonFinite = graph.trainable.filter((n) => !out[`grad.${n}`].every(Number.isFinite));
+    assert.deepEqual(nonFinite, []);
+  } finally {
+    await session.release();
+  }
+});

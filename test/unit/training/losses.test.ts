@@ -43,3 +43,15 @@ test('bce gradient is (sigmoid(z) - y) / n', async () => {
 test('positive weights: sqrt(neg/pos), at least 1, capped', () => {
   assert.deepEqual(positiveWeights([50, 10, 1, 0, 90], 100, 5), [1, 3, 5, 1, 1]);
 });
+
+test('sigmoid-bce on saturated logits: the clamped loss, and a finite gradient (tf.maximum over tf.log gave 0·∞ = NaN)', async () => {
+  await initTfBackend();
+  const sat = [40, -120, 40, 0.5];
+  const lab = [0, 1, 1, 0];
+  const value = tf.tidy(() => computeLoss(tf.tensor2d(sat, [1, 4]), tf.tensor2d(lab, [1, 4]), { name: 'sigmoid-bce' }).dataSync()[0]);
+  // Two cells at the floor (100 each), one at ~0, one at log(1 + e^0.5).
+  assert.ok(Math.abs(value - (200 + Math.log1p(Math.exp(0.5))) / 4) < 1e-3, `loss ${value}`);
+  const g = tf.tidy(() => tf.grad((x: tf.Tensor) => computeLoss(x as tf.Tensor2D, tf.tensor2d(lab, [1, 4]), { name: 'sigmoid-bce' }))(tf.tensor2d(sat, [1, 4])).dataSync());
+  assert.ok([...g].every(Number.isFinite), `gradient ${[...g]}`);
+  assert.ok(Math.abs(g[3] - (1 / (1 + Math.exp(-0.5)) - 0) / 4) < 1e-5, 'unsaturated cells keep the exact gradient');
+});

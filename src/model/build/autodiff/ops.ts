@@ -88,6 +88,19 @@ export function neg(tape: Tape, x: T): T {
   return tape.record(y, (dy) => tape.accumulate(x, tape.g.op('Neg', [dy])));
 }
 
+/**
+ * max(log x, floor): PyTorch BCELoss's clamped log, with its own gradient, dy/x where log x > floor
+ * and 0 elsewhere. Log then maxConst would give 0·(1/0) = NaN at x = 0, which a saturated
+ * sigmoid's 1 − p is in float32 from a logit of ~17 on.
+ */
+export function logFloor(tape: Tape, x: T, floor: number): T {
+  const { g } = tape;
+  const fl = g.scalarFloat(floor);
+  const logX = g.op('Log', [x.name]);
+  const y = out(tape, g.op('Max', [logX, fl]), x.shape, [x]);
+  return tape.record(y, (dy) => tape.accumulate(x, g.op('Where', [g.op('Greater', [logX, fl]), g.op('Div', [dy, x.name]), g.scalarFloat(0)])));
+}
+
 /** max(x, c) for a constant c; the gradient goes to x where x > c. */
 export function maxConst(tape: Tape, x: T, c: number): T {
   const { g } = tape;
