@@ -22,6 +22,15 @@ export interface DropoutMasks {
 }
 
 /** A non-zero xorshift state from any integer seed (a murmur3 finalizer spreads nearby seeds apart). */
+/**
+ * The mask seed of micro-batch `offset` of a step: (stepSeed · 1009 + offset) mod 2^32, exact for
+ * any step seed a float64 holds exactly (the product itself passes 2^53 from --seed ~2.2 M on, and
+ * rounding there gave neighbouring micro-batches, and the four lanes, the same masks).
+ */
+export function microBatchSeed(stepSeed: number, offset: number): number {
+  return ((stepSeed % 2 ** 32) * 1009 + offset) % 2 ** 32;
+}
+
 function initialState(seed: number): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
@@ -130,7 +139,10 @@ export function createDropoutMasks(sites: readonly DropoutSite[], opts: { readon
       // The graph reads the masks during the run; the next step refills them afterwards (runs never overlap).
       const buffer = arena.bytes(STATE_BYTES + layout.reduce((a, l) => a + l.bytes, 0));
       const lanes = new Uint32Array(buffer, 0, 4);
-      for (let k = 0; k < 4; k++) lanes[k] = initialState(seed * 4 + k);
+      // Only seed mod 2^32 reaches the lanes (initialState's ToInt32) anyway: reduced first, seed · 4 + k
+      // stays exact, where a seed past 2^51 would round the four lanes onto one state.
+      const base = (seed % 2 ** 32) * 4;
+      for (let k = 0; k < 4; k++) lanes[k] = initialState(base + k);
       const threshold = Math.round(ratio * 65536);
       const kept = Math.fround(1 / (1 - ratio));
       const feeds: Record<string, Feed> = {};

@@ -14,7 +14,7 @@ import { INPUT_NAMES, NGRAM_INPUT, OUTPUT_NAME } from '../model/onnx-names.ts';
 import { createGraphSession, TRAINING_SESSION, type Feed, type GraphSession } from '../model/runtime/graph-session.ts';
 import { isTrainable, weightSpecs, WORD_EMBEDDINGS, type WeightMap } from '../model/weights.ts';
 import { createArrayAdamW, sumOfSquares } from './adamw-arrays.ts';
-import { createDropoutMasks, type DropoutMasks } from './dropout-masks.ts';
+import { createDropoutMasks, microBatchSeed, type DropoutMasks } from './dropout-masks.ts';
 import { createRowSum, type SummedRows } from './row-gradients.ts';
 import type { StoredTensor } from './checkpoint.ts';
 import type { EngineOptions, StepPhases, StepResult, TrainingEngine } from './engine.ts';
@@ -174,7 +174,7 @@ export async function createOrtEngine(o: EngineOptions): Promise<TrainingEngine>
     for (let i = 0; i < rows.length; i += micro) {
       const part = rows.slice(i, i + micro);
       clock.lap('gather');
-      const r = await forwardBackward(part, targets.subarray(i * width, (i + part.length) * width), dropoutSeed * 1009 + i, clock);
+      const r = await forwardBackward(part, targets.subarray(i * width, (i + part.length) * width), microBatchSeed(dropoutSeed, i), clock);
       const share = part.length / rows.length;
       loss += r.loss * share;
       for (const [n, sum] of sums) sum.add(r.out[rowGradients.get(n)!.ids] as unknown as BigInt64Array, r.out[rowGradients.get(n)!.rows], share);

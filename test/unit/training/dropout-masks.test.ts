@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DropoutSite } from '../../../src/model/build/dropout-sites.ts';
 import { LivetagError } from '../../../src/common/errors.ts';
-import { createDropoutMasks } from '../../../src/training/dropout-masks.ts';
+import { createDropoutMasks, microBatchSeed } from '../../../src/training/dropout-masks.ts';
 
 const sites: DropoutSite[] = [
   { name: 'dropout_mask.0', shape: ['batch', 'sequence', 64] },
@@ -66,4 +66,21 @@ test('the wasm SIMD kernel fills the same masks as the JS loop, bit for bit, and
       assert.deepEqual(new Uint32Array((a[name].data as Float32Array).slice().buffer), new Uint32Array((b[name].data as Float32Array).slice().buffer), `${name} ratio ${ratio} seed ${seed}`);
     }
   }
+});
+
+test('a large --seed (a date, 20240101) keeps micro-batches and the four lanes apart; small seeds draw exactly what they drew before', () => {
+  const stepSeed = 20240101 * 1_000_003 + 5 * 64; // the trainer's step seed, exact in float64
+  // Before: stepSeed · 1009 + i rounded to one value for neighbouring i, and seed · 4 + k to one lane state.
+  assert.notEqual(microBatchSeed(stepSeed, 1), microBatchSeed(stepSeed, 2));
+  const masks = createDropoutMasks(sites);
+  const lanes = (seed: number) => {
+    const f = Object.values(masks.feeds(0.1, seed, dims))[0].data as Float32Array;
+    return new Set(new Uint32Array(f.buffer, 0, 4));
+  };
+  assert.equal(lanes(microBatchSeed(stepSeed, 0)).size, 4, 'four independent lanes');
+  assert.equal(lanes(stepSeed * 1009 * 4).size, 4, 'even a seed past 2^53 handed in directly');
+  // Small seeds: the same value as the plain product, so runs and checkpoints made before draw the same masks.
+  for (const [s, i] of [[13 * 1_000_003 + 64, 0], [1_000_003 * 99 + 640, 3]]) assert.equal(microBatchSeed(s, i), (s * 1009 + i) % 2 ** 32);
+  const flat = (seed: number) => Object.values(createDropoutMasks(sites).feeds(0.1, seed, dims)).map((f) => Array.from(f.data as Float32Array));
+  assert.deepEqual(flat(7), flat(7 + 2 ** 32), 'only seed mod 2^32 matters, as it always did');
 });
