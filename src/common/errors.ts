@@ -164,6 +164,11 @@ export const ERROR_CODES = {
     description: "the model registry's registry.json cannot be read",
     hint: 'registry.json on the registry volume is not JSON or fails validation (edited by hand or truncated). Restore it from a backup, or recreate it by promoting a version from versions/.',
   },
+  LT_REGISTRY_BUSY: {
+    retryable: true,
+    description: 'another process held the model registry lock for a minute',
+    hint: 'Promote, rollback and prune change the registry one at a time under `.registry.lock` in its root. Another `livetag models` command or retrain job was still changing it; run again. A lock left by a killed process is broken after 10 minutes.',
+  },
   LT_REGISTRY_NO_ROLLBACK: {
     retryable: false,
     description: 'there is no earlier promoted version to roll back to',

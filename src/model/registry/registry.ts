@@ -1,4 +1,4 @@
-import { cp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { replaceDirAtomically, replaceSymlinkAtomically, writeFileAtomically } from '../../common/atomic-write.ts';
@@ -71,6 +71,42 @@ async function writeState(root: string, state: State): Promise<void> {
   await replaceSymlinkAtomically(join(root, CURRENT_LINK), join(VERSIONS, state.current));
 }
 
+const LOCK_FILE = '.registry.lock';
+/** Longer than any registry change takes: a lock this old was left by a killed process. */
+const STALE_LOCK_MS = 10 * 60_000;
+const LOCK_WAIT_MS = 60_000;
+
+/**
+ * Runs a read-modify-write of the registry state under an exclusive lock file (O_EXCL, which a
+ * shared volume's NFS honours): a prune racing a rollback would otherwise write back the state it
+ * read, undoing the rollback, and two promotions would lose one from the history.
+ */
+async function withLock<T>(root: string, change: () => Promise<T>): Promise<T> {
+  const lock = join(root, LOCK_FILE);
+  await mkdir(root, { recursive: true });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (let wait = 10; ; wait = Math.min(2 * wait, 500)) {
+    try {
+      await writeFile(lock, `${process.pid} ${new Date().toISOString()}\n`, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const since = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (since > STALE_LOCK_MS) {
+        await rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new LivetagError('LT_REGISTRY_BUSY', `${root}: ${LOCK_FILE} held for ${Math.round(since / 1000)} s by another process`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+  try {
+    return await change();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
 /** Version ids on disk, sorted; temp and moved-aside directories start with '.' and are skipped. */
 async function versionIds(root: string): Promise<string[]> {
   const names = await readdir(join(root, VERSIONS)).catch(() => [] as string[]);
@@ -108,21 +144,24 @@ export function createModelRegistry(root: string): ModelRegistry {
     },
     async promote(id) {
       await ensureVersion(id);
-      const state = await readState(abs);
-      if (state.current === id) return;
-      await writeState(abs, { current: id, history: [...state.history, id] });
+      await withLock(abs, async () => {
+        const state = await readState(abs);
+        if (state.current === id) return;
+        await writeState(abs, { current: id, history: [...state.history, id] });
+      });
     },
-    async rollback() {
-      const state = await readState(abs);
-      if (!state.current || state.history.length < 2) {
-        throw new LivetagError('LT_REGISTRY_NO_ROLLBACK', `${abs}: no earlier version to roll back to`);
-      }
-      const history = state.history.slice(0, -1);
-      const previous = history[history.length - 1];
-      await ensureVersion(previous);
-      await writeState(abs, { current: previous, history });
-      return previous;
-    },
+    rollback: () =>
+      withLock(abs, async () => {
+        const state = await readState(abs);
+        if (!state.current || state.history.length < 2) {
+          throw new LivetagError('LT_REGISTRY_NO_ROLLBACK', `${abs}: no earlier version to roll back to`);
+        }
+        const history = state.history.slice(0, -1);
+        const previous = history[history.length - 1];
+        await ensureVersion(previous);
+        await writeState(abs, { current: previous, history });
+        return previous;
+      }),
     async current() {
       return (await readState(abs)).current;
     },
@@ -142,12 +181,22 @@ export function createModelRegistry(root: string): ModelRegistry {
       return entries;
     },
     async prune(keep) {
-      const state = await readState(abs);
-      const protect = new Set([state.current, state.history[state.history.length - 2]].filter(Boolean) as string[]);
-      const ids = await versionIds(abs);
-      const doomed = ids.slice(0, Math.max(0, ids.length - keep)).filter((id) => !protect.has(id));
-      for (const id of doomed) await rm(versionDir(id), { recursive: true, force: true });
-      if (doomed.length) await writeState(abs, { ...state, history: state.history.filter((h) => !doomed.includes(h)) });
+      // Under the lock only the renames aside (quick); the deletes run after it is released.
+      const { doomed, aside } = await withLock(abs, async () => {
+        const state = await readState(abs);
+        const protect = new Set([state.current, state.history[state.history.length - 2]].filter(Boolean) as string[]);
+        const ids = await versionIds(abs);
+        const doomed = ids.slice(0, Math.max(0, ids.length - keep)).filter((id) => !protect.has(id));
+        const aside: string[] = [];
+        for (const id of doomed) {
+          const to = join(abs, VERSIONS, `.pruned-${id}-${process.pid}`);
+          await rename(versionDir(id), to);
+          aside.push(to);
+        }
+        if (doomed.length) await writeState(abs, { ...state, history: state.history.filter((h) => !doomed.includes(h)) });
+        return { doomed, aside };
+      });
+      for (const dir of aside) await rm(dir, { recursive: true, force: true });
       return doomed;
     },
   };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, readlink, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createModelRegistry } from '../../../src/model/registry/registry.ts';
 import { writeRandomBundle } from '../../../src/model/build/random-bundle.ts';
@@ -91,4 +91,38 @@ test('a registry.json that does not parse is LT_REGISTRY_INVALID', async () => {
   await reg.promote(await reg.publish(a));
   await writeFile(join(reg.root, 'registry.json'), '{"current": 3');
   await assert.rejects(reg.current(), (e: unknown) => isLivetagError(e, 'LT_REGISTRY_INVALID'));
+});
+
+test('changes take the registry lock: concurrent promotions all land in the history, a prune racing a rollback cannot undo it, a held lock is waited for and a stale one broken', async () => {
+  const [a, b, c, d] = await bundles(4);
+  const reg = createModelRegistry(join(tempDir(), 'registry'));
+  const ids = [await reg.publish(a), await reg.publish(b), await reg.publish(c), await reg.publish(d)];
+  // Four processes' worth of promotions at once: each reads, appends and writes the state.
+  await Promise.all(ids.map((id) => reg.promote(id)));
+  const state = JSON.parse(await readFile(join(reg.root, 'registry.json'), 'utf8')) as { current: string; history: string[] };
+  assert.deepEqual([...state.history].sort(), [...ids].sort(), 'no promotion lost');
+  assert.equal(state.current, state.history.at(-1));
+  assert.equal(await readlink(join(reg.root, 'current')), join('versions', state.current));
+
+  // A prune (slow deletes) and a rollback at once: the rollback stands.
+  const [, rolledTo] = await Promise.all([reg.prune(2), reg.rollback()]);
+  assert.equal(await reg.current(), rolledTo);
+  assert.ok((await readdir(join(reg.root, 'versions'))).includes(rolledTo), 'the version rolled back to is kept');
+
+  // A lock held by someone else is waited for; one left for over 10 minutes is broken.
+  const lock = join(reg.root, '.registry.lock');
+  await writeFile(lock, 'other\n');
+  const other = (await reg.list()).find((e) => !e.current)!.id;
+  let done = false;
+  const waiting = reg.promote(other).then(() => (done = true));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(done, false, 'waits for the holder');
+  await rm(lock);
+  await waiting;
+  assert.equal(await reg.current(), other);
+  await writeFile(lock, 'killed\n');
+  const old = new Date(Date.now() - 11 * 60_000);
+  await utimes(lock, old, old);
+  assert.equal(await reg.rollback(), rolledTo, 'a stale lock is broken');
+  await assert.rejects(readFile(lock), /ENOENT/, 'and released after the change');
 });
