@@ -24,6 +24,8 @@ export interface ModelRunner {
   readonly parallelism: number;
   infer(batch: EncodedBatch): Promise<Float32Array>;
   stop(): Promise<void>;
+  /** True once the session can answer nothing more (its worker exited); absent where it cannot die apart from the process. */
+  readonly exited?: boolean;
 }
 
 type Pending = { resolve: (v: Float32Array) => void; reject: (e: Error) => void };
@@ -103,6 +105,9 @@ async function createWorkerRunner(model: Uint8Array, opts: ModelRunnerOptions): 
   return {
     provider,
     parallelism: 1,
+    get exited() {
+      return exited !== undefined;
+    },
     infer: (batch) => call({ batch }),
     stop() {
       // Requests already posted are answered first. Not by message order alone: onnxruntime
@@ -141,10 +146,16 @@ export function createRunnerPool(members: readonly ModelRunner[]): ModelRunner {
   return {
     provider: members[0].provider,
     parallelism: members.length,
+    get exited() {
+      return members.every((m, i) => dead.has(i) || m.exited === true);
+    },
     async infer(batch) {
       let k = -1;
-      for (let i = 0; i < members.length; i++) if (!dead.has(i) && (k < 0 || outstanding[i] < outstanding[k])) k = i;
-      if (k < 0) throw lastDeath!;
+      // A worker that died while idle is known by its exit, not only by failing the next batch
+      // (whose messages the consumer would then dead-letter).
+      const usable = (i: number): boolean => !dead.has(i) && members[i].exited !== true;
+      for (let i = 0; i < members.length; i++) if (usable(i) && (k < 0 || outstanding[i] < outstanding[k])) k = i;
+      if (k < 0) throw lastDeath ?? new LivetagError('LT_WORKER_EXITED', 'every inference worker of the pool has exited');
       outstanding[k]++;
       try {
         return await members[k].infer(batch);

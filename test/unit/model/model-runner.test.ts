@@ -87,6 +87,35 @@ test('a pool sends each batch to the session with the fewest outstanding, and st
   await Promise.allSettled(calls);
 });
 
+test('a pool skips a session whose worker exited while idle, instead of failing the next batch on it; all exited: LT_WORKER_EXITED at once', async () => {
+  const a = heldSession('a');
+  const b = heldSession('b');
+  let aExited = false;
+  const aSession = { ...a.session, get exited() { return aExited; } };
+  const pool = createRunnerPool([aSession, b.session]);
+  const batch = {} as Parameters<typeof pool.infer>[0];
+  assert.equal(pool.exited, false);
+  aExited = true; // a's worker exits with nothing in flight
+  const calls = [pool.infer(batch), pool.infer(batch)];
+  assert.deepEqual([a.waiting.length, b.waiting.length], [0, 2], 'both go to b, though a has none outstanding');
+  for (const w of b.waiting) w.resolve(new Float32Array([2]));
+  assert.deepEqual(await Promise.all(calls), [new Float32Array([2]), new Float32Array([2])]);
+  const c = heldSession('c');
+  const gone = createRunnerPool([{ ...c.session, exited: true }]);
+  assert.equal(gone.exited, true);
+  await assert.rejects(gone.infer(batch), (e: unknown) => isLivetagError(e, 'LT_WORKER_EXITED'));
+  assert.equal(c.waiting.length, 0);
+});
+
+test('a worker runner says when its worker has exited', async () => {
+  const dir = join(tempDir(), 'tiny');
+  await writeRandomBundle(dir, { shape: 'tiny' });
+  const runner = await createModelRunner(new Uint8Array(readFileSync(join(dir, 'model.onnx'))), { threads: 1 });
+  assert.equal(runner.exited, false);
+  await runner.stop();
+  assert.equal(runner.exited, true);
+});
+
 test('stop() with batches in flight on the worker answers every one of them first, then stops', async () => {
   const dir = join(tempDir(), 'tiny');
   await writeRandomBundle(dir, { shape: 'tiny' });
