@@ -119,9 +119,11 @@ type Route = { name: string; method: 'GET' | 'POST'; auth: boolean; run: (req: I
 export function createHttpInference(opts: HttpInferenceOptions): HttpInference {
   let inFlight = 0;
 
+  const info = (id: string, version: string, labels: readonly string[]): ModelInfo => ({ name: opts.modelName, id, version, labels, platform: 'onnxruntime_onnx' });
+
   function modelInfo(stage: ClassifyStage): ModelInfo {
     const c = stage.classifier;
-    return { name: opts.modelName, id: c.manifest.modelId, version: c.manifest.version, labels: c.labels, platform: 'onnxruntime_onnx' };
+    return info(c.manifest.modelId, c.manifest.version, c.labels);
   }
 
   /**
@@ -129,7 +131,7 @@ export function createHttpInference(opts: HttpInferenceOptions): HttpInference {
    * labels, and readiness lost after the answer must not turn it into a 503.
    */
   function answeredBy(answer: TextResults): ModelInfo {
-    return { name: opts.modelName, id: answer.model.id, version: answer.model.version, labels: answer.labels, platform: 'onnxruntime_onnx' };
+    return info(answer.model.id, answer.model.version, answer.labels);
   }
 
   function readyStage(): ClassifyStage {

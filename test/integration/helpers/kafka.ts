@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
+import { createKafkaClient } from '../../../src/kafka/client.ts';
+import type { KafkaClient as PortClient, KafkaClientName } from '../../../src/kafka/port.ts';
 import { createKafka, deleteTopics, ensureTopics, withAdmin, type KafkaClient, type KafkaLogLevel } from '../../helpers/kafkajs.ts';
 
 export function brokersFromEnv(): string {
@@ -85,5 +87,14 @@ export async function waitUntil(predicate: () => boolean, timeoutMs: number, wha
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One adapter's port client on the test broker, or why that adapter cannot be loaded here (the test's skip reason). */
+export async function portClientOrSkipReason(name: KafkaClientName, clientId: string): Promise<PortClient | string> {
+  try {
+    return await createKafkaClient({ connection: { client: name, brokers: brokersFromEnv(), clientId }, logLevel: 'nothing' });
+  } catch (err) {
+    return `the ${name} adapter cannot be loaded here: ${(err as Error).message}`;
   }
 }

@@ -8,17 +8,9 @@ import { describe, test, type TestContext } from 'node:test';
 import { isLivetagError } from '../../../src/common/errors.ts';
 import { createKafkaClient } from '../../../src/kafka/client.ts';
 import type { ConsumedRecord, ConsumerEvent, KafkaClient, KafkaClientName, KafkaConsumer, RecordBatch } from '../../../src/kafka/port.ts';
-import { brokersFromEnv, uniqueName, useGroup, waitUntil } from '../helpers/kafka.ts';
+import { brokersFromEnv, portClientOrSkipReason, uniqueName, useGroup, waitUntil } from '../helpers/kafka.ts';
 
 const ADAPTERS: readonly KafkaClientName[] = ['kafkajs', 'confluent'];
-
-async function clientOrSkipReason(name: KafkaClientName): Promise<KafkaClient | string> {
-  try {
-    return await createKafkaClient({ connection: { client: name, brokers: brokersFromEnv(), clientId: `conformance-${name}` }, logLevel: 'nothing' });
-  } catch (err) {
-    return `the ${name} adapter cannot be loaded here: ${(err as Error).message}`;
-  }
-}
 
 async function topicFor(t: TestContext, client: KafkaClient, prefix: string, partitions: number): Promise<string> {
   const topic = uniqueName(prefix);
@@ -59,7 +51,7 @@ const keyed = (topic: string, n: number, keys: number) =>
   Array.from({ length: n }, (_, i) => ({ topic, key: `k${i % keys}`, value: JSON.stringify({ i, key: `k${i % keys}` }) }));
 
 for (const name of ADAPTERS) {
-  const ready = clientOrSkipReason(name);
+  const ready = portClientOrSkipReason(name, `conformance-${name}`);
   const skip = await ready.then((c) => (typeof c === 'string' ? c : false));
   describe(`Kafka port conformance: ${name}`, { skip, timeout: 180_000 }, () => {
     test('per-partition order is kept and nothing is lost', async (t) => {

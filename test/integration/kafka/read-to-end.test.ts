@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createKafkaClient } from '../../../src/kafka/client.ts';
-import type { KafkaClient, KafkaClientName } from '../../../src/kafka/port.ts';
 import { readToEnd } from '../../../src/kafka/read-to-end.ts';
-import { brokersFromEnv, uniqueName } from '../helpers/kafka.ts';
+import { portClientOrSkipReason, uniqueName } from '../helpers/kafka.ts';
 
 const skip = process.env.KAFKA_BROKERS ? undefined : 'KAFKA_BROKERS not set: run the whole suite (npm test), which starts a local broker';
-
-async function clientOrSkipReason(name: KafkaClientName): Promise<KafkaClient | string> {
-  try {
-    return await createKafkaClient({ connection: { client: name, brokers: brokersFromEnv(), clientId: `read-to-end-${name}` }, logLevel: 'nothing' });
-  } catch (err) {
-    return `the ${name} adapter cannot be loaded here: ${(err as Error).message}`;
-  }
-}
 
 for (const name of ['kafkajs', 'confluent'] as const) {
   describe(`readToEnd: ${name}`, { skip, timeout: 180_000 }, () => {
     // A fetch returns at most ~1 MiB a partition: 3 MB takes several, each of which must start where the last ended.
     test('a partition larger than one fetch: every record once, in offset order', async (t) => {
-      const client = await clientOrSkipReason(name);
+      const client = await portClientOrSkipReason(name, `read-to-end-${name}`);
       if (typeof client === 'string') return t.skip(client);
       const topic = uniqueName('read-to-end');
       await client.admin.ensureTopics([{ topic, partitions: 1 }]);
