@@ -91,13 +91,22 @@ export function textKey(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
 }
 
+/**
+ * A path that does not exist is a mistyped argument (exit 2, like `classify`), not a data set
+ * with no usable rows (exit 3); other failures (permissions) stay LT_DATA.
+ */
+export function unreadablePath(path: string, cause: NodeJS.ErrnoException): LivetagError {
+  if (cause.code === 'ENOENT') return new LivetagError('LT_USAGE', `${path}: no such file or directory`, { cause });
+  return new LivetagError('LT_DATA', `${path}: cannot be read (${cause.code ?? 'error'})`, { cause });
+}
+
 /** JSONL files, or every *.jsonl in a directory (sorted, not recursive). */
 export async function listDataFiles(path: string): Promise<string[]> {
   let info;
   try {
     info = await stat(path);
   } catch (cause) {
-    throw new LivetagError('LT_DATA', `${path}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+    throw unreadablePath(path, cause as NodeJS.ErrnoException);
   }
   if (!info.isDirectory()) return [path];
   const names = (await readdir(path)).filter((n) => n.endsWith('.jsonl')).sort();

@@ -13,7 +13,7 @@ import { createKafkaClient } from '../../kafka/client.ts';
 import { readToEnd } from '../../kafka/read-to-end.ts';
 import type { KafkaConnection } from '../../kafka/connection.ts';
 import type { ConsumedRecord } from '../../kafka/port.ts';
-import { readJsonlRecords } from '../data.ts';
+import { readJsonlRecords, unreadablePath } from '../data.ts';
 
 export interface CorpusTopic {
   readonly kafka: Pick<KafkaConnection, 'brokers' | 'ssl' | 'sasl'> & Partial<Pick<KafkaConnection, 'client'>>;
@@ -48,7 +48,7 @@ const REFUSED = /\.(json|gz|gzip|zst|bz2|xz|zip|parquet)$/i;
 /** Files of a path: itself, or a directory's *.jsonl / *.ndjson / *.txt files, sorted. */
 export async function corpusFiles(path: string): Promise<string[]> {
   const info = await stat(path).catch((cause: NodeJS.ErrnoException) => {
-    throw new LivetagError('LT_DATA', `${path}: cannot be read (${cause.code ?? 'error'})`, { cause });
+    throw unreadablePath(path, cause);
   });
   if (!info.isDirectory()) {
     if (REFUSED.test(path)) throw new LivetagError('LT_DATA', `${path}: not read: give JSONL (.jsonl/.ndjson, a "text" field per line) or plain text (a text a line), uncompressed`);

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDataReport, textKey, validateRecords, type RawRecord } from '../../../src/training/data.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isLivetagError } from '../../../src/common/errors.ts';
+import { formatDataReport, listDataFiles, textKey, validateRecords, type RawRecord } from '../../../src/training/data.ts';
+import { tempDir } from '../../helpers/shared.ts';
 
 const rec = (value: unknown, position: number, source = 'new.jsonl'): RawRecord => ({
   source,
@@ -80,4 +84,14 @@ test('rows with an empty label list are valid negatives', () => {
   const { rows, report } = validateRecords([], [rec({ text: 'hello', labels: [] }, 1)], { labels: ['price'] });
   assert.equal(rows.length, 1);
   assert.equal(report.rejected, 0);
+});
+
+test('a data path that does not exist is a usage error naming it; one that cannot be read otherwise stays LT_DATA', async () => {
+  const dir = tempDir();
+  const missing = join(dir, 'labels-typo.jsonl');
+  await assert.rejects(listDataFiles(missing), (err: unknown) => isLivetagError(err, 'LT_USAGE') && err.message === `${missing}: no such file or directory`);
+  // Other failures (here a file used as a directory) are not a typo: they stay LT_DATA.
+  const file = join(dir, 'file.jsonl');
+  writeFileSync(file, '');
+  await assert.rejects(listDataFiles(join(file, 'x.jsonl')), (err: unknown) => isLivetagError(err, 'LT_DATA') && /cannot be read \(ENOTDIR\)/.test(err.message));
 });

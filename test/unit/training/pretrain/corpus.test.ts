@@ -23,3 +23,8 @@ test('corpus files: .jsonl and .ndjson read their "text" field, .txt a text a li
     await assert.rejects(readCorpus([join(dir, f)], undefined, () => {}), (e: unknown) => isLivetagError(e, 'LT_DATA') && e.message.includes(`${f}: not read`), f);
   }
 });
+
+test('a --data path that does not exist is a usage error (exit 2) naming it, not "no usable data"', async () => {
+  const missing = join(tempDir(), 'mistyped.jsonl');
+  await assert.rejects(readCorpus([missing], undefined, () => {}), (err: unknown) => isLivetagError(err, 'LT_USAGE') && err.message === `${missing}: no such file or directory`);
+});
