@@ -128,6 +128,16 @@ export function createSource(opts: SourceOptions): Source {
         sessionTimeoutMs,
         heartbeatIntervalMs,
       });
+      // Both adapters also report a failed batch as a crash (the error itself, or wrapping it as its
+      // cause); the batch already counted it, so the crash is not a second error.
+      const countedBatchFailures = new WeakSet<object>();
+      const echoesBatchFailure = (error: Error): boolean => {
+        for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
+          if (countedBatchFailures.has(e)) return true;
+          e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError;
+        }
+        return false;
+      };
       consumer.on((e) => {
         if (e.type === 'joined') {
           joined = true;
@@ -136,7 +146,7 @@ export function createSource(opts: SourceOptions): Source {
           // Not in the group until it rejoins; a crash without restart is final.
           joined = false;
           const code = errorCode(e.error);
-          metrics.errors.inc({ code });
+          if (!echoesBatchFailure(e.error)) metrics.errors.inc({ code });
           if (!e.restarting && !failure) {
             failure = e.error;
             logger.error('consumer crashed and will not restart; liveness now fails so the pod is restarted', { code, error: e.error.message });
@@ -163,6 +173,7 @@ export function createSource(opts: SourceOptions): Source {
             throw err;
           }
           metrics.errors.inc({ code: errorCode(err) === 'LT_UNEXPECTED' ? 'LT_KAFKA' : errorCode(err) });
+          if (typeof err === 'object' && err !== null) countedBatchFailures.add(err);
           logger.error('batch failed; it will be retried from the last committed offset', { topic: batch.topic, partition: batch.partition, error: (err as Error).message });
           throw err;
         } finally {
