@@ -46,7 +46,7 @@ export interface RunReport {
   readonly baseline?: BaselineSummary;
   /** Late fusion (recipe fusion 'late'): BERT's share of the spread-matched logits, the factor k that matched them, and every share's validation log loss. */
   readonly fusion?: { readonly bertWeight: number; readonly bertScale: number; readonly validation: ReadonlyArray<{ readonly bertWeight: number; readonly score: number }> };
-  readonly bundle: { readonly dir: string; readonly version: string; readonly promotedTo?: string };
+  readonly bundle: { readonly dir: string; readonly version: string; readonly promotedTo?: string; readonly dataCarriedTo?: string };
 }
 
 const OBJECTIVE_TEXT: Readonly<Record<ThresholdObjective, string>> = {
@@ -90,7 +90,10 @@ export function renderMarkdown(r: RunReport): string {
       (r.firstBatch.onnxLoss !== undefined ? `, initial model through onnxruntime ${r.firstBatch.onnxLoss.toFixed(6)} (|Δ| ${r.firstBatch.absDiff!.toExponential(2)})` : ''),
   );
   out.push('', `## Decision: ${r.decision.decision.toUpperCase()}`, '', `${r.decision.reason}.`, '');
-  out.push(`Challenger bundle: \`${r.bundle.dir}\` (version ${r.bundle.version})${r.bundle.promotedTo ? `, promoted to \`${r.bundle.promotedTo}\`` : ''}.`, '');
+  out.push(
+    `Challenger bundle: \`${r.bundle.dir}\` (version ${r.bundle.version})${r.bundle.promotedTo ? `, promoted to \`${r.bundle.promotedTo}\`` : ''}${r.bundle.dataCarriedTo ? `; its training data and splits carried to \`${r.bundle.dataCarriedTo}\` beside the champion, so the next run trains on them` : ''}.`,
+    '',
+  );
   out.push('## Test split', '');
   out.push(...metricsTable([
     ['challenger', r.test],

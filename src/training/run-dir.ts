@@ -96,3 +96,24 @@ export async function promoteRun(runDir: string, target: string): Promise<void> 
     throw new LivetagError('LT_TRAINING', `cannot promote ${runDir} to ${target}: ${(cause as Error).message}`, { cause });
   }
 }
+
+/**
+ * A kept challenger's rows and pinned splits, carried to the champion's folder beside the
+ * champion's own bundle and report: the next run's --base reads them there, so the labels this
+ * run consumed are trained on later. The folder changes whole, as a promotion's does.
+ */
+export async function carryRunData(runDir: string, target: string, championBundle: string): Promise<void> {
+  const dir = resolve(target);
+  try {
+    await replaceDirAtomically(dir, async (tmp) => {
+      // The registry's `current` may be a link: copy the bundle itself.
+      await cp(resolve(championBundle), join(tmp, BUNDLE_DIR), { recursive: true, dereference: true });
+      if (await pathExists(join(dir, REPORT_DIR))) await cp(join(dir, REPORT_DIR), join(tmp, REPORT_DIR), { recursive: true });
+      for (const f of [TRAIN_DATA_FILE, SPLITS_FILE]) {
+        if (await pathExists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f));
+      }
+    });
+  } catch (cause) {
+    throw new LivetagError('LT_TRAINING', `cannot carry the data of ${runDir} to ${target}: ${(cause as Error).message}`, { cause });
+  }
+}

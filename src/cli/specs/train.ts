@@ -99,7 +99,7 @@ Give --data, --labels-topic or --base (or several).`,
     },
     'promote-metric': { type: 'string', default: 'macro_f1', choices: ['macro_f1', 'micro_f1', 'subset_accuracy'], group: CHAMPION, help: 'metric the challenger must improve' },
     'promote-margin': { type: 'number', default: 0.01, group: CHAMPION, help: 'required gain over the base on the pinned test split' },
-    'promote-to': { type: 'string', value: 'DIR', group: CHAMPION, help: 'on promotion, copy the run (bundle + data) there atomically' },
+    'promote-to': { type: 'string', value: 'DIR', group: CHAMPION, help: 'on promotion, copy the run (bundle + data) there atomically; when kept, carry its data there beside the champion' },
     out: { type: 'string', required: true, value: 'RUN_DIR', group: RUN, help: 'run directory to write (bundle/, data, splits, report/)' },
     backend: {
       type: 'string',

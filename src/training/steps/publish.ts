@@ -15,7 +15,7 @@ import type { DataReport } from '../data.ts';
 import type { ChampionDecision } from '../evaluate.ts';
 import type { LabelSource } from '../label-source.ts';
 import { writeRunReport, type RunReport } from '../report.ts';
-import { REPORT_DIR, promoteRun } from '../run-dir.ts';
+import { REPORT_DIR, carryRunData, promoteRun } from '../run-dir.ts';
 import type { TrainerResult } from '../trainer.ts';
 import { withJudgement, type TrainedBundleSpec } from './bundle-spec.ts';
 import type { BaselineSummary } from './baseline.ts';
@@ -116,19 +116,25 @@ export async function publishRun(input: PublishInput): Promise<PublishedRun> {
   // The graph bytes parity was checked on, not a rebuild.
   await writeBundleFiles(input.bundleDir, judged, exported.bundle.modelBytes);
   const final = await loadBundle(input.bundleDir);
-  const promotedTo = verdict.decision.decision === 'promoted' && input.promoteTo ? resolve(input.promoteTo) : undefined;
+  const target = input.promoteTo ? resolve(input.promoteTo) : undefined;
+  const promotedTo = verdict.decision.decision === 'promoted' ? target : undefined;
+  // Kept: the champion stays, but the rows this run consumed (a Kafka label topic commits below)
+  // must reach the folder the next run's --base reads, or they are never trained on again.
+  const champion = input.report.champion;
+  const dataCarriedTo = !promotedTo && champion ? target : undefined;
   const report = assembleReport({
     ...input.report,
     finished: new Date(),
     verdict,
     firstBatch: exported.firstBatch,
     parity: exported.parity,
-    bundle: { dir: input.bundleDir, version: final.manifest.version, ...(promotedTo ? { promotedTo } : {}) },
+    bundle: { dir: input.bundleDir, version: final.manifest.version, ...(promotedTo ? { promotedTo } : {}), ...(dataCarriedTo ? { dataCarriedTo } : {}) },
   });
   const reportDir = join(input.runDir, REPORT_DIR);
   await writeRunReport(reportDir, report);
   // The report goes first so the promoted copy carries it.
   if (promotedTo) await promoteRun(input.runDir, promotedTo);
+  if (dataCarriedTo && champion) await carryRunData(input.runDir, dataCarriedTo, champion.dir);
   // Only now is the run a success: new labels are consumed, the checkpoint is spent.
   for (const s of input.sources) await s.commit();
   await removeCheckpoint(input.checkpointDir);

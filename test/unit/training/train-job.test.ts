@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundle } from '../../../src/model/runtime/load-bundle.ts';
 import { readBertWeights } from '../../../src/model/onnx-reader.ts';
-import { readSplits } from '../../../src/training/run-dir.ts';
+import { readSplits, resolveBaseRun } from '../../../src/training/run-dir.ts';
 import { runTrainJob, type TrainJobOptions } from '../../../src/training/train-job.ts';
 import { command as evalCommand } from '../../../src/cli/commands/eval.ts';
 import { command as trainCommand } from '../../../src/cli/commands/train.ts';
@@ -101,7 +101,9 @@ test('champion/challenger: previous data merged, test split pinned, decision by 
   const pinnedTest = Object.entries((await readSplits(join(first, 'splits.json'))).assignments).filter(([, s]) => s === 'test').map(([k]) => k);
 
   const newData = writeJsonl(join(dir, 'b.jsonl'), tinyRows(30, 3, 'n'));
-  const kept = await runTrainJob({ ...tiny, ...quiet, data: [newData], base: first, init: first, recipe: 'livetag', out: join(dir, 'second'), promoteMargin: 1 });
+  const firstReport = readFileSync(join(first, 'report/report.md'), 'utf8');
+  // As the CronJob runs it: the champion's folder is both --base and --promote-to.
+  const kept = await runTrainJob({ ...tiny, ...quiet, data: [newData], base: first, init: first, recipe: 'livetag', out: join(dir, 'second'), promoteMargin: 1, promoteTo: first });
   assert.equal(kept.decision.decision, 'kept');
   assert.equal(kept.report.data.previousRows, a.report.data.accepted);
   assert.equal(kept.report.data.newRows, 30);
@@ -113,6 +115,16 @@ test('champion/challenger: previous data merged, test split pinned, decision by 
   assert.match(readFileSync(join(dir, 'second/report/report.md'), 'utf8'), /## Decision: KEPT/);
   // Starting from the base bundle, the first batch's loss is the base model's own.
   assert.ok(kept.report.firstBatch.absDiff! < 1e-5);
+  // Kept, the champion's folder keeps its bundle and report but takes the run's rows and splits:
+  // the next run's --base trains on the 30 new rows (consumed from Kafka, they would not come again).
+  assert.equal((await loadBundle(join(first, 'bundle'))).manifest.version, a.report.bundle.version);
+  assert.equal(readFileSync(join(first, 'report/report.md'), 'utf8'), firstReport);
+  assert.equal(readFileSync(join(first, 'train-data.jsonl'), 'utf8'), readFileSync(join(dir, 'second', 'train-data.jsonl'), 'utf8'));
+  assert.deepEqual((await readSplits(join(first, 'splits.json'))).assignments, second);
+  assert.equal(kept.report.bundle.dataCarriedTo, first);
+  assert.match(readFileSync(join(dir, 'second/report/report.md'), 'utf8'), /training data and splits carried to/);
+  const next = await resolveBaseRun(first);
+  assert.equal(next.previous.length, a.report.data.accepted + 30, 'the next run reads the kept run\'s new rows');
 
   const serving = join(dir, 'serving');
   const promoted = await runTrainJob({ ...tiny, ...quiet, data: [newData], base: first, recipe: 'livetag', out: join(dir, 'third'), promoteMargin: -1, promoteTo: serving });
