@@ -146,6 +146,15 @@ function describe(v: unknown): string {
 }
 
 /**
+ * A field of a message, always its own: JSON.parse gives a "__proto__" key as a plain property,
+ * and assigning it would set the object's prototype instead (fields read through it, unvalidated).
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/**
  * The message fields the pipeline reads: text and id from their pointers,
  * then the passthrough fields. A CloudEvent's id stands in for a missing id,
  * and its context attributes are kept under `cloudevent`.
@@ -157,14 +166,16 @@ export function mapFields(envelope: Envelope, mapping: InputMapping): Mapped {
   if (typeof text !== 'string') return { ok: false, pointer: mapping.textPointer, reason: `expected a string, got ${describe(text)}` };
   let id = resolvePointer(doc, mapping.idPointer);
   if (id !== undefined && typeof id !== 'string' && typeof id !== 'number') return { ok: false, pointer: mapping.idPointer, reason: `expected a string or a number, got ${describe(id)}` };
+  // JSON.parse reads 1e400 as Infinity, which JSON.stringify would publish as null.
+  if (typeof id === 'number' && !Number.isFinite(id)) return { ok: false, pointer: mapping.idPointer, reason: 'expected a finite number' };
   if (id === undefined && envelope.kind === 'cloudevent') id = envelope.event.id;
   const fields: Record<string, unknown> = {};
   if (mapping.passthrough === 'all') {
-    if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) Object.assign(fields, doc);
+    if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) for (const k of Object.keys(doc)) setOwn(fields, k, (doc as Record<string, unknown>)[k]);
   } else {
     for (const f of mapping.passthrough) {
       const v = resolvePointer(doc, f.pointer);
-      if (v !== undefined) fields[f.name] = v;
+      if (v !== undefined) setOwn(fields, f.name, v);
     }
   }
   if (envelope.kind === 'cloudevent') fields.cloudevent = envelope.event;

@@ -2,7 +2,7 @@ import { TextDecoder } from 'node:util';
 import { z } from 'zod';
 import type { ErrorCode } from '../common/errors.ts';
 import type { RecordHeaders } from '../kafka/port.ts';
-import { DEFAULT_INPUT_MAPPING, mapFields, unwrapEnvelope, type InputMapping } from './input-mapping.ts';
+import { DEFAULT_INPUT_MAPPING, mapFields, setOwn, unwrapEnvelope, type InputMapping } from './input-mapping.ts';
 
 /** A live comment once mapped (see input-mapping.ts). Unknown fields pass through untouched. */
 export const InputMessageSchema = z.looseObject({
@@ -46,12 +46,12 @@ const KNOWN_KEYS = ['text', 'id', 'room', 'user', 'ts'] as const;
 function quickShape(fields: Record<string, unknown>): InputMessage | undefined {
   const { text, id, room, user, ts } = fields;
   if (typeof text !== 'string') return undefined;
-  if (id !== undefined && typeof id !== 'string' && typeof id !== 'number') return undefined;
+  if (id !== undefined && typeof id !== 'string' && (typeof id !== 'number' || !Number.isFinite(id))) return undefined;
   if ((room !== undefined && typeof room !== 'string') || (user !== undefined && typeof user !== 'string')) return undefined;
   if (ts !== undefined && (typeof ts !== 'number' || !Number.isFinite(ts))) return undefined;
   const out: Record<string, unknown> = {};
   for (const k of KNOWN_KEYS) if (Object.hasOwn(fields, k)) out[k] = fields[k];
-  for (const k in fields) if (!Object.hasOwn(out, k) && Object.hasOwn(fields, k)) out[k] = fields[k];
+  for (const k in fields) if (!Object.hasOwn(out, k) && Object.hasOwn(fields, k)) setOwn(out, k, fields[k]);
   return out as InputMessage;
 }
 

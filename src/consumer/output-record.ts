@@ -129,7 +129,9 @@ export function tagsRecord(
   result: Classification,
   context: { readonly topic: string; readonly model: OutputMessage['model']; readonly classifiedAt: number },
 ): OutRecord {
-  const { text, id, room, ...extra } = message;
+  // An input field named like one the output owns (scores, when they are not asked for) would
+  // publish what is not the model's; the rest pass through.
+  const { text, id, room, scores: _reserved, ...extra } = message;
   const producedAt = Number(record.timestamp);
   const out: OutputMessage = {
     ...extra,

@@ -75,3 +75,21 @@ test('the quick shape check gives zod\'s verdicts, messages and key order', () =
     }
   }
 });
+
+test('a "__proto__" key stays a field of its own: nothing reaches the message through a prototype, on the fast path or the mapped one', () => {
+  for (const raw of ['{"text":"hi","id":"a","__proto__":{"room":5,"user":["x"]}}', '{"text":"hi","__proto__":{"room":5,"user":7}}']) {
+    const got = parseInputText(raw);
+    assert.ok(got.ok, raw);
+    assert.equal(Object.getPrototypeOf(got.message), Object.prototype, raw);
+    assert.equal(got.message.room, undefined, 'no room inherited, unvalidated');
+    assert.equal(got.message.user, undefined);
+    assert.deepEqual(Object.keys(got.message).sort(), Object.keys(JSON.parse(raw)).sort(), 'passed through as its own key');
+  }
+  const mapped = parseInputText('{"text":"hi","__proto__":{"user":7}}', Infinity, { mapping: { textPointer: '/text', idPointer: '/id', passthrough: [{ name: '__proto__', pointer: '/__proto__' }] } });
+  assert.ok(mapped.ok && Object.getPrototypeOf(mapped.message) === Object.prototype && mapped.message.user === undefined);
+});
+
+test('a numeric id JSON reads as Infinity (1e400) is invalid, not published as null', () => {
+  const got = parseInputText('{"text":"hi","id":1e400}');
+  assert.ok(!got.ok && got.code === 'LT_MSG_INVALID' && got.reason.startsWith('/id'), JSON.stringify(got));
+});

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseInputText } from '../../../src/consumer/input-message.ts';
+import { OutputMessageSchema, tagsRecord } from '../../../src/consumer/output-record.ts';
+import type { ConsumedRecord } from '../../../src/kafka/port.ts';
+
+const record = (value: string): ConsumedRecord => ({ topic: 'in', partition: 0, offset: '7', key: null, value: Buffer.from(value), headers: {}, timestamp: '1700000000000', fetchedAt: 1 });
+
+test('an input field named "scores" does not pose as the model\'s scores; other fields pass through and the record meets the output schema', () => {
+  const raw = '{"text":"这个多少钱","id":"1","scores":"high","room":"r1","seller":{"id":9}}';
+  const parsed = parseInputText(raw);
+  assert.ok(parsed.ok);
+  const context = { topic: 'out', model: { id: 'm', version: '1' }, classifiedAt: 2 };
+  const plain = JSON.parse(String(tagsRecord(record(raw), parsed.message, { tags: [{ label: 'price', score: 0.9 }] }, context).value));
+  assert.equal(plain.scores, undefined, 'scores were not asked for');
+  assert.deepEqual(plain.seller, { id: 9 });
+  assert.equal(plain.room, 'r1');
+  assert.ok(OutputMessageSchema.safeParse(plain).success);
+  const withScores = JSON.parse(String(tagsRecord(record(raw), parsed.message, { tags: [], scores: { price: 0.2 } }, context).value));
+  assert.deepEqual(withScores.scores, { price: 0.2 });
+});
