@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { LivetagError } from './errors.ts';
 
 function sibling(path: string, tag: string): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -47,13 +48,37 @@ export async function writeFileAtomically(path: string, content: string | Uint8A
   await fsyncPath(dirname(path));
 }
 
+export interface ReplaceOptions {
+  /**
+   * Names of which one marks an existing `dir` as what this write made before (a bundle's
+   * manifest.json): a directory holding none of them, or a file, is refused (LT_USAGE) rather
+   * than deleted. Absent, any `dir` is replaced.
+   */
+  readonly ownedBy?: readonly string[];
+}
+
+/** Refuses to replace `dir` unless it is absent, empty, or holds one of `markers`. */
+export async function assertReplaceable(dir: string, markers: readonly string[]): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    const what = (err as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'is a file' : `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    throw new LivetagError('LT_USAGE', `${dir} ${what}; give a new directory to write into`, { cause: err });
+  }
+  if (entries.length === 0 || entries.some((e) => markers.includes(e))) return;
+  throw new LivetagError('LT_USAGE', `${dir} holds other files (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}), none of ${markers.join(' or ')}: it would be replaced whole; give a new directory`);
+}
+
 /**
  * Replaces directory `dir` with one that `fill` builds in a sibling temp
  * directory: every file is flushed, then the old directory is moved aside and
  * the new one renamed into place, so a reader never sees a half-written tree.
  * A failure leaves the old directory as it was.
  */
-export async function replaceDirAtomically(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+export async function replaceDirAtomically(dir: string, fill: (tmp: string) => Promise<void>, opts: ReplaceOptions = {}): Promise<void> {
+  if (opts.ownedBy) await assertReplaceable(dir, opts.ownedBy);
   await mkdir(dirname(dir), { recursive: true });
   const tmp = sibling(dir, 'tmp');
   const old = sibling(dir, 'old');

@@ -81,17 +81,24 @@ export async function writeRunData(runDir: string, rows: readonly LabeledRow[], 
   for (const name of SPLIT_NAMES) await writeFileAtomically(join(runDir, `${name}.jsonl`), jsonl((i) => split[i] === name));
 }
 
+/** What a promoted run leaves in its target; a target holding none of them is not replaced. */
+export const RUN_MARKERS = [BUNDLE_DIR, TRAIN_DATA_FILE];
+
 /**
  * Copies a run's bundle and data to where serving and the next run look,
  * replacing what is there in one rename so nobody reads a half-copied model.
  */
 export async function promoteRun(runDir: string, target: string): Promise<void> {
   try {
-    await replaceDirAtomically(resolve(target), async (tmp) => {
-      for (const f of [BUNDLE_DIR, TRAIN_DATA_FILE, SPLITS_FILE, REPORT_DIR]) {
-        if (await pathExists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f), { recursive: true });
-      }
-    });
+    await replaceDirAtomically(
+      resolve(target),
+      async (tmp) => {
+        for (const f of [BUNDLE_DIR, TRAIN_DATA_FILE, SPLITS_FILE, REPORT_DIR]) {
+          if (await pathExists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f), { recursive: true });
+        }
+      },
+      { ownedBy: RUN_MARKERS },
+    );
   } catch (cause) {
     throw new LivetagError('LT_TRAINING', `cannot promote ${runDir} to ${target}: ${(cause as Error).message}`, { cause });
   }
@@ -112,7 +119,7 @@ export async function carryRunData(runDir: string, target: string, championBundl
       for (const f of [TRAIN_DATA_FILE, SPLITS_FILE]) {
         if (await pathExists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f));
       }
-    });
+    }, { ownedBy: RUN_MARKERS });
   } catch (cause) {
     throw new LivetagError('LT_TRAINING', `cannot carry the data of ${runDir} to ${target}: ${(cause as Error).message}`, { cause });
   }

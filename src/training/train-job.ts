@@ -7,6 +7,7 @@
  * The training engine (onnxruntime by default, or TensorFlow.js) is chosen
  * by `backend` and created once the rows are encoded.
  */
+import { assertReplaceable } from '../common/atomic-write.ts';
 import { join, resolve } from 'node:path';
 import { LivetagError } from '../common/errors.ts';
 import { DEFAULT_NGRAM, type NgramSpec } from '../model/ngram-hash.ts';
@@ -14,7 +15,7 @@ import type { DataReport } from './data.ts';
 import type { LabelSource } from './label-source.ts';
 import type { RecipeOverrides } from './recipe.ts';
 import type { RunReport } from './report.ts';
-import { BUNDLE_DIR, CHECKPOINT_DIR } from './run-dir.ts';
+import { BUNDLE_DIR, CHECKPOINT_DIR, RUN_MARKERS } from './run-dir.ts';
 import type { ChampionDecision } from './evaluate.ts';
 import type { TrainingEngine } from './engine.ts';
 import { backendNameOf, checkEngineChoice, createEngine, type DeviceChoice, type EngineChoice } from './engines.ts';
@@ -126,6 +127,8 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
   const log = opts.log ?? ((line: string) => process.stderr.write(`livetag train: ${line}\n`));
   // A bad --backend/--device fails before any data is read.
   const engineChoice = checkEngineChoice(opts.backend ?? 'onnxruntime', opts.device);
+  // Refused now, not after the training it would end: promotion replaces the folder whole.
+  if (opts.promoteTo) await assertReplaceable(resolve(opts.promoteTo), RUN_MARKERS);
   const runDir = resolve(opts.out);
   const sources = labelSources(opts.data, opts.sources);
   const job: Job = {

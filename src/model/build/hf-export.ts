@@ -133,7 +133,11 @@ ${tokenizerNote ? `\nNote: ${tokenizerNote}.\n` : ''}`;
  * the bundle's graph and on a plain BERT rebuilt from the exported weights.
  */
 export async function exportHf(bundleDir: string, outDir: string): Promise<HfExportResult> {
-  const existing = await readdir(outDir).catch(() => [] as string[]);
+  // Only an absent or empty directory: a file or an unreadable one is not "empty" (it would be replaced).
+  const existing = await readdir(outDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw new LivetagError('LT_HF_EXPORT', `${outDir} ${err.code === 'ENOTDIR' ? 'is a file' : `cannot be read (${err.code ?? 'error'})`}; choose a new --out directory`, { cause: err });
+  });
   if (existing.length > 0) throw new LivetagError('LT_HF_EXPORT', `${outDir} exists and is not empty; choose a new --out directory`);
   const bundle = await loadBundle(bundleDir);
   await checkExpressible(bundleDir, bundle);

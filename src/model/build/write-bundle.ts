@@ -62,7 +62,8 @@ export async function writeBundleFiles(dir: string, spec: BundleSpec, model: Uin
 }
 
 async function writeAtomically(dir: string, manifest: Manifest, files: ReadonlyMap<string, Uint8Array>): Promise<void> {
-  await replaceDirAtomically(dir, (tmp) => writeFiles(tmp, [...files, [MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n']]));
+  // An earlier bundle here is replaced; anything else (a checkpoint being imported, --out .) is refused.
+  await replaceDirAtomically(dir, (tmp) => writeFiles(tmp, [...files, [MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n']]), { ownedBy: [MANIFEST_FILE] });
 }
 
 export interface VariantFile {

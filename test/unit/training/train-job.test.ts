@@ -2,7 +2,7 @@ import { parseNgramSpec, textCodes } from '../../../src/model/ngram-hash.ts';
 import { ngramInput } from '../../../src/training/steps/encode.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBundle } from '../../../src/model/runtime/load-bundle.ts';
 import { readBertWeights } from '../../../src/model/onnx-reader.ts';
@@ -132,6 +132,19 @@ test('champion/challenger: previous data merged, test split pinned, decision by 
   assert.equal((await loadBundle(join(serving, 'bundle'))).manifest.version, promoted.report.bundle.version);
   assert.ok(existsSync(join(serving, 'train-data.jsonl')));
   assert.equal((await loadBundle(join(first, 'bundle'))).manifest.version, a.report.bundle.version);
+});
+
+test('--promote-to a folder that is not a run (other files in it) is refused before any data is read, and left as it was', async () => {
+  const dir = tempDir();
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  writeFileSync(join(home, 'notes.txt'), 'mine');
+  await assert.rejects(
+    runTrainJob({ ...tiny, ...quiet, data: [join(dir, 'never-read.jsonl')], recipe: 'livetag', out: join(dir, 'run'), promoteTo: home }),
+    (err: unknown) => isLivetagError(err, 'LT_USAGE') && /holds other files \(notes\.txt\)/.test(err.message),
+  );
+  assert.equal(readFileSync(join(home, 'notes.txt'), 'utf8'), 'mine');
+  assert.equal(existsSync(join(dir, 'run')), false, 'nothing was started');
 });
 
 test('--add-labels grows the head of an initial bundle and keeps the old rows of it', async () => {
