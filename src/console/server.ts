@@ -8,7 +8,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIPv4, type AddressInfo } from 'node:net';
 import { LivetagError } from '../common/errors.ts';
 import type { ConsoleAggregator, ConsoleView } from './aggregator.ts';
 
@@ -30,6 +30,10 @@ const COOKIE = 'livetag_console';
 const PUSH_MS = 250;
 /** Counts age with the clock: resend this often even when nothing arrived. */
 const IDLE_PUSH_MS = 2000;
+/** Unsent bytes above which a stream skips snapshots. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+/** Open event streams at most; more get 503 (each is a timer and a snapshot every PUSH_MS). */
+const MAX_STREAMS = 64;
 
 const PAGE_DIR = new URL('./page/', import.meta.url);
 const STATIC: Readonly<Record<string, { file: string; type: string }>> = {
@@ -56,8 +60,9 @@ export interface ConsoleServer {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
+/** An address literal or `localhost`: a name such as 127.evil.example can be rebound to anything. */
 export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || host.startsWith('127.');
+  return LOOPBACK.has(host) || (isIPv4(host) && host.startsWith('127.'));
 }
 
 function sameSecret(given: string | undefined, token: string): boolean {
@@ -70,7 +75,13 @@ function sameSecret(given: string | undefined, token: string): boolean {
 function cookieToken(req: IncomingMessage): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [name, ...rest] = part.trim().split('=');
-    if (name === COOKIE) return decodeURIComponent(rest.join('='));
+    if (name !== COOKIE) continue;
+    try {
+      return decodeURIComponent(rest.join('='));
+    } catch {
+      // Cookies are shared across ports: another app on this host may have set a malformed one.
+      return undefined;
+    }
   }
   return undefined;
 }
@@ -102,7 +113,7 @@ export function createConsoleServer(opts: ConsoleServerOptions): ConsoleServer {
   const hostAllowed = (req: IncomingMessage): boolean => {
     if (!isLoopback(opts.host)) return true;
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    return LOOPBACK.has(host) || host.startsWith('127.');
+    return isLoopback(host);
   };
 
   /** Bearer header (scripts), cookie (the page), or ?token= on the page itself, which then sets the cookie. */
@@ -126,6 +137,8 @@ export function createConsoleServer(opts: ConsoleServerOptions): ConsoleServer {
     let sentVersion = -1;
     let sentAt = 0;
     const push = (): void => {
+      // A client that stopped reading (a frozen tab, a stuck proxy) gets the latest snapshot once it drains, not every one queued.
+      if (res.writableLength > MAX_BUFFERED_BYTES) return;
       const now = Date.now();
       if (opts.aggregator.version === sentVersion && now - sentAt < IDLE_PUSH_MS) return;
       sentVersion = opts.aggregator.version;
@@ -146,7 +159,13 @@ export function createConsoleServer(opts: ConsoleServerOptions): ConsoleServer {
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (!hostAllowed(req)) return send(res, 421, 'text/plain; charset=utf-8', 'unexpected Host header\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'read-only\n', { allow: 'GET, HEAD' });
-    const url = new URL(req.url ?? '/', 'http://console.invalid');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://console.invalid');
+    } catch {
+      // A target such as "//" is no URL to resolve; any page may send it (an <img> will).
+      return send(res, 400, 'text/plain; charset=utf-8', 'bad request target\n');
+    }
     if (url.pathname === '/healthz') {
       const ok = opts.isReady();
       return send(res, ok ? 200 : 503, 'text/plain; charset=utf-8', ok ? 'ok\n' : 'not ready\n');
@@ -154,7 +173,10 @@ export function createConsoleServer(opts: ConsoleServerOptions): ConsoleServer {
     if (!authorize(req, res, url)) return;
     const page = STATIC[url.pathname];
     if (page) return send(res, 200, page.type, pages.get(url.pathname)!);
-    if (url.pathname === '/events') return stream(req, res, viewOf(url.searchParams));
+    if (url.pathname === '/events') {
+      if (streams.size >= MAX_STREAMS) return send(res, 503, 'text/plain; charset=utf-8', `at most ${MAX_STREAMS} open event streams\n`, { 'retry-after': '5' });
+      return stream(req, res, viewOf(url.searchParams));
+    }
     if (url.pathname === '/api/snapshot') return send(res, 200, 'application/json; charset=utf-8', JSON.stringify(opts.aggregator.snapshot(viewOf(url.searchParams))));
     send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
   };

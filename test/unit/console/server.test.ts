@@ -12,9 +12,10 @@ async function started(t: TestContext, token?: string) {
   return { server, aggregator, base: `http://127.0.0.1:${server.port}` };
 }
 
-function raw(port: number, opts: { method?: string; path?: string; host?: string }): Promise<{ status: number; headers: Record<string, unknown> }> {
+function raw(port: number, opts: { method?: string; path?: string; host?: string; cookie?: string }): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path ?? '/', headers: opts.host ? { host: opts.host } : {} }, (res) => {
+    const headers = { ...(opts.host ? { host: opts.host } : {}), ...(opts.cookie ? { cookie: opts.cookie } : {}) };
+    const req = request({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path ?? '/', headers }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
     });
@@ -54,6 +55,20 @@ test('is read-only and refuses foreign Host headers on loopback', async (t) => {
   }
   assert.equal((await raw(server.port, { host: 'evil.example:80' })).status, 421, 'DNS rebinding');
   assert.equal((await raw(server.port, { host: `localhost:${server.port}` })).status, 200);
+  assert.equal((await raw(server.port, { host: `127.0.0.2:${server.port}` })).status, 200, 'any 127/8 address');
+  assert.equal((await raw(server.port, { host: `127.attacker.example:${server.port}` })).status, 421, 'a name that starts like one is not loopback');
+});
+
+test('a request target that is no URL ("//", an <img> on any page can send it) gets 400, and the console stays up', async (t) => {
+  const { server } = await started(t);
+  for (const path of ['//', '/\\', '//@', '//[']) assert.equal((await raw(server.port, { path })).status, 400, path);
+  assert.equal((await raw(server.port, { path: '/api/snapshot' })).status, 200);
+});
+
+test('with a token, a malformed console cookie (another app on this host may set one) is no token, not a crash', async (t) => {
+  const { server } = await started(t, 's3cret-token');
+  assert.equal((await raw(server.port, { path: '/api/snapshot', cookie: 'livetag_console=%E0%A4%A' })).status, 401);
+  assert.equal((await raw(server.port, { path: '/healthz' })).status, 200);
 });
 
 test('with a token: 401 without it; bearer, or ?token= once then the cookie', async (t) => {
