@@ -90,6 +90,8 @@ function newSeries(): Series {
 
 function bump(s: Series, second: number): void {
   const slot = second % RING;
+  // A second the ring no longer holds (a backlog read late) must not reset the newer one in its slot.
+  if (s.stamps[slot] > second) return;
   if (s.stamps[slot] !== second) {
     s.stamps[slot] = second;
     s.counts[slot] = 0;

@@ -61,7 +61,9 @@ export function createConsoleService(options: ConsoleServiceOptions): ConsoleSer
         value = undefined;
       }
       const parsed = OutputMessageSchema.safeParse(value);
-      if (parsed.success) aggregator.add(parsed.data);
+      // Counted when the comment was written, not read: a backlog (--from-beginning, a console that
+      // fell behind) is history, not a spike in the last minute. A clock ahead of ours counts as now.
+      if (parsed.success) aggregator.add(parsed.data, Math.min(Date.now(), parsed.data.timing.producedAt));
       else aggregator.skip();
       batch.resolve(record.offset);
     }

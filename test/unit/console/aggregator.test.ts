@@ -80,3 +80,13 @@ test('rows stay bounded and long comments are cut, whatever the volume', () => {
   agg.skip();
   assert.equal(agg.snapshot({}, T0 + 5000).skipped, 1);
 });
+
+test('a backlog read late counts when it was written: a comment older than the ring does not reset the second it shares a slot with', () => {
+  const agg = createConsoleAggregator();
+  for (let i = 0; i < 4; i++) agg.add(msg(`多少钱${i}`, ['price']), T0 - 1000);
+  // 15 min + 1 s earlier maps to the same slot of a 900-second ring: history, dropped from the counts.
+  agg.add(msg('很久以前', ['price']), T0 - 1000 - 900_000);
+  const snap = agg.snapshot({}, T0);
+  assert.equal(snap.tags.find((t) => t.label === 'price')?.m1, 4);
+  assert.equal(snap.seen, 5, 'still seen');
+});
