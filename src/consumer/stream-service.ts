@@ -93,6 +93,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       admin: (await createKafkaClient({ connection: config.kafka, logLevel: 'nothing', connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000, retries: 3, maxRetryTimeMs: 2_000 })).openAdminSession(),
       groupId: config.groupId,
       topic: config.topics.input,
+      fromBeginning: config.fromBeginning,
       intervalMs: config.healthIntervalMs,
       metrics,
       logger,

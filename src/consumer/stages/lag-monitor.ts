@@ -15,6 +15,11 @@ export interface LagMonitorOptions {
   readonly logger: Logger;
   /** Called after every tick, reachable or not (health refreshes `livetag_ready` from it). */
   readonly onTick?: () => void;
+  /**
+   * Where the group starts on a partition it has not committed: the log's start (true, the
+   * default), or its end (false: what the log already held is never read, so it is no lag).
+   */
+  readonly fromBeginning?: boolean;
   /** A round trip still unanswered after this long counts as a failed tick (default TICK_TIMEOUT_MS). */
   readonly tickTimeoutMs?: number;
 }
@@ -55,6 +60,8 @@ export function createLagMonitor(opts: LagMonitorOptions): LagMonitor {
   // At most one round trip at a time: one that outlived its tick is not doubled by the next.
   let pending: Promise<void> | undefined;
   const tickTimeoutMs = opts.tickTimeoutMs ?? TICK_TIMEOUT_MS;
+  /** Each partition's end when first measured: where a group reading from the end starts. */
+  const startedAt = new Map<number, bigint>();
 
   async function measure(): Promise<void> {
     const marks = await opts.admin.watermarks(opts.topic);
@@ -62,8 +69,16 @@ export function createLagMonitor(opts: LagMonitorOptions): LagMonitor {
     const next = new Map(committed.map((c) => [c.partition, BigInt(c.offset)]));
     for (const m of marks) {
       const at = next.get(m.partition) ?? -1n;
-      // No committed offset yet: everything still in the log is waiting.
-      const from = at < 0n ? BigInt(m.low) : at;
+      // No committed offset yet: from the beginning, everything still in the log is waiting; from
+      // the end, what arrived since the service started (an idle partition never commits, and its
+      // whole log as lag would page on every quiet spell).
+      let from = at;
+      if (at < 0n) {
+        if (opts.fromBeginning === false) {
+          if (!startedAt.has(m.partition)) startedAt.set(m.partition, BigInt(m.high));
+          from = startedAt.get(m.partition)!;
+        } else from = BigInt(m.low);
+      }
       const lag = BigInt(m.high) - from;
       metrics.lag.set({ topic: opts.topic, partition: String(m.partition) }, Number(lag > 0n ? lag : 0n));
     }

@@ -60,3 +60,31 @@ test('a round trip that does not answer counts as failed ticks: not reachable af
   assert.ok(Date.now() - t0 < 500, 'stop does not wait for the hung call');
   assert.ok(state.closes >= 1, 'stop closes the session the monitor owns');
 });
+
+test('a partition the group has not committed: from the beginning its whole log is lag; from the end only what arrived since the service started', async () => {
+  const marks = { high: 5_000_000 };
+  const admin: KafkaAdminSession = {
+    watermarks: async () => [{ partition: 0, low: '0', high: String(marks.high) }],
+    committedOffsets: async () => [{ partition: 0, offset: '-1' }],
+    close: async () => {},
+  };
+  const lagOf = async (fromBeginning: boolean): Promise<number[]> => {
+    const metrics = createServeMetrics();
+    const monitor = createLagMonitor({ admin, groupId: 'g', topic: 'in', intervalMs: 10, metrics, logger: quiet, fromBeginning });
+    const seen: number[] = [];
+    const read = async (): Promise<number> => (await metrics.registry.getSingleMetric('livetag_consumer_lag')?.get())?.values[0]?.value ?? NaN;
+    marks.high = 5_000_000;
+    monitor.start();
+    await until(() => monitor.ticks >= 1, 1_000, 'a tick');
+    seen.push(await read());
+    marks.high += 7; // seven new comments nobody has read
+    const at = monitor.ticks;
+    // Two ticks on: the first may have started before the new comments.
+    await until(() => monitor.ticks > at + 1, 1_000, 'a tick begun after them');
+    seen.push(await read());
+    await monitor.stop();
+    return seen;
+  };
+  assert.deepEqual(await lagOf(true), [5_000_000, 5_000_007]);
+  assert.deepEqual(await lagOf(false), [0, 7]);
+});
