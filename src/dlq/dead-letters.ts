@@ -44,31 +44,43 @@ export function originalRecord(record: ConsumedRecord): { key: Buffer | null; va
 export interface ReadOptions {
   readonly client: KafkaClient;
   readonly topic: string;
-  readonly groupId: string;
-  /** Commit progress under groupId, so a later run starts after what this one handled (replay). */
-  readonly commit: boolean;
-  /** Start after this group's committed offsets (a dry run reads what the real run would); absent: from the earliest. */
-  readonly resumeGroup?: string;
-  /** Stop when nothing arrives for this long before the end is reached. */
+  /** The group the reading consumer joins: a throwaway one, never the group that remembers progress. */
+  readonly readerGroup: string;
+  /** Per partition, the first offset to hand up; partitions not named start at the log's start. */
+  readonly starts?: ReadonlyMap<number, bigint>;
+  /** Stop when nothing arrives for this long before the end is reached (time spent in `handle` not counted). */
   readonly idleTimeoutMs: number;
 }
 
+/** Where a handed-up batch leaves its partition: every offset below `upTo` has been seen. */
+export interface ReadProgress {
+  readonly partition: number;
+  readonly upTo: bigint;
+}
+
+/** Each partition's low and high watermark. */
+export async function topicBounds(client: KafkaClient, topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
+  const marks = await client.admin.watermarks(topic);
+  if (marks.length === 0) throw new LivetagError('LT_KAFKA', `topic ${topic} does not exist`, { retryable: false });
+  return new Map(marks.map((w) => [w.partition, { low: BigInt(w.low), high: BigInt(w.high) }]));
+}
+
 /**
- * Hands every record up to the topic's end (as of the start) to `handle`,
- * batch by batch, committing after each batch when asked. Resolves when
- * every partition is done: its end reached, or already committed past it.
+ * Hands every record from `starts` up to the topic's end (as of the start) to
+ * `handle`, batch by batch, with how far its partition got. Resolves when
+ * every partition is done, or (complete: false) when nothing arrived for the
+ * idle time.
  */
-export async function readToEnd(opts: ReadOptions, handle: (records: readonly ConsumedRecord[]) => Promise<void>): Promise<{ complete: boolean }> {
-  const ends = new Map((await opts.client.admin.watermarks(opts.topic)).map((w) => [w.partition, BigInt(w.high)]));
-  if (ends.size === 0) throw new LivetagError('LT_KAFKA', `topic ${opts.topic} does not exist`, { retryable: false });
-  const next = new Map((await opts.client.admin.watermarks(opts.topic)).map((w) => [w.partition, BigInt(w.low)]));
-  if (opts.resumeGroup !== undefined) {
-    for (const c of await opts.client.admin.committedOffsets(opts.resumeGroup, opts.topic)) if (c.offset !== '-1') next.set(c.partition, BigInt(c.offset));
-  }
-  const starts = new Map(next);
+export async function readToEnd(opts: ReadOptions, handle: (records: readonly ConsumedRecord[], progress: ReadProgress) => Promise<void>): Promise<{ complete: boolean }> {
+  const bounds = await topicBounds(opts.client, opts.topic);
+  const ends = new Map([...bounds].map(([p, b]) => [p, b.high]));
+  const starts = new Map([...bounds].map(([p, b]) => [p, opts.starts?.get(p) ?? b.low]));
+  const next = new Map(starts);
   const done = (): boolean => [...ends].every(([p, end]) => (next.get(p) ?? 0n) >= end);
   if (done()) return { complete: true };
-  const consumer = opts.client.consumer({ groupId: opts.groupId, topics: [opts.topic], fromBeginning: true, maxWaitMs: 200 });
+  // The reader starts where asked: its own group's offsets, set before it joins (no member yet).
+  await opts.client.admin.setCommittedOffsets(opts.readerGroup, opts.topic, [...starts].map(([partition, offset]) => ({ partition, offset: offset.toString() })));
+  const consumer = opts.client.consumer({ groupId: opts.readerGroup, topics: [opts.topic], fromBeginning: true, maxWaitMs: 200 });
   let finish: (complete: boolean) => void = () => {};
   const finished = new Promise<boolean>((r) => (finish = r));
   let idle: NodeJS.Timeout | undefined;
@@ -78,19 +90,20 @@ export async function readToEnd(opts: ReadOptions, handle: (records: readonly Co
   };
   let failure: unknown;
   const onBatch = async (batch: RecordBatch): Promise<void> => {
-    armIdle();
+    // A slow handle (a send waiting for acks) is not a quiet topic: the idle clock waits for it.
+    clearTimeout(idle);
     const end = ends.get(batch.partition) ?? 0n;
     const start = starts.get(batch.partition) ?? 0n;
     const records = batch.records.filter((r) => BigInt(r.offset) >= start && BigInt(r.offset) < end);
-    if (records.length > 0) await handle(records);
     if (batch.lastOffset !== null) {
       const reached = BigInt(batch.lastOffset) + 1n;
       const upTo = reached < end ? reached : end;
-      if (opts.commit) await batch.commit(upTo.toString());
+      if (records.length > 0 || upTo > (next.get(batch.partition) ?? 0n)) await handle(records, { partition: batch.partition, upTo });
       batch.resolve(batch.lastOffset);
       next.set(batch.partition, upTo);
-    }
+    } else if (records.length > 0) await handle(records, { partition: batch.partition, upTo: next.get(batch.partition) ?? start });
     if (done()) finish(true);
+    else armIdle();
   };
   // A consumer that will not restart (refused by ACLs, say) fetches nothing more: say so now, not after the idle wait as if the topic went quiet.
   consumer.on((e) => {

@@ -2,14 +2,19 @@
  * `livetag dlq replay` and `livetag dlq stats`: after the cause of dead
  * letters is fixed (a mapping set, a producer repaired, a model that no
  * longer fails), put them back on their input topic, each once. Progress is
- * committed under a consumer group after every batch is sent, so a second
- * run (or a run after a crash) starts where the last one ended instead of
- * replaying everything again. Truncated dead letters hold only a prefix of
- * the original and are never replayed: they are counted and left.
+ * committed after every batch is sent, so a second run (or a run after a
+ * crash) starts where the last one ended instead of replaying everything
+ * again. Truncated dead letters hold only a prefix of the original and are
+ * never replayed: they are counted and left.
+ *
+ * Progress lives in two places, so a replay of some codes never passes over
+ * the others: the group (--group) holds how far every code was replayed,
+ * and `<group>.code.<CODE>` how far one code was, by runs filtered to it.
+ * A dead letter is replayed when it lies past both.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConsumedRecord, KafkaClient, OutgoingRecord } from '../kafka/port.ts';
-import { describeDeadLetter, originalRecord, readToEnd } from './dead-letters.ts';
+import type { KafkaClient, OutgoingRecord } from '../kafka/port.ts';
+import { describeDeadLetter, originalRecord, readToEnd, topicBounds } from './dead-letters.ts';
 
 export interface ReplayOptions {
   readonly client: KafkaClient;
@@ -33,59 +38,105 @@ export interface ReplayReport {
   readonly skippedFilter: number;
   /** No source topic header and no --to. */
   readonly skippedNoTarget: number;
+  /** Replayed before, by a run filtered to their code. */
+  readonly skippedReplayed: number;
+  /** Partitions whose committed progress lay outside the log (the topic was recreated): read from its start. */
+  readonly resetPartitions: number;
   readonly complete: boolean;
   readonly dryRun: boolean;
 }
 
+/** The group holding how far runs filtered to `code` replayed it. */
+export function codeGroup(groupId: string, code: string): string {
+  return `${groupId}.code.${code}`;
+}
+
+type Offsets = Map<number, bigint>;
+
+/** A group's progress, clamped to the log: an offset past its end (a recreated topic) or before its start (retention) reads from the start. */
+async function progressOf(client: KafkaClient, group: string, topic: string, bounds: ReadonlyMap<number, { low: bigint; high: bigint }>, reset: Set<number>): Promise<Offsets> {
+  const committed = new Map((await client.admin.committedOffsets(group, topic)).filter((c) => c.offset !== '-1').map((c) => [c.partition, BigInt(c.offset)]));
+  const out: Offsets = new Map();
+  for (const [p, { low, high }] of bounds) {
+    const at = committed.get(p);
+    if (at !== undefined && at > high) reset.add(p);
+    out.set(p, at === undefined || at > high || at < low ? low : at);
+  }
+  return out;
+}
+
 /** Puts dead letters back; a dry run reads and counts the same way and writes and commits nothing. */
 export async function replayDeadLetters(opts: ReplayOptions): Promise<ReplayReport> {
-  const counts = { read: 0, replayed: 0, skippedTruncated: 0, skippedFilter: 0, skippedNoTarget: 0 };
+  const counts = { read: 0, replayed: 0, skippedTruncated: 0, skippedFilter: 0, skippedNoTarget: 0, skippedReplayed: 0 };
   const byTopic: Record<string, number> = {};
-  const producer = opts.dryRun ? undefined : opts.client.producer({ idempotent: true });
+  const { client } = opts;
+  const bounds = await topicBounds(client, opts.from);
+  const reset = new Set<number>();
+  const all = await progressOf(client, opts.groupId, opts.from, bounds, reset);
+  // Per code, how far it was replayed: never behind `all`. Looked up when a code is first met.
+  const byCode = new Map<string, Offsets>();
+  const progress = async (code: string): Promise<Offsets> => {
+    let o = byCode.get(code);
+    if (!o) {
+      const own = await progressOf(client, codeGroup(opts.groupId, code), opts.from, bounds, reset);
+      byCode.set(code, (o = new Map([...all].map(([p, a]) => [p, (own.get(p) ?? a) > a ? own.get(p)! : a]))));
+    }
+    return o;
+  };
+  const filtered = opts.codes.length > 0;
+  const starts = filtered ? earliest(await Promise.all(opts.codes.map(progress))) : all;
+  const commit = async (group: string, partition: number, upTo: bigint): Promise<void> => {
+    await client.admin.setCommittedOffsets(group, opts.from, [{ partition, offset: upTo.toString() }]);
+  };
+  const producer = opts.dryRun ? undefined : client.producer({ idempotent: true });
   await producer?.start();
   try {
     const { complete } = await readToEnd(
-      // A dry run reads under a throwaway group, from where the real run would start.
-      {
-        client: opts.client,
-        topic: opts.from,
-        groupId: opts.dryRun ? `${opts.groupId}-dry-run-${randomUUID()}` : opts.groupId,
-        resumeGroup: opts.groupId,
-        commit: !opts.dryRun,
-        idleTimeoutMs: opts.idleTimeoutMs,
-      },
-      async (records) => {
+      { client, topic: opts.from, readerGroup: `${opts.groupId}-reader-${randomUUID()}`, starts, idleTimeoutMs: opts.idleTimeoutMs },
+      async (records, at) => {
         const out: OutgoingRecord[] = [];
         for (const record of records) {
           counts.read++;
-          const target = pick(record, opts, counts);
-          if (target === undefined) continue;
+          const info = describeDeadLetter(record);
+          if (filtered && !opts.codes.includes(info.code)) {
+            counts.skippedFilter++;
+            continue;
+          }
+          if (info.truncated) {
+            counts.skippedTruncated++;
+            continue;
+          }
+          if (BigInt(record.offset) < ((await progress(info.code)).get(record.partition) ?? 0n)) {
+            counts.skippedReplayed++;
+            continue;
+          }
+          const target = opts.to ?? info.sourceTopic;
+          if (target === undefined) {
+            counts.skippedNoTarget++;
+            continue;
+          }
           out.push({ topic: target, ...originalRecord(record) });
           byTopic[target] = (byTopic[target] ?? 0) + 1;
           counts.replayed++;
         }
-        if (out.length > 0) await producer?.send(out);
+        if (!producer) return;
+        if (out.length > 0) await producer.send(out);
+        // Sent first, then recorded: a crash between the two replays a batch again, never skips one.
+        if (!filtered) await commit(opts.groupId, at.partition, at.upTo);
+        else for (const code of opts.codes) if (at.upTo > ((await progress(code)).get(at.partition) ?? 0n)) await commit(codeGroup(opts.groupId, code), at.partition, at.upTo);
       },
     );
-    return { ...counts, byTopic, complete, dryRun: opts.dryRun };
+    return { ...counts, byTopic, resetPartitions: reset.size, complete, dryRun: opts.dryRun };
   } finally {
     await producer?.stop();
   }
 }
 
-function pick(record: ConsumedRecord, opts: ReplayOptions, counts: { skippedTruncated: number; skippedFilter: number; skippedNoTarget: number }): string | undefined {
-  const info = describeDeadLetter(record);
-  if (info.truncated) {
-    counts.skippedTruncated++;
-    return undefined;
-  }
-  if (opts.codes.length > 0 && !opts.codes.includes(info.code)) {
-    counts.skippedFilter++;
-    return undefined;
-  }
-  const target = opts.to ?? info.sourceTopic;
-  if (target === undefined) counts.skippedNoTarget++;
-  return target;
+/** Per partition, the lowest of the given offsets: where a read serving all of them starts. */
+function earliest(all: readonly Offsets[]): Offsets {
+  const out: Offsets = new Map();
+  for (const o of all) for (const [p, v] of o) if (!out.has(p) || v < out.get(p)!) out.set(p, v);
+  return out;
 }
 
 export interface DeadLetterStats {
@@ -106,7 +157,7 @@ export async function deadLetterStats(opts: { client: KafkaClient; from: string;
   let truncated = 0;
   let oldest = Infinity;
   let newest = -Infinity;
-  const { complete } = await readToEnd({ client: opts.client, topic: opts.from, groupId: `livetag-dlq-stats-${randomUUID()}`, commit: false, idleTimeoutMs: opts.idleTimeoutMs }, async (records) => {
+  const { complete } = await readToEnd({ client: opts.client, topic: opts.from, readerGroup: `livetag-dlq-stats-${randomUUID()}`, idleTimeoutMs: opts.idleTimeoutMs }, async (records) => {
     for (const r of records) {
       const info = describeDeadLetter(r);
       total++;

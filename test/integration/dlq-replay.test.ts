@@ -43,7 +43,7 @@ test('dead letters from a wrong mapping come back once each after the fix; trunc
   const group = uniqueName('dlq-replay');
   const replay = (dryRun: boolean) => replayDeadLetters({ client, from: topics.dlq, codes: ['LT_MSG_INVALID'], dryRun, groupId: group, idleTimeoutMs: 10_000 });
   const dry = await replay(true);
-  assert.deepEqual({ ...dry, byTopic: undefined }, { read: N + 2, replayed: N, byTopic: undefined, skippedTruncated: 1, skippedFilter: 1, skippedNoTarget: 0, complete: true, dryRun: true });
+  assert.deepEqual({ ...dry, byTopic: undefined }, { read: N + 2, replayed: N, byTopic: undefined, skippedTruncated: 1, skippedFilter: 1, skippedNoTarget: 0, skippedReplayed: 0, resetPartitions: 0, complete: true, dryRun: true });
 
   // The fix: the service reads /content now. Replay, twice: the second run finds nothing new.
   const fixed = createStreamService(loadServeConfig({}, serveEnv(topics, bundle, { LIVETAG_INPUT_TEXT_FIELD: '/content' })), quiet);
@@ -56,6 +56,9 @@ test('dead letters from a wrong mapping come back once each after the fix; trunc
     const again = await replay(false);
     assert.equal(again.read, 0, 'a second replay starts after the first');
     assert.equal(again.replayed, 0);
+    // The filtered runs passed over the LT_MSG_BAD_JSON dead letter without taking it: a run of all codes still finds it.
+    const rest = await replayDeadLetters({ client, from: topics.dlq, codes: [], dryRun: true, groupId: group, idleTimeoutMs: 10_000 });
+    assert.deepEqual([rest.read, rest.replayed, rest.skippedReplayed, rest.skippedTruncated], [N + 2, 1, N, 1]);
     await out.until(N + 2 + N, 60_000, 'tags of the replayed records');
     await new Promise((r) => setTimeout(r, 1500)); // anything extra would show up now
   } finally {

@@ -1,7 +1,8 @@
 import { createKafkaClient } from '../../kafka/client.ts';
 import { loadKafkaConnection } from '../../kafka/connection.ts';
 import { deadLetterStats, replayDeadLetters } from '../../dlq/replay.ts';
-import { createCommand } from '../command.ts';
+import { ERROR_CODES } from '../../common/errors.ts';
+import { createCommand, usageError } from '../command.ts';
 import { dlqSpec } from '../specs/dlq.ts';
 
 function table(title: string, counts: Readonly<Record<string, number>>): string {
@@ -9,7 +10,19 @@ function table(title: string, counts: Readonly<Record<string, number>>): string 
   return rows.length === 0 ? '' : `${title}\n${rows.map(([k, n]) => `  ${String(n).padStart(8)}  ${k}`).join('\n')}\n`;
 }
 
+/** The codes dead letters carry; a mistyped one would match nothing and replay nothing. */
+function checkedCodes(codes: readonly string[]): string[] {
+  const known = new Set<string>([...Object.keys(ERROR_CODES), 'LT_UNEXPECTED', 'unknown']);
+  for (const code of codes) {
+    if (known.has(code)) continue;
+    const hint = known.has(code.toUpperCase()) ? ` (did you mean ${code.toUpperCase()}?)` : '';
+    throw usageError(`--filter ${JSON.stringify(code)}: not an error code${hint}; dead letters carry codes such as LT_MSG_INVALID, LT_MSG_BAD_JSON, LT_INFERENCE (\`livetag dlq stats\` lists those present)`);
+  }
+  return [...codes];
+}
+
 export const command = createCommand(dlqSpec, async ({ values, positionals }) => {
+  const codes = checkedCodes(values.filter ?? []);
   // Same TLS/SASL settings (LIVETAG_KAFKA_*) as the service, so secured clusters work too.
   const connection = loadKafkaConnection(process.env, values.brokers ? { LIVETAG_KAFKA_BROKERS: values.brokers } : {});
   const client = await createKafkaClient({ connection: { ...connection, clientId: 'livetag-dlq' }, logLevel: 'nothing' });
@@ -23,13 +36,16 @@ export const command = createCommand(dlqSpec, async ({ values, positionals }) =>
     }
     return s.complete ? 0 : 1;
   }
-  const r = await replayDeadLetters({ client, from: values.from, codes: values.filter ?? [], to: values.to, dryRun: values['dry-run'], groupId: values.group, idleTimeoutMs });
+  const r = await replayDeadLetters({ client, from: values.from, codes, to: values.to, dryRun: values['dry-run'], groupId: values.group, idleTimeoutMs });
   if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
   else {
     const verb = r.dryRun ? 'would replay' : 'replayed';
-    process.stdout.write(`read ${r.read}, ${verb} ${r.replayed}; skipped ${r.skippedTruncated} truncated, ${r.skippedFilter} filtered out, ${r.skippedNoTarget} without a target topic\n`);
+    process.stdout.write(
+      `read ${r.read}, ${verb} ${r.replayed}; skipped ${r.skippedTruncated} truncated, ${r.skippedFilter} filtered out, ${r.skippedReplayed} replayed before, ${r.skippedNoTarget} without a target topic\n`,
+    );
     process.stdout.write(table(`${verb}, by topic:`, r.byTopic));
   }
+  if (r.resetPartitions > 0) process.stderr.write(`livetag dlq: ${r.resetPartitions} partition(s) of ${values.from} hold less than --group ${values.group} had replayed (the topic was recreated?): read from their start\n`);
   if (!r.complete) process.stderr.write(`livetag dlq: stopped before the end of ${values.from} (nothing arrived for ${idleTimeoutMs} ms); run again to continue\n`);
   return r.complete ? 0 : 1;
 });

@@ -9,7 +9,9 @@ export const dlqSpec = defineCommand({
   replay   writes each dead letter back (original key, value and headers, the
            dead-letter headers removed, livetag-replayed-from added) to --to or
            to the topic it came from. Progress is committed under --group after
-           every batch, so each dead letter is replayed once across runs.
+           every batch, so each dead letter is replayed once across runs; a run
+           with --filter keeps its progress per code (<group>.code.<CODE>), so
+           it never passes over dead letters of other codes.
            Truncated dead letters (a prefix of the original) are skipped and counted.
 Connection settings: the LIVETAG_KAFKA_* variables, as for serve.`,
   positionals: [{ name: 'action', required: true, choices: ['stats', 'replay'], help: 'what to do' }],

@@ -16,11 +16,11 @@ test('a dead-letter read whose consumer crashes for good rejects with that error
     resume: () => {},
     stop: async () => void stopped++,
   };
-  const admin = { watermarks: async () => [{ partition: 0, low: '0', high: '5' }], committedOffsets: async () => [] };
+  const admin = { watermarks: async () => [{ partition: 0, low: '0', high: '5' }], committedOffsets: async () => [], setCommittedOffsets: async () => {} };
   const client = { name: 'kafkajs', brokers: ['127.0.0.1:9'], consumer: () => consumer, admin } as unknown as KafkaClient;
   const t0 = Date.now();
   await assert.rejects(
-    readToEnd({ client, topic: 'dlq', groupId: 'g', commit: false, idleTimeoutMs: 30_000 }, async () => {}),
+    readToEnd({ client, topic: 'dlq', readerGroup: 'g', idleTimeoutMs: 30_000 }, async () => {}),
     (err: unknown) => isLivetagError(err, 'LT_KAFKA_DENIED'),
   );
   assert.ok(Date.now() - t0 < 5_000, `rejected after ${Date.now() - t0} ms`);
