@@ -102,6 +102,9 @@ export async function readTopicTexts(t: CorpusTopic, add: (text: string | undefi
   let read = 0;
   let kept = 0;
   let skipped = 0;
+  // Partitions arrive interleaved at random: in log order, the same topic gives the same corpus
+  // (and the same vocabulary and batches, which a resumed run relies on).
+  const got: Array<{ readonly partition: number; readonly offset: bigint; readonly text: string | undefined }> = [];
   const how = await readToEnd(client, {
     topic: t.topic,
     groupId: t.groupId,
@@ -110,12 +113,15 @@ export async function readTopicTexts(t: CorpusTopic, add: (text: string | undefi
     atTimeout: 'stop',
     onRecord(r) {
       read++;
-      const text = messageText(r, mapping);
-      if (text === undefined || text.trim() === '') skipped++;
-      else if (add(text)) kept++;
+      got.push({ partition: r.partition, offset: BigInt(r.offset), text: messageText(r, mapping) });
       return read < t.maxRecords;
     },
   });
+  got.sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
+  for (const { text } of got) {
+    if (text === undefined || text.trim() === '') skipped++;
+    else if (add(text)) kept++;
+  }
   return { name: `kafka:${t.topic}`, read, kept, skipped, ended: how === 'end' ? 'end' : how === 'stopped' ? 'max-records' : 'max-seconds' };
 }
 

@@ -6,7 +6,9 @@
  * is an encoder bundle (manifest head "encoder") that `livetag train --init`
  * gives a new head, its MLM head beside it, and a report.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { LivetagError } from '../../common/errors.ts';
 import { createRng } from '../../common/rng.ts';
 import { createTextEncoder } from '../../model/tokenizer.ts';
 import { mlmWeightSpecs } from '../../model/build/mlm-graph.ts';
@@ -33,6 +35,20 @@ interface LoopState {
   readonly epochsDone: number;
   readonly history: EpochRecord[];
   readonly optimizerStep: number;
+  /** What the run trains on and how: a resume under any other would go on silently wrong. */
+  readonly fingerprint: string;
+}
+
+/**
+ * The tokenizer, the token rows (so the corpus and its order) and every option that shapes the
+ * steps. A topic read again after a kill usually differs (new comments), and a rebuilt character
+ * vocabulary maps the same ids to other characters: both must refuse, not resume.
+ */
+export function runFingerprint(tokenizerJson: string, rows: readonly Int32Array[], o: PretrainOptions): string {
+  const h = createHash('sha256').update(tokenizerJson);
+  for (const r of rows) h.update(Buffer.from(r.buffer, r.byteOffset, r.byteLength)).update('\0');
+  const shape = { seed: o.seed, batchSize: o.batchSize, maskProb: o.maskProb, spanMasking: o.spanMasking, epochs: o.epochs, maxSteps: o.maxSteps ?? null, lr: o.lr, weightDecay: o.weightDecay, warmupRatio: o.warmupRatio, dropout: o.dropout };
+  return h.update(JSON.stringify(shape)).digest('hex');
 }
 
 const CHECKPOINT_DIR = 'checkpoint';
@@ -46,9 +62,15 @@ async function saveLoop(dir: string, engine: MlmEngine, state: LoopState): Promi
   await saveCheckpoint(dir, { ...state, optimizerStep: opt.step }, tensors);
 }
 
-async function restoreLoop(dir: string, engine: MlmEngine, log: (l: string) => void): Promise<LoopState | undefined> {
+async function restoreLoop(dir: string, engine: MlmEngine, fingerprint: string, log: (l: string) => void): Promise<LoopState | undefined> {
   const saved = await loadCheckpoint<LoopState>(dir);
   if (!saved) return undefined;
+  if (saved.state.fingerprint !== fingerprint) {
+    throw new LivetagError(
+      'LT_CHECKPOINT',
+      `${dir} was saved by a run on another corpus, tokenizer or options (a topic read again holds other comments): it cannot go on from there. Give the same --data and options, or run without --resume (the checkpoint is replaced)`,
+    );
+  }
   const pick = (prefix: string): Map<string, StoredTensor> =>
     new Map([...saved.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
   engine.restore(pick('w:'));
@@ -82,6 +104,8 @@ async function runEpoch(run: PretrainRun, epoch: number, step0: number): Promise
   let step = step0;
   for (const [b, batch] of batches.entries()) {
     const r = await engine.step(batch.map((i) => maskRow(rows[i], masking, rng)), learningRateAt(step++, o.lr, schedule));
+    // The engine skips the update; an epoch loss of NaN would fail only at the manifest, after every epoch.
+    if (!Number.isFinite(r.loss)) throw new LivetagError('LT_TRAINING', `MLM loss became ${r.loss} at epoch ${epoch + 1}, step ${step}; lower --lr (${o.lr})`);
     lossSum += r.loss * r.masked;
     masked += r.masked;
     correct += r.correct;
@@ -111,7 +135,8 @@ export async function runPretrainJob(o: PretrainOptions, log: (line: string) => 
   const ckpt = join(o.out, CHECKPOINT_DIR);
   try {
     log(`engine: ${engine.description}`);
-    const resumed = o.resume ? await restoreLoop(ckpt, engine, log) : undefined;
+    const fingerprint = runFingerprint(start.tokenizerJson, rows, o);
+    const resumed = o.resume ? await restoreLoop(ckpt, engine, fingerprint, log) : undefined;
     const history = resumed ? [...resumed.history] : [];
     let step = resumed ? resumed.optimizerStep : 0;
     const run: PretrainRun = { o, rows, masking, engine, epochs, schedule: { kind: 'linear', warmupSteps: Math.round(o.warmupRatio * totalSteps), totalSteps } };
@@ -120,7 +145,7 @@ export async function runPretrainJob(o: PretrainOptions, log: (line: string) => 
       step += rec.steps;
       history.push(rec);
       log(`epoch ${rec.epoch}: MLM loss ${rec.loss.toFixed(4)}, masked-token accuracy ${rec.accuracy.toFixed(4)} (${rec.masked} masked tokens, ${rec.seconds.toFixed(0)} s)`);
-      await saveLoop(ckpt, engine, { epochsDone: epoch + 1, history, optimizerStep: step });
+      await saveLoop(ckpt, engine, { epochsDone: epoch + 1, history, optimizerStep: step, fingerprint });
       o.afterEpoch?.(epoch + 1);
     }
     const seconds = (Date.now() - started) / 1000;

@@ -96,6 +96,30 @@ test('a run stopped after its first epoch resumes to the same second epoch and t
   assert.deepEqual(wb, wa);
 });
 
+test('--resume refuses a checkpoint from another corpus (a topic read again) or other options, instead of going on silently wrong', async () => {
+  const dir = tempDir();
+  const killed = tinyPretrain(dir, {
+    out: join(dir, 'killed'),
+    afterEpoch: (e) => {
+      if (e === 1) throw new Error('killed after epoch 1');
+    },
+  });
+  await assert.rejects(runPretrainJob(killed, silent), /killed after epoch 1/);
+  // One more comment arrived: the scratch vocabulary and every batch change.
+  writeFileSync(join(dir, 'b.txt'), readFileSync(join(dir, 'b.txt'), 'utf8') + '新来的一条评论\n');
+  const refused = (err: unknown): boolean => isLivetagError(err, 'LT_CHECKPOINT') && /another corpus, tokenizer or options/.test(err.message);
+  await assert.rejects(runPretrainJob({ ...killed, afterEpoch: undefined, resume: true }, silent), refused);
+  writeFileSync(join(dir, 'b.txt'), readFileSync(join(dir, 'b.txt'), 'utf8').replace('新来的一条评论\n', ''));
+  await assert.rejects(runPretrainJob({ ...killed, afterEpoch: undefined, resume: true, batchSize: killed.batchSize + 1 }, silent), refused);
+  const same = await runPretrainJob({ ...killed, afterEpoch: undefined, resume: true }, silent);
+  assert.equal(same.epochs.length, 2, 'the same corpus and options resume');
+});
+
+test('an MLM loss that is not finite stops the run with LT_TRAINING naming the step, not a manifest error after the last epoch', async () => {
+  const dir = tempDir();
+  await assert.rejects(runPretrainJob(tinyPretrain(dir, { lr: 1e30 }), silent), (err: unknown) => isLivetagError(err, 'LT_TRAINING') && /MLM loss became (NaN|Infinity) at epoch \d+, step \d+; lower --lr/.test(err.message));
+});
+
 test('--max-steps ends pretraining inside an epoch, after exactly that many optimizer steps', async () => {
   const dir = tempDir();
   // 80 texts, one a duplicate: 79 rows in batches of 16 are 5 steps an epoch; 3 epochs would be 15.
