@@ -22,7 +22,7 @@ export const settingCsv = z
 /**
  * Parses the variables of `table` from `env` (with `overrides` on top). Every
  * problem is collected rather than thrown, so a bad deployment is fixed in one
- * round trip; `input` is what was set (empty strings count as unset).
+ * round trip; `input` is what was set (empty or blank strings count as unset).
  */
 export function parseSettings<T extends SettingsTable>(
   table: T,
@@ -32,7 +32,8 @@ export function parseSettings<T extends SettingsTable>(
   const input: Record<string, string | undefined> = {};
   for (const key of Object.keys(table)) {
     const v = overrides[key as keyof T] ?? env[key];
-    input[key] = v === '' ? undefined : v;
+    // Blank counts as unset too: coerced, "  " would be the number 0, which switches several settings off.
+    input[key] = v === undefined || v.trim() === '' ? undefined : v;
   }
   // prefault: the string default goes through the same coercion as a set value.
   const schema = z.object(Object.fromEntries(Object.entries(table).map(([k, s]) => [k, s.default === undefined ? s.schema.optional() : s.schema.prefault(s.default)])));

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { deepFreeze } from '../common/freeze.ts';
+import { MAX_TIMER_MS } from '../common/timer-limit.ts';
 import { parseSettings, readSecretSetting, settingBool, settingInt, settingsReference } from '../common/env-settings.ts';
 import { passthroughSchema, pointerSchema, type InputMapping } from './input-mapping.ts';
 import { KAFKA_SETTINGS, invalid, loadKafkaConnection, type KafkaConnection } from '../kafka/connection.ts';
@@ -25,7 +26,7 @@ const SERVE_SETTINGS = {
   LIVETAG_MODEL: { schema: z.string().min(1), default: 'models/default', doc: 'Model bundle directory (model.onnx, tokenizer.json, manifest.json).' },
   LIVETAG_REGISTRY: { schema: z.string().min(1).optional(), default: undefined, doc: 'Model registry directory; when set, serve its current version (LIVETAG_MODEL is ignored) and reload on promotion.' },
   LIVETAG_MODEL_TOPIC: { schema: z.string().min(1), default: 'livetag.models', doc: 'Compacted topic announcing promotions to every replica (with LIVETAG_REGISTRY).' },
-  LIVETAG_REGISTRY_POLL_MS: { schema: int(0), default: '10000', doc: 'Registry polling interval, the fallback when an announcement is missed (0 disables).' },
+  LIVETAG_REGISTRY_POLL_MS: { schema: int(0, MAX_TIMER_MS), default: '10000', doc: 'Registry polling interval, the fallback when an announcement is missed (0 disables).' },
   LIVETAG_DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', doc: 'Execution provider; cuda falls back to cpu with a warning when CUDA is missing.' },
   LIVETAG_DEVICE_ID: { schema: int(0), default: '0', doc: 'CUDA device id.' },
   LIVETAG_THREADS: { schema: int(0, 256), default: '0', doc: 'onnxruntime intra-op threads, split between the sessions (0 = one per core).' },
@@ -48,7 +49,7 @@ const SERVE_SETTINGS = {
   LIVETAG_DEDUPE_CACHE_SIZE: { schema: int(0), default: '10000', doc: 'Entries of the repeated-comment cache (0 disables it).' },
   LIVETAG_ALL_SCORES: { schema: bool, default: 'false', doc: 'Include every label\'s probability in output messages.' },
   LIVETAG_HEALTH_INTERVAL_MS: { schema: int(100, 600000), default: '5000', doc: 'How often consumer lag is measured (committed offsets vs high watermarks) and the broker checked for readiness.' },
-  LIVETAG_DRAIN_TIMEOUT_MS: { schema: int(0), default: '20000', doc: 'On SIGTERM/SIGINT, how long to drain, publish and commit before exiting anyway.' },
+  LIVETAG_DRAIN_TIMEOUT_MS: { schema: int(0, MAX_TIMER_MS), default: '20000', doc: 'On SIGTERM/SIGINT, how long to drain, publish and commit before exiting anyway.' },
   LIVETAG_LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', doc: 'Log level (JSON lines on stderr; comment text is never logged at info).' },
   LIVETAG_INPUT_TEXT_FIELD: { schema: pointerSchema, default: '/text', doc: 'JSON Pointer to the comment text in an input record (in a CloudEvent: in its data), e.g. `/payload/msg/text`.' },
   LIVETAG_INPUT_ID_FIELD: { schema: pointerSchema, default: '/id', doc: 'JSON Pointer to the comment id; when missing, a CloudEvent\'s id, else topic-partition-offset.' },
@@ -57,7 +58,7 @@ const SERVE_SETTINGS = {
   LIVETAG_HTTP_MODEL_NAME: { schema: z.string().regex(/^[A-Za-z0-9._-]+$/), default: 'livetag', doc: 'Model name of the KServe V2 routes.' },
   LIVETAG_HTTP_MAX_BODY_BYTES: { schema: int(64), default: '1048576', doc: 'Larger inference request bodies are answered 413.' },
   LIVETAG_HTTP_MAX_TEXTS: { schema: int(1, 65536), default: '256', doc: 'Most texts in one inference request.' },
-  LIVETAG_HTTP_TIMEOUT_MS: { schema: int(1), default: '10000', doc: 'An inference request not answered in this time gets 504.' },
+  LIVETAG_HTTP_TIMEOUT_MS: { schema: int(1, MAX_TIMER_MS), default: '10000', doc: 'An inference request not answered in this time gets 504.' },
   LIVETAG_HTTP_MAX_CONCURRENT: { schema: int(1), default: '64', doc: 'Inference requests served at once; more get 429.' },
   LIVETAG_HTTP_TOKEN_FILE: { schema: z.string().min(1).optional(), default: undefined, doc: 'File holding a bearer token the inference routes require (unset: no authentication).' },
 } as const;

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../../common/timer-limit.ts';
 import { between, defineCommand, positive } from '../options.ts';
 
 export const demoSpec = defineCommand({
@@ -14,7 +15,7 @@ All LIVETAG_* settings of \`livetag serve\` apply.`,
   options: {
     rate: { type: 'number', default: 20, check: positive, help: 'comments produced per second' },
     file: { type: 'string', value: 'FILE', help: 'replay these comments (JSONL with "text", or text lines) instead of generated ones' },
-    duration: { type: 'number', check: positive, value: 'S', help: 'stop after S seconds', defaultHelp: 'run until Ctrl-C' },
+    duration: { type: 'number', check: { test: (n) => n > 0 && n * 1000 <= MAX_TIMER_MS, text: `in (0, ${Math.floor(MAX_TIMER_MS / 1000)}]` }, value: 'S', help: 'stop after S seconds', defaultHelp: 'run until Ctrl-C' },
     quiet: { type: 'boolean', help: 'print only the throughput and latency lines' },
     'console-port': { type: 'integer', default: 9470, check: between(0, 65535), help: 'port of the host console on 127.0.0.1 (a free one when taken; 0 picks one)' },
   },

@@ -1,4 +1,5 @@
-import { defineCommand, positive } from '../options.ts';
+import { MAX_TIMER_MS } from '../../common/timer-limit.ts';
+import { between, defineCommand } from '../options.ts';
 
 export const dlqSpec = defineCommand({
   name: 'dlq',
@@ -22,7 +23,7 @@ Connection settings: the LIVETAG_KAFKA_* variables, as for serve.`,
     'dry-run': { type: 'boolean', help: 'replay: count what would be replayed; write and commit nothing' },
     group: { type: 'string', default: 'livetag-dlq-replay', value: 'ID', help: 'replay: consumer group that remembers how far replays got' },
     brokers: { type: 'string', env: 'LIVETAG_KAFKA_BROKERS', value: 'B', help: 'Kafka brokers' },
-    'idle-timeout-ms': { type: 'integer', default: 15000, check: positive, help: 'give up when nothing arrives for this long before the end' },
+    'idle-timeout-ms': { type: 'integer', default: 15000, check: between(1, MAX_TIMER_MS), help: 'give up when nothing arrives for this long before the end' },
     json: { type: 'boolean', help: 'print the report as JSON' },
   },
 });

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../../common/timer-limit.ts';
 import { between, defineCommand, nonNegative, positive, ratio } from '../options.ts';
 
 const DATA = 'data';
@@ -20,7 +21,7 @@ it cannot be served as it is (see docs/training.md).`,
     group: { type: 'string', default: 'livetag-pretrain', value: 'G', group: DATA, help: 'consumer group for --topic (never commits)' },
     'text-field': { type: 'string', env: 'LIVETAG_INPUT_TEXT_FIELD', default: '/text', value: 'POINTER', group: DATA, help: 'JSON Pointer to the text in a --topic message, as serve reads it (e.g. /payload/msg/text)' },
     'max-records': { type: 'integer', check: positive, default: 1_000_000, value: 'N', group: DATA, help: 'stop reading --topic after N records' },
-    'max-seconds': { type: 'integer', check: positive, default: 300, value: 'S', group: DATA, help: 'stop reading --topic after S seconds' },
+    'max-seconds': { type: 'integer', check: between(1, Math.floor(MAX_TIMER_MS / 1000)), default: 300, value: 'S', group: DATA, help: 'stop reading --topic after S seconds' },
     'kafka-brokers': { type: 'string', value: 'B', group: DATA, help: 'brokers for --topic', defaultHelp: '$KAFKA_BROKERS, else $LIVETAG_KAFKA_BROKERS' },
     init: { type: 'string', value: 'scratch|BUNDLE|HF_DIR', group: MODEL, help: 'start from scratch (character vocabulary from the corpus), a bundle or pretrain output, or a Hugging Face checkpoint', defaultHelp: 'scratch' },
     hidden: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: hidden size', defaultHelp: '128' },

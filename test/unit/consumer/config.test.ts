@@ -70,3 +70,14 @@ test('LIVETAG_SESSIONS: auto by default, a count from 1 to 64, anything else ref
   assert.equal(loadServeConfig({ LIVETAG_SESSIONS: '3' }).model.sessions, 3);
   for (const bad of ['0', '65', 'many', '1.5']) assert.throws(() => loadServeConfig({ LIVETAG_SESSIONS: bad }), /LIVETAG_SESSIONS/, bad);
 });
+
+test('timeouts past what a Node timer holds (2^31 − 1 ms) are refused, not fired after 1 ms; blank values are unset, not 0', () => {
+  for (const key of ['LIVETAG_DRAIN_TIMEOUT_MS', 'LIVETAG_HTTP_TIMEOUT_MS', 'LIVETAG_REGISTRY_POLL_MS']) {
+    assert.throws(() => loadServeConfig({ [key]: '3000000000' }), (err) => isLivetagError(err, 'LT_CONFIG_INVALID') && err.message.includes(`${key}="3000000000"`), key);
+    assert.doesNotThrow(() => loadServeConfig({ [key]: String(2 ** 31 - 1) }), key);
+  }
+  const blank = loadServeConfig({ LIVETAG_BATCH_MAX_WAIT_MS: '  ', LIVETAG_DEDUPE_CACHE_SIZE: ' ' });
+  const defaults = loadServeConfig({});
+  assert.deepEqual([blank.batch.maxWaitMs, blank.dedupeCacheSize], [defaults.batch.maxWaitMs, defaults.dedupeCacheSize]);
+  assert.ok(defaults.batch.maxWaitMs > 0 && defaults.dedupeCacheSize > 0);
+});
