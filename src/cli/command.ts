@@ -3,6 +3,7 @@
  * run function into one. Lives apart from main.ts so commands never import the
  * entry point that imports them.
  */
+import { statSync } from 'node:fs';
 import { LivetagError, isLivetagError } from '../common/errors.ts';
 import { renderHelp, renderUsage } from './help.ts';
 import { parseCommandArgs, type CommandSpec, type OptionSpecs, type OptionValues } from './options.ts';
@@ -22,6 +23,11 @@ export interface CommandInput<S extends OptionSpecs> {
 
 export function usageError(message: string): LivetagError {
   return new LivetagError('LT_USAGE', message);
+}
+
+/** An input file an option names, checked before any work starts: a usage error, not a raw ENOENT later. */
+export function requireFile(path: string, what: string): void {
+  if (!statSync(path, { throwIfNoEntry: false })?.isFile()) throw usageError(`${what ? `${what} ` : ''}${path}: no such file`);
 }
 
 export interface CommandExtras {

@@ -1,8 +1,8 @@
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createClassifier, type Classification } from '../../model/runtime/classifier.ts';
 import { resolveModelRef } from '../../model/registry/model-ref.ts';
-import { createCommand, usageError } from '../command.ts';
+import { createCommand, requireFile } from '../command.ts';
 import { parseLine, type InputLine } from '../input-line.ts';
 import { classifySpec } from '../specs/classify.ts';
 
@@ -16,7 +16,7 @@ export const command = createCommand(classifySpec, async ({ values, positionals 
   const batchSize = values['batch-size'];
   const file = positionals[0] && positionals[0] !== '-' ? positionals[0] : undefined;
   // Before the model loads, and as a usage error rather than a raw ENOENT from the stream.
-  if (file !== undefined && !statSync(file, { throwIfNoEntry: false })?.isFile()) throw usageError(`${file}: no such file`);
+  if (file !== undefined) requireFile(file, '');
   const classifier = await createClassifier({
     bundle: await resolveModelRef(values.model),
     device: values.device,

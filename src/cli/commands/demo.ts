@@ -10,7 +10,7 @@ import { createKafkaClient } from '../../kafka/client.ts';
 import type { KafkaClient } from '../../kafka/port.ts';
 import { isLivetagError } from '../../common/errors.ts';
 import { createLocalBroker, type LocalBroker } from '../../dev/local-broker.ts';
-import { createCommand, usageError } from '../command.ts';
+import { createCommand, requireFile, usageError } from '../command.ts';
 import { demoSpec } from '../specs/demo.ts';
 
 async function* fileComments(path: string): AsyncGenerator<{ text: string; room?: string }> {
@@ -69,28 +69,46 @@ async function setUp(out: Out) {
   const t0 = Date.now();
   let broker: LocalBroker | undefined;
   let brokers = process.env.LIVETAG_KAFKA_BROKERS ?? process.env.KAFKA_BROKERS;
-  if (!brokers) {
-    out('starting a local Kafka broker (the first run downloads it with Maven; later runs take seconds)…');
-    broker = createLocalBroker({ logger: { info: () => undefined, warn: (m) => out(`kafka: ${m}`) } });
-    await broker.start();
-    brokers = broker.brokers;
-    out(`Kafka ready at ${brokers} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  // Until the demo's own handlers are in place, a signal or a failed step stops the broker
+  // started here: a JVM left running would keep the process alive, its data in a temp dir.
+  const early = (): void => {
+    out('\nstopping…');
+    void (broker?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', early);
+  process.once('SIGTERM', early);
+  try {
+    if (!brokers) {
+      out('starting a local Kafka broker (the first run downloads it with Maven; later runs take seconds)…');
+      broker = createLocalBroker({ logger: { info: () => undefined, warn: (m) => out(`kafka: ${m}`) } });
+      await broker.start();
+      brokers = broker.brokers;
+      out(`Kafka ready at ${brokers} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+    const config = loadServeConfig(process.env, {
+      LIVETAG_KAFKA_BROKERS: brokers,
+      LIVETAG_INPUT_TOPIC: process.env.LIVETAG_INPUT_TOPIC ?? 'livetag.demo.comments',
+      LIVETAG_OUTPUT_TOPIC: process.env.LIVETAG_OUTPUT_TOPIC ?? 'livetag.demo.tags',
+      LIVETAG_DLQ_TOPIC: process.env.LIVETAG_DLQ_TOPIC ?? 'livetag.demo.dead-letter',
+      LIVETAG_GROUP_ID: process.env.LIVETAG_GROUP_ID ?? 'livetag-demo',
+      LIVETAG_HTTP_HOST: process.env.LIVETAG_HTTP_HOST ?? '127.0.0.1',
+    });
+    const client = await createKafkaClient({ connection: { ...config.kafka, clientId: 'livetag-demo' }, logLevel: 'nothing' });
+    await client.admin.ensureTopics([config.topics.input, config.topics.output, config.topics.deadLetter].map((topic) => ({ topic, partitions: 3 })));
+    return { broker, config, client };
+  } catch (err) {
+    await broker?.stop().catch(() => undefined);
+    throw err;
+  } finally {
+    process.off('SIGINT', early);
+    process.off('SIGTERM', early);
   }
-  const config = loadServeConfig(process.env, {
-    LIVETAG_KAFKA_BROKERS: brokers,
-    LIVETAG_INPUT_TOPIC: process.env.LIVETAG_INPUT_TOPIC ?? 'livetag.demo.comments',
-    LIVETAG_OUTPUT_TOPIC: process.env.LIVETAG_OUTPUT_TOPIC ?? 'livetag.demo.tags',
-    LIVETAG_DLQ_TOPIC: process.env.LIVETAG_DLQ_TOPIC ?? 'livetag.demo.dead-letter',
-    LIVETAG_GROUP_ID: process.env.LIVETAG_GROUP_ID ?? 'livetag-demo',
-    LIVETAG_HTTP_HOST: process.env.LIVETAG_HTTP_HOST ?? '127.0.0.1',
-  });
-  const client = await createKafkaClient({ connection: { ...config.kafka, clientId: 'livetag-demo' }, logLevel: 'nothing' });
-  await client.admin.ensureTopics([config.topics.input, config.topics.output, config.topics.deadLetter].map((topic) => ({ topic, partitions: 3 })));
-  return { broker, config, client };
 }
 
 export const command = createCommand(demoSpec, async ({ values }) => {
   const rate = values.rate;
+  // Before a broker starts (minutes on a first run), not after.
+  if (values.file !== undefined) requireFile(values.file, '--file');
   const out: Out = (s) => void process.stdout.write(s + '\n');
   const { broker, config, client } = await setUp(out);
   const service = createStreamService(config, createLogger(process.env.LIVETAG_LOG_LEVEL === 'debug' ? 'debug' : 'warn', { component: 'serve' }));

@@ -1,9 +1,10 @@
 import { parseLabelList } from '../../model/labels.ts';
 import { writeRandomBundle } from '../../model/build/random-bundle.ts';
-import { createCommand } from '../command.ts';
+import { createCommand, requireFile } from '../command.ts';
 import { makeModelSpec } from '../specs/make-model.ts';
 
 export const command = createCommand(makeModelSpec, async ({ values }) => {
+  if (values.tokenizer !== undefined) requireFile(values.tokenizer, '--tokenizer');
   const manifest = await writeRandomBundle(values.out, {
     shape: values.shape,
     tokenizerPath: values.tokenizer,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createCommentGenerator } from '../../demo/comment-generator.ts';
 import { optimizeBundle } from '../../model/build/variants.ts';
 import { resolveModelRef } from '../../model/registry/model-ref.ts';
-import { createCommand } from '../command.ts';
+import { createCommand, requireFile } from '../command.ts';
 import { parseLine } from '../input-line.ts';
 import { optimizeSpec } from '../specs/optimize.ts';
 
@@ -10,6 +10,7 @@ export const command = createCommand(optimizeSpec, async ({ values }) => {
   let texts: string[];
   let source: string;
   if (values.texts) {
+    requireFile(values.texts, '--texts');
     const lines = (await readFile(values.texts, 'utf8')).split('\n');
     texts = lines.flatMap((l, i) => {
       const item = parseLine(l, i + 1);
