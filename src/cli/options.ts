@@ -154,7 +154,9 @@ function toValue(name: string, spec: OptionSpec, raw: string | boolean | string[
     }
     case 'string': {
       if (spec.multiple) return Array.isArray(raw) ? raw : [];
-      const value = typeof raw === 'string' ? raw : spec.env !== undefined && process.env[spec.env] !== undefined ? process.env[spec.env] : spec.default;
+      // An empty variable is unset, as for serve's settings (the chart sets LIVETAG_REGISTRY: "" when there is none).
+      const fromEnv = spec.env !== undefined && process.env[spec.env]?.trim() ? process.env[spec.env] : undefined;
+      const value = typeof raw === 'string' ? raw : (fromEnv ?? spec.default);
       if (typeof raw === 'string') oneOf(`--${name}`, raw, spec.choices);
       return value;
     }

@@ -9,6 +9,11 @@ import { modelsSpec } from '../specs/models.ts';
 
 export const command = createCommand(modelsSpec, async ({ values, positionals }) => {
   const [action, arg] = positionals;
+  // `rollback v7` would roll back to the previous version, not v7, and announce it to every replica.
+  if (arg !== undefined && (action === 'list' || action === 'rollback' || action === 'prune')) {
+    const instead = action === 'rollback' ? `; to serve ${arg}, \`livetag models promote ${arg}\`` : action === 'prune' ? `; to keep ${arg}, --keep ${arg}` : '';
+    throw usageError(`${action} takes no argument (got "${arg}")${instead}`);
+  }
   const registry = createModelRegistry(values.registry);
   const announce = async (id: string): Promise<void> => {
     if (!values.brokers) return;

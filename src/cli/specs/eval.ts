@@ -16,6 +16,6 @@ when no row is left there is nothing to score, and it exits 3.`,
     variant: { type: 'string', default: 'auto', value: 'auto|base|NAME', help: 'graph of the bundle to score; auto: what serve runs on CPU' },
   },
   exitCodes: {
-    LT_DATA: { status: 3, help: 'no row left to score (missing, empty or every row rejected)' },
+    LT_DATA: { status: 3, help: 'no row left to score (empty, or every row rejected; a path that does not exist is a usage error)' },
   },
 });

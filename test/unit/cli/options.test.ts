@@ -63,6 +63,11 @@ test('an environment variable, where declared, wins over the default but not ove
   try {
     assert.equal(parse(['go', '--model', 'x']).values.registry, '/from/env');
     assert.equal(parse(['go', '--model', 'x', '--registry', 'flag']).values.registry, 'flag');
+    // Empty or blank is unset, as for serve's settings: the chart sets "" for "none".
+    for (const blank of ['', '  ']) {
+      process.env.LIVETAG_TEST_REGISTRY = blank;
+      assert.equal(parse(['go', '--model', 'x']).values.registry, 'models/registry', JSON.stringify(blank));
+    }
   } finally {
     delete process.env.LIVETAG_TEST_REGISTRY;
   }
