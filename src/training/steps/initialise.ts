@@ -71,18 +71,29 @@ async function loadTokenizerFile(path: string): Promise<string> {
   throw new LivetagError('LT_TOKENIZER', `${path}: no tokenizer.json or vocab.txt`);
 }
 
-/** New labels (--add-labels) get fresh classifier rows; the rest of the head is kept. */
+/**
+ * The head for `labels` from one trained for `oldLabels`, matched by name: a label the old head
+ * knew keeps its row (and n-gram column) wherever it now sits, a new one (--add-labels, or a
+ * --labels list naming others) starts fresh. By position, a reordered or renamed list trained
+ * from another label's row, and a shorter one read past the end of the weights.
+ */
 export function extendHead(config: BertConfig, weights: WeightMap, oldLabels: readonly string[], labels: readonly string[], seed: number): { config: BertConfig; weights: WeightMap } {
-  if (labels.length === oldLabels.length) return { config, weights };
+  if (labels.length === oldLabels.length && labels.every((l, j) => oldLabels[j] === l)) return { config, weights };
   const h = config.hiddenSize;
   const normal = createNormal(createRng(seed + 7));
   const w = weights.get('classifier.weight')!;
   const b = weights.get('classifier.bias')!;
+  const from = labels.map((l) => oldLabels.indexOf(l));
   const nw = new Float32Array(labels.length * h);
   const nb = new Float32Array(labels.length);
-  nw.set(w.data);
-  nb.set(b.data);
-  for (let i = oldLabels.length * h; i < nw.length; i++) nw[i] = normal() * 0.02;
+  // Fresh rows draw in order, so a pure append (the old labels first) gets the same rows as before.
+  for (const [j, i] of from.entries()) {
+    if (i >= 0) {
+      nw.set(w.data.subarray(i * h, (i + 1) * h), j * h);
+      nb[j] = b.data[i];
+    }
+  }
+  for (const [j, i] of from.entries()) if (i < 0) for (let k = j * h; k < (j + 1) * h; k++) nw[k] = normal() * 0.02;
   const out: WeightMap = new Map(weights);
   out.set('classifier.weight', { shape: [labels.length, h], data: nw });
   out.set('classifier.bias', { shape: [labels.length], data: nb });
@@ -90,8 +101,9 @@ export function extendHead(config: BertConfig, weights: WeightMap, oldLabels: re
   if (table) {
     // New labels' n-gram columns start at zero.
     const rows = table.shape[0];
+    const old = oldLabels.length;
     const grown = new Float32Array(rows * labels.length);
-    for (let r = 0; r < rows; r++) grown.set(table.data.subarray(r * oldLabels.length, (r + 1) * oldLabels.length), r * labels.length);
+    for (let r = 0; r < rows; r++) for (const [j, i] of from.entries()) if (i >= 0) grown[r * labels.length + j] = table.data[r * old + i];
     out.set('ngram.weight', { shape: [rows, labels.length], data: grown });
   }
   return { config: parseBertConfig({ ...config, numLabels: labels.length }), weights: out };

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isLivetagError } from '../../../../src/common/errors.ts';
 import { parseBertConfig } from '../../../../src/model/bert-config.ts';
-import { randomWeights } from '../../../../src/model/weights.ts';
+import { randomWeights, type WeightMap } from '../../../../src/model/weights.ts';
 import { extendHead, extendPositions, extendVocabulary, initialiseModel, type InitialiseInput } from '../../../../src/training/steps/initialise.ts';
 import { createTextEncoder } from '../../../../src/model/tokenizer.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../../../../src/training/vocab.ts';
@@ -51,6 +51,27 @@ test('extendHead keeps the old classifier rows and adds fresh ones for new label
   assert.deepEqual(w.data.subarray(0, 16), weights.get('classifier.weight')!.data);
   assert.ok(w.data.subarray(16).some((v) => v !== 0));
   assert.deepEqual(grown.weights.get('classifier.bias')!.data, Float32Array.of(...weights.get('classifier.bias')!.data, 0));
+});
+
+test('extendHead matches labels by name: a reordered list keeps each label\'s own row and n-gram column, a renamed one starts fresh, a subset keeps its rows', () => {
+  const config = parseBertConfig({ vocabSize: 20, hiddenSize: 4, numLayers: 1, numHeads: 2, intermediateSize: 8, maxPositions: 8, typeVocabSize: 2, numLabels: 3, layerNormEps: 1e-12, ngram: { buckets: 2, maxN: 1, tf: 'binary', source: 'tokens', maxChars: 64 } });
+  const weights: WeightMap = new Map(randomWeights(config, 1));
+  weights.set('classifier.bias', { shape: [3], data: Float32Array.of(10, 20, 30) });
+  // Row r of the n-gram table: column j holds 100·r + label j.
+  weights.set('ngram.weight', { shape: [2, 3], data: Float32Array.of(0, 1, 2, 100, 101, 102) });
+  const row = (w: WeightMap, j: number): number[] => [...w.get('classifier.weight')!.data.subarray(j * 4, (j + 1) * 4)];
+  const reordered = extendHead(config, weights, ['a', 'b', 'c'], ['c', 'a', 'b'], 1).weights;
+  assert.deepEqual([...reordered.get('classifier.bias')!.data], [30, 10, 20]);
+  assert.deepEqual(row(reordered, 0), row(weights, 2));
+  assert.deepEqual([...reordered.get('ngram.weight')!.data], [2, 0, 1, 102, 100, 101]);
+  const renamed = extendHead(config, weights, ['a', 'b', 'c'], ['a', 'b', 'x'], 1).weights;
+  assert.deepEqual([...renamed.get('classifier.bias')!.data], [10, 20, 0], 'x is not c');
+  assert.notDeepEqual(row(renamed, 2), row(weights, 2));
+  assert.deepEqual([...renamed.get('ngram.weight')!.data], [0, 1, 0, 100, 101, 0]);
+  const subset = extendHead(config, weights, ['a', 'b', 'c'], ['a', 'c'], 1);
+  assert.equal(subset.config.numLabels, 2);
+  assert.deepEqual([...subset.weights.get('classifier.bias')!.data], [10, 30]);
+  assert.deepEqual([...subset.weights.get('ngram.weight')!.data], [0, 2, 100, 102]);
 });
 
 test('the wide n-gram branch: added with a zero table and unit idf, no longer the starting graph, and removed again with null', async () => {
