@@ -104,7 +104,8 @@ export function decidePromotion(metric: string, challenger: MultiLabelMetrics, c
   }
   const b = pick(champion);
   const gain = c - b;
-  const promoted = gain >= margin;
+  // Metrics are ratios of counts: 0.62 − 0.61 is 0.0099999…, and a gain equal to the margin must pass every time.
+  const promoted = gain >= margin - 1e-9;
   return {
     decision: promoted ? 'promoted' : 'kept',
     metric,

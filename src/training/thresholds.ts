@@ -154,14 +154,14 @@ function objective(probs: ArrayLike<number>, truth: ReadonlyArray<ArrayLike<numb
  * `macroWeight` × macro-F1 (0: whole tag sets alone, the 'exact-match'
  * objective); among ties the one closest to its F1 choice, so a label moves
  * only for a gain. Labels without validation positives keep their default;
- * floored ones stay at or above their floor.
+ * rare ones (fewer than RARE_POSITIVES) stay at or above `rareFloor`.
  */
 export function refineThresholds(
   probs: ArrayLike<number>,
   truth: ReadonlyArray<ArrayLike<number>>,
   start: readonly ThresholdChoice[],
   count: TagCount,
-  opts: Pick<TuneOptions, 'lowest' | 'highest' | 'step'> & { readonly sweeps?: number; readonly macroWeight?: number } = {},
+  opts: Pick<TuneOptions, 'lowest' | 'highest' | 'step' | 'rareFloor'> & { readonly sweeps?: number; readonly macroWeight?: number } = {},
 ): ThresholdChoice[] {
   const width = start.length;
   const grid = thresholdGrid(opts);
@@ -171,7 +171,8 @@ export function refineThresholds(
   for (let sweep = 0; sweep < (opts.sweeps ?? 2); sweep++) {
     for (let j = 0; j < width; j++) {
       if (start[j].how === 'default') continue;
-      const floor = start[j].how === 'floored' ? start[j].threshold : 0;
+      // Every rare label keeps the floor, not only those whose F1 choice fell below it.
+      const floor = Math.max(start[j].how === 'floored' ? start[j].threshold : 0, positives[j] < RARE_POSITIVES ? (opts.rareFloor ?? 0) : 0);
       let best = { score: -Infinity, distance: Infinity, t: thresholds[j] };
       for (const t of grid) {
         if (t < floor) continue;

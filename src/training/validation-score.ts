@@ -42,7 +42,7 @@ export function scoreValidation(
   const perLabel = rule.thresholds === 'tuned' ? tuneThresholds(probs, truth, width, { rareFloor: rule.rareLabelFloor }) : fixedThresholds(labels);
   const objective = rule.thresholdObjective ?? 'f1';
   const thresholds =
-    rule.thresholds === 'tuned' && objective !== 'f1' ? refineThresholds(probs, truth, perLabel, count, { macroWeight: objective === 'subset-macro' ? MACRO_F1_WEIGHT : 0 }) : perLabel;
+    rule.thresholds === 'tuned' && objective !== 'f1' ? refineThresholds(probs, truth, perLabel, count, { macroWeight: objective === 'subset-macro' ? MACRO_F1_WEIGHT : 0, rareFloor: rule.rareLabelFloor }) : perLabel;
   const metrics = multiLabelMetrics(truth, applyThresholds(probs, truth.length, thresholds.map((t) => t.threshold), count), labels);
   const macroF1At05 = multiLabelMetrics(truth, applyThresholds(probs, truth.length, labels.map(() => 0.5)), labels).macro_f1;
   const flat = new Float32Array(truth.length * width);

@@ -4,9 +4,10 @@ import { MODEL_FORMS, MODEL_VALUE } from './model-option.ts';
 import { THRESHOLD_OBJECTIVES } from '../../training/recipe.ts';
 
 const splitRatios: Check<readonly string[]> = {
-  // Validation chooses the epoch and the thresholds: without it the first epoch would ship, untuned.
-  test: (parts) => parts.length === 3 && parts.every((p) => p !== '' && Number(p) >= 0) && Number(parts[0]) > 0 && Number(parts[1]) > 0,
-  text: 'three non-negative ratios, train and validation above 0, e.g. 0.6,0.2,0.2',
+  // Validation chooses the epoch and the thresholds (without it the first epoch would ship,
+  // untuned); test decides promotion (without it a challenger would be promoted on nothing).
+  test: (parts) => parts.length === 3 && parts.every((p) => p !== '' && Number(p) > 0),
+  text: 'three ratios above 0 (train, validation, test), e.g. 0.6,0.2,0.2',
 };
 
 const DATA = 'data';

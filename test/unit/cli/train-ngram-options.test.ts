@@ -28,9 +28,9 @@ test('--ngram-source: auto by default (the run chooses), text or tokens fixes it
   assert.throws(() => options('--ngram-chars', '5000'), (err: unknown) => isLivetagError(err, 'LT_CONFIG_INVALID') && /maxChars/.test((err as Error).message));
 });
 
-test('--split: train and validation must be above 0 (validation picks the epoch and the thresholds); test may be 0', () => {
+test('--split: all three ratios above 0 (validation picks the epoch and the thresholds, test decides promotion)', () => {
   const split = (s: string) => parseCommandArgs(trainSpec, ['--out', 'run', '--split', s]).values.split;
-  assert.deepEqual(split('0.8,0.2,0'), ['0.8', '0.2', '0']);
-  for (const bad of ['0.8,0,0.2', '0,0.5,0.5', '0.6,0.2', '0.6,-0.2,0.2'])
-    assert.throws(() => split(bad), (err: unknown) => isLivetagError(err, 'LT_USAGE') && /validation above 0/.test((err as Error).message), bad);
+  assert.deepEqual(split('0.7,0.2,0.1'), ['0.7', '0.2', '0.1']);
+  for (const bad of ['0.8,0,0.2', '0,0.5,0.5', '0.8,0.2,0', '0.6,0.2', '0.6,-0.2,0.2'])
+    assert.throws(() => split(bad), (err: unknown) => isLivetagError(err, 'LT_USAGE') && /three ratios above 0/.test((err as Error).message), bad);
 });

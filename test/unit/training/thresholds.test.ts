@@ -123,3 +123,32 @@ test('refineThresholds with macroWeight: a label keeps its F1 for one more text 
   for (const r of [exact, both]) assert.ok(r[2].threshold > 0.34 && r[2].threshold <= 0.8, `label 2 raised past its negatives either way: ${r[2].threshold}`);
   assert.equal(both[2].f1, 1);
 });
+
+test('refinement keeps every rare label at or above --rare-label-floor, not only those whose F1 choice was floored', () => {
+  let seed = 7;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  let rareSeen = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    const n = 30;
+    const w = 3;
+    const truth: Uint8Array[] = [];
+    const probs = new Float32Array(n * w);
+    for (let i = 0; i < n; i++) {
+      const t = new Uint8Array(w);
+      for (let j = 0; j < w; j++) {
+        t[j] = rnd() < (j === 2 ? 0.12 : 0.4) ? 1 : 0;
+        probs[i * w + j] = Math.min(0.99, Math.max(0.01, (t[j] ? 0.45 : 0.2) + (rnd() - 0.5) * 0.6));
+      }
+      truth.push(t);
+    }
+    const start = tuneThresholds(probs, truth, w, { rareFloor: 0.3 });
+    const refined = refineThresholds(probs, truth, start, { min: 1, max: null }, { macroWeight: MACRO_F1_WEIGHT, rareFloor: 0.3 });
+    for (let j = 0; j < w; j++) {
+      const positives = truth.filter((t) => t[j]).length;
+      if (positives === 0 || positives >= RARE_POSITIVES) continue;
+      rareSeen++;
+      assert.ok(refined[j].threshold >= 0.3, `trial ${trial} label ${j}: ${positives} positives, refined to ${refined[j].threshold}`);
+    }
+  }
+  assert.ok(rareSeen > 100, `rare labels met: ${rareSeen}`);
+});

@@ -94,6 +94,17 @@ test('a split with no validation rows (ratio 0 through the API; the CLI refuses 
   assert.deepEqual(epochs, []);
 });
 
+test('a split with no test rows (ratio 0 through the API; the CLI refuses it) is LT_DATA before any epoch: promotion would rest on nothing', async () => {
+  const dir = tempDir();
+  const data = writeJsonl(join(dir, 'a.jsonl'), tinyRows(40, 2));
+  const epochs: string[] = [];
+  await assert.rejects(
+    runTrainJob({ ...tiny, ...quiet, log: (l) => void (/epoch/.test(l) && epochs.push(l)), data: [data], recipe: 'livetag', out: join(dir, 'run'), ratios: [0.8, 0.2, 0] }),
+    (err: unknown) => isLivetagError(err, 'LT_DATA') && /no test rows/.test(err.message),
+  );
+  assert.deepEqual(epochs, []);
+});
+
 test('champion/challenger: previous data merged, test split pinned, decision by margin, promotion copies the run', async () => {
   const dir = tempDir();
   const first = join(dir, 'first');

@@ -6,6 +6,8 @@ import { writeBundle } from '../../../../src/model/build/write-bundle.ts';
 import { loadBundle } from '../../../../src/model/runtime/load-bundle.ts';
 import { createTextEncoder } from '../../../../src/model/tokenizer.ts';
 import { randomWeights } from '../../../../src/model/weights.ts';
+import { decidePromotion } from '../../../../src/training/evaluate.ts';
+import type { MultiLabelMetrics } from '../../../../src/training/metrics.ts';
 import { decideChampion } from '../../../../src/training/steps/decide.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../../../../src/training/vocab.ts';
 import { tempDir } from '../../../helpers/shared.ts';
@@ -60,4 +62,13 @@ test("a champion is scored on the challenger's label columns; labels it lacks co
   const v = await decideChampion({ challenger, champion, testRows, labels, threads: 1 });
   assert.deepEqual(v.champion?.missingLabels, ['gift']);
   assert.deepEqual(Object.keys(v.champion!.metrics.per_label), labels);
+});
+
+test('a gain equal to the margin promotes whatever the rounding of the counts (61→62 and 56→57 of 100 at margin 0.01 both pass)', () => {
+  const metrics = (subset: number) => ({ subset_accuracy: subset }) as unknown as MultiLabelMetrics;
+  for (const [c, b] of [[62, 61], [58, 57], [57, 56], [29, 28]]) {
+    const d = decidePromotion('subset_accuracy', metrics(c / 100), metrics(b / 100), 0.01);
+    assert.equal(d.decision, 'promoted', `${c}/100 vs ${b}/100: ${d.reason}`);
+  }
+  assert.equal(decidePromotion('subset_accuracy', metrics(0.615), metrics(0.61), 0.01).decision, 'kept', 'half the margin is not enough');
 });
