@@ -32,11 +32,13 @@ export interface SplitPlan extends TrainValRows {
 export function splitRows(input: SplitInput): SplitPlan {
   const { rows, labels, ratios, seed, previous } = input;
   const labelIndex = new Map(labels.map((l, i) => [l, i]));
-  const { split, pinned } = assignSplits(
+  const assigned = assignSplits(
     rows.map((r) => r.key),
     rows.map((r) => r.labels.map((l) => labelIndex.get(l)!)),
     { ratios, seed, ...(previous ? { pinned: previous.assignments } : {}) },
   );
+  const { pinned } = assigned;
+  const split = keepSpellingsTogether(rows, assigned.split, previous);
   const idx = (name: SplitName): number[] => split.flatMap((s, i) => (s === name ? [i] : []));
   const testRows = idx('test');
   return {
@@ -48,6 +50,29 @@ export function splitRows(input: SplitInput): SplitPlan {
     pinnedTest: previous ? testRows.filter((i) => previous.assignments[rows[i].key] === 'test').length : 0,
     splits: { version: 1, seed, ratios: [...ratios], assignments: Object.fromEntries(rows.map((r, i) => [r.key, split[i]])) },
   };
+}
+
+/**
+ * Texts that differ only in whitespace ("这个 多少钱", "这个多少钱") are distinct rows but the
+ * same model input: in train and test both, the test split would score what was trained on.
+ * Each such group takes one split: a pinned member's (the previous run's), else its first's.
+ */
+function keepSpellingsTogether(rows: readonly LabeledRow[], assigned: readonly SplitName[], previous: Splits | undefined): SplitName[] {
+  const split = [...assigned];
+  const groups = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    const key = r.text.replace(/\s+/gu, '');
+    const members = groups.get(key);
+    if (members) members.push(i);
+    else groups.set(key, [i]);
+  });
+  const isPinned = (i: number): boolean => previous?.assignments[rows[i].key] !== undefined;
+  for (const members of groups.values()) {
+    if (members.length < 2) continue;
+    const anchor = members.find(isPinned) ?? members[0];
+    for (const i of members) if (!isPinned(i)) split[i] = split[anchor];
+  }
+  return split;
 }
 
 export async function splitData(input: SplitInput, runDir: string, log: (line: string) => void): Promise<SplitPlan> {

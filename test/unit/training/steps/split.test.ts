@@ -46,3 +46,21 @@ test('splitData logs the split and writes the data and splits.json beside the bu
   assert.equal(readFileSync(join(dir, 'train-data.jsonl'), 'utf8').trim().split('\n').length, 30);
   assert.equal(readFileSync(join(dir, 'test.jsonl'), 'utf8').trim().split('\n').length, plan.testRows.length);
 });
+
+test('texts that differ only in whitespace (the same model input) share one split; a pinned one decides where', () => {
+  const base = labeled(60, 5);
+  const spaced = (t: string): string => [...t].join(' ');
+  const variants = base.slice(0, 20).flatMap((r) => [spaced(r.text), `${r.text}\t`.replace(/^(.)/, '$1  ')].map((text) => ({ ...r, key: textKey(text), text })));
+  const rows = [...base, ...variants];
+  const plan = splitRows({ rows, labels: TINY_LABELS, ratios: [0.6, 0.2, 0.2], seed: 3 });
+  const splitOf = (i: number): string => plan.split[i];
+  for (let i = 0; i < 20; i++) {
+    assert.equal(splitOf(60 + 2 * i), splitOf(i), rows[60 + 2 * i].text);
+    assert.equal(splitOf(61 + 2 * i), splitOf(i), rows[61 + 2 * i].text);
+  }
+  // Pinned by an earlier run: the new spelling follows it.
+  const previous = { ...plan.splits, assignments: { ...plan.splits.assignments, [rows[0].key]: 'test' as const } };
+  const respaced = `${base[0].text[0]} ${base[0].text.slice(1)}`;
+  const later = splitRows({ rows: [base[0], { ...base[0], key: textKey(respaced), text: respaced }], labels: TINY_LABELS, ratios: [0.6, 0.2, 0.2], seed: 3, previous });
+  assert.deepEqual(later.split, ['test', 'test']);
+});
