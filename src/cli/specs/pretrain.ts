@@ -1,5 +1,5 @@
 import { MAX_TIMER_MS } from '../../common/timer-limit.ts';
-import { between, defineCommand, nonNegative, positive, ratio } from '../options.ts';
+import { atLeast, between, defineCommand, nonNegative, positive, ratio } from '../options.ts';
 
 const DATA = 'data';
 const MODEL = 'model';
@@ -28,7 +28,7 @@ it cannot be served as it is (see docs/training.md).`,
     layers: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: encoder layers', defaultHelp: '2' },
     heads: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: attention heads', defaultHelp: '2' },
     intermediate: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: feed-forward size', defaultHelp: '4 × hidden' },
-    'max-length': { type: 'integer', check: positive, group: MODEL, help: 'token limit', defaultHelp: "the init model's, else 128" },
+    'max-length': { type: 'integer', check: atLeast(3), group: MODEL, help: 'token limit', defaultHelp: "the init model's, else 128" },
     epochs: { type: 'integer', check: positive, default: 3, group: RECIPE, help: 'epochs (new masks each)' },
     'max-steps': { type: 'integer', check: positive, value: 'N', group: RECIPE, help: 'stop after N optimizer steps in all (the schedule decays to them): bounds the time a large corpus takes', defaultHelp: 'epochs × batches' },
     'batch-size': { type: 'integer', check: positive, default: 64, group: RECIPE, help: 'rows per step' },

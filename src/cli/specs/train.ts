@@ -1,4 +1,4 @@
-import { defineCommand, nonNegative, positive, ratio, type Check } from '../options.ts';
+import { atLeast, defineCommand, nonNegative, positive, ratio, type Check } from '../options.ts';
 import { DEFAULT_NGRAM, MAX_NGRAM_CHARS, NGRAM_SOURCES, NGRAM_TFS } from '../../model/ngram-hash.ts';
 import { MODEL_FORMS, MODEL_VALUE } from './model-option.ts';
 import { THRESHOLD_OBJECTIVES } from '../../training/recipe.ts';
@@ -47,7 +47,7 @@ Give --data, --labels-topic or --base (or several).`,
     layers: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: encoder layers' },
     heads: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: attention heads' },
     intermediate: { type: 'integer', check: positive, group: MODEL, help: 'scratch architecture: feed-forward size' },
-    'max-length': { type: 'integer', check: positive, group: MODEL, help: "token limit; past a pretrained encoder's positions it grows them (the learned rows copied)", defaultHelp: "the init model's (a pretrained encoder's: at least 128, within its positions), else 128" },
+    'max-length': { type: 'integer', check: atLeast(3), group: MODEL, help: "token limit; past a pretrained encoder's positions it grows them (the learned rows copied)", defaultHelp: "the init model's (a pretrained encoder's: at least 128, within its positions), else 128" },
     recipe: { type: 'string', default: 'livetag', choices: ['livetag', 'seed'], group: RECIPE, help: 'training recipe, see docs/training.md' },
     epochs: { type: 'integer', check: positive, group: RECIPE, help: 'maximum epochs', defaultHelp: "the recipe's" },
     'batch-size': { type: 'integer', check: positive, group: RECIPE, help: 'batch size', defaultHelp: "the recipe's" },

@@ -1,3 +1,4 @@
+import { readFile, stat } from 'node:fs/promises';
 import { LivetagError } from '../../common/errors.ts';
 
 /** Element types of real checkpoints, named as safetensors names them (PyTorch storages map onto these). */
@@ -41,6 +42,18 @@ export interface CheckpointTensor {
 export const importError = (msg: string): never => {
   throw new LivetagError('LT_HF_IMPORT', msg);
 };
+
+/** Node reads at most 2^31 − 1 bytes in one call. */
+export const MAX_WEIGHT_FILE_BYTES = 2 ** 31 - 1;
+
+/** A weight file whole, or LT_HF_IMPORT naming the way out when it is too large to read at once. */
+export async function readWeightFile(path: string): Promise<Buffer> {
+  const { size } = await stat(path);
+  if (size > MAX_WEIGHT_FILE_BYTES) {
+    return importError(`${path}: ${size} bytes, over the 2 GiB one file may hold here; save the checkpoint in shards (save_pretrained(dir, max_shard_size="1GB")) and import the folder with its index`);
+  }
+  return readFile(path);
+}
 
 /** Element count of a shape, refusing what is not a list of non-negative safe integers or overflows. */
 export function elementCount(shape: unknown, where: string): number {

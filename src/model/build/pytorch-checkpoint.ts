@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { DTYPE_BYTES, elementCount, gatherFloat32, importError, type CheckpointTensor, type Dtype } from './checkpoint-tensor.ts';
+import { DTYPE_BYTES, elementCount, gatherFloat32, importError, readWeightFile, type CheckpointTensor, type Dtype } from './checkpoint-tensor.ts';
 import { PyTuple, readPickle, type PickleHooks, type PyGlobal } from './pickle-reader.ts';
 import { isZip, readZipDirectory } from './zip-reader.ts';
 
@@ -172,5 +171,5 @@ export function parsePytorchCheckpoint(buf: Uint8Array, where: string): Checkpoi
 }
 
 export async function readPytorchCheckpoint(path: string): Promise<CheckpointTensor[]> {
-  return parsePytorchCheckpoint(await readFile(path), path);
+  return parsePytorchCheckpoint(await readWeightFile(path), path);
 }

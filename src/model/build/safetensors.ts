@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import type { WeightTensor } from '../weights.ts';
-import { DTYPE_BYTES, contiguousStrides, elementCount, gatherFloat32, importError, isDtype, type CheckpointTensor, type Dtype } from './checkpoint-tensor.ts';
+import { DTYPE_BYTES, contiguousStrides, elementCount, gatherFloat32, importError, readWeightFile, isDtype, type CheckpointTensor, type Dtype } from './checkpoint-tensor.ts';
 
 /** The format's own limit on the JSON header; a larger length is a lie, not a model. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -68,7 +67,7 @@ function checkEntry(where: string, info: unknown, dataLength: number): { dtype: 
 }
 
 export async function readSafetensorsTensors(path: string): Promise<CheckpointTensor[]> {
-  return parseSafetensors(await readFile(path), path);
+  return parseSafetensors(await readWeightFile(path), path);
 }
 
 /** Every tensor of a file widened to float32 (integer buffers too). */

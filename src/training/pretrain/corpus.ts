@@ -41,6 +41,7 @@ export interface Corpus {
 }
 
 const JSON_EXTENSIONS = ['.jsonl', '.ndjson'];
+const hasExtension = (name: string, extensions: readonly string[]): boolean => extensions.some((e) => name.toLowerCase().endsWith(e));
 const TEXT_EXTENSIONS = [...JSON_EXTENSIONS, '.txt', '.text'];
 /** Read as text a line, these would train on raw JSON or compressed bytes. */
 const REFUSED = /\.(json|gz|gzip|zst|bz2|xz|zip|parquet)$/i;
@@ -54,7 +55,9 @@ export async function corpusFiles(path: string): Promise<string[]> {
     if (REFUSED.test(path)) throw new LivetagError('LT_DATA', `${path}: not read: give JSONL (.jsonl/.ndjson, a "text" field per line) or plain text (a text a line), uncompressed`);
     return [path];
   }
-  return (await readdir(path)).filter((n) => TEXT_EXTENSIONS.some((e) => n.endsWith(e))).sort().map((n) => join(path, n));
+  // Files only (a folder named archive.jsonl is not read), whatever the case of the extension.
+  const entries = await readdir(path, { withFileTypes: true });
+  return entries.filter((e) => e.isFile() && hasExtension(e.name, TEXT_EXTENSIONS)).map((e) => e.name).sort().map((n) => join(path, n));
 }
 
 /** The text of one JSONL line: a string `text` field, else nothing. */
@@ -81,7 +84,8 @@ export function messageText(r: Pick<ConsumedRecord, 'value' | 'headers'>, mappin
 }
 
 async function readFileTexts(file: string, add: (text: string | undefined) => boolean): Promise<CorpusSource> {
-  const json = JSON_EXTENSIONS.some((e) => file.endsWith(e));
+  // EXPORT.JSONL is JSON too: read as text a line, its raw JSON (label names included) would be pretrained on.
+  const json = hasExtension(file, JSON_EXTENSIONS);
   let read = 0;
   let kept = 0;
   let skipped = 0;

@@ -89,7 +89,9 @@ export function maskRow(row: Int32Array, o: MaskingOptions, rng: () => number): 
   const ids = Int32Array.from(row);
   const spans: number[] = [];
   if (candidates.length === 0) return { ids, positions: [], labels: [], kinds: [], spans };
-  // Stochastic rounding keeps the expected rate at maskProb on short rows too.
+  // Stochastic rounding keeps the expected rate at maskProb on rows of 1/maskProb real tokens and
+  // more; shorter rows still get one masked token (a row with none teaches nothing), so on short
+  // live-chat comments the realised share is above maskProb (a 4-token row: 0.25).
   const budget = Math.min(candidates.length, Math.max(1, Math.floor(candidates.length * o.maskProb + rng())));
   const groups = o.spanMasking ? chooseSpans(candidates, budget, rng, o, spans) : chooseTokens(candidates, budget, rng);
   const chosen: Array<[number, number]> = [];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, open, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { importHf, readHfCheckpoint } from '../../../src/model/build/hf-import.ts';
 import { encodeSafetensors, readSafetensors } from '../../../src/model/build/safetensors.ts';
@@ -159,4 +159,12 @@ test('truncation keeps [CLS] and [SEP] at the max length; padding only to the lo
   assert.deepEqual(Array.from(batch.attentionMask.subarray(8), Number), [1, 1, 1, 0, 0, 0, 0, 0]);
   const short = await enc.encode(['钱', '多少']);
   assert.equal(short.seqLength, 4);
+});
+
+test('a weight file over 2 GiB is LT_HF_IMPORT saying to shard it, not a raw RangeError (a sparse file: no disk used)', async () => {
+  const path = join(tempDir(), 'model.safetensors');
+  const handle = await open(path, 'w');
+  await handle.truncate(2 ** 31 + 1024);
+  await handle.close();
+  await assert.rejects(readSafetensors(path), (e: unknown) => isLivetagError(e, 'LT_HF_IMPORT') && /over the 2 GiB .*max_shard_size/.test(e.message));
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -27,4 +27,13 @@ test('corpus files: .jsonl and .ndjson read their "text" field, .txt a text a li
 test('a --data path that does not exist is a usage error (exit 2) naming it, not "no usable data"', async () => {
   const missing = join(tempDir(), 'mistyped.jsonl');
   await assert.rejects(readCorpus([missing], undefined, () => {}), (err: unknown) => isLivetagError(err, 'LT_USAGE') && err.message === `${missing}: no such file or directory`);
+});
+
+test('extensions are matched whatever their case (EXPORT.JSONL is JSON, not raw lines), and a folder named like a file is not read', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'EXPORT.JSONL'), JSON.stringify({ text: '好看', labels: ['外观'] }) + '\n');
+  mkdirSync(join(dir, 'archive.jsonl'));
+  const corpus = await readCorpus([dir], undefined, () => {});
+  assert.deepEqual(corpus.texts, ['好看']);
+  assert.deepEqual((await readCorpus([join(dir, 'EXPORT.JSONL')], undefined, () => {})).texts, ['好看']);
 });
