@@ -25,6 +25,9 @@ export function startCancelled(): LivetagError {
   return new LivetagError('LT_BROKER', 'local Kafka start cancelled by stop()');
 }
 
+/** In the broker's directory, beside data/: how livetag formatted it. */
+const FORMAT_MARKER = 'livetag-format.json';
+
 /**
  * KRaft refuses to start on an unformatted log dir. Formatting writes
  * meta.properties (cluster id, node id) and the bootstrap metadata, once per
@@ -38,7 +41,15 @@ export async function formatStorage(
   logger: Log,
   extraArgs: readonly string[] = [],
 ): Promise<void> {
-  if (fs.existsSync(path.join(dir, 'data', 'meta.properties'))) return;
+  const marker = path.join(dir, FORMAT_MARKER);
+  const secure = extraArgs.includes('--add-scram');
+  if (fs.existsSync(path.join(dir, 'data', 'meta.properties'))) {
+    // SCRAM users are written at format time only: a kept directory formatted without them would
+    // start a secure broker no client can log in to, seen as "not reachable" after the whole wait.
+    const formattedSecure = fs.existsSync(marker) && (JSON.parse(fs.readFileSync(marker, 'utf8')) as { secure?: boolean }).secure === true;
+    if (secure && !formattedSecure) throw new LivetagError('LT_BROKER', `${dir} was formatted without --secure (no SCRAM users): give a new --dir for a secure broker, or delete this one`);
+    return;
+  }
   const t0 = Date.now();
   // base64url ids may start with '-' (one in 64): passed as --cluster-id=<id>
   // so the tool's argument parser cannot take one for an option.
@@ -50,6 +61,7 @@ export async function formatStorage(
   if (fmt.failure !== undefined) {
     throw new LivetagError('LT_BROKER', `kafka storage format failed (${fmt.failure}):\n${tail(fmt.output, 30)}`);
   }
+  fs.writeFileSync(marker, JSON.stringify({ secure }) + '\n');
   logger.info(`formatted ${path.join(dir, 'data')} in ${Date.now() - t0} ms (cluster ${clusterId})`);
 }
 
