@@ -80,7 +80,10 @@ export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
   const shapes = new Map(specs.map((s) => [s.name, s.shape]));
   const optimizer = createArrayAdamW(new Map([...weights].map(([n, w]) => [n, w.length])), o.optimizer);
   const device = o.device ?? 'auto';
-  const session = await createGraphSession(graph.bytes, { ...TRAINING_SESSION, threads: o.threads ?? 0, device: device === 'cpu' ? 'cpu' : 'cuda', warn: () => undefined });
+  let reason = '';
+  const session = await createGraphSession(graph.bytes, { ...TRAINING_SESSION, threads: o.threads ?? 0, device: device === 'cpu' ? 'cpu' : 'cuda', warn: (m) => (reason = m) });
+  // As the classifier's engine does: asked for CUDA and given the CPU, say why (the description, logged first, carries it).
+  const fallback = device === 'cuda' && session.provider !== 'cuda' ? ` (--device cuda: ${reason.replace(/^livetag: /, '') || 'CUDA provider not available'})` : '';
   const gradNames = graph.trainable.map((n) => graph.gradients.get(n)!);
   const copy = (m: ReadonlyMap<string, Float32Array>): Map<string, StoredTensor> => new Map([...m].map(([n, d]) => [n, { shape: shapes.get(n)!, data: Float32Array.from(d) }]));
   const load = (into: Map<string, Float32Array>, from: ReadonlyMap<string, StoredTensor>): void => {
@@ -113,7 +116,7 @@ export async function createMlmEngine(o: MlmEngineOptions): Promise<MlmEngine> {
 
   let disposed = false;
   return {
-    description: `onnxruntime ${session.provider}, MLM graph with ${graph.trainable.length} trainable tensors, AdamW in ${optimizer.kernel}`,
+    description: `onnxruntime ${session.provider}${fallback}, MLM graph with ${graph.trainable.length} trainable tensors, AdamW in ${optimizer.kernel}`,
     step,
     snapshot: () => copy(weights),
     restore: (tensors) => load(weights, tensors),

@@ -133,3 +133,12 @@ test('--max-steps ends pretraining inside an epoch, after exactly that many opti
   const whole = await runPretrainJob(tinyPretrain(dir, { out: join(dir, 'whole'), maxSteps: 1000 }), silent);
   assert.deepEqual(whole.epochs.map((e) => e.steps), [5, 5]);
 });
+
+test('pretrain --device cuda where CUDA is absent runs on the CPU and says why in the engine line', async (t) => {
+  const dir = tempDir();
+  const lines: string[] = [];
+  await runPretrainJob(tinyPretrain(dir, { device: 'cuda', epochs: 1 }), (l) => lines.push(l));
+  const engine = lines.find((l) => l.startsWith('engine: ')) ?? '';
+  if (/onnxruntime cuda/.test(engine)) return t.skip('this machine has a working CUDA execution provider');
+  assert.match(engine, /^engine: onnxruntime cpu \(--device cuda: CUDA execution provider unavailable/);
+});
