@@ -147,8 +147,6 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
     const loaded = await loadData({ sources, base: opts.base, init: opts.init, tokenizer: opts.tokenizer }, log);
     const data = await validateData(loaded, { labels: opts.labels, addLabels: opts.addLabels, maxChars: opts.maxChars }, log);
     const plan = await splitData({ rows: data.rows, labels: data.labels, ratios: job.ratios, seed: job.seed, previous: loaded.base?.splits }, runDir, log);
-    // Before training, not after: with no test rows the decision (and the report's test metrics, all 0) would rest on nothing.
-    if (plan.testRows.length === 0) throw new LivetagError('LT_DATA', 'no test rows: the champion/challenger decision and the test metrics need some (more rows, or a larger test ratio in --split)');
     // The branch this run asks for: undefined keeps the init model's own.
     const ngram = opts.ngram !== undefined ? opts.ngram : defaultNgram(engineChoice, loaded);
     const initial0 = await initialiseModel(

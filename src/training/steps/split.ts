@@ -4,6 +4,7 @@
  * rows); new rows are stratified. The data and the assignment are written
  * beside the bundle for the next run and for `livetag eval`.
  */
+import { LivetagError } from '../../common/errors.ts';
 import type { LabeledRow } from '../data.ts';
 import { writeRunData, type Splits } from '../run-dir.ts';
 import { assignSplits, type SplitName } from '../stratify.ts';
@@ -78,6 +79,8 @@ function keepSpellingsTogether(rows: readonly LabeledRow[], assigned: readonly S
 export async function splitData(input: SplitInput, runDir: string, log: (line: string) => void): Promise<SplitPlan> {
   const plan = splitRows(input);
   log(`split (seed ${input.seed}): train ${plan.trainRows.length}, validation ${plan.valRows.length}, test ${plan.testRows.length} (${plan.pinned} rows kept where the previous run put them)`);
+  // Before training, not after: with no test rows the decision (and the report's test metrics, all 0) would rest on nothing.
+  if (plan.testRows.length === 0) throw new LivetagError('LT_DATA', 'no test rows: the champion/challenger decision and the test metrics need some (more rows, or a larger test ratio in --split)');
   await writeRunData(runDir, input.rows, plan.split, plan.splits);
   return plan;
 }
