@@ -5,7 +5,9 @@
  * before this point re-reads the same labels and resumes next time.
  */
 import type { Fusion } from './fuse.ts';
+import { realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { pathExists } from '../../common/fs.ts';
 import type { ParityResult } from '../../model/build/export-parity.ts';
 import { writeBundleFiles } from '../../model/build/write-bundle.ts';
 import type { LoadedBundle } from '../../model/manifest.ts';
@@ -15,7 +17,7 @@ import type { DataReport } from '../data.ts';
 import type { ChampionDecision } from '../evaluate.ts';
 import type { LabelSource } from '../label-source.ts';
 import { writeRunReport, type RunReport } from '../report.ts';
-import { REPORT_DIR, carryRunData, promoteRun } from '../run-dir.ts';
+import { BUNDLE_DIR, REPORT_DIR, carryRunData, promoteRun } from '../run-dir.ts';
 import type { TrainerResult } from '../trainer.ts';
 import { withJudgement, type TrainedBundleSpec } from './bundle-spec.ts';
 import type { BaselineSummary } from './baseline.ts';
@@ -104,6 +106,14 @@ export function assembleReport(p: ReportParts): RunReport {
   };
 }
 
+/** `target` does not exist yet, or its bundle is `bundleDir` itself. */
+async function holdsBundle(target: string, bundleDir: string): Promise<boolean> {
+  if (!(await pathExists(target))) return true;
+  const real = async (p: string): Promise<string | undefined> => realpath(p).catch(() => undefined);
+  const [a, b] = await Promise.all([real(join(target, BUNDLE_DIR)), real(bundleDir)]);
+  return a !== undefined && a === b;
+}
+
 export async function publishRun(input: PublishInput): Promise<PublishedRun> {
   const { exported, verdict } = input;
   const judged = withJudgement(input.spec, {
@@ -121,7 +131,9 @@ export async function publishRun(input: PublishInput): Promise<PublishedRun> {
   // Kept: the champion stays, but the rows this run consumed (a Kafka label topic commits below)
   // must reach the folder the next run's --base reads, or they are never trained on again.
   const champion = input.report.champion;
-  const dataCarriedTo = !promotedTo && champion ? target : undefined;
+  // Only where the champion lives (the CronJob's --base and --promote-to are one folder) or nothing
+  // does yet: a --promote-to serving another model must not get the base's bundle.
+  const dataCarriedTo = !promotedTo && champion && target && (await holdsBundle(target, champion.dir)) ? target : undefined;
   const report = assembleReport({
     ...input.report,
     finished: new Date(),

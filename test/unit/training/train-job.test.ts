@@ -136,6 +136,14 @@ test('champion/challenger: previous data merged, test split pinned, decision by 
   assert.match(readFileSync(join(dir, 'second/report/report.md'), 'utf8'), /training data and splits carried to/);
   const next = await resolveBaseRun(first);
   assert.equal(next.previous.length, a.report.data.accepted + 30, 'the next run reads the kept run\'s new rows');
+  // A --promote-to that serves another model than --base is left alone when the challenger is kept.
+  const elsewhere = join(dir, 'elsewhere');
+  await runTrainJob({ ...tiny, ...quiet, data: [writeJsonl(join(dir, 'c.jsonl'), tinyRows(40, 5, 'e'))], recipe: 'livetag', out: elsewhere });
+  const before = readFileSync(join(elsewhere, 'bundle', 'model.onnx'));
+  const keptElsewhere = await runTrainJob({ ...tiny, ...quiet, data: [newData], base: first, init: first, recipe: 'livetag', out: join(dir, 'fourth'), promoteMargin: 1, promoteTo: elsewhere });
+  assert.equal(keptElsewhere.decision.decision, 'kept');
+  assert.equal(keptElsewhere.report.bundle.dataCarriedTo, undefined);
+  assert.deepEqual(readFileSync(join(elsewhere, 'bundle', 'model.onnx')), before, 'its bundle is not replaced by the base\'s');
 
   const serving = join(dir, 'serving');
   const promoted = await runTrainJob({ ...tiny, ...quiet, data: [newData], base: first, recipe: 'livetag', out: join(dir, 'third'), promoteMargin: -1, promoteTo: serving });
