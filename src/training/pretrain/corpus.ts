@@ -55,9 +55,14 @@ export async function corpusFiles(path: string): Promise<string[]> {
     if (REFUSED.test(path)) throw new LivetagError('LT_DATA', `${path}: not read: give JSONL (.jsonl/.ndjson, a "text" field per line) or plain text (a text a line), uncompressed`);
     return [path];
   }
-  // Files only (a folder named archive.jsonl is not read), whatever the case of the extension.
-  const entries = await readdir(path, { withFileTypes: true });
-  return entries.filter((e) => e.isFile() && hasExtension(e.name, TEXT_EXTENSIONS)).map((e) => e.name).sort().map((n) => join(path, n));
+  // Files only (a folder named archive.jsonl is not read), links to files too (a Kubernetes
+  // ConfigMap mounts its keys as links), whatever the case of the extension.
+  const files: string[] = [];
+  for (const e of await readdir(path, { withFileTypes: true })) {
+    if (!hasExtension(e.name, TEXT_EXTENSIONS)) continue;
+    if (e.isFile() || (e.isSymbolicLink() && (await stat(join(path, e.name)).catch(() => undefined))?.isFile())) files.push(e.name);
+  }
+  return files.sort().map((n) => join(path, n));
 }
 
 /** The text of one JSONL line: a string `text` field, else nothing. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -33,7 +33,12 @@ test('extensions are matched whatever their case (EXPORT.JSONL is JSON, not raw 
   const dir = tempDir();
   writeFileSync(join(dir, 'EXPORT.JSONL'), JSON.stringify({ text: '好看', labels: ['外观'] }) + '\n');
   mkdirSync(join(dir, 'archive.jsonl'));
+  // A link to a file is read (ConfigMap mounts), one to a folder is not.
+  const elsewhere = tempDir();
+  writeFileSync(join(elsewhere, 'linked.jsonl'), JSON.stringify({ text: '链接来的' }) + '\n');
+  symlinkSync(join(elsewhere, 'linked.jsonl'), join(dir, 'b-linked.jsonl'));
+  symlinkSync(elsewhere, join(dir, 'folder.jsonl'));
   const corpus = await readCorpus([dir], undefined, () => {});
-  assert.deepEqual(corpus.texts, ['好看']);
+  assert.deepEqual(corpus.texts, ['好看', '链接来的']);
   assert.deepEqual((await readCorpus([join(dir, 'EXPORT.JSONL')], undefined, () => {})).texts, ['好看']);
 });
