@@ -13,6 +13,7 @@
  * A dead letter is replayed when it lies past both.
  */
 import { randomUUID } from 'node:crypto';
+import { ERROR_CODES } from '../common/errors.ts';
 import type { KafkaClient, OutgoingRecord } from '../kafka/port.ts';
 import { describeDeadLetter, originalRecord, readToEnd, topicBounds } from './dead-letters.ts';
 
@@ -85,6 +86,7 @@ export async function replayDeadLetters(opts: ReplayOptions): Promise<ReplayRepo
   };
   const filtered = opts.codes.length > 0;
   const starts = filtered ? earliest(await Promise.all(opts.codes.map(progress))) : all;
+  if (reset.size > 0 && !opts.dryRun) await forgetOldTopic(client, opts, bounds, reset);
   const commit = async (group: string, partition: number, upTo: bigint): Promise<void> => {
     await client.admin.setCommittedOffsets(group, opts.from, [{ partition, offset: upTo.toString() }]);
   };
@@ -126,11 +128,33 @@ export async function replayDeadLetters(opts: ReplayOptions): Promise<ReplayRepo
         else for (const code of opts.codes) if (at.upTo > ((await progress(code)).get(at.partition) ?? 0n)) await commit(codeGroup(opts.groupId, code), at.partition, at.upTo);
       },
     );
+    // A code met only during the read may have shown the reset: its group, and any other, is set back now.
+    if (reset.size > 0 && !opts.dryRun) await forgetOldTopic(client, opts, bounds, reset);
     return { ...counts, byTopic, resetPartitions: reset.size, complete, dryRun: opts.dryRun };
   } finally {
     await producer?.stop();
   }
 }
+
+/**
+ * A recreated topic makes all progress on its partitions meaningless: every group, the all-codes one
+ * and each code's, goes back to the new log's start. Left stale, once the new log grows past an old
+ * offset, what lies below it would count as replayed and be passed over.
+ */
+async function forgetOldTopic(client: KafkaClient, opts: ReplayOptions, bounds: ReadonlyMap<number, { low: bigint; high: bigint }>, reset: ReadonlySet<number>): Promise<void> {
+  for (const group of [opts.groupId, ...DEAD_LETTER_CODES.map((c) => codeGroup(opts.groupId, c))]) {
+    const committed = await client.admin.committedOffsets(group, opts.from);
+    // Only offsets past the end the log had when this run began: an unused code's group is not
+    // created, and what this run itself committed stands.
+    const stale = committed
+      .filter((c) => reset.has(c.partition) && c.offset !== '-1' && BigInt(c.offset) > bounds.get(c.partition)!.high)
+      .map((c) => ({ partition: c.partition, offset: String(bounds.get(c.partition)!.low) }));
+    if (stale.length > 0) await client.admin.setCommittedOffsets(group, opts.from, stale);
+  }
+}
+
+/** The codes a dead letter can carry: every LivetagError code, an unexpected error's, and 'unknown' (no code header). */
+export const DEAD_LETTER_CODES: readonly string[] = Object.freeze([...Object.keys(ERROR_CODES), 'LT_UNEXPECTED', 'unknown']);
 
 /** Per partition, the lowest of the given offsets: where a read serving all of them starts. */
 function earliest(all: readonly Offsets[]): Offsets {

@@ -1,7 +1,6 @@
 import { createKafkaClient } from '../../kafka/client.ts';
 import { loadKafkaConnection } from '../../kafka/connection.ts';
-import { deadLetterStats, replayDeadLetters } from '../../dlq/replay.ts';
-import { ERROR_CODES } from '../../common/errors.ts';
+import { DEAD_LETTER_CODES, deadLetterStats, replayDeadLetters } from '../../dlq/replay.ts';
 import { createCommand, usageError } from '../command.ts';
 import { dlqSpec } from '../specs/dlq.ts';
 
@@ -12,7 +11,7 @@ function table(title: string, counts: Readonly<Record<string, number>>): string 
 
 /** The codes dead letters carry; a mistyped one would match nothing and replay nothing. */
 function checkedCodes(codes: readonly string[]): string[] {
-  const known = new Set<string>([...Object.keys(ERROR_CODES), 'LT_UNEXPECTED', 'unknown']);
+  const known = new Set<string>(DEAD_LETTER_CODES);
   for (const code of codes) {
     if (known.has(code)) continue;
     const hint = known.has(code.toUpperCase()) ? ` (did you mean ${code.toUpperCase()}?)` : '';

@@ -14,7 +14,7 @@ import { captureOutput } from '../../helpers/shared.ts';
  */
 function memoryKafka(codes: readonly string[], opts: { low?: number; batchSize?: number; sendMs?: number } = {}) {
   const low = opts.low ?? 0;
-  const log: ConsumedRecord[] = codes.map((code, i) => ({
+  const record = (code: string, i: number): ConsumedRecord => ({
     topic: 'dlq',
     partition: 0,
     offset: String(low + i),
@@ -22,7 +22,11 @@ function memoryKafka(codes: readonly string[], opts: { low?: number; batchSize?:
     value: Buffer.from(JSON.stringify({ text: `t${low + i}` })),
     headers: { [DLH.code]: code, [DLH.sourceTopic]: 'in' },
     timestamp: '0',
-  }));
+  });
+  const log: ConsumedRecord[] = codes.map(record);
+  /** The topic deleted and created again with these dead letters (offsets from `low` again). */
+  const recreate = (next: readonly string[]): void => void log.splice(0, log.length, ...next.map(record));
+  const append = (more: readonly string[]): void => void log.push(...more.map((c, i) => record(c, log.length + i)));
   const committed = new Map<string, bigint>();
   const sent: OutgoingRecord[] = [];
   const client = {
@@ -67,7 +71,7 @@ function memoryKafka(codes: readonly string[], opts: { low?: number; batchSize?:
     }),
   } as unknown as KafkaClient;
   const texts = (): string[] => sent.map((r) => JSON.parse(String(r.value)).text);
-  return { client, committed, sent, texts };
+  return { client, committed, sent, texts, recreate, append };
 }
 
 const base = (client: KafkaClient, over: Partial<ReplayOptions> = {}): ReplayOptions => ({ client, from: 'dlq', codes: [], dryRun: false, groupId: 'replay', idleTimeoutMs: 2_000, ...over });
@@ -108,6 +112,19 @@ test('progress past the end of the topic (it was deleted and recreated) reads th
   assert.deepEqual([r.replayed, r.resetPartitions, r.complete], [2, 1, true]);
   const dry = await replayDeadLetters(base(memoryKafka(['LT_INFERENCE']).client, { dryRun: true }));
   assert.deepEqual([dry.replayed, dry.resetPartitions], [1, 0]);
+});
+
+test('after a recreated topic, every group\'s old progress is forgotten: once the new log grows past an old offset, nothing below it is passed over', async () => {
+  const k = memoryKafka(['LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE']);
+  assert.equal((await replayDeadLetters(base(k.client, { codes: ['LT_INFERENCE'] }))).replayed, 6);
+  k.recreate(['LT_INFERENCE', 'LT_MSG_INVALID']);
+  k.sent.length = 0;
+  const after = await replayDeadLetters(base(k.client));
+  assert.deepEqual([after.replayed, after.resetPartitions], [2, 1]);
+  k.append(['LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE']);
+  const grown = await replayDeadLetters(base(k.client));
+  assert.deepEqual([grown.replayed, grown.skippedReplayed, grown.resetPartitions], [6, 0, 0], 'offsets 2–7 of the new log, none taken for replayed');
+  assert.deepEqual(k.texts(), ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7']);
 });
 
 test('a dry run counts what the real run would replay, from where it would start, and records nothing', async () => {
