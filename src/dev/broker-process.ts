@@ -46,8 +46,9 @@ export async function formatStorage(
   if (fs.existsSync(path.join(dir, 'data', 'meta.properties'))) {
     // SCRAM users are written at format time only: a kept directory formatted without them would
     // start a secure broker no client can log in to, seen as "not reachable" after the whole wait.
-    const formattedSecure = fs.existsSync(marker) && (JSON.parse(fs.readFileSync(marker, 'utf8')) as { secure?: boolean }).secure === true;
-    if (secure && !formattedSecure) throw new LivetagError('LT_BROKER', `${dir} was formatted without --secure (no SCRAM users): give a new --dir for a secure broker, or delete this one`);
+    // A directory from before the marker may well be secure (its secrets/ kept): refuse only on the marker's word.
+    const formattedPlain = fs.existsSync(marker) && (JSON.parse(fs.readFileSync(marker, 'utf8')) as { secure?: boolean }).secure === false;
+    if (secure && formattedPlain) throw new LivetagError('LT_BROKER', `${dir} was formatted without --secure (no SCRAM users): give a new --dir for a secure broker, or delete this one`);
     return;
   }
   const t0 = Date.now();

@@ -192,7 +192,8 @@ function fromBundle(init: Extract<InitModel, { kind: 'bundle' }>, input: Initial
     tokenizerJson: init.bundle.tokenizerJson,
     maxLength: input.maxLength ?? m.maxSequenceLength,
     initFrom: `bundle ${init.dir} (version ${m.version})`,
-    ...(input.labels.length === m.labels.length ? { initOnnx: init.bundle.modelBytes } : {}),
+    // The bundle's graph computes the starting weights only while the head is untouched: same labels, same order.
+    ...(input.labels.length === m.labels.length && input.labels.every((l, j) => m.labels[j] === l) ? { initOnnx: init.bundle.modelBytes } : {}),
   };
 }
 

@@ -12,8 +12,11 @@ test('a kept broker directory formatted without SCRAM users is refused for a sec
   writeFileSync(join(dir, 'data', 'meta.properties'), 'cluster.id=x\n');
   const launch = { java: '/nonexistent/java', args: [], configFile: join(dir, 'server.properties') };
   const run = (extra: string[]) => formatStorage(launch, dir, join(dir, 'log'), new AbortController().signal, { info: () => {}, warn: () => {} }, extra);
-  await assert.rejects(run(['--add-scram', 'SCRAM-SHA-512=[name=u,password=p]']), (err: unknown) => isLivetagError(err, 'LT_BROKER') && /formatted without --secure/.test(err.message));
+  const scram = ['--add-scram', 'SCRAM-SHA-512=[name=u,password=p]'];
+  await run(scram); // no marker: a directory from before it, reused as it was
+  writeFileSync(join(dir, 'livetag-format.json'), JSON.stringify({ secure: false }));
+  await assert.rejects(run(scram), (err: unknown) => isLivetagError(err, 'LT_BROKER') && /formatted without --secure/.test(err.message));
   await run([]); // a plain start reuses it
   writeFileSync(join(dir, 'livetag-format.json'), JSON.stringify({ secure: true }));
-  await run(['--add-scram', 'SCRAM-SHA-512=[name=u,password=p]']); // formatted secure: reused
+  await run(scram); // formatted secure: reused
 });

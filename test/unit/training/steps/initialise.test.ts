@@ -6,6 +6,10 @@ import { randomWeights, type WeightMap } from '../../../../src/model/weights.ts'
 import { extendHead, extendPositions, extendVocabulary, initialiseModel, type InitialiseInput } from '../../../../src/training/steps/initialise.ts';
 import { createTextEncoder } from '../../../../src/model/tokenizer.ts';
 import { buildCharVocab, charVocabTokenizerJson } from '../../../../src/training/vocab.ts';
+import { join } from 'node:path';
+import { writeRandomBundle } from '../../../../src/model/build/random-bundle.ts';
+import { loadBundle } from '../../../../src/model/runtime/load-bundle.ts';
+import { tempDir } from '../../../helpers/shared.ts';
 import { TINY_LABELS, tinyRows } from '../fixtures.ts';
 
 const texts = tinyRows(30, 3).map((r) => r.text);
@@ -126,4 +130,14 @@ test('extendPositions: past the encoder\'s positions the learned rows repeat blo
   assert.deepEqual([...out.get(name)!.data], [...rows, ...rows, ...rows.subarray(0, 4)]);
   assert.equal(out.get('bert.embeddings.word_embeddings.weight'), weights.get('bert.embeddings.word_embeddings.weight'), 'other tensors untouched');
   assert.equal(weights.get(name)!.shape[0], 3, 'the input map is not changed');
+});
+
+test('from a bundle, its graph stands for the starting weights only with the same labels in the same order', async () => {
+  const dir = join(tempDir(), 'bundle');
+  await writeRandomBundle(dir, { labels: ['a', 'b', 'c'], seed: 2 });
+  const bundle = await loadBundle(dir);
+  const from = (labels: string[]) => initialiseModel({ ...scratch, init: { kind: 'bundle', dir, bundle }, labels, maxLength: undefined, arch: undefined }, () => {});
+  assert.ok((await from(['a', 'b', 'c'])).initOnnx, 'same head: the bundle\'s own graph');
+  assert.equal((await from(['c', 'a', 'b'])).initOnnx, undefined, 'reordered: rows moved, the old graph computes other logits');
+  assert.equal((await from(['a', 'b', 'x'])).initOnnx, undefined, 'renamed');
 });
