@@ -94,6 +94,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       groupId: config.groupId,
       topic: config.topics.input,
       fromBeginning: config.fromBeginning,
+      joined: () => Boolean(source?.joined),
       intervalMs: config.healthIntervalMs,
       metrics,
       logger,

@@ -20,6 +20,12 @@ export interface LagMonitorOptions {
    * default), or its end (false: what the log already held is never read, so it is no lag).
    */
   readonly fromBeginning?: boolean;
+  /**
+   * Whether the group's consumer has joined: a group reading from the end starts at the end it
+   * finds then, so that is where a partition's baseline is taken (comments written before the
+   * join are never read, and would otherwise be lag for good). Absent: from the first tick.
+   */
+  readonly joined?: () => boolean;
   /** A round trip still unanswered after this long counts as a failed tick (default TICK_TIMEOUT_MS). */
   readonly tickTimeoutMs?: number;
 }
@@ -75,8 +81,8 @@ export function createLagMonitor(opts: LagMonitorOptions): LagMonitor {
       let from = at;
       if (at < 0n) {
         if (opts.fromBeginning === false) {
-          if (!startedAt.has(m.partition)) startedAt.set(m.partition, BigInt(m.high));
-          from = startedAt.get(m.partition)!;
+          if (!startedAt.has(m.partition) && (opts.joined?.() ?? true)) startedAt.set(m.partition, BigInt(m.high));
+          from = startedAt.get(m.partition) ?? BigInt(m.high);
         } else from = BigInt(m.low);
       }
       const lag = BigInt(m.high) - from;

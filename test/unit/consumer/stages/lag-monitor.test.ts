@@ -88,3 +88,32 @@ test('a partition the group has not committed: from the beginning its whole log 
   assert.deepEqual(await lagOf(true), [5_000_000, 5_000_007]);
   assert.deepEqual(await lagOf(false), [0, 7]);
 });
+
+test('from the end, the baseline is taken once the consumer has joined: comments before that are never read, so never lag', async () => {
+  const marks = { high: 100 };
+  let joined = false;
+  const admin: KafkaAdminSession = {
+    watermarks: async () => [{ partition: 0, low: '0', high: String(marks.high) }],
+    committedOffsets: async () => [{ partition: 0, offset: '-1' }],
+    close: async () => {},
+  };
+  const metrics = createServeMetrics();
+  const monitor = createLagMonitor({ admin, groupId: 'g', topic: 'in', intervalMs: 10, metrics, logger: quiet, fromBeginning: false, joined: () => joined });
+  const read = async (): Promise<number> => (await metrics.registry.getSingleMetric('livetag_consumer_lag')?.get())?.values[0]?.value ?? NaN;
+  const ticksAfter = async (): Promise<void> => {
+    const at = monitor.ticks;
+    await until(() => monitor.ticks > at + 1, 1_000, 'a tick begun after the change');
+  };
+  monitor.start();
+  await ticksAfter();
+  marks.high += 5; // written while the consumer joins: it starts after them
+  await ticksAfter();
+  assert.equal(await read(), 0);
+  joined = true;
+  await ticksAfter();
+  assert.equal(await read(), 0, 'the baseline is the end at the join');
+  marks.high += 3;
+  await ticksAfter();
+  assert.equal(await read(), 3, 'what came after the join and is not committed');
+  await monitor.stop();
+});
