@@ -15,9 +15,13 @@ export interface TagCount {
 /** Unbounded: thresholds alone decide (a bundle without `tagCount`). */
 export const ANY_TAG_COUNT: TagCount = Object.freeze({ min: 0, max: null });
 
+/**
+ * Log-odds, clamped only where a double runs out: a clamp at 1e-7 made every logit past ±16
+ * (the default model reaches 16) equal, so the bounds then ranked labels by threshold alone.
+ */
 function logit(p: number): number {
-  const q = Math.min(1 - 1e-7, Math.max(1e-7, p));
-  return Math.log(q / (1 - q));
+  const q = Math.min(1 - Number.EPSILON / 2, Math.max(Number.MIN_VALUE, p));
+  return Math.log(q) - Math.log1p(-q);
 }
 
 /**
@@ -51,7 +55,11 @@ export function selectTags(probs: ArrayLike<number>, offset: number, thresholds:
   for (let j = 0; j < width; j++) if (probs[offset + j] >= thresholds[j]) over.push(j);
   const max = count.max ?? width;
   if (over.length >= count.min && over.length <= max) return over;
-  const margin = (j: number): number => logit(probs[offset + j]) - logit(thresholds[j]);
+  // A NaN score (a broken model) is never the label chosen to meet a lower bound.
+  const margin = (j: number): number => {
+    const m = logit(probs[offset + j]) - logit(thresholds[j]);
+    return Number.isNaN(m) ? -Infinity : m;
+  };
   const ranked = [...Array(width).keys()].sort((a, b) => margin(b) - margin(a));
   const keep = Math.min(Math.max(over.length, count.min), max);
   return ranked.slice(0, keep).sort((a, b) => a - b);

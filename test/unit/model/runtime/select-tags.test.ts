@@ -58,3 +58,12 @@ test('the serving decider and the training metrics decide alike', () => {
   // Without bounds the same row gets nothing, as before tag counts existed.
   assert.deepEqual(createDecider(labels, thresholds)(Float32Array.from(rows[0].map(logit)), 1)[0].tags, []);
 });
+
+test('the bounds rank by the model past ±16 logits too (not by threshold once probabilities saturate), and a NaN score is never the label forced in', () => {
+  const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+  // At most one tag, both over: b is far more confident although its threshold is higher.
+  assert.deepEqual(selectTags([sigmoid(17), sigmoid(30)], 0, [0.3, 0.6], { min: 0, max: 1 }), [1]);
+  // At least one, none over: a is far closer to its threshold.
+  assert.deepEqual(selectTags([sigmoid(-17), sigmoid(-40)], 0, [0.6, 0.3], { min: 1, max: 1 }), [0]);
+  for (const probs of [[Number.NaN, 0.2, 0.1], [0.1, 0.2, Number.NaN]]) assert.deepEqual(selectTags(probs, 0, [0.5, 0.5, 0.5], { min: 1, max: null }), [1], JSON.stringify(probs));
+});
