@@ -13,17 +13,30 @@ export interface DedupeCache {
 
 /**
  * Only changes the BERT tokenizer ignores (surrounding and repeated
- * whitespace), so a cached result is exactly what inference would give.
+ * whitespace), so a cached result is exactly what inference would give. Its
+ * whitespace, not JavaScript's: \v and \f it drops as control characters and
+ * U+FEFF it keeps as a character, so "a\uFEFFb" is not "a b".
  */
 export function normaliseText(text: string): string {
-  return text.trim().replace(/\s+/g, ' ');
+  return text.replace(EDGE_SPACE, '').replace(INNER_SPACE, ' ');
 }
+
+const SPACE = '[ \\t\\n\\r\\p{Zs}\\u2028\\u2029]';
+const EDGE_SPACE = new RegExp(`^${SPACE}+|${SPACE}+$`, 'gu');
+const INNER_SPACE = new RegExp(`${SPACE}+`, 'gu');
+
+/**
+ * Repeats worth caching are short ("666", "多少钱"); a long text would hold its
+ * whole length as a key (64 KiB a message, 1 MiB a request) for a hit that
+ * almost never comes. Longer texts are classified every time.
+ */
+export const MAX_CACHED_CHARS = 512;
 
 export function createDedupeCache(capacity: number): DedupeCache {
   const map = new Map<string, Classification>();
   return {
     get(text) {
-      if (capacity === 0) return undefined;
+      if (capacity === 0 || text.length > MAX_CACHED_CHARS) return undefined;
       const key = normaliseText(text);
       const v = map.get(key);
       if (v !== undefined) {
@@ -34,7 +47,7 @@ export function createDedupeCache(capacity: number): DedupeCache {
       return v;
     },
     set(text, value) {
-      if (capacity === 0) return;
+      if (capacity === 0 || text.length > MAX_CACHED_CHARS) return;
       const key = normaliseText(text);
       map.delete(key);
       map.set(key, value);
