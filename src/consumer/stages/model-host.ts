@@ -35,6 +35,8 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
   let watcher: ModelWatcher | undefined;
   let reloading: Promise<boolean> = Promise.resolve(true);
   let lastRefused: string | undefined;
+  /** The version the last reload asked for: what serves once the queue drains. */
+  let requested: string | undefined;
   let stopped = false;
   let current: () => Classifier | undefined = () => undefined;
   let swap: ((next: Classifier) => Promise<Classifier>) | undefined;
@@ -111,6 +113,7 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
   }
 
   const reload = (id: string): Promise<boolean> => {
+    requested = id;
     // One reload at a time, in the order asked; one that failed (a swap or the old model's stop threw) does not fail the next.
     reloading = reloading.catch(() => false).then(() => doReload(id));
     return reloading;
@@ -141,7 +144,9 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
         client,
         logger,
         onChange: (id) => {
-          if (id !== current()?.manifest.version && id !== lastRefused)
+          // Against what will serve once queued reloads finish: a rollback to the serving version,
+          // announced while another loads, must still be queued (doReload skips it if it is moot).
+          if (id !== (requested ?? current()?.manifest.version) && id !== lastRefused)
             reload(id).catch((err: unknown) => logger.error('model reload failed', { version: id, error: (err as Error)?.message ?? String(err) }));
         },
       });

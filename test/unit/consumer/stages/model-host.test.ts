@@ -49,3 +49,53 @@ test('a reload whose swap throws rejects alone: the next reload runs, and stop()
     await serving.stop();
   }
 });
+
+test('a rollback announced while a promotion still loads is not dropped: the replica ends on the rolled-back version', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'registry');
+  const registry = createModelRegistry(root);
+  await writeRandomBundle(join(dir, 'a'), { shape: 'tiny', seed: 1 });
+  await writeRandomBundle(join(dir, 'b'), { shape: 'tiny', seed: 2 });
+  const ia = await registry.publish(join(dir, 'a'));
+  const ib = await registry.publish(join(dir, 'b'));
+  await registry.promote(ia);
+  const host = createModelHost({
+    model: { path: '', device: 'cpu', deviceId: 0, threads: 1, sessions: 1, variant: 'auto', spinning: false },
+    registry: { root, topic: 'unused', pollMs: 0 },
+    // Warming keeps the promotion loading while the rollback is announced.
+    warmup: { ms: 400, batchSize: 4 },
+    metrics: createServeMetrics(),
+    logger: createLogger('error', {}, () => {}),
+  });
+  let serving: Classifier = await host.load();
+  let handler: ((batch: unknown) => Promise<void>) | undefined;
+  const client = {
+    admin: { ensureTopics: async () => [] },
+    consumer: () => ({ start: async (h: (batch: unknown) => Promise<void>) => void (handler = h), on: () => () => undefined, stop: async () => {} }),
+  } as unknown as KafkaClient;
+  await host.watch(client, () => serving, async (next) => {
+    const old = serving;
+    serving = next;
+    return old;
+  });
+  const announce = (): Promise<void> => handler!({ topic: 'unused', partition: 0, records: [{ value: Buffer.from(JSON.stringify({ current: 'x' })), offset: '0' }], resolve: () => {}, lastOffset: '0' });
+  try {
+    await registry.promote(ib);
+    await announce();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await registry.rollback(), ia);
+    await announce();
+    // The promotion lands first (it was loading), then the queued rollback swaps back.
+    const deadline = Date.now() + 15_000;
+    let sawB = false;
+    while (Date.now() < deadline && !(sawB && serving.manifest.version === ia)) {
+      sawB ||= serving.manifest.version === ib;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(sawB, 'the promotion was loading when the rollback came');
+    assert.equal(serving.manifest.version, ia, 'serving what the registry says');
+  } finally {
+    await host.stop();
+    await serving.stop();
+  }
+});
