@@ -10,25 +10,41 @@ import type { Classification } from '../model/runtime/classifier.ts';
 
 export const V2_OUTPUTS = ['tags', 'scores'] as const;
 
-const V2Input = z.object({
-  name: z.string().min(1),
-  shape: z.array(z.number().int().min(-1)),
-  datatype: z.literal('BYTES'),
-  data: z.array(z.string()).min(1),
-  parameters: z.record(z.string(), z.unknown()).optional(),
-});
+const nonEmptyText = z.string().refine((t) => t.trim().length > 0, 'text is empty');
+
+/** Row-major data may come nested (the protocol allows it for a shape of rank > 1): texts, flattened. */
+type Nested = string | Nested[];
+const nestedTexts: z.ZodType<Nested[]> = z.array(z.union([nonEmptyText, z.lazy(() => nestedTexts)]));
+const flatTexts = z
+  .array(z.union([nonEmptyText, nestedTexts]))
+  .min(1)
+  .transform((d): string[] => (d as unknown[]).flat(Infinity) as string[]);
+
+const V2Input = z
+  .object({
+    name: z.literal('text', { error: 'the input is named "text" (see GET /v2/models/{name})' }),
+    shape: z.array(z.number().int().min(0, 'a request shape has concrete dimensions (≥ 0)')).min(1),
+    datatype: z.literal('BYTES'),
+    data: flatTexts,
+    parameters: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((input, ctx) => {
+    const elements = input.shape.reduce((a, b) => a * b, 1);
+    // A client's wrong batch count must not be answered as if it were right.
+    if (elements !== input.data.length) ctx.addIssue({ code: 'custom', path: ['shape'], message: `shape [${input.shape.join(', ')}] holds ${elements} texts; data has ${input.data.length}` });
+  });
 
 export const V2InferRequestSchema = z.object({
   id: z.string().optional(),
   inputs: z.array(V2Input).length(1, 'exactly one input (the texts, datatype BYTES)'),
-  outputs: z.array(z.object({ name: z.enum(V2_OUTPUTS) })).optional(),
+  outputs: z.array(z.object({ name: z.enum(V2_OUTPUTS) })).min(1, 'name at least one output, or leave outputs out for both').optional(),
   parameters: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type V2InferRequest = z.infer<typeof V2InferRequestSchema>;
 
 export const ClassifyRequestSchema = z.object({
-  texts: z.array(z.string().refine((t) => t.trim().length > 0, 'text is empty')).min(1),
+  texts: z.array(nonEmptyText).min(1),
 });
 
 export type ClassifyRequest = z.infer<typeof ClassifyRequestSchema>;

@@ -159,3 +159,20 @@ test('serverLimitsFor: the server\'s own caps sit above the inference settings, 
   assert.ok(l.requestTimeoutMs! > 60_000);
   assert.deepEqual(serverLimitsFor({ maxBodyBytes: 1024, maxConcurrent: 4, requestTimeoutMs: 1000 }), { maxBodyBytes: 1024, maxInFlight: 32, maxConnections: 128, requestTimeoutMs: 30_000 }, 'never below the defaults');
 });
+
+test('V2 requests are held to their declared shape and input name, texts must not be empty, nested data is flattened', async () => {
+  const { V2InferRequestSchema } = await import('../../../src/consumer/kserve-v2.ts');
+  const input = (over: Record<string, unknown>) => ({ inputs: [{ name: 'text', shape: [2], datatype: 'BYTES', data: ['这个多少钱', '包邮吗'], ...over }] });
+  const refused = (body: unknown, why: RegExp): void => {
+    const r = V2InferRequestSchema.safeParse(body);
+    assert.ok(!r.success && why.test(r.error.issues.map((i) => i.message).join('; ')), JSON.stringify(body));
+  };
+  assert.ok(V2InferRequestSchema.safeParse(input({})).success);
+  refused(input({ shape: [5] }), /shape \[5\] holds 5 texts; data has 2/);
+  refused(input({ shape: [-1] }), /concrete dimensions/);
+  refused(input({ name: 'bogus' }), /named "text"/);
+  refused(input({ data: ['这个多少钱', '  '], shape: [2] }), /text is empty/);
+  refused({ ...input({}), outputs: [] }, /at least one output/);
+  const nested = V2InferRequestSchema.parse(input({ shape: [2, 1], data: [['这个多少钱'], ['包邮吗']] }));
+  assert.deepEqual(nested.inputs[0].data, ['这个多少钱', '包邮吗']);
+});
