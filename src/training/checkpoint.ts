@@ -4,7 +4,7 @@
  * with the same result it would have had. Replaced atomically, so a kill
  * during the write leaves the previous checkpoint.
  */
-import { readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { leftoversOf, replaceDirAtomically, writeFiles } from '../common/atomic-write.ts';
 import { LivetagError } from '../common/errors.ts';
@@ -23,6 +23,39 @@ export interface CheckpointData<S> {
 const STATE = 'state.json';
 const TENSORS = 'tensors.bin';
 
+/**
+ * Bytes per read or write call: Node refuses a file over 2 GiB in one readFile, and one blob of a
+ * large model's weights and moments (16 bytes a parameter with the best epoch kept) would not fit
+ * a typed array on Node 20 past 4 GiB. Tensors go to and from the file one by one, in pieces.
+ */
+const IO_CHUNK = 256 * 1024 * 1024;
+
+async function writeTensors(path: string, tensors: ReadonlyMap<string, StoredTensor>): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    for (const t of tensors.values()) {
+      const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      for (let at = 0; at < bytes.length; at += IO_CHUNK) {
+        const piece = bytes.subarray(at, Math.min(bytes.length, at + IO_CHUNK));
+        for (let done = 0; done < piece.length; ) done += (await handle.write(piece, done)).bytesWritten;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readTensor(handle: FileHandle, offset: number, length: number): Promise<Float32Array> {
+  const data = new Float32Array(length);
+  const bytes = new Uint8Array(data.buffer);
+  for (let at = 0; at < bytes.length; ) {
+    const { bytesRead } = await handle.read(bytes, at, Math.min(IO_CHUNK, bytes.length - at), offset * 4 + at);
+    if (bytesRead === 0) throw new Error(`${TENSORS} ends inside a tensor`);
+    at += bytesRead;
+  }
+  return data;
+}
+
 export async function saveCheckpoint<S>(dir: string, state: S, tensors: ReadonlyMap<string, StoredTensor>): Promise<void> {
   const index: Array<{ name: string; shape: readonly number[]; offset: number; length: number }> = [];
   let offset = 0;
@@ -30,15 +63,11 @@ export async function saveCheckpoint<S>(dir: string, state: S, tensors: Readonly
     index.push({ name, shape: t.shape, offset, length: t.data.length });
     offset += t.data.length;
   }
-  const blob = new Float32Array(offset);
-  for (const e of index) blob.set(tensors.get(e.name)!.data, e.offset);
   try {
-    await replaceDirAtomically(dir, (tmp) =>
-      writeFiles(tmp, [
-        [TENSORS, new Uint8Array(blob.buffer)],
-        [STATE, JSON.stringify({ state, index }) + '\n'],
-      ]),
-    );
+    await replaceDirAtomically(dir, async (tmp) => {
+      await writeTensors(join(tmp, TENSORS), tensors);
+      await writeFiles(tmp, [[STATE, JSON.stringify({ state, index }) + '\n']]);
+    });
   } catch (cause) {
     throw new LivetagError('LT_CHECKPOINT', `cannot write checkpoint ${dir}: ${(cause as Error).message}`, { cause });
   }
@@ -69,14 +98,18 @@ export async function loadCheckpoint<S>(dir: string): Promise<CheckpointData<S> 
       state: S;
       index: Array<{ name: string; shape: number[]; offset: number; length: number }>;
     };
-    const bytes = await readFile(join(where, TENSORS));
-    const blob = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-    const tensors = new Map<string, StoredTensor>();
-    for (const e of index) {
-      if (e.offset + e.length > blob.length) throw new Error(`tensor ${e.name} runs past the end of ${TENSORS}`);
-      tensors.set(e.name, { shape: e.shape, data: blob.slice(e.offset, e.offset + e.length) });
+    const handle = await open(join(where, TENSORS), 'r');
+    try {
+      const floats = (await handle.stat()).size / 4;
+      const tensors = new Map<string, StoredTensor>();
+      for (const e of index) {
+        if (e.offset + e.length > floats) throw new Error(`tensor ${e.name} runs past the end of ${TENSORS}`);
+        tensors.set(e.name, { shape: e.shape, data: await readTensor(handle, e.offset, e.length) });
+      }
+      return { state, tensors };
+    } finally {
+      await handle.close();
     }
-    return { state, tensors };
   } catch (cause) {
     throw new LivetagError('LT_CHECKPOINT', `checkpoint ${where} cannot be read: ${(cause as Error).message}`, { cause });
   }

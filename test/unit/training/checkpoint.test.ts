@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLivetagError } from '../../../src/common/errors.ts';
 import { loadCheckpoint, removeCheckpoint, saveCheckpoint, type StoredTensor } from '../../../src/training/checkpoint.ts';
@@ -50,4 +51,19 @@ test('write and read failures are LT_CHECKPOINT', async () => {
   writeFileSync(join(dir, 'state.json'), '{ torn');
   await assert.rejects(loadCheckpoint(dir), (err: unknown) => isLivetagError(err, 'LT_CHECKPOINT'));
   assert.ok(existsSync(dir));
+});
+
+test('a tensor lying past 2 GiB into tensors.bin is read (a large model\'s checkpoint; one readFile refused it): a sparse file, no disk used', async () => {
+  const dir = join(tempDir(), 'ckpt');
+  await saveCheckpoint(dir, { epoch: 1 }, new Map([['small', { shape: [2], data: Float32Array.of(1, 2) }]]));
+  const far = 2 ** 29 + 7; // floats: 2 GiB + 28 bytes in
+  const handle = await open(join(dir, 'tensors.bin'), 'r+');
+  await handle.write(new Uint8Array(Float32Array.of(3.5, -4).buffer), 0, 8, far * 4);
+  await handle.close();
+  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+  state.index.push({ name: 'far', shape: [2], offset: far, length: 2 });
+  writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
+  const loaded = await loadCheckpoint<{ epoch: number }>(dir);
+  assert.deepEqual([...loaded!.tensors.get('small')!.data], [1, 2]);
+  assert.deepEqual([...loaded!.tensors.get('far')!.data], [3.5, -4]);
 });
