@@ -92,7 +92,10 @@ function lossOf(tape: Tape, logits: T, labels: T, posWeight: T, loss: TrainingLo
       return op.meanAll(tape, op.add(tape, op.mul(tape, op.mul(tape, labels, spNeg()), posWeight), op.mul(tape, notY, spPos())));
     case 'sigmoid-bce': {
       const p = op.sigmoid(tape, logits);
-      const logP = op.logFloor(tape, p, TORCH_LOG_FLOOR);
+      // log σ(z) as −softplus(−z): onnxruntime's CPU Sigmoid is exactly 0 from z ≈ −18 on (float32 still
+      // holds 2e-9 at −20), so log p would hit the floor there with no gradient, where PyTorch and tfjs
+      // give −z and −1: a confidently wrong positive would never be corrected.
+      const logP = op.maxConst(tape, op.neg(tape, spNeg()), TORCH_LOG_FLOOR);
       const log1mP = op.logFloor(tape, op.sub(tape, one, p), TORCH_LOG_FLOOR);
       return op.neg(tape, op.meanAll(tape, op.add(tape, op.mul(tape, labels, logP), op.mul(tape, notY, log1mP))));
     }

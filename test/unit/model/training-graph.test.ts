@@ -142,3 +142,27 @@ test('sigmoid-bce on saturated logits (σ is exactly 1 in float32 from ~17 on): 
     await session.release();
   }
 });
+
+test('sigmoid-bce on a far negative logit with a positive label (onnxruntime\'s CPU σ is exactly 0 from ~−18): loss −z and a gradient, as PyTorch', async () => {
+  const weights = tinyWeights(config);
+  weights.get('classifier.bias')!.data.fill(-25);
+  weights.get('classifier.weight')!.data.fill(0);
+  const graph = buildTrainingGraph(config, weights, { loss: { name: 'sigmoid-bce' }, frozenLayers: 0 });
+  const session = await createGraphSession(graph.bytes, { threads: 1 });
+  try {
+    const out = await session.run(feedsFor(config, batch, weights, graph.trainable, posWeight));
+    // Every logit is −25: a label-1 cell costs softplus(25) ≈ 25 (not the floor's 100), a label-0 cell ≈ 0.
+    const ones = batch.labels.filter((v) => v === 1).length;
+    assert.ok(ones > 0);
+    assert.ok(Math.abs(out.loss[0] - (25 * ones) / batch.labels.length) < 1e-3, `loss ${out.loss[0]}`);
+    // d/db of the mean: −(1 − σ(−25)) ≈ −1 for each label-1 cell of that label's column, over all cells.
+    const grad = out['grad.classifier.bias'];
+    const width = grad.length;
+    for (let j = 0; j < width; j++) {
+      const positives = batch.labels.filter((v, i) => i % width === j && v === 1).length;
+      assert.ok(Math.abs(grad[j] + positives / batch.labels.length) < 1e-5, `label ${j}: ${grad[j]}`);
+    }
+  } finally {
+    await session.release();
+  }
+});
