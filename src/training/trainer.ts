@@ -57,6 +57,11 @@ export interface TrainerInput extends TrainValRows {
   readonly maxSteps?: number;
   /** Skip validation (benchmarks). */
   readonly skipValidation?: boolean;
+  /**
+   * Called with the untrained model's first-batch loss on a fresh start, before the first step:
+   * rejecting stops the run there (the weights the engine loaded are not the ones given).
+   */
+  readonly checkFirstBatch?: (first: { readonly rows: number[]; readonly loss: number }) => Promise<void>;
 }
 
 export interface TrainerResult {
@@ -182,6 +187,7 @@ async function startOrResume(loop: Loop): Promise<{ state: LoopState; resumedFro
   const first = batchesFor(input, 1)[0];
   const loss = await batchLoss(input, first);
   log(`first-batch loss before training (BCE, dropout off): ${loss.toFixed(6)}`);
+  await input.checkFirstBatch?.({ rows: first, loss });
   return { state: { fingerprint: input.fingerprint, epoch: 0, step: 0, history: [], bestEpoch: 0, bestScore: -1, firstBatch: { rows: first, loss } } };
 }
 

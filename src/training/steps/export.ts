@@ -5,6 +5,7 @@
  * exported bundle must give the sample rows the logits the engine gives them
  * (else LT_PARITY, the CLI's exit 4).
  */
+import { LivetagError } from '../../common/errors.ts';
 import { exportWithParity, onnxLogits, type ParityResult } from '../../model/build/export-parity.ts';
 import type { LoadedBundle } from '../../model/manifest.ts';
 import type { WeightMap } from '../../model/weights.ts';
@@ -40,29 +41,49 @@ export interface ExportedRun {
   readonly parity: ParityResult;
 }
 
-/** The untrained model's first-batch loss through onnxruntime beside the engine's (skipped on resume: the engine's was from an earlier process). */
-export async function checkFirstBatch(
-  input: Pick<ExportInput, 'engine' | 'initial' | 'encoded' | 'trained' | 'rows' | 'labels' | 'threads'>,
-  log: (line: string) => void,
-): Promise<RunReport['firstBatch']> {
-  const { trained, encoded, labels } = input;
-  const fb = trained.firstBatch;
-  const firstBatch: RunReport['firstBatch'] = { engineLoss: fb.loss, rows: fb.rows.length, ids: fb.rows.map((i) => input.rows[i].id) };
-  if (!input.initial.initOnnx || trained.resumedFromEpoch !== undefined) return firstBatch;
-  const logits = await onnxLogits(input.initial.initOnnx, fb.rows.map((r) => encoded.ids[r]), {
-    batchSize: fb.rows.length,
-    codes: fb.rows.map((r) => encoded.codes[r]),
+/** How far the engine's first-batch loss may be from the initial graph's through onnxruntime (float32 sums in two runtimes). */
+export const FIRST_BATCH_TOLERANCE = 1e-4;
+
+/** BCE of the initial model's graph through onnxruntime on `rows` (dropout off, unweighted: the trainer's first-batch loss). */
+export async function initialOnnxLoss(input: Pick<ExportInput, 'initial' | 'encoded' | 'labels' | 'threads'>, rows: readonly number[]): Promise<number | undefined> {
+  const { encoded, labels } = input;
+  if (!input.initial.initOnnx) return undefined;
+  const logits = await onnxLogits(input.initial.initOnnx, rows.map((r) => encoded.ids[r]), {
+    batchSize: rows.length,
+    codes: rows.map((r) => encoded.codes[r]),
     ...(input.threads === undefined ? {} : { threads: input.threads }),
   });
-  const flat = new Float32Array(fb.rows.length * labels.length);
-  fb.rows.forEach((r, b) => flat.set(encoded.targets[r], b * labels.length));
-  const onnxLoss = bceWithLogits(logits, flat);
-  log(`first-batch loss: ${input.engine.name} engine ${fb.loss.toFixed(6)}, initial model through onnxruntime ${onnxLoss.toFixed(6)}`);
-  return { ...firstBatch, onnxLoss, absDiff: Math.abs(onnxLoss - fb.loss) };
+  const flat = new Float32Array(rows.length * labels.length);
+  rows.forEach((r, b) => flat.set(encoded.targets[r], b * labels.length));
+  return bceWithLogits(logits, flat);
+}
+
+/**
+ * Before the first step: the weights the engine loaded compute what the initial model's graph
+ * computes (else LT_PARITY, exit 4). A run on wrongly read weights would train and publish.
+ */
+export async function assertFirstBatch(input: Pick<ExportInput, 'engine' | 'initial' | 'encoded' | 'labels' | 'threads'>, first: { readonly rows: number[]; readonly loss: number }, log: (line: string) => void): Promise<void> {
+  const onnxLoss = await initialOnnxLoss(input, first.rows);
+  if (onnxLoss === undefined) return;
+  log(`first-batch loss: ${input.engine.name} engine ${first.loss.toFixed(6)}, initial model through onnxruntime ${onnxLoss.toFixed(6)}`);
+  if (!(Math.abs(onnxLoss - first.loss) <= FIRST_BATCH_TOLERANCE * Math.max(1, Math.abs(onnxLoss)))) {
+    throw new LivetagError('LT_PARITY', `the ${input.engine.name} engine's first-batch loss ${first.loss} is not the initial model's through onnxruntime (${onnxLoss}): the weights it loaded are not the ones given; nothing was trained`);
+  }
+}
+
+/** The first-batch check for the report (absent on resume: the engine's loss was from an earlier process). */
+export async function checkFirstBatch(
+  input: Pick<ExportInput, 'engine' | 'initial' | 'encoded' | 'trained' | 'rows' | 'labels' | 'threads'>,
+): Promise<RunReport['firstBatch']> {
+  const fb = input.trained.firstBatch;
+  const firstBatch: RunReport['firstBatch'] = { engineLoss: fb.loss, rows: fb.rows.length, ids: fb.rows.map((i) => input.rows[i].id) };
+  if (input.trained.resumedFromEpoch !== undefined) return firstBatch;
+  const onnxLoss = await initialOnnxLoss(input, fb.rows);
+  return onnxLoss === undefined ? firstBatch : { ...firstBatch, onnxLoss, absDiff: Math.abs(onnxLoss - fb.loss) };
 }
 
 export async function exportAndCheck(input: ExportInput, log: (line: string) => void): Promise<ExportedRun> {
-  const firstBatch = await checkFirstBatch(input, log);
+  const firstBatch = await checkFirstBatch(input);
   const { plan, engine } = input;
   const { fusion } = input;
   const weights = fusion ? fusion.weights(engine.exportWeights()) : engine.exportWeights();

@@ -6,6 +6,7 @@
 import { removeCheckpoint } from '../checkpoint.ts';
 import type { EngineName, TrainingEngine } from '../engine.ts';
 import { train, type TrainerResult } from '../trainer.ts';
+import { assertFirstBatch } from './export.ts';
 import { hashOf } from './hash.ts';
 import type { PreparedRun } from './prepared-run.ts';
 import type { TagCount } from '../../model/runtime/select-tags.ts';
@@ -66,5 +67,6 @@ export async function trainModel(input: TrainInput, log: (line: string) => void)
     ...(input.tagCount ? { tagCount: input.tagCount } : {}),
     log,
     ...(input.quiet ? { quiet: true } : {}),
+    checkFirstBatch: (first) => assertFirstBatch(input, first, log),
   });
 }
