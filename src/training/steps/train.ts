@@ -7,7 +7,7 @@ import { removeCheckpoint } from '../checkpoint.ts';
 import type { EngineName, TrainingEngine } from '../engine.ts';
 import { train, type TrainerResult } from '../trainer.ts';
 import { assertFirstBatch } from './export.ts';
-import { hashOf } from './hash.ts';
+import { hashOf, hashOfWeights } from './hash.ts';
 import type { PreparedRun } from './prepared-run.ts';
 import type { TagCount } from '../../model/runtime/select-tags.ts';
 
@@ -39,7 +39,9 @@ export function runFingerprint(run: Omit<PreparedRun, 'encoded'>, seed: number, 
     labels,
     maxLength: initial.maxLength,
     tokenizer: hashOf(initial.tokenizerJson),
-    init: initial.initOnnx ? hashOf(initial.initOnnx) : initial.initFrom,
+    // Without a starting graph (a new head on a pretrained encoder), the weights themselves: a
+    // replaced checkpoint at the same path must not resume onto the old run.
+    init: initial.initOnnx ? hashOf(initial.initOnnx) : hashOfWeights(initial.weights),
     train: plan.trainRows.map((i) => `${rows[i].key}:${rows[i].labels.join(',')}`),
     // With labels, as train: a relabelled validation row changes the best epoch a checkpoint kept.
     val: plan.valRows.map((i) => `${rows[i].key}:${rows[i].labels.join(',')}`),
