@@ -39,6 +39,19 @@ function isClient(k: ConsoleServiceOptions['kafka']): k is KafkaClient {
   return typeof (k as KafkaClient).consumer === 'function';
 }
 
+/** How old a comment must be to count when it was written rather than when read. */
+export const BACKLOG_MS = 60_000;
+
+/**
+ * The second a comment counts in: when read, unless it was written over BACKLOG_MS earlier (a
+ * backlog read with --from-beginning, or a console that fell behind is history, not a spike in
+ * the last minute). Live comments count as read, so producer clocks a little off ours do not
+ * move them.
+ */
+export function countedAt(producedAt: number, now: number): number {
+  return now - producedAt > BACKLOG_MS ? producedAt : now;
+}
+
 export function createConsoleService(options: ConsoleServiceOptions): ConsoleService {
   const aggregator = createConsoleAggregator();
   let joined = false;
@@ -61,9 +74,7 @@ export function createConsoleService(options: ConsoleServiceOptions): ConsoleSer
         value = undefined;
       }
       const parsed = OutputMessageSchema.safeParse(value);
-      // Counted when the comment was written, not read: a backlog (--from-beginning, a console that
-      // fell behind) is history, not a spike in the last minute. A clock ahead of ours counts as now.
-      if (parsed.success) aggregator.add(parsed.data, Math.min(Date.now(), parsed.data.timing.producedAt));
+      if (parsed.success) aggregator.add(parsed.data, countedAt(parsed.data.timing.producedAt, Date.now()));
       else aggregator.skip();
       batch.resolve(record.offset);
     }

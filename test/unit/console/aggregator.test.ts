@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MAX_ROWS, SPARK_MINUTES, createConsoleAggregator, questionKey } from '../../../src/console/aggregator.ts';
+import { BACKLOG_MS, countedAt } from '../../../src/console/console-service.ts';
 import type { OutputMessage } from '../../../src/consumer/output-record.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -89,4 +90,11 @@ test('a backlog read late counts when it was written: a comment older than the r
   const snap = agg.snapshot({}, T0);
   assert.equal(snap.tags.find((t) => t.label === 'price')?.m1, 4);
   assert.equal(snap.seen, 5, 'still seen');
+});
+
+test('a comment counts when read unless written over a minute earlier (a backlog); a producer clock a little off ours does not move live ones', () => {
+  const now = T0;
+  assert.equal(countedAt(now - 5_000, now), now, 'live, clock 5 s behind');
+  assert.equal(countedAt(now + 3_000, now), now, 'live, clock ahead');
+  assert.equal(countedAt(now - BACKLOG_MS - 1, now), now - BACKLOG_MS - 1, 'backlog: history');
 });
