@@ -54,16 +54,9 @@ export function codeGroup(groupId: string, code: string): string {
 
 type Offsets = Map<number, bigint>;
 
-/** A group's progress, clamped to the log: an offset past its end (a recreated topic) or before its start (retention) reads from the start. */
-async function progressOf(client: KafkaClient, group: string, topic: string, bounds: ReadonlyMap<number, { low: bigint; high: bigint }>, reset: Set<number>): Promise<Offsets> {
-  const committed = new Map((await client.admin.committedOffsets(group, topic)).filter((c) => c.offset !== '-1').map((c) => [c.partition, BigInt(c.offset)]));
-  const out: Offsets = new Map();
-  for (const [p, { low, high }] of bounds) {
-    const at = committed.get(p);
-    if (at !== undefined && at > high) reset.add(p);
-    out.set(p, at === undefined || at > high || at < low ? low : at);
-  }
-  return out;
+/** A group's committed offsets on the topic, where it has any. */
+async function committedOf(client: KafkaClient, group: string, topic: string): Promise<Offsets> {
+  return new Map((await client.admin.committedOffsets(group, topic)).filter((c) => c.offset !== '-1').map((c) => [c.partition, BigInt(c.offset)]));
 }
 
 /** Puts dead letters back; a dry run reads and counts the same way and writes and commits nothing. */
@@ -72,21 +65,33 @@ export async function replayDeadLetters(opts: ReplayOptions): Promise<ReplayRepo
   const byTopic: Record<string, number> = {};
   const { client } = opts;
   const bounds = await topicBounds(client, opts.from);
+  // Every group's progress at once: a recreated topic shows in whichever group was past its end,
+  // and then all progress on that partition is stale, even an offset the new log has reached.
+  const codes = [...new Set([...DEAD_LETTER_CODES, ...opts.codes])];
+  const groups = [opts.groupId, ...codes.map((c) => codeGroup(opts.groupId, c))];
+  const committed = new Map<string, Offsets>();
+  for (const group of groups) committed.set(group, await committedOf(client, group, opts.from));
   const reset = new Set<number>();
-  const all = await progressOf(client, opts.groupId, opts.from, bounds, reset);
-  // Per code, how far it was replayed: never behind `all`. Looked up when a code is first met.
-  const byCode = new Map<string, Offsets>();
-  const progress = async (code: string): Promise<Offsets> => {
-    let o = byCode.get(code);
-    if (!o) {
-      const own = await progressOf(client, codeGroup(opts.groupId, code), opts.from, bounds, reset);
-      byCode.set(code, (o = new Map([...all].map(([p, a]) => [p, (own.get(p) ?? a) > a ? own.get(p)! : a]))));
-    }
-    return o;
-  };
+  for (const offsets of committed.values()) for (const [p, at] of offsets) if (at > (bounds.get(p)?.high ?? 0n)) reset.add(p);
+  // Retention may have moved the start past an offset: from the start then, as from a reset.
+  const progressOf = (group: string): Offsets =>
+    new Map([...bounds].map(([p, { low }]) => {
+      const at = committed.get(group)!.get(p);
+      return [p, at === undefined || reset.has(p) || at < low ? low : at];
+    }));
+  const all = progressOf(opts.groupId);
+  // Per code, how far it was replayed: never behind `all`.
+  const byCode = new Map(codes.map((code) => [code, new Map([...progressOf(codeGroup(opts.groupId, code))].map(([p, own]) => [p, own > all.get(p)! ? own : all.get(p)!]))]));
+  const progress = (code: string): Offsets => byCode.get(code) ?? all;
   const filtered = opts.codes.length > 0;
-  const starts = filtered ? earliest(await Promise.all(opts.codes.map(progress))) : all;
-  if (reset.size > 0 && !opts.dryRun) await forgetOldTopic(client, opts, bounds, reset);
+  const starts = filtered ? earliest(opts.codes.map(progress)) : all;
+  if (reset.size > 0 && !opts.dryRun) {
+    // Written back before anything is sent: a later run must not take the new log's offsets below an old one for replayed.
+    for (const [group, offsets] of committed) {
+      const stale = [...offsets.keys()].filter((p) => reset.has(p)).map((partition) => ({ partition, offset: String(bounds.get(partition)!.low) }));
+      if (stale.length > 0) await client.admin.setCommittedOffsets(group, opts.from, stale);
+    }
+  }
   const commit = async (group: string, partition: number, upTo: bigint): Promise<void> => {
     await client.admin.setCommittedOffsets(group, opts.from, [{ partition, offset: upTo.toString() }]);
   };
@@ -108,7 +113,7 @@ export async function replayDeadLetters(opts: ReplayOptions): Promise<ReplayRepo
             counts.skippedTruncated++;
             continue;
           }
-          if (BigInt(record.offset) < ((await progress(info.code)).get(record.partition) ?? 0n)) {
+          if (BigInt(record.offset) < (progress(info.code).get(record.partition) ?? 0n)) {
             counts.skippedReplayed++;
             continue;
           }
@@ -125,31 +130,12 @@ export async function replayDeadLetters(opts: ReplayOptions): Promise<ReplayRepo
         if (out.length > 0) await producer.send(out);
         // Sent first, then recorded: a crash between the two replays a batch again, never skips one.
         if (!filtered) await commit(opts.groupId, at.partition, at.upTo);
-        else for (const code of opts.codes) if (at.upTo > ((await progress(code)).get(at.partition) ?? 0n)) await commit(codeGroup(opts.groupId, code), at.partition, at.upTo);
+        else for (const code of opts.codes) if (at.upTo > (progress(code).get(at.partition) ?? 0n)) await commit(codeGroup(opts.groupId, code), at.partition, at.upTo);
       },
     );
-    // A code met only during the read may have shown the reset: its group, and any other, is set back now.
-    if (reset.size > 0 && !opts.dryRun) await forgetOldTopic(client, opts, bounds, reset);
     return { ...counts, byTopic, resetPartitions: reset.size, complete, dryRun: opts.dryRun };
   } finally {
     await producer?.stop();
-  }
-}
-
-/**
- * A recreated topic makes all progress on its partitions meaningless: every group, the all-codes one
- * and each code's, goes back to the new log's start. Left stale, once the new log grows past an old
- * offset, what lies below it would count as replayed and be passed over.
- */
-async function forgetOldTopic(client: KafkaClient, opts: ReplayOptions, bounds: ReadonlyMap<number, { low: bigint; high: bigint }>, reset: ReadonlySet<number>): Promise<void> {
-  for (const group of [opts.groupId, ...DEAD_LETTER_CODES.map((c) => codeGroup(opts.groupId, c))]) {
-    const committed = await client.admin.committedOffsets(group, opts.from);
-    // Only offsets past the end the log had when this run began: an unused code's group is not
-    // created, and what this run itself committed stands.
-    const stale = committed
-      .filter((c) => reset.has(c.partition) && c.offset !== '-1' && BigInt(c.offset) > bounds.get(c.partition)!.high)
-      .map((c) => ({ partition: c.partition, offset: String(bounds.get(c.partition)!.low) }));
-    if (stale.length > 0) await client.admin.setCommittedOffsets(group, opts.from, stale);
   }
 }
 

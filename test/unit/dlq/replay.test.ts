@@ -127,6 +127,18 @@ test('after a recreated topic, every group\'s old progress is forgotten: once th
   assert.deepEqual(k.texts(), ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7']);
 });
 
+test('a recreated topic found through one group makes every group stale there, even an offset the new log already holds', async () => {
+  const k = memoryKafka(['LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE', 'LT_INFERENCE']);
+  // From the old topic: all codes replayed to 10, LT_INFERENCE alone to 4.
+  k.committed.set('replay', 10n);
+  k.committed.set(codeGroup('replay', 'LT_INFERENCE'), 4n);
+  const r = await replayDeadLetters(base(k.client));
+  assert.deepEqual([r.replayed, r.skippedReplayed, r.resetPartitions], [6, 0, 1], 'the new log\'s offsets 0–3 are not taken for replayed');
+  assert.equal(k.committed.get(codeGroup('replay', 'LT_INFERENCE')), 0n, 'written back');
+  assert.equal(k.committed.get('replay'), 6n, 'this run\'s own progress stands');
+  assert.equal((await replayDeadLetters(base(k.client))).replayed, 0, 'each once');
+});
+
 test('a dry run counts what the real run would replay, from where it would start, and records nothing', async () => {
   const k = memoryKafka(['LT_MSG_INVALID', 'LT_INFERENCE', 'LT_MSG_INVALID'], { low: 10 });
   k.committed.set(codeGroup('replay', 'LT_MSG_INVALID'), 11n);
