@@ -17,7 +17,8 @@ export interface EvalRow {
 export interface BundleEvaluation {
   readonly metrics: MultiLabelMetrics;
   /** Probabilities, rows × the bundle's labels. */
-  readonly probs: Float32Array;
+  /** Float64, as serving's decider computes them: in float32 every logit past ~16.6 is a probability of 1, and the tag-count bounds would rank those by threshold. */
+  readonly probs: Float64Array;
   readonly bundleLabels: readonly string[];
   /** Labels scored that the bundle cannot predict (always counted as not predicted). */
   readonly missingLabels: string[];
@@ -43,7 +44,7 @@ export async function evaluateBundle(bundle: string | LoadedBundle, rows: readon
     const width = bundleLabels.length;
     const labels = opts.labels ?? bundleLabels;
     const thresholds = loaded.manifest.thresholds;
-    const probs = new Float32Array(rows.length * width);
+    const probs = new Float64Array(rows.length * width);
     const size = opts.batchSize ?? 64;
     // Sorted by length so each batch pads little; results go back to row order.
     const order = [...rows.keys()].sort((a, b) => rows[a].text.length - rows[b].text.length);

@@ -38,7 +38,8 @@ export function scoreValidation(
   count: TagCount = ANY_TAG_COUNT,
 ): ValidationScore {
   const width = labels.length;
-  const probs = logits.map(sigmoid);
+  // Float64, as serving decides: see BundleEvaluation.probs.
+  const probs = Float64Array.from(logits, sigmoid);
   const perLabel = rule.thresholds === 'tuned' ? tuneThresholds(probs, truth, width, { rareFloor: rule.rareLabelFloor }) : fixedThresholds(labels);
   const objective = rule.thresholdObjective ?? 'f1';
   const thresholds =

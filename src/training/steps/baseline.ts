@@ -96,7 +96,7 @@ export function fitBaseline(input: BaselineInput, log: (line: string) => void): 
   const rows = ngramInput(encoded, spec);
   const testLogits = linearLogits(fit.model, featurize(fit.model, plan.testRows.map((r) => rows[r])));
   const testTruth = plan.testRows.map((r) => encoded.targets[r]);
-  const testProbs = testLogits.map(sigmoid);
+  const testProbs = Float64Array.from(testLogits, sigmoid);
   const thresholds = fit.validation.thresholds.map((t) => t.threshold);
   const test = multiLabelMetrics(testTruth, applyThresholds(testProbs, plan.testRows.length, thresholds), labels);
   const ruled = scoreValidation(fit.valLogits, plan.valRows.map((r) => encoded.targets[r]), labels, model.recipe, input.tagCount).thresholds.map((t) => t.threshold);

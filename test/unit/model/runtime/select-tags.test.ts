@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createDecider } from '../../../../src/model/runtime/classifier.ts';
 import { ANY_TAG_COUNT, selectTags, tagCountOf } from '../../../../src/model/runtime/select-tags.ts';
 import { applyThresholds } from '../../../../src/training/metrics.ts';
+import { scoreValidation } from '../../../../src/training/validation-score.ts';
 
 const logit = (p: number): number => Math.log(p / (1 - p));
 
@@ -66,4 +67,12 @@ test('the bounds rank by the model past ±16 logits too (not by threshold once p
   // At least one, none over: a is far closer to its threshold.
   assert.deepEqual(selectTags([sigmoid(-17), sigmoid(-40)], 0, [0.6, 0.3], { min: 1, max: 1 }), [0]);
   for (const probs of [[Number.NaN, 0.2, 0.1], [0.1, 0.2, Number.NaN]]) assert.deepEqual(selectTags(probs, 0, [0.5, 0.5, 0.5], { min: 1, max: null }), [1], JSON.stringify(probs));
+});
+
+test('training\'s validation scoring decides saturated logits as serving does (probabilities in float64: in float32 both are 1 and the bounds fell back to label order)', () => {
+  // At most one tag; both over 0.5; the second is far more confident, and the truth.
+  const score = scoreValidation(Float32Array.of(20, 30, -5), [Uint8Array.of(0, 1, 0)], ['a', 'b', 'c'], { thresholds: 'fixed', rareLabelFloor: 0 }, { min: 0, max: 1 });
+  const served = createDecider(['a', 'b', 'c'], [0.5, 0.5, 0.5], { min: 0, max: 1 })(Float32Array.of(20, 30, -5), 1);
+  assert.deepEqual(served[0].tags.map((t) => t.label), ['b']);
+  assert.equal(score.metrics.subset_accuracy, 1, 'validation picked b too');
 });
