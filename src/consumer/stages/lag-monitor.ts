@@ -22,8 +22,8 @@ export interface LagMonitorOptions {
   readonly fromBeginning?: boolean;
   /**
    * Whether the group's consumer has joined: a group reading from the end starts at the end it
-   * finds then, so that is where a partition's baseline is taken (comments written before the
-   * join are never read, and would otherwise be lag for good). Absent: from the first tick.
+   * finds then, so a partition's baseline is taken again there (comments written before the join
+   * are never read, and would otherwise be lag for good). Absent: the first tick's end stands.
    */
   readonly joined?: () => boolean;
   /** A round trip still unanswered after this long counts as a failed tick (default TICK_TIMEOUT_MS). */
@@ -68,11 +68,13 @@ export function createLagMonitor(opts: LagMonitorOptions): LagMonitor {
   const tickTimeoutMs = opts.tickTimeoutMs ?? TICK_TIMEOUT_MS;
   /** Each partition's end when first measured: where a group reading from the end starts. */
   const startedAt = new Map<number, bigint>();
+  const rebased = new Set<number>();
 
   async function measure(): Promise<void> {
     const marks = await opts.admin.watermarks(opts.topic);
     const committed = await opts.admin.committedOffsets(opts.groupId, opts.topic);
     const next = new Map(committed.map((c) => [c.partition, BigInt(c.offset)]));
+    const joinedNow = opts.joined?.() ?? true;
     for (const m of marks) {
       const at = next.get(m.partition) ?? -1n;
       // No committed offset yet: from the beginning, everything still in the log is waiting; from
@@ -81,8 +83,13 @@ export function createLagMonitor(opts: LagMonitorOptions): LagMonitor {
       let from = at;
       if (at < 0n) {
         if (opts.fromBeginning === false) {
-          if (!startedAt.has(m.partition) && (opts.joined?.() ?? true)) startedAt.set(m.partition, BigInt(m.high));
-          from = startedAt.get(m.partition) ?? BigInt(m.high);
+          // Provisional from the first tick (a group that never joins still shows its lag growing),
+          // taken again once at the first tick after the join: where the consumer really starts.
+          if (!startedAt.has(m.partition) || (joinedNow && !rebased.has(m.partition))) {
+            startedAt.set(m.partition, BigInt(m.high));
+            if (joinedNow) rebased.add(m.partition);
+          }
+          from = startedAt.get(m.partition)!;
         } else from = BigInt(m.low);
       }
       const lag = BigInt(m.high) - from;
