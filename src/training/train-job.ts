@@ -215,7 +215,7 @@ async function trainAndPublish(
 ): Promise<TrainJobResult> {
   const { opts, log, seed, runDir, bundleDir, checkpointDir } = job;
   const { rows, labels, plan, encoded, tagCount } = run;
-  const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet, frozenTensors: frozenTensorsOf(opts, run.initial) }, log);
+  const trained = await trainModel({ ...run, engine, seed, checkpointDir, resume: opts.resume, quiet: opts.quiet, frozenTensors: frozenTensorsOf(opts, run.initial), threads: opts.threads }, log);
   const truth = plan.valRows.map((r) => encoded.targets[r]);
   const fusion = fusionSpec
     ? fuseLate({ config: run.initial.config, spec: fusionSpec, fit: baselineFit.fit, bertValLogits: trained.valLogits, valTruth: truth, labels }, log)

@@ -22,6 +22,8 @@ export interface TrainInput extends PreparedRun {
   readonly frozenTensors?: readonly string[];
   /** The bounds validation scores each epoch with: the ones the bundle ships. */
   readonly tagCount?: TagCount;
+  /** onnxruntime threads of the first-batch check (--threads). */
+  readonly threads?: number;
 }
 
 /**
