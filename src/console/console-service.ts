@@ -39,17 +39,13 @@ function isClient(k: ConsoleServiceOptions['kafka']): k is KafkaClient {
   return typeof (k as KafkaClient).consumer === 'function';
 }
 
-/** How old a comment must be to count when it was written rather than when read. */
-export const BACKLOG_MS = 60_000;
-
 /**
- * The second a comment counts in: when read, unless it was written over BACKLOG_MS earlier (a
- * backlog read with --from-beginning, or a console that fell behind is history, not a spike in
- * the last minute). Live comments count as read, so producer clocks a little off ours do not
- * move them.
+ * The second a comment counts in: when the service classified it, by the service's own clock (a
+ * backlog read with --from-beginning, or a console that fell behind, is history, not a spike in
+ * the last minute; producer clocks do not enter), never later than now.
  */
-export function countedAt(producedAt: number, now: number): number {
-  return now - producedAt > BACKLOG_MS ? producedAt : now;
+export function countedAt(classifiedAt: number, now: number): number {
+  return Math.min(classifiedAt, now);
 }
 
 export function createConsoleService(options: ConsoleServiceOptions): ConsoleService {
@@ -74,7 +70,7 @@ export function createConsoleService(options: ConsoleServiceOptions): ConsoleSer
         value = undefined;
       }
       const parsed = OutputMessageSchema.safeParse(value);
-      if (parsed.success) aggregator.add(parsed.data, countedAt(parsed.data.timing.producedAt, Date.now()));
+      if (parsed.success) aggregator.add(parsed.data, countedAt(parsed.data.timing.classifiedAt, Date.now()));
       else aggregator.skip();
       batch.resolve(record.offset);
     }

@@ -17,8 +17,9 @@ type Nested = string | Nested[];
 const nestedTexts: z.ZodType<Nested[]> = z.array(z.union([nonEmptyText, z.lazy(() => nestedTexts)]));
 const flatTexts = z
   .array(z.union([nonEmptyText, nestedTexts]))
-  .min(1)
-  .transform((d): string[] => (d as unknown[]).flat(Infinity) as string[]);
+  .transform((d): string[] => (d as unknown[]).flat(Infinity) as string[])
+  // After flattening: [[]] is no text either.
+  .refine((d) => d.length > 0, 'no texts');
 
 const V2Input = z
   .object({

@@ -5,12 +5,12 @@
  * before this point re-reads the same labels and resumes next time.
  */
 import type { Fusion } from './fuse.ts';
-import { realpath } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathExists } from '../../common/fs.ts';
 import type { ParityResult } from '../../model/build/export-parity.ts';
 import { writeBundleFiles } from '../../model/build/write-bundle.ts';
-import type { LoadedBundle } from '../../model/manifest.ts';
+import { MANIFEST_FILE, type LoadedBundle } from '../../model/manifest.ts';
 import { loadBundle } from '../../model/runtime/load-bundle.ts';
 import { removeCheckpoint } from '../checkpoint.ts';
 import type { DataReport } from '../data.ts';
@@ -106,12 +106,11 @@ export function assembleReport(p: ReportParts): RunReport {
   };
 }
 
-/** `target` does not exist yet, or its bundle is `bundleDir` itself. */
-async function holdsBundle(target: string, bundleDir: string): Promise<boolean> {
-  if (!(await pathExists(target))) return true;
-  const real = async (p: string): Promise<string | undefined> => realpath(p).catch(() => undefined);
-  const [a, b] = await Promise.all([real(join(target, BUNDLE_DIR)), real(bundleDir)]);
-  return a !== undefined && a === b;
+/** `target` does not exist yet or is empty, or its bundle is the champion (itself, or a promoted copy: the same model and version). */
+async function holdsBundle(target: string, champion: LoadedBundle): Promise<boolean> {
+  if (!(await pathExists(target)) || (await readdir(target)).length === 0) return true;
+  const held = await readFile(join(target, BUNDLE_DIR, MANIFEST_FILE), 'utf8').then((t) => JSON.parse(t) as { modelId?: unknown; version?: unknown }, () => undefined);
+  return held?.modelId === champion.manifest.modelId && held?.version === champion.manifest.version;
 }
 
 export async function publishRun(input: PublishInput): Promise<PublishedRun> {
@@ -133,7 +132,7 @@ export async function publishRun(input: PublishInput): Promise<PublishedRun> {
   const champion = input.report.champion;
   // Only where the champion lives (the CronJob's --base and --promote-to are one folder) or nothing
   // does yet: a --promote-to serving another model must not get the base's bundle.
-  const dataCarriedTo = !promotedTo && champion && target && (await holdsBundle(target, champion.dir)) ? target : undefined;
+  const dataCarriedTo = !promotedTo && champion && target && (await holdsBundle(target, champion.bundle)) ? target : undefined;
   const report = assembleReport({
     ...input.report,
     finished: new Date(),

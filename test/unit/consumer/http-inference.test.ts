@@ -173,6 +173,7 @@ test('V2 requests are held to their declared shape and input name, texts must no
   refused(input({ name: 'bogus' }), /named "text"/);
   refused(input({ data: ['这个多少钱', '  '], shape: [2] }), /text is empty/);
   refused({ ...input({}), outputs: [] }, /at least one output/);
+  refused(input({ shape: [1, 0], data: [[]] }), /no texts/);
   const nested = V2InferRequestSchema.parse(input({ shape: [2, 1], data: [['这个多少钱'], ['包邮吗']] }));
   assert.deepEqual(nested.inputs[0].data, ['这个多少钱', '包邮吗']);
 });

@@ -151,6 +151,11 @@ test('champion/challenger: previous data merged, test split pinned, decision by 
   assert.equal((await loadBundle(join(serving, 'bundle'))).manifest.version, promoted.report.bundle.version);
   assert.ok(existsSync(join(serving, 'train-data.jsonl')));
   assert.equal((await loadBundle(join(first, 'bundle'))).manifest.version, a.report.bundle.version);
+  // --base the promoted run, --promote-to the copy promotion made of it: the same champion, so a kept run carries its data there.
+  const keptOnCopy = await runTrainJob({ ...tiny, ...quiet, data: [writeJsonl(join(dir, 'd.jsonl'), tinyRows(20, 6, 'f'))], base: join(dir, 'third'), init: join(dir, 'third'), recipe: 'livetag', out: join(dir, 'fifth'), promoteMargin: 1, promoteTo: serving });
+  assert.equal(keptOnCopy.decision.decision, 'kept');
+  assert.equal(keptOnCopy.report.bundle.dataCarriedTo, serving);
+  assert.equal((await loadBundle(join(serving, 'bundle'))).manifest.version, promoted.report.bundle.version, 'the champion still serves');
 });
 
 test('--promote-to a folder that is not a run (other files in it) is refused before any data is read, and left as it was', async () => {
