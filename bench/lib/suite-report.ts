@@ -67,7 +67,7 @@ export function renderMarkdown(o: SuiteOutput): string {
     row('· above that floor, µs per message', (x) => f(x.overhead_cpu_us_per_msg_above_idle ?? NaN, 0), '');
     row('p99 ms at 50 % load (past the run\'s first 2 s)', (x) => f(x.p99_ms_at_50pct, 0), '≤ bound');
     row('· the whole run, a fresh service\'s first 2 s in', (x) => f(x.p99_ms_at_50pct_whole_run ?? NaN, 0), '');
-    row('p99 bound ms (max wait + 2 × batch time)', (x) => f(x.p99_bound_ms, 0), '');
+    row('p99 bound ms (max wait + 2 × batch time at 50 % load)', (x) => f(x.p99_bound_ms, 0), '');
     row('p99 ms at 50 % load inside livetag (fetched → classified)', (x) => f(x.p99_in_livetag_ms_at_50pct, 0), '');
     L.push('');
   }
@@ -252,7 +252,7 @@ export interface ShapeSummary {
   readonly p99_ms_at_50pct: number;
   /** The same run with its first seconds in. */
   readonly p99_ms_at_50pct_whole_run?: number;
-  /** LIVETAG_BATCH_MAX_WAIT_MS + 2 × the mean inference time of one batch in the backlog run. */
+  /** LIVETAG_BATCH_MAX_WAIT_MS + 2 × one batch's time at 50 % load (halfLoadBatchMs: that step's own batches, no longer than its capacity allows). */
   readonly p99_bound_ms: number;
   /** The same run's p99 from the consumer's receipt (fetchedAt) to classifiedAt: livetag's own share, without Kafka's round trips; absent before it was stamped. */
   readonly p99_in_livetag_ms_at_50pct?: number;

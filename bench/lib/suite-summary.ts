@@ -28,6 +28,22 @@ interface ShapeResult {
 /** Serve settings the numbers were taken with (livetag's defaults unless the run set them). */
 export const SERVE_DEFAULTS = { LIVETAG_BATCH_MAX_SIZE: 64, LIVETAG_BATCH_MAX_WAIT_MS: 5, LIVETAG_BATCH_QUIET_MS: 2, LIVETAG_BATCH_MAX_TOKENS: 4096, LIVETAG_WARMUP_MS: 250, LIVETAG_MAX_IN_FLIGHT: 4096, LIVETAG_DEDUPE_CACHE_SIZE: 0 };
 
+/**
+ * The batch time the p99 bound is built from: the 50 % step's own batches (the backlog drain's are
+ * ten times larger), and no longer than that step's wall time allows a batch per session. The
+ * inference timer runs from submission, so with a batch in flight ahead of it (the batcher keeps
+ * parallelism + 1) it also counts that wait, which the bound's "2 ×" already covers: the timers
+ * summed to twice the session capacity. Undefined without the 50 % step's model figures.
+ */
+export function halfLoadBatchMs(half: { readonly model?: { readonly inferenceSeconds: number; readonly batches: number }; readonly usage?: { readonly wallSeconds?: number } } | undefined, sessions: number | undefined): number | undefined {
+  const m = half?.model;
+  if (!m || m.batches === 0) return undefined;
+  const timed = m.inferenceSeconds / m.batches;
+  const wall = half?.usage?.wallSeconds;
+  const capacity = wall !== undefined && sessions ? (wall * sessions) / m.batches : Infinity;
+  return Math.min(timed, capacity) * 1000;
+}
+
 export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: number; partitions: number; loadAverageAtStart: number }): ShapeSummary {
   const s = r.livetag;
   const m = s.model;
@@ -41,6 +57,7 @@ export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: n
   const idleMain = r.idle?.threadsCpuSecondsPerSecond.main;
   const wholeMainUsPerMsg = s.usage.threads?.main !== undefined ? (s.usage.threads.main / s.received) * 1e6 : NaN;
   const batchMs = m && m.batches > 0 ? (m.inferenceSeconds / m.batches) * 1000 : NaN;
+  const boundBatchMs = halfLoadBatchMs(half, r.sessions?.auto) ?? batchMs;
   return {
     serve_over_raw: s.msgsPerSecond / r.rawBeside.mean,
     serve_over_transformersjs: r.livetagAuto.msgsPerSecond / tjs,
@@ -50,7 +67,7 @@ export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: n
     overhead_by_subtraction_us_per_msg: serveUsPerMsg - rawUsPerToken * paddedPerText,
     p99_ms_at_50pct: half?.latency?.p99 ?? NaN,
     ...(half?.latencyWholeRun ? { p99_ms_at_50pct_whole_run: half.latencyWholeRun.p99 } : {}),
-    p99_bound_ms: SERVE_DEFAULTS.LIVETAG_BATCH_MAX_WAIT_MS + 2 * batchMs,
+    p99_bound_ms: SERVE_DEFAULTS.LIVETAG_BATCH_MAX_WAIT_MS + 2 * boundBatchMs,
     p99_in_livetag_ms_at_50pct: half?.latencySplit?.fetchedToClassified?.p99 ?? NaN,
     settings: {
       ...SERVE_DEFAULTS,
@@ -62,6 +79,7 @@ export function summarizeShape(r: ShapeResult, run: { quick: boolean; threads: n
       ...(s.steady ? { overhead_steady_from: `the drain's message ${s.steady.fromReceived} of ${s.received} on (past its first ${STEADY_FROM_SHARE * 100} %)` } : {}),
       serve_padded_tokens_per_text: paddedPerText,
       mean_batch_ms: batchMs,
+      bound_batch_ms: boundBatchMs,
       mean_batch_texts: m ? m.texts / m.batches : NaN,
       ...run,
     },

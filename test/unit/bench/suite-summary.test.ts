@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RawRow, ServeResult } from '../../../bench/lib/suite-report.ts';
-import { summarizeShape } from '../../../bench/lib/suite-summary.ts';
+import { halfLoadBatchMs, summarizeShape } from '../../../bench/lib/suite-summary.ts';
 
 const raw: RawRow = { batch: 64, textsPerSecond: 2000, gflops: 1, meanTokens: 10, paddingShare: 0.5, cpuSecondsPer1000: 1 };
 const usage = { cores: 1, peakRssMb: 1, brokerCores: 0, benchCores: 0, cpuSeconds: 2, brokerCpuSeconds: 0, benchCpuSeconds: 0, wallSeconds: 10 };
@@ -39,4 +39,12 @@ test('summary: a run without the split (older suite.json) keeps the whole drain 
   assert.equal(s.overhead_cpu_us_per_msg_whole_drain, undefined);
   // (0.1 − 0.005 × 10 s) / 1000 messages.
   assert.ok(Math.abs(s.overhead_cpu_us_per_msg_above_idle! - 50) < 1e-9);
+});
+
+test('the p99 bound takes the 50 % step\'s own batch time, no longer than its capacity allows (the timer also counts the wait behind the batch ahead)', () => {
+  // 50 % step: 100 batches timed at 30 ms each over a 2 s run on one session: at most 20 ms a batch.
+  const half = { model: { inferenceSeconds: 3, batches: 100 }, usage: { wallSeconds: 2 } };
+  assert.equal(halfLoadBatchMs(half, 1), 20);
+  assert.equal(halfLoadBatchMs(half, 2), 30, 'two sessions leave room for the timed 30 ms');
+  assert.equal(halfLoadBatchMs({ usage: { wallSeconds: 2 } }, 1), undefined, 'no model figures: the caller keeps the drain\'s');
 });
