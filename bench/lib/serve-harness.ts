@@ -333,7 +333,8 @@ export async function createServeHarness(o: HarnessOptions) {
       const brokerCpuUsPerMsg = (r.usage.brokerCpuSeconds / r.received) * 1e6;
       rows.push({ rate, brokerCpuUsPerMsg, ...r });
       const before = rows.at(-2)?.brokerCpuUsPerMsg;
-      if (rows.length >= 3 && before !== undefined && brokerCpuUsPerMsg > before / 1.15) break;
+      // Settled: within 15 % of the run before, either way (a jump up is not a settled broker).
+      if (rows.length >= 3 && before !== undefined && Math.abs(brokerCpuUsPerMsg / before - 1) <= 0.15) break;
     }
     return rows;
   }

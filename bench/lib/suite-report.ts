@@ -100,7 +100,7 @@ export function renderMarkdown(o: SuiteOutput): string {
     L.push(`| model GFLOP/s / ${'2048²'} matrix product GFLOP/s | **${f(ra.modelGflopsOverMatmul * 100, 0)}%** | |`);
     L.push(`| model GFLOP/s / model-shaped GEMM (${r.matmul.gemmShape}) GFLOP/s | ${f(ra.modelGflopsOverModelShapedGemm * 100, 0)}% | |`, '');
 
-    L.push('| mode | msgs/s | CPU (cores) | peak RSS MB | broker CPU | load generator CPU |', '|---|---:|---:|---:|---:|---:|');
+    L.push('| mode | msgs/s | CPU (cores) | peak RSS MiB | broker CPU | load generator CPU |', '|---|---:|---:|---:|---:|---:|');
     const sessionsOf = (x: RawRow): string => (x.sessions && x.sessions > 1 ? `, ${x.sessions} sessions` : '');
     L.push(`| raw onnxruntime, batch ${r.best} (in process), beside the serve runs, the better of 1 and 2 sessions | ${f(r.rawBeside.mean)} (${f(r.rawBeside.before.textsPerSecond)} before${sessionsOf(r.rawBeside.before)}, ${f(r.rawBeside.after.textsPerSecond)} after${sessionsOf(r.rawBeside.after)}) | – | – | – | – |`);
     const tb = r.transformersJs.rows.reduce((a: any, b: any) => (b.transformersJs > a.transformersJs ? b : a));
@@ -121,7 +121,7 @@ export function renderMarkdown(o: SuiteOutput): string {
         'the naive consumer stamps no fetchedAt, so its first two parts show as one. Each run starts a fresh process; the percentiles leave out the records produced in its first 2 s (its JIT warm-up), and the last column gives the whole run\'s p99 with them:',
       '',
     );
-    L.push('| mode | load | msgs/s offered | p50 ms | p95 ms | p99 ms | p99 of the parts, ms | CPU (cores) | broker (cores) | peak RSS MB | p99 ms, whole run |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    L.push('| mode | load | msgs/s offered | p50 ms | p95 ms | p99 ms | p99 of the parts, ms | CPU (cores) | broker (cores) | peak RSS MiB | p99 ms, whole run |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     const split = (x: ServeResult) => {
       const s = x.latencySplit;
       if (!s) return '–';
@@ -210,7 +210,7 @@ export function renderHeadline(o: SuiteOutput): string {
       return `${f(x.latency.p50, 0)} / ${f(x.latency.p95, 0)} / ${f(x.latency.p99, 0)} (${x.rate}/s${whole})`;
     });
   }
-  row('livetag CPU (cores) / peak RSS MB, backlog', (m) => `${f(m.livetag.usage.cores, 2)} / ${f(m.livetag.usage.peakRssMb, 0)}`);
+  row('livetag CPU (cores) / peak RSS MiB, backlog', (m) => `${f(m.livetag.usage.cores, 2)} / ${f(m.livetag.usage.peakRssMb, 0)}`);
   row('raw onnxruntime CPU per text / livetag process CPU per message (over 100 %: livetag pads less)', (m) => `${f((m.raw.find((x: RawRow) => x.batch === m.best).cpuSecondsPer1000 / ((m.livetag.usage.cpuSeconds / m.livetag.received) * 1000)) * 100, 0)}%`);
   row('broker + reader CPU s per 1000 messages (on the same 2 cores)', (m) => f(((m.livetag.usage.brokerCpuSeconds + m.livetag.usage.benchCpuSeconds) / m.livetag.received) * 1000, 2));
   const variant = (name: string) => (m: any) => {
