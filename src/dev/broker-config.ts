@@ -112,7 +112,9 @@ export function serverProperties(dir: string, ports: BrokerPorts): Record<string
 function writeConfig(dir: string, properties: Record<string, string | number>): string {
   const file = path.join(dir, 'server.properties');
   const text = Object.entries(properties).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
-  fs.writeFileSync(file, text);
+  // The JAAS line of a secure broker holds the super user's password: owner only, as secrets/ is.
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
   return file;
 }
 

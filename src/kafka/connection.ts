@@ -26,14 +26,15 @@ export const KAFKA_SETTINGS = {
     default: undefined,
     doc: 'SASL mechanism; unset for none. oauthbearer takes its token from LIVETAG_KAFKA_OAUTH_* (OIDC client credentials).',
   },
-  LIVETAG_KAFKA_SASL_USERNAME: { schema: z.string().min(1), default: undefined, doc: 'SASL user name.' },
+  // Trimmed, as the password file is: a Secret made --from-file keeps the file's trailing newline.
+  LIVETAG_KAFKA_SASL_USERNAME: { schema: z.string().trim().min(1), default: undefined, doc: 'SASL user name.' },
   LIVETAG_KAFKA_SASL_PASSWORD_FILE: { schema: secretFile, default: undefined, doc: 'File holding the SASL password (e.g. a mounted Secret).' },
   LIVETAG_KAFKA_TLS: { schema: settingBool, default: 'false', doc: 'Connect to Kafka over TLS.' },
   LIVETAG_KAFKA_TLS_CA_FILE: { schema: secretFile, default: undefined, doc: 'PEM file of the CA that signed the brokers\' certificates.' },
   LIVETAG_KAFKA_TLS_CERT_FILE: { schema: secretFile, default: undefined, doc: 'PEM client certificate for mutual TLS.' },
   LIVETAG_KAFKA_TLS_KEY_FILE: { schema: secretFile, default: undefined, doc: 'PEM client key for mutual TLS.' },
   LIVETAG_KAFKA_OAUTH_TOKEN_URL: { schema: z.url({ protocol: /^https?$/ }), default: undefined, doc: 'OIDC token endpoint for SASL OAUTHBEARER (client-credentials grant).' },
-  LIVETAG_KAFKA_OAUTH_CLIENT_ID: { schema: z.string().min(1), default: undefined, doc: 'OAuth client id for SASL OAUTHBEARER.' },
+  LIVETAG_KAFKA_OAUTH_CLIENT_ID: { schema: z.string().trim().min(1), default: undefined, doc: 'OAuth client id for SASL OAUTHBEARER.' },
   LIVETAG_KAFKA_OAUTH_CLIENT_SECRET_FILE: { schema: secretFile, default: undefined, doc: 'File holding the OAuth client secret for SASL OAUTHBEARER.' },
   LIVETAG_KAFKA_OAUTH_SCOPE: { schema: z.string().min(1), default: undefined, doc: 'OAuth scope(s) to request, space-separated; unset for none.' },
 } as const;

@@ -58,9 +58,13 @@ export function createOAuthTokenSource(settings: OAuthSettings, deps: { fetch?: 
     }
     const text = await res.text();
     if (!res.ok) {
-      // 4xx: the endpoint judged the credentials (invalid_client...); retrying will not change its mind.
-      const what = `OAuth token endpoint ${settings.tokenUrl} refused client ${settings.clientId}: HTTP ${res.status} ${errorField(text)}`;
-      throw new LivetagError(res.status < 500 ? 'LT_KAFKA_AUTH' : 'LT_KAFKA', what.trim());
+      // A 4xx judged the credentials (invalid_client...): retrying will not change its mind. A busy,
+      // rate-limited or failing endpoint (408, 429, 5xx) is no verdict: retried like an outage, never
+      // worded "refused" (the confluent adapter reads that word as a refused login).
+      if (res.status >= 500 || res.status === 408 || res.status === 429) {
+        throw new LivetagError('LT_KAFKA', `OAuth token endpoint ${settings.tokenUrl} answered HTTP ${res.status} ${errorField(text)}`.trim(), { retryable: true });
+      }
+      throw new LivetagError('LT_KAFKA_AUTH', `OAuth token endpoint ${settings.tokenUrl} refused client ${settings.clientId}: HTTP ${res.status} ${errorField(text)}`.trim());
     }
     const parsed = TokenResponse.safeParse(safeJson(text));
     if (!parsed.success) throw new LivetagError('LT_KAFKA_AUTH', `OAuth token endpoint ${settings.tokenUrl} answered without an access_token`);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { isLivetagError } from '../../../src/common/errors.ts';
@@ -45,4 +45,6 @@ test('writeBrokerFiles writes a single-node KRaft config and the launch line', (
   assert.ok(readFileSync(join(dir, 'log4j2.properties'), 'utf8').includes('rootLogger.level = info'));
   const throughput = writeBrokerFiles(dir, { client: 1, controller: 2 }, '/lib', { heap: '1g', jit: 'throughput' });
   assert.ok(!throughput.args.includes('-XX:TieredStopAtLevel=1'));
+  // A secure broker's JAAS line holds the super user's password: owner only, also when rewritten over an older file.
+  assert.equal(statSync(launch.configFile).mode & 0o777, 0o600);
 });

@@ -26,3 +26,9 @@ test('transport trouble that a retry can heal is neither', () => {
   assert.equal(authErrorCode(new Error('Connection timeout')), undefined);
   assert.equal(authErrorCode(undefined), undefined);
 });
+
+test('every untrusted-broker-certificate code of Node\'s TLS is a refused login, not a retried outage', () => {
+  for (const code of ['CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'INVALID_CA', 'CERT_HAS_EXPIRED']) {
+    assert.equal(authErrorCode(Object.assign(new Error('tls'), { code })), 'LT_KAFKA_AUTH', code);
+  }
+});

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isLivetagError } from '../../../src/common/errors.ts';
@@ -40,4 +41,11 @@ test('the serve config carries the same connection, and reports its problems tog
     () => loadServeConfig({ LIVETAG_KAFKA_CLIENT: 'x', LIVETAG_HTTP_PORT: '99999' }),
     (err: unknown) => isLivetagError(err, 'LT_CONFIG_INVALID') && /2 problems/.test(err.message),
   );
+});
+
+test('the SASL user name and OAuth client id are trimmed as the secret files are (a Secret made --from-file keeps a newline)', () => {
+  const file = join(tempDir(), 'password');
+  writeFileSync(file, 'hunter2\n');
+  const c = loadKafkaConnection({ LIVETAG_KAFKA_SASL_MECHANISM: 'scram-sha-512', LIVETAG_KAFKA_SASL_USERNAME: 'livetag\n', LIVETAG_KAFKA_SASL_PASSWORD_FILE: file });
+  assert.deepEqual(c.sasl, { mechanism: 'scram-sha-512', username: 'livetag', password: 'hunter2' });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { isLivetagError } from '../../../src/common/errors.ts';
 import { loadKafkaConnection } from '../../../src/kafka/connection.ts';
+import { authErrorCode } from '../../../src/kafka/auth-errors.ts';
 import { createOAuthTokenSource } from '../../../src/kafka/oauth-token.ts';
 import { tempDir } from '../../helpers/shared.ts';
 
@@ -36,6 +37,21 @@ test('a refused client is LT_KAFKA_AUTH (not retried) without the secret or the 
   await assert.rejects(refused.token(), (e: unknown) => isLivetagError(e, 'LT_KAFKA_AUTH') && !e.retryable && /invalid_client/.test(e.message) && !e.message.includes('s3cret'));
   const down = createOAuthTokenSource(settings, { fetch: async () => new Response('oops', { status: 503 }) });
   await assert.rejects(down.token(), (e: unknown) => isLivetagError(e, 'LT_KAFKA') && e.retryable);
+});
+
+test('a rate-limited or busy token endpoint (429, 408, 5xx) is retryable and never reads as a refused login, in either adapter\'s form', async () => {
+  for (const status of [429, 408, 500, 503]) {
+    const busy = createOAuthTokenSource(settings, { fetch: async () => new Response('{"error":"slow_down"}', { status }) });
+    const err = await busy.token().then(
+      () => assert.fail('no token'),
+      (e: unknown) => e as Error,
+    );
+    assert.ok(isLivetagError(err, 'LT_KAFKA') && err.retryable, `${status}: ${err.message}`);
+    // librdkafka hands the token source's error back as a plain Error with its prefix.
+    assert.equal(authErrorCode(new Error(`oauthbearer_token_refresh_cb: ${err.message}`)), undefined, String(status));
+  }
+  const refused = await createOAuthTokenSource(settings, { fetch: async () => new Response('{"error":"invalid_client"}', { status: 401 }) }).token().catch((e: Error) => e);
+  assert.equal(authErrorCode(new Error(`oauthbearer_token_refresh_cb: ${(refused as Error).message}`)), 'LT_KAFKA_AUTH');
 });
 
 test('LIVETAG_KAFKA_SASL_MECHANISM=oauthbearer needs the token URL, client id and secret file', () => {
