@@ -84,43 +84,42 @@ export async function writeRunData(runDir: string, rows: readonly LabeledRow[], 
 /** What a promoted run leaves in its target; a target holding none of them is not replaced. */
 export const RUN_MARKERS = [BUNDLE_DIR, TRAIN_DATA_FILE];
 
+/** Replaces `target` whole with the given [source, name] entries that exist (links followed), or LT_TRAINING saying `what` failed. */
+async function replaceRunFolder(target: string, entries: ReadonlyArray<readonly [string, string]>, what: string): Promise<void> {
+  try {
+    await replaceDirAtomically(
+      resolve(target),
+      async (tmp) => {
+        for (const [from, name] of entries) if (await pathExists(from)) await cp(from, join(tmp, name), { recursive: true, dereference: true });
+      },
+      { ownedBy: RUN_MARKERS },
+    );
+  } catch (cause) {
+    throw new LivetagError('LT_TRAINING', `cannot ${what}: ${(cause as Error).message}`, { cause });
+  }
+}
+
 /**
  * Copies a run's bundle and data to where serving and the next run look,
  * replacing what is there in one rename so nobody reads a half-copied model.
  */
 export async function promoteRun(runDir: string, target: string): Promise<void> {
-  try {
-    await replaceDirAtomically(
-      resolve(target),
-      async (tmp) => {
-        for (const f of [BUNDLE_DIR, TRAIN_DATA_FILE, SPLITS_FILE, REPORT_DIR]) {
-          if (await pathExists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f), { recursive: true });
-        }
-      },
-      { ownedBy: RUN_MARKERS },
-    );
-  } catch (cause) {
-    throw new LivetagError('LT_TRAINING', `cannot promote ${runDir} to ${target}: ${(cause as Error).message}`, { cause });
-  }
+  const entries = [BUNDLE_DIR, TRAIN_DATA_FILE, SPLITS_FILE, REPORT_DIR].map((f) => [join(runDir, f), f] as const);
+  await replaceRunFolder(target, entries, `promote ${runDir} to ${target}`);
 }
 
 /**
  * A kept challenger's rows and pinned splits, carried to the champion's folder beside the
  * champion's own bundle and report: the next run's --base reads them there, so the labels this
- * run consumed are trained on later. The folder changes whole, as a promotion's does.
+ * run consumed are trained on later. The folder changes whole, as a promotion's does. The
+ * champion's bundle may be the registry's `current`, a link: its files are copied.
  */
 export async function carryRunData(runDir: string, target: string, championBundle: string): Promise<void> {
-  const dir = resolve(target);
-  try {
-    await replaceDirAtomically(dir, async (tmp) => {
-      // The registry's `current` may be a link: copy the bundle itself.
-      await cp(resolve(championBundle), join(tmp, BUNDLE_DIR), { recursive: true, dereference: true });
-      if (await pathExists(join(dir, REPORT_DIR))) await cp(join(dir, REPORT_DIR), join(tmp, REPORT_DIR), { recursive: true });
-      for (const f of [TRAIN_DATA_FILE, SPLITS_FILE]) {
-        if (await pathExists(join(runDir, f))) await cp(join(runDir, f), join(tmp, f));
-      }
-    }, { ownedBy: RUN_MARKERS });
-  } catch (cause) {
-    throw new LivetagError('LT_TRAINING', `cannot carry the data of ${runDir} to ${target}: ${(cause as Error).message}`, { cause });
-  }
+  const entries = [
+    [resolve(championBundle), BUNDLE_DIR],
+    [join(resolve(target), REPORT_DIR), REPORT_DIR],
+    [join(runDir, TRAIN_DATA_FILE), TRAIN_DATA_FILE],
+    [join(runDir, SPLITS_FILE), SPLITS_FILE],
+  ] as const;
+  await replaceRunFolder(target, entries, `carry the data of ${runDir} to ${target}`);
 }
