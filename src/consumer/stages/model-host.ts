@@ -15,7 +15,16 @@ export interface ModelHostOptions {
   readonly warmup: WarmUpOptions;
   readonly metrics: ServeMetrics;
   readonly logger: Logger;
+  /** When a refused version is tried again: first after `baseMs`, doubling per refusal up to `maxMs`. */
+  readonly retryRefused?: { readonly baseMs: number; readonly maxMs: number };
 }
+
+/**
+ * A refusal can be passing (a bundle still syncing onto a shared volume, a GPU
+ * briefly out of memory), so the version is tried again, but with backoff:
+ * a truly broken bundle must not be reloaded, at the cost of a whole model load, every poll.
+ */
+export const RETRY_REFUSED = Object.freeze({ baseMs: 60_000, maxMs: 30 * 60_000 });
 
 export interface ModelHost {
   /** Loads the configured bundle, or the registry's current version. */
@@ -34,7 +43,13 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
   const { metrics, logger } = opts;
   let watcher: ModelWatcher | undefined;
   let reloading: Promise<boolean> = Promise.resolve(true);
-  let lastRefused: string | undefined;
+  const retry = opts.retryRefused ?? RETRY_REFUSED;
+  let refused: { id: string; at: number; times: number } | undefined;
+  const refuse = (id: string): void => {
+    refused = { id, at: Date.now(), times: refused?.id === id ? refused.times + 1 : 1 };
+  };
+  const backoffMs = (times: number): number => Math.min(retry.baseMs * 2 ** (times - 1), retry.maxMs);
+  const stillRefused = (id: string): boolean => refused?.id === id && Date.now() - refused.at < backoffMs(refused.times);
   /** The version the last reload asked for: what serves once the queue drains. */
   let requested: string | undefined;
   let stopped = false;
@@ -67,13 +82,16 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
       await warm(next);
     } catch (err) {
       await next?.stop().catch(() => undefined);
-      lastRefused = id;
+      refuse(id);
+      // Else the watcher would take this version for one already on its way and never try it again.
+      if (requested === id) requested = undefined;
       metrics.reloadFailures.inc();
       metrics.errors.inc({ code: errorCode(err) });
-      logger.error('model reload refused; the current model keeps serving', { version: id, serving: serving.manifest.version, error: (err as Error).message });
+      logger.error('model reload refused; the current model keeps serving', { version: id, serving: serving.manifest.version, retryInMs: backoffMs(refused?.times ?? 1), error: (err as Error).message });
       return false;
     }
     const old = await swap(next);
+    refused = undefined;
     show(next);
     metrics.modelFallback.set(0);
     logger.info('model swapped', { from: old.manifest.version, to: id, labels: next.manifest.labels.length });
@@ -98,7 +116,7 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
       for (const candidate of others) {
         const fallback = await loadClassifier(await registry.path(candidate.id)).catch(() => undefined);
         if (!fallback) continue;
-        lastRefused = currentId;
+        refuse(currentId);
         metrics.modelFallback.set(1);
         metrics.errors.inc({ code: errorCode(err) });
         logger.error('the current model does not load; serving the newest older version that verifies until a good one is promoted', {
@@ -146,7 +164,7 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
         onChange: (id) => {
           // Against what will serve once queued reloads finish: a rollback to the serving version,
           // announced while another loads, must still be queued (doReload skips it if it is moot).
-          if (id !== (requested ?? current()?.manifest.version) && id !== lastRefused)
+          if (id !== (requested ?? current()?.manifest.version) && !stillRefused(id))
             reload(id).catch((err: unknown) => logger.error('model reload failed', { version: id, error: (err as Error)?.message ?? String(err) }));
         },
       });

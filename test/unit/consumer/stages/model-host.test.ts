@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../../../../src/common/logger.ts';
 import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
@@ -94,6 +95,52 @@ test('a rollback announced while a promotion still loads is not dropped: the rep
     }
     assert.ok(sawB, 'the promotion was loading when the rollback came');
     assert.equal(serving.manifest.version, ia, 'serving what the registry says');
+  } finally {
+    await host.stop();
+    await serving.stop();
+  }
+});
+
+test('a refused version is tried again with backoff, and serves once it loads (a bundle still syncing onto the volume)', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'registry');
+  const registry = createModelRegistry(root);
+  await writeRandomBundle(join(dir, 'a'), { shape: 'tiny', seed: 1 });
+  await writeRandomBundle(join(dir, 'b'), { shape: 'tiny', seed: 2 });
+  const ia = await registry.publish(join(dir, 'a'));
+  const ib = await registry.publish(join(dir, 'b'));
+  await registry.promote(ia);
+  const metrics = createServeMetrics();
+  const host = createModelHost({
+    model: { path: '', device: 'cpu', deviceId: 0, threads: 1, sessions: 1, variant: 'auto', spinning: false },
+    registry: { root, topic: 'unused', pollMs: 10 },
+    warmup: { ms: 0, batchSize: 4 },
+    metrics,
+    logger: createLogger('error', {}, () => {}),
+    retryRefused: { baseMs: 150, maxMs: 400 },
+  });
+  let serving: Classifier = await host.load();
+  // Promotion verifies the bundle, so it is damaged after: as a volume that has not caught up yet.
+  await registry.promote(ib);
+  const onnx = join(await registry.path(ib), 'model.onnx');
+  const good = readFileSync(onnx);
+  writeFileSync(onnx, good.subarray(0, good.length - 7));
+  const failures = async (): Promise<number> => (await metrics.reloadFailures.get()).values[0]?.value ?? 0;
+  try {
+    await host.watch(undefined as unknown as KafkaClient, () => serving, async (next) => {
+      const old = serving;
+      serving = next;
+      return old;
+    });
+    // Polled every 10 ms for 600 ms: backoff 150, 300, 400 ms allows 3 tries, not 60.
+    await new Promise((r) => setTimeout(r, 600));
+    const tries = await failures();
+    assert.ok(tries >= 2 && tries <= 4, `tried ${tries} times in 600 ms`);
+    assert.equal(serving.manifest.version, ia, 'the old model keeps serving meanwhile');
+    writeFileSync(onnx, good);
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && serving.manifest.version !== ib) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(serving.manifest.version, ib, 'the repaired version serves without a restart or a new promotion');
   } finally {
     await host.stop();
     await serving.stop();
