@@ -10,6 +10,8 @@ type StartOptions = { dir?: string; port?: number; secure?: boolean; mtls?: bool
 
 async function start({ dir, port, secure, mtls, 'env-file': envFile }: StartOptions): Promise<number> {
   if ((mtls || envFile !== undefined) && !secure) throw usageError('--mtls and --env-file need --secure');
+  // Checked now: a broker that formats and starts for minutes, then fails on the path, wastes the start.
+  if (envFile !== undefined) assertWritableFilePath(envFile);
   let died: (reason: string) => void = () => {};
   const unexpectedExit = new Promise<string>((resolve) => (died = resolve));
   const broker = createLocalBroker({
@@ -55,6 +57,13 @@ async function start({ dir, port, secure, mtls, 'env-file': envFile }: StartOpti
     process.off('SIGINT', signalled);
     process.off('SIGTERM', signalled);
   }
+}
+
+function assertWritableFilePath(file: string): void {
+  const target = path.resolve(file);
+  if (fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) throw usageError(`--env-file ${file}: is a folder; name a file in it`);
+  const folder = path.dirname(target);
+  if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw usageError(`--env-file ${file}: folder ${folder} does not exist`);
 }
 
 export const command = createCommand(kafkaSpec, ({ values }) => start(values), {

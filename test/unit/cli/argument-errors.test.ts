@@ -28,3 +28,14 @@ test('an input file that does not exist is a usage error naming its option, befo
   assert.equal(make.code, 2, make.stderr);
   assert.match(make.stderr, /LT_USAGE: --tokenizer .*nope\.json: no such file/);
 });
+
+test('kafka --env-file in a missing folder, or naming a folder, is a usage error before the broker formats and starts', async () => {
+  const dir = tempDir();
+  const missing = await run(['kafka', 'start', '--secure', '--dir', join(dir, 'broker'), '--env-file', join(dir, 'no', 'client.env')]);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /LT_USAGE: --env-file .*client\.env: folder .*no does not exist/);
+  const folder = await run(['kafka', 'start', '--secure', '--dir', join(dir, 'broker'), '--env-file', dir]);
+  assert.equal(folder.code, 2, folder.stderr);
+  assert.match(folder.stderr, /LT_USAGE: --env-file .*: is a folder/);
+  assert.doesNotMatch(missing.stderr + folder.stderr, /starting|KAFKA_BROKERS/);
+});
