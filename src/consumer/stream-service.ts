@@ -1,6 +1,7 @@
 import type { Logger } from '../common/logger.ts';
 import { runAll } from '../common/run-all.ts';
 import { createKafkaClient } from '../kafka/client.ts';
+import { insecureConnectionWarnings } from '../kafka/connection.ts';
 import type { ServeConfig } from './config.ts';
 import { createHttpInference, serverLimitsFor } from './http-inference.ts';
 import { PACKAGE_VERSION, createServeMetrics, type ServeMetrics } from './metrics.ts';
@@ -64,7 +65,8 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
   });
 
   async function start(): Promise<void> {
-    tracing = await createTracing(process.env, { name: 'livetag', version: PACKAGE_VERSION });
+    for (const warning of insecureConnectionWarnings(config.kafka)) logger.warn(warning);
+    tracing = await createTracing(process.env, { name: 'livetag', version: PACKAGE_VERSION }, logger);
     await health.start();
     const classifier = await models.load();
     classify = createClassifyStage({

@@ -1,6 +1,7 @@
 /**
- * W3C trace context in and out, and OpenTelemetry spans exported by OTLP
- * (HTTP/protobuf or JSON, as the standard OTEL_* variables say) when
+ * W3C trace context in and out, and OpenTelemetry spans exported by OTLP over
+ * HTTP (protobuf, the specification's default, or JSON, as
+ * OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says) when
  * OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set.
  * Unset, nothing of the SDK is even imported and every call is a no-op: the
  * hot path pays one branch. Parents are passed explicitly (record headers,
@@ -8,6 +9,8 @@
  * one batch never leak into the work of another.
  */
 import type { Link, Span, SpanContext, Tracer } from '@opentelemetry/api';
+import { LivetagError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
 import type { RecordHeaders } from '../kafka/port.ts';
 
 export const TRACEPARENT = 'traceparent';
@@ -55,16 +58,51 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
-/** Tracing for this process: the no-op unless tracingRequested(env); then an OTLP exporter configured by the OTEL_* variables. */
-export async function createTracing(env: NodeJS.ProcessEnv, service: { name: string; version: string }): Promise<Tracing> {
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+/** The OTLP protocol the environment asks for; gRPC is refused by name rather than sent as HTTP to a gRPC port, where every span would be lost. */
+export function otlpProtocol(env: NodeJS.ProcessEnv): OtlpProtocol {
+  const asked = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf').trim();
+  if (asked === 'http/protobuf' || asked === 'http/json') return asked;
+  throw new LivetagError(
+    'LT_CONFIG_INVALID',
+    `OTEL_EXPORTER_OTLP_PROTOCOL=${asked}: livetag exports traces over OTLP/HTTP only; set http/protobuf (or http/json) and point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's HTTP port (4318 by default), or unset the endpoint to turn tracing off`,
+  );
+}
+
+/** The SDK's diagnostics, failed exports above all, as rate-limited warnings: a collector that is down must show in the logs, once a minute, not once per batch. */
+function diagnosticsTo(logger: Logger, everyMs = 60_000): (message: string) => void {
+  let last = -Infinity;
+  let suppressed = 0;
+  return (message) => {
+    const now = Date.now();
+    if (now - last < everyMs) {
+      suppressed++;
+      return;
+    }
+    logger.warn('tracing: span export or SDK problem', { detail: message.slice(0, 500), ...(suppressed > 0 ? { suppressedSinceLast: suppressed } : {}) });
+    last = now;
+    suppressed = 0;
+  };
+}
+
+/** Tracing for this process: the no-op unless tracingRequested(env); then an OTLP exporter, which reads the other OTEL_* variables from process.env itself. */
+export async function createTracing(env: NodeJS.ProcessEnv, service: { name: string; version: string }, logger?: Logger): Promise<Tracing> {
   if (!tracingRequested(env)) return NOOP_TRACING;
+  const protocol = otlpProtocol(env);
   const [api, core, resources, sdk, otlp] = await Promise.all([
     import('@opentelemetry/api'),
     import('@opentelemetry/core'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
+    protocol === 'http/json' ? import('@opentelemetry/exporter-trace-otlp-http') : import('@opentelemetry/exporter-trace-otlp-proto'),
   ]);
+  if (logger) {
+    const say = diagnosticsTo(logger);
+    const text = (message: string, args: unknown[]): string => [message, ...args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : JSON.stringify(a)))].join(' ');
+    const quiet = (): void => {};
+    api.diag.setLogger({ error: (m, ...a) => say(text(m, a)), warn: (m, ...a) => say(text(m, a)), info: quiet, debug: quiet, verbose: quiet }, { logLevel: api.DiagLogLevel.WARN, suppressOverrideMessage: true });
+  }
   const resource = resources
     .resourceFromAttributes({ 'service.name': service.name, 'service.version': service.version })
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));

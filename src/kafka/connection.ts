@@ -113,6 +113,26 @@ function saslOf(values: ParsedSettings<typeof KAFKA_SETTINGS>, password?: string
   };
 }
 
+/**
+ * Settings that work but send a secret in the clear: refusing them would break
+ * clusters inside a private network that chose so, so they are said aloud instead.
+ */
+export function insecureConnectionWarnings(connection: Pick<KafkaConnection, 'ssl' | 'sasl'>): string[] {
+  const sasl = connection.sasl;
+  if (!sasl) return [];
+  const warnings: string[] = [];
+  if (!connection.ssl && (sasl.mechanism === 'plain' || sasl.mechanism === 'oauthbearer')) {
+    const secret = sasl.mechanism === 'plain' ? 'the SASL password' : 'the OAuth access token';
+    warnings.push(`SASL ${sasl.mechanism.toUpperCase()} without TLS sends ${secret} to the brokers in the clear; set LIVETAG_KAFKA_TLS=true unless the network is trusted`);
+  }
+  if (sasl.mechanism === 'oauthbearer') {
+    const url = new URL(sasl.oauth.tokenUrl);
+    const loopback = url.hostname === 'localhost' || /^127\./.test(url.hostname) || url.hostname === '[::1]';
+    if (url.protocol === 'http:' && !loopback) warnings.push(`LIVETAG_KAFKA_OAUTH_TOKEN_URL ${url.origin} is plain http: the client secret crosses the network in the clear; use https`);
+  }
+  return warnings;
+}
+
 /** One LT_CONFIG_INVALID listing every problem. */
 export function invalid(problems: readonly string[]): LivetagError {
   return new LivetagError('LT_CONFIG_INVALID', `invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  - ${problems.join('\n  - ')}`);

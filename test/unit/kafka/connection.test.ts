@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { isLivetagError } from '../../../src/common/errors.ts';
 import { loadServeConfig } from '../../../src/consumer/config.ts';
-import { loadKafkaConnection } from '../../../src/kafka/connection.ts';
+import { insecureConnectionWarnings, loadKafkaConnection } from '../../../src/kafka/connection.ts';
 import { tempDir } from '../../helpers/shared.ts';
 
 test('the Kafka connection reads LIVETAG_KAFKA_* only: a bad serve setting does not break it', () => {
@@ -48,4 +48,23 @@ test('the SASL user name and OAuth client id are trimmed as the secret files are
   writeFileSync(file, 'hunter2\n');
   const c = loadKafkaConnection({ LIVETAG_KAFKA_SASL_MECHANISM: 'scram-sha-512', LIVETAG_KAFKA_SASL_USERNAME: 'livetag\n', LIVETAG_KAFKA_SASL_PASSWORD_FILE: file });
   assert.deepEqual(c.sasl, { mechanism: 'scram-sha-512', username: 'livetag', password: 'hunter2' });
+});
+
+test('secrets sent in the clear are warned about: PLAIN or OAUTHBEARER without TLS, a token URL over plain http off this host', () => {
+  const file = join(tempDir(), 'secret');
+  writeFileSync(file, 's3cret');
+  const plain = { LIVETAG_KAFKA_SASL_MECHANISM: 'plain', LIVETAG_KAFKA_SASL_USERNAME: 'u', LIVETAG_KAFKA_SASL_PASSWORD_FILE: file };
+  const oauth = (url: string) => ({ LIVETAG_KAFKA_SASL_MECHANISM: 'oauthbearer', LIVETAG_KAFKA_OAUTH_TOKEN_URL: url, LIVETAG_KAFKA_OAUTH_CLIENT_ID: 'c', LIVETAG_KAFKA_OAUTH_CLIENT_SECRET_FILE: file });
+  const warn = (env: Record<string, string>) => insecureConnectionWarnings(loadKafkaConnection(env));
+  assert.match(warn(plain).join('\n'), /SASL PLAIN without TLS sends the SASL password .* in the clear/);
+  assert.deepEqual(warn({ ...plain, LIVETAG_KAFKA_TLS: 'true' }), []);
+  // SCRAM never sends the password itself.
+  assert.deepEqual(warn({ ...plain, LIVETAG_KAFKA_SASL_MECHANISM: 'scram-sha-256' }), []);
+  const both = warn(oauth('http://idp.example.com/token'));
+  assert.equal(both.length, 2, both.join('\n'));
+  assert.match(both[0]!, /OAUTHBEARER without TLS sends the OAuth access token/);
+  assert.match(both[1]!, /http:\/\/idp\.example\.com is plain http: the client secret/);
+  assert.deepEqual(warn({ ...oauth('https://idp.example.com/token'), LIVETAG_KAFKA_TLS: 'true' }), []);
+  assert.deepEqual(warn({ ...oauth('http://127.0.0.1:8080/token'), LIVETAG_KAFKA_TLS: 'true' }), [], 'a token endpoint on this host stays off the network');
+  assert.deepEqual(warn({}), []);
 });
