@@ -174,7 +174,8 @@ export function renderMarkdown(o: SuiteOutput): string {
     L.push(`| machine total available | ${f((o.machine.cores / lt.msgsPerSecond) * 1000, 2)} (${o.machine.cores} cores × ${f(secs, 1)} s) |`);
     L.push('');
     L.push(
-      `The model's share of livetag's own CPU: raw ${f(rawBest.cpuSecondsPer1000, 2)} / livetag ${f((lt.usage.cpuSeconds / lt.received) * 1000, 2)} = **${f((rawBest.cpuSecondsPer1000 / ((lt.usage.cpuSeconds / lt.received) * 1000)) * 100, 0)}%**; ` +
+      `Raw onnxruntime's CPU per message (batch ${rawBest.batch}) over livetag's: raw ${f(rawBest.cpuSecondsPer1000, 2)} / livetag ${f((lt.usage.cpuSeconds / lt.received) * 1000, 2)} = **${f((rawBest.cpuSecondsPer1000 / ((lt.usage.cpuSeconds / lt.received) * 1000)) * 100, 0)}%** ` +
+        `(an estimate of the model's share of livetag's CPU, which passes 100 % where serve's batches, sized and length-bucketed, cost less per message than raw's); ` +
         `the broker and the reader, which a deployment runs elsewhere, take ${f(((lt.usage.brokerCpuSeconds + lt.usage.benchCpuSeconds) / lt.received) * 1000, 2)} CPU s per 1000 messages on these same cores.`,
       '',
     );
