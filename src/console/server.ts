@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIPv4, type AddressInfo } from 'node:net';
 import { LivetagError } from '../common/errors.ts';
 import type { ConsoleAggregator, ConsoleView } from './aggregator.ts';
+import { createSnapshotPush } from './event-stream.ts';
 
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -33,7 +34,7 @@ const IDLE_PUSH_MS = 2000;
 /** Unsent bytes above which a stream skips snapshots. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 /** Open event streams at most; more get 503 (each is a timer and a snapshot every PUSH_MS). */
-const MAX_STREAMS = 64;
+export const MAX_STREAMS = 64;
 
 const PAGE_DIR = new URL('./page/', import.meta.url);
 const STATIC: Readonly<Record<string, { file: string; type: string }>> = {
@@ -134,17 +135,7 @@ export function createConsoleServer(opts: ConsoleServerOptions): ConsoleServer {
   const stream = (req: IncomingMessage, res: ServerResponse, view: ConsoleView): void => {
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write('retry: 1000\n\n');
-    let sentVersion = -1;
-    let sentAt = 0;
-    const push = (): void => {
-      // A client that stopped reading (a frozen tab, a stuck proxy) gets the latest snapshot once it drains, not every one queued.
-      if (res.writableLength > MAX_BUFFERED_BYTES) return;
-      const now = Date.now();
-      if (opts.aggregator.version === sentVersion && now - sentAt < IDLE_PUSH_MS) return;
-      sentVersion = opts.aggregator.version;
-      sentAt = now;
-      res.write(`data: ${JSON.stringify(opts.aggregator.snapshot(view, now))}\n\n`);
-    };
+    const push = createSnapshotPush(res, { version: () => opts.aggregator.version, snapshot: (now) => opts.aggregator.snapshot(view, now) }, { maxBufferedBytes: MAX_BUFFERED_BYTES, idlePushMs: IDLE_PUSH_MS });
     push();
     const timer = setInterval(push, PUSH_MS);
     const close = (): void => {

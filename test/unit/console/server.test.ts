@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { createConsoleAggregator } from '../../../src/console/aggregator.ts';
-import { CONTENT_SECURITY_POLICY, createConsoleServer } from '../../../src/console/server.ts';
+import { CONTENT_SECURITY_POLICY, MAX_STREAMS, createConsoleServer } from '../../../src/console/server.ts';
 
 async function started(t: TestContext, token?: string) {
   const aggregator = createConsoleAggregator();
@@ -107,4 +107,31 @@ test('pushes snapshots of the requested view over Server-Sent Events', async (t)
   assert.deepEqual(snap.view, { tag: 'price', untagged: false });
   assert.equal(snap.questions[0].text, '<img src=x onerror=alert(1)>多少钱', 'text travels as data; the page escapes it');
   assert.equal(snap.tags.find((x: { label: string }) => x.label === 'price').m1, 1);
+});
+
+test(`at most ${MAX_STREAMS} open event streams: one more gets 503 with Retry-After, and a closed one frees its place`, async (t) => {
+  const { base } = await started(t);
+  const open: AbortController[] = [];
+  t.after(() => open.forEach((ac) => ac.abort()));
+  for (let i = 0; i < MAX_STREAMS; i++) {
+    const ac = new AbortController();
+    open.push(ac);
+    assert.equal((await fetch(`${base}/events`, { signal: ac.signal })).status, 200);
+  }
+  const refused = await fetch(`${base}/events`);
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get('retry-after'), '5');
+  assert.match(await refused.text(), new RegExp(`at most ${MAX_STREAMS} open event streams`));
+  assert.equal((await fetch(`${base}/api/snapshot`)).status, 200, 'other routes still answer');
+  open.shift()!.abort();
+  const deadline = Date.now() + 5_000;
+  let status = 0;
+  while (Date.now() < deadline && status !== 200) {
+    const ac = new AbortController();
+    const res = await fetch(`${base}/events`, { signal: ac.signal });
+    status = res.status;
+    if (status === 200) open.push(ac);
+    else await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(status, 200, 'the closed stream\'s place is free again');
 });
