@@ -113,11 +113,17 @@ function bounded(value: Buffer, headers: RecordHeaders, maxValueBytes: number): 
   };
 }
 
+/** UTF-8 bytes, not UTF-16 units: a comment in Chinese is three times its string length on the wire. */
+function bytesOf(x: Buffer | string | null | undefined): number {
+  if (x == null) return 0;
+  return typeof x === 'string' ? Buffer.byteLength(x) : x.length;
+}
+
 /** Approximate bytes a record takes in a batch: what the publisher budgets sends by. */
 export function recordBytes(r: OutgoingRecord): number {
-  let n = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  let n = 64 + bytesOf(r.key) + bytesOf(r.value);
   for (const [k, v] of Object.entries(r.headers ?? {})) {
-    for (const x of Array.isArray(v) ? v : [v]) n += k.length + (x?.length ?? 0) + 8;
+    for (const x of Array.isArray(v) ? v : [v]) n += Buffer.byteLength(k) + bytesOf(x) + 8;
   }
   return n;
 }

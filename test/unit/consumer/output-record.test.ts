@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseInputText } from '../../../src/consumer/input-message.ts';
-import { OutputMessageSchema, tagsRecord } from '../../../src/consumer/output-record.ts';
+import { OutputMessageSchema, recordBytes, tagsRecord } from '../../../src/consumer/output-record.ts';
 import type { ConsumedRecord } from '../../../src/kafka/port.ts';
 
 const record = (value: string): ConsumedRecord => ({ topic: 'in', partition: 0, offset: '7', key: null, value: Buffer.from(value), headers: {}, timestamp: '1700000000000', fetchedAt: 1 });
@@ -18,4 +18,13 @@ test('an input field named "scores" does not pose as the model\'s scores; other 
   assert.ok(OutputMessageSchema.safeParse(plain).success);
   const withScores = JSON.parse(String(tagsRecord(record(raw), parsed.message, { tags: [], scores: { price: 0.2 } }, context).value));
   assert.deepEqual(withScores.scores, { price: 0.2 });
+});
+
+test('a record is budgeted by its UTF-8 bytes: a Chinese comment costs three bytes a character, not one', () => {
+  const text = '这个多少钱'.repeat(1000);
+  const value = JSON.stringify({ text });
+  const asString = recordBytes({ topic: 't', key: '主播', value, headers: { 来源: '直播间' } });
+  const asBuffer = recordBytes({ topic: 't', key: Buffer.from('主播'), value: Buffer.from(value), headers: { 来源: Buffer.from('直播间') } });
+  assert.equal(asString, asBuffer, 'a string and its bytes cost the same');
+  assert.ok(asString >= Buffer.byteLength(value) && asString > 3 * text.length, `${asString} bytes for ${text.length} characters`);
 });
