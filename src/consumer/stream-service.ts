@@ -136,7 +136,9 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     stopping ??= (async () => {
       health.leaving();
       await monitor?.stop();
-      await models.stop();
+      // Not awaited before the drain: a reload in flight (a load, a smoke test, a warm-up) would
+      // take its time out of the drain deadline, and the pod's grace period is sized to that deadline.
+      const modelsStopped = models.stop();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.drainTimeoutMs)));
       const closing = drainAndClose().then(
@@ -150,6 +152,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       const drained = outcome === 'done';
       clearTimeout(timer);
       if (outcome === 'timeout') logger.error('drain deadline passed; exiting with work uncommitted (it will be redelivered)', { deadlineMs: config.drainTimeoutMs });
+      await modelsStopped;
       await classify?.classifier.stop().catch(() => undefined);
       await health.stop();
       await tracing.stop();

@@ -146,3 +146,38 @@ test('a refused version is tried again with backoff, and serves once it loads (a
     await serving.stop();
   }
 });
+
+test('stop() during a reload: the loaded model is not swapped in, it is stopped, and stop() waits for it', async () => {
+  const dir = tempDir();
+  const root = join(dir, 'registry');
+  const registry = createModelRegistry(root);
+  await writeRandomBundle(join(dir, 'a'), { shape: 'tiny', seed: 1 });
+  await writeRandomBundle(join(dir, 'b'), { shape: 'tiny', seed: 2 });
+  const ia = await registry.publish(join(dir, 'a'));
+  const ib = await registry.publish(join(dir, 'b'));
+  await registry.promote(ia);
+  const host = createModelHost({
+    model: { path: '', device: 'cpu', deviceId: 0, threads: 1, sessions: 1, variant: 'auto', spinning: false },
+    registry: { root, topic: 'unused', pollMs: 0 },
+    // Warming keeps the reload in flight while the service stops.
+    warmup: { ms: 400, batchSize: 4 },
+    metrics: createServeMetrics(),
+    logger: createLogger('error', {}, () => {}),
+  });
+  const serving: Classifier = await host.load();
+  let swaps = 0;
+  await host.watch(undefined as unknown as KafkaClient, () => serving, async () => {
+    swaps++;
+    return serving;
+  });
+  try {
+    const reloaded = host.reload(ib);
+    await new Promise((r) => setTimeout(r, 100));
+    await host.stop();
+    assert.equal(await reloaded, false, 'the reload gave up');
+    assert.equal(swaps, 0, 'nothing swapped in during the shutdown');
+    assert.equal(serving.manifest.version, ia);
+  } finally {
+    await serving.stop();
+  }
+});
