@@ -82,12 +82,18 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
       await warm(next);
     } catch (err) {
       await next?.stop().catch(() => undefined);
+      if (stopped) return false;
       refuse(id);
       // Else the watcher would take this version for one already on its way and never try it again.
       if (requested === id) requested = undefined;
       metrics.reloadFailures.inc();
       metrics.errors.inc({ code: errorCode(err) });
       logger.error('model reload refused; the current model keeps serving', { version: id, serving: serving.manifest.version, retryInMs: backoffMs(refused?.times ?? 1), error: (err as Error).message });
+      return false;
+    }
+    if (stopped) {
+      // The service is draining with the model it has: a swap now would only add work to the shutdown.
+      await next.stop();
       return false;
     }
     const old = await swap(next);
