@@ -126,5 +126,8 @@ export async function readToEnd(opts: ReadOptions, handle: (records: readonly Co
   } finally {
     clearTimeout(idle);
     await consumer.stop();
+    // The reader's group holds the offsets set above, kept by the broker for offsets.retention.minutes (7 days) after each run unless deleted.
+    // Best effort: a principal without DELETE on groups leaves it, as before.
+    await opts.client.admin.deleteGroups([opts.readerGroup]).catch(() => undefined);
   }
 }

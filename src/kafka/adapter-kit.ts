@@ -19,6 +19,26 @@ import type {
   TopicSpec,
 } from './port.ts';
 
+const ERR_GROUP_ID_NOT_FOUND = 69;
+
+/**
+ * Runs both libraries' deleteGroups; a group that never committed does not
+ * exist, and that one failing the whole call is not an error here.
+ */
+export async function deleteGroupsTolerant(deleteGroups: (ids: string[]) => Promise<unknown>, groupIds: readonly string[]): Promise<void> {
+  if (groupIds.length === 0) return;
+  try {
+    await deleteGroups([...groupIds]);
+  } catch (err) {
+    const groups = (err as { groups?: Array<{ errorCode?: number; error?: { code?: number } }> }).groups;
+    const missingOnly = groups?.every((g) => {
+      const code = g.errorCode ?? g.error?.code ?? 0;
+      return code === 0 || code === ERR_GROUP_ID_NOT_FOUND;
+    });
+    if (!missingOnly) throw err;
+  }
+}
+
 /** A record as both libraries take it in a batch send. */
 export interface LibraryMessage {
   key: Buffer | string | null;

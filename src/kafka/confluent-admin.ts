@@ -5,7 +5,7 @@
  */
 import type { KafkaJS as KJS, RdKafka } from '@confluentinc/kafka-javascript';
 import { LivetagError } from '../common/errors.ts';
-import { newTopics, withConnected } from './adapter-kit.ts';
+import { deleteGroupsTolerant, newTopics, withConnected } from './adapter-kit.ts';
 import type { Context } from './confluent-context.ts';
 import {
   connectionConfig,
@@ -230,6 +230,8 @@ export function createAdmin(ctx: Context): KafkaAdmin {
         if (partitions.length === 0) return;
         await consumer.commitOffsets(partitions.map((p) => ({ topic, partition: p.partition, offset: p.offset })));
       }),
+    deleteGroups: (groupIds) =>
+      withAdmin(ctx, `cannot delete groups ${groupIds.join(', ')}`, (admin) => deleteGroupsTolerant((ids) => admin.deleteGroups(ids, { timeout }), groupIds)),
     describeCluster: () => describeCluster(ctx),
   };
 }

@@ -4,7 +4,7 @@
  */
 import kafkajs, { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
 import { LivetagError } from '../common/errors.ts';
-import { consumedRecord, groupByTopic, keptConnection, libraryErrorOf, newTopics, portClient, portTransaction, rebalanceSignal, topicOffsets, withConnected } from './adapter-kit.ts';
+import { consumedRecord, deleteGroupsTolerant, groupByTopic, keptConnection, libraryErrorOf, newTopics, portClient, portTransaction, rebalanceSignal, topicOffsets, withConnected } from './adapter-kit.ts';
 import { authErrorCode } from './auth-errors.ts';
 import type { ClientOptions } from './client-options.ts';
 import type { SaslSettings } from './connection.ts';
@@ -338,6 +338,8 @@ function createAdmin(run: AdminRunner, probe: GroupProbe): KafkaAdmin {
       withGroupAdmin(`cannot commit offsets of ${groupId} on ${topic}`, groupId, (admin) =>
         admin.setOffsets({ groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset })) }),
       ),
+    deleteGroups: (groupIds) =>
+      withGroupAdmin(`cannot delete groups ${groupIds.join(', ')}`, groupIds.join(', '), (admin) => deleteGroupsTolerant((ids) => admin.deleteGroups(ids), groupIds)),
     describeCluster: () => withAdmin('cannot describe the cluster', (admin) => admin.describeCluster()),
   };
 }

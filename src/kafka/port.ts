@@ -157,6 +157,8 @@ export interface KafkaAdmin {
   committedOffsets(groupId: string, topic: string): Promise<Array<{ readonly partition: number; readonly offset: string }>>;
   /** Sets the group's committed offsets (the group must have no active members). */
   setCommittedOffsets(groupId: string, topic: string, partitions: ReadonlyArray<{ readonly partition: number; readonly offset: string }>): Promise<void>;
+  /** Deletes consumer groups that have no active members, their committed offsets with them; groups that do not exist are not an error. */
+  deleteGroups(groupIds: readonly string[]): Promise<void>;
   describeCluster(): Promise<ClusterInfo>;
 }
 

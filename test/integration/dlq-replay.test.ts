@@ -9,6 +9,7 @@ import { deadLetterStats, replayDeadLetters } from '../../src/dlq/replay.ts';
 import { createKafkaClient } from '../../src/kafka/client.ts';
 import { loadKafkaConnection } from '../../src/kafka/connection.ts';
 import { brokersFromEnv, testKafka, uniqueName } from './helpers/kafka.ts';
+import { withAdmin } from '../helpers/kafkajs.ts';
 import { collector, serveEnv, serveTopics, tinyBundle } from './helpers/serve.ts';
 
 const quiet = createLogger('error');
@@ -75,4 +76,8 @@ test('dead letters from a wrong mapping come back once each after the fix; trunc
   }
   const dlqAfter = out.received.filter((r) => r.topic === topics.dlq);
   assert.equal(dlqAfter.length, N + 2, 'no new dead letters after the fix (the first run\'s and the truncated one)');
+  const { groups } = await withAdmin(kafkajs, (admin) => admin.listGroups());
+  const ids = groups.map((g) => g.groupId);
+  assert.ok(ids.includes(`${group}.code.LT_MSG_INVALID`), 'the replay progress group stays (the next run starts after it)');
+  assert.deepEqual(ids.filter((id) => id.startsWith(`${group}-reader-`)), [], 'each run deletes its reader group');
 });

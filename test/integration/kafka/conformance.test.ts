@@ -128,6 +128,9 @@ for (const name of ADAPTERS) {
         await session.close();
         await session.close();
       }
+      // Deleting takes the offsets with the group; a group that never existed is no error.
+      await client.admin.deleteGroups([groupId, `${groupId}-never-joined`]);
+      assert.deepEqual(await client.admin.committedOffsets(groupId, topic), [{ partition: 0, offset: '-1' }]);
     });
 
     test('a rebalance splits partitions, and a leaving member hands its partitions over', async (t) => {
