@@ -169,6 +169,11 @@ export const ERROR_CODES = {
     description: 'another process held the model registry lock for a minute',
     hint: 'Promote, rollback and prune change the registry one at a time under `.registry.lock` in its root. Another `livetag models` command or retrain job was still changing it; run again. A lock left by a killed process is broken after 10 minutes.',
   },
+  LT_REGISTRY_CONFLICT: {
+    retryable: false,
+    description: 'a bundle reuses the version id of another published bundle',
+    hint: 'Registry versions are immutable: the id under versions/ already holds other content (thresholds, weights or measurements). Give the bundle a new version (train, optimize or import-hf it again; each run stamps a new id), or remove the old version if it was never served.',
+  },
   LT_REGISTRY_NO_ROLLBACK: {
     retryable: false,
     description: 'there is no earlier promoted version to roll back to',

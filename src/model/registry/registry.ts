@@ -1,4 +1,5 @@
-import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { cp, link, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { replaceDirAtomically, replaceSymlinkAtomically, writeFileAtomically } from '../../common/atomic-write.ts';
@@ -74,6 +75,7 @@ async function writeState(root: string, state: State): Promise<void> {
 const LOCK_FILE = '.registry.lock';
 /** Longer than any registry change takes: a lock this old was left by a killed process. */
 const STALE_LOCK_MS = 10 * 60_000;
+const LEFTOVER_MS = 60 * 60_000;
 const LOCK_WAIT_MS = 60_000;
 
 /**
@@ -93,7 +95,7 @@ async function withLock<T>(root: string, change: () => Promise<T>): Promise<T> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const since = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
       if (since > STALE_LOCK_MS) {
-        await rm(lock, { force: true });
+        await breakStaleLock(lock);
         continue;
       }
       if (Date.now() > deadline) throw new LivetagError('LT_REGISTRY_BUSY', `${root}: ${LOCK_FILE} held for ${Math.round(since / 1000)} s by another process`);
@@ -104,6 +106,31 @@ async function withLock<T>(root: string, change: () => Promise<T>): Promise<T> {
     return await change();
   } finally {
     await rm(lock, { force: true });
+  }
+}
+
+/**
+ * Moves a stale lock aside by rename, which one waiter alone wins for a given
+ * lock file. Removing it by name instead let a second waiter, which had also
+ * seen it stale, delete the lock the first had just taken: both then changed
+ * the registry at once. If what was moved turns out fresh (taken between the
+ * look and the rename), it is linked back, which never replaces a newer lock.
+ */
+async function breakStaleLock(lock: string): Promise<void> {
+  const aside = `${lock}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  if (!(await rename(lock, aside).then(() => true, () => false))) return;
+  const fresh = await stat(aside).then((s) => Date.now() - s.mtimeMs <= STALE_LOCK_MS, () => false);
+  if (fresh) await link(aside, lock).catch(() => undefined);
+  await rm(aside, { force: true });
+}
+
+/** Leftovers of a killed publish (its temp copy) or prune (versions moved aside), an hour old: nothing running still writes them. */
+async function removeLeftovers(root: string): Promise<void> {
+  const dir = join(root, VERSIONS);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!/^\.(.+\.(tmp|old)-\d+-[0-9a-f]+|pruned-.+)$/.test(name)) continue;
+    const age = await stat(join(dir, name)).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (age > LEFTOVER_MS) await rm(join(dir, name), { recursive: true, force: true });
   }
 }
 
@@ -134,17 +161,24 @@ export function createModelRegistry(root: string): ModelRegistry {
     root: abs,
     async publish(bundleDir) {
       const id = (await loadBundle(bundleDir)).manifest.version;
-      const verified = await loadBundle(versionDir(id)).then(
+      const published = await loadBundle(versionDir(id)).then(
         () => true,
         () => false,
       );
-      // Already published: same id, verified content.
-      if (!verified) await replaceDirAtomically(versionDir(id), (tmp) => cp(bundleDir, tmp, { recursive: true }));
+      if (published) {
+        // The manifest holds every file's digest: the same manifest is the same content.
+        const [ours, theirs] = await Promise.all([readFile(join(bundleDir, 'manifest.json')), readFile(join(versionDir(id), 'manifest.json'))]);
+        if (ours.equals(theirs)) return id;
+        throw new LivetagError('LT_REGISTRY_CONFLICT', `${abs}: version ${id} is already published with other content (thresholds, weights or measurements differ); a version names one content for good: give the bundle a new version (train, optimize or import it again) rather than reuse the id`);
+      }
+      // Links are copied as the files they lead to: a relative link inside the bundle would otherwise lead back to the source.
+      await replaceDirAtomically(versionDir(id), (tmp) => cp(bundleDir, tmp, { recursive: true, dereference: true }));
       return id;
     },
     async promote(id) {
-      await ensureVersion(id);
       await withLock(abs, async () => {
+        // Under the lock: a prune that held it may have just moved this version aside.
+        await ensureVersion(id);
         const state = await readState(abs);
         if (state.current === id) return;
         await writeState(abs, { current: id, history: [...state.history, id] });
@@ -197,6 +231,7 @@ export function createModelRegistry(root: string): ModelRegistry {
         return { doomed, aside };
       });
       for (const dir of aside) await rm(dir, { recursive: true, force: true });
+      await removeLeftovers(abs);
       return doomed;
     },
   };

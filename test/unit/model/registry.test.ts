@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir, readlink, rm, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, readlink, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createModelRegistry } from '../../../src/model/registry/registry.ts';
 import { writeRandomBundle } from '../../../src/model/build/random-bundle.ts';
@@ -125,4 +125,81 @@ test('changes take the registry lock: concurrent promotions all land in the hist
   await utimes(lock, old, old);
   assert.equal(await reg.rollback(), rolledTo, 'a stale lock is broken');
   await assert.rejects(readFile(lock), /ENOENT/, 'and released after the change');
+});
+
+test('a promotion waiting on the lock while a prune moves its version aside fails, rather than point current at a version that is gone', async () => {
+  const [a, b] = await bundles(2);
+  const reg = createModelRegistry(join(tempDir(), 'registry'));
+  const [ia, ib] = [await reg.publish(a), await reg.publish(b)];
+  await reg.promote(ia);
+  const lock = join(reg.root, '.registry.lock');
+  await writeFile(lock, 'prune\n');
+  const promoting = reg.promote(ib);
+  promoting.catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 150));
+  // What a prune does under the lock: the version moved aside, then the lock released.
+  await rename(join(reg.root, 'versions', ib), join(reg.root, 'versions', `.pruned-${ib}-1`));
+  await rm(lock);
+  await assert.rejects(promoting, /manifest\.json|ENOENT|cannot be read/);
+  assert.equal(await reg.current(), ia, 'current still names a version that exists');
+});
+
+test('two waiters that both find the lock stale do not both take it: no promotion is lost from the history', async () => {
+  const [a, b, c] = await bundles(3);
+  const reg = createModelRegistry(join(tempDir(), 'registry'));
+  const ids = [await reg.publish(a), await reg.publish(b), await reg.publish(c)];
+  const lock = join(reg.root, '.registry.lock');
+  const old = new Date(Date.now() - 11 * 60_000);
+  for (let round = 0; round < 12; round++) {
+    await writeFile(join(reg.root, 'registry.json'), JSON.stringify({ current: null, history: [] }));
+    await writeFile(lock, 'killed\n');
+    await utimes(lock, old, old);
+    await Promise.all(ids.map((id) => reg.promote(id)));
+    const state = JSON.parse(await readFile(join(reg.root, 'registry.json'), 'utf8')) as { history: string[] };
+    assert.deepEqual([...state.history].sort(), [...ids].sort(), `round ${round}: every promotion in the history`);
+  }
+});
+
+test('publishing other content under a version id already published is refused (LT_REGISTRY_CONFLICT); the same bundle again is a no-op', async () => {
+  const [a] = await bundles(1);
+  const reg = createModelRegistry(join(tempDir(), 'registry'));
+  const id = await reg.publish(a);
+  assert.equal(await reg.publish(a), id, 'publishing the same bundle twice is harmless');
+  const changed = join(tempDir(), 'changed');
+  await cp(a, changed, { recursive: true });
+  const manifest = JSON.parse(await readFile(join(changed, 'manifest.json'), 'utf8')) as { thresholds: number[] };
+  manifest.thresholds = manifest.thresholds.map(() => 0.99);
+  await writeFile(join(changed, 'manifest.json'), JSON.stringify(manifest));
+  await assert.rejects(reg.publish(changed), (err: unknown) => isLivetagError(err, 'LT_REGISTRY_CONFLICT') && /already published with other content/.test(err.message));
+  assert.notEqual((await loadBundle(await reg.path(id))).manifest.thresholds[0], 0.99, 'the published version is unchanged');
+});
+
+test('a bundle holding a relative link publishes a version that verifies (the link copied as its file), and prune clears a killed publish\'s temp copy', async () => {
+  const [a] = await bundles(1);
+  const linked = join(tempDir(), 'linked');
+  await mkdir(join(linked, 'files'), { recursive: true });
+  await cp(a, join(linked, 'files'), { recursive: true });
+  await mkdir(linked, { recursive: true });
+  // The bundle's tokenizer as a link to a file beside it in the bundle.
+  const manifest = JSON.parse(await readFile(join(linked, 'files', 'manifest.json'), 'utf8')) as { files: Record<string, unknown> };
+  const name = Object.keys(manifest.files ?? {}).find((f) => f.endsWith('.json')) ?? 'tokenizer.json';
+  await rename(join(linked, 'files', name), join(linked, 'files', `real-${name}`));
+  await symlink(`real-${name}`, join(linked, 'files', name));
+  await loadBundle(join(linked, 'files'));
+  const reg = createModelRegistry(join(tempDir(), 'registry'));
+  const id = await reg.publish(join(linked, 'files'));
+  await rm(linked, { recursive: true });
+  await reg.promote(id);
+  assert.equal((await loadBundle(await reg.path(id))).manifest.version, id, 'verifies with the source gone');
+
+  const leftover = join(reg.root, 'versions', `.${id}-x.tmp-99999-0badc0de`);
+  const fresh = join(reg.root, 'versions', `.${id}-y.tmp-99998-0badc0de`);
+  await mkdir(leftover);
+  await mkdir(fresh);
+  const old = new Date(Date.now() - 2 * 60 * 60_000);
+  await utimes(leftover, old, old);
+  await reg.prune(5);
+  const names = await readdir(join(reg.root, 'versions'));
+  assert.ok(!names.includes(`.${id}-x.tmp-99999-0badc0de`), 'an hour-old temp copy is removed');
+  assert.ok(names.includes(`.${id}-y.tmp-99998-0badc0de`), 'a fresh one may still be a publish in progress');
 });
