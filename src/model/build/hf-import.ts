@@ -91,8 +91,14 @@ interface HeadChoice {
 function chooseHead(hf: Record<string, unknown>, width: number | undefined, given?: readonly string[]): HeadChoice {
   const named = id2labelOf(hf);
   if (given && given.length > 0) {
-    if (width === undefined || width === given.length) return { labels: [...given], keepHead: width !== undefined };
-    return { labels: [...given], keepHead: false, note: `the checkpoint's classifier has ${width} outputs; replaced by a new head for the ${given.length} labels of --labels` };
+    if (width === undefined) return { labels: [...given], keepHead: false };
+    if (width !== given.length) return { labels: [...given], keepHead: false, note: `the checkpoint's classifier has ${width} outputs; replaced by a new head for the ${given.length} labels of --labels` };
+    // Only real names say which output is which; default LABEL_n names leave the order to --labels.
+    if (!named || named.length !== width || named.every((l) => /^LABEL_\d+$/.test(l))) return { labels: [...given], keepHead: true };
+    const same = given.length === new Set(given).size && given.every((l) => named.includes(l));
+    // The classifier's outputs follow id2label: taking --labels' order would publish one label's logit under another's name.
+    if (same) return { labels: named, keepHead: true, ...(given.some((l, i) => l !== named[i]) ? { note: `labels kept in the checkpoint's id2label order (${named.join(',')}), which its classifier's outputs follow` } : {}) };
+    return { labels: [...given], keepHead: false, note: `the checkpoint's classifier was trained for ${named.join(',')} (config.json id2label), not the labels of --labels; replaced by a new head` };
   }
   if (width !== undefined) {
     if (!named || named.length !== width) {

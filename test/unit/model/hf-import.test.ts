@@ -168,3 +168,18 @@ test('a weight file over 2 GiB is LT_HF_IMPORT saying to shard it, not a raw Ran
   await handle.close();
   await assert.rejects(readSafetensors(path), (e: unknown) => isLivetagError(e, 'LT_HF_IMPORT') && /over the 2 GiB .*max_shard_size/.test(e.message));
 });
+
+test('--labels in another order than id2label keeps each output under its own name; other names than id2label get a new head', async () => {
+  const dir = 'test/fixtures/hf/safetensors-f64';
+  const plain = await readHfCheckpoint(dir);
+  assert.deepEqual(plain.labels, ['price', 'size', 'stock']);
+  const reordered = await readHfCheckpoint(dir, { labels: ['stock', 'size', 'price'] });
+  assert.deepEqual(reordered.labels, ['price', 'size', 'stock'], 'the order the classifier rows follow');
+  assert.equal(reordered.head, 'pretrained');
+  assert.deepEqual(reordered.weights.get('classifier.weight')!.data, plain.weights.get('classifier.weight')!.data);
+  assert.match(reordered.notes.join('\n'), /kept in the checkpoint's id2label order \(price,size,stock\)/);
+  const renamed = await readHfCheckpoint(dir, { labels: ['a', 'b', 'c'] });
+  assert.deepEqual(renamed.labels, ['a', 'b', 'c']);
+  assert.equal(renamed.head, 'random');
+  assert.match(renamed.notes.join('\n'), /trained for price,size,stock \(config\.json id2label\), not the labels of --labels; replaced by a new head/);
+});
