@@ -55,12 +55,9 @@ export function selectTags(probs: ArrayLike<number>, offset: number, thresholds:
   for (let j = 0; j < width; j++) if (probs[offset + j] >= thresholds[j]) over.push(j);
   const max = count.max ?? width;
   if (over.length >= count.min && over.length <= max) return over;
-  // A NaN score (a broken model) is never the label chosen to meet a lower bound.
-  const margin = (j: number): number => {
-    const m = logit(probs[offset + j]) - logit(thresholds[j]);
-    return Number.isNaN(m) ? -Infinity : m;
-  };
-  const ranked = [...Array(width).keys()].sort((a, b) => margin(b) - margin(a));
+  // A NaN score (a broken model) is never chosen, not even to meet a lower bound: a row of NaN gets no tag.
+  const margin = (j: number): number => logit(probs[offset + j]) - logit(thresholds[j]);
+  const ranked = [...Array(width).keys()].filter((j) => !Number.isNaN(probs[offset + j])).sort((a, b) => margin(b) - margin(a));
   const keep = Math.min(Math.max(over.length, count.min), max);
   return ranked.slice(0, keep).sort((a, b) => a - b);
 }

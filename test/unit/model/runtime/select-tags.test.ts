@@ -67,6 +67,8 @@ test('the bounds rank by the model past ±16 logits too (not by threshold once p
   // At least one, none over: a is far closer to its threshold.
   assert.deepEqual(selectTags([sigmoid(-17), sigmoid(-40)], 0, [0.6, 0.3], { min: 1, max: 1 }), [0]);
   for (const probs of [[Number.NaN, 0.2, 0.1], [0.1, 0.2, Number.NaN]]) assert.deepEqual(selectTags(probs, 0, [0.5, 0.5, 0.5], { min: 1, max: null }), [1], JSON.stringify(probs));
+  assert.deepEqual(selectTags([Number.NaN, Number.NaN, Number.NaN], 0, [0.5, 0.5, 0.5], { min: 1, max: null }), [], 'a row of NaN gets no tag, not the first label');
+  assert.deepEqual(selectTags([Number.NaN, 0.9, 0.8], 0, [0.5, 0.5, 0.5], { min: 0, max: 1 }), [1], 'nor a place under the upper bound');
 });
 
 test('training\'s validation scoring decides saturated logits as serving does (probabilities in float64: in float32 both are 1 and the bounds fell back to label order)', () => {
