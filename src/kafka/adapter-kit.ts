@@ -189,15 +189,24 @@ export function portClient(
 /** Kafka's answers that mean "rejoin the group" (the set kafkajs' runner rejoins on). */
 const REBALANCE_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION']);
 
+/** The rebalance answer in `err` or its causes: kafkajs' retrier wraps a commit's in a KafkaJSNonRetriableError without a type. */
+function rebalanceAnswer(err: unknown): { readonly type: string } | undefined {
+  let e = err as { type?: unknown; cause?: unknown } | null | undefined;
+  for (let depth = 0; e && depth < 4; depth++, e = e.cause as typeof e) {
+    if (typeof e.type === 'string' && REBALANCE_TYPES.has(e.type)) return e as { type: string };
+  }
+  return undefined;
+}
+
 /**
- * A heartbeat's rebalance answer as LT_KAFKA_REBALANCE, so the service can
- * tell it from a failure; anything else passes through unchanged.
+ * A heartbeat's or a commit's rebalance answer as LT_KAFKA_REBALANCE, so the
+ * service can tell it from a failure; anything else passes through unchanged.
+ * Its cause is the library's own typed error, which libraryErrorOf hands back
+ * so that the library rejoins.
  */
 export function rebalanceSignal(err: unknown): never {
-  const type = (err as { type?: unknown } | null)?.type;
-  if (typeof type === 'string' && REBALANCE_TYPES.has(type)) {
-    throw new LivetagError('LT_KAFKA_REBALANCE', `the group is rebalancing (${type}): this batch stops and the member rejoins`, { cause: err, retryable: true });
-  }
+  const answer = rebalanceAnswer(err);
+  if (answer) throw new LivetagError('LT_KAFKA_REBALANCE', `the group is rebalancing (${answer.type}): this batch stops and the member rejoins`, { cause: answer, retryable: true });
   throw err;
 }
 

@@ -40,3 +40,26 @@ test('the library gets its own rebalance error back from the batch handler (so i
   const foreign = new Error('handler bug');
   assert.equal(libraryErrorOf(foreign), foreign);
 });
+
+test('a commit\'s rebalance answer, which kafkajs\' retrier wraps in a KafkaJSNonRetriableError without a type, is a rebalance too; the library gets the typed error back', async () => {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const createRetry = require('kafkajs/src/retry') as (o: object) => (fn: () => Promise<unknown>) => Promise<unknown>;
+  const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode: (code: number) => Error & { type: string } };
+  const { KafkaJSProtocolError } = require('kafkajs/src/errors') as { KafkaJSProtocolError: new (e: Error) => Error & { type: string } };
+  for (const code of [27, 22]) {
+    const original = new KafkaJSProtocolError(createErrorFromCode(code));
+    const wrapped = await createRetry({ retries: 2, initialRetryTime: 1 })(async () => {
+      throw original;
+    }).catch((e: unknown) => e);
+    assert.equal((wrapped as { type?: string }).type, undefined, 'the wrapper has no type of its own');
+    let signal: unknown;
+    try {
+      rebalanceSignal(wrapped);
+    } catch (err) {
+      signal = err;
+    }
+    assert.ok(signal instanceof LivetagError && signal.code === 'LT_KAFKA_REBALANCE', `${original.type}: ${String(signal)}`);
+    assert.equal(libraryErrorOf(signal), original, 'the library rejoins on its own typed error');
+  }
+});
