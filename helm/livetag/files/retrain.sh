@@ -22,9 +22,12 @@ registry="${LIVETAG_REGISTRY:?LIVETAG_REGISTRY is not set}"
 out="${LIVETAG_TRAIN_OUT:-/scratch/run}"
 encoder="$registry/encoder"
 
-# Pretrains into scratch and swaps the result in whole, so a killed or failed
-# run leaves the previous encoder in place. Its own positional parameters
-# build the command; the caller's ("$@", the train flags) are untouched.
+# Pretrains into scratch, copies the result beside the encoder on the registry
+# volume (scratch is another filesystem, where mv copies), and only then swaps
+# it in by two renames, so a killed or failed run leaves the previous encoder
+# (or, killed between the renames, encoder.old, which the next run puts back).
+# Its own positional parameters build the command; the caller's ("$@", the
+# train flags) are untouched.
 pretrain() {
   fresh="$(dirname "$out")/pretrain"
   rm -rf "$fresh"
@@ -42,11 +45,15 @@ pretrain() {
   IFS=$old_ifs
   livetag pretrain "$@" || return $?
   mkdir -p "$registry"
-  rm -rf "$encoder.old"
+  rm -rf "$encoder.new" "$encoder.old"
+  cp -R "$fresh" "$encoder.new" || return $?
   if [ -d "$encoder" ]; then mv "$encoder" "$encoder.old"; fi
-  mv "$fresh" "$encoder"
-  rm -rf "$encoder.old"
+  mv "$encoder.new" "$encoder"
+  rm -rf "$encoder.old" "$fresh"
 }
+
+# A run killed between the two renames left the previous encoder aside.
+if [ ! -d "$encoder" ] && [ -d "$encoder.old" ]; then mv "$encoder.old" "$encoder"; fi
 
 if [ "${LIVETAG_PRETRAIN:-false}" = true ]; then
   # An encoder younger than the refresh period is reused: pretraining is per corpus, not per retrain.

@@ -346,6 +346,12 @@ describe('chart contracts', opts, () => {
     assert.equal(trigger.authenticationRef.name, find(keda, 'TriggerAuthentication').metadata.name);
     assert.equal(so.spec.maxReplicaCount, 24);
     assert.equal(find(keda, 'Deployment').spec.replicas, undefined, 'the autoscaler owns replicas');
+    // KEDA counts lag for a group without offsets from where the service starts it.
+    assert.equal(trigger.metadata.offsetResetPolicy, 'earliest', 'LIVETAG_FROM_BEGINNING true (the default)');
+    const latest = find((await helmTemplate(tools(), { valuesFiles: VARIANTS.keda, set: ['config.LIVETAG_FROM_BEGINNING=false'] })).docs, 'ScaledObject');
+    assert.equal(latest.spec.triggers[0].metadata.offsetResetPolicy, 'latest');
+    const pinned = find((await helmTemplate(tools(), { valuesFiles: VARIANTS.keda, set: ['config.LIVETAG_FROM_BEGINNING=false', 'autoscaling.keda.offsetResetPolicy=earliest'] })).docs, 'ScaledObject');
+    assert.equal(pinned.spec.triggers[0].metadata.offsetResetPolicy, 'earliest', 'an explicit policy wins');
     const hpa = find((await render('hpa')).docs, 'HorizontalPodAutoscaler');
     assert.equal(hpa.spec.maxReplicas, 12);
     assert.equal(find((await render('hpa')).docs, 'Deployment').spec.replicas, undefined);

@@ -39,7 +39,7 @@ interface Run {
   calls: string[];
 }
 
-function retrain(opts: { champion?: boolean; current?: boolean; encoderDaysOld?: number; decision?: string; trainExit?: number; pretrainExit?: number; env?: Record<string, string>; args?: string[] }): Run & { registry: string } {
+function retrain(opts: { champion?: boolean; current?: boolean; encoderDaysOld?: number; decision?: string; trainExit?: number; pretrainExit?: number; env?: Record<string, string>; args?: string[]; setup?: (registry: string) => void }): Run & { registry: string } {
   const dir = tempDir('livetag-retrain-');
   const bin = path.join(dir, 'bin');
   const registry = path.join(dir, 'models');
@@ -60,6 +60,7 @@ function retrain(opts: { champion?: boolean; current?: boolean; encoderDaysOld?:
     const when = new Date(Date.now() - opts.encoderDaysOld * 86_400_000);
     fs.utimesSync(manifest, when, when);
   }
+  opts.setup?.(registry);
   fs.mkdirSync(path.join(dir, 'scratch'));
   const log = path.join(dir, 'calls.log');
   const r = spawnSync('/bin/sh', [SCRIPT, ...(opts.args ?? ['--backend', 'auto'])], {
@@ -156,7 +157,8 @@ test('pretraining on: the first run pretrains an encoder from the comment topic 
     /^pretrain --out \S+\/scratch\/pretrain --epochs 1 --max-length 64 --quiet --topic livetag\.comments --group livetag-pretrain --kafka-brokers kafka:9092 --max-records 1000000 --max-seconds 600 --data \/models\/unlabeled --data \/models\/more\.txt$/,
   );
   assert.equal(JSON.parse(fs.readFileSync(path.join(r.registry, 'encoder', 'bundle', 'manifest.json'), 'utf8')).head, 'encoder');
-  assert.ok(!fs.existsSync(path.join(path.dirname(r.registry), 'scratch', 'pretrain')), 'the scratch copy was moved, not copied');
+  assert.ok(!fs.existsSync(path.join(path.dirname(r.registry), 'scratch', 'pretrain')), 'the scratch copy is removed once installed');
+  assert.deepEqual(fs.readdirSync(r.registry).filter((n) => n.startsWith('encoder.')), [], 'no staging copy left beside it');
   assert.match(r.calls[1], new RegExp(`^train --backend auto --init ${r.registry}/encoder --out \\S+ --promote-to \\S+ --labels-topic `));
   assert.match(r.stdout, /retrain: pretrained a new encoder/);
 });
@@ -198,4 +200,19 @@ test('pretraining on: a failed pretraining keeps the previous encoder (or none) 
   assert.match(previous.stdout, /training from the previous encoder/);
   assert.match(previous.calls[1], new RegExp(`--init ${previous.registry}/encoder`));
   assert.match(fs.readFileSync(path.join(previous.registry, 'encoder', 'bundle', 'manifest.json'), 'utf8'), /before/);
+});
+
+test('pretraining on: an encoder left aside by a run killed between its two renames is put back and reused', () => {
+  const r = retrain({
+    env: PRETRAIN,
+    setup: (registry) => {
+      const manifest = path.join(registry, 'encoder.old', 'bundle', 'manifest.json');
+      fs.mkdirSync(path.dirname(manifest), { recursive: true });
+      fs.writeFileSync(manifest, '{"head":"encoder","version":"aside"}');
+    },
+  });
+  assert.equal(r.status, 0, r.stdout);
+  assert.ok(!r.calls.some((c) => c.startsWith('pretrain')), r.calls.join('\n'));
+  assert.match(fs.readFileSync(path.join(r.registry, 'encoder', 'bundle', 'manifest.json'), 'utf8'), /aside/);
+  assert.ok(!fs.existsSync(path.join(r.registry, 'encoder.old')));
 });
