@@ -311,11 +311,7 @@ function createAdmin(run: AdminRunner, probe: GroupProbe): KafkaAdmin {
         if (missing.length === 0) return [];
         // createTopics resolves false (rather than throwing) when another client
         // created one of them first; both outcomes leave the topics in place.
-        await admin.createTopics({
-          waitForLeaders: true,
-          timeout: 30_000,
-          topics: newTopics(missing),
-        });
+        await admin.createTopics({ waitForLeaders: true, timeout: 30_000, topics: newTopics(missing) });
         return missing.map((t) => t.topic);
       }),
     deleteTopics: (topics) =>

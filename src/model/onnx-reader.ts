@@ -9,8 +9,12 @@ export interface OnnxSummary {
   readonly inputs: string[];
   readonly outputs: string[];
   readonly outputWidth: number | undefined;
+  /** Rows of the position embedding table: the longest sequence the graph can run (undefined if it has none by that name). */
+  readonly positions: number | undefined;
   readonly meta: Record<string, string>;
 }
+
+const POSITION_TABLE = 'bert.embeddings.position_embeddings.weight';
 
 function decode(bytes: Uint8Array): onnxProto.onnx.ModelProto {
   try {
@@ -31,10 +35,12 @@ export function summarizeOnnx(bytes: Uint8Array): OnnxSummary {
   const dims = out?.type?.tensorType?.shape?.dim ?? [];
   const last = dims[dims.length - 1];
   const width = last?.dimValue != null ? Number(last.dimValue) : undefined;
+  const table = (graph.initializer ?? []).find((t) => t.name === POSITION_TABLE);
   return {
     inputs: (graph.input ?? []).map((i) => String(i.name)).filter((n) => !inits.has(n)),
     outputs: outputs.map((o) => String(o.name)),
     outputWidth: width,
+    positions: table?.dims?.length ? Number(table.dims[0]) : undefined,
     meta: Object.fromEntries((model.metadataProps ?? []).map((p) => [String(p.key), String(p.value)])),
   };
 }

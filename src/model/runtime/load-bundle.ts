@@ -110,4 +110,8 @@ function checkGraph(modelPath: string, manifest: Manifest, bytes: Uint8Array): v
   if (graph.outputWidth !== manifest.labels.length) {
     refuse(modelPath, `output width ${graph.outputWidth ?? 'unknown'} does not match the manifest's ${manifest.labels.length} labels`);
   }
+  // Trusted, a larger maxPositions lets the tokenizer pass sequences the graph fails on, each failing its whole batch.
+  if (graph.positions !== undefined && graph.positions !== manifest.architecture.maxPositions) {
+    refuse(modelPath, `position table of ${graph.positions} rows differs from the manifest's architecture.maxPositions ${manifest.architecture.maxPositions}`);
+  }
 }

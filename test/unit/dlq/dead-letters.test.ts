@@ -16,7 +16,7 @@ test('a dead-letter read whose consumer crashes for good rejects with that error
     resume: () => {},
     stop: async () => void stopped++,
   };
-  const admin = { watermarks: async () => [{ partition: 0, low: '0', high: '5' }], committedOffsets: async () => [], setCommittedOffsets: async () => {} };
+  const admin = { watermarks: async () => [{ partition: 0, low: '0', high: '5' }], committedOffsets: async () => [], setCommittedOffsets: async () => {}, deleteGroups: async () => {} };
   const client = { name: 'kafkajs', brokers: ['127.0.0.1:9'], consumer: () => consumer, admin } as unknown as KafkaClient;
   const t0 = Date.now();
   await assert.rejects(

@@ -36,6 +36,7 @@ function memoryKafka(codes: readonly string[], opts: { low?: number; batchSize?:
       watermarks: async () => [{ partition: 0, low: String(low), high: String(low + log.length) }],
       committedOffsets: async (group: string) => [{ partition: 0, offset: String(committed.get(group) ?? -1n) }],
       setCommittedOffsets: async (group: string, _t: string, parts: Array<{ partition: number; offset: string }>) => void committed.set(group, BigInt(parts[0].offset)),
+      deleteGroups: async (groups: string[]) => groups.forEach((g) => committed.delete(g)),
     },
     consumer: ({ groupId }: { groupId: string }) => {
       let stopped = false;

@@ -76,6 +76,21 @@ test('labels that disagree with the output width are refused', async () => {
   });
 });
 
+test('a manifest claiming more positions than the graph\'s table is refused (the longer texts it let through failed their whole batch)', async () => {
+  const dir = await copyOf('wrong-positions');
+  const path = join(dir, 'manifest.json');
+  const manifest = JSON.parse(await readFile(path, 'utf8'));
+  const rows = manifest.architecture.maxPositions;
+  manifest.architecture.maxPositions = rows * 4;
+  manifest.maxSequenceLength = rows * 4;
+  await writeFile(path, JSON.stringify(manifest));
+  await assert.rejects(loadBundle(dir), (err: unknown) => {
+    assert.ok(isLivetagError(err, 'LT_BUNDLE_INCONSISTENT'));
+    assert.match(err.message, new RegExp(`model\\.onnx: position table of ${rows} rows differs from the manifest's architecture\\.maxPositions ${rows * 4}`));
+    return true;
+  });
+});
+
 test('a manifest whose labels disagree with its own architecture is refused by the schema', async () => {
   const dir = await copyOf('bad-manifest');
   const path = join(dir, 'manifest.json');
