@@ -4,11 +4,6 @@
  * line from a labeling tool trains nothing at all.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { LivetagError } from '../common/errors.ts';
 
 /** One unparsed record: a JSONL line or a Kafka message value. */
 export interface RawRecord {
@@ -81,6 +76,8 @@ export interface ValidateOptions {
   readonly labels?: readonly string[];
   /** Unknown labels extend the label set instead of rejecting their rows. */
   readonly addUnknownLabels?: boolean;
+  /** Said after an unknown label: what the user can do about it (train: --add-labels). */
+  readonly unknownLabelHint?: string;
   readonly maxChars?: number;
   readonly maxIssuesPerKind?: number;
 }
@@ -91,37 +88,6 @@ export function textKey(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
 }
 
-/**
- * A path that does not exist is a mistyped argument (exit 2, like `classify`), not a data set
- * with no usable rows (exit 3); other failures (permissions) stay LT_DATA.
- */
-export function unreadablePath(path: string, cause: NodeJS.ErrnoException): LivetagError {
-  if (cause.code === 'ENOENT') return new LivetagError('LT_USAGE', `${path}: no such file or directory`, { cause });
-  return new LivetagError('LT_DATA', `${path}: cannot be read (${cause.code ?? 'error'})`, { cause });
-}
-
-/** JSONL files, or every *.jsonl in a directory (sorted, not recursive). */
-export async function listDataFiles(path: string): Promise<string[]> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (cause) {
-    throw unreadablePath(path, cause as NodeJS.ErrnoException);
-  }
-  if (!info.isDirectory()) return [path];
-  const names = (await readdir(path)).filter((n) => n.endsWith('.jsonl')).sort();
-  return names.map((n) => join(path, n));
-}
-
-export async function* readJsonlRecords(file: string, sourceName = file): AsyncGenerator<RawRecord> {
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of lines) {
-    n++;
-    if (line.trim() === '') continue;
-    yield { source: sourceName, position: n, value: line };
-  }
-}
 
 interface Candidate {
   readonly record: RawRecord;
@@ -146,7 +112,10 @@ function parseRecord(record: RawRecord): { ok: true; text: string; labels: strin
   if (!Array.isArray(obj.labels) || !obj.labels.every((l) => typeof l === 'string')) {
     return { ok: false, kind: 'invalid-row', detail: '"labels" is missing or not an array of strings' };
   }
-  const labels = [...new Set((obj.labels as string[]).map((l) => l.trim()).filter((l) => l.length > 0))].sort();
+  const trimmed = (obj.labels as string[]).map((l) => l.trim());
+  // A blank name is a broken export, not "no tag": kept, the row would train as a negative for every label.
+  if (trimmed.some((l) => l.length === 0)) return { ok: false, kind: 'invalid-row', detail: '"labels" holds an empty name' };
+  const labels = [...new Set(trimmed)].sort();
   const id = typeof obj.id === 'string' || typeof obj.id === 'number' ? String(obj.id) : undefined;
   return { ok: true, text: obj.text, labels, ...(id === undefined ? {} : { id }) };
 }
@@ -181,7 +150,7 @@ function candidateOf(record: RawRecord, origin: 'previous' | 'new', opts: Valida
     const unknown = parsed.labels.filter((l) => !labels.knownSet.has(l));
     if (unknown.length > 0) {
       if (!opts.addUnknownLabels) {
-        return reject('unknown-label', `unknown label${unknown.length > 1 ? 's' : ''} ${unknown.map((l) => `"${l}"`).join(', ')} (pass --add-labels to add)`);
+        return reject('unknown-label', `unknown label${unknown.length > 1 ? 's' : ''} ${unknown.map((l) => `"${l}"`).join(', ')} (${opts.unknownLabelHint ?? 'pass --add-labels to add'})`);
       }
       for (const l of unknown) {
         labels.knownSet.add(l);
@@ -255,11 +224,12 @@ export function validateRecords(
     rows.push({ key, id: chosen.id ?? key, text: chosen.text, labels: chosen.labels, origin: chosen.origin });
   }
 
-  const labelCounts: Record<string, number> = {};
-  for (const l of labelSet.known ?? []) labelCounts[l] = 0;
-  for (const r of rows) for (const l of r.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
+  // Counted in a Map: on a plain object a label named __proto__ vanished and one named constructor counted from a function.
+  const counts = new Map<string, number>((labelSet.known ?? []).map((l) => [l, 0]));
+  for (const r of rows) for (const l of r.labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const labelCounts: Record<string, number> = Object.fromEntries(counts);
   // An open label set is ordered by frequency, so output columns are stable for a given data set.
-  const labels = labelSet.known ?? Object.keys(labelCounts).sort((a, b) => labelCounts[b] - labelCounts[a] || (a < b ? -1 : 1));
+  const labels = labelSet.known ?? [...counts.keys()].sort((a, b) => counts.get(b)! - counts.get(a)! || (a < b ? -1 : 1));
   const rejected = Object.entries(found.counts).reduce((s, [k, n]) => s + (ISSUE_EFFECT[k as IssueKind] === 'rejected' ? n! : 0), 0);
   return {
     rows,

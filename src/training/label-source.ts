@@ -3,7 +3,8 @@
  * committed only after the run succeeded, so a failed run re-reads the same
  * rows next time instead of losing them.
  */
-import { listDataFiles, readJsonlRecords, type RawRecord } from './data.ts';
+import type { RawRecord } from './data.ts';
+import { listDataFiles, readJsonlRecords } from './data-files.ts';
 
 export interface LabelSource {
   readonly name: string;

@@ -17,7 +17,8 @@ import { z } from 'zod';
 import { replaceDirAtomically, writeFileAtomically } from '../common/atomic-write.ts';
 import { LivetagError } from '../common/errors.ts';
 import { pathExists } from '../common/fs.ts';
-import { readJsonlRecords, rowToJson, type LabeledRow, type RawRecord } from './data.ts';
+import { rowToJson, type LabeledRow, type RawRecord } from './data.ts';
+import { readJsonlRecords } from './data-files.ts';
 import { SPLIT_NAMES, type SplitName } from './stratify.ts';
 
 export const BUNDLE_DIR = 'bundle';

@@ -13,7 +13,7 @@ import { createKafkaClient } from '../../kafka/client.ts';
 import { readToEnd } from '../../kafka/read-to-end.ts';
 import type { KafkaConnection } from '../../kafka/connection.ts';
 import type { ConsumedRecord } from '../../kafka/port.ts';
-import { readJsonlRecords, unreadablePath } from '../data.ts';
+import { readJsonlRecords, unreadablePath } from '../data-files.ts';
 
 export interface CorpusTopic {
   readonly kafka: Pick<KafkaConnection, 'brokers' | 'ssl' | 'sasl'> & Partial<Pick<KafkaConnection, 'client'>>;

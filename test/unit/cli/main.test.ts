@@ -83,6 +83,18 @@ test('eval with no row left to score exits 3 naming the file, instead of printin
   assert.match(r.stderr, new RegExp(`livetag eval: LT_DATA: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no row to score \\(2 rejected`));
 });
 
+test('eval scores texts of any length as serving would, says an unknown label is the model\'s to lack, and notes the model\'s labels no row has', async () => {
+  const file = join(tempDir(), 'labels.jsonl');
+  const rows = [{ text: '这个多少钱', labels: ['price'] }, { text: `${'好'.repeat(1200)}多少钱`, labels: ['price'] }, { text: 'M码还有吗', labels: ['bogus'] }];
+  writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const r = await capture(() => main(['eval', '--model', join(REPO_ROOT, 'models/default'), '--data', file]));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).samples, 2, 'the 1203-character text is scored');
+  assert.match(r.stderr, /unknown label "bogus" \(the model has no such label; eval scores its own labels only\)/);
+  assert.doesNotMatch(r.stderr, /--add-labels/);
+  assert.match(r.stderr, /note: 12 of the model's 13 labels are on no row of the data \(size, stock, .*\); macro-F1 counts each as 0/);
+});
+
 test('models list says so when the registry holds no version, and when its directory is missing', async () => {
   const missing = join(tempDir(), 'no-registry');
   const r = await capture(() => main(['models', 'list', '--registry', missing]));

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isLivetagError } from '../../../src/common/errors.ts';
-import { formatDataReport, listDataFiles, textKey, validateRecords, type RawRecord } from '../../../src/training/data.ts';
+import { formatDataReport, textKey, validateRecords, type RawRecord } from '../../../src/training/data.ts';
+import { listDataFiles, readJsonlRecords } from '../../../src/training/data-files.ts';
+import { parseLabelList } from '../../../src/model/labels.ts';
 import { tempDir } from '../../helpers/shared.ts';
 
 const rec = (value: unknown, position: number, source = 'new.jsonl'): RawRecord => ({
@@ -94,4 +96,60 @@ test('a data path that does not exist is a usage error naming it; one that canno
   const file = join(dir, 'file.jsonl');
   writeFileSync(file, '');
   await assert.rejects(listDataFiles(join(file, 'x.jsonl')), (err: unknown) => isLivetagError(err, 'LT_DATA') && /cannot be read \(ENOTDIR\)/.test(err.message));
+});
+
+const readAll = async (file: string): Promise<RawRecord[]> => {
+  const out: RawRecord[] = [];
+  for await (const r of readJsonlRecords(file)) out.push(r);
+  return out;
+};
+
+test('a UTF-8 file with a BOM keeps its first row; CRLF and a last line without newline read as the rest', async () => {
+  const file = join(tempDir(), 'bom.jsonl');
+  const rows = ['{"text":"这个多少钱","labels":["price"]}', '', '{"text":"M码还有吗","labels":["size"]}'];
+  writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(rows.join('\r\n'))]));
+  const records = await readAll(file);
+  assert.deepEqual(records.map((r) => [r.position, r.value]), [[1, rows[0]], [3, rows[2]]]);
+  const { rows: valid, report } = validateRecords([], records);
+  assert.equal(valid.length, 2);
+  assert.equal(report.rejected, 0);
+});
+
+test('a file that is not UTF-8 (a GBK export) is LT_DATA naming the file and line, not rows of U+FFFD collapsing into one', async () => {
+  const file = join(tempDir(), 'gbk.jsonl');
+  // "这个多少钱" in GBK after a valid first line.
+  writeFileSync(file, Buffer.concat([Buffer.from('{"text":"ok","labels":[]}\n{"text":"'), Buffer.from([0xd5, 0xe2, 0xb8, 0xf6, 0xb6, 0xe0, 0xc9, 0xd9, 0xc7, 0xae]), Buffer.from('","labels":[]}\n')]));
+  await assert.rejects(readAll(file), (err: unknown) => isLivetagError(err, 'LT_DATA') && /gbk\.jsonl: not UTF-8 .*line 2.*iconv/.test(err.message));
+  // A multi-byte character split across read chunks is not mistaken for bad bytes.
+  const big = join(tempDir(), 'big.jsonl');
+  const line = JSON.stringify({ text: '多'.repeat(30_000), labels: [] });
+  writeFileSync(big, `${line}\n${line}\n`);
+  assert.equal((await readAll(big)).length, 2);
+});
+
+test('a data folder reads *.jsonl and *.ndjson in any case, skips folders, and one with none of them says so', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'a.jsonl'), '');
+  writeFileSync(join(dir, 'B.JSONL'), '');
+  writeFileSync(join(dir, 'c.ndjson'), '');
+  writeFileSync(join(dir, 'notes.txt'), '');
+  mkdirSync(join(dir, 'sub.jsonl'));
+  assert.deepEqual((await listDataFiles(dir)).map((f) => f.slice(dir.length + 1)), ['B.JSONL', 'a.jsonl', 'c.ndjson']);
+  const empty = tempDir();
+  writeFileSync(join(empty, 'rows.csv'), '');
+  await assert.rejects(listDataFiles(empty), (err: unknown) => isLivetagError(err, 'LT_DATA') && /no \*\.jsonl or \*\.ndjson file in it/.test(err.message));
+});
+
+test('a blank label name rejects its row (a broken export, not a negative); labels named like Object\'s own properties count as labels', () => {
+  const { rows, report } = validateRecords([], [rec({ text: 'a', labels: ['', ' '] }, 1), rec({ text: 'b', labels: ['__proto__'] }, 2), rec({ text: 'c', labels: ['constructor', '__proto__'] }, 3)]);
+  assert.equal(report.counts['invalid-row'], 1);
+  assert.match(formatDataReport(report), /new\.jsonl:1: invalid-row: "labels" holds an empty name/);
+  assert.deepEqual(rows.map((r) => r.text), ['b', 'c']);
+  assert.deepEqual(report.labelCounts, Object.fromEntries([['__proto__', 2], ['constructor', 1]]));
+  assert.equal(report.labelCounts.constructor, 1);
+});
+
+test('--labels naming a label twice is a usage error before any work', () => {
+  assert.throws(() => parseLabelList('price, size,price'), (err: unknown) => isLivetagError(err, 'LT_USAGE') && /"price" more than once/.test(err.message));
+  assert.deepEqual(parseLabelList(' price,,size '), ['price', 'size']);
 });
