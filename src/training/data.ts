@@ -190,15 +190,24 @@ function chooseAmongCopies(group: readonly Candidate[], note: Note): Candidate |
  * new records is dropped (no way to know which is right); a new record whose
  * text was in the previous set with other labels replaces it (a relabel).
  */
+/** A record the validation rejected, whole: the report keeps 200 of a kind, and a topic's offsets move on past them. */
+export interface RejectedRecord extends DataIssue {
+  readonly value: string;
+}
+
 export function validateRecords(
   previous: readonly RawRecord[],
   fresh: readonly RawRecord[],
   opts: ValidateOptions = {},
-): { rows: LabeledRow[]; labels: string[]; report: DataReport } {
+): { rows: LabeledRow[]; labels: string[]; report: DataReport; rejects: RejectedRecord[] } {
   const cap = opts.maxIssuesPerKind ?? 200;
   const found: Pick<DataReport, 'counts' | 'issues' | 'omitted'> = { counts: {}, issues: [], omitted: {} };
-  const note: Note = (kind, record, detail) =>
-    noteIssue(found, { kind, source: record.source, ...(record.position === undefined ? {} : { position: record.position }), detail }, cap);
+  const rejects: RejectedRecord[] = [];
+  const note: Note = (kind, record, detail) => {
+    const issue: DataIssue = { kind, source: record.source, ...(record.position === undefined ? {} : { position: record.position }), detail };
+    noteIssue(found, issue, cap);
+    if (ISSUE_EFFECT[kind] === 'rejected') rejects.push({ ...issue, value: record.value });
+  };
   const sources: Record<string, { records: number; accepted: number }> = {};
   const labelSet: LabelSet = { ...(opts.labels ? { known: [...opts.labels] } : {}), knownSet: new Set(opts.labels ?? []), added: [] };
 
@@ -244,6 +253,7 @@ export function validateRecords(
       labelsAdded: labelSet.added,
       labelCounts,
     },
+    rejects,
   };
 }
 

@@ -6,6 +6,7 @@
  *   <run>/train-data.jsonl   every accepted row (all splits): the next run's "previous" set
  *   <run>/splits.json        seed, ratios, and each row's split by text key (test pinned)
  *   <run>/test.jsonl …       the splits as files, for `livetag eval --data`
+ *   <run>/rejected.jsonl     the records the validation rejected, whole, with why
  *   <run>/report/            report.json, report.md, charts
  *   <run>/checkpoint/        per-epoch state while a run is in progress
  *
@@ -23,6 +24,8 @@ import { SPLIT_NAMES, type SplitName } from './stratify.ts';
 
 export const BUNDLE_DIR = 'bundle';
 export const TRAIN_DATA_FILE = 'train-data.jsonl';
+/** Every record the data validation rejected, whole, with why (steps/validate.ts). */
+export const REJECTED_FILE = 'rejected.jsonl';
 export const SPLITS_FILE = 'splits.json';
 export const REPORT_DIR = 'report';
 export const CHECKPOINT_DIR = 'checkpoint';

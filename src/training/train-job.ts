@@ -15,7 +15,7 @@ import type { DataReport } from './data.ts';
 import type { LabelSource } from './label-source.ts';
 import type { RecipeOverrides } from './recipe.ts';
 import type { RunReport } from './report.ts';
-import { BUNDLE_DIR, CHECKPOINT_DIR, RUN_MARKERS } from './run-dir.ts';
+import { BUNDLE_DIR, CHECKPOINT_DIR, REJECTED_FILE, RUN_MARKERS } from './run-dir.ts';
 import type { ChampionDecision } from './evaluate.ts';
 import type { TrainingEngine } from './engine.ts';
 import { backendNameOf, checkEngineChoice, createEngine, type DeviceChoice, type EngineChoice } from './engines.ts';
@@ -145,7 +145,7 @@ export async function runTrainJob(opts: TrainJobOptions): Promise<TrainJobResult
   };
   try {
     const loaded = await loadData({ sources, base: opts.base, init: opts.init, tokenizer: opts.tokenizer }, log);
-    const data = await validateData(loaded, { labels: opts.labels, addLabels: opts.addLabels, maxChars: opts.maxChars }, log);
+    const data = await validateData(loaded, { labels: opts.labels, addLabels: opts.addLabels, maxChars: opts.maxChars, rejectedFile: join(runDir, REJECTED_FILE) }, log);
     const plan = await splitData({ rows: data.rows, labels: data.labels, ratios: job.ratios, seed: job.seed, previous: loaded.base?.splits }, runDir, log);
     // The branch this run asks for: undefined keeps the init model's own.
     const ngram = opts.ngram !== undefined ? opts.ngram : defaultNgram(engineChoice, loaded);

@@ -47,6 +47,10 @@ test('from scratch: bad rows reported, bundle exported with thresholds, parity, 
   assert.equal(r.data.counts['empty-text'], 1);
   assert.equal(r.data.counts['unknown-label'], 1);
   assert.ok(r.data.issues.some((i) => i.kind === 'unknown-label' && i.position === 63 && /weather/.test(i.detail)));
+  // Each rejected record kept whole beside why: a labels topic's offsets move past them.
+  const rejected = readFileSync(join(out, 'rejected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; position: number; value: string });
+  assert.deepEqual(rejected.map((x) => [x.kind, x.position]), [['invalid-json', 61], ['empty-text', 62], ['unknown-label', 63]]);
+  assert.equal(rejected[2].value, JSON.stringify({ text: '这个多少钱啊', labels: ['price', 'weather'] }));
   assert.ok(r.parity.maxAbsDiff <= 1e-4, `parity ${r.parity.maxAbsDiff}`);
   assert.ok(r.firstBatch.absDiff! < 1e-5, `first batch ${JSON.stringify(r.firstBatch)}`);
   assert.equal(result.decision.decision, 'promoted');
