@@ -168,7 +168,13 @@ const signature = (c: Candidate): string => c.labels.join('\u0000');
 /** Picks the one row to keep among the records of one text (see validateRecords for the policies). */
 function chooseAmongCopies(group: readonly Candidate[], note: Note): Candidate | undefined {
   const old = group.filter((c) => c.origin === 'previous');
-  const neu = group.filter((c) => c.origin === 'new');
+  let neu = group.filter((c) => c.origin === 'new');
+  // Records of one Kafka partition are in the order they were labeled: the last is a correction of the others, not a conflict.
+  if (neu.length > 1 && neu.every((c) => c.record.source === neu[0].record.source && c.record.source.startsWith('kafka:'))) {
+    const last = neu.reduce((a, b) => (BigInt(b.record.position ?? 0) > BigInt(a.record.position ?? 0) ? b : a));
+    for (const c of neu) if (c !== last && signature(c) !== signature(last)) note('relabeled', last.record, `"${preview(last.text)}" was [${c.labels.join(', ')}] at offset ${c.record.position}, corrected to [${last.labels.join(', ')}]`);
+    neu = [last, ...neu.filter((c) => c !== last && signature(c) === signature(last))];
+  }
   const distinctNew = new Set(neu.map(signature));
   if (distinctNew.size > 1) {
     const variants = [...distinctNew].map((s) => `[${s.split('\u0000').filter(Boolean).join(', ')}]`).join(' vs ');

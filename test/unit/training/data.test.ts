@@ -153,3 +153,16 @@ test('--labels naming a label twice is a usage error before any work', () => {
   assert.throws(() => parseLabelList('price, size,price'), (err: unknown) => isLivetagError(err, 'LT_USAGE') && /"price" more than once/.test(err.message));
   assert.deepEqual(parseLabelList(' price,,size '), ['price', 'size']);
 });
+
+test('on a labels topic, a later record of one partition corrects an earlier one for the same text; across files it stays a conflict', () => {
+  const k = (value: unknown, offset: string, partition = 0): RawRecord => ({ source: `kafka:labels/${partition}`, position: offset, value: JSON.stringify(value) });
+  const { rows, report } = validateRecords([], [k({ text: '包邮吗', labels: ['price'] }, '41'), k({ text: '包邮吗', labels: ['shipping'] }, '42'), k({ text: '多少钱', labels: ['price'] }, '43')]);
+  assert.deepEqual(rows.map((r) => [r.text, r.labels]), [['包邮吗', ['shipping']], ['多少钱', ['price']]]);
+  assert.equal(report.counts.conflict, undefined);
+  assert.match(formatDataReport(report), /kafka:labels\/0:42: relabeled: "包邮吗" was \[price\] at offset 41, corrected to \[shipping\]/);
+  const files = validateRecords([], [rec({ text: '包邮吗', labels: ['price'] }, 1), rec({ text: '包邮吗', labels: ['shipping'] }, 2)]);
+  assert.equal(files.rows.length, 0);
+  assert.equal(files.report.counts.conflict, 2);
+  const partitions = validateRecords([], [k({ text: '包邮吗', labels: ['price'] }, '9', 0), k({ text: '包邮吗', labels: ['shipping'] }, '3', 1)]);
+  assert.equal(partitions.report.counts.conflict, 2, 'no order across partitions');
+});
