@@ -172,7 +172,7 @@ export const ERROR_CODES = {
   LT_REGISTRY_CONFLICT: {
     retryable: false,
     description: 'a bundle reuses the version id of another published bundle',
-    hint: 'Registry versions are immutable: the id under versions/ already holds other content (thresholds, weights or measurements). Give the bundle a new version (train, optimize or import-hf it again; each run stamps a new id), or remove the old version if it was never served.',
+    hint: 'Registry versions are immutable: the id under versions/ already holds other content (thresholds, weights or measurements). Publish other content under a new version: a new `train` or `import-hf` run stamps one, while `optimize` names its output <source version>-opt, so optimize a newly trained bundle. If the old version was never promoted, remove versions/<id> first.',
   },
   LT_REGISTRY_NO_ROLLBACK: {
     retryable: false,

@@ -86,6 +86,13 @@ result="$(dirname "$out")/train-result.txt"
 status=0
 livetag train "$@" >"$result" || status=$?
 cat "$result"
+# Kept on the registry volume, whatever the outcome: /scratch goes with the pod,
+# and a labels topic's offsets have moved past these records.
+if [ -s "$out/rejected.jsonl" ]; then
+  mkdir -p "$registry/rejected"
+  kept="$registry/rejected/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
+  cp "$out/rejected.jsonl" "$kept" && echo "retrain: $(wc -l < "$out/rejected.jsonl" | tr -d ' ') rejected records kept in $kept"
+fi
 if [ "$status" -ne 0 ]; then
   echo "retrain: livetag train exited $status" >&2
   exit "$status"

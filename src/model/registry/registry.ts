@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { cp, link, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { replaceDirAtomically, replaceSymlinkAtomically, writeFileAtomically } from '../../common/atomic-write.ts';
@@ -76,6 +75,7 @@ const LOCK_FILE = '.registry.lock';
 /** Longer than any registry change takes: a lock this old was left by a killed process. */
 const STALE_LOCK_MS = 10 * 60_000;
 const LEFTOVER_MS = 60 * 60_000;
+const STALE_BREAKER_MS = 60_000;
 const LOCK_WAIT_MS = 60_000;
 
 /**
@@ -110,25 +110,30 @@ async function withLock<T>(root: string, change: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Moves a stale lock aside by rename, which one waiter alone wins for a given
- * lock file. Removing it by name instead let a second waiter, which had also
- * seen it stale, delete the lock the first had just taken: both then changed
- * the registry at once. If what was moved turns out fresh (taken between the
- * look and the rename), it is linked back, which never replaces a newer lock.
+ * Removes a stale lock, one waiter at a time: each takes `.registry.lock.break`
+ * (O_EXCL) and looks again before removing. Removing it on the first look
+ * let a second waiter, which had also seen it stale, delete the lock the first
+ * had just taken, and both changed the registry at once. A breaker left by a
+ * killed process is cleared after a minute; a break takes milliseconds.
  */
 async function breakStaleLock(lock: string): Promise<void> {
-  const aside = `${lock}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
-  if (!(await rename(lock, aside).then(() => true, () => false))) return;
-  const fresh = await stat(aside).then((s) => Date.now() - s.mtimeMs <= STALE_LOCK_MS, () => false);
-  if (fresh) await link(aside, lock).catch(() => undefined);
-  await rm(aside, { force: true });
+  const breaker = `${lock}.break`;
+  const breakerAge = await stat(breaker).then((s) => Date.now() - s.mtimeMs, () => -1);
+  if (breakerAge > STALE_BREAKER_MS) await rm(breaker, { force: true });
+  if (!(await writeFile(breaker, `${process.pid}\n`, { flag: 'wx' }).then(() => true, () => false))) return;
+  try {
+    const since = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (since > STALE_LOCK_MS) await rm(lock, { force: true });
+  } finally {
+    await rm(breaker, { force: true });
+  }
 }
 
 /** Leftovers of a killed publish (its temp copy) or prune (versions moved aside), an hour old: nothing running still writes them. */
 async function removeLeftovers(root: string): Promise<void> {
   const dir = join(root, VERSIONS);
   for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!/^\.(.+\.(tmp|old)-\d+-[0-9a-f]+|pruned-.+)$/.test(name)) continue;
+    if (!/^\.(.+\.tmp-\d+-[0-9a-f]+|pruned-.+)$/.test(name)) continue;
     const age = await stat(join(dir, name)).then((s) => Date.now() - s.mtimeMs, () => 0);
     if (age > LEFTOVER_MS) await rm(join(dir, name), { recursive: true, force: true });
   }
@@ -169,7 +174,7 @@ export function createModelRegistry(root: string): ModelRegistry {
         // The manifest holds every file's digest: the same manifest is the same content.
         const [ours, theirs] = await Promise.all([readFile(join(bundleDir, 'manifest.json')), readFile(join(versionDir(id), 'manifest.json'))]);
         if (ours.equals(theirs)) return id;
-        throw new LivetagError('LT_REGISTRY_CONFLICT', `${abs}: version ${id} is already published with other content (thresholds, weights or measurements differ); a version names one content for good: give the bundle a new version (train, optimize or import it again) rather than reuse the id`);
+        throw new LivetagError('LT_REGISTRY_CONFLICT', `${abs}: version ${id} is already published with other content (thresholds, weights or measurements differ); a version names one content for good: publish other content under a new version (a new train or import-hf run stamps one; \`livetag optimize\` names its output <source version>-opt, so optimize a newly trained bundle), or, if ${id} was never promoted, remove versions/${id} first`);
       }
       // Links are copied as the files they lead to: a relative link inside the bundle would otherwise lead back to the source.
       await replaceDirAtomically(versionDir(id), (tmp) => cp(bundleDir, tmp, { recursive: true, dereference: true }));

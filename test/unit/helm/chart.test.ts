@@ -350,6 +350,10 @@ describe('chart contracts', opts, () => {
     assert.equal(trigger.metadata.offsetResetPolicy, 'earliest', 'LIVETAG_FROM_BEGINNING true (the default)');
     const latest = find((await helmTemplate(tools(), { valuesFiles: VARIANTS.keda, set: ['config.LIVETAG_FROM_BEGINNING=false'] })).docs, 'ScaledObject');
     assert.equal(latest.spec.triggers[0].metadata.offsetResetPolicy, 'latest');
+    for (const yes of ['1', 'yes', '']) {
+      const so = find((await helmTemplate(tools(), { valuesFiles: VARIANTS.keda, set: [`config.LIVETAG_FROM_BEGINNING=${yes}`] })).docs, 'ScaledObject');
+      assert.equal(so.spec.triggers[0].metadata.offsetResetPolicy, 'earliest', `LIVETAG_FROM_BEGINNING=${JSON.stringify(yes)} is true to the service`);
+    }
     const pinned = find((await helmTemplate(tools(), { valuesFiles: VARIANTS.keda, set: ['config.LIVETAG_FROM_BEGINNING=false', 'autoscaling.keda.offsetResetPolicy=earliest'] })).docs, 'ScaledObject');
     assert.equal(pinned.spec.triggers[0].metadata.offsetResetPolicy, 'earliest', 'an explicit policy wins');
     const hpa = find((await render('hpa')).docs, 'HorizontalPodAutoscaler');

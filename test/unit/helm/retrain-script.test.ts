@@ -16,6 +16,10 @@ const STUB = `#!/bin/sh
 echo "$*" >> "$STUB_LOG"
 case "$1" in
   train)
+    if [ -n "\${STUB_REJECTED:-}" ]; then
+      while [ "$#" -gt 0 ]; do [ "$1" = --out ] && out="$2"; shift; done
+      mkdir -p "$out" && printf '%s\\n' '{"kind":"invalid-json","value":"x"}' '{"kind":"unknown-label","value":"y"}' > "$out/rejected.jsonl"
+    fi
     if [ -n "\${STUB_TRAIN_EXIT:-}" ]; then echo "training failed" >&2; exit "$STUB_TRAIN_EXIT"; fi
     echo "\${STUB_DECISION}: reason"
     echo "{\\"decision\\":\\"\${STUB_DECISION}\\",\\"metric\\":\\"macro_f1\\"}" ;;
@@ -215,4 +219,17 @@ test('pretraining on: an encoder left aside by a run killed between its two rena
   assert.ok(!r.calls.some((c) => c.startsWith('pretrain')), r.calls.join('\n'));
   assert.match(fs.readFileSync(path.join(r.registry, 'encoder', 'bundle', 'manifest.json'), 'utf8'), /aside/);
   assert.ok(!fs.existsSync(path.join(r.registry, 'encoder.old')));
+});
+
+test('the run\'s rejected records are kept on the registry volume, even when training fails (scratch goes with the pod)', () => {
+  for (const trainExit of [undefined, 3]) {
+    const r = retrain({ decision: 'kept', ...(trainExit ? { trainExit } : {}), env: { STUB_REJECTED: '1' } });
+    assert.equal(r.status, trainExit ?? 0, r.stdout);
+    const kept = fs.readdirSync(path.join(r.registry, 'rejected'));
+    assert.equal(kept.length, 1);
+    assert.match(kept[0], /^\d{8}T\d{6}Z\.jsonl$/);
+    assert.equal(fs.readFileSync(path.join(r.registry, 'rejected', kept[0]), 'utf8').trim().split('\n').length, 2);
+    assert.match(r.stdout, /retrain: 2 rejected records kept in \S+\/rejected\//);
+  }
+  assert.ok(!fs.existsSync(path.join(retrain({ decision: 'kept' }).registry, 'rejected')), 'none rejected, nothing kept');
 });

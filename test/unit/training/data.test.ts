@@ -120,6 +120,11 @@ test('a file that is not UTF-8 (a GBK export) is LT_DATA naming the file and lin
   // "这个多少钱" in GBK after a valid first line.
   writeFileSync(file, Buffer.concat([Buffer.from('{"text":"ok","labels":[]}\n{"text":"'), Buffer.from([0xd5, 0xe2, 0xb8, 0xf6, 0xb6, 0xe0, 0xc9, 0xd9, 0xc7, 0xae]), Buffer.from('","labels":[]}\n')]));
   await assert.rejects(readAll(file), (err: unknown) => isLivetagError(err, 'LT_DATA') && /gbk\.jsonl: not UTF-8 .*line 2.*iconv/.test(err.message));
+  // Past the first chunk, the line is counted from the bytes before the bad one; a surrogate encoded (CESU-8) is bad too.
+  const late = join(tempDir(), 'late.jsonl');
+  const good = '{"text":"好","labels":[]}\n'.repeat(5000);
+  writeFileSync(late, Buffer.concat([Buffer.from(good), Buffer.from('{"text":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}\n')]));
+  await assert.rejects(readAll(late), (err: unknown) => isLivetagError(err, 'LT_DATA') && new RegExp(`byte ${Buffer.byteLength(good) + 9}, line 5001\\)`).test(err.message));
   // A multi-byte character split across read chunks is not mistaken for bad bytes.
   const big = join(tempDir(), 'big.jsonl');
   const line = JSON.stringify({ text: '多'.repeat(30_000), labels: [] });
@@ -127,7 +132,7 @@ test('a file that is not UTF-8 (a GBK export) is LT_DATA naming the file and lin
   assert.equal((await readAll(big)).length, 2);
 });
 
-test('a data folder reads *.jsonl and *.ndjson in any case, skips folders, and one with none of them says so', async () => {
+test('a data folder reads *.jsonl and *.ndjson in any case and skips folders (a folder named x.jsonl crashed the run)', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'a.jsonl'), '');
   writeFileSync(join(dir, 'B.JSONL'), '');
@@ -135,9 +140,10 @@ test('a data folder reads *.jsonl and *.ndjson in any case, skips folders, and o
   writeFileSync(join(dir, 'notes.txt'), '');
   mkdirSync(join(dir, 'sub.jsonl'));
   assert.deepEqual((await listDataFiles(dir)).map((f) => f.slice(dir.length + 1)), ['B.JSONL', 'a.jsonl', 'c.ndjson']);
+  // An empty drop folder is no error: a run may still have its labels topic and base rows.
   const empty = tempDir();
   writeFileSync(join(empty, 'rows.csv'), '');
-  await assert.rejects(listDataFiles(empty), (err: unknown) => isLivetagError(err, 'LT_DATA') && /no \*\.jsonl or \*\.ndjson file in it/.test(err.message));
+  assert.deepEqual(await listDataFiles(empty), []);
 });
 
 test('a blank label name rejects its row (a broken export, not a negative); labels named like Object\'s own properties count as labels', () => {
@@ -165,4 +171,16 @@ test('on a labels topic, a later record of one partition corrects an earlier one
   assert.equal(files.report.counts.conflict, 2);
   const partitions = validateRecords([], [k({ text: '包邮吗', labels: ['price'] }, '9', 0), k({ text: '包邮吗', labels: ['shipping'] }, '3', 1)]);
   assert.equal(partitions.report.counts.conflict, 2, 'no order across partitions');
+});
+
+test('lines end at LF, CRLF or a lone CR, as readline splits them; a 32 MB line reads in linear time', async () => {
+  const cr = join(tempDir(), 'cr.jsonl');
+  writeFileSync(cr, '{"text":"a","labels":[]}\r{"text":"b","labels":[]}\r');
+  assert.deepEqual((await readAll(cr)).map((r) => [r.position, r.value]), [[1, '{"text":"a","labels":[]}'], [2, '{"text":"b","labels":[]}']]);
+  const long = join(tempDir(), 'long.jsonl');
+  writeFileSync(long, `{"text":"${'多'.repeat(11_000_000)}","labels":[]}\n{"text":"ok","labels":[]}\n`);
+  const started = Date.now();
+  const records = await readAll(long);
+  assert.deepEqual(records.map((r) => r.position), [1, 2]);
+  assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms for 33 MB`);
 });
