@@ -46,7 +46,7 @@ pretrain() {
   livetag pretrain "$@" || return $?
   mkdir -p "$registry"
   rm -rf "$encoder.new" "$encoder.old"
-  cp -R "$fresh" "$encoder.new" || return $?
+  cp -R "$fresh" "$encoder.new" || { status=$?; rm -rf "$encoder.new"; return "$status"; }
   if [ -d "$encoder" ]; then mv "$encoder" "$encoder.old"; fi
   mv "$encoder.new" "$encoder"
   rm -rf "$encoder.old" "$fresh"
