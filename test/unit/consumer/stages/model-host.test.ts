@@ -11,18 +11,36 @@ import { createModelRegistry } from '../../../../src/model/registry/registry.ts'
 import type { Classifier } from '../../../../src/model/runtime/classifier.ts';
 import { tempDir } from '../../../helpers/shared.ts';
 
-test('a reload whose swap throws rejects alone: the next reload runs, and stop() still resolves', async () => {
+/** A registry holding two tiny versions, the first promoted. */
+async function twoVersions(): Promise<{ root: string; registry: ReturnType<typeof createModelRegistry>; ia: string; ib: string }> {
   const dir = tempDir();
-  const registry = createModelRegistry(join(dir, 'registry'));
+  const root = join(dir, 'registry');
+  const registry = createModelRegistry(root);
   await writeRandomBundle(join(dir, 'a'), { shape: 'tiny', seed: 1 });
   await writeRandomBundle(join(dir, 'b'), { shape: 'tiny', seed: 2 });
   const ia = await registry.publish(join(dir, 'a'));
   const ib = await registry.publish(join(dir, 'b'));
   await registry.promote(ia);
+  return { root, registry, ia, ib };
+}
+
+/** A host on `root` that warms each model 400 ms: long enough to keep a reload in flight. */
+function slowHost(root: string): ReturnType<typeof createModelHost> {
+  return createModelHost({
+    model: { path: '', device: 'cpu', deviceId: 0, threads: 1, sessions: 1, variant: 'auto', spinning: false },
+    registry: { root, topic: 'unused', pollMs: 0 },
+    warmup: { ms: 400, batchSize: 4 },
+    metrics: createServeMetrics(),
+    logger: createLogger('error', {}, () => {}),
+  });
+}
+
+test('a reload whose swap throws rejects alone: the next reload runs, and stop() still resolves', async () => {
+  const { root, ia, ib } = await twoVersions();
   const logs: string[] = [];
   const host = createModelHost({
     model: { path: '', device: 'cpu', deviceId: 0, threads: 1, sessions: 1, variant: 'auto', spinning: true },
-    registry: { root: join(dir, 'registry'), topic: 'unused', pollMs: 0 },
+    registry: { root, topic: 'unused', pollMs: 0 },
     warmup: { ms: 0, batchSize: 4 },
     metrics: createServeMetrics(),
     logger: createLogger('error', {}, (l) => logs.push(l)),
@@ -52,22 +70,9 @@ test('a reload whose swap throws rejects alone: the next reload runs, and stop()
 });
 
 test('a rollback announced while a promotion still loads is not dropped: the replica ends on the rolled-back version', async () => {
-  const dir = tempDir();
-  const root = join(dir, 'registry');
-  const registry = createModelRegistry(root);
-  await writeRandomBundle(join(dir, 'a'), { shape: 'tiny', seed: 1 });
-  await writeRandomBundle(join(dir, 'b'), { shape: 'tiny', seed: 2 });
-  const ia = await registry.publish(join(dir, 'a'));
-  const ib = await registry.publish(join(dir, 'b'));
-  await registry.promote(ia);
-  const host = createModelHost({
-    model: { path: '', device: 'cpu', deviceId: 0, threads: 1, sessions: 1, variant: 'auto', spinning: false },
-    registry: { root, topic: 'unused', pollMs: 0 },
-    // Warming keeps the promotion loading while the rollback is announced.
-    warmup: { ms: 400, batchSize: 4 },
-    metrics: createServeMetrics(),
-    logger: createLogger('error', {}, () => {}),
-  });
+  const { root, registry, ia, ib } = await twoVersions();
+  // Its 400 ms warm-up keeps the promotion loading while the rollback is announced.
+  const host = slowHost(root);
   let serving: Classifier = await host.load();
   let handler: ((batch: unknown) => Promise<void>) | undefined;
   const client = {
@@ -102,14 +107,7 @@ test('a rollback announced while a promotion still loads is not dropped: the rep
 });
 
 test('a refused version is tried again with backoff, and serves once it loads (a bundle still syncing onto the volume)', async () => {
-  const dir = tempDir();
-  const root = join(dir, 'registry');
-  const registry = createModelRegistry(root);
-  await writeRandomBundle(join(dir, 'a'), { shape: 'tiny', seed: 1 });
-  await writeRandomBundle(join(dir, 'b'), { shape: 'tiny', seed: 2 });
-  const ia = await registry.publish(join(dir, 'a'));
-  const ib = await registry.publish(join(dir, 'b'));
-  await registry.promote(ia);
+  const { root, registry, ia, ib } = await twoVersions();
   const metrics = createServeMetrics();
   const host = createModelHost({
     model: { path: '', device: 'cpu', deviceId: 0, threads: 1, sessions: 1, variant: 'auto', spinning: false },
@@ -148,22 +146,9 @@ test('a refused version is tried again with backoff, and serves once it loads (a
 });
 
 test('stop() during a reload: the loaded model is not swapped in, it is stopped, and stop() waits for it', async () => {
-  const dir = tempDir();
-  const root = join(dir, 'registry');
-  const registry = createModelRegistry(root);
-  await writeRandomBundle(join(dir, 'a'), { shape: 'tiny', seed: 1 });
-  await writeRandomBundle(join(dir, 'b'), { shape: 'tiny', seed: 2 });
-  const ia = await registry.publish(join(dir, 'a'));
-  const ib = await registry.publish(join(dir, 'b'));
-  await registry.promote(ia);
-  const host = createModelHost({
-    model: { path: '', device: 'cpu', deviceId: 0, threads: 1, sessions: 1, variant: 'auto', spinning: false },
-    registry: { root, topic: 'unused', pollMs: 0 },
-    // Warming keeps the reload in flight while the service stops.
-    warmup: { ms: 400, batchSize: 4 },
-    metrics: createServeMetrics(),
-    logger: createLogger('error', {}, () => {}),
-  });
+  const { root, registry, ia, ib } = await twoVersions();
+  // Its 400 ms warm-up keeps the reload in flight while the service stops.
+  const host = slowHost(root);
   const serving: Classifier = await host.load();
   let swaps = 0;
   await host.watch(undefined as unknown as KafkaClient, () => serving, async () => {
