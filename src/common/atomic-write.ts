@@ -7,6 +7,11 @@ function sibling(path: string, tag: string): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+/** Whether a file name is the temp copy a write or replace above was making (one a killed process may leave). */
+export function isTempSibling(name: string): boolean {
+  return /^\..+\.tmp-\d+-[0-9a-f]{8}$/.test(name);
+}
+
 /** fsync a file or directory; a crash after rename must not leave an empty file behind a new name. */
 export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');

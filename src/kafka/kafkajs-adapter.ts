@@ -335,7 +335,7 @@ function createAdmin(run: AdminRunner, probe: GroupProbe): KafkaAdmin {
         admin.setOffsets({ groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset })) }),
       ),
     deleteGroups: (groupIds) =>
-      withGroupAdmin(`cannot delete groups ${groupIds.join(', ')}`, groupIds.join(', '), (admin) => deleteGroupsTolerant((ids) => admin.deleteGroups(ids), groupIds)),
+      withAdmin(`cannot delete groups ${groupIds.join(', ')}`, (admin) => deleteGroupsTolerant((ids) => admin.deleteGroups(ids), groupIds)),
     describeCluster: () => withAdmin('cannot describe the cluster', (admin) => admin.describeCluster()),
   };
 }

@@ -88,7 +88,6 @@ export function textKey(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
 }
 
-
 interface Candidate {
   readonly record: RawRecord;
   readonly text: string;
@@ -190,17 +189,17 @@ function chooseAmongCopies(group: readonly Candidate[], note: Note): Candidate |
   return chosen;
 }
 
+/** A record the validation rejected, whole: the report keeps 200 of a kind, and a topic's offsets move on past them. */
+export interface RejectedRecord extends DataIssue {
+  readonly value: string;
+}
+
 /**
  * Validates and merges the previous training set with new records. Policies:
  * exact duplicates keep one copy; the same text with different labels among
  * new records is dropped (no way to know which is right); a new record whose
  * text was in the previous set with other labels replaces it (a relabel).
  */
-/** A record the validation rejected, whole: the report keeps 200 of a kind, and a topic's offsets move on past them. */
-export interface RejectedRecord extends DataIssue {
-  readonly value: string;
-}
-
 export function validateRecords(
   previous: readonly RawRecord[],
   fresh: readonly RawRecord[],
@@ -245,7 +244,6 @@ export function validateRecords(
   const labelCounts: Record<string, number> = Object.fromEntries(counts);
   // An open label set is ordered by frequency, so output columns are stable for a given data set.
   const labels = labelSet.known ?? [...counts.keys()].sort((a, b) => counts.get(b)! - counts.get(a)! || (a < b ? -1 : 1));
-  const rejected = Object.entries(found.counts).reduce((s, [k, n]) => s + (ISSUE_EFFECT[k as IssueKind] === 'rejected' ? n! : 0), 0);
   return {
     rows,
     labels,
@@ -253,7 +251,7 @@ export function validateRecords(
       sources,
       ...found,
       accepted: rows.length,
-      rejected,
+      rejected: rejects.length,
       previousRows: rows.filter((r) => r.origin === 'previous').length,
       newRows: rows.filter((r) => r.origin === 'new').length,
       labelsAdded: labelSet.added,

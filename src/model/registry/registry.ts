@@ -1,10 +1,10 @@
 import { cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { replaceDirAtomically, replaceSymlinkAtomically, writeFileAtomically } from '../../common/atomic-write.ts';
+import { isTempSibling, replaceDirAtomically, replaceSymlinkAtomically, writeFileAtomically } from '../../common/atomic-write.ts';
 import { LivetagError } from '../../common/errors.ts';
 import { loadBundle } from '../runtime/load-bundle.ts';
-import { type Manifest } from '../manifest.ts';
+import { MANIFEST_FILE, type Manifest } from '../manifest.ts';
 
 const STATE_FILE = 'registry.json';
 const VERSIONS = 'versions';
@@ -75,6 +75,8 @@ const LOCK_FILE = '.registry.lock';
 /** Longer than any registry change takes: a lock this old was left by a killed process. */
 const STALE_LOCK_MS = 10 * 60_000;
 const LEFTOVER_MS = 60 * 60_000;
+/** Versions a prune moved aside before deleting them. */
+const PRUNED_PREFIX = '.pruned-';
 const STALE_BREAKER_MS = 60_000;
 const LOCK_WAIT_MS = 60_000;
 
@@ -133,7 +135,7 @@ async function breakStaleLock(lock: string): Promise<void> {
 async function removeLeftovers(root: string): Promise<void> {
   const dir = join(root, VERSIONS);
   for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!/^\.(.+\.tmp-\d+-[0-9a-f]+|pruned-.+)$/.test(name)) continue;
+    if (!isTempSibling(name) && !name.startsWith(PRUNED_PREFIX)) continue;
     const age = await stat(join(dir, name)).then((s) => Date.now() - s.mtimeMs, () => 0);
     if (age > LEFTOVER_MS) await rm(join(dir, name), { recursive: true, force: true });
   }
@@ -172,7 +174,7 @@ export function createModelRegistry(root: string): ModelRegistry {
       );
       if (published) {
         // The manifest holds every file's digest: the same manifest is the same content.
-        const [ours, theirs] = await Promise.all([readFile(join(bundleDir, 'manifest.json')), readFile(join(versionDir(id), 'manifest.json'))]);
+        const [ours, theirs] = await Promise.all([readFile(join(bundleDir, MANIFEST_FILE)), readFile(join(versionDir(id), MANIFEST_FILE))]);
         if (ours.equals(theirs)) return id;
         throw new LivetagError('LT_REGISTRY_CONFLICT', `${abs}: version ${id} is already published with other content (thresholds, weights or measurements differ); a version names one content for good: publish other content under a new version (a new train or import-hf run stamps one; \`livetag optimize\` names its output <source version>-opt, so optimize a newly trained bundle), or, if ${id} was never promoted, remove versions/${id} first`);
       }
@@ -228,7 +230,7 @@ export function createModelRegistry(root: string): ModelRegistry {
         const doomed = ids.slice(0, Math.max(0, ids.length - keep)).filter((id) => !protect.has(id));
         const aside: string[] = [];
         for (const id of doomed) {
-          const to = join(abs, VERSIONS, `.pruned-${id}-${process.pid}`);
+          const to = join(abs, VERSIONS, `${PRUNED_PREFIX}${id}-${process.pid}`);
           await rename(versionDir(id), to);
           aside.push(to);
         }

@@ -25,8 +25,6 @@ export interface ValidatedData {
   readonly rows: LabeledRow[];
   readonly labels: string[];
   readonly report: DataReport;
-  /** Every rejected record whole, for the run's rejected.jsonl. */
-  readonly rejects: readonly RejectedRecord[];
   /** The Hugging Face checkpoint, read with the settled labels (an hf init only). */
   readonly hf?: HfCheckpoint;
 }
@@ -69,5 +67,5 @@ export async function validateData(loaded: LoadedData, input: ValidateInput, log
   // Before the row check: a run with too few good rows is the one whose rejects are most needed.
   if (input.rejectedFile) await writeRejected(input.rejectedFile, rejects, log);
   if (rows.length < MIN_ROWS) throw new LivetagError('LT_DATA', `only ${rows.length} usable rows; nothing to train on`);
-  return { rows, labels, report, rejects, ...(hf ? { hf } : {}) };
+  return { rows, labels, report, ...(hf ? { hf } : {}) };
 }
