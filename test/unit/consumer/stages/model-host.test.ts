@@ -146,7 +146,7 @@ test('a refused version is tried again with backoff, and serves once it loads (a
 });
 
 test('stop() during a reload: the loaded model is not swapped in, it is stopped, and stop() waits for it', async () => {
-  const { root, registry, ia, ib } = await twoVersions();
+  const { root, ia, ib } = await twoVersions();
   // Its 400 ms warm-up keeps the reload in flight while the service stops.
   const host = slowHost(root);
   const serving: Classifier = await host.load();
