@@ -111,26 +111,28 @@ test('pushes snapshots of the requested view over Server-Sent Events', async (t)
 
 test(`at most ${MAX_STREAMS} open event streams: one more gets 503 with Retry-After, and a closed one frees its place`, async (t) => {
   const { base } = await started(t);
-  const open: AbortController[] = [];
-  t.after(() => open.forEach((ac) => ac.abort()));
+  // Responses stay referenced: undici cancels the body of a collected Response, which would close its stream mid-test.
+  const open: { ac: AbortController; res: Response }[] = [];
+  t.after(() => open.forEach(({ ac }) => ac.abort()));
   for (let i = 0; i < MAX_STREAMS; i++) {
     const ac = new AbortController();
-    open.push(ac);
-    assert.equal((await fetch(`${base}/events`, { signal: ac.signal })).status, 200);
+    const res = await fetch(`${base}/events`, { signal: ac.signal });
+    open.push({ ac, res });
+    assert.equal(res.status, 200);
   }
   const refused = await fetch(`${base}/events`);
   assert.equal(refused.status, 503);
   assert.equal(refused.headers.get('retry-after'), '5');
   assert.match(await refused.text(), new RegExp(`at most ${MAX_STREAMS} open event streams`));
   assert.equal((await fetch(`${base}/api/snapshot`)).status, 200, 'other routes still answer');
-  open.shift()!.abort();
+  open.shift()!.ac.abort();
   const deadline = Date.now() + 5_000;
   let status = 0;
   while (Date.now() < deadline && status !== 200) {
     const ac = new AbortController();
     const res = await fetch(`${base}/events`, { signal: ac.signal });
     status = res.status;
-    if (status === 200) open.push(ac);
+    if (status === 200) open.push({ ac, res });
     else await new Promise((r) => setTimeout(r, 20));
   }
   assert.equal(status, 200, 'the closed stream\'s place is free again');
