@@ -30,6 +30,10 @@ export interface CorpusSource {
   readonly read: number;
   readonly kept: number;
   readonly skipped: number;
+  /** A file's skipped lines that are not JSON at all (the rest parse but have no string `text`). */
+  readonly notJson?: number;
+  /** A file's first skipped line, so a broken export can be found. */
+  readonly firstSkippedLine?: number;
   /** A topic's read: what ended it (a limit leaves the rest of the topic unread). */
   readonly ended?: 'end' | 'max-records' | 'max-seconds';
 }
@@ -65,15 +69,16 @@ export async function corpusFiles(path: string): Promise<string[]> {
   return files.sort().map((n) => join(path, n));
 }
 
-/** The text of one JSONL line: a string `text` field, else nothing. */
-function jsonText(line: string): string | undefined {
+/** The text of one JSONL line: a string `text` field, else nothing; null when the line is not JSON. */
+function jsonText(line: string): string | undefined | null {
+  let v: unknown;
   try {
-    const v = JSON.parse(line) as unknown;
-    const t = v !== null && typeof v === 'object' ? (v as Record<string, unknown>).text : undefined;
-    return typeof t === 'string' ? t : undefined;
+    v = JSON.parse(line);
   } catch {
-    return undefined;
+    return null;
   }
+  const t = v !== null && typeof v === 'object' ? (v as Record<string, unknown>).text : undefined;
+  return typeof t === 'string' ? t : undefined;
 }
 
 /** A message's text as the service reads it (JSON, CloudEvents, its input mapping), else nothing. */
@@ -94,13 +99,18 @@ async function readFileTexts(file: string, add: (text: string | undefined) => bo
   let read = 0;
   let kept = 0;
   let skipped = 0;
+  let notJson = 0;
+  let firstSkippedLine: number | undefined;
   for await (const r of readJsonlRecords(file)) {
     read++;
     const text = json ? jsonText(r.value) : r.value;
-    if (text === undefined || text.trim() === '') skipped++;
-    else if (add(text)) kept++;
+    if (text === null) notJson++;
+    if (text == null || text.trim() === '') {
+      skipped++;
+      firstSkippedLine ??= Number(r.position);
+    } else if (add(text)) kept++;
   }
-  return { name: file, read, kept, skipped };
+  return { name: file, read, kept, skipped, ...(skipped > 0 ? { notJson, firstSkippedLine } : {}) };
 }
 
 /** Reads the topic from the beginning under its own group (never committing) until its end, maxRecords or maxSeconds. */
@@ -153,8 +163,13 @@ export async function readCorpus(paths: readonly string[], topic: CorpusTopic | 
   for (const path of paths) for (const file of await corpusFiles(path)) sources.push(await readFileTexts(file, add));
   if (topic) sources.push(await readTopicTexts(topic, add));
   const ends = { end: '', 'max-records': ' (stopped at --max-records)', 'max-seconds': ' (stopped at --max-seconds)' };
-  for (const s of sources) log(`corpus: ${s.name}: ${s.read} records, ${s.kept} new texts${s.skipped ? `, ${s.skipped} without text` : ''}${s.ended ? ends[s.ended] : ''}`);
+  for (const s of sources) log(`corpus: ${s.name}: ${s.read} records, ${s.kept} new texts${s.skipped ? `, ${s.skipped} without text${skipDetail(s)}` : ''}${s.ended ? ends[s.ended] : ''}`);
   if (texts.length === 0) throw new LivetagError('LT_DATA', 'no texts to pretrain on (give --data files or --topic)');
   log(`corpus: ${texts.length} distinct texts (${duplicates} duplicates dropped)`);
   return { texts, sources, duplicates };
+}
+
+function skipDetail(s: CorpusSource): string {
+  if (s.firstSkippedLine === undefined) return '';
+  return ` (${s.notJson ? `${s.notJson} not JSON; ` : ''}first at line ${s.firstSkippedLine})`;
 }

@@ -42,3 +42,16 @@ test('extensions are matched whatever their case (EXPORT.JSONL is JSON, not raw 
   assert.deepEqual(corpus.texts, ['好看', '链接来的']);
   assert.deepEqual((await readCorpus([join(dir, 'EXPORT.JSONL')], undefined, () => {})).texts, ['好看']);
 });
+
+test('skipped lines of a JSONL file are told apart (not JSON vs no text) and the first is named by line, so a broken export can be found', async () => {
+  const file = join(tempDir(), 'export.jsonl');
+  writeFileSync(file, ['{"text":"这个多少钱"}', '', '{"msg":"no text field"}', '{broken', '{"text":"包邮吗"}', 'also broken'].join('\n') + '\n');
+  const lines: string[] = [];
+  const corpus = await readCorpus([file], undefined, (l) => lines.push(l));
+  assert.deepEqual(corpus.texts, ['这个多少钱', '包邮吗']);
+  assert.deepEqual(corpus.sources, [{ name: file, read: 5, kept: 2, skipped: 3, notJson: 2, firstSkippedLine: 3 }]);
+  assert.ok(lines.includes(`corpus: ${file}: 5 records, 2 new texts, 3 without text (2 not JSON; first at line 3)`), lines.join('\n'));
+  const clean = join(tempDir(), 'clean.jsonl');
+  writeFileSync(clean, '{"text":"M码还有吗"}\n');
+  assert.deepEqual((await readCorpus([clean], undefined, () => {})).sources, [{ name: clean, read: 1, kept: 1, skipped: 0 }], 'a clean file reports no skip fields');
+});
