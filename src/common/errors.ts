@@ -114,6 +114,11 @@ export const ERROR_CODES = {
     description: 'message is over the configured size',
     hint: 'An input record is over LIVETAG_MAX_MESSAGE_BYTES. It is dead-lettered; raise the limit only if such comments are real.',
   },
+  LT_OUTPUT_TOO_LARGE: {
+    retryable: false,
+    description: 'tags record is over the configured output size',
+    hint: 'The tags record for an input (which carries the input\'s fields) is over LIVETAG_MAX_OUTPUT_BYTES, so the output topic would refuse it and hold up the partition. The input is dead-lettered instead; keep LIVETAG_MAX_MESSAGE_BYTES well under LIVETAG_MAX_OUTPUT_BYTES, or narrow LIVETAG_PASSTHROUGH_FIELDS.',
+  },
   LT_KAFKA: {
     retryable: true,
     description: 'Kafka operation failed',

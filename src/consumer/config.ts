@@ -44,7 +44,8 @@ const SERVE_SETTINGS = {
   LIVETAG_BATCH_MAX_TOKENS: { schema: int(1), default: '4096', doc: 'Most padded tokens (batch × longest) in one inference batch.' },
   LIVETAG_WARMUP_MS: { schema: int(0, 600000), default: '250', doc: 'How long a model runs batches of built-in sample comments after it loads, at start and on a hot reload, before the service reports ready or swaps it in: the runtime\'s first runs of each batch shape are paid there, not by the first live comments (0: none; otherwise at least one batch per session).' },
   LIVETAG_MAX_IN_FLIGHT: { schema: int(1), default: '4096', doc: 'Most messages held in memory; fetching pauses above it.' },
-  LIVETAG_MAX_MESSAGE_BYTES: { schema: int(16), default: '65536', doc: 'Larger input messages are dead-lettered as LT_MSG_TOO_LARGE. Keep it well under the output topic\'s max.message.bytes (1 MiB by default): a tags record carries the input\'s fields, and one the output topic refuses holds up its partition.' },
+  LIVETAG_MAX_MESSAGE_BYTES: { schema: int(16), default: '65536', doc: 'Larger input messages are dead-lettered as LT_MSG_TOO_LARGE.' },
+  LIVETAG_MAX_OUTPUT_BYTES: { schema: int(1024), default: '1000000', doc: 'A tags record larger than this (it carries the input\'s fields) is dead-lettered as LT_OUTPUT_TOO_LARGE instead of published. Keep it at or under the output topic\'s max.message.bytes (and the producer\'s: librdkafka\'s message.max.bytes is 1000000): a record the topic refuses holds up its partition.' },
   LIVETAG_PARTITIONS_CONCURRENCY: { schema: int(1, 1024), default: '16', doc: 'Partitions processed concurrently (their comments share inference batches).' },
   LIVETAG_DEDUPE_CACHE_SIZE: { schema: int(0), default: '10000', doc: 'Entries of the repeated-comment cache (0 disables it).' },
   LIVETAG_ALL_SCORES: { schema: bool, default: 'false', doc: 'Include every label\'s probability in output messages.' },
@@ -83,6 +84,7 @@ export interface ServeConfig {
   readonly warmupMs: number;
   readonly maxInFlight: number;
   readonly maxMessageBytes: number;
+  readonly maxOutputBytes: number;
   readonly partitionsConcurrency: number;
   readonly dedupeCacheSize: number;
   readonly allScores: boolean;
@@ -120,6 +122,7 @@ export function loadServeConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     warmupMs: raw.LIVETAG_WARMUP_MS,
     maxInFlight: raw.LIVETAG_MAX_IN_FLIGHT,
     maxMessageBytes: raw.LIVETAG_MAX_MESSAGE_BYTES,
+    maxOutputBytes: raw.LIVETAG_MAX_OUTPUT_BYTES,
     partitionsConcurrency: raw.LIVETAG_PARTITIONS_CONCURRENCY,
     dedupeCacheSize: raw.LIVETAG_DEDUPE_CACHE_SIZE,
     allScores: raw.LIVETAG_ALL_SCORES,

@@ -75,6 +75,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       deadLetterTopic: config.topics.deadLetter,
       batch: config.batch,
       maxMessageBytes: config.maxMessageBytes,
+      maxOutputBytes: config.maxOutputBytes,
       dedupeCacheSize: config.dedupeCacheSize,
       allScores: config.allScores,
       input: config.input,

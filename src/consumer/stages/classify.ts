@@ -7,7 +7,7 @@ import { parseInputBytes, type InputMessage } from '../input-message.ts';
 import type { ServeMetrics } from '../metrics.ts';
 import { createMicroBatcher, type BatchLimits, type MicroBatcher } from '../micro-batcher.ts';
 import { createBatchCost, type BatchCost } from '../batch-cost.ts';
-import { deadLetter, tagsRecord, type OutRecord } from '../output-record.ts';
+import { deadLetter, recordBytes, tagsRecord, type OutRecord } from '../output-record.ts';
 import type { Tracing } from '../tracing.ts';
 
 export interface ClassifyOptions {
@@ -16,6 +16,8 @@ export interface ClassifyOptions {
   readonly deadLetterTopic: string;
   readonly batch: BatchLimits;
   readonly maxMessageBytes: number;
+  /** Tags records over this many bytes are dead-lettered: the output topic would refuse them and stall the partition. Unlimited when absent. */
+  readonly maxOutputBytes?: number;
   readonly dedupeCacheSize: number;
   readonly allScores: boolean;
   /** Where text, id and kept fields sit in a record (default: top-level `text` and `id`). */
@@ -181,7 +183,13 @@ export function createClassifyStage(opts: ClassifyOptions): ClassifyStage {
     const { slots, misses, results } = validate(current, records);
     await infer(current, slots, misses, results);
     const context = { topic: opts.outputTopic, model: current.model, classifiedAt: Date.now() };
-    return slots.map((slot, i) => ('record' in slot ? tagsRecord(slot.record, slot.message, results.get(i)!, context) : slot));
+    return slots.map((slot, i) => {
+      if (!('record' in slot)) return slot;
+      const out = tagsRecord(slot.record, slot.message, results.get(i)!, context);
+      const bytes = recordBytes(out);
+      if (opts.maxOutputBytes === undefined || bytes <= opts.maxOutputBytes) return out;
+      return deadLetter(slot.record, opts.deadLetterTopic, 'LT_OUTPUT_TOO_LARGE', `its tags record would be ${bytes} bytes, over LIVETAG_MAX_OUTPUT_BYTES (${opts.maxOutputBytes})`);
+    });
   }
 
   async function textsWith(current: ModelState, texts: readonly string[]): Promise<TextResults> {

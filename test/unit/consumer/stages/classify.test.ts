@@ -26,7 +26,7 @@ const record = (offset: number, value: string | Buffer | null, key = 'room-1'): 
   timestamp: String(1_700_000_000_000 + offset),
 });
 
-async function pipelineFor(bundle: string, dedupe = 100) {
+async function pipelineFor(bundle: string, dedupe = 100, maxOutputBytes?: number) {
   const classifier = await createClassifier({ bundle, worker: false, threads: 1 });
   const metrics = createServeMetrics();
   const pipeline = createClassifyStage({
@@ -35,6 +35,7 @@ async function pipelineFor(bundle: string, dedupe = 100) {
     deadLetterTopic: 'dlq',
     batch: { maxSize: 4, maxWaitMs: 1, maxTokens: 1000 },
     maxMessageBytes: 200,
+    ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }),
     dedupeCacheSize: dedupe,
     allScores: true,
     metrics,
@@ -74,6 +75,23 @@ test('outputs in source order; invalid records become dead letters with their re
   assert.equal(out[1].headers[DEAD_LETTER_HEADERS.sourceOffset], '1');
   assert.equal(out[1].headers['__connect.errors.offset'], '1', 'Kafka Connect\'s header name');
   assert.deepEqual(out[1].value, Buffer.from('{oops'), 'original bytes');
+  await pipeline.stop();
+});
+
+test('a tags record over maxOutputBytes is dead-lettered as LT_OUTPUT_TOO_LARGE with the original bytes, not published to stall its partition', async () => {
+  await ready;
+  // 13 scores, model, source and timing make a tags record ~700 bytes beyond its input's fields.
+  const { pipeline } = await pipelineFor(join(dir, 'a'), 100, 1024);
+  const small = JSON.stringify({ text: '这个多少钱' });
+  const wide = JSON.stringify({ text: '这个多少钱', note: 'n'.repeat(190 - 28) });
+  assert.ok(Buffer.byteLength(wide) <= 200, 'the input itself is under maxMessageBytes');
+  const out = await pipeline.process([record(0, small), record(1, wide), record(2, small)]);
+  assert.deepEqual(out.map((o) => o.topic), ['out', 'dlq', 'out'], 'the same text classifies; only the record whose output is too large is dead-lettered');
+  assert.ok(Buffer.byteLength(String(out[0].value)) <= 1024);
+  assert.equal(out[1].headers['livetag-error-code'], 'LT_OUTPUT_TOO_LARGE');
+  assert.match(String(out[1].headers[DEAD_LETTER_HEADERS.reason]), /its tags record would be \d+ bytes, over LIVETAG_MAX_OUTPUT_BYTES \(1024\)/);
+  assert.deepEqual(out[1].value, Buffer.from(wide), 'the input travels to the dead-letter topic whole');
+  assert.equal(out[1].headers[DEAD_LETTER_HEADERS.sourceOffset], '1');
   await pipeline.stop();
 });
 
