@@ -4,6 +4,7 @@
  */
 import type { KafkaJS as KJS } from '@confluentinc/kafka-javascript';
 import { groupByTopic, portTransaction, topicOffsets } from './adapter-kit.ts';
+import { LivetagError } from '../common/errors.ts';
 import { guard, type Context } from './confluent-context.ts';
 import { toConfluentError } from './confluent-mapping.ts';
 import type { KafkaProducer, KafkaTransaction, ProducerOptions } from './port.ts';
@@ -28,6 +29,12 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
   // Consumers that only lend their group id to sendOffsets (see there).
   const lenders = new Map<string, Promise<KJS.Consumer>>();
   let stopping: Promise<void> | undefined;
+  // A stop during start's retries ends them: waiting out the connect deadline would outlast a pod's drain.
+  let onStop!: () => void;
+  const stopped = new Promise<'stopped'>((r) => (onStop = () => r('stopped')));
+  const stoppedError = () => new LivetagError('LT_STOPPED', 'the producer was stopped before it connected');
+  /** The library's connect() in flight: its disconnect() would wait for it (up to its ~30 s metadata timeout). */
+  let connecting: Promise<unknown> | undefined;
 
   /**
    * The library sends transactional offsets with a consumer's group metadata
@@ -62,14 +69,23 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
         await ctx.loginCheck();
         const deadline = Date.now() + (ctx.options.maxRetryTimeMs ?? 30_000);
         for (let attempt = 0; ; attempt++) {
+          if (stopping) throw stoppedError();
           try {
-            await producer.connect();
+            const attemptConnect = producer.connect();
+            connecting = attemptConnect.then(
+              () => (connecting = undefined),
+              () => (connecting = undefined),
+            );
+            if ((await Promise.race([attemptConnect, stopped])) === 'stopped') throw stoppedError();
             return;
           } catch (err) {
+            if (stopping) throw stoppedError();
             if (attempt >= retries || Date.now() >= deadline || !toConfluentError(err, '').retryable) throw err;
             await producer.disconnect().catch(() => {});
             producer = make();
-            await new Promise((r) => setTimeout(r, Math.min(300 * 2 ** attempt, 5_000)));
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([new Promise((r) => (timer = setTimeout(r, Math.min(300 * 2 ** attempt, 5_000)))), stopped]);
+            clearTimeout(timer);
           }
         }
       }),
@@ -86,9 +102,12 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
     },
     stop() {
       stopping ??= (async () => {
+        onStop();
         const borrowed = await Promise.allSettled([...lenders.values()]);
         await Promise.allSettled(borrowed.map((b) => (b.status === 'fulfilled' ? b.value.disconnect() : undefined)));
-        await guard('stopping producer', () => producer.disconnect());
+        // A connect still in flight is left to end on its own and disconnected then: stop returns now.
+        if (connecting) void connecting.then(() => producer.disconnect()).catch(() => {});
+        else await guard('stopping producer', () => producer.disconnect());
       })();
       return stopping;
     },

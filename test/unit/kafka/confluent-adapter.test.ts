@@ -139,3 +139,22 @@ test('confluent: createKafkaClient gives the librdkafka adapter, or says why it 
   await client.producer().stop();
   await client.consumer({ groupId: 'g', topics: ['t'], fromBeginning: true }).stop();
 });
+
+test('confluent: a producer stopped while its start retries an unreachable broker ends the start with LT_STOPPED, and stop does not wait out the connect', async () => {
+  // Nothing listens on port 1: each connect attempt waits its request timeout, then is retried.
+  const client = await createKafkaClient({ connection: { client: 'confluent', brokers: '127.0.0.1:1', clientId: 'unit' }, requestTimeoutMs: 5_000, logLevel: 'nothing' });
+  const producer = client.producer();
+  const started = producer.start().then(
+    () => 'started',
+    (err: unknown) => err,
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  await producer.stop();
+  const stopMs = Date.now() - t0;
+  const outcome = await started;
+  const endMs = Date.now() - t0;
+  assert.ok(isLivetagError(outcome, 'LT_STOPPED'), `start ends as stopped, not by retrying on: ${String(outcome)}`);
+  assert.ok(stopMs < 2_500 && endMs < 2_500, `stop ${stopMs} ms and the start's end ${endMs} ms, not the 5 s connect attempt`);
+  await producer.stop();
+});
