@@ -133,6 +133,15 @@ test('deflated zip entries are read, and never inflated past their declared size
   rejects(() => parsePytorchCheckpoint(big, 'bomb'), /entry archive\/data\.pkl: .*(larger|buffer|inflate|declared)/i);
 });
 
+/** Longer than this for one mutated file is a hang, not a slow parse (they take ~5 ms). */
+const SLOW_FILE_MS = 500;
+
+function timed(run: () => void): number {
+  const t0 = performance.now();
+  run();
+  return performance.now() - t0;
+}
+
 interface FuzzStats { files: number; accepted: number; refused: number; slowestMs: number; maxDecodedBytes: number }
 
 /** Mutated copies of `seed` through `parse`: each must decode or fail with LT_HF_IMPORT, fast, allocating no more than the file holds. */
@@ -161,7 +170,10 @@ function fuzz(seed: Buffer, count: number, seedNo: number, parse: (b: Buffer) =>
       if (!isLivetagError(err, 'LT_HF_IMPORT')) assert.fail(`mutation ${i} (kind ${kind}) crashed the reader: ${(err as Error).stack}`);
       stats.refused++;
     }
-    stats.slowestMs = Math.max(stats.slowestMs, performance.now() - started);
+    let took = performance.now() - started;
+    // A hang repeats; a stalled test process (GC, a neighbour) does not: a slow file is timed again.
+    if (took >= SLOW_FILE_MS) took = Math.min(took, timed(() => { try { for (const t of parse(b)) t.decode(); } catch { /* judged above */ } }));
+    stats.slowestMs = Math.max(stats.slowestMs, took);
   }
   return stats;
 }
@@ -176,7 +188,7 @@ test('fuzz: thousands of mutated safetensors and PyTorch checkpoints never crash
   };
   for (const [name, s] of Object.entries(runs)) {
     assert.ok(s.refused > s.files / 10 && s.accepted > 0, `${name}: mutations exercised both outcomes ${JSON.stringify(s)}`);
-    assert.ok(s.slowestMs < 500, `${name}: slowest file took ${s.slowestMs} ms`);
+    assert.ok(s.slowestMs < SLOW_FILE_MS, `${name}: slowest file took ${s.slowestMs} ms`);
     // float32 of a value never takes more than 4x the byte it was read from (U8/BOOL/I8).
     assert.ok(s.maxDecodedBytes <= 4, `${name}: decoded ${s.maxDecodedBytes}x the file size`);
   }

@@ -51,14 +51,16 @@ test('livetag train killed mid-run picks up from its checkpoint', async () => {
   const dir = tempDir();
   const data = writeJsonl(join(dir, 'd.jsonl'), tinyRows(80, 6));
   const out = join(dir, 'run');
-  const args = [join(REPO_ROOT, 'bin/livetag.js'), 'train', '--data', data, '--out', out, '--hidden', '16', '--layers', '1', '--heads', '2', '--epochs', '12', '--patience', '0', '--batch-size', '8', '--threads', '1', '--quiet'];
+  const args = [join(REPO_ROOT, 'bin/livetag.js'), 'train', '--data', data, '--out', out, '--hidden', '16', '--layers', '1', '--heads', '2', '--epochs', '60', '--patience', '0', '--batch-size', '8', '--threads', '1', '--quiet'];
+  // 60 epochs (~4 s here): a run that ended before the kill landed would leave no checkpoint to resume.
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   const state = join(out, 'checkpoint', 'state.json');
   const deadline = Date.now() + 60_000;
-  while (!existsSync(state) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)));
+  while (!existsSync(state) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.ok(existsSync(state), 'no checkpoint within 60 s');
   child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
+  assert.equal(await exited, 'SIGKILL', 'the first run was killed, not finished before the kill');
 
   const rerun = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

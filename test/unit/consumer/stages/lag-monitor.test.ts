@@ -52,9 +52,9 @@ test('a round trip that does not answer counts as failed ticks: not reachable af
   await until(() => monitor.brokerReachable, 1_000, 'reachable again');
   assert.ok(state.calls > callsWhileHung, 'a fresh round trip after the late answer');
 
-  const t0 = Date.now();
   state.hang = true;
   await until(() => !monitor.brokerReachable, 1_000, 'not reachable again');
+  const t0 = Date.now();
   await monitor.stop();
   await monitor.stop();
   assert.ok(Date.now() - t0 < 500, 'stop does not wait for the hung call');

@@ -15,12 +15,22 @@ function recordingLogger(lines: string[]): Logger {
   return logger;
 }
 
-/** A client whose transactions commit only after `commitMs`: the shape of a library call that hangs. */
-function slowCommitClient(commitMs: number, calls: string[]): KafkaClient {
+/**
+ * A client whose transactions commit only after `commitMs`, or once `done()` holds: the shape of a
+ * library call that hangs. A condition, not a time, where the test counts what happened meanwhile:
+ * a stalled test process would otherwise fit fewer timer ticks into the same wall time.
+ */
+function slowCommitClient(commitMs: number | (() => boolean), calls: string[]): KafkaClient {
+  const finished = (r: () => void): void => {
+    if (typeof commitMs === 'number') setTimeout(() => (calls.push('commit'), r()), commitMs);
+    else {
+      const poll = setInterval(() => commitMs() && (clearInterval(poll), calls.push('commit'), r()), 5);
+    }
+  };
   const transaction = async (): Promise<KafkaTransaction> => ({
     send: async () => void calls.push('send'),
     sendOffsets: async () => void calls.push('sendOffsets'),
-    commit: () => new Promise<void>((r) => setTimeout(() => (calls.push('commit'), r()), commitMs)),
+    commit: () => new Promise<void>(finished),
     abort: async () => void calls.push('abort'),
   });
   const producer: KafkaProducer = { start: async () => {}, send: async () => {}, transaction, stop: async () => {} };
@@ -43,8 +53,9 @@ const out: OutRecord = { topic: 'out', key: null, value: '{}', headers: {}, kind
 test('a Kafka call that runs past slowCallMs is logged by name and position, repeatedly, and the chunk still completes', async () => {
   const lines: string[] = [];
   const calls: string[] = [];
+  const slowLines = () => lines.filter((l) => l.startsWith('Kafka call still running: committing a transaction '));
   const publisher = createPublisher({
-    client: slowCommitClient(230, calls),
+    client: slowCommitClient(() => slowLines().length >= 3, calls),
     delivery: 'exactly-once',
     transactionalId: 'txn',
     groupId: 'g',
@@ -56,8 +67,8 @@ test('a Kafka call that runs past slowCallMs is logged by name and position, rep
   await publisher.start();
   await publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' });
   assert.deepEqual(calls, ['send', 'sendOffsets', 'commit']);
-  const slow = lines.filter((l) => l.startsWith('Kafka call still running: committing a transaction '));
-  assert.ok(slow.length >= 3 && slow.length <= 5, `logged ${slow.length} times in 230 ms at 50 ms: ${JSON.stringify(lines)}`);
+  const slow = slowLines();
+  assert.ok(slow.length >= 3 && slow.length <= 5, `logged ${slow.length} times, every 50 ms, by a call that ends after the third: ${JSON.stringify(lines)}`);
   assert.deepEqual(JSON.parse(slow[0].slice(slow[0].indexOf('{'))), { topic: 'in', partition: 3, nextOffset: '10', seconds: 0 });
   assert.ok(!lines.some((l) => /sending/.test(l)), 'the quick calls are not reported');
 
