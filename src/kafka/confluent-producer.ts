@@ -3,8 +3,8 @@
  * KafkaProducer and its transactions on the library's KafkaJS-style producer.
  */
 import type { KafkaJS as KJS } from '@confluentinc/kafka-javascript';
-import { groupByTopic, portTransaction, topicOffsets } from './adapter-kit.ts';
 import { LivetagError } from '../common/errors.ts';
+import { groupByTopic, portTransaction, topicOffsets } from './adapter-kit.ts';
 import { guard, type Context } from './confluent-context.ts';
 import { toConfluentError } from './confluent-mapping.ts';
 import type { KafkaProducer, KafkaTransaction, ProducerOptions } from './port.ts';
