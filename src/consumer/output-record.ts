@@ -119,11 +119,23 @@ function bytesOf(x: Buffer | string | null | undefined): number {
   return typeof x === 'string' ? Buffer.byteLength(x) : x.length;
 }
 
-/** Approximate bytes a record takes in a batch: what the publisher budgets sends by. */
+/**
+ * Kafka's v2 record batch: a 61-byte batch header, then per record at most 36 bytes of framing
+ * (length 5, attributes 1, timestamp delta 10, offset delta 5, key and value lengths 5 each,
+ * header count 5) and 10 per header (two lengths). Each record is charged the batch header too,
+ * so a record alone, or any group, is bounded from above.
+ */
+const RECORD_OVERHEAD_BYTES = 61 + 36;
+const HEADER_OVERHEAD_BYTES = 10;
+
+/**
+ * Bytes a record takes in a batch, uncompressed, never less than the broker counts against
+ * max.message.bytes: what the publisher budgets sends by and the output limit is checked against.
+ */
 export function recordBytes(r: OutgoingRecord): number {
-  let n = 64 + bytesOf(r.key) + bytesOf(r.value);
+  let n = RECORD_OVERHEAD_BYTES + bytesOf(r.key) + bytesOf(r.value);
   for (const [k, v] of Object.entries(r.headers ?? {})) {
-    for (const x of Array.isArray(v) ? v : [v]) n += Buffer.byteLength(k) + bytesOf(x) + 8;
+    for (const x of Array.isArray(v) ? v : [v]) n += Buffer.byteLength(k) + bytesOf(x) + HEADER_OVERHEAD_BYTES;
   }
   return n;
 }

@@ -89,7 +89,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     });
     await client.admin.ensureTopics([{ topic: config.topics.output }, { topic: config.topics.deadLetter }]);
     const committer = createCommitter(metrics);
-    publisher = createPublisher({ client, delivery: config.delivery, transactionalId: config.transactionalId, groupId: config.groupId, committer, metrics, compression: config.outputCompression, logger });
+    publisher = createPublisher({ client, delivery: config.delivery, transactionalId: config.transactionalId, groupId: config.groupId, committer, metrics, compression: config.outputCompression, maxOutputBytes: config.maxOutputBytes, logger });
     await publisher.start();
     // Before the consumer joins: lag and broker reachability are measured even when joining fails.
     monitor = createLagMonitor({

@@ -9,6 +9,11 @@ import { guard, type Context } from './confluent-context.ts';
 import { toConfluentError } from './confluent-mapping.ts';
 import type { KafkaProducer, KafkaTransaction, ProducerOptions } from './port.ts';
 
+/** librdkafka's default message.max.bytes. */
+const LIBRDKAFKA_MESSAGE_MAX_BYTES = 1_000_000;
+/** Its message.max.bytes also bounds a produce request, which carries a batch plus request framing. */
+const BATCH_SLACK_BYTES = 4096;
+
 export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer {
   const transactional = o.transactionalId !== undefined;
   const idempotent = transactional || o.idempotent === true;
@@ -24,12 +29,15 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
       retries: idempotent ? Math.max(1, retries) : retries,
       // librdkafka has every codec built in (see its `features`).
       'compression.type': o.compression ?? 'none',
+      // Its message.max.bytes (1000000) refuses a larger record before any broker sees it, and its
+      // batch.size (as large) lets batches grow past a smaller topic limit.
+      ...(o.maxBatchBytes === undefined ? {} : { 'batch.size': o.maxBatchBytes, 'message.max.bytes': Math.max(LIBRDKAFKA_MESSAGE_MAX_BYTES, o.maxBatchBytes + BATCH_SLACK_BYTES) }),
     });
   let producer = make();
   // Consumers that only lend their group id to sendOffsets (see there).
   const lenders = new Map<string, Promise<KJS.Consumer>>();
   let stopping: Promise<void> | undefined;
-  // A stop during start's retries ends them: waiting out the connect deadline would outlast a pod's drain.
+  // A stop during start's retries ends them, instead of connecting a producer nobody will close.
   let onStop!: () => void;
   const stopped = new Promise<'stopped'>((r) => (onStop = () => r('stopped')));
   const stoppedError = () => new LivetagError('LT_STOPPED', 'the producer was stopped before it connected');

@@ -106,6 +106,12 @@ export interface ProducerOptions {
   readonly idempotent?: boolean;
   /** Codec of the batches this producer writes; default none. Every codec is always read. */
   readonly compression?: Compression;
+  /**
+   * Largest record batch this producer may build, in bytes (the topics' max.message.bytes bounds a
+   * whole batch). kafkajs builds one batch per send and partition, so its callers split sends;
+   * librdkafka joins sends into batches of its own, up to this.
+   */
+  readonly maxBatchBytes?: number;
 }
 
 export interface KafkaTransaction {

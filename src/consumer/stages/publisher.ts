@@ -23,6 +23,8 @@ export interface PublisherOptions {
   readonly wrapTransaction?: (txn: KafkaTransaction) => KafkaTransaction;
   /** A Kafka call running this long is logged, then again each time as long again (default 30 s). */
   readonly slowCallMs?: number;
+  /** The output topic's record-batch bound (LIVETAG_MAX_OUTPUT_BYTES): tags are sent in groups no larger. */
+  readonly maxOutputBytes?: number;
 }
 
 export interface Publisher {
@@ -68,19 +70,19 @@ export function isTooLarge(err: unknown): boolean {
  * apart so that a send the dead-letter topic refuses resends only them.
  * Order within each topic is kept; the two topics never shared an order.
  */
-function byBudget(outs: readonly OutRecord[]): OutRecord[][] {
+function byBudget(outs: readonly OutRecord[], tagsBudget: number): OutRecord[][] {
   const tags = outs.filter((r) => r.kind !== 'dead-letter');
   const dead = outs.filter((r) => r.kind === 'dead-letter');
-  return [...budgeted(tags), ...budgeted(dead)];
+  return [...budgeted(tags, tagsBudget), ...budgeted(dead, SEND_BUDGET_BYTES)];
 }
 
-function budgeted(outs: readonly OutRecord[]): OutRecord[][] {
+function budgeted(outs: readonly OutRecord[], budget: number): OutRecord[][] {
   const groups: OutRecord[][] = [];
   let current: OutRecord[] = [];
   let bytes = 0;
   for (const r of outs) {
     const n = recordBytes(r);
-    if (current.length > 0 && bytes + n > SEND_BUDGET_BYTES) {
+    if (current.length > 0 && bytes + n > budget) {
       groups.push(current);
       current = [];
       bytes = 0;
@@ -125,8 +127,15 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     }
   }
 
+  // One send of tags is one batch per partition on kafkajs: a group over the output topic's bound would be refused whole.
+  const tagsBudget = Math.min(SEND_BUDGET_BYTES, opts.maxOutputBytes ?? SEND_BUDGET_BYTES);
   const makeProducer = (): KafkaProducer =>
-    opts.client.producer({ idempotent: true, compression: opts.compression ?? 'none', ...(exactlyOnce ? { transactionalId: opts.transactionalId } : {}) });
+    opts.client.producer({
+      idempotent: true,
+      compression: opts.compression ?? 'none',
+      ...(opts.maxOutputBytes === undefined ? {} : { maxBatchBytes: opts.maxOutputBytes }),
+      ...(exactlyOnce ? { transactionalId: opts.transactionalId } : {}),
+    });
 
   async function renew(): Promise<void> {
     const old = producer;
@@ -151,7 +160,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     const raw = await watched('beginning a transaction', position, () => producer!.transaction());
     const txn = opts.wrapTransaction ? opts.wrapTransaction(raw) : raw;
     try {
-      for (const group of byBudget(outs)) await watched('sending records in a transaction', position, () => txn.send(group));
+      for (const group of byBudget(outs, tagsBudget)) await watched('sending records in a transaction', position, () => txn.send(group));
       await watched('sending offsets to a transaction', position, () => txn.sendOffsets(opts.groupId, [{ topic: position.batch.topic, partition: position.batch.partition, offset: position.nextOffset }]));
       commitSent = true;
       await watched('committing a transaction', position, () => txn.commit());
@@ -239,7 +248,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   }
 
   async function atLeastOnce(outs: readonly OutRecord[], position: ChunkPosition): Promise<void> {
-    for (const group of byBudget(outs)) {
+    for (const group of byBudget(outs, tagsBudget)) {
       try {
         await watched('sending records', position, () => producer!.send(group));
       } catch (err) {

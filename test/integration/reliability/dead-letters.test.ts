@@ -78,12 +78,14 @@ for (const adapter of ADAPTERS) {
 
 /** Under the raised input limit, yet its tags record (the input's fields and ~700 bytes more) is over the output topic's limit. */
 const WIDE = Buffer.from(JSON.stringify({ id: 'wide', text: '这个多少钱', note: 'n'.repeat(150_000) }));
+/** Each fits the output topic, two together do not: sent in one batch (same key, same chunk), the broker would refuse both. */
+const MID = (i: number) => Buffer.from(JSON.stringify({ id: `mid${i}`, text: '这个多少钱', note: 'm'.repeat(80_000) }));
 
 for (const adapter of ADAPTERS) {
   describe(`oversized tags records on the ${adapter} adapter`, async () => {
     const probe = await portClientOrSkip(adapter, brokersFromEnv());
     const skip = typeof probe === 'string' ? probe : false;
-    test('an input whose tags record the output topic would refuse is dead-lettered whole as LT_OUTPUT_TOO_LARGE; the partition goes on', { skip, timeout: 120_000 }, async (t) => {
+    test('an input whose tags record the output topic would refuse is dead-lettered whole as LT_OUTPUT_TOO_LARGE, records that fit only alone are sent alone; the partition goes on', { skip, timeout: 120_000 }, async (t) => {
       const kafka = testKafka(`wide-${adapter}`);
       const topics: ServeTopics = {
         input: await useTopic(t, { prefix: 'wide-in', client: kafka }),
@@ -94,20 +96,22 @@ for (const adapter of ADAPTERS) {
       const producer = kafka.producer();
       await producer.connect();
       const normal = (from: number) => Array.from({ length: 5 }, (_, i) => ({ value: JSON.stringify({ id: `n${from + i}`, text: `comment ${from + i}` }) }));
-      await producer.send({ topic: topics.input, messages: [...normal(0), { key: 'wide', value: WIDE }, ...normal(5)] });
+      await producer.send({ topic: topics.input, messages: [...normal(0), { key: 'wide', value: WIDE }, { key: 'room', value: MID(1) }, { key: 'room', value: MID(2) }, ...normal(5)] });
       await producer.disconnect();
 
       const svc = inProcessService(t, { ...serveEnv(topics, await tinyBundle()), LIVETAG_KAFKA_CLIENT: adapter, LIVETAG_MAX_MESSAGE_BYTES: '200000', LIVETAG_MAX_OUTPUT_BYTES: '150100' });
       const out = await collector(kafka, [topics.output, topics.dlq]);
       try {
         await svc.start();
-        await out.until(11, 60_000, '10 tags and 1 dead letter');
+        await out.until(13, 60_000, '12 tags and 1 dead letter');
       } finally {
         await svc.stop();
         await out.stop();
       }
       const dead = out.received.filter((r) => r.topic === topics.dlq);
-      assert.equal(out.received.filter((r) => r.topic === topics.output).length, 10, 'the records behind the wide one are tagged');
+      const tags = out.received.filter((r) => r.topic === topics.output);
+      assert.equal(tags.length, 12, 'the records behind the wide one are tagged, the two mid-sized ones in sends of their own');
+      assert.ok(tags.some((r) => JSON.parse(String(r.value)).id === 'mid2'));
       assert.equal(dead.length, 1);
       assert.equal(dead[0].headers[DLH.code], 'LT_OUTPUT_TOO_LARGE');
       assert.equal(dead[0].headers['__connect.errors.offset'], '5');

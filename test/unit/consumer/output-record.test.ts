@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { parseInputText } from '../../../src/consumer/input-message.ts';
 import { OutputMessageSchema, recordBytes, tagsRecord } from '../../../src/consumer/output-record.ts';
@@ -27,4 +28,30 @@ test('a record is budgeted by its UTF-8 bytes: a Chinese comment costs three byt
   const asBuffer = recordBytes({ topic: 't', key: Buffer.from('主播'), value: Buffer.from(value), headers: { 来源: Buffer.from('直播间') } });
   assert.equal(asString, asBuffer, 'a string and its bytes cost the same');
   assert.ok(asString >= Buffer.byteLength(value) && asString > 3 * text.length, `${asString} bytes for ${text.length} characters`);
+});
+
+test('recordBytes is never below the record batch the broker holds against max.message.bytes (encoded by kafkajs), alone or in a group', async () => {
+  const require = createRequire(import.meta.url);
+  const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as { RecordBatch: (o: object) => Promise<{ buffer: Buffer }> };
+  const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (o: object) => unknown;
+  type Rec = { key: string | null; value: string; headers: Record<string, string> };
+  // The far timestamp makes the timestamp delta's varint as long as it gets.
+  const batchBytes = async (recs: Rec[]) =>
+    (await RecordBatch({ records: recs.map((r, i) => Record({ offsetDelta: i, timestampDelta: i === 0 ? 0 : 2 ** 50, key: r.key, value: r.value, headers: r.headers })) })).buffer.length;
+  const cases: Rec[] = [
+    { key: null, value: 'x'.repeat(1_000_000), headers: {} },
+    { key: 'room-1', value: 'x'.repeat(150_000), headers: {} },
+    { key: null, value: 'x'.repeat(150_000), headers: { traceparent: '00-' + 'a'.repeat(49) } },
+    { key: null, value: 'x'.repeat(100), headers: {} },
+    { key: '主播', value: '这个多少钱', headers: { 来源: '直播间', b: '' } },
+  ];
+  for (const r of cases) {
+    const encoded = await batchBytes([r]);
+    const budget = recordBytes({ topic: 't', ...r });
+    assert.ok(budget >= encoded, `${budget} budgeted for a ${encoded}-byte batch (${r.value.length}-byte value)`);
+    assert.ok(budget - encoded <= 64, `a close bound: ${budget} for ${encoded}`);
+  }
+  const group = cases.slice(1);
+  const sum = group.reduce((n, r) => n + recordBytes({ topic: 't', ...r }), 0);
+  assert.ok(sum >= (await batchBytes(group)), 'a group is bounded by the sum of its records');
 });

@@ -6,7 +6,7 @@ import { writeRandomBundle } from '../../../../src/model/build/random-bundle.ts'
 import { createClassifyStage } from '../../../../src/consumer/stages/classify.ts';
 import type { ConsumedRecord } from '../../../../src/kafka/port.ts';
 import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
-import { DEAD_LETTER_HEADERS, OutputMessageSchema } from '../../../../src/consumer/output-record.ts';
+import { DEAD_LETTER_HEADERS, OutputMessageSchema, recordBytes } from '../../../../src/consumer/output-record.ts';
 import { isLivetagError } from '../../../../src/common/errors.ts';
 import { tempDir } from '../../../helpers/shared.ts';
 
@@ -81,15 +81,20 @@ test('outputs in source order; invalid records become dead letters with their re
 test('a tags record over maxOutputBytes is dead-lettered as LT_OUTPUT_TOO_LARGE with the original bytes, not published to stall its partition', async () => {
   await ready;
   // 13 scores, model, source and timing make a tags record ~700 bytes beyond its input's fields.
-  const { pipeline } = await pipelineFor(join(dir, 'a'), 100, 1024);
   const small = JSON.stringify({ text: '这个多少钱' });
   const wide = JSON.stringify({ text: '这个多少钱', note: 'n'.repeat(190 - 28) });
   assert.ok(Buffer.byteLength(wide) <= 200, 'the input itself is under maxMessageBytes');
+  // The limit sits between the two tags records' sizes, as an unbounded stage makes them.
+  const free = await pipelineFor(join(dir, 'a'), 0);
+  const [smallBytes, wideBytes] = (await free.pipeline.process([record(0, small), record(1, wide)])).map(recordBytes);
+  await free.pipeline.stop();
+  const limit = Math.round((smallBytes + wideBytes) / 2);
+  const { pipeline } = await pipelineFor(join(dir, 'a'), 100, limit);
   const out = await pipeline.process([record(0, small), record(1, wide), record(2, small)]);
   assert.deepEqual(out.map((o) => o.topic), ['out', 'dlq', 'out'], 'the same text classifies; only the record whose output is too large is dead-lettered');
-  assert.ok(Buffer.byteLength(String(out[0].value)) <= 1024);
+  assert.equal(recordBytes(out[0]), smallBytes);
   assert.equal(out[1].headers['livetag-error-code'], 'LT_OUTPUT_TOO_LARGE');
-  assert.match(String(out[1].headers[DEAD_LETTER_HEADERS.reason]), /its tags record would be \d+ bytes, over LIVETAG_MAX_OUTPUT_BYTES \(1024\)/);
+  assert.equal(String(out[1].headers[DEAD_LETTER_HEADERS.reason]), `its tags record would be ${wideBytes} bytes, over LIVETAG_MAX_OUTPUT_BYTES (${limit})`);
   assert.deepEqual(out[1].value, Buffer.from(wide), 'the input travels to the dead-letter topic whole');
   assert.equal(out[1].headers[DEAD_LETTER_HEADERS.sourceOffset], '1');
   await pipeline.stop();

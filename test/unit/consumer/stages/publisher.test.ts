@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { isLivetagError, LivetagError } from '../../../../src/common/errors.ts';
 import type { Logger } from '../../../../src/common/logger.ts';
 import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
-import type { OutRecord } from '../../../../src/consumer/output-record.ts';
+import { recordBytes, type OutRecord } from '../../../../src/consumer/output-record.ts';
 import { createCommitter } from '../../../../src/consumer/stages/committer.ts';
 import { createPublisher } from '../../../../src/consumer/stages/publisher.ts';
 import type { KafkaAdminSession, KafkaClient, KafkaProducer, KafkaTransaction, RecordBatch } from '../../../../src/kafka/port.ts';
@@ -54,8 +54,10 @@ test('a Kafka call that runs past slowCallMs is logged by name and position, rep
   const lines: string[] = [];
   const calls: string[] = [];
   const slowLines = () => lines.filter((l) => l.startsWith('Kafka call still running: committing a transaction '));
+  const t0 = performance.now();
   const publisher = createPublisher({
-    client: slowCommitClient(() => slowLines().length >= 3, calls),
+    // Past 3 s the call ends anyway, so a logger that stopped repeating fails the count instead of hanging the suite.
+    client: slowCommitClient(() => slowLines().length >= 3 || performance.now() - t0 > 3_000, calls),
     delivery: 'exactly-once',
     transactionalId: 'txn',
     groupId: 'g',
@@ -68,7 +70,10 @@ test('a Kafka call that runs past slowCallMs is logged by name and position, rep
   await publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' });
   assert.deepEqual(calls, ['send', 'sendOffsets', 'commit']);
   const slow = slowLines();
+  const took = performance.now() - t0;
   assert.ok(slow.length >= 3 && slow.length <= 5, `logged ${slow.length} times, every 50 ms, by a call that ends after the third: ${JSON.stringify(lines)}`);
+  // Three lines, each a full interval after the last: a stall only lengthens this.
+  assert.ok(took >= 145, `three lines in ${took.toFixed(0)} ms: not every 50 ms`);
   assert.deepEqual(JSON.parse(slow[0].slice(slow[0].indexOf('{'))), { topic: 'in', partition: 3, nextOffset: '10', seconds: 0 });
   assert.ok(!lines.some((l) => /sending/.test(l)), 'the quick calls are not reported');
 
@@ -241,5 +246,22 @@ test('a heartbeat that reports a rebalance after the commit stops the batch (del
   await assert.rejects(publisher.deliver([out, out], { batch: rebalancing, lastOffset: '9', nextOffset: '10' }), (err: unknown) => isLivetagError(err, 'LT_KAFKA_REBALANCE'));
   assert.deepEqual(calls, ['send', 'commit 10', 'resolve 9', 'heartbeat']);
   assert.match(await metrics.registry.metrics(), /^livetag_messages_classified_total 2$/m);
+  await publisher.stop();
+});
+
+test('tags go out in sends no larger than maxOutputBytes (one send is one record batch per partition on kafkajs); dead letters keep their own budget', async () => {
+  const sends: OutRecord[][] = [];
+  const producer: KafkaProducer = { start: async () => {}, send: async (records) => void sends.push([...records] as OutRecord[]), transaction: async () => assert.fail('at-least-once'), stop: async () => {} };
+  const client = { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer: () => producer } as unknown as KafkaClient;
+  const publisher = createPublisher({ client, delivery: 'at-least-once', transactionalId: 'txn', groupId: 'g', committer: createCommitter(), metrics: createServeMetrics(), maxOutputBytes: 2_000 });
+  await publisher.start();
+  const tag = (i: number): OutRecord => ({ ...out, value: JSON.stringify({ i, pad: 'x'.repeat(600) }) });
+  const dead = (i: number): OutRecord => ({ ...out, topic: 'dlq', kind: 'dead-letter', value: 'y'.repeat(600 + i) });
+  await publisher.deliver([tag(0), tag(1), dead(0), tag(2), tag(3), dead(1), tag(4)], { batch, lastOffset: '9', nextOffset: '10' });
+  const tagSends = sends.filter((g) => g[0].kind === 'tags');
+  assert.deepEqual(tagSends.map((g) => g.length), [2, 2, 1], 'two ~700-byte tags records to a 2000-byte send');
+  for (const g of tagSends) assert.ok(g.reduce((n, r) => n + recordBytes(r), 0) <= 2_000);
+  assert.deepEqual(sends.filter((g) => g[0].kind === 'dead-letter').map((g) => g.length), [2], 'dead letters are bounded by the dead-letter send budget, not the output topic');
+  assert.deepEqual(sends.flat().filter((r) => r.kind === 'tags').map((r) => JSON.parse(String(r.value)).i), [0, 1, 2, 3, 4], 'in order');
   await publisher.stop();
 });
