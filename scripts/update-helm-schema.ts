@@ -9,6 +9,7 @@
  *   node --import tsx scripts/update-helm-schema.ts [--check]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
@@ -107,7 +108,8 @@ export function renderHelmSchema(text: string, table: SettingsTable = SETTINGS):
   return next;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// By path, not by URL text: a checkout path with spaces or a link would otherwise skip the --check silently.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const current = readFileSync(SCHEMA_FILE, 'utf8');
   const next = renderHelmSchema(current);
   if (process.argv.includes('--check')) {

@@ -6,6 +6,7 @@
  *   node --import tsx scripts/update-readme.ts [--check]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderHeadline, type SuiteOutput } from '../bench/lib/suite-report.ts';
 import { COMMANDS } from '../src/cli/command-table.ts';
@@ -39,7 +40,8 @@ export function renderReadme(text: string): string {
     .replace(/<!-- perf:start -->[\s\S]*?<!-- perf:end -->/, `<!-- perf:start -->\n${renderHeadline(suite)}\n<!-- perf:end -->`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// By path, not by URL text: a checkout path with spaces or a link would otherwise skip the --check silently.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const current = readFileSync(README, 'utf8');
   const next = renderReadme(current);
   if (process.argv.includes('--check')) {
