@@ -44,7 +44,18 @@ export const DEAD_LETTER_HEADERS = Object.freeze({
   truncated: 'livetag-truncated',
   originalSize: 'livetag-original-size',
   originalSha256: 'livetag-original-sha256',
+  /** What of the original key and headers was left out, and their size, when they alone were too large to keep. */
+  dropped: 'livetag-dropped',
 });
+
+const OWN_HEADERS = new Set<string>(Object.values(DEAD_LETTER_HEADERS));
+
+/**
+ * Original key and headers a dead letter keeps, in bytes. The value is bounded; an input too large
+ * by its headers or key would otherwise make a dead letter the dead-letter topic refuses on every
+ * try, and hold up the partition it came from.
+ */
+export const DEAD_LETTER_MAX_ENVELOPE_BYTES = 64 * 1024;
 
 /**
  * Largest value a dead letter keeps. Kafka's default max.message.bytes is
@@ -68,10 +79,11 @@ export interface OutRecord extends OutgoingRecord {
 
 /** Dead-letter record: the original key and headers, the value (bounded, see truncate), plus why and where from. */
 export function deadLetter(record: ConsumedRecord, topic: string, code: string, reason: string, maxValueBytes = DEAD_LETTER_MAX_VALUE_BYTES): OutRecord {
-  const { value, headers } = bounded(record.value ?? Buffer.alloc(0), record.headers, maxValueBytes);
+  const envelope = boundedEnvelope(record.key, record.headers, DEAD_LETTER_MAX_ENVELOPE_BYTES);
+  const { value, headers } = bounded(record.value ?? Buffer.alloc(0), envelope.headers, maxValueBytes);
   return {
     topic,
-    key: record.key,
+    key: envelope.key,
     value,
     kind: 'dead-letter',
     code,
@@ -89,13 +101,32 @@ export function deadLetter(record: ConsumedRecord, topic: string, code: string, 
   };
 }
 
-/** The same dead letter with its value cut to `maxValueBytes` (the truncation marks describe the original). */
+/** The same dead letter with its value, and its original key and headers, cut to `maxValueBytes` (the marks describe the original). */
 export function shrinkDeadLetter(out: OutRecord, maxValueBytes: number): OutRecord {
   if (out.kind !== 'dead-letter') return out;
+  const original: Record<string, RecordHeaders[string]> = {};
+  const own: Record<string, RecordHeaders[string]> = {};
+  for (const [k, v] of Object.entries(out.headers)) (OWN_HEADERS.has(k) ? own : original)[k] = v;
+  const envelope = boundedEnvelope(Buffer.isBuffer(out.key) || out.key === null ? out.key : Buffer.from(out.key), original, maxValueBytes);
   const value = Buffer.isBuffer(out.value) ? out.value : Buffer.from(out.value);
-  if (value.length <= maxValueBytes) return out;
-  const cut = bounded(value, out.headers, maxValueBytes);
-  return { ...out, value: cut.value, headers: { ...out.headers, ...cut.headers } };
+  const cut = bounded(value, { ...envelope.headers, ...own }, maxValueBytes);
+  return { ...out, key: envelope.key, value: cut.value, headers: cut.headers };
+}
+
+function headerBytes(headers: RecordHeaders): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(headers)) for (const x of Array.isArray(v) ? v : [v]) n += Buffer.byteLength(k) + bytesOf(x);
+  return n;
+}
+
+/** The original headers, then the key, left out (and said so) while together they are over `maxBytes`. */
+function boundedEnvelope(key: Buffer | null, headers: RecordHeaders, maxBytes: number): { key: Buffer | null; headers: RecordHeaders } {
+  const h = headerBytes(headers);
+  const k = key?.length ?? 0;
+  if (h + k <= maxBytes) return { key, headers };
+  const keepKey = k <= maxBytes;
+  const dropped = [`headers (${h} bytes)`, ...(keepKey ? [] : [`key (${k} bytes)`])].join(', ');
+  return { key: keepKey ? key : null, headers: { [DEAD_LETTER_HEADERS.dropped]: dropped } };
 }
 
 function bounded(value: Buffer, headers: RecordHeaders, maxValueBytes: number): { value: Buffer; headers: RecordHeaders } {

@@ -1,7 +1,7 @@
 /**
  * Reading a dead-letter topic to the end it had when the reading began, and
  * telling what each dead letter is: its code, where it came from, whether it
- * is a truncated copy. Header names come from output-record.ts, where the
+ * is an incomplete copy (value cut, or original key or headers left out). Header names come from output-record.ts, where the
  * service writes them; nothing here spells one out.
  */
 import { LivetagError } from '../common/errors.ts';
@@ -14,6 +14,7 @@ export const REPLAYED_FROM_HEADER = 'livetag-replayed-from';
 export interface DeadLetterInfo {
   readonly code: string;
   readonly sourceTopic?: string;
+  /** An incomplete copy (value cut, or original key or headers left out): replay skips it. */
   readonly truncated: boolean;
 }
 
@@ -28,7 +29,8 @@ export function describeDeadLetter(record: ConsumedRecord): DeadLetterInfo {
   return {
     code: text(record.headers, DEAD_LETTER_HEADERS.code) ?? 'unknown',
     ...(sourceTopic === undefined ? {} : { sourceTopic }),
-    truncated: text(record.headers, DEAD_LETTER_HEADERS.truncated) === 'true',
+    // A copy without its original key or headers is as incomplete as a cut value: replaying it would publish something else.
+    truncated: text(record.headers, DEAD_LETTER_HEADERS.truncated) === 'true' || text(record.headers, DEAD_LETTER_HEADERS.dropped) !== undefined,
   };
 }
 

@@ -13,7 +13,8 @@ export const dlqSpec = defineCommand({
            every batch, so each dead letter is replayed once across runs; a run
            with --filter keeps its progress per code (<group>.code.<CODE>), so
            it never passes over dead letters of other codes.
-           Truncated dead letters (a prefix of the original) are skipped and counted.
+           Incomplete copies (a prefix of the value, or the original key or
+           headers left out as too large) are skipped and counted as truncated.
 Connection settings: the LIVETAG_KAFKA_* variables, as for serve.`,
   positionals: [{ name: 'action', required: true, choices: ['stats', 'replay'], help: 'what to do' }],
   options: {

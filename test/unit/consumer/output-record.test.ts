@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { parseInputText } from '../../../src/consumer/input-message.ts';
-import { OutputMessageSchema, recordBytes, tagsRecord } from '../../../src/consumer/output-record.ts';
+import { DEAD_LETTER_HEADERS, DEAD_LETTER_MAX_ENVELOPE_BYTES, deadLetter, OutputMessageSchema, recordBytes, shrinkDeadLetter, tagsRecord } from '../../../src/consumer/output-record.ts';
 import type { ConsumedRecord } from '../../../src/kafka/port.ts';
 
 const record = (value: string): ConsumedRecord => ({ topic: 'in', partition: 0, offset: '7', key: null, value: Buffer.from(value), headers: {}, timestamp: '1700000000000', fetchedAt: 1 });
@@ -54,4 +54,38 @@ test('recordBytes is never below the record batch the broker holds against max.m
   const group = cases.slice(1);
   const sum = group.reduce((n, r) => n + recordBytes({ topic: 't', ...r }), 0);
   assert.ok(sum >= (await batchBytes(group)), 'a group is bounded by the sum of its records');
+});
+
+test('a dead letter keeps the original key and headers unless they alone are too large to publish; then it says what it left out', () => {
+  const consumed = (key: Buffer | null, headers: ConsumedRecord['headers']): ConsumedRecord => ({ ...record('{"text":"x"}'), key, headers });
+  const small = deadLetter(consumed(Buffer.from('room-1'), { traceparent: 't1' }), 'dlq', 'LT_MSG_INVALID', 'bad');
+  assert.deepEqual(small.key, Buffer.from('room-1'));
+  assert.equal(small.headers.traceparent, 't1');
+  assert.equal(small.headers[DEAD_LETTER_HEADERS.dropped], undefined);
+
+  const heavy = deadLetter(consumed(Buffer.from('room-1'), { a: 'x'.repeat(DEAD_LETTER_MAX_ENVELOPE_BYTES), b: 'y' }), 'dlq', 'LT_MSG_TOO_LARGE', 'too large');
+  assert.equal(heavy.headers.a, undefined);
+  assert.equal(heavy.headers.b, undefined, 'the headers go together: a partial set would pass for the original');
+  assert.equal(heavy.headers[DEAD_LETTER_HEADERS.dropped], `headers (${DEAD_LETTER_MAX_ENVELOPE_BYTES + 3} bytes)`);
+  assert.deepEqual(heavy.key, Buffer.from('room-1'));
+  assert.equal(heavy.headers[DEAD_LETTER_HEADERS.code], 'LT_MSG_TOO_LARGE', 'its own headers stay');
+  assert.ok(recordBytes(heavy) < 4096, `${recordBytes(heavy)} bytes`);
+
+  const longKey = deadLetter(consumed(Buffer.alloc(DEAD_LETTER_MAX_ENVELOPE_BYTES + 1), {}), 'dlq', 'LT_MSG_INVALID', 'bad');
+  assert.equal(longKey.key, null);
+  assert.equal(longKey.headers[DEAD_LETTER_HEADERS.dropped], `headers (0 bytes), key (${DEAD_LETTER_MAX_ENVELOPE_BYTES + 1} bytes)`);
+
+  // After the dead-letter topic refused the bounded copy: value, key and original headers cut to the fallback.
+  const refused = deadLetter(consumed(Buffer.from('room-1'), { a: 'x'.repeat(2_000) }), 'dlq', 'LT_MSG_TOO_LARGE', 'too large');
+  assert.equal(refused.headers.a, 'x'.repeat(2_000), 'under the envelope bound: kept at first');
+  const shrunk = shrinkDeadLetter({ ...refused, value: Buffer.alloc(5_000, 0x61) }, 1024);
+  assert.equal((shrunk.value as Buffer).length, 1024);
+  assert.equal(shrunk.headers.a, undefined);
+  assert.equal(shrunk.headers[DEAD_LETTER_HEADERS.dropped], 'headers (2001 bytes)');
+  assert.equal(shrunk.headers[DEAD_LETTER_HEADERS.truncated], 'true');
+  assert.equal(shrunk.headers[DEAD_LETTER_HEADERS.originalSize], '5000');
+  assert.equal(shrunk.headers[DEAD_LETTER_HEADERS.code], 'LT_MSG_TOO_LARGE');
+  assert.deepEqual(shrunk.key, Buffer.from('room-1'));
+  assert.ok(recordBytes(shrunk) < 1024 + 1024, `${recordBytes(shrunk)} bytes`);
+  assert.deepEqual(shrinkDeadLetter(small, 1024).headers, small.headers, 'a small dead letter is unchanged');
 });
