@@ -83,6 +83,8 @@ async function restoreLoop(dir: string, engine: MlmEngine, fingerprint: string, 
 interface PretrainRun {
   readonly o: PretrainOptions;
   readonly rows: readonly Int32Array[];
+  /** Each row's real (maskable) tokens. */
+  readonly realTokens: readonly number[];
   readonly masking: MaskingOptions;
   readonly engine: MlmEngine;
   /** Epochs that run: o.epochs, or fewer when --max-steps ends the run inside one. */
@@ -91,8 +93,8 @@ interface PretrainRun {
 }
 
 /** One epoch's batches, or as many of them as the step budget (schedule.totalSteps) leaves. */
-async function runEpoch(run: PretrainRun, epoch: number, step0: number): Promise<EpochRecord> {
-  const { o, rows, masking, engine, schedule } = run;
+async function runEpoch(run: PretrainRun, epoch: number, step0: number): Promise<EpochRecord & { readonly maskable: number }> {
+  const { o, rows, realTokens, masking, engine, schedule } = run;
   const started = Date.now();
   const rng = createRng(epochSeed(o.seed, epoch));
   // The whole epoch's shuffle is drawn even when it is cut short, so a step budget changes nothing before it.
@@ -101,8 +103,10 @@ async function runEpoch(run: PretrainRun, epoch: number, step0: number): Promise
   let lossSum = 0;
   let masked = 0;
   let correct = 0;
+  let maskable = 0;
   let step = step0;
   for (const [b, batch] of batches.entries()) {
+    for (const i of batch) maskable += realTokens[i];
     const r = await engine.step(batch.map((i) => maskRow(rows[i], masking, rng)), learningRateAt(step++, o.lr, schedule));
     // The engine skips the update; an epoch loss of NaN would fail only at the manifest, after every epoch.
     if (!Number.isFinite(r.loss)) throw new LivetagError('LT_TRAINING', `MLM loss became ${r.loss} at epoch ${epoch + 1}, step ${step}; lower --lr (${o.lr})`);
@@ -111,7 +115,7 @@ async function runEpoch(run: PretrainRun, epoch: number, step0: number): Promise
     correct += r.correct;
     progress.tick(b + 1, `MLM loss ${(lossSum / masked).toFixed(3)} masked acc ${(correct / masked).toFixed(3)}`);
   }
-  const rec = { epoch: epoch + 1, loss: lossSum / masked, accuracy: correct / masked, masked, steps: batches.length, seconds: (Date.now() - started) / 1000 };
+  const rec = { epoch: epoch + 1, loss: lossSum / masked, accuracy: correct / masked, masked, maskable, steps: batches.length, seconds: (Date.now() - started) / 1000 };
   progress.finish(`MLM loss ${rec.loss.toFixed(3)} masked acc ${rec.accuracy.toFixed(3)}`);
   return rec;
 }
@@ -139,12 +143,13 @@ export async function runPretrainJob(o: PretrainOptions, log: (line: string) => 
     const resumed = o.resume ? await restoreLoop(ckpt, engine, fingerprint, log) : undefined;
     const history = resumed ? [...resumed.history] : [];
     let step = resumed ? resumed.optimizerStep : 0;
-    const run: PretrainRun = { o, rows, masking, engine, epochs, schedule: { kind: 'linear', warmupSteps: Math.round(o.warmupRatio * totalSteps), totalSteps } };
+    const realTokens = rows.map((r) => r.reduce((n, id) => n + (masking.specialIds.has(id) ? 0 : 1), 0));
+    const run: PretrainRun = { o, rows, realTokens, masking, engine, epochs, schedule: { kind: 'linear', warmupSteps: Math.round(o.warmupRatio * totalSteps), totalSteps } };
     for (let epoch = resumed?.epochsDone ?? 0; epoch < epochs; epoch++) {
       const rec = await runEpoch(run, epoch, step);
       step += rec.steps;
       history.push(rec);
-      log(`epoch ${rec.epoch}: MLM loss ${rec.loss.toFixed(4)}, masked-token accuracy ${rec.accuracy.toFixed(4)} (${rec.masked} masked tokens, ${rec.seconds.toFixed(0)} s)`);
+      log(`epoch ${rec.epoch}: MLM loss ${rec.loss.toFixed(4)}, masked-token accuracy ${rec.accuracy.toFixed(4)} (${rec.masked} masked tokens, ${((100 * rec.masked) / rec.maskable).toFixed(1)}% of real tokens, ${rec.seconds.toFixed(0)} s)`);
       await saveLoop(ckpt, engine, { epochsDone: epoch + 1, history, optimizerStep: step, fingerprint });
       o.afterEpoch?.(epoch + 1);
     }

@@ -132,6 +132,23 @@ test('--max-steps ends pretraining inside an epoch, after exactly that many opti
   // A budget above the epochs' steps changes nothing.
   const whole = await runPretrainJob(tinyPretrain(dir, { out: join(dir, 'whole'), maxSteps: 1000 }), silent);
   assert.deepEqual(whole.epochs.map((e) => e.steps), [5, 5]);
+  // The cut epoch counts the real tokens of its 2 batches only, so its share is of what it saw.
+  assert.ok(result.epochs[1].maskable! < whole.epochs[1].maskable!, `${result.epochs[1].maskable} of ${whole.epochs[1].maskable}`);
+});
+
+test('the log and report give the share of real tokens actually masked, beside --mask-prob (draws vary; a short row gets one at least)', async () => {
+  const dir = tempDir();
+  const lines: string[] = [];
+  const result = await runPretrainJob(tinyPretrain(dir), (l) => lines.push(l));
+  for (const e of result.epochs) {
+    const share = e.masked / e.maskable!;
+    // Drawn per token at 0.15 over ~650 real tokens, with one at least per row.
+    assert.ok(share > 0.1 && share < 0.3, `epoch ${e.epoch}: ${e.masked} of ${e.maskable} real tokens`);
+    assert.ok(lines.some((l) => l.includes(`(${e.masked} masked tokens, ${((100 * e.masked) / e.maskable!).toFixed(1)}% of real tokens`)), lines.join('\n'));
+  }
+  const md = readFileSync(join(dir, 'pre', 'report.md'), 'utf8');
+  const first = result.epochs[0];
+  assert.ok(md.includes(`| ${first.masked} | ${(first.masked / first.maskable!).toFixed(3)} |`), md);
 });
 
 test('pretrain --device cuda where CUDA is absent runs on the CPU and says why in the engine line', async (t) => {
