@@ -1,8 +1,9 @@
 /**
  * Reading a dead-letter topic to the end it had when the reading began, and
  * telling what each dead letter is: its code, where it came from, whether it
- * is an incomplete copy (value cut, or original key or headers left out). Header names come from output-record.ts, where the
- * service writes them; nothing here spells one out.
+ * is an incomplete copy (value cut, or original key or headers left out).
+ * Header names come from output-record.ts, where the service writes them;
+ * nothing here spells one out.
  */
 import { LivetagError } from '../common/errors.ts';
 import { DEAD_LETTER_HEADERS } from '../consumer/output-record.ts';
