@@ -109,13 +109,18 @@ export function shrinkDeadLetter(out: OutRecord, maxValueBytes: number): OutReco
   for (const [k, v] of Object.entries(out.headers)) (OWN_HEADERS.has(k) ? own : original)[k] = v;
   const envelope = boundedEnvelope(Buffer.isBuffer(out.key) || out.key === null ? out.key : Buffer.from(out.key), original, maxValueBytes);
   const value = Buffer.isBuffer(out.value) ? out.value : Buffer.from(out.value);
-  const cut = bounded(value, { ...envelope.headers, ...own }, maxValueBytes);
+  // A second leaving-out is added to the first one's account, not written over it.
+  const before = own[DEAD_LETTER_HEADERS.dropped];
+  const now = envelope.headers[DEAD_LETTER_HEADERS.dropped];
+  const joined = before !== undefined && now !== undefined ? { [DEAD_LETTER_HEADERS.dropped]: `${String(before)}; then ${String(now)}` } : {};
+  const cut = bounded(value, { ...own, ...envelope.headers, ...joined }, maxValueBytes);
   return { ...out, key: envelope.key, value: cut.value, headers: cut.headers };
 }
 
+/** As the wire counts them: each header costs its framing too, so many empty ones are not free. */
 function headerBytes(headers: RecordHeaders): number {
   let n = 0;
-  for (const [k, v] of Object.entries(headers)) for (const x of Array.isArray(v) ? v : [v]) n += Buffer.byteLength(k) + bytesOf(x);
+  for (const [k, v] of Object.entries(headers)) for (const x of Array.isArray(v) ? v : [v]) n += Buffer.byteLength(k) + bytesOf(x) + HEADER_OVERHEAD_BYTES;
   return n;
 }
 

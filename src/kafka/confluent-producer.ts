@@ -9,10 +9,23 @@ import { guard, type Context } from './confluent-context.ts';
 import { toConfluentError } from './confluent-mapping.ts';
 import type { KafkaProducer, KafkaTransaction, ProducerOptions } from './port.ts';
 
-/** librdkafka's default message.max.bytes. */
+/** librdkafka's default message.max.bytes, and its largest allowed. */
 const LIBRDKAFKA_MESSAGE_MAX_BYTES = 1_000_000;
+const LIBRDKAFKA_MESSAGE_MAX_BYTES_LIMIT = 1_000_000_000;
 /** Its message.max.bytes also bounds a produce request, which carries a batch plus request framing. */
 const BATCH_SLACK_BYTES = 4096;
+
+/**
+ * batch.size no larger than the default: one producer writes the dead-letter topic too, whose
+ * default limit a larger merged batch would pass. A single record over batch.size still goes out
+ * alone, so message.max.bytes is what lets a large tags record through.
+ */
+export function librdkafkaBatchLimits(maxBatchBytes: number): { 'batch.size': number; 'message.max.bytes': number } {
+  return {
+    'batch.size': Math.min(maxBatchBytes, LIBRDKAFKA_MESSAGE_MAX_BYTES),
+    'message.max.bytes': Math.min(LIBRDKAFKA_MESSAGE_MAX_BYTES_LIMIT, Math.max(LIBRDKAFKA_MESSAGE_MAX_BYTES, maxBatchBytes + BATCH_SLACK_BYTES)),
+  };
+}
 
 export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer {
   const transactional = o.transactionalId !== undefined;
@@ -31,7 +44,7 @@ export function createProducer(ctx: Context, o: ProducerOptions): KafkaProducer 
       'compression.type': o.compression ?? 'none',
       // Its message.max.bytes (1000000) refuses a larger record before any broker sees it, and its
       // batch.size (as large) lets batches grow past a smaller topic limit.
-      ...(o.maxBatchBytes === undefined ? {} : { 'batch.size': o.maxBatchBytes, 'message.max.bytes': Math.max(LIBRDKAFKA_MESSAGE_MAX_BYTES, o.maxBatchBytes + BATCH_SLACK_BYTES) }),
+      ...(o.maxBatchBytes === undefined ? {} : librdkafkaBatchLimits(o.maxBatchBytes)),
     });
   let producer = make();
   // Consumers that only lend their group id to sendOffsets (see there).

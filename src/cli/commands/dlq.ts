@@ -30,7 +30,7 @@ export const command = createCommand(dlqSpec, async ({ values, positionals }) =>
     const s = await deadLetterStats({ client, from: values.from, idleTimeoutMs });
     if (values.json) process.stdout.write(JSON.stringify(s) + '\n');
     else {
-      process.stdout.write(`${s.total} dead letters on ${values.from}${s.oldest ? ` (${s.oldest} … ${s.newest})` : ''}, ${s.truncated} truncated\n`);
+      process.stdout.write(`${s.total} dead letters on ${values.from}${s.oldest ? ` (${s.oldest} … ${s.newest})` : ''}, ${s.truncated} incomplete (value truncated, or original key or headers left out)\n`);
       process.stdout.write(table('by code:', s.byCode) + table('by source topic:', s.bySourceTopic));
     }
     return s.complete ? 0 : 1;

@@ -6,7 +6,7 @@ export const dlqSpec = defineCommand({
   summary: 'count dead letters, or replay them onto their input topic after a fix',
   usage: 'livetag dlq stats|replay --from <dlq-topic> [options]',
   description: `Reads a dead-letter topic up to its end as of the start.
-  stats    dead letters by error code and source topic, truncated copies, time span
+  stats    dead letters by error code and source topic, incomplete copies, time span
   replay   writes each dead letter back (original key, value and headers, the
            dead-letter headers removed, livetag-replayed-from added) to --to or
            to the topic it came from. Progress is committed under --group after

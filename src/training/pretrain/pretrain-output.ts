@@ -19,7 +19,7 @@ export interface EpochRecord {
   readonly loss: number;
   readonly accuracy: number;
   readonly masked: number;
-  /** Real (not special) tokens in the epoch's rows: masked / maskable is the share drawn, above --mask-prob on short rows (one at least each). Absent in checkpoints written before it was kept. */
+  /** Real (not special) tokens in the epoch's rows: masked / maskable is the share drawn (--mask-prob per token, one at least a row). Absent in checkpoints written before it was kept. */
   readonly maskable?: number;
   /** Optimizer steps (fewer than the epoch's batches when --max-steps cut it). */
   readonly steps: number;
@@ -54,7 +54,7 @@ function markdown(r: PretrainOutputs, bundleDir: string): string {
     `- result: ${bundleDir} (encoder only: \`livetag train --init ${r.out} --data …\` gives it a classification head)`,
     '',
     '| epoch | steps | MLM loss | masked-token accuracy | masked tokens | share of real tokens | seconds |',
-    '|---:|---:|---:|---:|---:|---:|',
+    '|---:|---:|---:|---:|---:|---:|---:|',
     ...r.history.map((e) => `| ${e.epoch} | ${e.steps} | ${e.loss.toFixed(4)} | ${e.accuracy.toFixed(4)} | ${e.masked} | ${e.maskable ? (e.masked / e.maskable).toFixed(3) : '–'} | ${e.seconds.toFixed(0)} |`),
     '',
     last ? `Final MLM loss ${last.loss.toFixed(4)} (perplexity ${Math.exp(last.loss).toFixed(1)}), masked-token accuracy ${last.accuracy.toFixed(4)}.` : 'No epoch ran.',

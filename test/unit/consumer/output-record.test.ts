@@ -66,7 +66,8 @@ test('a dead letter keeps the original key and headers unless they alone are too
   const heavy = deadLetter(consumed(Buffer.from('room-1'), { a: 'x'.repeat(DEAD_LETTER_MAX_ENVELOPE_BYTES), b: 'y' }), 'dlq', 'LT_MSG_TOO_LARGE', 'too large');
   assert.equal(heavy.headers.a, undefined);
   assert.equal(heavy.headers.b, undefined, 'the headers go together: a partial set would pass for the original');
-  assert.equal(heavy.headers[DEAD_LETTER_HEADERS.dropped], `headers (${DEAD_LETTER_MAX_ENVELOPE_BYTES + 3} bytes)`);
+  // Names, values and 10 bytes of framing each.
+  assert.equal(heavy.headers[DEAD_LETTER_HEADERS.dropped], `headers (${DEAD_LETTER_MAX_ENVELOPE_BYTES + 3 + 20} bytes)`);
   assert.deepEqual(heavy.key, Buffer.from('room-1'));
   assert.equal(heavy.headers[DEAD_LETTER_HEADERS.code], 'LT_MSG_TOO_LARGE', 'its own headers stay');
   assert.ok(recordBytes(heavy) < 4096, `${recordBytes(heavy)} bytes`);
@@ -81,11 +82,21 @@ test('a dead letter keeps the original key and headers unless they alone are too
   const shrunk = shrinkDeadLetter({ ...refused, value: Buffer.alloc(5_000, 0x61) }, 1024);
   assert.equal((shrunk.value as Buffer).length, 1024);
   assert.equal(shrunk.headers.a, undefined);
-  assert.equal(shrunk.headers[DEAD_LETTER_HEADERS.dropped], 'headers (2001 bytes)');
+  assert.equal(shrunk.headers[DEAD_LETTER_HEADERS.dropped], 'headers (2011 bytes)');
   assert.equal(shrunk.headers[DEAD_LETTER_HEADERS.truncated], 'true');
   assert.equal(shrunk.headers[DEAD_LETTER_HEADERS.originalSize], '5000');
   assert.equal(shrunk.headers[DEAD_LETTER_HEADERS.code], 'LT_MSG_TOO_LARGE');
   assert.deepEqual(shrunk.key, Buffer.from('room-1'));
   assert.ok(recordBytes(shrunk) < 1024 + 1024, `${recordBytes(shrunk)} bytes`);
   assert.deepEqual(shrinkDeadLetter(small, 1024).headers, small.headers, 'a small dead letter is unchanged');
+
+  // Empty headers are not free on the wire: 200,000 of them are over the bound too.
+  const empties = deadLetter(consumed(null, { '': Array<string>(200_000).fill('') }), 'dlq', 'LT_MSG_INVALID', 'bad');
+  assert.equal(empties.headers[''], undefined);
+  assert.equal(empties.headers[DEAD_LETTER_HEADERS.dropped], 'headers (2000000 bytes)');
+
+  // A second leaving-out (the key, after a refusal) is added to the first one's account.
+  const twice = shrinkDeadLetter(deadLetter(consumed(Buffer.alloc(2_048), { a: 'x'.repeat(70_000) }), 'dlq', 'LT_MSG_INVALID', 'bad'), 1024);
+  assert.equal(twice.key, null);
+  assert.equal(twice.headers[DEAD_LETTER_HEADERS.dropped], 'headers (70011 bytes); then headers (0 bytes), key (2048 bytes)');
 });

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { isLivetagError } from '../../../src/common/errors.ts';
 import { createKafkaClient } from '../../../src/kafka/client.ts';
+import { librdkafkaBatchLimits } from '../../../src/kafka/confluent-producer.ts';
 import type { ClientOptions } from '../../../src/kafka/client-options.ts';
 import {
   batchLastOffset,
@@ -157,4 +158,11 @@ test('confluent: a producer stopped while its start retries an unreachable broke
   assert.ok(isLivetagError(outcome, 'LT_STOPPED'), `start ends as stopped, not by retrying on: ${String(outcome)}`);
   assert.ok(stopMs < 2_500 && endMs < 2_500, `stop ${stopMs} ms and the start's end ${endMs} ms, not the 5 s connect attempt`);
   await producer.stop();
+});
+
+test('confluent: the producer\'s batches follow the output bound: batch.size never above the default (the dead-letter topic shares the producer), message.max.bytes raised for a larger record, within librdkafka\'s range', () => {
+  assert.deepEqual(librdkafkaBatchLimits(150_100), { 'batch.size': 150_100, 'message.max.bytes': 1_000_000 });
+  assert.deepEqual(librdkafkaBatchLimits(1_000_000), { 'batch.size': 1_000_000, 'message.max.bytes': 1_004_096 });
+  assert.deepEqual(librdkafkaBatchLimits(2_000_000), { 'batch.size': 1_000_000, 'message.max.bytes': 2_004_096 });
+  assert.deepEqual(librdkafkaBatchLimits(999_999_000), { 'batch.size': 1_000_000, 'message.max.bytes': 1_000_000_000 });
 });

@@ -146,9 +146,16 @@ test('the log and report give the share of real tokens actually masked, beside -
     assert.ok(share > 0.1 && share < 0.3, `epoch ${e.epoch}: ${e.masked} of ${e.maskable} real tokens`);
     assert.ok(lines.some((l) => l.includes(`(${e.masked} masked tokens, ${((100 * e.masked) / e.maskable!).toFixed(1)}% of real tokens`)), lines.join('\n'));
   }
+  // A whole epoch sees every row once: its real tokens are the corpus's tokens less [CLS] and [SEP] of each row.
+  const report = JSON.parse(readFileSync(join(dir, 'pre', 'report.json'), 'utf8'));
+  assert.equal(result.epochs[0].maskable, report.corpus.tokens - 2 * report.corpus.rows);
   const md = readFileSync(join(dir, 'pre', 'report.md'), 'utf8');
   const first = result.epochs[0];
   assert.ok(md.includes(`| ${first.masked} | ${(first.masked / first.maskable!).toFixed(3)} |`), md);
+  // A Markdown table renders only when the delimiter row has a cell for every header cell.
+  const table = md.split('\n').filter((l) => l.startsWith('|'));
+  const cells = (l: string) => l.split('|').length - 2;
+  assert.ok(table.length >= 3 && table.every((l) => cells(l) === cells(table[0])), table.join('\n'));
 });
 
 test('pretrain --device cuda where CUDA is absent runs on the CPU and says why in the engine line', async (t) => {

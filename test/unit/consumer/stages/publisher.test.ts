@@ -6,7 +6,7 @@ import { createServeMetrics } from '../../../../src/consumer/metrics.ts';
 import { recordBytes, type OutRecord } from '../../../../src/consumer/output-record.ts';
 import { createCommitter } from '../../../../src/consumer/stages/committer.ts';
 import { createPublisher } from '../../../../src/consumer/stages/publisher.ts';
-import type { KafkaAdminSession, KafkaClient, KafkaProducer, KafkaTransaction, RecordBatch } from '../../../../src/kafka/port.ts';
+import type { KafkaAdminSession, KafkaClient, KafkaProducer, KafkaTransaction, ProducerOptions, RecordBatch } from '../../../../src/kafka/port.ts';
 
 /** Warnings and errors with their fields, as the service's logger would print them. */
 function recordingLogger(lines: string[]): Logger {
@@ -251,10 +251,12 @@ test('a heartbeat that reports a rebalance after the commit stops the batch (del
 
 test('tags go out in sends no larger than maxOutputBytes (one send is one record batch per partition on kafkajs); dead letters keep their own budget', async () => {
   const sends: OutRecord[][] = [];
+  const asked: ProducerOptions[] = [];
   const producer: KafkaProducer = { start: async () => {}, send: async (records) => void sends.push([...records] as OutRecord[]), transaction: async () => assert.fail('at-least-once'), stop: async () => {} };
-  const client = { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer: () => producer } as unknown as KafkaClient;
+  const client = { name: 'kafkajs', brokers: ['127.0.0.1:9'], producer: (o: ProducerOptions) => (asked.push(o), producer) } as unknown as KafkaClient;
   const publisher = createPublisher({ client, delivery: 'at-least-once', transactionalId: 'txn', groupId: 'g', committer: createCommitter(), metrics: createServeMetrics(), maxOutputBytes: 2_000 });
   await publisher.start();
+  assert.equal(asked[0].maxBatchBytes, 2_000, 'the producer is told the bound too (librdkafka batches sends of its own)');
   const tag = (i: number): OutRecord => ({ ...out, value: JSON.stringify({ i, pad: 'x'.repeat(600) }) });
   const dead = (i: number): OutRecord => ({ ...out, topic: 'dlq', kind: 'dead-letter', value: 'y'.repeat(600 + i) });
   await publisher.deliver([tag(0), tag(1), dead(0), tag(2), tag(3), dead(1), tag(4)], { batch, lastOffset: '9', nextOffset: '10' });
