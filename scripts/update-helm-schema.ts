@@ -8,13 +8,12 @@
  *
  *   node --import tsx scripts/update-helm-schema.ts [--check]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { SettingsTable } from '../src/common/env-settings.ts';
 import { SETTINGS } from '../src/consumer/config.ts';
+import { isMainModule, updateGeneratedFile } from './generated-file.ts';
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../helm/livetag/values.schema.json', import.meta.url));
 
@@ -108,14 +107,4 @@ export function renderHelmSchema(text: string, table: SettingsTable = SETTINGS):
   return next;
 }
 
-// By path, not by URL text: a checkout path with spaces or a link would otherwise skip the --check silently.
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const current = readFileSync(SCHEMA_FILE, 'utf8');
-  const next = renderHelmSchema(current);
-  if (process.argv.includes('--check')) {
-    if (next !== current) {
-      console.error('helm/livetag/values.schema.json is out of date: run node --import tsx scripts/update-helm-schema.ts');
-      process.exit(1);
-    }
-  } else if (next !== current) writeFileSync(SCHEMA_FILE, next);
-}
+if (isMainModule(import.meta.url)) updateGeneratedFile(SCHEMA_FILE, (current) => renderHelmSchema(current), fileURLToPath(import.meta.url));

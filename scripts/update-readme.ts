@@ -5,8 +5,7 @@
  *
  *   node --import tsx scripts/update-readme.ts [--check]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderHeadline, type SuiteOutput } from '../bench/lib/suite-report.ts';
 import { COMMANDS } from '../src/cli/command-table.ts';
@@ -14,6 +13,7 @@ import { renderUsage } from '../src/cli/help.ts';
 import type { CommandSpec } from '../src/cli/options.ts';
 import { MODEL_FORMS, MODEL_VALUE } from '../src/cli/specs/model-option.ts';
 import { configReference } from '../src/consumer/config.ts';
+import { isMainModule, updateGeneratedFile } from './generated-file.ts';
 
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
 const SUITE = fileURLToPath(new URL('../bench/results/suite.json', import.meta.url));
@@ -40,14 +40,4 @@ export function renderReadme(text: string): string {
     .replace(/<!-- perf:start -->[\s\S]*?<!-- perf:end -->/, `<!-- perf:start -->\n${renderHeadline(suite)}\n<!-- perf:end -->`);
 }
 
-// By path, not by URL text: a checkout path with spaces or a link would otherwise skip the --check silently.
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const current = readFileSync(README, 'utf8');
-  const next = renderReadme(current);
-  if (process.argv.includes('--check')) {
-    if (next !== current) {
-      console.error('README.md is out of date: run node --import tsx scripts/update-readme.ts');
-      process.exit(1);
-    }
-  } else writeFileSync(README, next);
-}
+if (isMainModule(import.meta.url)) updateGeneratedFile(README, renderReadme, fileURLToPath(import.meta.url));

@@ -107,7 +107,7 @@ export function shrinkDeadLetter(out: OutRecord, maxValueBytes: number): OutReco
   const original: Record<string, RecordHeaders[string]> = {};
   const own: Record<string, RecordHeaders[string]> = {};
   for (const [k, v] of Object.entries(out.headers)) (OWN_HEADERS.has(k) ? own : original)[k] = v;
-  const envelope = boundedEnvelope(Buffer.isBuffer(out.key) || out.key === null ? out.key : Buffer.from(out.key), original, maxValueBytes);
+  const envelope = boundedEnvelope(out.key, original, maxValueBytes);
   const value = Buffer.isBuffer(out.value) ? out.value : Buffer.from(out.value);
   // A second leaving-out is added to the first one's account, not written over it.
   const before = own[DEAD_LETTER_HEADERS.dropped];
@@ -169,11 +169,7 @@ const HEADER_OVERHEAD_BYTES = 10;
  * max.message.bytes: what the publisher budgets sends by and the output limit is checked against.
  */
 export function recordBytes(r: OutgoingRecord): number {
-  let n = RECORD_OVERHEAD_BYTES + bytesOf(r.key) + bytesOf(r.value);
-  for (const [k, v] of Object.entries(r.headers ?? {})) {
-    for (const x of Array.isArray(v) ? v : [v]) n += Buffer.byteLength(k) + bytesOf(x) + HEADER_OVERHEAD_BYTES;
-  }
-  return n;
+  return RECORD_OVERHEAD_BYTES + bytesOf(r.key) + bytesOf(r.value) + headerBytes(r.headers ?? {});
 }
 
 /** The tags record for one input: its fields (unknown ones kept), the tags, which model, where from. */
