@@ -1,3 +1,4 @@
+import { LivetagError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { runAll } from '../common/run-all.ts';
 import { createKafkaClient } from '../kafka/client.ts';
@@ -16,11 +17,12 @@ import { traceDeliver, traceProcess } from './trace-stages.ts';
 import { NOOP_TRACING, createTracing, type Tracing } from './tracing.ts';
 
 export interface StreamService {
+  /** Idempotent; rejects with LT_STOPPED when stop() came first or came while it ran. */
   start(): Promise<void>;
   /** Loads, verifies and smoke-tests a registry version, then swaps it in between batches; the old model keeps serving if anything fails. */
   reload(id: string): Promise<boolean>;
   readonly modelVersion: string | undefined;
-  /** Stops fetching, drains in-flight batches, publishes, commits, then closes in reverse order. Idempotent. */
+  /** Stops fetching, drains in-flight batches, publishes, commits, then closes in reverse order. Idempotent; during start(), it ends the start at its next step first. */
   stop(): Promise<{ drained: boolean }>;
   readonly ready: boolean;
   readonly httpPort: number;
@@ -64,11 +66,36 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     ...(config.httpInference ? { limits: serverLimitsFor(config.httpInference) } : {}),
   });
 
-  async function start(): Promise<void> {
+  /**
+   * Each step of a start is awaited, then checked: a stop that came meanwhile
+   * ends the start there, so nothing is opened after stop() began to close
+   * (stop waits for that, within its deadline). What the step opened is
+   * already in a field that stop() closes.
+   */
+  function running(): void {
+    if (stopping) throw new LivetagError('LT_STOPPED', 'the service was stopped while it was starting');
+  }
+
+  let started: Promise<void> | undefined;
+  function start(): Promise<void> {
+    started ??= (async () => {
+      running();
+      await startSteps();
+    })();
+    return started;
+  }
+
+  async function startSteps(): Promise<void> {
     for (const warning of insecureConnectionWarnings(config.kafka)) logger.warn(warning);
     tracing = await createTracing(process.env, { name: 'livetag', version: PACKAGE_VERSION }, logger);
+    running();
     await health.start();
-    const classifier = await models.load();
+    running();
+    logger.info('loading the model', { http: health.port });
+    const loaded = await models.load();
+    if (stopping) await loaded.stop().catch(() => undefined);
+    running();
+    const classifier = loaded;
     classify = createClassifyStage({
       classifier,
       outputTopic: config.topics.output,
@@ -87,10 +114,13 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       logLevel: config.logLevel === 'debug' ? 'info' : 'warn',
       log: (level, message, fields) => logger[level](message, fields),
     });
+    running();
     await client.admin.ensureTopics([{ topic: config.topics.output }, { topic: config.topics.deadLetter }]);
+    running();
     const committer = createCommitter(metrics);
     publisher = createPublisher({ client, delivery: config.delivery, transactionalId: config.transactionalId, groupId: config.groupId, committer, metrics, compression: config.outputCompression, maxOutputBytes: config.maxOutputBytes, logger });
     await publisher.start();
+    running();
     // Before the consumer joins: lag and broker reachability are measured even when joining fails.
     monitor = createLagMonitor({
       admin: (await createKafkaClient({ connection: config.kafka, logLevel: 'nothing', connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000, retries: 3, maxRetryTimeMs: 2_000 })).openAdminSession(),
@@ -103,6 +133,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       logger,
       onTick: () => health.refresh(),
     });
+    running();
     monitor.start();
     source = createSource({
       client,
@@ -122,7 +153,9 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       process: traceProcess(tracing, (records) => stages.classify.process(records)),
       deliver: traceDeliver(tracing, (outs, position) => stages.publisher.deliver(outs, position)),
     });
+    running();
     await models.watch(client, () => classify?.classifier, (next) => stages.classify.swap(next));
+    running();
     health.serving();
     logger.info('serving', { input: config.topics.input, output: config.topics.output, delivery: config.delivery, http: health.port });
   }
@@ -133,15 +166,19 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
   }
 
   let stopping: Promise<{ drained: boolean }> | undefined;
+  const ok = (): 'settled' => 'settled';
   function stop(): Promise<{ drained: boolean }> {
     stopping ??= (async () => {
       health.leaving();
-      await monitor?.stop();
       // Not awaited before the drain: a reload in flight (a load, a smoke test, a warm-up) would
       // take its time out of the drain deadline, and the pod's grace period is sized to that deadline.
+      // First of all: it also ends a start's warm-up.
       const modelsStopped = models.stop();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.drainTimeoutMs)));
+      // A start in flight ends at its next step (running()); past the deadline, what it opened so far is closed regardless.
+      if ((await Promise.race([started?.then(ok, ok), deadline])) === 'timeout') logger.error('the start in progress did not end by the drain deadline; closing what it opened', { deadlineMs: config.drainTimeoutMs });
+      await monitor?.stop();
       const closing = drainAndClose().then(
         () => 'done' as const,
         (err: unknown) => {

@@ -6,6 +6,8 @@ export interface WarmUpOptions {
   readonly ms: number;
   /** The serving batch size: batches cycle from this size down to one. */
   readonly batchSize: number;
+  /** Checked before each round: a stop during the warm-up ends it there (no batch at all if it came first). */
+  readonly cancelled?: () => boolean;
 }
 
 export interface WarmUpResult {
@@ -36,7 +38,7 @@ export async function warmUp(classifier: Classifier, o: WarmUpOptions): Promise<
   const comments = createCommentGenerator({ seed: 1 });
   let texts = 0;
   let i = 0;
-  while (o.ms > 0 && (i === 0 || performance.now() - started < o.ms)) {
+  while (o.ms > 0 && !o.cancelled?.() && (i === 0 || performance.now() - started < o.ms)) {
     const round: Promise<unknown>[] = [];
     for (let s = 0; s < classifier.parallelism; s++, i++) {
       const size = sizes[i % sizes.length];

@@ -73,6 +73,17 @@ test('SIGKILL mid-stream then restart, exactly-once: a read_committed reader see
   assert.equal(ids.length, TOTAL, 'no duplicates under exactly-once');
 });
 
+/** SIGTERM, then exit code 0 within `withinMs`. */
+async function terminatedCleanly(t: TestContext, serve: ReturnType<typeof spawnServe>, withinMs: number): Promise<void> {
+  const t0 = Date.now();
+  serve.kill('SIGTERM');
+  const { code } = await exited(serve);
+  const took = Date.now() - t0;
+  t.diagnostic(`exited ${code} ${took} ms after SIGTERM`);
+  assert.equal(code, 0, serve.logs.slice(-20).join('\n'));
+  assert.ok(took < withinMs, `took ${took} ms`);
+}
+
 test('SIGTERM drains and exits within the deadline with everything it published committed', { timeout: 300_000 }, async (t) => {
   const TOTAL = 20_000;
   const DEADLINE_MS = 15_000;
@@ -83,13 +94,7 @@ test('SIGTERM drains and exits within the deadline with everything it published 
   try {
     const serve = spawnServe(t, serveEnv(topics, await tinyBundle(), { LIVETAG_DRAIN_TIMEOUT_MS: String(DEADLINE_MS) }));
     await out.until(2000, 120_000, 'outputs before SIGTERM');
-    const t0 = Date.now();
-    serve.kill('SIGTERM');
-    const { code } = await exited(serve);
-    const took = Date.now() - t0;
-    t.diagnostic(`exited ${code} ${took} ms after SIGTERM`);
-    assert.equal(code, 0, serve.logs.slice(-20).join('\n'));
-    assert.ok(took < DEADLINE_MS, `took ${took} ms`);
+    await terminatedCleanly(t, serve, DEADLINE_MS);
     assert.ok(serve.logs.some((l) => l.includes('"drained":true')));
     // Everything published is committed, and nothing is committed unpublished.
     await new Promise((r) => setTimeout(r, 1500));
@@ -112,5 +117,25 @@ test('SIGTERM drains and exits within the deadline with everything it published 
     assert.ok(total >= 2000);
   } finally {
     await out.stop();
+  }
+});
+
+test('SIGTERM while the model warms up ends the start there: no group join, a clean exit long before the warm-up would end', { timeout: 120_000 }, async (t) => {
+  const client = testKafka('serve-term-start');
+  const topics = await serveTopics(t, client, 1);
+  // A minute of warm-up: a start that ran on through it would join the group, then leave it (two rebalances for the rest of the group).
+  const serve = spawnServe(t, serveEnv(topics, await tinyBundle(), { LIVETAG_WARMUP_MS: '60000' }));
+  await waitUntil(() => serve.logs.some((l) => l.includes('"msg":"loading the model"')), 60_000, 'the start reached the model');
+  await terminatedCleanly(t, serve, 20_000);
+  assert.ok(serve.logs.some((l) => l.includes('"msg":"signalled while starting; stopping"')), serve.logs.join('\n'));
+  assert.ok(!serve.logs.some((l) => l.includes('"msg":"serving"')), 'it never served');
+  // A group that a member ever joined would be Empty now, with a protocol type; one never joined is Dead.
+  const admin = client.admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups([topics.group]);
+    assert.deepEqual(groups.map((g) => [g.state, g.protocolType]), [['Dead', '']], JSON.stringify(groups));
+  } finally {
+    await admin.disconnect();
   }
 });

@@ -41,16 +41,17 @@ export async function runUntilSignalled(service: { start(): Promise<void>; stop(
   let stopping = false;
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  try {
-    await service.start();
-  } catch (err) {
+  const starting = service.start();
+  // A signal during the start (a rollout that replaced a pod still loading its model or joining) is acted on at once, not after it.
+  const first = await Promise.race([starting.then(() => undefined), signal]).catch(async (err: unknown) => {
     stopping = true;
     await service.stop();
     throw err;
-  }
-  const s = await signal;
+  });
+  if (first !== undefined) starting.catch(() => undefined);
+  const s = first ?? (await signal);
   stopping = true;
-  logger.info('draining', { signal: s });
+  logger.info(first === undefined ? 'draining' : 'signalled while starting; stopping', { signal: s });
   const { drained } = await service.stop();
   const code = drained ? 0 : 1;
   exitIfLingering(code, logger, lingerMs);

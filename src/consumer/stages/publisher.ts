@@ -1,4 +1,4 @@
-import { isLivetagError } from '../../common/errors.ts';
+import { isLivetagError, LivetagError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Compression, KafkaClient, KafkaProducer, KafkaTransaction } from '../../kafka/port.ts';
 import { STABLE_WAIT, untilCommitted, type StableWait } from '../../kafka/stable-offsets.ts';
@@ -108,6 +108,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   const { metrics, committer } = opts;
   const exactlyOnce = opts.delivery === 'exactly-once';
   let producer: KafkaProducer | undefined;
+  /** A replacement still starting: stop() must reach it too, or it would connect after the service closed. */
+  let starting: KafkaProducer | undefined;
   let broken = false;
   let stopped = false;
   /** Whether the running transaction sent its commit: only then can a failed one have landed. */
@@ -141,13 +143,18 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     const old = producer;
     producer = undefined;
     if (old) await watched('closing the failed transactional producer', undefined, () => old.stop().catch(() => undefined));
+    if (stopped) throw new LivetagError('LT_STOPPED', 'publisher is stopped');
     const next = makeProducer();
+    starting = next;
     try {
       await watched('starting a transactional producer', undefined, () => next.start());
+      if (stopped) throw new LivetagError('LT_STOPPED', 'publisher stopped while its transactional producer was starting');
     } catch (err) {
       // Asked again every few seconds while the broker is away: a failed start must not leave its connections behind.
       await next.stop().catch(() => undefined);
       throw err;
+    } finally {
+      starting = undefined;
     }
     producer = next;
     broken = false;
@@ -293,9 +300,9 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       // After the count: the chunk stands even when this reports a rebalance that stops the batch.
       await watched('heartbeating', position, () => position.batch.heartbeat());
     },
-    stop() {
+    async stop() {
       stopped = true;
-      return producer?.stop() ?? Promise.resolve();
+      await Promise.all([producer?.stop(), starting?.stop().catch(() => undefined)]);
     },
   };
 }

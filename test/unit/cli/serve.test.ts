@@ -14,7 +14,7 @@ const LINGER = 2_000;
  * `leak`, its stop leaves a listening server behind, as kafkajs left a broker
  * socket open after a broker restart.
  */
-function serviceProcess(leak: boolean) {
+function serviceProcess(leak: boolean, o: { hangingStart?: boolean } = {}) {
   const serve = pathToFileURL(join(REPO_ROOT, 'src/cli/commands/serve.ts')).href;
   const logger = pathToFileURL(join(REPO_ROOT, 'src/common/logger.ts')).href;
   const script = `
@@ -22,11 +22,16 @@ function serviceProcess(leak: boolean) {
     const { createLogger } = await import(${JSON.stringify(logger)});
     const net = await import('node:net');
     let work;
-    const service = {
+    let endStart;
+    const service = ${o.hangingStart ? `{
+      // A start that would not end by itself (a group it cannot join): stop() is what ends it.
+      start: () => new Promise((_, reject) => { work = setInterval(() => {}, 1000); endStart = () => reject(new Error('stopped while starting')); process.stdout.write('started\\n'); }),
+      stop: async () => { endStart(); clearInterval(work); process.stderr.write('stop called\\n'); return { drained: true }; },
+    }` : `{
       start: async () => { work = setInterval(() => {}, 1000); process.stdout.write('started\\n'); },
       stop: async () => { clearInterval(work); if (${leak}) net.createServer().listen(0, '127.0.0.1'); return { drained: true }; },
-    };
-    process.exitCode = await runUntilSignalled(service, createLogger('warn'), ${LINGER});`;
+    }`};
+    process.exitCode = await runUntilSignalled(service, createLogger('info'), ${LINGER});`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
@@ -56,4 +61,13 @@ test('a stopped service that closed everything exits on its own, without the war
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.ms < LINGER, `exited ${r.ms} ms after SIGTERM: the linger timer held it`);
   assert.doesNotMatch(r.stderr, /still running after stop/);
+});
+
+test('a signal during a start that does not end stops the service at once: the start is ended by stop, and the process exits cleanly', { timeout: 30_000 }, async () => {
+  const r = await serviceProcess(false, { hangingStart: true });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.ms < LINGER, `exited ${r.ms} ms after SIGTERM`);
+  assert.match(r.stderr, /stop called/);
+  assert.match(r.stderr, /"msg":"signalled while starting; stopping"/);
+  assert.doesNotMatch(r.stderr, /still running after stop|stopped while starting/, 'the ended start is neither reported as a failure nor left running');
 });

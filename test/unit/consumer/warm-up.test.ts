@@ -87,3 +87,38 @@ test('the model host warms a model up before load() hands it over, and not at al
     }
   }
 });
+
+test('a stop during the warm-up ends it at the next round: the model host stopped mid-load returns within a round, not the budget', async () => {
+  await ready;
+  const real = await createClassifier({ bundle, worker: false, threads: 1 });
+  try {
+    const w = watched(real);
+    let rounds = 0;
+    const r = await warmUp(w.classifier, { ms: 60_000, batchSize: 8, cancelled: () => ++rounds > 3 });
+    assert.equal(r.batches, 6, 'three rounds of two, then the cancel was seen');
+    const before = watched(real);
+    assert.equal((await warmUp(before.classifier, { ms: 60_000, batchSize: 8, cancelled: () => true })).batches, 0, 'cancelled before the first round: none');
+  } finally {
+    await real.stop();
+  }
+
+  const logs: string[] = [];
+  const host = createModelHost({
+    model: { path: bundle, device: 'cpu', deviceId: 0, threads: 1, sessions: 1, variant: 'auto', spinning: true },
+    registry: undefined,
+    warmup: { ms: 60_000, batchSize: 4 },
+    metrics: createServeMetrics(),
+    logger: createLogger('info', {}, (l) => logs.push(l)),
+  });
+  const t0 = performance.now();
+  const loading = host.load();
+  // The load has begun (loading, or in its minute of warm-up); a stop now cuts the warm-up short.
+  await new Promise((r) => setTimeout(r, 300));
+  await host.stop();
+  const classifier = await loading;
+  await classifier.stop();
+  const took = performance.now() - t0;
+  assert.ok(took < 20_000, `load returned ${Math.round(took)} ms after it began, against a 60 s warm-up`);
+  const warmed = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'model warmed up');
+  assert.ok(warmed && Number(warmed.ms) < 20_000, JSON.stringify(logs));
+});

@@ -213,6 +213,40 @@ test('a transaction that failed before its commit was sent is redelivered at onc
   await publisher.stop();
 });
 
+test('stop() reaches a replacement producer that is still starting: it is stopped, never used, and the chunk fails as stopped', async () => {
+  const calls: string[] = [];
+  let made = 0;
+  let release!: () => void;
+  const started = new Promise<void>((r) => (release = r));
+  const producer = (): KafkaProducer => {
+    const n = ++made;
+    return {
+      // The replacement's connect hangs (a broker away), and then completes after all.
+      start: async () => (n === 1 ? undefined : (calls.push(`start ${n}`), started)),
+      send: async () => {},
+      transaction: async () => {
+        calls.push(`transaction ${n}`);
+        return { send: async () => Promise.reject(new Error('send: broker went away')), sendOffsets: async () => {}, commit: async () => {}, abort: async () => {} };
+      },
+      stop: async () => void calls.push(`stop ${n}`),
+    };
+  };
+  const publisher = eosPublisher({ name: 'kafkajs', brokers: ['127.0.0.1:9'], producer } as unknown as KafkaClient, []);
+  await publisher.start();
+  await assert.rejects(publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' }), /broker went away/);
+  const delivering = publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' });
+  while (!calls.includes('start 2')) await new Promise((r) => setTimeout(r, 1));
+  await publisher.stop();
+  assert.ok(calls.includes('stop 2'), `the starting replacement was stopped: ${calls}`);
+  release();
+  await assert.rejects(delivering, (err: unknown) => isLivetagError(err, 'LT_STOPPED'));
+  assert.deepEqual(calls.filter((c) => c.startsWith('transaction')), ['transaction 1'], 'the replacement ran no transaction');
+  assert.equal(made, 2, 'no further producer was made');
+  // Stopped before it was needed: a later chunk makes no producer at all.
+  await assert.rejects(publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' }), (err: unknown) => isLivetagError(err, 'LT_STOPPED'));
+  assert.equal(made, 2);
+});
+
 test('reads that fail after the new producer settled the transaction are asked again without replacing the producer again', async () => {
   const lines: string[] = [];
   const calls: string[] = [];
