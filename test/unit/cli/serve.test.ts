@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
@@ -14,7 +14,7 @@ const LINGER = 2_000;
  * `leak`, its stop leaves a listening server behind, as kafkajs left a broker
  * socket open after a broker restart.
  */
-function serviceProcess(leak: boolean, o: { hangingStart?: boolean } = {}) {
+function serviceProcess(t: TestContext, leak: boolean, o: { hangingStart?: boolean } = {}) {
   const serve = pathToFileURL(join(REPO_ROOT, 'src/cli/commands/serve.ts')).href;
   const logger = pathToFileURL(join(REPO_ROOT, 'src/common/logger.ts')).href;
   const script = `
@@ -33,6 +33,8 @@ function serviceProcess(leak: boolean, o: { hangingStart?: boolean } = {}) {
     }`};
     process.exitCode = await runUntilSignalled(service, createLogger('info'), ${LINGER});`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A child that never exits (the behaviour under test broken) must not outlive its test.
+  t.after(() => void child.kill('SIGKILL'));
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
   const started = new Promise<void>((resolve) => child.stdout.on('data', (b: Buffer) => b.toString('utf8').includes('started') && resolve()));
@@ -47,8 +49,8 @@ function serviceProcess(leak: boolean, o: { hangingStart?: boolean } = {}) {
   return exit;
 }
 
-test('a stopped service whose stop left a handle open still exits, naming what held it', { timeout: 30_000 }, async () => {
-  const r = await serviceProcess(true);
+test('a stopped service whose stop left a handle open still exits, naming what held it', { timeout: 30_000 }, async (t) => {
+  const r = await serviceProcess(t, true);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.ms >= LINGER, `exited ${r.ms} ms after SIGTERM, before the linger time`);
   const warning = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as { msg: string; holding: string[] };
@@ -56,15 +58,15 @@ test('a stopped service whose stop left a handle open still exits, naming what h
   assert.ok(warning.holding.includes('TCPServerWrap'), JSON.stringify(warning.holding));
 });
 
-test('a stopped service that closed everything exits on its own, without the warning', { timeout: 30_000 }, async () => {
-  const r = await serviceProcess(false);
+test('a stopped service that closed everything exits on its own, without the warning', { timeout: 30_000 }, async (t) => {
+  const r = await serviceProcess(t, false);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.ms < LINGER, `exited ${r.ms} ms after SIGTERM: the linger timer held it`);
   assert.doesNotMatch(r.stderr, /still running after stop/);
 });
 
-test('a signal during a start that does not end stops the service at once: the start is ended by stop, and the process exits cleanly', { timeout: 30_000 }, async () => {
-  const r = await serviceProcess(false, { hangingStart: true });
+test('a signal during a start that does not end stops the service at once: the start is ended by stop, and the process exits cleanly', { timeout: 30_000 }, async (t) => {
+  const r = await serviceProcess(t, false, { hangingStart: true });
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.ms < LINGER, `exited ${r.ms} ms after SIGTERM`);
   assert.match(r.stderr, /stop called/);
