@@ -37,7 +37,7 @@ export interface StreamService {
  * metrics watch from the side; the model host loads and hot-swaps models.
  */
 export function createStreamService(config: ServeConfig, logger: Logger): StreamService {
-  const metrics = createServeMetrics();
+  const metrics = createServeMetrics({ eventLoopResolutionMs: config.eventLoopResolutionMs });
   const models = createModelHost({ model: config.model, registry: config.registry, warmup: { ms: config.warmupMs, batchSize: config.batch.maxSize }, metrics, logger });
   let classify: ClassifyStage | undefined;
   let source: Source | undefined;

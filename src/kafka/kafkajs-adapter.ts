@@ -11,7 +11,7 @@ import type { SaslSettings } from './connection.ts';
 import { createOAuthTokenSource } from './oauth-token.ts';
 import { CODECS, type Codec } from './codecs.ts';
 import { createStableOffsets, createTxnOffsetLedger, type TxnOffsetLedger } from './stable-offsets.ts';
-import { fixIdleRequestQueueTimer } from './kafkajs-request-queue.ts';
+import { fixIdleRequestQueueTimer, fixIdleRequestTimeoutCheck } from './kafkajs-request-queue.ts';
 import { fixOrphanedBrokers } from './kafkajs-broker-pool.ts';
 import type {
   ConsumerEvent, ConsumerOptions, KafkaAdmin, KafkaClient, KafkaConsumer, KafkaProducer, KafkaTransaction,
@@ -27,6 +27,7 @@ CompressionCodecs[CompressionTypes.Snappy] = asKafkajsCodec(CODECS.snappy);
 CompressionCodecs[CompressionTypes.LZ4] = asKafkajsCodec(CODECS.lz4);
 CompressionCodecs[CompressionTypes.ZSTD] = asKafkajsCodec(CODECS.zstd);
 fixIdleRequestQueueTimer();
+fixIdleRequestTimeoutCheck();
 fixOrphanedBrokers();
 
 const COMPRESSION_TYPES: Readonly<Record<Compression, CompressionTypes>> = {
