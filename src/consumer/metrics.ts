@@ -12,16 +12,15 @@ export const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.j
 const SIZE_BUCKETS = [1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512];
 const TOKEN_BUCKETS = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384];
 
-/** LIVETAG_EVENT_LOOP_RESOLUTION_MS's default: prom-client's 10 ms woke an idle service 100 times a second. */
-export const EVENT_LOOP_RESOLUTION_MS = 50;
 
 /**
  * Every metric the service exports, on its own registry. A side channel:
  * the pipeline writes here and never reads back.
  */
+/** `eventLoopResolutionMs`: LIVETAG_EVENT_LOOP_RESOLUTION_MS (prom-client's 10 when not given). */
 export function createServeMetrics(opts: { readonly eventLoopResolutionMs?: number } = {}) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: opts.eventLoopResolutionMs ?? EVENT_LOOP_RESOLUTION_MS });
+  collectDefaultMetrics({ register: registry, ...(opts.eventLoopResolutionMs === undefined ? {} : { eventLoopMonitoringPrecision: opts.eventLoopResolutionMs }) });
   const reg = [registry];
   const buildInfo = new Gauge({ name: 'livetag_build_info', help: 'The livetag build and the Node.js running it (value 1).', labelNames: ['version', 'node'], registers: reg });
   buildInfo.set({ version: PACKAGE_VERSION, node: process.versions.node }, 1);
