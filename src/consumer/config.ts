@@ -7,6 +7,7 @@ import { parseSettings, readSecretSetting, settingBool, settingInt, settingsRefe
 import { passthroughSchema, pointerSchema, type InputMapping } from './input-mapping.ts';
 import { KAFKA_SETTINGS, invalid, loadKafkaConnection, type KafkaConnection } from '../kafka/connection.ts';
 import { COMPRESSIONS, type Compression } from '../kafka/port.ts';
+import { EVENT_LOOP_RESOLUTION_MS } from './metrics.ts';
 import type { SessionCount } from '../model/runtime/session-plan.ts';
 
 const int = settingInt;
@@ -50,7 +51,7 @@ const SERVE_SETTINGS = {
   LIVETAG_DEDUPE_CACHE_SIZE: { schema: int(0), default: '10000', doc: 'Entries of the repeated-comment cache (0 disables it).' },
   LIVETAG_ALL_SCORES: { schema: bool, default: 'false', doc: 'Include every label\'s probability in output messages.' },
   LIVETAG_HEALTH_INTERVAL_MS: { schema: int(100, 600000), default: '5000', doc: 'How often consumer lag is measured (committed offsets vs high watermarks) and the broker checked for readiness.' },
-  LIVETAG_EVENT_LOOP_RESOLUTION_MS: { schema: int(1, 1000), default: '10', doc: 'Sampling interval of the `nodejs_eventloop_lag_*` metrics (Node\'s monitorEventLoopDelay; 10 is prom-client\'s default). Each sample wakes the event loop: 10 costs an idle service ~3 ms of CPU a second, 50 about 1. The metrics count the interval itself (an idle service reads about this value), and a stall shorter than it can go unrecorded.' },
+  LIVETAG_EVENT_LOOP_RESOLUTION_MS: { schema: int(1, 1000), default: String(EVENT_LOOP_RESOLUTION_MS), doc: 'Sampling interval of the `nodejs_eventloop_lag_*` metrics (Node\'s monitorEventLoopDelay). They count the interval itself, so an idle service reads about this value (`livetag_event_loop_resolution_seconds` says which; the chart\'s dashboard subtracts it), and a stall shorter than it can go unrecorded. Each sample wakes the event loop: prom-client\'s default of 10 took 5-6 ms of an idle service\'s main-thread CPU a second.' },
   LIVETAG_DRAIN_TIMEOUT_MS: { schema: int(0, MAX_TIMER_MS), default: '20000', doc: 'On SIGTERM/SIGINT, how long to drain, publish and commit before exiting anyway.' },
   LIVETAG_LOG_LEVEL: { schema: z.enum(['debug', 'info', 'warn', 'error']), default: 'info', doc: 'Log level (JSON lines on stderr; comment text is never logged at info).' },
   LIVETAG_INPUT_TEXT_FIELD: { schema: pointerSchema, default: '/text', doc: 'JSON Pointer to the comment text in an input record (in a CloudEvent: in its data), e.g. `/payload/msg/text`.' },

@@ -50,6 +50,8 @@ export function createModelWatcher(opts: {
       }
       if (!opts.client) return;
       await opts.client.admin.ensureTopics([{ topic: opts.topic, configs: { 'cleanup.policy': 'compact' } }]);
+      // Stopped meanwhile (a service stopped during its start): stop() found no consumer to stop, so make none.
+      if (stopped) return;
       // Every replica must see every announcement: a group of its own, offsets never committed.
       consumer = opts.client.consumer({ groupId: `livetag-model-watch-${randomBytes(6).toString('hex')}`, topics: [opts.topic], fromBeginning: true, maxWaitMs: 500 });
       await consumer.start(async (batch) => {

@@ -178,7 +178,8 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), config.drainTimeoutMs)));
       // A start in flight ends at its next step (running()); past the deadline, what it opened so far is closed regardless.
       if ((await Promise.race([started?.then(ok, ok), deadline])) === 'timeout') logger.error('the start in progress did not end by the drain deadline; closing what it opened', { deadlineMs: config.drainTimeoutMs });
-      await monitor?.stop();
+      // Not awaited before the drain either: with the broker away, a lag reading in flight can take seconds.
+      const monitorStopped = monitor?.stop();
       const closing = drainAndClose().then(
         () => 'done' as const,
         (err: unknown) => {
@@ -191,6 +192,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       clearTimeout(timer);
       if (outcome === 'timeout') logger.error('drain deadline passed; exiting with work uncommitted (it will be redelivered)', { deadlineMs: config.drainTimeoutMs });
       await modelsStopped;
+      await monitorStopped;
       await classify?.classifier.stop().catch(() => undefined);
       await health.stop();
       await tracing.stop();

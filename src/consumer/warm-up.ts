@@ -14,6 +14,8 @@ export interface WarmUpResult {
   readonly batches: number;
   readonly texts: number;
   readonly ms: number;
+  /** Ended by `cancelled()` rather than by its budget. */
+  readonly cancelled: boolean;
 }
 
 /**
@@ -48,5 +50,5 @@ export async function warmUp(classifier: Classifier, o: WarmUpOptions): Promise<
     }
     await Promise.all(round);
   }
-  return { batches: i, texts, ms: performance.now() - started };
+  return { batches: i, texts, ms: performance.now() - started, cancelled: o.ms > 0 && (o.cancelled?.() ?? false) };
 }

@@ -93,9 +93,9 @@ export function fixIdleRequestTimeoutCheck(queue: RequestQueueClass = kafkajsReq
         if (Date.now() - request.sentAt > request.requestTimeout) request.timeoutRequest();
       });
       if (!q.isConnected()) q.destroy();
-      else if (q.inflight.size === 0 && q.requestTimeoutIntervalId === id) {
+      else if (q.inflight.size === 0) {
         clearInterval(id);
-        q.requestTimeoutIntervalId = undefined;
+        if (q.requestTimeoutIntervalId === id) q.requestTimeoutIntervalId = undefined;
       }
     }, Math.min(q.requestTimeout, 100));
     q.requestTimeoutIntervalId = id;

@@ -1,3 +1,4 @@
+import { isLivetagError } from '../../common/errors.ts';
 import { createLogger } from '../../common/logger.ts';
 import { configReference, loadServeConfig } from '../../consumer/config.ts';
 import { createStreamService } from '../../consumer/stream-service.ts';
@@ -48,7 +49,11 @@ export async function runUntilSignalled(service: { start(): Promise<void>; stop(
     await service.stop();
     throw err;
   });
-  if (first !== undefined) starting.catch(() => undefined);
+  if (first !== undefined)
+    starting.catch((err: unknown) => {
+      // Ended by the stop, as asked; anything else (a model that did not load) is still worth a line.
+      if (!isLivetagError(err, 'LT_STOPPED')) logger.warn('the start failed while the service was stopping', { error: (err as Error)?.message ?? String(err) });
+    });
   const s = first ?? (await signal);
   stopping = true;
   logger.info(first === undefined ? 'draining' : 'signalled while starting; stopping', { signal: s });

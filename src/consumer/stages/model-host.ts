@@ -62,7 +62,7 @@ export function createModelHost(opts: ModelHostOptions): ModelHost {
   async function warm(c: Classifier): Promise<void> {
     if (opts.warmup.ms === 0) return;
     const r = await warmUp(c, { ...opts.warmup, cancelled: () => stopped });
-    logger.info('model warmed up', { version: c.manifest.version, batches: r.batches, texts: r.texts, ms: Math.round(r.ms) });
+    logger.info(r.cancelled ? 'model warm-up cancelled: the service is stopping' : 'model warmed up', { version: c.manifest.version, batches: r.batches, texts: r.texts, ms: Math.round(r.ms) });
   }
 
   function show(c: Classifier): void {

@@ -47,18 +47,28 @@ export function float32ToFloat16Bits(src: Float32Array): Uint16Array {
 }
 
 /**
+ * Weights quantize to ±64 (onnxruntime's `reduce_range`), not ±127. On x86
+ * CPUs without VNNI (AVX2, AVX-512F) MLAS multiplies uint8 activations by
+ * int8 weights with vpmaddubsw, which adds two products into a saturating
+ * int16: 2 × 255 × 127 overflows it, 2 × 255 × 64 does not. Full-range
+ * weights gave a tiny model's logits 0.25 off on such a CPU (0.045 where VNNI
+ * is), and a variant chosen on one machine is served on others.
+ */
+const WEIGHT_QMAX = 64;
+
+/**
  * Symmetric per-column int8 quantization of a [in, out] matrix: one scale per
- * output column (max |w| / 127), zero point 0, as onnxruntime's dynamic
- * quantization does for weights.
+ * output column (max |w| / WEIGHT_QMAX), zero point 0, as onnxruntime's dynamic
+ * quantization does for weights with reduce_range.
  */
 export function quantizeColumns(w: WeightTensor): { data: Int8Array; scales: Float32Array } {
   const [rows, cols] = w.shape;
   const scales = new Float32Array(cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) scales[c] = Math.max(scales[c], Math.abs(w.data[r * cols + c]));
-  for (let c = 0; c < cols; c++) scales[c] = scales[c] > 0 ? scales[c] / 127 : 1;
+  for (let c = 0; c < cols; c++) scales[c] = scales[c] > 0 ? scales[c] / WEIGHT_QMAX : 1;
   const data = new Int8Array(rows * cols);
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) data[r * cols + c] = Math.max(-127, Math.min(127, Math.round(w.data[r * cols + c] / scales[c])));
+    for (let c = 0; c < cols; c++) data[r * cols + c] = Math.max(-WEIGHT_QMAX, Math.min(WEIGHT_QMAX, Math.round(w.data[r * cols + c] / scales[c])));
   }
   return { data, scales };
 }

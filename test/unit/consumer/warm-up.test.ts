@@ -46,6 +46,7 @@ test('warm-up runs batches for its time budget, sizes stepping down from the ser
     assert.equal(long.sizes.length, r.batches);
     assert.equal(r.texts, long.sizes.reduce((a, b) => a + b, 0));
     assert.equal(long.mostAtOnce(), 2);
+    assert.equal(r.cancelled, false, 'ended by its budget');
 
     const short = watched(real);
     assert.equal((await warmUp(short.classifier, { ms: 0.001, batchSize: 8 })).batches, 2, 'any budget warms every session once');
@@ -96,6 +97,7 @@ test('a stop during the warm-up ends it at the next round: the model host stoppe
     let rounds = 0;
     const r = await warmUp(w.classifier, { ms: 60_000, batchSize: 8, cancelled: () => ++rounds > 3 });
     assert.equal(r.batches, 6, 'three rounds of two, then the cancel was seen');
+    assert.equal(r.cancelled, true);
     const before = watched(real);
     assert.equal((await warmUp(before.classifier, { ms: 60_000, batchSize: 8, cancelled: () => true })).batches, 0, 'cancelled before the first round: none');
   } finally {
@@ -119,6 +121,8 @@ test('a stop during the warm-up ends it at the next round: the model host stoppe
   await classifier.stop();
   const took = performance.now() - t0;
   assert.ok(took < 20_000, `load returned ${Math.round(took)} ms after it began, against a 60 s warm-up`);
-  const warmed = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'model warmed up');
-  assert.ok(warmed && Number(warmed.ms) < 20_000, JSON.stringify(logs));
+  const lines = logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const cancelled = lines.find((l) => l.msg === 'model warm-up cancelled: the service is stopping');
+  assert.ok(cancelled && Number(cancelled.ms) < 20_000, JSON.stringify(logs));
+  assert.ok(!lines.some((l) => l.msg === 'model warmed up'), 'a cut warm-up is not reported as done');
 });

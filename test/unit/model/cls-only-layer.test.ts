@@ -61,7 +61,7 @@ test('the last layer on [CLS] alone gives the logits of the whole layer: standar
   // int8: the [CLS] query is quantized on its own scale, not the whole sequence's; both int8 graphs stay within quantization's error of the exact logits.
   const int8 = { fused: true, precision: 'int8' } as const;
   const [q, qWhole] = [await run(buildBertOnnx(config, weights, int8), OUTPUT_NAME), await run(buildBertOnnx(config, weights, { ...int8, wholeLastLayer: true }), OUTPUT_NAME)];
-  // Here 0.037 and 0.045: the [CLS]-only int8 graph is no further from the exact logits than the whole-layer one.
+  // Here 0.044 (whole layer) and 0.060 ([CLS] only) with 7-bit weights, on an AVX2 CPU without VNNI (full-range weights saturated there: 0.25).
   assert.ok(maxDiff(qWhole, expected) <= 0.1, `int8, whole layer: max |Δlogit| ${maxDiff(qWhole, expected)}`);
   assert.ok(maxDiff(q, expected) <= 0.1, `int8, [CLS] only: max |Δlogit| ${maxDiff(q, expected)}`);
   const half = { fused: true, precision: 'fp16' } as const;

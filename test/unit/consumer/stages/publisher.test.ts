@@ -235,7 +235,7 @@ test('stop() reaches a replacement producer that is still starting: it is stoppe
   await publisher.start();
   await assert.rejects(publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' }), /broker went away/);
   const delivering = publisher.deliver([out], { batch, lastOffset: '9', nextOffset: '10' });
-  while (!calls.includes('start 2')) await new Promise((r) => setTimeout(r, 1));
+  for (const t0 = Date.now(); !calls.includes('start 2'); await new Promise((r) => setTimeout(r, 1))) assert.ok(Date.now() - t0 < 10_000, `the replacement never started: ${calls}`);
   await publisher.stop();
   assert.ok(calls.includes('stop 2'), `the starting replacement was stopped: ${calls}`);
   release();
