@@ -179,7 +179,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       // A start in flight ends at its next step (running()); past the deadline, what it opened so far is closed regardless.
       if ((await Promise.race([started?.then(ok, ok), deadline])) === 'timeout') logger.error('the start in progress did not end by the drain deadline; closing what it opened', { deadlineMs: config.drainTimeoutMs });
       // Not awaited before the drain either: with the broker away, a lag reading in flight can take seconds.
-      const monitorStopped = monitor?.stop();
+      const monitorStopped = monitor?.stop().catch(() => undefined);
       const closing = drainAndClose().then(
         () => 'done' as const,
         (err: unknown) => {

@@ -40,7 +40,8 @@ export async function warmUp(classifier: Classifier, o: WarmUpOptions): Promise<
   const comments = createCommentGenerator({ seed: 1 });
   let texts = 0;
   let i = 0;
-  while (o.ms > 0 && !o.cancelled?.() && (i === 0 || performance.now() - started < o.ms)) {
+  let cancelled = false;
+  while (o.ms > 0 && !(cancelled = o.cancelled?.() ?? false) && (i === 0 || performance.now() - started < o.ms)) {
     const round: Promise<unknown>[] = [];
     for (let s = 0; s < classifier.parallelism; s++, i++) {
       const size = sizes[i % sizes.length];
@@ -50,5 +51,5 @@ export async function warmUp(classifier: Classifier, o: WarmUpOptions): Promise<
     }
     await Promise.all(round);
   }
-  return { batches: i, texts, ms: performance.now() - started, cancelled: o.ms > 0 && (o.cancelled?.() ?? false) };
+  return { batches: i, texts, ms: performance.now() - started, cancelled };
 }

@@ -14,7 +14,7 @@ const LINGER = 2_000;
  * `leak`, its stop leaves a listening server behind, as kafkajs left a broker
  * socket open after a broker restart.
  */
-function serviceProcess(t: TestContext, leak: boolean, o: { hangingStart?: boolean } = {}) {
+function serviceProcess(t: TestContext, leak: boolean, o: { hangingStart?: boolean; startFails?: boolean } = {}) {
   const serve = pathToFileURL(join(REPO_ROOT, 'src/cli/commands/serve.ts')).href;
   const logger = pathToFileURL(join(REPO_ROOT, 'src/common/logger.ts')).href;
   const errors = pathToFileURL(join(REPO_ROOT, 'src/common/errors.ts')).href;
@@ -27,7 +27,7 @@ function serviceProcess(t: TestContext, leak: boolean, o: { hangingStart?: boole
     let endStart;
     const service = ${o.hangingStart ? `{
       // A start that would not end by itself (a group it cannot join): stop() is what ends it.
-      start: () => new Promise((_, reject) => { work = setInterval(() => {}, 1000); endStart = () => reject(new LivetagError('LT_STOPPED', 'stopped while starting')); process.stdout.write('started\\n'); }),
+      start: () => new Promise((_, reject) => { work = setInterval(() => {}, 1000); endStart = () => reject(${o.startFails ? `new Error('the model did not load')` : `new LivetagError('LT_STOPPED', 'stopped while starting')`}); process.stdout.write('started\\n'); }),
       stop: async () => { endStart(); clearInterval(work); process.stderr.write('stop called\\n'); return { drained: true }; },
     }` : `{
       start: async () => { work = setInterval(() => {}, 1000); process.stdout.write('started\\n'); },
@@ -74,4 +74,10 @@ test('a signal during a start that does not end stops the service at once: the s
   assert.match(r.stderr, /stop called/);
   assert.match(r.stderr, /"msg":"signalled while starting; stopping"/);
   assert.doesNotMatch(r.stderr, /still running after stop|start failed/, 'the start it ended (LT_STOPPED) is neither reported as a failure nor left running');
+});
+
+test('a start that fails for another reason while the service stops is still reported, and the process exits cleanly', { timeout: 30_000 }, async (t) => {
+  const r = await serviceProcess(t, false, { hangingStart: true, startFails: true });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /"msg":"the start failed while the service was stopping","error":"the model did not load"/);
 });
