@@ -92,10 +92,11 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
     await health.start();
     running();
     logger.info('loading the model', { http: health.port });
-    const loaded = await models.load();
-    if (stopping) await loaded.stop().catch(() => undefined);
-    running();
-    const classifier = loaded;
+    const classifier = await models.load();
+    if (stopping) {
+      await classifier.stop().catch(() => undefined);
+      running();
+    }
     classify = createClassifyStage({
       classifier,
       outputTopic: config.topics.output,
