@@ -154,6 +154,45 @@ export function keptConnection<C extends { connect(): Promise<void>; disconnect(
   };
 }
 
+/**
+ * A client's start and stop when the stop can come while the start is still
+ * connecting (a pod signalled during start-up). A library's disconnect does not
+ * end a connect in flight, which goes on to open connections, or to join a
+ * group, after the close. So stop() closes at once and, when a start was in
+ * flight, closes again once that start has settled; a start that finds the
+ * stop between its steps (`live()`) ends there with LT_STOPPED.
+ */
+export function stoppableStart(what: string, close: () => Promise<void>): {
+  start(steps: (live: () => void) => Promise<void>): Promise<void>;
+  stop(): Promise<void>;
+} {
+  let starting: Promise<void> | undefined;
+  let inFlight = false;
+  let stopping: Promise<void> | undefined;
+  const live = (): void => {
+    if (stopping) throw new LivetagError('LT_STOPPED', `${what} was stopped while it was starting`);
+  };
+  return {
+    start(steps) {
+      inFlight = true;
+      starting = (async () => {
+        live();
+        await steps(live);
+      })().finally(() => (inFlight = false));
+      return starting;
+    },
+    stop() {
+      const pending = inFlight ? starting : undefined;
+      stopping ??= close().finally(async () => {
+        if (!pending) return;
+        await pending.catch(() => undefined);
+        await close();
+      });
+      return stopping;
+    },
+  };
+}
+
 type Guard = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
 /** The port's transaction over a library transaction; `sendOffsets` is the library-specific part. */

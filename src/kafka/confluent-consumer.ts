@@ -208,7 +208,7 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
           await ctx.loginCheck();
           await consumer.connect();
           connected = true;
-          if (stopping) return;
+          if (stopping) throw new LivetagError('LT_STOPPED', `consumer of group ${o.groupId} was stopped while it was starting`);
           const internal = internalClient();
           internal?.on('event.error', (err: { isFatal?: boolean; message?: string }) => {
             // librdkafka retries everything else by itself; a fatal error

@@ -4,7 +4,7 @@
  */
 import kafkajs, { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
 import { LivetagError } from '../common/errors.ts';
-import { consumedRecord, deleteGroupsTolerant, groupByTopic, keptConnection, libraryErrorOf, newTopics, portClient, portTransaction, rebalanceSignal, topicOffsets, withConnected } from './adapter-kit.ts';
+import { consumedRecord, deleteGroupsTolerant, groupByTopic, keptConnection, libraryErrorOf, newTopics, portClient, portTransaction, rebalanceSignal, stoppableStart, topicOffsets, withConnected } from './adapter-kit.ts';
 import { authErrorCode } from './auth-errors.ts';
 import type { ClientOptions } from './client-options.ts';
 import type { SaslSettings } from './connection.ts';
@@ -213,6 +213,7 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe, led
       close: () => admin.disconnect(),
     };
   });
+  const lifecycle = stoppableStart(`consumer of group ${o.groupId}`, () => guard(`stopping consumer of group ${o.groupId}`, () => consumer.disconnect()));
   let stopping: Promise<void> | undefined;
   let running = false;
   return {
@@ -220,10 +221,12 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe, led
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async start(eachBatch) {
-      await guard(`consumer of group ${o.groupId}`, async () => {
+    start: (eachBatch) =>
+      lifecycle.start((live) => guard(`consumer of group ${o.groupId}`, async () => {
         await consumer.connect();
+        live();
         await consumer.subscribe({ topics: [...o.topics], fromBeginning: o.fromBeginning });
+        live();
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
@@ -238,18 +241,12 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe, led
           },
         });
         running = true;
-      });
-    },
+      })),
     // kafkajs throws on pause/resume before run(), e.g. while a service whose
     // subscribe was refused (ACLs) drains: nothing is fetched then, nothing to pause.
     pause: (topics) => void (running && consumer.pause(topics.map((topic) => ({ topic })))),
     resume: (topics) => void (running && consumer.resume(topics.map((topic) => ({ topic })))),
-    stop() {
-      stopping ??= consumer.disconnect().catch((err: unknown) => {
-        throw toKafkaError(err, `stopping consumer of group ${o.groupId}`);
-      }).finally(() => stable.stop());
-      return stopping;
-    },
+    stop: () => (stopping ??= lifecycle.stop().finally(() => stable.stop())),
   };
 }
 
@@ -262,9 +259,9 @@ function createProducer(kafka: Kafka, o: ProducerOptions, ledger: TxnOffsetLedge
     ...(o.transactionalId ? { transactionalId: o.transactionalId } : {}),
   });
   const compression = COMPRESSION_TYPES[o.compression ?? 'none'];
-  let stopping: Promise<void> | undefined;
+  const lifecycle = stoppableStart('producer', () => guard('stopping producer', () => producer.disconnect()));
   return {
-    start: () => guard('producer connect', () => producer.connect()),
+    start: () => lifecycle.start(() => guard('producer connect', () => producer.connect())),
     async send(records) {
       if (records.length === 0) return;
       await guard('send', () => producer.sendBatch({ topicMessages: groupByTopic(records) as { topic: string; messages: Message[] }[], acks: -1, compression }));
@@ -285,12 +282,7 @@ function createProducer(kafka: Kafka, o: ProducerOptions, ledger: TxnOffsetLedge
         sent.push({ groupId, offsets });
       });
     },
-    stop() {
-      stopping ??= producer.disconnect().catch((err: unknown) => {
-        throw toKafkaError(err, 'stopping producer');
-      });
-      return stopping;
-    },
+    stop: () => lifecycle.stop(),
   };
 }
 

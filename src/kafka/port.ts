@@ -85,7 +85,7 @@ export interface ConsumerOptions {
 }
 
 export interface KafkaConsumer {
-  /** Subscribes, joins the group and hands batches to `eachBatch` until stopped. */
+  /** Subscribes, joins the group and hands batches to `eachBatch` until stopped. A stop() before it joined ends it with LT_STOPPED, and it never joins. */
   start(eachBatch: (batch: RecordBatch) => Promise<void>): Promise<void>;
   /** Listeners are called synchronously and must not throw; returns an unsubscribe function. */
   on(listener: (event: ConsumerEvent) => void): () => void;
@@ -123,6 +123,7 @@ export interface KafkaTransaction {
 }
 
 export interface KafkaProducer {
+  /** A stop() while this connects closes what the connect opens too, once it settles. */
   start(): Promise<void>;
   /** Sends and waits for every in-sync replica (acks=all). */
   send(records: readonly OutgoingRecord[]): Promise<void>;

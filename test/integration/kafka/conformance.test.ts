@@ -337,6 +337,28 @@ for (const name of ADAPTERS) {
       assert.deepEqual(await client.admin.committedOffsets(groupId, input), [{ partition: 0, offset: String(HANDOFFS * 3) }]);
     });
 
+    test('a stop while starting ends the start: the consumer joins no group, the producer keeps no connection', async (t) => {
+      // A pod signalled during its start-up: the library's connect is still in flight when the stop comes.
+      const client = (await ready) as KafkaClient;
+      const topic = await topicFor(t, client, `conf-stop-start-${name}`, 1);
+      const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+      const before = sockets();
+      const c = recordingConsumer(client, { groupId: useGroup(t, `conf-stop-start-${name}`), topics: [topic], fromBeginning: true });
+      const producer = client.producer();
+      const ended = (p: Promise<void>) => p.then(() => 'started', (err: unknown) => (isLivetagError(err, 'LT_STOPPED') ? 'stopped' : Promise.reject(err)));
+      const starts = Promise.all([ended(c.start()), ended(producer.start())]);
+      await Promise.all([c.consumer.stop(), producer.stop()]);
+      const outcomes = await starts;
+      // Time for a connect that outlived the stop to open connections, and for a late member to join (an empty group joins in well under this).
+      await new Promise((r) => setTimeout(r, 3_000));
+      assert.equal(outcomes[0], 'stopped', 'the consumer start ends with LT_STOPPED');
+      assert.deepEqual(c.events.filter((e) => e.type === 'joined'), [], 'no member joined after the stop');
+      await assert.rejects(producer.send([{ topic, value: 'after the stop' }]), 'a stopped producer sends nothing');
+      // librdkafka's sockets belong to its own threads, not to Node's handles: counted for kafkajs only.
+      if (name === 'kafkajs') assert.equal(sockets(), before, `TCP sockets left open by the stopped clients (producer start: ${outcomes[1]})`);
+      t.diagnostic(`${name}: starts ${outcomes.join(', ')}`);
+    });
+
     test('errors come back as LivetagErrors that say whether a retry can help', async (t) => {
       const client = (await ready) as KafkaClient;
       await assert.rejects(client.admin.ensureTopics([{ topic: 'not a valid topic name!' }]), (err: unknown) => {
