@@ -39,6 +39,13 @@ export const TrainingInfoSchema = z.object({
   details: z.record(z.string(), z.unknown()).optional(),
 });
 
+/**
+ * The largest |int8 weight| livetag writes (7 bits, onnxruntime's reduce_range).
+ * Without VNNI, x86 int8 GEMMs add two u8 × s8 products into a saturating
+ * int16: 2 × 255 × 127 overflows it, 2 × 255 × 64 does not.
+ */
+export const INT8_WEIGHT_MAX = 64;
+
 /** The standard fp32 graph, model.onnx: what training reads and every other variant is derived from. */
 export const BASE_VARIANT = 'base';
 
@@ -59,6 +66,8 @@ export const VariantSchema = z.object({
     maxAbsProbDiff: z.number().nonnegative(),
     measuredOn: z.string(),
   }),
+  /** An int8 variant's largest |weight|; absent in variants written before 7-bit weights (up to 127: read from the graph). */
+  int8WeightMax: z.number().int().min(1).max(127).optional(),
   /** texts/s relative to the base graph, where measured (CPU, one batch size). */
   speedup: z.object({ device: z.enum(['cpu', 'cuda']), batch: z.number().int().positive(), ratio: z.number().positive() }).optional(),
 });

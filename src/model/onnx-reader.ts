@@ -81,3 +81,14 @@ function tensorToFloat32(t: onnxProto.onnx.ITensorProto): Float32Array {
   }
   return Float32Array.from(t.floatData ?? []);
 }
+
+/** The largest |value| of a graph's int8 initializers (0 without any): 64 for weights quantized as livetag does now, up to 127 for older int8 variants. */
+export function int8WeightRange(bytes: Uint8Array): number {
+  let max = 0;
+  for (const t of decode(bytes).graph?.initializer ?? []) {
+    if (t.dataType !== onnx.TensorProto.DataType.INT8) continue;
+    const values = t.rawData && t.rawData.length > 0 ? new Int8Array(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength) : (t.int32Data ?? []);
+    for (const v of values) max = Math.max(max, Math.abs(v));
+  }
+  return max;
+}

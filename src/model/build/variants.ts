@@ -1,4 +1,4 @@
-import { BASE_VARIANT, type LoadedBundle, type Manifest, type ServingChoice, type Variant } from '../manifest.ts';
+import { BASE_VARIANT, INT8_WEIGHT_MAX, type LoadedBundle, type Manifest, type ServingChoice, type Variant } from '../manifest.ts';
 import { loadBundle } from '../runtime/load-bundle.ts';
 import { writeBundleWithVariants, type VariantFile } from './write-bundle.ts';
 import { createDecider, type Classification } from '../runtime/classifier.ts';
@@ -182,6 +182,7 @@ export async function optimizeBundle(sourceDir: string, outDir: string, opts: Op
         fused: true,
         devices: [...kind.devices],
         agreement: { texts: opts.texts.length, sameTags, maxAbsProbDiff, measuredOn: opts.textsSource },
+        ...(kind.precision === 'int8' ? { int8WeightMax: INT8_WEIGHT_MAX } : {}),
         ...(rate && baseRate ? { speedup: { device: 'cpu' as const, batch: batchSize, ratio: rate / baseRate } } : {}),
       };
       files.push({ name, variant, bytes });

@@ -3,6 +3,7 @@
  * quantization, and the packed layouts onnxruntime's fused operators read.
  */
 import type { WeightTensor } from '../weights.ts';
+import { INT8_WEIGHT_MAX } from '../manifest.ts';
 
 /** IEEE 754 binary16 bits, round to nearest even; overflow saturates to ±Inf as a cast would. */
 export function float32ToFloat16Bits(src: Float32Array): Uint16Array {
@@ -54,7 +55,7 @@ export function float32ToFloat16Bits(src: Float32Array): Uint16Array {
  * weights gave a tiny model's logits 0.25 off on such a CPU (0.045 where VNNI
  * is), and a variant chosen on one machine is served on others.
  */
-const WEIGHT_QMAX = 64;
+const WEIGHT_QMAX = INT8_WEIGHT_MAX;
 
 /**
  * Symmetric per-column int8 quantization of a [in, out] matrix: one scale per

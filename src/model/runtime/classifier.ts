@@ -2,6 +2,7 @@ import { assertClassifier, BASE_VARIANT, type LoadedBundle, type Manifest } from
 import { loadBundle } from './load-bundle.ts';
 import { createModelRunner, type ModelRunner, type ModelRunnerOptions } from './model-runner.ts';
 import { planSessions, type SessionCount } from './session-plan.ts';
+import { int8Unsafe } from './int8-saturation.ts';
 import { textChars } from '../ngram-hash.ts';
 import { createTextEncoder, type EncodedBatch, type TextEncoder } from '../tokenizer.ts';
 import { LivetagError } from '../../common/errors.ts';
@@ -48,7 +49,7 @@ export interface ClassifierOptions extends Omit<ModelRunnerOptions, 'cudaModel' 
 }
 
 /** The graphs to hand the runner: for the CPU provider and, when it loads, for CUDA. */
-function pickGraphs(bundle: LoadedBundle, choice: string): { cpu: string; cuda: string; bytes: (name: string) => Uint8Array } {
+function pickGraphs(bundle: LoadedBundle, choice: string, warn: (message: string) => void): { cpu: string; cuda: string; bytes: (name: string) => Uint8Array } {
   const variants = bundle.manifest.variants ?? {};
   const known = [BASE_VARIANT, ...Object.keys(variants)];
   const bytes = (name: string): Uint8Array => {
@@ -59,11 +60,18 @@ function pickGraphs(bundle: LoadedBundle, choice: string): { cpu: string; cuda: 
   };
   if (choice === 'auto') {
     const serving = bundle.manifest.serving ?? { cpu: BASE_VARIANT, cuda: BASE_VARIANT };
-    return { ...serving, bytes };
+    // The choice was measured on the machine that ran optimize; an int8 variant from before 7-bit weights can lose tags on this one.
+    const chosen = variants[serving.cpu];
+    const unsafe = chosen && int8Unsafe(chosen, () => bytes(serving.cpu));
+    if (unsafe) warn(`model variant "${serving.cpu}" of ${bundle.dir} is not served on CPU: ${unsafe}; serving model.onnx`);
+    return { ...serving, ...(unsafe ? { cpu: BASE_VARIANT } : {}), bytes };
   }
   if (!known.includes(choice)) {
     throw new LivetagError('LT_CONFIG_INVALID', `model variant "${choice}" is not in ${bundle.dir} (it has: ${known.join(', ')}; or "auto")`);
   }
+  const asked = variants[choice];
+  const unsafe = asked && int8Unsafe(asked, () => bytes(choice));
+  if (unsafe) warn(`model variant "${choice}" of ${bundle.dir} serves as asked, but ${unsafe}`);
   return { cpu: choice, cuda: choice, bytes };
 }
 
@@ -109,7 +117,7 @@ export async function createClassifier(opts: ClassifierOptions): Promise<Classif
   const { manifest } = bundle;
   assertClassifier(manifest, bundle.dir);
   const encoder = createTextEncoder(bundle.tokenizerJson, manifest.maxSequenceLength, { ngramChars: textChars(manifest.architecture.ngram) });
-  const graphs = pickGraphs(bundle, choice);
+  const graphs = pickGraphs(bundle, choice, opts.warn ?? console.warn);
   const { bundle: _b, variant: _v, sessions: requested, ...runnerOpts } = opts;
   // In process there is one session and no worker to spread batches over.
   const plan = opts.worker === false ? { sessions: 1, reason: 'in process' } : planSessions(requested ?? 'auto', manifest.architecture, opts);

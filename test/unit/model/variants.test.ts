@@ -6,7 +6,9 @@ import { loadBundle } from '../../../src/model/runtime/load-bundle.ts';
 import { parseManifest } from '../../../src/model/manifest.ts';
 import { createClassifier } from '../../../src/model/runtime/classifier.ts';
 import { float32ToFloat16Bits } from '../../../src/model/build/weight-packing.ts';
-import { opTypeCounts } from '../../../src/model/onnx-reader.ts';
+import onnxProto from 'onnx-proto';
+import { int8WeightRange, opTypeCounts } from '../../../src/model/onnx-reader.ts';
+import { int8PairsSaturate, int8Unsafe } from '../../../src/model/runtime/int8-saturation.ts';
 import { optimizeBundle, buildVariantGraph, REWRITE_MAX_PROB_DIFF } from '../../../src/model/build/variants.ts';
 import { buildBertOnnx } from '../../../src/model/build/onnx-graph.ts';
 import { writeBundleFiles } from '../../../src/model/build/write-bundle.ts';
@@ -104,6 +106,56 @@ test('the classifier serves the manifest choice, an explicit variant, or refuses
     await Promise.all([auto.stop(), int8.stop(), base.stop()]);
   }
   await assert.rejects(createClassifier({ bundle: optimized, worker: false, variant: 'int4' }), (e: unknown) => isLivetagError(e) && e.code === 'LT_CONFIG_INVALID' && /int4.*base, fused, int8, fp16/.test(e.message));
+});
+
+/** The int8 variant as an older livetag wrote it: full-range weights (one at 127), which saturate on CPUs without VNNI. */
+function fullRangeInt8(bytes: Uint8Array): Uint8Array {
+  const { onnx } = onnxProto;
+  const model = onnx.ModelProto.decode(bytes);
+  const weight = model.graph!.initializer!.find((t) => t.dataType === onnx.TensorProto.DataType.INT8 && (t.rawData?.length ?? 0) > 0)!;
+  const raw = new Uint8Array(weight.rawData!);
+  raw[0] = 127;
+  weight.rawData = raw;
+  return onnx.ModelProto.encode(model).finish();
+}
+
+test('an int8 variant with full-range weights (an older optimize) is not served where its products saturate: model.onnx instead, with a warning', async () => {
+  const { serving } = await run;
+  const loaded = await loadBundle(optimized);
+  const current = loaded.variantBytes.int8;
+  const variant = loaded.manifest.variants!.int8;
+  const range = int8WeightRange(current);
+  assert.ok(range > 0 && range <= 64, `this optimize writes 7-bit weights: ±${range}`);
+  assert.equal(variant.int8WeightMax, 64, 'and says so in the manifest');
+  const scanned: number[] = [];
+  const bytesOf = (b: Uint8Array) => () => (scanned.push(b.byteLength), b);
+  assert.equal(int8Unsafe(variant, bytesOf(current), () => true), undefined, 'a current variant serves everywhere');
+  assert.deepEqual(scanned, [], 'its manifest answers without reading the graph');
+  // A variant from before 7-bit weights: no range in the manifest, a weight at 127 in the graph.
+  const { int8WeightMax: _absent, ...oldVariant } = variant;
+  const old = fullRangeInt8(current);
+  assert.equal(int8WeightRange(old), 127);
+  assert.match(int8Unsafe(oldVariant, bytesOf(old), () => true) ?? '', /int8 weights span ±127.*without VNNI.*rerun `livetag optimize`/);
+  assert.equal(int8Unsafe(oldVariant, bytesOf(old), () => false), undefined, 'VNNI (or ARM) runs full-range weights exactly');
+  assert.equal(int8Unsafe({ ...oldVariant, precision: 'fp16' }, bytesOf(old), () => true), undefined, 'only int8 variants are checked');
+  // The manifest's CPU choice is int8 on this tiny model only when optimize measured it fastest; the check applies to what auto would serve.
+  const manifest = { ...loaded.manifest, serving: { ...serving, cpu: 'int8' }, variants: { ...loaded.manifest.variants, int8: oldVariant } };
+  const bundle = { ...loaded, manifest, variantBytes: { ...loaded.variantBytes, int8: old } };
+  const warnings: string[] = [];
+  const c = await createClassifier({ bundle, worker: false, threads: 1, warn: (m) => warnings.push(m) });
+  try {
+    if (int8PairsSaturate()) {
+      assert.equal(c.variant, 'base');
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /model variant "int8" of .* is not served on CPU: its int8 weights span ±127.*serving model\.onnx/);
+    } else {
+      assert.equal(c.variant, 'int8', 'this CPU has VNNI: the variant serves');
+      assert.deepEqual(warnings, []);
+    }
+    assert.equal((await c.classify(['这个多少钱'])).length, 1);
+  } finally {
+    await c.stop();
+  }
 });
 
 test('cuda without CUDA falls back to the CPU variant, not the fp16 one, with one warning', async () => {
