@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, tempDir } from '../helpers/shared.ts';
@@ -9,26 +8,18 @@ import { tinyBundle } from './helpers/serve.ts';
 import { deleteTopics } from '../helpers/kafkajs.ts';
 import { runLivetag } from './console/cli.ts';
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
 test('livetag demo (npm start) shows tagged comments with throughput and latency, serves /metrics, stops cleanly', { timeout: 180_000 }, async (t) => {
   const client = testKafka('demo-test');
   const topics = { input: uniqueName('demo-in'), output: uniqueName('demo-out'), dlq: uniqueName('demo-dlq') };
   t.after(() => deleteTopics(client, Object.values(topics)).catch(() => undefined));
-  const port = await freePort();
   // The committed default model when present (what npm start serves), else a tiny random one.
   const defaultModel = join(REPO_ROOT, 'models/default');
   const model = existsSync(join(defaultModel, 'manifest.json')) ? defaultModel : await tinyBundle();
   const demo = runLivetag(t, ['demo', '--duration', '12', '--rate', '25'], {
     KAFKA_BROKERS: brokersFromEnv(),
     LIVETAG_MODEL: model,
-    LIVETAG_HTTP_PORT: String(port),
+    // Port 0: the demo picks a free one and prints it (a port probed here first could be taken before the demo binds it).
+    LIVETAG_HTTP_PORT: '0',
     LIVETAG_INPUT_TOPIC: topics.input,
     LIVETAG_OUTPUT_TOPIC: topics.output,
     LIVETAG_DLQ_TOPIC: topics.dlq,
@@ -38,7 +29,9 @@ test('livetag demo (npm start) shows tagged comments with throughput and latency
   let metrics = '';
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
+    const port = /metrics at http:\/\/[^:/]+:(\d+)\/metrics/.exec(demo.stdout())?.[1];
     try {
+      if (!port) throw new Error('not serving yet');
       metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const m = /^livetag_messages_classified_total (\d+)/m.exec(metrics);
       if (m && Number(m[1]) > 20) break;

@@ -49,15 +49,25 @@ test('spans reach a real OpenTelemetry Collector over OTLP; the trace goes on fr
     if (err instanceof GoMissingError) return t.skip(`no Go toolchain to build the collector: ${err.message}`);
     throw err;
   }
-  const port = await freePort();
-  const config = join(tempDir('livetag-otelcol-'), 'config.yaml');
-  writeFileSync(config, ['receivers:', '  otlp:', '    protocols:', '      http:', `        endpoint: 127.0.0.1:${port}`, 'exporters:', '  debug:', '    verbosity: detailed', 'service:', '  telemetry:', '    metrics:', '      level: none', '  pipelines:', '    traces:', '      receivers: [otlp]', '      exporters: [debug]', ''].join('\n'));
-  const otelcol = spawn(bin, ['--config', `file:${config}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The collector cannot report a port it picked, so one is probed here; another process may take it first: then a new one.
+  let port = 0;
   let log = '';
-  otelcol.stdout.on('data', (b: Buffer) => (log += b.toString('utf8')));
-  otelcol.stderr.on('data', (b: Buffer) => (log += b.toString('utf8')));
-  t.after(() => void otelcol.kill('SIGTERM'));
-  await waitUntil(() => /Everything is ready/.test(log), 30_000, 'collector ready');
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    const config = join(tempDir('livetag-otelcol-'), 'config.yaml');
+    writeFileSync(config, ['receivers:', '  otlp:', '    protocols:', '      http:', `        endpoint: 127.0.0.1:${port}`, 'exporters:', '  debug:', '    verbosity: detailed', 'service:', '  telemetry:', '    metrics:', '      level: none', '  pipelines:', '    traces:', '      receivers: [otlp]', '      exporters: [debug]', ''].join('\n'));
+    const otelcol = spawn(bin, ['--config', `file:${config}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let exited = false;
+    log = '';
+    otelcol.stdout.on('data', (b: Buffer) => (log += b.toString('utf8')));
+    otelcol.stderr.on('data', (b: Buffer) => (log += b.toString('utf8')));
+    otelcol.on('exit', () => (exited = true));
+    t.after(() => void otelcol.kill('SIGTERM'));
+    await waitUntil(() => exited || /Everything is ready/.test(log), 30_000, 'collector ready');
+    if (!exited) break;
+    if (attempt === 3 || !/address already in use/.test(log)) assert.fail(`the collector exited at start:\n${log}`);
+    t.diagnostic(`port ${port} was taken before the collector bound it; trying another`);
+  }
 
   const client = testKafka('tracing');
   const topics = await serveTopics(t, client, 1);
