@@ -87,7 +87,7 @@ export const ERROR_CODES = {
   LT_STOPPED: {
     retryable: false,
     description: 'component is stopped',
-    hint: 'A call reached a classifier, session, batcher, label source or local broker after it was stopped, or a Kafka producer was stopped before it connected. Expected during shutdown; a bug otherwise.',
+    hint: 'A call reached a classifier, session, batcher, label source or local broker after it was stopped, or a Kafka client (a producer, a consumer, a service) was stopped while it was still starting. Expected during shutdown; a bug otherwise.',
   },
   LT_MSG_BAD_JSON: {
     retryable: false,

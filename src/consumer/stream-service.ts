@@ -181,6 +181,8 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       if ((await Promise.race([started?.then(ok, ok), deadline])) === 'timeout') logger.error('the start in progress did not end by the drain deadline; closing what it opened', { deadlineMs: config.drainTimeoutMs });
       // Not awaited before the drain either: with the broker away, a lag reading in flight can take seconds.
       const monitorStopped = monitor?.stop().catch(() => undefined);
+      // Made now, so that it has settled by the drain's end when its parts have.
+      const sidesStopped = Promise.all([modelsStopped, monitorStopped]);
       const closing = drainAndClose().then(
         () => 'done' as const,
         (err: unknown) => {
@@ -190,10 +192,13 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       );
       const outcome = await Promise.race([closing, deadline]);
       const drained = outcome === 'done';
-      clearTimeout(timer);
       if (outcome === 'timeout') logger.error('drain deadline passed; exiting with work uncommitted (it will be redelivered)', { deadlineMs: config.drainTimeoutMs });
-      await modelsStopped;
-      await monitorStopped;
+      // Each waits for a Kafka start of its own still in flight (the watcher's consumer, a lag reading), which with
+      // the broker away lasts the library's retries: the deadline bounds that too.
+      const sidesLate = await Promise.race([sidesStopped.then(() => false, () => false), deadline.then(() => true)]);
+      clearTimeout(timer);
+      if (sidesLate) logger.warn('the model watcher or the lag monitor had not stopped by the drain deadline; closing anyway', { deadlineMs: config.drainTimeoutMs });
+      else await sidesStopped;
       await classify?.classifier.stop().catch(() => undefined);
       await health.stop();
       await tracing.stop();

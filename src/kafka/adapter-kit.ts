@@ -156,38 +156,38 @@ export function keptConnection<C extends { connect(): Promise<void>; disconnect(
 
 /**
  * A client's start and stop when the stop can come while the start is still
- * connecting (a pod signalled during start-up). A library's disconnect does not
- * end a connect in flight, which goes on to open connections, or to join a
- * group, after the close. So stop() closes at once and, when a start was in
- * flight, closes again once that start has settled; a start that finds the
- * stop between its steps (`live()`) ends there with LT_STOPPED.
+ * connecting or joining (a pod signalled during start-up). kafkajs'
+ * disconnect() neither ends a connect in flight (which then opens connections
+ * after the close) nor stops a member still joining inside run() (its runner
+ * is not running yet, and is then forgotten: the member joins and stays). So
+ * stop() waits for a start in flight to settle and closes after it, when the
+ * close reaches everything; the start, finding the stop at its next step
+ * (`live()`, and once more at its end), ends with LT_STOPPED.
  */
 export function stoppableStart(what: string, close: () => Promise<void>): {
   start(steps: (live: () => void) => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 } {
   let starting: Promise<void> | undefined;
-  let inFlight = false;
   let stopping: Promise<void> | undefined;
   const live = (): void => {
     if (stopping) throw new LivetagError('LT_STOPPED', `${what} was stopped while it was starting`);
   };
   return {
     start(steps) {
-      inFlight = true;
+      if (starting) return Promise.reject(new LivetagError('LT_KAFKA', `${what} was started already`, { retryable: false }));
       starting = (async () => {
         live();
         await steps(live);
-      })().finally(() => (inFlight = false));
+        live();
+      })();
       return starting;
     },
     stop() {
-      const pending = inFlight ? starting : undefined;
-      stopping ??= close().finally(async () => {
-        if (!pending) return;
-        await pending.catch(() => undefined);
+      stopping ??= (async () => {
+        await starting?.catch(() => undefined);
         await close();
-      });
+      })();
       return stopping;
     },
   };

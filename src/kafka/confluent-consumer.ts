@@ -228,6 +228,7 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
           // kafkajs' run() returns once the member joined; the library's
           // returns at once and joins on its first poll.
           await Promise.race([joined, new Promise<void>((resolve) => (wake = resolve))]);
+          if (stopping) throw new LivetagError('LT_STOPPED', `consumer of group ${o.groupId} was stopped while it was starting`);
         });
       })();
       return starting;

@@ -85,7 +85,10 @@ export interface ConsumerOptions {
 }
 
 export interface KafkaConsumer {
-  /** Subscribes, joins the group and hands batches to `eachBatch` until stopped. A stop() before it joined ends it with LT_STOPPED, and it never joins. */
+  /**
+   * Subscribes, joins the group and hands batches to `eachBatch` until stopped. A stop() while it
+   * starts ends it with LT_STOPPED; by the time stop() resolves, the member has left the group (or never joined).
+   */
   start(eachBatch: (batch: RecordBatch) => Promise<void>): Promise<void>;
   /** Listeners are called synchronously and must not throw; returns an unsubscribe function. */
   on(listener: (event: ConsumerEvent) => void): () => void;
@@ -123,7 +126,7 @@ export interface KafkaTransaction {
 }
 
 export interface KafkaProducer {
-  /** A stop() while this connects closes what the connect opens too, once it settles. */
+  /** A stop() while this connects ends it with LT_STOPPED and closes what the connect opened, once it settles. */
   start(): Promise<void>;
   /** Sends and waits for every in-sync replica (acks=all). */
   send(records: readonly OutgoingRecord[]): Promise<void>;

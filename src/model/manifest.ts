@@ -67,7 +67,7 @@ export const VariantSchema = z.object({
     measuredOn: z.string(),
   }),
   /** An int8 variant's largest |weight|; absent in variants written before 7-bit weights (up to 127: read from the graph). */
-  int8WeightMax: z.number().int().min(1).max(127).optional(),
+  int8WeightMax: z.number().int().min(0).max(128).optional(),
   /** texts/s relative to the base graph, where measured (CPU, one batch size). */
   speedup: z.object({ device: z.enum(['cpu', 'cuda']), batch: z.number().int().positive(), ratio: z.number().positive() }).optional(),
 });

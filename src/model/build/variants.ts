@@ -1,9 +1,9 @@
-import { BASE_VARIANT, INT8_WEIGHT_MAX, type LoadedBundle, type Manifest, type ServingChoice, type Variant } from '../manifest.ts';
+import { BASE_VARIANT, type LoadedBundle, type Manifest, type ServingChoice, type Variant } from '../manifest.ts';
 import { loadBundle } from '../runtime/load-bundle.ts';
 import { writeBundleWithVariants, type VariantFile } from './write-bundle.ts';
 import { createDecider, type Classification } from '../runtime/classifier.ts';
 import { buildBertOnnx } from './onnx-graph.ts';
-import { readBertWeights } from '../onnx-reader.ts';
+import { int8WeightRange, readBertWeights } from '../onnx-reader.ts';
 import { createOrtRunner, type OrtRunner } from '../runtime/onnx-session.ts';
 import { textChars } from '../ngram-hash.ts';
 import { createTextEncoder, type EncodedBatch } from '../tokenizer.ts';
@@ -182,7 +182,8 @@ export async function optimizeBundle(sourceDir: string, outDir: string, opts: Op
         fused: true,
         devices: [...kind.devices],
         agreement: { texts: opts.texts.length, sameTags, maxAbsProbDiff, measuredOn: opts.textsSource },
-        ...(kind.precision === 'int8' ? { int8WeightMax: INT8_WEIGHT_MAX } : {}),
+        // Read from the graph, not assumed: the manifest's word stands in for a scan at every load.
+        ...(kind.precision === 'int8' ? { int8WeightMax: int8WeightRange(bytes) } : {}),
         ...(rate && baseRate ? { speedup: { device: 'cpu' as const, batch: batchSize, ratio: rate / baseRate } } : {}),
       };
       files.push({ name, variant, bytes });
