@@ -183,6 +183,7 @@ export function createStreamService(config: ServeConfig, logger: Logger): Stream
       const monitorStopped = monitor?.stop().catch(() => undefined);
       // Made now, so that it has settled by the drain's end when its parts have.
       const sidesStopped = Promise.all([modelsStopped, monitorStopped]);
+      sidesStopped.catch(() => undefined); // rethrown below, after the drain; unhandled until then, it would end the process
       const closing = drainAndClose().then(
         () => 'done' as const,
         (err: unknown) => {

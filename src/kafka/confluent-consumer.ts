@@ -130,6 +130,8 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
   }
 
   const run = async (eachBatch: (batch: RecordBatch) => Promise<void>, p: KJS.EachBatchPayload): Promise<void> => {
+    // A fetch already in flight when stop() came still delivers: not handed out, not resolved, so the next owner reads it from the committed offset.
+    if (stopping) return;
     const { topic, partition } = p.batch;
     const key = partitionKey(topic, partition);
     const myGeneration = owned.get(key);

@@ -213,7 +213,11 @@ function createConsumer(kafka: Kafka, o: ConsumerOptions, probe: GroupProbe, led
       close: () => admin.disconnect(),
     };
   });
-  const lifecycle = stoppableStart(`consumer of group ${o.groupId}`, () => guard(`stopping consumer of group ${o.groupId}`, () => consumer.disconnect()));
+  const lifecycle = stoppableStart(`consumer of group ${o.groupId}`, () => {
+    // kafkajs throws on pause/resume once disconnected, as before run().
+    running = false;
+    return guard(`stopping consumer of group ${o.groupId}`, () => consumer.disconnect());
+  });
   let stopping: Promise<void> | undefined;
   let running = false;
   return {
