@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { isLivetagError } from '../../src/common/errors.ts';
+import { createLogger } from '../../src/common/logger.ts';
+import { loadServeConfig } from '../../src/consumer/config.ts';
+import { createStreamService, type StreamService } from '../../src/consumer/stream-service.ts';
 import { testKafka, waitUntil } from './helpers/kafka.ts';
 import { collector, committedOffsets, exited, serveEnv, serveTopics, spawnServe, tinyBundle, type KafkaClient, type ServeTopics } from './helpers/serve.ts';
 
@@ -135,6 +139,30 @@ test('SIGTERM while the model warms up ends the start there: no group join, a cl
   try {
     const { groups } = await admin.describeGroups([topics.group]);
     assert.deepEqual(groups.map((g) => [g.state, g.protocolType]), [['Dead', '']], JSON.stringify(groups));
+  } finally {
+    await admin.disconnect();
+  }
+});
+
+test('a stop while the consumer joins the group (in process, from the join\'s own log line) ends the start; the member leaves and none stays', { timeout: 120_000 }, async (t) => {
+  // kafkajs logs the join inside run(), before its runner counts as running: a disconnect there used to leave the member in the group.
+  const client = testKafka('serve-stop-join');
+  const topics = await serveTopics(t, client, 1);
+  let svc!: StreamService;
+  let stopped: Promise<{ drained: boolean }> | undefined;
+  const logger = createLogger('info', {}, (line) => {
+    if (line.includes('"msg":"joined consumer group"')) stopped ??= svc.stop();
+  });
+  svc = createStreamService(loadServeConfig({}, serveEnv(topics, await tinyBundle(), { LIVETAG_WARMUP_MS: '0' })), logger);
+  await assert.rejects(svc.start(), (err: unknown) => isLivetagError(err, 'LT_STOPPED'), 'the start ends with LT_STOPPED');
+  assert.ok(stopped, 'the stop came from the join');
+  assert.deepEqual(await stopped, { drained: true });
+  const admin = client.admin();
+  await admin.connect();
+  try {
+    // A member left behind would keep the group Stable with one member.
+    const { groups } = await admin.describeGroups([topics.group]);
+    assert.deepEqual(groups.map((g) => [g.state, g.members.length]), [['Empty', 0]], JSON.stringify(groups));
   } finally {
     await admin.disconnect();
   }
