@@ -129,6 +129,8 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
     });
   }
 
+  const stoppedWhileStarting = () => new LivetagError('LT_STOPPED', `consumer of group ${o.groupId} was stopped while it was starting`);
+
   const run = async (eachBatch: (batch: RecordBatch) => Promise<void>, p: KJS.EachBatchPayload): Promise<void> => {
     // A fetch already in flight when stop() came still delivers: not handed out, not resolved, so the next owner reads it from the committed offset.
     if (stopping) return;
@@ -210,7 +212,7 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
           await ctx.loginCheck();
           await consumer.connect();
           connected = true;
-          if (stopping) throw new LivetagError('LT_STOPPED', `consumer of group ${o.groupId} was stopped while it was starting`);
+          if (stopping) throw stoppedWhileStarting();
           const internal = internalClient();
           internal?.on('event.error', (err: { isFatal?: boolean; message?: string }) => {
             // librdkafka retries everything else by itself; a fatal error
@@ -230,7 +232,7 @@ export function createConsumer(ctx: Context, o: ConsumerOptions): KafkaConsumer 
           // kafkajs' run() returns once the member joined; the library's
           // returns at once and joins on its first poll.
           await Promise.race([joined, new Promise<void>((resolve) => (wake = resolve))]);
-          if (stopping) throw new LivetagError('LT_STOPPED', `consumer of group ${o.groupId} was stopped while it was starting`);
+          if (stopping) throw stoppedWhileStarting();
         });
       })();
       return starting;

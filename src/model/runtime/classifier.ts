@@ -58,19 +58,21 @@ function pickGraphs(bundle: LoadedBundle, choice: string, warn: (message: string
     if (!b) throw new LivetagError('LT_CONFIG_INVALID', `variant "${name}" of ${bundle.dir} was not loaded (load the bundle with variants: ["${name}"])`);
     return b;
   };
+  // A variant chosen where optimize ran; an int8 one from before 7-bit weights can lose tags on this CPU.
+  const unsafeHere = (name: string): string | undefined => {
+    const variant = variants[name];
+    return variant && int8Unsafe(variant, () => bytes(name));
+  };
   if (choice === 'auto') {
     const serving = bundle.manifest.serving ?? { cpu: BASE_VARIANT, cuda: BASE_VARIANT };
-    // The choice was measured on the machine that ran optimize; an int8 variant from before 7-bit weights can lose tags on this one.
-    const chosen = variants[serving.cpu];
-    const unsafe = chosen && int8Unsafe(chosen, () => bytes(serving.cpu));
+    const unsafe = unsafeHere(serving.cpu);
     if (unsafe) warn(`model variant "${serving.cpu}" of ${bundle.dir} is not served on CPU: ${unsafe}; serving model.onnx`);
     return { ...serving, ...(unsafe ? { cpu: BASE_VARIANT } : {}), bytes };
   }
   if (!known.includes(choice)) {
     throw new LivetagError('LT_CONFIG_INVALID', `model variant "${choice}" is not in ${bundle.dir} (it has: ${known.join(', ')}; or "auto")`);
   }
-  const asked = variants[choice];
-  const unsafe = asked && int8Unsafe(asked, () => bytes(choice));
+  const unsafe = unsafeHere(choice);
   if (unsafe) warn(`model variant "${choice}" of ${bundle.dir} serves as asked, but ${unsafe}`);
   return { cpu: choice, cuda: choice, bytes };
 }
