@@ -38,10 +38,11 @@ const { values } = parseArgs({
     shapes: { type: 'string', default: 'small,base' },
     steps: { type: 'string', default: '20' },
     'base-steps': { type: 'string', default: '4' },
+    batch: { type: 'string', default: '32' },
     shared: { type: 'string', default: join(import.meta.dirname, '../../shared') },
   },
 });
-const BATCH = 32;
+const BATCH = Number(values.batch);
 
 const texts = (): { texts: string[]; source: string } => tianchiReviews(values.shared);
 
@@ -137,10 +138,20 @@ async function child(engineName: string, shape: string, steps: number): Promise<
   );
 }
 
-function runChild(engine: string, shape: string, steps: number): Record<string, unknown> {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', engine, '--shape', shape, '--steps', String(steps), '--shared', values.shared], { encoding: 'utf8', maxBuffer: 1 << 24 });
+/**
+ * What a failed child said, not where: an engine that runs out of its heap (tfjs-wasm on bert-base:
+ * XNNPACK's status 6, then an abort) ends with a stack trace and a line of minified emscripten code.
+ */
+export function childError(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && l.length < 300 && !l.startsWith('at ') && !/^\^+$/.test(l) && !l.startsWith('Node.js v'));
+  const said = [...new Set(lines.filter((l) => /error|abort|status|out of/i.test(l)))];
+  return (said.length > 0 ? said : lines.slice(-2)).slice(-3).join('; ');
+}
+
+function runChild(engine: string, shape: string, steps: number, batch = BATCH): Record<string, unknown> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', engine, '--shape', shape, '--steps', String(steps), '--batch', String(batch), '--shared', values.shared], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
-  if (r.status !== 0 || !line.startsWith('{')) return { engine, shape, error: (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ') };
+  if (r.status !== 0 || !line.startsWith('{')) return { engine, shape, error: childError(r.stderr || r.stdout) };
   return JSON.parse(line) as Record<string, unknown>;
 }
 
@@ -150,7 +161,13 @@ async function main(): Promise<void> {
   for (const shape of values.shapes.split(',')) {
     const steps = shape === 'base' ? Number(values['base-steps']) : Number(values.steps);
     for (const engine of ['onnxruntime', 'tfjs-wasm']) {
-      const r = runChild(engine, shape, steps);
+      let r = runChild(engine, shape, steps);
+      // Out of its heap at the bench's batch: does the engine train this shape at all? (tfjs-wasm's
+      // wasm32 heap of 4 GiB does not hold bert-base's weights, gradients and Adam moments, whatever the batch.)
+      if (r.error && BATCH > 1) {
+        const one = runChild(engine, shape, 1, 1);
+        r = one.error ? { ...r, error: `${String(r.error)} (and at batch 1: ${String(one.error)})` } : { ...one, onlyAtBatch: 1, error: `at batch ${BATCH}: ${String(r.error)}` };
+      }
       process.stderr.write(JSON.stringify(r) + '\n');
       rows.push(r);
     }
