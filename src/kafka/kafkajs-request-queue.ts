@@ -65,17 +65,29 @@ interface TimedQueue {
 
 const TIMED = Symbol.for('livetag.kafkajs.requestTimeoutCheckFix');
 const WANTED = Symbol('livetag.requestTimeoutCheckWanted');
+const ARMED_FOR = Symbol('livetag.requestTimeoutCheckArmedFor');
+
+/** When the earliest request in flight is past its timeout: kafkajs times one out once now − sentAt > requestTimeout. */
+function earliestDeadline(q: TimedQueue): number {
+  let deadline = Infinity;
+  for (const r of q.inflight.values()) deadline = Math.min(deadline, r.sentAt + r.requestTimeout + 1);
+  return deadline;
+}
 
 /**
  * kafkajs 2.2.4 checks every connection for timed-out requests every 100 ms
- * from connect to disconnect, requests in flight or not. A service holds a
- * few connections that sit idle between calls (the group coordinator's,
- * the producer's between chunks, the lag monitor's admin), and each check
- * wakes the event loop: an idle service's main thread spent ~1 ms a second
- * on them. This runs the same check, at the same interval, only while the
- * connection has a request in flight: armed when one is sent, disarmed at
- * the first check that finds none. What times a request out, and when, is
- * unchanged.
+ * from connect to disconnect, requests in flight or not. The check wakes the
+ * event loop ten times a second per connection: on the connections that sit
+ * idle between calls (the group coordinator's, the producer's between
+ * chunks, the lag monitor's admin), and on the consumer's fetch connection,
+ * whose long-poll fetch is in flight all the time an idle service waits for
+ * comments. An idle service's main thread spent ~1 ms a second on them. This
+ * runs the same check once, when the earliest request in flight reaches its
+ * timeout (armed when a request is sent, and earlier when a request with an
+ * earlier deadline is sent), then for the next one, until none is in flight.
+ * Which requests time out is unchanged; they time out at their deadline
+ * instead of up to 100 ms after it. The timer does not hold the process: a
+ * request is only in flight on an open socket, which does.
  *
  * @returns whether the fix is in place now
  */
@@ -85,35 +97,39 @@ export function fixIdleRequestTimeoutCheck(queue: RequestQueueClass = kafkajsReq
   // The shape this replaces: an interval armed at connect that walks the in-flight requests.
   if (!/setInterval\(/.test(proto.scheduleRequestTimeoutCheck.toString()) || !/this\.inflight\.forEach/.test(proto.scheduleRequestTimeoutCheck.toString())) return false;
   const { destroy, sendSocketRequest } = proto;
-  type Queue = TimedQueue & { [WANTED]?: boolean };
-  const arm = (q: Queue): void => {
-    if (!q[WANTED] || q.requestTimeoutIntervalId || q.inflight.size === 0) return;
-    const id = setInterval(() => {
+  type Queue = TimedQueue & { [WANTED]?: boolean; [ARMED_FOR]?: number };
+  const arm = (q: Queue, deadline: number): void => {
+    // Not before its connect, nothing in flight (Infinity), or a check already armed as early.
+    if (!q[WANTED] || !(deadline < (q[ARMED_FOR] ?? Infinity))) return;
+    clearTimeout(q.requestTimeoutIntervalId);
+    q[ARMED_FOR] = deadline;
+    q.requestTimeoutIntervalId = setTimeout(() => {
+      q.requestTimeoutIntervalId = undefined;
+      q[ARMED_FOR] = undefined;
+      const now = Date.now();
       q.inflight.forEach((request) => {
-        if (Date.now() - request.sentAt > request.requestTimeout) request.timeoutRequest();
+        if (now - request.sentAt > request.requestTimeout) request.timeoutRequest();
       });
       if (!q.isConnected()) q.destroy();
-      else if (q.inflight.size === 0) {
-        clearInterval(id);
-        if (q.requestTimeoutIntervalId === id) q.requestTimeoutIntervalId = undefined;
-      }
-    }, Math.min(q.requestTimeout, 100));
-    q.requestTimeoutIntervalId = id;
+      else arm(q, earliestDeadline(q));
+    }, Math.max(1, deadline - Date.now())).unref();
   };
   proto.scheduleRequestTimeoutCheck = function scheduleRequestTimeoutCheck(this: Queue): void {
     if (!this.enforceRequestTimeout) return;
     this.destroy();
     this[WANTED] = true;
-    arm(this);
+    arm(this, earliestDeadline(this));
   };
   proto.sendSocketRequest = function (this: Queue, request: unknown): void {
     sendSocketRequest.call(this, request);
-    arm(this);
+    const sent = this.inflight.get((request as { correlationId?: unknown }).correlationId);
+    if (sent) arm(this, sent.sentAt + sent.requestTimeout + 1);
   };
   proto.destroy = function (this: Queue): void {
     this[WANTED] = false;
     destroy.call(this);
     this.requestTimeoutIntervalId = undefined;
+    this[ARMED_FOR] = undefined;
   };
   proto[TIMED] = true;
   return true;

@@ -13,8 +13,8 @@ type Queue = InstanceType<ReturnType<typeof kafkajsRequestQueue>> & {
 const newQueue = (): Queue => new (kafkajsRequestQueue())({ maxInFlightRequests: 1, requestTimeout: 30, enforceRequestTimeout: true, clientId: 'test', broker: 'localhost:9092', logger: silent }) as Queue;
 
 /** What kafkajs' socket request does on send: it enters the in-flight map; a timeout takes it out. */
-function request(queue: Queue, id: number, timedOut: number[]) {
-  const entry = { sentAt: 0, requestTimeout: 30, timeoutRequest: () => (timedOut.push(id), queue.inflight.delete(id)) };
+function request(queue: Queue, id: number, timedOut: number[], requestTimeout = 30) {
+  const entry = { sentAt: 0, requestTimeout, timeoutRequest: () => (timedOut.push(id), queue.inflight.delete(id)) };
   return {
     expectResponse: true,
     correlationId: id,
@@ -61,6 +61,38 @@ test('kafkajs 2.2.4 checks a connection for timed-out requests every 100 ms with
   unenforced.scheduleRequestTimeoutCheck();
   unenforced.sendSocketRequest(request(unenforced, 4, timedOut));
   assert.equal(unenforced.requestTimeoutIntervalId, undefined);
+});
+
+test('with the fix, a request in flight is checked once, at its deadline, not every 100 ms; a later request with an earlier deadline is checked at its own', async () => {
+  assert.equal(fixIdleRequestTimeoutCheck(), true);
+  const queue = newQueue();
+  let checks = 0;
+  // Each check walks the in-flight map once: count the walks.
+  queue.inflight = new (class extends Map<number, unknown> {
+    override forEach(...args: Parameters<Map<number, unknown>['forEach']>): void {
+      checks++;
+      super.forEach(...args);
+    }
+  })();
+  queue.scheduleRequestTimeoutCheck();
+  const timedOut: number[] = [];
+  const t0 = Date.now();
+  // A consumer's long-poll fetch: in flight all the time the service waits for comments.
+  queue.sendSocketRequest(request(queue, 1, timedOut, 600));
+  await new Promise((r) => setTimeout(r, 350));
+  assert.equal(checks, 0, `no check before the deadline (kafkajs 2.2.4 makes ${Math.floor(350 / 100)} by now)`);
+  // A request with a shorter timeout, sent later, is due first.
+  const t1 = Date.now();
+  queue.sendSocketRequest(request(queue, 2, timedOut, 40));
+  while (timedOut.length < 1 && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 2));
+  assert.deepEqual(timedOut, [2]);
+  assert.ok(Date.now() - t1 >= 40 && Date.now() - t1 < 300, `timed out ${Date.now() - t1} ms after it was sent, its timeout 40`);
+  while (timedOut.length < 2 && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 2));
+  assert.deepEqual(timedOut, [2, 1]);
+  assert.ok(Date.now() - t0 >= 600 && Date.now() - t0 < 900, `the long one timed out ${Date.now() - t0} ms after it was sent, its timeout 600`);
+  assert.ok(checks <= 4, `${checks} checks for two requests`);
+  assert.equal(queue.requestTimeoutIntervalId, undefined, 'nothing in flight: nothing armed');
+  queue.destroy();
 });
 
 test('a kafkajs whose request-timeout check is no longer an always-on interval is left alone', () => {
