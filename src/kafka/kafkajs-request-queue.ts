@@ -67,10 +67,14 @@ const TIMED = Symbol.for('livetag.kafkajs.requestTimeoutCheckFix');
 const WANTED = Symbol('livetag.requestTimeoutCheckWanted');
 const ARMED_FOR = Symbol('livetag.requestTimeoutCheckArmedFor');
 
-/** When the earliest request in flight is past its timeout: kafkajs times one out once now − sentAt > requestTimeout. */
+type InFlight = TimedQueue['inflight'] extends Map<unknown, infer R> ? R : never;
+
+/** When a request is past its timeout: kafkajs times one out once now − sentAt > requestTimeout. */
+const deadlineOf = (r: InFlight): number => r.sentAt + r.requestTimeout + 1;
+
 function earliestDeadline(q: TimedQueue): number {
   let deadline = Infinity;
-  for (const r of q.inflight.values()) deadline = Math.min(deadline, r.sentAt + r.requestTimeout + 1);
+  for (const r of q.inflight.values()) deadline = Math.min(deadline, deadlineOf(r));
   return deadline;
 }
 
@@ -123,7 +127,7 @@ export function fixIdleRequestTimeoutCheck(queue: RequestQueueClass = kafkajsReq
   proto.sendSocketRequest = function (this: Queue, request: unknown): void {
     sendSocketRequest.call(this, request);
     const sent = this.inflight.get((request as { correlationId?: unknown }).correlationId);
-    if (sent) arm(this, sent.sentAt + sent.requestTimeout + 1);
+    if (sent) arm(this, deadlineOf(sent));
   };
   proto.destroy = function (this: Queue): void {
     this[WANTED] = false;
