@@ -43,6 +43,7 @@ const { values } = parseArgs({
   },
 });
 const BATCH = Number(values.batch);
+if (!Number.isInteger(BATCH) || BATCH < 1) throw new Error(`--batch: a whole number ≥ 1, not ${values.batch}`);
 
 const texts = (): { texts: string[]; source: string } => tianchiReviews(values.shared);
 
@@ -142,11 +143,14 @@ async function child(engineName: string, shape: string, steps: number): Promise<
  * What a failed child said, not where: an engine that runs out of its heap (tfjs-wasm on bert-base:
  * XNNPACK's status 6, then an abort) ends with a stack trace and a line of minified emscripten code.
  */
-export function childError(output: string): string {
+function childError(output: string): string {
   const lines = output.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && l.length < 300 && !l.startsWith('at ') && !/^\^+$/.test(l) && !l.startsWith('Node.js v'));
   const said = [...new Set(lines.filter((l) => /error|abort|status|out of/i.test(l)))];
   return (said.length > 0 ? said : lines.slice(-2)).slice(-3).join('; ');
 }
+
+/** How an engine out of memory fails: XNNPACK's status 6 (out of memory), then emscripten's abort. */
+const OUT_OF_MEMORY = /status 6|out of bounds|Aborted|out of memory/i;
 
 function runChild(engine: string, shape: string, steps: number, batch = BATCH): Record<string, unknown> {
   const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', engine, '--shape', shape, '--steps', String(steps), '--batch', String(batch), '--shared', values.shared], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -162,11 +166,11 @@ async function main(): Promise<void> {
     const steps = shape === 'base' ? Number(values['base-steps']) : Number(values.steps);
     for (const engine of ['onnxruntime', 'tfjs-wasm']) {
       let r = runChild(engine, shape, steps);
-      // Out of its heap at the bench's batch: does the engine train this shape at all? (tfjs-wasm's
+      // Out of its memory at the bench's batch: does the engine train this shape at all? (tfjs-wasm's
       // wasm32 heap of 4 GiB does not hold bert-base's weights, gradients and Adam moments, whatever the batch.)
-      if (r.error && BATCH > 1) {
-        const one = runChild(engine, shape, 1, 1);
-        r = one.error ? { ...r, error: `${String(r.error)} (and at batch 1: ${String(one.error)})` } : { ...one, onlyAtBatch: 1, error: `at batch ${BATCH}: ${String(r.error)}` };
+      if (typeof r.error === 'string' && OUT_OF_MEMORY.test(r.error) && BATCH > 1) {
+        const one = runChild(engine, shape, steps, 1);
+        r = one.error ? { ...r, error: `${r.error} (and at batch 1: ${String(one.error)})` } : { ...one, onlyAtBatch: 1, error: `at batch ${BATCH}: ${r.error}` };
       }
       process.stderr.write(JSON.stringify(r) + '\n');
       rows.push(r);
@@ -183,8 +187,10 @@ async function main(): Promise<void> {
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => {
       const base = sps('tfjs-wasm', String(r.shape));
-      const ratio = r.engine === 'onnxruntime' && base ? (r.samplesPerSecond as number) / base : undefined;
-      return `| ${r.shape} | ${r.engine} | ${fmt(r.samplesPerSecond, 2)} | ${fmt(ratio, 2)} | ${fmt(r.stepOverForward, 2)} | ${fmt(r.stepOverOwnForward, 2)} | ${fmt(r.stepMs, 0)} | ${fmt(r.optimizerMs, 0)} | ${fmt(r.gflops)} | ${typeof r.gflops === 'number' ? `${((100 * r.gflops) / ceiling).toFixed(0)}%` : '—'} | ${fmt(r.peakRssMiB, 0)} | ${typeof r.longestRssMiB === 'number' ? `${fmt(r.longestRssMiB, 0)} (${String(r.longestTokens)})` : '—'} | ${fmt(r.paddedTokensPerRow, 1)} |${r.error ? ` error: ${String(r.error)}` : ''}`;
+      // A rate at another batch is no comparison: the ratio stays empty.
+      const sameBatch = !rows.some((o) => o.shape === r.shape && o.onlyAtBatch !== undefined);
+      const ratio = r.engine === 'onnxruntime' && base && sameBatch ? (r.samplesPerSecond as number) / base : undefined;
+      return `| ${r.shape} | ${r.engine} | ${fmt(r.samplesPerSecond, 2)}${r.onlyAtBatch === undefined ? '' : ` (batch ${String(r.onlyAtBatch)})`} | ${fmt(ratio, 2)} | ${fmt(r.stepOverForward, 2)} | ${fmt(r.stepOverOwnForward, 2)} | ${fmt(r.stepMs, 0)} | ${fmt(r.optimizerMs, 0)} | ${fmt(r.gflops)} | ${typeof r.gflops === 'number' ? `${((100 * r.gflops) / ceiling).toFixed(0)}%` : '—'} | ${fmt(r.peakRssMiB, 0)} | ${typeof r.longestRssMiB === 'number' ? `${fmt(r.longestRssMiB, 0)} (${String(r.longestTokens)})` : '—'} | ${fmt(r.paddedTokensPerRow, 1)} |${r.error ? ` error: ${String(r.error)}` : ''}`;
     }),
     '',
     'Where an onnxruntime step goes (ms per step: the feeds built, the training graph run, row gradients summed, the update), and the graph run alone / the serving forward:',

@@ -55,7 +55,8 @@ export function fixIdleRequestQueueTimer(queue: RequestQueueClass = kafkajsReque
 interface TimedQueue {
   enforceRequestTimeout: boolean;
   requestTimeout: number;
-  inflight: Map<unknown, { readonly sentAt: number; readonly requestTimeout: number; timeoutRequest(): void }>;
+  /** sentAt is null while a request's write is still under way (and stays so if the write threw). */
+  inflight: Map<unknown, { readonly sentAt: number | null; readonly requestTimeout: number; timeoutRequest(): void }>;
   requestTimeoutIntervalId?: NodeJS.Timeout;
   isConnected(): boolean;
   destroy(): void;
@@ -69,8 +70,11 @@ const ARMED_FOR = Symbol('livetag.requestTimeoutCheckArmedFor');
 
 type InFlight = TimedQueue['inflight'] extends Map<unknown, infer R> ? R : never;
 
-/** When a request is past its timeout: kafkajs times one out once now − sentAt > requestTimeout. */
-const deadlineOf = (r: InFlight): number => r.sentAt + r.requestTimeout + 1;
+/** When a request is past its timeout: kafkajs times one out once now − sentAt > requestTimeout (a null sentAt counting as 0, so at once). */
+const deadlineOf = (r: InFlight): number => (r.sentAt ?? 0) + r.requestTimeout + 1;
+
+/** Node runs a longer delay after 1 ms (with a warning); kafkajs allows timeouts up to Number.MAX_SAFE_INTEGER (a JoinGroup's). Checking early only re-arms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function earliestDeadline(q: TimedQueue): number {
   let deadline = Infinity;
@@ -99,7 +103,8 @@ export function fixIdleRequestTimeoutCheck(queue: RequestQueueClass = kafkajsReq
   const proto = queue.prototype as unknown as TimedQueue & { [TIMED]?: true };
   if (proto[TIMED]) return true;
   // The shape this replaces: an interval armed at connect that walks the in-flight requests.
-  if (!/setInterval\(/.test(proto.scheduleRequestTimeoutCheck.toString()) || !/this\.inflight\.forEach/.test(proto.scheduleRequestTimeoutCheck.toString())) return false;
+  const original = proto.scheduleRequestTimeoutCheck.toString();
+  if (!/setInterval\(/.test(original) || !/this\.inflight\.forEach/.test(original)) return false;
   const { destroy, sendSocketRequest } = proto;
   type Queue = TimedQueue & { [WANTED]?: boolean; [ARMED_FOR]?: number };
   const arm = (q: Queue, deadline: number): void => {
@@ -112,11 +117,11 @@ export function fixIdleRequestTimeoutCheck(queue: RequestQueueClass = kafkajsReq
       q[ARMED_FOR] = undefined;
       const now = Date.now();
       q.inflight.forEach((request) => {
-        if (now - request.sentAt > request.requestTimeout) request.timeoutRequest();
+        if (now - (request.sentAt ?? 0) > request.requestTimeout) request.timeoutRequest();
       });
       if (!q.isConnected()) q.destroy();
       else arm(q, earliestDeadline(q));
-    }, Math.max(1, deadline - Date.now())).unref();
+    }, Math.min(MAX_TIMER_MS, Math.max(1, deadline - Date.now()))).unref();
   };
   proto.scheduleRequestTimeoutCheck = function scheduleRequestTimeoutCheck(this: Queue): void {
     if (!this.enforceRequestTimeout) return;
@@ -125,9 +130,13 @@ export function fixIdleRequestTimeoutCheck(queue: RequestQueueClass = kafkajsReq
     arm(this, earliestDeadline(this));
   };
   proto.sendSocketRequest = function (this: Queue, request: unknown): void {
-    sendSocketRequest.call(this, request);
-    const sent = this.inflight.get((request as { correlationId?: unknown }).correlationId);
-    if (sent) arm(this, deadlineOf(sent));
+    try {
+      sendSocketRequest.call(this, request);
+    } finally {
+      // A write that threw leaves the request in flight with no sentAt; kafkajs' interval timed it out, so must this.
+      const sent = this.inflight.get((request as { correlationId?: unknown }).correlationId);
+      if (sent) arm(this, deadlineOf(sent));
+    }
   };
   proto.destroy = function (this: Queue): void {
     this[WANTED] = false;
