@@ -11,7 +11,8 @@
  * step's time goes, model GFLOP/s against a 2048² MatMul through the same
  * onnxruntime, and each engine's peak RSS. Each engine runs in its own process
  * (RSS is its own).
- * Writes bench/results/train-engines.json and .md.
+ * Writes bench/results/train-engines-latest.json and .md; bench/results/train-engines.md
+ * is the history of runs, each pasted there with what it showed.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -204,8 +205,8 @@ async function main(): Promise<void> {
   ].join('\n');
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'train-engines.json'), JSON.stringify({ ceiling, rows }, null, 1) + '\n');
-  writeFileSync(join(dir, 'train-engines.md'), md + '\n');
+  writeFileSync(join(dir, 'train-engines-latest.json'), JSON.stringify({ ceiling, rows }, null, 1) + '\n');
+  writeFileSync(join(dir, 'train-engines-latest.md'), md + '\n');
   process.stdout.write(md + '\n');
 }
 
