@@ -52,11 +52,17 @@ export function fixIdleRequestQueueTimer(queue: RequestQueueClass = kafkajsReque
 }
 
 /** The part of the queue the request-timeout check reads. */
+interface InFlight {
+  /** Null while the request's write is still under way (and so if the write threw). */
+  readonly sentAt: number | null;
+  readonly requestTimeout: number;
+  timeoutRequest(): void;
+}
+
 interface TimedQueue {
   enforceRequestTimeout: boolean;
   requestTimeout: number;
-  /** sentAt is null while a request's write is still under way (and stays so if the write threw). */
-  inflight: Map<unknown, { readonly sentAt: number | null; readonly requestTimeout: number; timeoutRequest(): void }>;
+  inflight: Map<unknown, InFlight>;
   requestTimeoutIntervalId?: NodeJS.Timeout;
   isConnected(): boolean;
   destroy(): void;
@@ -67,8 +73,6 @@ interface TimedQueue {
 const TIMED = Symbol.for('livetag.kafkajs.requestTimeoutCheckFix');
 const WANTED = Symbol('livetag.requestTimeoutCheckWanted');
 const ARMED_FOR = Symbol('livetag.requestTimeoutCheckArmedFor');
-
-type InFlight = TimedQueue['inflight'] extends Map<unknown, infer R> ? R : never;
 
 /** When a request is past its timeout: kafkajs times one out once now − sentAt > requestTimeout (a null sentAt counting as 0, so at once). */
 const deadlineOf = (r: InFlight): number => (r.sentAt ?? 0) + r.requestTimeout + 1;
@@ -117,7 +121,7 @@ export function fixIdleRequestTimeoutCheck(queue: RequestQueueClass = kafkajsReq
       q[ARMED_FOR] = undefined;
       const now = Date.now();
       q.inflight.forEach((request) => {
-        if (now - (request.sentAt ?? 0) > request.requestTimeout) request.timeoutRequest();
+        if (deadlineOf(request) <= now) request.timeoutRequest();
       });
       if (!q.isConnected()) q.destroy();
       else arm(q, earliestDeadline(q));
